@@ -1,0 +1,1 @@
+//! Loading BuildStream-format projects.
