@@ -1,0 +1,146 @@
+//! Load errors: what is wrong, where, and what to write instead.
+
+use std::fmt;
+
+use forge_yaml::{Span, YamlError};
+
+/// An error found while loading a project or an element.
+///
+/// Rendered as `file:line:col: message`, then one indented line per detail
+/// and a `hint:` line when forge knows what the user should write instead.
+#[derive(Debug, Clone)]
+pub struct LoadError {
+    /// Where the problem is, when it is in a file.
+    pub span: Option<Span>,
+    /// What is wrong.
+    pub message: String,
+    /// Further lines: the chain of a cycle, the includes that led here.
+    pub details: Vec<String>,
+    /// What to do about it.
+    pub hint: Option<String>,
+}
+
+impl LoadError {
+    /// An error at a position in a file.
+    pub fn at(span: &Span, message: impl Into<String>) -> LoadError {
+        LoadError {
+            span: Some(span.clone()),
+            message: message.into(),
+            details: Vec::new(),
+            hint: None,
+        }
+    }
+
+    /// An error that belongs to no position (a missing project, say).
+    pub fn new(message: impl Into<String>) -> LoadError {
+        LoadError {
+            span: None,
+            message: message.into(),
+            details: Vec::new(),
+            hint: None,
+        }
+    }
+
+    /// Adds a hint saying what to do.
+    pub fn with_hint(mut self, hint: impl Into<String>) -> LoadError {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// Adds a detail line.
+    pub fn with_detail(mut self, detail: impl Into<String>) -> LoadError {
+        self.details.push(detail.into());
+        self
+    }
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.span {
+            Some(span) => write!(f, "{span}: {}", self.message)?,
+            None => write!(f, "{}", self.message)?,
+        }
+        for detail in &self.details {
+            write!(f, "\n  {detail}")?;
+        }
+        if let Some(hint) = &self.hint {
+            write!(f, "\n  hint: {hint}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for LoadError {}
+
+impl From<YamlError> for LoadError {
+    fn from(err: YamlError) -> LoadError {
+        LoadError::at(&err.span, err.message)
+    }
+}
+
+/// The closest of `candidates` to `word`, if it is close enough to be a typo.
+pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let mut best: Option<(usize, &str)> = None;
+    for candidate in candidates {
+        let distance = edit_distance(word, candidate);
+        let limit = (word.len().max(candidate.len()) / 3).max(1);
+        if distance <= limit && best.is_none_or(|(d, _)| distance < d) {
+            best = Some((distance, candidate));
+        }
+    }
+    best.map(|(_, c)| c)
+}
+
+/// Levenshtein distance over characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = if ca == *cb {
+                diagonal
+            } else {
+                1 + diagonal.min(above).min(row[j])
+            };
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
+/// Checks that `map` holds only `allowed` keys, suggesting the nearest one.
+pub fn check_keys(map: &forge_yaml::Mapping, allowed: &[&str], what: &str) -> Result<(), LoadError> {
+    for (key, _) in map.iter() {
+        if !allowed.contains(&key.name.as_str()) {
+            let mut err = LoadError::at(&key.span, format!("unknown key '{}' in {what}", key.name));
+            err = match did_you_mean(&key.name, allowed.iter().copied()) {
+                Some(near) => err.with_hint(format!("did you mean '{near}'?")),
+                None => err.with_hint(format!("valid keys: {}", allowed.join(", "))),
+            };
+            return Err(err);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggestions_are_close_words_only() {
+        assert_eq!(did_you_mean("refs", ["ref", "url", "track"]), Some("ref"));
+        assert_eq!(did_you_mean("dependss", ["depends", "build-depends"]), Some("depends"));
+        assert_eq!(did_you_mean("zzz", ["ref", "url"]), None);
+    }
+
+    #[test]
+    fn rendering_has_position_details_and_hint() {
+        let span = Span { file: "a.bst".into(), line: 3, col: 5, start: 0, end: 0 };
+        let err = LoadError::at(&span, "bad").with_detail("more").with_hint("fix it");
+        assert_eq!(err.to_string(), "a.bst:3:5: bad\n  more\n  hint: fix it");
+    }
+}
