@@ -1,16 +1,27 @@
 //! Loading BuildStream-format projects.
 //!
-//! Everything here is pure data work on files already read: YAML nodes are
+//! Everything here is pure data work on the project's files: YAML nodes are
 //! composed in BuildStream's order, directives and options are applied,
-//! variables are expanded, and elements come out fully resolved, with every
-//! error pointing at file, line and column. Nothing here runs project code
-//! or touches the network.
+//! variables are expanded, elements come out fully resolved with every error
+//! pointing at file, line and column, and the dependency graph and cache
+//! keys are computed iteratively. Nothing here runs project code or touches
+//! the network; element and source kinds plug in through [`kind`].
 
 pub mod compose;
 pub mod directives;
+pub mod element;
 pub mod error;
 pub mod expr;
+pub mod graph;
+pub mod keys;
+pub mod kind;
 pub mod options;
+pub mod project;
 pub mod variables;
 
+pub use element::{Dependency, Element, Source};
 pub use error::LoadError;
+pub use graph::{Graph, Scope};
+pub use keys::CacheKeys;
+pub use kind::{ElementKind, KeyContext, KindRegistry, SourceKind};
+pub use project::{LoadSettings, Project};

@@ -48,17 +48,7 @@ fn write_block(out: &mut String, node: &Node, indent: usize) {
 /// Writes the value after `key:` or `-`.
 fn write_child(out: &mut String, value: &Node, indent: usize, in_list: bool) {
     match &value.value {
-        Value::Str(s) if s.contains('\n') => {
-            out.push_str(" |-\n");
-            let pad = " ".repeat(indent + 2);
-            for line in s.split('\n') {
-                if !line.is_empty() {
-                    out.push_str(&pad);
-                    out.push_str(line);
-                }
-                out.push('\n');
-            }
-        }
+        Value::Str(s) if s.is_empty() => out.push('\n'),
         Value::Str(s) => {
             out.push(' ');
             out.push_str(&write_scalar(s));
@@ -90,18 +80,19 @@ fn write_child(out: &mut String, value: &Node, indent: usize, in_list: bool) {
     }
 }
 
-/// Writes a single-line scalar: plain where YAML would read it back as the
-/// same string, single-quoted otherwise (numbers, booleans, nulls and text
-/// with YAML indicators are quoted, as ruamel does).
+/// Writes a scalar the way ruamel writes BuildStream's all-string YAML:
+/// plain where the text reads back unchanged, single-quoted where YAML
+/// syntax gets in the way, double-quoted with escapes for control
+/// characters, newlines and a leading single quote. Empty is written as
+/// nothing at all.
 pub fn write_scalar(s: &str) -> String {
-    if needs_quotes(s) {
-        if s.contains('\n') || s.chars().any(|c| c.is_control() && c != '\t') {
-            return double_quoted(s);
-        }
-        format!("'{}'", s.replace('\'', "''"))
-    } else {
-        s.to_string()
+    if s.chars().any(|c| c.is_control()) || s.starts_with('\'') {
+        return double_quoted(s);
     }
+    if needs_quotes(s) {
+        return format!("'{}'", s.replace('\'', "''"));
+    }
+    s.to_string()
 }
 
 fn double_quoted(s: &str) -> String {
@@ -112,6 +103,7 @@ fn double_quoted(s: &str) -> String {
             '\\' => out.push_str("\\\\"),
             '\n' => out.push_str("\\n"),
             '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
             c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
             c => out.push(c),
         }
@@ -121,40 +113,19 @@ fn double_quoted(s: &str) -> String {
 }
 
 fn needs_quotes(s: &str) -> bool {
-    if s.is_empty() || s != s.trim() {
+    if s != s.trim() {
         return true;
     }
-    let first = s.chars().next().unwrap_or(' ');
-    if "-?:,[]{}#&*!|>'\"%@`".contains(first) {
-        // `-x` and `:x` are plain-safe in YAML, but quoting them is harmless
-        // and avoids the corner cases ("- ", "? ", ": ").
+    let mut chars = s.chars();
+    let first = chars.next().unwrap_or('a');
+    let second = chars.next().unwrap_or(' ');
+    if "#%*&!|>@`{}[],\"".contains(first) {
         return true;
     }
-    if s.contains(": ") || s.contains(" #") || s.ends_with(':') {
+    if "-?:".contains(first) && second == ' ' {
         return true;
     }
-    if s.chars().any(|c| c.is_control()) {
-        return true;
-    }
-    looks_typed(s)
-}
-
-/// Whether a YAML 1.1 reader would take this plain text as a non-string.
-fn looks_typed(s: &str) -> bool {
-    let lower = s.to_ascii_lowercase();
-    if matches!(
-        lower.as_str(),
-        "true" | "false" | "yes" | "no" | "on" | "off" | "y" | "n" | "null" | "~" | ".nan" | ".inf"
-            | "-.inf" | "+.inf"
-    ) {
-        return true;
-    }
-    let digits = s.strip_prefix(['-', '+']).unwrap_or(s);
-    !digits.is_empty()
-        && digits.chars().next().is_some_and(|c| c.is_ascii_digit() || c == '.')
-        && digits
-            .chars()
-            .all(|c| c.is_ascii_hexdigit() || matches!(c, '.' | '_' | 'x' | 'o' | 'e' | 'E' | '+' | '-' | ':'))
+    s.contains(": ") || s.contains(" #") || s.ends_with(':')
 }
 
 #[cfg(test)]
@@ -163,22 +134,36 @@ mod tests {
     use crate::parse_str;
 
     #[test]
-    fn scalars_are_quoted_only_when_needed() {
-        assert_eq!(write_scalar("/usr/bin"), "/usr/bin");
-        assert_eq!(write_scalar("%{prefix}/bin"), "'%{prefix}/bin'");
-        assert_eq!(write_scalar("2"), "'2'");
-        assert_eq!(write_scalar("True"), "'True'");
-        assert_eq!(write_scalar(""), "''");
-        assert_eq!(write_scalar("it's"), "it's");
-        assert_eq!(write_scalar("'x"), "'''x'");
-        assert_eq!(write_scalar("a: b"), "'a: b'");
-        assert_eq!(write_scalar("x86-64"), "x86-64");
-        assert_eq!(write_scalar("1321009871"), "'1321009871'");
+    fn scalars_are_quoted_as_ruamel_does() {
+        let cases = [
+            ("/usr/bin", "/usr/bin"),
+            ("2", "2"),
+            ("True", "True"),
+            ("", ""),
+            ("it's", "it's"),
+            ("'q", "\"'q\""),
+            ("a: b", "'a: b'"),
+            ("x #y", "'x #y'"),
+            ("x:", "'x:'"),
+            ("%x", "'%x'"),
+            ("*.so", "'*.so'"),
+            ("- x", "'- x'"),
+            ("-x", "-x"),
+            (" lead", "' lead'"),
+            ("line1\nline2", "\"line1\\nline2\""),
+            ("a\tb", "\"a\\tb\""),
+            ("sh -c \"x\"", "sh -c \"x\""),
+            ("x,y", "x,y"),
+            ("é", "é"),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(write_scalar(input), expected, "{input:?}");
+        }
     }
 
     #[test]
     fn block_output_reads_back_the_same() {
-        let text = "a: x\nb:\n  c: '1'\n  d:\n  - e\n  - f: g\n    h: i\n  - - nested\nm: |-\n  two\n  lines\nempty: []\nnone: {}\n";
+        let text = "a: x\nb:\n  c: 1\n  d:\n  - e\n  - f: g\n    h: i\n  - - nested\nm: \"two\\nlines\"\nblank:\nempty: []\nnone: {}\n";
         let node = parse_str("t", text).unwrap();
         let out = to_yaml_string(&node);
         assert_eq!(out, text);

@@ -1,0 +1,43 @@
+//! Exit codes: one per class of failure, documented in docs/commands.md.
+
+use forge_project::LoadError;
+
+/// Why forge stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExitClass {
+    /// A command line forge cannot act on (clap uses 2 as well).
+    Usage = 2,
+    /// The project or an element does not load.
+    Load = 3,
+    /// A source could not be fetched or tracked.
+    #[allow(dead_code)]
+    Fetch = 4,
+    /// An element failed to build.
+    #[allow(dead_code)]
+    Build = 5,
+    /// Anything else: I/O on forge's own files, a bug.
+    #[allow(dead_code)]
+    Internal = 70,
+}
+
+/// A failure to report: the message and the exit code.
+#[derive(Debug)]
+pub struct Failure {
+    /// Printed after `error: `.
+    pub message: String,
+    /// The process exit code.
+    pub code: ExitClass,
+}
+
+impl Failure {
+    /// A usage error.
+    pub fn usage(message: impl Into<String>) -> Failure {
+        Failure { message: message.into(), code: ExitClass::Usage }
+    }
+}
+
+impl From<LoadError> for Failure {
+    fn from(err: LoadError) -> Failure {
+        Failure { message: err.to_string(), code: ExitClass::Load }
+    }
+}

@@ -1,0 +1,184 @@
+//! `forge show`: elements with their state, keys and resolved configuration.
+
+use forge_project::graph::all_element_names;
+use forge_project::keys::node_to_json;
+use forge_project::{CacheKeys, Graph, Project, Scope};
+use forge_yaml::{Node, Span, to_yaml_string};
+use serde_json::{Map, Value as Json, json};
+
+use crate::cli::{DepsSelection, Order, ShowArgs};
+use crate::exit::Failure;
+use crate::format::{Piece, apply_spec, parse};
+
+/// BuildStream's default element line.
+pub const DEFAULT_FORMAT: &str = "%{state: >12} %{full-key} %{name} %{workspace-dirs}";
+
+const SYMBOLS: &[&str] = &[
+    "name",
+    "kind",
+    "description",
+    "key",
+    "full-key",
+    "state",
+    "vars",
+    "env",
+    "config",
+    "public",
+    "deps",
+    "build-deps",
+    "runtime-deps",
+    "workspaced",
+    "workspace-dirs",
+];
+
+/// What `show` says about an element's readiness.
+fn state(project: &Project, graph: &Graph, keys: &CacheKeys, element: usize) -> &'static str {
+    if !keys.sources_resolved[element] {
+        return "no reference";
+    }
+    if keys.keys[element].is_none() {
+        return "waiting";
+    }
+    let needs_fetch = graph.elements[element]
+        .sources
+        .iter()
+        .any(|s| project.registry.source(&s.kind).is_some_and(|k| k.needs_fetch()));
+    if needs_fetch {
+        return "fetch needed";
+    }
+    // Nothing is cached yet: only elements with no build dependency can
+    // be built right away.
+    if graph.build_deps(element).next().is_none() {
+        "buildable"
+    } else {
+        "waiting"
+    }
+}
+
+/// The elements the command line selects, in the order asked for.
+pub fn select(project: &Project, targets: &[String], deps: DepsSelection) -> Result<(Graph, Vec<usize>), Failure> {
+    let targets = if !targets.is_empty() {
+        targets.to_vec()
+    } else if !project.default_targets.is_empty() {
+        project.default_targets.clone()
+    } else {
+        all_element_names(project)
+    };
+    let graph = Graph::load(project, &targets)?;
+    let scope = match deps {
+        DepsSelection::None => Scope::None,
+        DepsSelection::Run => Scope::Run,
+        DepsSelection::Build => Scope::Build,
+        DepsSelection::All => Scope::All,
+    };
+    let selected = graph.walk(&graph.targets, scope);
+    Ok((graph, selected))
+}
+
+fn yaml_of_strings(items: &[&str]) -> String {
+    let list = Node::list(
+        items.iter().map(|s| Node::string(*s, Span::synthetic("<show>"))).collect(),
+        Span::synthetic("<show>"),
+    );
+    to_yaml_string(&list)
+}
+
+fn string_map_node<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> Node {
+    let mut node = Node::map(Span::synthetic("<show>"));
+    let map = node.as_map_mut().expect("mapping");
+    for (k, v) in pairs {
+        map.insert_str_key(k, Node::string(v, Span::synthetic("<show>")));
+    }
+    node
+}
+
+/// Runs `forge show`.
+pub fn run(project: &Project, args: &ShowArgs) -> Result<(), Failure> {
+    let template = if args.format == "json" { None } else { Some(parse(&args.format, SYMBOLS).map_err(Failure::usage)?) };
+    let (graph, mut selected) = select(project, &args.targets, args.deps)?;
+    if args.order == Order::Alpha {
+        selected.sort_by(|a, b| graph.elements[*a].name.cmp(&graph.elements[*b].name));
+    }
+    let keys = CacheKeys::compute(project, &graph)?;
+    let name_of = |i: usize| graph.elements[i].name.as_str();
+    match template {
+        None => {
+            let rows: Vec<Json> = selected
+                .iter()
+                .map(|&i| {
+                    let e = &graph.elements[i];
+                    let mut row = Map::new();
+                    row.insert("name".into(), json!(e.name));
+                    row.insert("kind".into(), json!(e.kind));
+                    row.insert("description".into(), json!(e.description));
+                    row.insert("key".into(), json!(brief_key(keys.keys[i].as_deref())));
+                    row.insert("full-key".into(), json!(full_key(keys.keys[i].as_deref())));
+                    row.insert("state".into(), json!(state(project, &graph, &keys, i)));
+                    row.insert("vars".into(), Json::Object(e.variables.iter().map(|(k, v)| (k.to_string(), json!(v))).collect()));
+                    row.insert("env".into(), Json::Object(e.environment.iter().map(|(k, v)| (k.clone(), json!(v))).collect()));
+                    row.insert("config".into(), node_to_json(&e.config));
+                    row.insert("public".into(), node_to_json(&e.public));
+                    let names = |deps: Vec<usize>| deps.into_iter().map(name_of).collect::<Vec<_>>();
+                    row.insert("deps".into(), json!(names(graph.direct_deps(i))));
+                    row.insert("build-deps".into(), json!(names(graph.build_deps(i).collect())));
+                    row.insert("runtime-deps".into(), json!(names(graph.runtime_deps(i).collect())));
+                    row.insert("sources".into(), json!(e.sources.iter().map(|s| {
+                        let mut source = Map::new();
+                        source.insert("kind".into(), json!(s.kind));
+                        if let Some(dir) = &s.directory {
+                            source.insert("directory".into(), json!(dir));
+                        }
+                        if let Json::Object(config) = node_to_json(&s.config) {
+                            source.extend(config);
+                        }
+                        Json::Object(source)
+                    }).collect::<Vec<_>>()));
+                    Json::Object(row)
+                })
+                .collect();
+            let text = serde_json::to_string_pretty(&rows).map_err(|e| Failure::usage(e.to_string()))?;
+            println!("{text}");
+        }
+        Some(pieces) => {
+            let mut report = String::new();
+            for &i in &selected {
+                let e = &graph.elements[i];
+                for piece in &pieces {
+                    match piece {
+                        Piece::Text(t) => report.push_str(t),
+                        Piece::Symbol { name, spec } => {
+                            let value = match name.as_str() {
+                                "name" => e.name.clone(),
+                                "kind" => e.kind.clone(),
+                                "description" => e.description.lines().collect::<Vec<_>>().join(" "),
+                                "key" => brief_key(keys.keys[i].as_deref()),
+                                "full-key" => full_key(keys.keys[i].as_deref()),
+                                "state" => state(project, &graph, &keys, i).to_string(),
+                                "vars" => to_yaml_string(&string_map_node(e.variables.iter())),
+                                "env" => to_yaml_string(&string_map_node(e.environment.iter().map(|(k, v)| (k.as_str(), v.as_str())))),
+                                "config" => to_yaml_string(&e.config),
+                                "public" => to_yaml_string(&e.public),
+                                "deps" => yaml_of_strings(&graph.direct_deps(i).into_iter().map(name_of).collect::<Vec<_>>()).trim_end().to_string(),
+                                "build-deps" => yaml_of_strings(&graph.build_deps(i).map(name_of).collect::<Vec<_>>()).trim_end().to_string(),
+                                "runtime-deps" => yaml_of_strings(&graph.runtime_deps(i).map(name_of).collect::<Vec<_>>()).trim_end().to_string(),
+                                _ => String::new(),
+                            };
+                            report.push_str(&apply_spec(&value, spec).map_err(Failure::usage)?);
+                        }
+                    }
+                }
+                report.push('\n');
+            }
+            println!("{}", report.trim_end_matches('\n'));
+        }
+    }
+    Ok(())
+}
+
+fn full_key(key: Option<&str>) -> String {
+    key.map(str::to_string).unwrap_or_else(|| "?".repeat(64))
+}
+
+fn brief_key(key: Option<&str>) -> String {
+    key.map(|k| k[..8].to_string()).unwrap_or_else(|| "?".repeat(8))
+}

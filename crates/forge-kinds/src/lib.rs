@@ -1,0 +1,28 @@
+//! forge's element kinds.
+//!
+//! Each kind is one file implementing [`forge_project::ElementKind`]: its
+//! defaults (the YAML a BuildStream plugin ships), the checks on its
+//! configuration and dependencies, and its unique key. [`register`] adds
+//! them all to a registry.
+
+use std::sync::Arc;
+
+use forge_project::KindRegistry;
+
+mod checks;
+mod compose;
+mod filter;
+mod import;
+mod manual;
+mod script;
+mod stack;
+
+/// Adds every element kind forge knows to `registry`.
+pub fn register(registry: &mut KindRegistry) {
+    registry.add_element(Arc::new(import::Import));
+    registry.add_element(Arc::new(stack::Stack));
+    registry.add_element(Arc::new(compose::Compose));
+    registry.add_element(Arc::new(filter::Filter));
+    registry.add_element(Arc::new(manual::Manual));
+    registry.add_element(Arc::new(script::Script));
+}

@@ -1,0 +1,451 @@
+//! Element files: keys, dependencies, sources, and composition of each
+//! section over the kind's base, with variables expanded.
+
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+
+use forge_yaml::{Mapping, Node, Span, Value, parse_str};
+
+use crate::compose::{compose, finish};
+use crate::error::{LoadError, check_keys};
+use crate::project::{Project, str_list as string_list, string_map};
+use crate::variables::{PROTECTED, Variables};
+
+const ELEMENT_KEYS: &[&str] = &[
+    "kind",
+    "description",
+    "depends",
+    "build-depends",
+    "runtime-depends",
+    "sources",
+    "variables",
+    "environment",
+    "environment-nocache",
+    "config",
+    "public",
+    "sandbox",
+];
+
+/// One declared dependency (entries naming the same element are merged).
+#[derive(Clone, Debug)]
+pub struct Dependency {
+    /// The element depended on, relative to the element path.
+    pub name: String,
+    /// Needed to build.
+    pub build: bool,
+    /// Needed at run time.
+    pub runtime: bool,
+    /// Rebuild when the dependency changes in any way.
+    pub strict: bool,
+    /// `config:` blocks handed to the element kind (such as `location:`).
+    pub config: Vec<Node>,
+    /// Where the dependency is declared (first declaration).
+    pub span: Span,
+}
+
+/// One source of an element.
+#[derive(Clone, Debug)]
+pub struct Source {
+    /// The source kind.
+    pub kind: String,
+    /// Its position in the element's `sources:` list.
+    pub index: usize,
+    /// The kind's own keys, variables expanded.
+    pub config: Node,
+    /// `directory:`: where in the build root it is staged.
+    pub directory: Option<String>,
+    /// Where the source entry is written.
+    pub span: Span,
+}
+
+impl Source {
+    /// A string value of the source's configuration.
+    pub fn get_str(&self, key: &str) -> Option<&str> {
+        self.config.as_map().and_then(|m| m.get(key)).and_then(Node::as_str)
+    }
+
+    /// A value of the source's configuration.
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        self.config.as_map().and_then(|m| m.get(key))
+    }
+}
+
+/// A fully resolved element.
+#[derive(Clone, Debug)]
+pub struct Element {
+    /// Its name: the path relative to the element path (`app.bst`).
+    pub name: String,
+    /// Its file as shown in messages (`elements/app.bst`).
+    pub file: Arc<str>,
+    /// Its kind.
+    pub kind: String,
+    /// Where `kind:` is written.
+    pub kind_span: Span,
+    /// `description:`.
+    pub description: String,
+    /// Declared dependencies in declaration order, merged by name.
+    pub dependencies: Vec<Dependency>,
+    /// Sources in order.
+    pub sources: Vec<Source>,
+    /// Resolved variables.
+    pub variables: Variables,
+    /// The sandbox environment.
+    pub environment: IndexMap<String, String>,
+    /// Environment variables left out of the cache key.
+    pub env_nocache: Vec<String>,
+    /// The kind's configuration, composed and expanded.
+    pub config: Node,
+    /// Public data (always holds `bst: split-rules:`).
+    pub public: Node,
+    /// Sandbox settings.
+    pub sandbox: Node,
+}
+
+impl Element {
+    /// A configuration value.
+    pub fn config_value(&self, key: &str) -> Option<&Node> {
+        self.config.as_map().and_then(|m| m.get(key))
+    }
+
+    /// The element's name for artifacts: `/` becomes `-`, `.bst` is dropped.
+    pub fn normal_name(&self) -> String {
+        normal_name(&self.name)
+    }
+}
+
+/// The artifact name of an element name.
+pub fn normal_name(name: &str) -> String {
+    name.strip_suffix(".bst").unwrap_or(name).replace('/', "-")
+}
+
+/// Checks the form of an element name.
+pub fn check_element_name(name: &str, span: Option<&Span>) -> Result<(), LoadError> {
+    let fail = |why: &str| {
+        let message = format!("invalid element name '{name}': {why}");
+        match span {
+            Some(span) => LoadError::at(span, message),
+            None => LoadError::new(message),
+        }
+    };
+    if name.contains(':') {
+        return Err(fail("junctions are not supported by forge yet"));
+    }
+    if !name.ends_with(".bst") {
+        return Err(fail("element names end in '.bst'"));
+    }
+    if name.chars().any(|c| c.is_control() || !c.is_ascii() || "<>\"|?*".contains(c)) {
+        return Err(fail("it may not contain control or non-ASCII characters, nor any of <>\"|?*"));
+    }
+    if name.starts_with('/') || name.split('/').any(|part| part == ".." || part == ".") {
+        return Err(fail("it must be a plain path inside the element directory"));
+    }
+    Ok(())
+}
+
+fn as_bool(node: &Node, what: &str) -> Result<bool, LoadError> {
+    match node.as_str() {
+        Some("True" | "true" | "1") => Ok(true),
+        Some("False" | "false" | "0") => Ok(false),
+        _ => Err(LoadError::at(&node.span, format!("'{what}' must be True or False"))),
+    }
+}
+
+/// Loads element `name` from `text`.
+pub fn load_element(project: &Project, name: &str, text: &str) -> Result<Element, LoadError> {
+    let file: Arc<str> = Arc::from(project.element_display_path(name));
+    let mut node = parse_str(&file, text)?;
+    project.process_directives(&mut node)?;
+    let whole = Span { file: file.clone(), line: 1, col: 1, start: 0, end: 0 };
+    let Value::Map(map) = node.value else { unreachable!("parse_str returns mappings") };
+    check_keys(&map, ELEMENT_KEYS, "an element")?;
+
+    let kind_node = map
+        .get("kind")
+        .ok_or_else(|| LoadError::at(&whole, "the element has no 'kind'").with_hint("add `kind: <kind>`, for example `kind: import`"))?;
+    let kind = kind_node
+        .as_str()
+        .ok_or_else(|| LoadError::at(&kind_node.span, "'kind' must be a string"))?
+        .to_string();
+    let registry = &project.registry;
+    let element_kind = registry
+        .element(&kind)
+        .ok_or_else(|| registry.unknown_kind("element", &kind, &kind_node.span))?
+        .clone();
+    let base = project.kind_base(&kind).expect("every registered kind has a base").clone();
+
+    let description = match map.get("description") {
+        Some(d) => d.as_str().ok_or_else(|| LoadError::at(&d.span, "'description' must be a string"))?.to_string(),
+        None => String::new(),
+    };
+
+    let dependencies = load_dependencies(&map)?;
+    if !element_kind.accepts_dependency_config() {
+        if let Some(dep) = dependencies.iter().find(|d| !d.config.is_empty()) {
+            return Err(LoadError::at(&dep.config[0].span, format!("element kind '{kind}' does not take dependency 'config'")));
+        }
+    }
+
+    // Variables: the kind's base, then the element's own.
+    let mut variables = base.variables.clone();
+    if let Some(own) = map.get("variables") {
+        let own_map = own.as_map().ok_or_else(|| LoadError::at(&own.span, "'variables' must be a mapping"))?;
+        for protected in PROTECTED {
+            if let Some((key, _)) = own_map.get_entry(protected) {
+                return Err(LoadError::at(&key.span, format!("invalid redefinition of protected variable '{protected}'"))
+                    .with_hint("forge sets this variable itself"));
+            }
+        }
+        compose(&mut variables, own.clone())?;
+    }
+    let vars_map = variables.as_map_mut().expect("mapping");
+    if vars_map.get("notparallel").and_then(Node::as_str).is_some_and(|v| matches!(v, "True" | "true" | "1")) {
+        vars_map.insert_str_key("max-jobs", Node::string("1", Span::synthetic("<forge>")));
+    }
+    vars_map.insert_str_key("element-name", Node::string(name, Span::synthetic("<forge>")));
+    let variables = Variables::resolve(vars_map)?;
+
+    let layered = |base: &Node, key: &str| -> Result<Node, LoadError> {
+        let mut node = base.clone();
+        if let Some(own) = map.get(key) {
+            if own.as_map().is_none() {
+                return Err(LoadError::at(&own.span, format!("'{key}' must be a mapping, not {}", own.type_name())));
+            }
+            compose(&mut node, own.clone())?;
+        }
+        finish(&mut node)?;
+        variables.expand_node(&mut node)?;
+        Ok(node)
+    };
+    let environment = string_map(&layered(&base.environment, "environment")?, "environment")?;
+    let config = layered(&base.config, "config")?;
+    let sandbox = layered(&base.sandbox, "sandbox")?;
+    check_keys(config.as_map().expect("mapping"), element_kind.config_keys(), &format!("the config of a {kind} element"))?;
+
+    let mut env_nocache = base.env_nocache.clone();
+    if let Some(list) = map.get("environment-nocache") {
+        for name in string_list(list, "environment-nocache")? {
+            if !env_nocache.contains(&name) {
+                env_nocache.push(name);
+            }
+        }
+    }
+
+    let public = compose_public(&map, &base.split_rules, &whole)?;
+    let mut public = public;
+    variables.expand_node(&mut public)?;
+
+    let mut sources = load_sources(project, &map)?;
+    for source in &mut sources {
+        variables.expand_node(&mut source.config)?;
+        if let Some(dir) = &mut source.directory {
+            *dir = variables.expand(dir, &source.span)?;
+        }
+    }
+    let mut dependencies = dependencies;
+    for dep in &mut dependencies {
+        for config in &mut dep.config {
+            variables.expand_node(config)?;
+        }
+    }
+
+    let element = Element {
+        name: name.to_string(),
+        file,
+        kind,
+        kind_span: kind_node.span.clone(),
+        description,
+        dependencies,
+        sources,
+        variables,
+        environment,
+        env_nocache,
+        config,
+        public,
+        sandbox,
+    };
+    for source in &element.sources {
+        let source_kind = registry.source(&source.kind).expect("checked when loading sources");
+        check_keys(
+            source.config.as_map().expect("mapping"),
+            source_kind.config_keys(),
+            &format!("a {} source", source.kind),
+        )?;
+        source_kind.validate(source, project)?;
+    }
+    element_kind.validate(&element)?;
+    Ok(element)
+}
+
+fn compose_public(map: &Mapping, base_rules: &Node, whole: &Span) -> Result<Node, LoadError> {
+    let mut public = match map.get("public") {
+        Some(p) if p.as_map().is_some() => p.clone(),
+        Some(p) => return Err(LoadError::at(&p.span, "'public' must be a mapping")),
+        None => Node::map(whole.clone()),
+    };
+    let public_map = public.as_map_mut().expect("mapping");
+    let mut bst = match public_map.remove("bst") {
+        Some((_, b)) if b.as_map().is_some() => b,
+        Some((_, b)) => return Err(LoadError::at(&b.span, "'public: bst' must be a mapping")),
+        None => Node::map(whole.clone()),
+    };
+    let bst_map = bst.as_map_mut().expect("mapping");
+    let mut rules = base_rules.clone();
+    if let Some((_, own)) = bst_map.remove("split-rules") {
+        if own.as_map().is_none() {
+            return Err(LoadError::at(&own.span, "'split-rules' must be a mapping"));
+        }
+        compose(&mut rules, own)?;
+    }
+    finish(&mut rules)?;
+    let mut with_rules = Node::map(bst.span.clone());
+    let wr = with_rules.as_map_mut().expect("mapping");
+    wr.insert_str_key("split-rules", rules);
+    for (key, value) in bst.as_map().expect("mapping").iter() {
+        wr.insert(key.clone(), value.clone());
+    }
+    finish(&mut with_rules)?;
+    // `bst` comes first, as BuildStream writes it.
+    let mut ordered = Node::map(public.span.clone());
+    let om = ordered.as_map_mut().expect("mapping");
+    om.insert_str_key("bst", with_rules);
+    for (key, value) in public.as_map().expect("mapping").iter() {
+        om.insert(key.clone(), value.clone());
+    }
+    Ok(ordered)
+}
+
+fn load_dependencies(map: &Mapping) -> Result<Vec<Dependency>, LoadError> {
+    let mut deps: Vec<Dependency> = Vec::new();
+    for (list_key, default_build, default_runtime) in
+        [("depends", true, true), ("build-depends", true, false), ("runtime-depends", false, true)]
+    {
+        let Some(list) = map.get(list_key) else { continue };
+        let items = list
+            .as_list()
+            .ok_or_else(|| LoadError::at(&list.span, format!("'{list_key}' must be a list, not {}", list.type_name())))?;
+        for item in items {
+            for dep in parse_dependency(item, list_key, default_build, default_runtime)? {
+                match deps.iter_mut().find(|d| d.name == dep.name) {
+                    Some(existing) => {
+                        existing.build |= dep.build;
+                        existing.runtime |= dep.runtime;
+                        existing.strict |= dep.strict;
+                        existing.config.extend(dep.config);
+                    }
+                    None => deps.push(dep),
+                }
+            }
+        }
+    }
+    Ok(deps)
+}
+
+fn parse_dependency(item: &Node, list_key: &str, build: bool, runtime: bool) -> Result<Vec<Dependency>, LoadError> {
+    if let Some(name) = item.as_str() {
+        check_element_name(name, Some(&item.span))?;
+        return Ok(vec![Dependency { name: name.to_string(), build, runtime, strict: false, config: Vec::new(), span: item.span.clone() }]);
+    }
+    let entry = item.as_map().ok_or_else(|| {
+        LoadError::at(&item.span, "a dependency is an element name or a mapping with 'filename'")
+    })?;
+    check_keys(entry, &["filename", "junction", "type", "strict", "config"], "a dependency")?;
+    if let Some(junction) = entry.get("junction") {
+        return Err(LoadError::at(&junction.span, "junctions are not supported by forge yet"));
+    }
+    let (mut build, mut runtime) = (build, runtime);
+    if let Some(ty) = entry.get("type") {
+        if list_key != "depends" {
+            return Err(LoadError::at(&ty.span, format!("'type' is only allowed in 'depends', not in '{list_key}'"))
+                .with_hint("the list already says whether the dependency is for build or run time"));
+        }
+        (build, runtime) = match ty.as_str() {
+            Some("build") => (true, false),
+            Some("runtime") => (false, true),
+            Some("all") => (true, true),
+            _ => {
+                return Err(LoadError::at(&ty.span, format!("invalid dependency type '{}'", ty.as_str().unwrap_or("")))
+                    .with_hint("use build, runtime or all"));
+            }
+        };
+    }
+    let strict = match entry.get("strict") {
+        Some(node) => {
+            if !as_bool(node, "strict")? {
+                return Err(LoadError::at(&node.span, "'strict: false' is reserved; leave 'strict' out instead"));
+            }
+            if !build {
+                return Err(LoadError::at(&node.span, "'strict' only applies to build dependencies"));
+            }
+            true
+        }
+        None => false,
+    };
+    let config = match entry.get("config") {
+        Some(node) => {
+            if node.as_map().is_none() {
+                return Err(LoadError::at(&node.span, "dependency 'config' must be a mapping"));
+            }
+            if !build {
+                return Err(LoadError::at(&node.span, "'config' is not allowed on runtime-only dependencies"));
+            }
+            vec![node.clone()]
+        }
+        None => Vec::new(),
+    };
+    let filename = entry
+        .get("filename")
+        .ok_or_else(|| LoadError::at(&item.span, "the dependency has no 'filename'"))?;
+    let names: Vec<&Node> = match &filename.value {
+        Value::Str(_) => vec![filename],
+        Value::List(items) => items.iter().collect(),
+        Value::Map(_) => return Err(LoadError::at(&filename.span, "'filename' must be a name or a list of names")),
+    };
+    names
+        .into_iter()
+        .map(|n| {
+            let name = n.as_str().ok_or_else(|| LoadError::at(&n.span, "'filename' entries must be element names"))?;
+            check_element_name(name, Some(&n.span))?;
+            Ok(Dependency { name: name.to_string(), build, runtime, strict, config: config.clone(), span: n.span.clone() })
+        })
+        .collect()
+}
+
+fn load_sources(project: &Project, map: &Mapping) -> Result<Vec<Source>, LoadError> {
+    let Some(list) = map.get("sources") else { return Ok(Vec::new()) };
+    let items = list.as_list().ok_or_else(|| LoadError::at(&list.span, "'sources' must be a list"))?;
+    let mut sources = Vec::with_capacity(items.len());
+    for (index, item) in items.iter().enumerate() {
+        if item.as_map().is_none() {
+            return Err(LoadError::at(&item.span, "a source must be a mapping with a 'kind'"));
+        }
+        let kind_node = item
+            .as_map()
+            .and_then(|m| m.get("kind"))
+            .ok_or_else(|| LoadError::at(&item.span, "the source has no 'kind'"))?;
+        let kind = kind_node.as_str().ok_or_else(|| LoadError::at(&kind_node.span, "'kind' must be a string"))?;
+        if project.registry.source(kind).is_none() {
+            return Err(project.registry.unknown_kind("source", kind, &kind_node.span));
+        }
+        // The project's per-kind config lies under the entry.
+        let mut config = Node::map(item.span.clone());
+        if let Some(over) = project.source_overrides.get(kind).and_then(Node::as_map).and_then(|m| m.get("config")) {
+            compose(&mut config, over.clone())?;
+        }
+        compose(&mut config, item.clone())?;
+        finish(&mut config)?;
+        let config_map = config.as_map_mut().expect("mapping");
+        config_map.remove("kind");
+        let directory = match config_map.remove("directory") {
+            Some((_, d)) => Some(d.as_str().ok_or_else(|| LoadError::at(&d.span, "'directory' must be a path"))?.to_string()),
+            None => None,
+        };
+        if let Some((_, provenance)) = config_map.remove("provenance") {
+            if provenance.as_map().is_none() {
+                return Err(LoadError::at(&provenance.span, "'provenance' must be a mapping"));
+            }
+        }
+        sources.push(Source { kind: kind.to_string(), index, config, directory, span: item.span.clone() });
+    }
+    Ok(sources)
+}

@@ -1,0 +1,411 @@
+//! The dependency graph: loading every element reachable from the targets,
+//! cycle detection, BuildStream's deterministic dependency order, and the
+//! walks by scope. Everything is iterative: depth is only limited by memory.
+
+use std::cmp::Ordering;
+use std::collections::HashMap;
+
+use crate::element::{Element, check_element_name, load_element};
+use crate::error::{LoadError, did_you_mean};
+use crate::project::Project;
+
+/// A resolved edge to a dependency.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Edge {
+    /// The dependency's index in [`Graph::elements`].
+    pub element: usize,
+    /// Needed to build.
+    pub build: bool,
+    /// Needed at run time.
+    pub runtime: bool,
+    /// Declared `strict: true`.
+    pub strict: bool,
+}
+
+/// Which dependencies a walk follows (BuildStream's scopes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// The elements themselves.
+    None,
+    /// What is staged to build them: build deps and their runtime closure.
+    Build,
+    /// What they need at run time, themselves included.
+    Run,
+    /// Everything, themselves included.
+    All,
+}
+
+/// Every element reachable from the targets, with sorted edges.
+pub struct Graph {
+    /// The elements, in load order.
+    pub elements: Vec<Element>,
+    /// Each element's dependencies in staging order.
+    pub edges: Vec<Vec<Edge>>,
+    /// The targets asked for.
+    pub targets: Vec<usize>,
+    /// Every element, dependencies before dependents.
+    pub topological: Vec<usize>,
+    index: HashMap<String, usize>,
+}
+
+impl Graph {
+    /// Loads `targets` and everything they depend on.
+    pub fn load(project: &Project, targets: &[String]) -> Result<Graph, LoadError> {
+        let mut elements: Vec<Element> = Vec::new();
+        let mut index: HashMap<String, usize> = HashMap::new();
+        let mut queue: Vec<(String, Option<forge_yaml::Span>)> = Vec::new();
+        let mut target_ids = Vec::new();
+        for target in targets {
+            check_element_name(target, None)?;
+            queue.push((target.clone(), None));
+        }
+        let mut next = 0;
+        // Breadth-first: each element is read once; `queue` only grows.
+        while next < queue.len() {
+            let (name, from) = queue[next].clone();
+            next += 1;
+            if index.contains_key(&name) {
+                continue;
+            }
+            let text = read_element(project, &name, from.as_ref())?;
+            let element = load_element(project, &name, &text)?;
+            for dep in &element.dependencies {
+                if !index.contains_key(&dep.name) {
+                    queue.push((dep.name.clone(), Some(dep.span.clone())));
+                }
+            }
+            index.insert(name, elements.len());
+            elements.push(element);
+        }
+        for target in targets {
+            target_ids.push(index[target]);
+        }
+        let unsorted: Vec<Vec<Edge>> = elements
+            .iter()
+            .map(|e| {
+                e.dependencies
+                    .iter()
+                    .map(|d| Edge { element: index[&d.name], build: d.build, runtime: d.runtime, strict: d.strict })
+                    .collect()
+            })
+            .collect();
+        let topological = topological_order(&elements, &unsorted)?;
+        let edges = sort_dependencies(&elements, unsorted, &topological);
+        Ok(Graph { elements, edges, targets: target_ids, topological, index })
+    }
+
+    /// The index of element `name`.
+    pub fn find(&self, name: &str) -> Option<usize> {
+        self.index.get(name).copied()
+    }
+
+    /// Direct build dependencies in staging order.
+    pub fn build_deps(&self, element: usize) -> impl Iterator<Item = usize> + '_ {
+        self.edges[element].iter().filter(|e| e.build).map(|e| e.element)
+    }
+
+    /// Direct runtime dependencies in staging order.
+    pub fn runtime_deps(&self, element: usize) -> impl Iterator<Item = usize> + '_ {
+        self.edges[element].iter().filter(|e| e.runtime).map(|e| e.element)
+    }
+
+    /// Direct dependencies of any type, each once: build ones first, as
+    /// `bst show %{deps}` lists them.
+    pub fn direct_deps(&self, element: usize) -> Vec<usize> {
+        let mut out: Vec<usize> = self.build_deps(element).collect();
+        for dep in self.runtime_deps(element) {
+            if !out.contains(&dep) {
+                out.push(dep);
+            }
+        }
+        out
+    }
+
+    /// The elements in `scope` of `roots`, in staging order, each once
+    /// (BuildStream's `_dependencies` with one shared visited set).
+    pub fn walk(&self, roots: &[usize], scope: Scope) -> Vec<usize> {
+        if scope == Scope::None {
+            let mut out = Vec::new();
+            for &r in roots {
+                if !out.contains(&r) {
+                    out.push(r);
+                }
+            }
+            return out;
+        }
+        let n = self.elements.len();
+        let mut visited_build = vec![false; n];
+        let mut visited_run = vec![false; n];
+        let mut out = Vec::new();
+        struct Frame {
+            element: usize,
+            scope: Scope,
+            child: usize,
+        }
+        for &root in roots {
+            let skip = match scope {
+                Scope::Build => visited_build[root],
+                Scope::Run => visited_run[root],
+                _ => visited_build[root] || visited_run[root],
+            };
+            if skip {
+                continue;
+            }
+            let mut stack = vec![Frame { element: root, scope, child: 0 }];
+            mark(&mut visited_build, &mut visited_run, root, scope);
+            while let Some(frame) = stack.last_mut() {
+                let children: &[Edge] = &self.edges[frame.element];
+                // Build scope lists build deps, run scope runtime deps, all
+                // scope build deps then runtime deps.
+                let total = if frame.scope == Scope::All { children.len() * 2 } else { children.len() };
+                let mut pushed = None;
+                while frame.child < total {
+                    let position = frame.child;
+                    frame.child += 1;
+                    let (edge, as_build) = if position < children.len() {
+                        (children[position], frame.scope != Scope::Run)
+                    } else {
+                        (children[position - children.len()], false)
+                    };
+                    let child = edge.element;
+                    let (follows, child_scope, visit) = match frame.scope {
+                        Scope::All => {
+                            let follows = if as_build { edge.build } else { edge.runtime };
+                            (follows, Scope::All, !visited_build[child] && !visited_run[child])
+                        }
+                        Scope::Build => (edge.build, Scope::Run, !visited_run[child]),
+                        _ => (edge.runtime, Scope::Run, !visited_run[child]),
+                    };
+                    if follows && visit {
+                        pushed = Some(Frame { element: child, scope: child_scope, child: 0 });
+                        break;
+                    }
+                }
+                match pushed {
+                    Some(child) => {
+                        mark(&mut visited_build, &mut visited_run, child.element, child.scope);
+                        stack.push(child);
+                    }
+                    None => {
+                        let done = stack.pop().expect("non-empty");
+                        if done.scope != Scope::Build {
+                            out.push(done.element);
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+fn mark(build: &mut [bool], run: &mut [bool], element: usize, scope: Scope) {
+    match scope {
+        Scope::All => {
+            build[element] = true;
+            run[element] = true;
+        }
+        Scope::Build => build[element] = true,
+        Scope::Run => run[element] = true,
+        Scope::None => {}
+    }
+}
+
+fn read_element(project: &Project, name: &str, from: Option<&forge_yaml::Span>) -> Result<String, LoadError> {
+    let path = project.element_path.join(name);
+    std::fs::read_to_string(&path).map_err(|e| {
+        let display = project.element_display_path(name);
+        let message = if e.kind() == std::io::ErrorKind::NotFound {
+            format!("element '{name}' not found: there is no file {display}")
+        } else {
+            format!("cannot read {display}: {e}")
+        };
+        let err = match from {
+            Some(span) => LoadError::at(span, message),
+            None => LoadError::new(message),
+        };
+        match nearest_element_name(project, name) {
+            Some(near) => err.with_hint(format!("did you mean '{near}'?")),
+            None => err,
+        }
+    })
+}
+
+/// Every `.bst` file under the element path, as element names, sorted.
+pub fn all_element_names(project: &Project) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut dirs = vec![project.element_path.clone()];
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Ok(kind) = entry.file_type() else { continue };
+            if kind.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "bst") {
+                if let Ok(relative) = path.strip_prefix(&project.element_path) {
+                    names.push(relative.to_string_lossy().into_owned());
+                }
+            }
+        }
+    }
+    names.sort();
+    names
+}
+
+fn nearest_element_name(project: &Project, name: &str) -> Option<String> {
+    let names = all_element_names(project);
+    did_you_mean(name, names.iter().map(String::as_str)).map(str::to_string)
+}
+
+/// Dependencies before dependents, or the first cycle found.
+fn topological_order(elements: &[Element], edges: &[Vec<Edge>]) -> Result<Vec<usize>, LoadError> {
+    const WHITE: u8 = 0;
+    const GREY: u8 = 1;
+    const BLACK: u8 = 2;
+    let mut color = vec![WHITE; elements.len()];
+    let mut order = Vec::with_capacity(elements.len());
+    for root in 0..elements.len() {
+        if color[root] != WHITE {
+            continue;
+        }
+        let mut stack: Vec<(usize, usize)> = vec![(root, 0)];
+        color[root] = GREY;
+        while let Some((node, child)) = stack.last_mut() {
+            if let Some(edge) = edges[*node].get(*child) {
+                *child += 1;
+                let next = edge.element;
+                match color[next] {
+                    WHITE => {
+                        color[next] = GREY;
+                        stack.push((next, 0));
+                    }
+                    GREY => {
+                        let from = *node;
+                        let start = stack.iter().position(|(n, _)| *n == next).unwrap_or(0);
+                        let mut chain: Vec<&str> = stack[start..].iter().map(|(n, _)| elements[*n].name.as_str()).collect();
+                        chain.push(&elements[next].name);
+                        let dep = elements[from]
+                            .dependencies
+                            .iter()
+                            .find(|d| d.name == elements[next].name)
+                            .expect("edge comes from a dependency");
+                        return Err(LoadError::at(
+                            &dep.span,
+                            format!("circular dependency detected at element '{}'", elements[next].name),
+                        )
+                        .with_detail(format!("dependency chain: {}", chain.join(" -> "))));
+                    }
+                    _ => {}
+                }
+            } else {
+                color[*node] = BLACK;
+                order.push(*node);
+                stack.pop();
+            }
+        }
+    }
+    Ok(order)
+}
+
+/// Sorts each element's dependencies as BuildStream does: a dependency that
+/// (transitively) depends on a sibling comes after it; otherwise runtime-only
+/// ones come last, and the rest by name.
+fn sort_dependencies(elements: &[Element], mut edges: Vec<Vec<Edge>>, topological: &[usize]) -> Vec<Vec<Edge>> {
+    if edges.iter().all(|e| e.len() < 2) {
+        return edges;
+    }
+    let closure = Closure::compute(&edges, topological);
+    for list in edges.iter_mut().filter(|l| l.len() >= 2) {
+        let compare = |a: &Edge, b: &Edge| -> Ordering {
+            if closure.depends(a.element, b.element) {
+                return Ordering::Greater;
+            }
+            if closure.depends(b.element, a.element) {
+                return Ordering::Less;
+            }
+            let runtime_only = |e: &Edge| e.runtime && !e.build;
+            match (runtime_only(a), runtime_only(b)) {
+                (true, false) => return Ordering::Greater,
+                (false, true) => return Ordering::Less,
+                _ => {}
+            }
+            elements[a.element].name.cmp(&elements[b.element].name)
+        };
+        python_sort(list, &compare);
+    }
+    edges
+}
+
+/// Python's list.sort for a comparator that may not be a total order: an
+/// initial run, then binary insertion, as CPython's timsort does for short
+/// lists (and a stable, panic-free sort for long ones).
+fn python_sort(list: &mut Vec<Edge>, compare: &dyn Fn(&Edge, &Edge) -> Ordering) {
+    let n = list.len();
+    // The initial run: ascending, or strictly descending (then reversed).
+    let mut run = 1;
+    if n > 1 {
+        if compare(&list[1], &list[0]) == Ordering::Less {
+            run = 2;
+            while run < n && compare(&list[run], &list[run - 1]) == Ordering::Less {
+                run += 1;
+            }
+            list[..run].reverse();
+        } else {
+            run = 2;
+            while run < n && compare(&list[run], &list[run - 1]) != Ordering::Less {
+                run += 1;
+            }
+        }
+    }
+    for i in run..n {
+        let pivot = list[i];
+        // Rightmost insertion point, as CPython's binarysort.
+        let (mut lo, mut hi) = (0, i);
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if compare(&pivot, &list[mid]) == Ordering::Less {
+                hi = mid;
+            } else {
+                lo = mid + 1;
+            }
+        }
+        list.remove(i);
+        list.insert(lo, pivot);
+    }
+}
+
+/// Transitive dependencies of every element, as bitsets.
+struct Closure {
+    words: usize,
+    bits: Vec<u64>,
+}
+
+impl Closure {
+    fn compute(edges: &[Vec<Edge>], topological: &[usize]) -> Closure {
+        let n = edges.len();
+        let words = n.div_ceil(64);
+        let mut bits = vec![0u64; n * words];
+        for &element in topological {
+            for edge in &edges[element] {
+                let dep = edge.element;
+                let (low, high) = if dep < element { (dep, element) } else { (element, dep) };
+                let (first, second) = bits.split_at_mut(high * words);
+                let (dep_bits, own_bits) = if dep < element {
+                    (&first[low * words..(low + 1) * words], &mut second[..words])
+                } else {
+                    (&second[..words], &mut first[low * words..(low + 1) * words])
+                };
+                for (own, theirs) in own_bits.iter_mut().zip(dep_bits) {
+                    *own |= theirs;
+                }
+                own_bits[dep / 64] |= 1 << (dep % 64);
+            }
+        }
+        Closure { words, bits }
+    }
+
+    fn depends(&self, element: usize, on: usize) -> bool {
+        self.bits[element * self.words + on / 64] & (1 << (on % 64)) != 0
+    }
+}

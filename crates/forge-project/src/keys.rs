@@ -1,0 +1,230 @@
+//! Cache keys: a SHA-256 of canonical JSON describing everything that
+//! decides an element's output (see `docs/cache-keys.md`).
+//!
+//! Keys are Merkle-style: an element's key covers its build dependencies
+//! through their *runtime keys*, each of which covers that dependency's key
+//! and the runtime keys of its runtime dependencies. So a key covers the
+//! whole staged closure while each key is computed once, from direct edges
+//! only, in dependency order.
+
+use serde_json::{Map, Value as Json, json};
+use sha2::{Digest, Sha256};
+
+use forge_yaml::{Node, Value};
+
+use crate::error::LoadError;
+use crate::graph::Graph;
+use crate::kind::KeyContext;
+use crate::options::host_arch;
+use crate::project::Project;
+
+/// Bumped when the key layout changes, so old artifacts are not reused.
+pub const KEY_FORMAT_VERSION: u32 = 1;
+
+/// The key state of every element of a graph.
+#[derive(Clone, Debug)]
+pub struct CacheKeys {
+    /// The cache key, when every input is pinned.
+    pub keys: Vec<Option<String>>,
+    /// The key of the element with its runtime closure.
+    pub runtime_keys: Vec<Option<String>>,
+    /// Whether every source of the element has a pin.
+    pub sources_resolved: Vec<bool>,
+    /// The canonical key input, for `forge show --format %{key-input}`.
+    pub inputs: Vec<Option<Json>>,
+}
+
+/// A node as JSON (strings, objects, arrays).
+pub fn node_to_json(node: &Node) -> Json {
+    match &node.value {
+        Value::Str(s) => Json::String(s.clone()),
+        Value::List(items) => Json::Array(items.iter().map(node_to_json).collect()),
+        Value::Map(map) => {
+            let mut object = Map::new();
+            for (key, value) in map.iter() {
+                object.insert(key.name.clone(), node_to_json(value));
+            }
+            Json::Object(object)
+        }
+    }
+}
+
+/// JSON with object keys sorted and no whitespace: the same data always
+/// gives the same bytes.
+pub fn canonical_json(value: &Json) -> String {
+    let mut out = String::new();
+    write_canonical(value, &mut out);
+    out
+}
+
+fn write_canonical(value: &Json, out: &mut String) {
+    match value {
+        Json::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, key) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Json::String(key.clone()).to_string());
+                out.push(':');
+                write_canonical(&map[key], out);
+            }
+            out.push('}');
+        }
+        Json::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+/// SHA-256 of the canonical form, as lowercase hex.
+pub fn hash_json(value: &Json) -> String {
+    let digest = Sha256::digest(canonical_json(value).as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The sandbox settings that enter keys: OS and architecture (defaulting
+/// to the host), uid and gid when set.
+fn sandbox_key(sandbox: &Node) -> Json {
+    let get = |k: &str| sandbox.as_map().and_then(|m| m.get(k)).and_then(Node::as_str);
+    let mut key = Map::new();
+    key.insert("build-os".into(), json!(get("build-os").unwrap_or("linux").to_lowercase()));
+    key.insert("build-arch".into(), json!(canonical_arch(get("build-arch").unwrap_or(host_arch()))));
+    for id in ["build-uid", "build-gid"] {
+        if let Some(value) = get(id) {
+            key.insert(id.into(), json!(value));
+        }
+    }
+    Json::Object(key)
+}
+
+/// BuildStream's architecture aliases.
+pub fn canonical_arch(arch: &str) -> String {
+    match arch.to_lowercase().as_str() {
+        "amd64" | "x86_64" | "x86-64" => "x86-64".into(),
+        "i386" | "i486" | "i586" | "i686" | "x86-32" => "x86-32".into(),
+        "armv8l" | "aarch64" | "aarch64-be" => "aarch64".into(),
+        "ppc64le" | "power-isa-le" => "power-isa-le".into(),
+        "ppc64" | "power-isa-be" => "power-isa-be".into(),
+        "riscv64" | "rv64g" => "rv64g".into(),
+        other => other.to_string(),
+    }
+}
+
+impl CacheKeys {
+    /// Computes every key of `graph`, dependencies first.
+    pub fn compute(project: &Project, graph: &Graph) -> Result<CacheKeys, LoadError> {
+        let n = graph.elements.len();
+        let ctx = KeyContext { project_dir: &project.dir };
+        let mut keys: Vec<Option<String>> = vec![None; n];
+        let mut runtime_keys: Vec<Option<String>> = vec![None; n];
+        let mut sources_resolved = vec![true; n];
+        let mut inputs = vec![None; n];
+        let mut fatal_warnings = project.fatal_warnings.clone();
+        fatal_warnings.sort();
+
+        for &index in &graph.topological {
+            let element = &graph.elements[index];
+            let kind = project.registry.element(&element.kind).expect("loaded elements have known kinds");
+            let mut sources = Vec::with_capacity(element.sources.len());
+            for source in &element.sources {
+                let source_kind = project.registry.source(&source.kind).expect("loaded sources have known kinds");
+                match source_kind.unique_key(source, &ctx)? {
+                    Some(key) => {
+                        let mut entry = Map::new();
+                        entry.insert("kind".into(), json!(source.kind));
+                        entry.insert("key".into(), key);
+                        if let Some(dir) = &source.directory {
+                            entry.insert("directory".into(), json!(dir));
+                        }
+                        sources.push(Json::Object(entry));
+                    }
+                    None => sources_resolved[index] = false,
+                }
+            }
+            let mut dependencies = Vec::new();
+            let mut dependencies_known = true;
+            for dep in graph.build_deps(index) {
+                match &runtime_keys[dep] {
+                    Some(key) => dependencies.push(json!([graph.elements[dep].name, key])),
+                    None => dependencies_known = false,
+                }
+            }
+            if !sources_resolved[index] || !dependencies_known {
+                continue;
+            }
+            let mut input = Map::new();
+            input.insert("format".into(), json!(KEY_FORMAT_VERSION));
+            input.insert("kind".into(), json!(element.kind));
+            input.insert("kind-version".into(), json!(kind.version()));
+            input.insert("config".into(), kind.unique_key(element));
+            input.insert(
+                "build-root".into(),
+                json!(element.variables.get("build-root").unwrap_or_default()),
+            );
+            input.insert("public".into(), node_to_json(&element.public));
+            input.insert("sources".into(), Json::Array(sources));
+            input.insert("fatal-warnings".into(), json!(fatal_warnings));
+            if kind.runs_commands(element) {
+                let environment: Map<String, Json> = element
+                    .environment
+                    .iter()
+                    .filter(|(name, _)| !element.env_nocache.contains(name))
+                    .map(|(name, value)| (name.clone(), json!(value)))
+                    .collect();
+                input.insert("environment".into(), Json::Object(environment));
+                input.insert("sandbox".into(), sandbox_key(&element.sandbox));
+            }
+            input.insert("dependencies".into(), Json::Array(dependencies));
+            let input = Json::Object(input);
+            let key = hash_json(&input);
+            inputs[index] = Some(input);
+
+            let mut runtime = Vec::new();
+            let mut runtime_known = true;
+            for dep in graph.runtime_deps(index) {
+                match &runtime_keys[dep] {
+                    Some(k) => runtime.push(json!([graph.elements[dep].name, k])),
+                    None => runtime_known = false,
+                }
+            }
+            if runtime_known {
+                runtime_keys[index] = Some(hash_json(&json!({"key": key, "runtime": runtime})));
+            }
+            keys[index] = Some(key);
+        }
+        Ok(CacheKeys { keys, runtime_keys, sources_resolved, inputs })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_form_sorts_keys_at_every_level() {
+        let a = json!({"b": 1, "a": {"d": [1, {"y": 1, "x": 2}], "c": "s"}});
+        assert_eq!(canonical_json(&a), r#"{"a":{"c":"s","d":[1,{"x":2,"y":1}]},"b":1}"#);
+        let b: Json = serde_json::from_str(r#"{"a":{"d":[1,{"x":2,"y":1}],"c":"s"},"b":1}"#).unwrap();
+        assert_eq!(hash_json(&a), hash_json(&b));
+        assert_eq!(hash_json(&a).len(), 64);
+    }
+
+    #[test]
+    fn arch_aliases() {
+        assert_eq!(canonical_arch("amd64"), "x86-64");
+        assert_eq!(canonical_arch("x86_64"), "x86-64");
+        assert_eq!(canonical_arch("i686"), "x86-32");
+        assert_eq!(canonical_arch("aarch64"), "aarch64");
+    }
+}

@@ -1,0 +1,652 @@
+//! project.conf: finding it, composing it over the built-in defaults,
+//! options, includes and conditionals, and the per-kind bases every element
+//! of a kind starts from.
+
+use std::collections::HashMap;
+use std::path::{Component, Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use indexmap::IndexMap;
+
+use forge_yaml::{Mapping, Node, Span, Value, parse_str};
+
+use crate::compose::{compose, finish};
+use crate::directives::{self, DirectiveContext};
+use crate::error::{LoadError, check_keys};
+use crate::expr::ExprValue;
+use crate::kind::{ElementKind, KindRegistry};
+use crate::options::OptionPool;
+use crate::variables::{PROTECTED, Variables};
+
+const DEFAULTS: &str = include_str!("../data/projectconfig.yaml");
+const DEFAULTS_FILE: &str = "<forge defaults>/projectconfig.yaml";
+
+const PROJECT_KEYS: &[&str] = &[
+    "name",
+    "min-version",
+    "element-path",
+    "variables",
+    "environment",
+    "environment-nocache",
+    "split-rules",
+    "elements",
+    "sources",
+    "plugins",
+    "aliases",
+    "mirrors",
+    "options",
+    "defaults",
+    "artifacts",
+    "source-caches",
+    "fail-on-overlap",
+    "shell",
+    "fatal-warnings",
+    "ref-storage",
+    "sandbox",
+    "junctions",
+    "source-provenance-attributes",
+];
+
+/// Keys a `elements: <kind>:` override may set.
+const KIND_OVERRIDE_KEYS: &[&str] = &[
+    "variables",
+    "environment",
+    "environment-nocache",
+    "config",
+    "public",
+    "sandbox",
+];
+
+/// What the command line says about loading.
+#[derive(Clone, Debug, Default)]
+pub struct LoadSettings {
+    /// `-C DIR`; otherwise the current directory and its parents are searched.
+    pub directory: Option<PathBuf>,
+    /// `-o NAME VALUE`, in order.
+    pub options: Vec<(String, String)>,
+    /// The `max-jobs` variable; the CPU count capped at 8 when unset.
+    pub max_jobs: Option<usize>,
+}
+
+/// Where refs are kept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RefStorage {
+    /// In the element files.
+    Inline,
+    /// In `project.refs`.
+    ProjectRefs,
+}
+
+/// A mirror: for each alias, URL prefixes to try before upstream.
+#[derive(Clone, Debug)]
+pub struct Mirror {
+    /// The mirror's name (for `--default-mirror`).
+    pub name: String,
+    /// alias → URL prefixes.
+    pub aliases: IndexMap<String, Vec<String>>,
+}
+
+/// What every element of one kind starts from: the project's values
+/// composed with the kind's defaults and the project's per-kind overrides.
+#[derive(Clone, Debug)]
+pub struct KindBase {
+    /// Unresolved variables.
+    pub variables: Node,
+    /// Unresolved environment.
+    pub environment: Node,
+    /// Environment variables kept out of cache keys.
+    pub env_nocache: Vec<String>,
+    /// Default configuration.
+    pub config: Node,
+    /// Split rules (public `bst.split-rules`).
+    pub split_rules: Node,
+    /// Sandbox settings.
+    pub sandbox: Node,
+}
+
+/// A loaded project.conf.
+pub struct Project {
+    /// The directory holding project.conf.
+    pub dir: PathBuf,
+    /// The project name.
+    pub name: String,
+    /// The element directory, absolute.
+    pub element_path: PathBuf,
+    /// The element directory as written, relative to `dir` (`.` for the root).
+    pub element_path_display: String,
+    /// Where refs are kept.
+    pub ref_storage: RefStorage,
+    /// URL aliases, values expanded.
+    pub aliases: IndexMap<String, String>,
+    /// Declared mirrors, in order.
+    pub mirrors: Vec<Mirror>,
+    /// Options and their values.
+    pub options: OptionPool,
+    /// Warnings that are errors.
+    pub fatal_warnings: Vec<String>,
+    /// `defaults: targets:`.
+    pub default_targets: Vec<String>,
+    /// `sources: <kind>: config:` overrides.
+    pub source_overrides: Mapping,
+    /// The kinds this project can use.
+    pub registry: KindRegistry,
+    kind_bases: HashMap<&'static str, Arc<KindBase>>,
+    includes: IncludeCache,
+}
+
+/// Parsed include files, shared by every element that includes them.
+#[derive(Default)]
+struct IncludeCache {
+    dir: PathBuf,
+    files: Mutex<HashMap<String, Arc<Node>>>,
+}
+
+impl IncludeCache {
+    fn load(&self, path: &str, at: &Span) -> Result<Node, LoadError> {
+        if let Some(node) = self.files.lock().map_err(|_| LoadError::new("include cache poisoned"))?.get(path) {
+            return Ok(Node::clone(node));
+        }
+        if path.contains(':') && path.split(':').next().is_some_and(|p| p.ends_with(".bst")) {
+            return Err(LoadError::at(at, format!("cannot include '{path}': junctions are not supported by forge yet")));
+        }
+        let relative = Path::new(path);
+        if relative.is_absolute() || relative.components().any(|c| matches!(c, Component::ParentDir)) {
+            return Err(LoadError::at(at, format!("include '{path}' must be a path inside the project"))
+                .with_hint("(@) paths are relative to the project directory and may not use '..'"));
+        }
+        let text = std::fs::read_to_string(self.dir.join(relative)).map_err(|e| {
+            LoadError::at(at, format!("cannot read included file '{path}': {e}"))
+                .with_hint("(@) paths are relative to the project directory, not to the including file")
+        })?;
+        let node = Arc::new(parse_str(path, &text)?);
+        let mut files = self.files.lock().map_err(|_| LoadError::new("include cache poisoned"))?;
+        files.insert(path.to_string(), node.clone());
+        Ok(Node::clone(&node))
+    }
+}
+
+struct ProjectDirectives<'a> {
+    includes: &'a IncludeCache,
+    options: Option<&'a OptionPool>,
+}
+
+impl DirectiveContext for ProjectDirectives<'_> {
+    fn include(&self, path: &str, at: &Span) -> Result<Node, LoadError> {
+        self.includes.load(path, at)
+    }
+    fn option(&self, name: &str) -> Option<ExprValue> {
+        self.options.and_then(|o| o.lookup(name))
+    }
+}
+
+/// Finds the directory holding project.conf: `start` or one of its parents.
+pub fn find_project_dir(start: &Path) -> Result<PathBuf, LoadError> {
+    let mut dir = Some(start);
+    while let Some(candidate) = dir {
+        if candidate.join("project.conf").is_file() {
+            return Ok(candidate.to_path_buf());
+        }
+        dir = candidate.parent();
+    }
+    Err(LoadError::new(format!(
+        "no project.conf found in {} or any directory above it",
+        start.display()
+    ))
+    .with_hint("run forge inside a project, or name one with -C DIR"))
+}
+
+fn str_value<'a>(map: &'a Mapping, key: &str) -> Result<Option<&'a str>, LoadError> {
+    match map.get(key) {
+        None => Ok(None),
+        Some(node) => node.as_str().map(Some).ok_or_else(|| {
+            LoadError::at(&node.span, format!("'{key}' must be a string, not {}", node.type_name()))
+        }),
+    }
+}
+
+pub(crate) fn str_list(node: &Node, what: &str) -> Result<Vec<String>, LoadError> {
+    let items = node.as_list().ok_or_else(|| {
+        LoadError::at(&node.span, format!("'{what}' must be a list, not {}", node.type_name()))
+    })?;
+    items
+        .iter()
+        .map(|i| {
+            i.as_str()
+                .map(str::to_string)
+                .ok_or_else(|| LoadError::at(&i.span, format!("'{what}' must be a list of strings")))
+        })
+        .collect()
+}
+
+fn mapping_or_empty(map: &Mapping, key: &str, span: &Span) -> Result<Node, LoadError> {
+    match map.get(key) {
+        None => Ok(Node::map(span.clone())),
+        Some(node) if node.as_map().is_some() => Ok(node.clone()),
+        Some(node) => Err(LoadError::at(
+            &node.span,
+            format!("'{key}' must be a mapping, not {}", node.type_name()),
+        )),
+    }
+}
+
+fn is_symbol_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == '-')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+impl Project {
+    /// Loads the project that `settings` point at.
+    pub fn load(settings: &LoadSettings, registry: KindRegistry) -> Result<Project, LoadError> {
+        let start = match &settings.directory {
+            Some(dir) => dir.clone(),
+            None => std::env::current_dir().map_err(|e| LoadError::new(format!("cannot read the current directory: {e}")))?,
+        };
+        let dir = if settings.directory.is_some() {
+            if !start.join("project.conf").is_file() {
+                return Err(LoadError::new(format!("no project.conf in {}", start.display()))
+                    .with_hint("-C names the directory that holds project.conf"));
+            }
+            start
+        } else {
+            find_project_dir(&start)?
+        };
+        let text = std::fs::read_to_string(dir.join("project.conf"))
+            .map_err(|e| LoadError::new(format!("cannot read {}: {e}", dir.join("project.conf").display())))?;
+        Project::from_text(dir, &text, settings, registry)
+    }
+
+    /// Loads a project from the text of its project.conf.
+    pub fn from_text(
+        dir: PathBuf,
+        text: &str,
+        settings: &LoadSettings,
+        registry: KindRegistry,
+    ) -> Result<Project, LoadError> {
+        let conf = parse_str("project.conf", text)?;
+        let conf_map = conf.as_map().expect("parse_str returns mappings");
+        check_keys(conf_map, &[PROJECT_KEYS, &["(@)", "(?)"]].concat(), "project.conf")?;
+        let whole_file = Span { file: "project.conf".into(), line: 1, col: 1, start: 0, end: 0 };
+
+        // Keys that must come from project.conf itself, not an include.
+        let name = str_value(conf_map, "name")?
+            .ok_or_else(|| LoadError::at(&whole_file, "project.conf has no 'name'").with_hint("add `name: my-project`"))?
+            .to_string();
+        if !is_symbol_name(&name) {
+            let span = &conf_map.get("name").expect("present").span;
+            return Err(LoadError::at(span, format!("invalid project name '{name}'"))
+                .with_hint("use letters, digits, '_' and '-', not starting with a digit"));
+        }
+        check_min_version(conf_map, &whole_file)?;
+        let element_path_display = str_value(conf_map, "element-path")?.unwrap_or(".").to_string();
+        let element_path = check_element_path(&dir, conf_map, &element_path_display)?;
+
+        let mut config = parse_str(DEFAULTS_FILE, DEFAULTS)?;
+        compose(&mut config, conf)?;
+
+        let includes = IncludeCache { dir: dir.clone(), files: Mutex::default() };
+        // Options may come from an include at the top, so includes at the
+        // top are resolved first; conditionals need the options' values.
+        let mut for_options = config.clone();
+        resolve_top_includes(&mut for_options, &includes)?;
+        let declarations = mapping_or_empty(for_options.as_map().expect("mapping"), "options", &whole_file)?;
+        let element_dir = element_path.clone();
+        let element_exists = move |e: &str| element_dir.join(e).is_file();
+        let mut options = OptionPool::load(declarations.as_map().expect("mapping"), &element_exists)?;
+        for (name, value) in &settings.options {
+            options.set_from_cli(name, value)?;
+        }
+        directives::process(&mut config, &ProjectDirectives { includes: &includes, options: Some(&options) })?;
+        finish(&mut config)?;
+        let map = config.as_map().expect("mapping");
+
+        // Variables every element starts from.
+        let mut variables = mapping_or_empty(map, "variables", &whole_file)?;
+        let vars = variables.as_map_mut().expect("mapping");
+        for protected in PROTECTED {
+            if let Some((key, _)) = vars.get_entry(protected) {
+                return Err(LoadError::at(&key.span, format!("invalid redefinition of protected variable '{protected}'"))
+                    .with_hint("forge sets this variable itself"));
+            }
+        }
+        let synthetic = Span::synthetic("<forge>");
+        let max_jobs = settings.max_jobs.unwrap_or_else(|| {
+            std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(8)
+        });
+        vars.insert_str_key("project-name", Node::string(name.clone(), synthetic.clone()));
+        vars.insert_str_key("max-jobs", Node::string(max_jobs.to_string(), synthetic.clone()));
+        for (variable, value) in options.exported_variables() {
+            vars.insert_str_key(&variable, Node::string(value, synthetic.clone()));
+        }
+
+        let ref_storage = match str_value(map, "ref-storage")? {
+            Some("inline") | None => RefStorage::Inline,
+            Some("project.refs") => RefStorage::ProjectRefs,
+            Some(other) => {
+                let span = &map.get("ref-storage").expect("present").span;
+                return Err(LoadError::at(span, format!("invalid ref-storage '{other}'"))
+                    .with_hint("use 'inline' or 'project.refs'"));
+            }
+        };
+
+        let root_vars = alias_variables(&dir, vars);
+        let aliases = load_aliases(map, &root_vars)?;
+        let mirrors = load_mirrors(map, &root_vars, &aliases)?;
+
+        let fatal_warnings = match map.get("fatal-warnings") {
+            Some(node) => str_list(node, "fatal-warnings")?,
+            None => Vec::new(),
+        };
+        let default_targets = match map.get("defaults").and_then(|d| d.as_map()) {
+            Some(defaults) => {
+                check_keys(defaults, &["targets"], "'defaults'")?;
+                match defaults.get("targets") {
+                    Some(t) => str_list(t, "targets")?,
+                    None => Vec::new(),
+                }
+            }
+            None => Vec::new(),
+        };
+
+        let environment = mapping_or_empty(map, "environment", &whole_file)?;
+        let env_nocache = match map.get("environment-nocache") {
+            Some(node) => str_list(node, "environment-nocache")?,
+            None => Vec::new(),
+        };
+        let split_rules = mapping_or_empty(map, "split-rules", &whole_file)?;
+        let sandbox = mapping_or_empty(map, "sandbox", &whole_file)?;
+        check_keys(sandbox.as_map().expect("mapping"), SANDBOX_KEYS, "'sandbox'")?;
+        let element_overrides = mapping_or_empty(map, "elements", &whole_file)?;
+        let source_overrides = mapping_or_empty(map, "sources", &whole_file)?;
+        for (kind, over) in source_overrides.as_map().expect("mapping").iter() {
+            if registry.source(&kind.name).is_none() {
+                return Err(registry.unknown_kind("source", &kind.name, &kind.span));
+            }
+            let over_map = over.as_map().ok_or_else(|| LoadError::at(&over.span, "a source override must be a mapping"))?;
+            check_keys(over_map, &["config"], &format!("'sources: {}'", kind.name))?;
+        }
+
+        let project_base = KindBase {
+            variables,
+            environment,
+            env_nocache,
+            config: Node::map(synthetic.clone()),
+            split_rules,
+            sandbox,
+        };
+        let overrides = element_overrides.as_map().expect("mapping");
+        for (kind, over) in overrides.iter() {
+            if registry.element(&kind.name).is_none() {
+                return Err(registry.unknown_kind("element", &kind.name, &kind.span));
+            }
+            let over_map = over.as_map().ok_or_else(|| LoadError::at(&over.span, "an element override must be a mapping"))?;
+            check_keys(over_map, KIND_OVERRIDE_KEYS, &format!("'elements: {}'", kind.name))?;
+        }
+        let mut kind_bases = HashMap::new();
+        for kind in registry.element_kinds() {
+            let base = kind_base(&project_base, kind.as_ref(), overrides.get(kind.name()))?;
+            kind_bases.insert(kind.name(), Arc::new(base));
+        }
+
+        Ok(Project {
+            dir,
+            name,
+            element_path,
+            element_path_display,
+            ref_storage,
+            aliases,
+            mirrors,
+            options,
+            fatal_warnings,
+            default_targets,
+            source_overrides: source_overrides.as_map().expect("mapping").clone(),
+            registry,
+            kind_bases,
+            includes,
+        })
+    }
+
+    /// The base for elements of `kind`.
+    pub fn kind_base(&self, kind: &str) -> Option<&Arc<KindBase>> {
+        self.kind_bases.get(kind)
+    }
+
+    /// Reads an include file for an element.
+    pub(crate) fn process_directives(&self, node: &mut Node) -> Result<(), LoadError> {
+        directives::process(node, &ProjectDirectives { includes: &self.includes, options: Some(&self.options) })
+    }
+
+    /// The file name of element `name` as shown in messages.
+    pub fn element_display_path(&self, name: &str) -> String {
+        if self.element_path_display == "." || self.element_path_display.is_empty() {
+            name.to_string()
+        } else {
+            format!("{}/{name}", self.element_path_display.trim_end_matches('/'))
+        }
+    }
+
+    /// Checks that `url` uses a declared alias (or none).
+    pub fn check_url_alias(&self, url: &str, span: &Span) -> Result<(), LoadError> {
+        if let Some(alias) = url_alias(url) {
+            if !self.aliases.contains_key(alias) {
+                let err = LoadError::at(span, format!("invalid alias '{alias}' in URL '{url}'"));
+                let known: Vec<&str> = self.aliases.keys().map(String::as_str).collect();
+                return Err(match crate::error::did_you_mean(alias, known.iter().copied()) {
+                    Some(near) => err.with_hint(format!("did you mean '{near}'?")),
+                    None => err.with_hint("declare it under 'aliases:' in project.conf"),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The URL with its alias replaced by the alias's value.
+    pub fn translate_url(&self, url: &str) -> String {
+        match url_alias(url).and_then(|a| self.aliases.get(a).map(|v| (a, v))) {
+            Some((alias, value)) => format!("{value}{}", &url[alias.len() + 1..]),
+            None => url.to_string(),
+        }
+    }
+}
+
+const SANDBOX_KEYS: &[&str] = &["build-os", "build-arch", "build-uid", "build-gid", "remote-apis-socket"];
+
+/// The alias part of `alias:rest`, unless it is a URL scheme.
+pub fn url_alias(url: &str) -> Option<&str> {
+    let (alias, _) = url.split_once(':')?;
+    let scheme = alias.to_ascii_lowercase();
+    if ["http", "https", "ftp", "file", "git", "sftp", "ssh"].contains(&scheme.as_str()) {
+        return None;
+    }
+    Some(alias)
+}
+
+fn check_min_version(conf: &Mapping, whole_file: &Span) -> Result<(), LoadError> {
+    let Some(node) = conf.get("min-version") else {
+        return Err(LoadError::at(whole_file, "project.conf has no 'min-version'")
+            .with_hint("forge reads BuildStream 2 projects: add `min-version: 2.0`"));
+    };
+    let text = node.as_str().unwrap_or("");
+    let major = text.split('.').next().and_then(|m| m.parse::<u32>().ok());
+    let minor_ok = text.split('.').nth(1).is_some_and(|m| m.parse::<u32>().is_ok());
+    match major {
+        Some(2) if minor_ok => Ok(()),
+        Some(_) if minor_ok => Err(LoadError::at(&node.span, format!("unsupported min-version '{text}'"))
+            .with_hint("forge reads BuildStream 2 projects (min-version 2.x)")),
+        _ => Err(LoadError::at(&node.span, format!("invalid min-version '{text}'"))
+            .with_hint("write it as MAJOR.MINOR, such as 2.0")),
+    }
+}
+
+fn check_element_path(dir: &Path, conf: &Mapping, path: &str) -> Result<PathBuf, LoadError> {
+    let span = conf.get("element-path").map(|n| n.span.clone()).unwrap_or_else(|| Span::synthetic("project.conf"));
+    let relative = Path::new(path);
+    if relative.is_absolute() || relative.components().any(|c| matches!(c, Component::ParentDir)) {
+        return Err(LoadError::at(&span, format!("element-path '{path}' must stay inside the project")));
+    }
+    let full = dir.join(relative);
+    let meta = std::fs::symlink_metadata(&full)
+        .map_err(|_| LoadError::at(&span, format!("element-path '{path}' does not exist")))?;
+    if meta.file_type().is_symlink() {
+        return Err(LoadError::at(&span, format!("element-path '{path}' must not be a symlink")));
+    }
+    if !meta.is_dir() {
+        return Err(LoadError::at(&span, format!("element-path '{path}' is not a directory")));
+    }
+    Ok(full)
+}
+
+fn resolve_top_includes(node: &mut Node, includes: &IncludeCache) -> Result<(), LoadError> {
+    while let Some((_, list)) = node.as_map_mut().and_then(|m| m.remove("(@)")) {
+        let mut wrapper = Node::map(list.span.clone());
+        wrapper.as_map_mut().expect("mapping").insert_str_key("(@)", list);
+        directives::process(&mut wrapper, &ProjectDirectives { includes, options: None })
+            .or_else(|e| if e.message.starts_with("cannot evaluate") { Ok(()) } else { Err(e) })?;
+        let over = std::mem::replace(node, wrapper);
+        compose(node, over)?;
+    }
+    Ok(())
+}
+
+/// Project variables plus the four root variables aliases may use.
+fn alias_variables(dir: &Path, vars: &Mapping) -> Variables {
+    let mut all = vars.clone();
+    let root = dir.display().to_string();
+    let uri = format!("file://{root}");
+    let synthetic = Span::synthetic("<forge>");
+    for (name, value) in [
+        ("project-root", &root),
+        ("project-root-uri", &uri),
+        ("toplevel-root", &root),
+        ("toplevel-root-uri", &uri),
+    ] {
+        all.insert_str_key(name, Node::string(value.clone(), synthetic.clone()));
+    }
+    // Errors in project variables surface when elements resolve them.
+    Variables::resolve(&all).unwrap_or_default()
+}
+
+fn load_aliases(map: &Mapping, vars: &Variables) -> Result<IndexMap<String, String>, LoadError> {
+    let mut aliases = IndexMap::new();
+    if let Some(node) = map.get("aliases") {
+        let alias_map = node.as_map().ok_or_else(|| LoadError::at(&node.span, "'aliases' must be a mapping"))?;
+        for (key, value) in alias_map.iter() {
+            let text = value.as_str().ok_or_else(|| LoadError::at(&value.span, "an alias value must be a URL string"))?;
+            aliases.insert(key.name.clone(), vars.expand(text, &value.span)?);
+        }
+    }
+    Ok(aliases)
+}
+
+fn load_mirrors(
+    map: &Mapping,
+    vars: &Variables,
+    aliases: &IndexMap<String, String>,
+) -> Result<Vec<Mirror>, LoadError> {
+    let mut mirrors = Vec::new();
+    let Some(node) = map.get("mirrors") else {
+        return Ok(mirrors);
+    };
+    let items = node.as_list().ok_or_else(|| LoadError::at(&node.span, "'mirrors' must be a list"))?;
+    for item in items {
+        let mirror = item.as_map().ok_or_else(|| LoadError::at(&item.span, "a mirror must be a mapping"))?;
+        check_keys(mirror, &["name", "aliases", "kind", "config"], "a mirror")?;
+        let name = str_value(mirror, "name")?
+            .ok_or_else(|| LoadError::at(&item.span, "a mirror needs a 'name'"))?
+            .to_string();
+        if let Some(kind) = mirror.get("kind") {
+            return Err(LoadError::at(&kind.span, format!("mirror plugin kinds are not supported by forge: '{}'", kind.as_str().unwrap_or("")))
+                .with_hint("list the URLs per alias under 'aliases:'"));
+        }
+        let mut by_alias = IndexMap::new();
+        if let Some(alias_node) = mirror.get("aliases") {
+            let alias_map = alias_node.as_map().ok_or_else(|| LoadError::at(&alias_node.span, "a mirror's 'aliases' must be a mapping"))?;
+            for (alias, urls) in alias_map.iter() {
+                if !aliases.contains_key(&alias.name) {
+                    return Err(LoadError::at(&alias.span, format!("mirror '{name}' names an undeclared alias '{}'", alias.name))
+                        .with_hint("declare it under 'aliases:' first"));
+                }
+                let list = str_list(urls, "mirror URLs")?
+                    .into_iter()
+                    .map(|u| vars.expand(&u, &urls.span))
+                    .collect::<Result<Vec<_>, _>>()?;
+                by_alias.insert(alias.name.clone(), list);
+            }
+        }
+        mirrors.push(Mirror { name, aliases: by_alias });
+    }
+    Ok(mirrors)
+}
+
+fn kind_base(project: &KindBase, kind: &dyn ElementKind, over: Option<&Node>) -> Result<KindBase, LoadError> {
+    let file = format!("<forge defaults>/{}.yaml", kind.name());
+    let defaults = parse_str(&file, kind.defaults())?;
+    let defaults = defaults.as_map().expect("mapping");
+    let empty = Mapping::default();
+    let over = over.and_then(Node::as_map).unwrap_or(&empty);
+    let synthetic = Span::synthetic(&file);
+
+    let layer = |base: &Node, key: &str| -> Result<Node, LoadError> {
+        let mut node = base.clone();
+        for source in [defaults, over] {
+            if let Some(value) = source.get(key) {
+                if value.as_map().is_none() {
+                    return Err(LoadError::at(&value.span, format!("'{key}' must be a mapping")));
+                }
+                compose(&mut node, value.clone())?;
+            }
+        }
+        Ok(node)
+    };
+    let variables = layer(&project.variables, "variables")?;
+    let environment = layer(&project.environment, "environment")?;
+    let sandbox = layer(&project.sandbox, "sandbox")?;
+    let config = layer(&Node::map(synthetic.clone()), "config")?;
+    let mut split_rules = project.split_rules.clone();
+    for source in [defaults, over] {
+        if let Some(rules) = source
+            .get("public")
+            .and_then(Node::as_map)
+            .and_then(|p| p.get("bst"))
+            .and_then(Node::as_map)
+            .and_then(|b| b.get("split-rules"))
+        {
+            compose(&mut split_rules, rules.clone())?;
+        }
+    }
+    let mut env_nocache = project.env_nocache.clone();
+    for source in [defaults, over] {
+        if let Some(list) = source.get("environment-nocache") {
+            for name in str_list(list, "environment-nocache")? {
+                if !env_nocache.contains(&name) {
+                    env_nocache.push(name);
+                }
+            }
+        }
+    }
+    Ok(KindBase { variables, environment, env_nocache, config, split_rules, sandbox })
+}
+
+/// Reads `key` of a mapping node as a string-to-string map.
+pub(crate) fn string_map(node: &Node, what: &str) -> Result<IndexMap<String, String>, LoadError> {
+    let mut out = IndexMap::new();
+    let Some(map) = node.as_map() else {
+        return Err(LoadError::at(&node.span, format!("'{what}' must be a mapping")));
+    };
+    for (key, value) in map.iter() {
+        match &value.value {
+            Value::Str(s) => {
+                out.insert(key.name.clone(), s.clone());
+            }
+            _ => {
+                return Err(LoadError::at(
+                    &value.span,
+                    format!("'{what}: {}' must be a string, not {}", key.name, value.type_name()),
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+

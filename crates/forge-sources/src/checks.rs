@@ -1,0 +1,93 @@
+//! Checks shared by source kinds.
+
+use std::path::{Component, Path};
+
+use forge_project::{LoadError, Project, Source};
+use forge_yaml::Node;
+
+/// A required string key.
+pub fn required_str<'a>(source: &'a Source, key: &str) -> Result<&'a str, LoadError> {
+    match source.get(key) {
+        Some(node) => node
+            .as_str()
+            .ok_or_else(|| LoadError::at(&node.span, format!("'{key}' must be a string, not {}", node.type_name()))),
+        None => Err(LoadError::at(&source.span, format!("a {} source needs '{key}'", source.kind))),
+    }
+}
+
+/// An optional string key.
+pub fn optional_str<'a>(source: &'a Source, key: &str) -> Result<Option<&'a str>, LoadError> {
+    match source.get(key) {
+        Some(node) => node
+            .as_str()
+            .map(Some)
+            .ok_or_else(|| LoadError::at(&node.span, format!("'{key}' must be a string, not {}", node.type_name()))),
+        None => Ok(None),
+    }
+}
+
+/// An optional boolean key.
+pub fn optional_bool(source: &Source, key: &str) -> Result<Option<bool>, LoadError> {
+    match source.get(key) {
+        None => Ok(None),
+        Some(node) => match node.as_str() {
+            Some("True" | "true" | "1") => Ok(Some(true)),
+            Some("False" | "false" | "0") => Ok(Some(false)),
+            _ => Err(LoadError::at(&node.span, format!("'{key}' must be True or False"))),
+        },
+    }
+}
+
+/// The node of a key, for error positions.
+pub fn span_of<'a>(source: &'a Source, key: &str) -> &'a forge_yaml::Span {
+    source.get(key).map(|n: &Node| &n.span).unwrap_or(&source.span)
+}
+
+/// Checks a URL and its alias.
+pub fn check_url(source: &Source, project: &Project) -> Result<(), LoadError> {
+    let url = required_str(source, "url")?;
+    project.check_url_alias(url, span_of(source, "url"))
+}
+
+/// Checks an optional `ref` is a sha256 in hex.
+pub fn check_sha256_ref(source: &Source) -> Result<(), LoadError> {
+    if let Some(reference) = optional_str(source, "ref")? {
+        if !is_sha256(reference) {
+            return Err(LoadError::at(
+                span_of(source, "ref"),
+                format!("'ref' of a {} source must be the sha256 of the file (64 hex digits), not '{reference}'", source.kind),
+            )
+            .with_hint("run `forge track` to fill it in"));
+        }
+    }
+    Ok(())
+}
+
+/// Whether `text` is 64 lowercase-or-uppercase hex digits.
+pub fn is_sha256(text: &str) -> bool {
+    text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Checks a project-relative path stays inside the project and exists.
+pub fn check_project_path(source: &Source, project: &Project, key: &str) -> Result<(), LoadError> {
+    let path = required_str(source, key)?;
+    let span = span_of(source, key);
+    let relative = Path::new(path);
+    if relative.is_absolute() || relative.components().any(|c| matches!(c, Component::ParentDir)) {
+        return Err(LoadError::at(span, format!("'{key}' must be a path inside the project, not '{path}'"))
+            .with_hint("paths are relative to the directory of project.conf and may not use '..'"));
+    }
+    let full = project.dir.join(relative);
+    match std::fs::symlink_metadata(&full) {
+        Err(_) => Err(LoadError::at(span, format!("'{path}' does not exist in the project"))),
+        Ok(meta) if meta.file_type().is_symlink() => {
+            Err(LoadError::at(span, format!("'{path}' is a symlink; name the file or directory it points to")))
+        }
+        Ok(_) => Ok(()),
+    }
+}
+
+/// SHA-256 as lowercase hex.
+pub fn hex(digest: &[u8]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,173 @@
+//! `local`: a file or directory of the project. No pin: its key is a digest
+//! of its content (names, contents, exec bits, symlink targets).
+
+use std::fs;
+use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use forge_project::{KeyContext, LoadError, Project, Source, SourceKind};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::checks::{check_project_path, hex, required_str, span_of};
+
+/// The `local` kind.
+pub struct Local;
+
+impl SourceKind for Local {
+    fn name(&self) -> &'static str {
+        "local"
+    }
+    fn config_keys(&self) -> &'static [&'static str] {
+        &["path"]
+    }
+    fn validate(&self, source: &Source, project: &Project) -> Result<(), LoadError> {
+        check_project_path(source, project, "path")
+    }
+    fn unique_key(&self, source: &Source, ctx: &KeyContext<'_>) -> Result<Option<Value>, LoadError> {
+        let path = required_str(source, "path")?;
+        let digest = tree_digest(&ctx.project_dir.join(path))
+            .map_err(|e| LoadError::at(span_of(source, "path"), format!("cannot read '{path}': {e}")))?;
+        Ok(Some(json!({ "digest": digest })))
+    }
+    fn needs_fetch(&self) -> bool {
+        false
+    }
+}
+
+/// A digest of a file or a directory tree: entries sorted by name, each
+/// with its type, exec bit and content digest or link target, hashed
+/// bottom-up so a directory's digest covers everything below it.
+pub fn tree_digest(path: &Path) -> std::io::Result<String> {
+    let meta = fs::symlink_metadata(path)?;
+    if meta.is_dir() {
+        directory_digest(path)
+    } else {
+        entry_digest(path, &meta)
+    }
+}
+
+fn entry_digest(path: &Path, meta: &fs::Metadata) -> std::io::Result<String> {
+    let mut hasher = Sha256::new();
+    if meta.file_type().is_symlink() {
+        hasher.update(b"symlink\0");
+        hasher.update(fs::read_link(path)?.as_os_str().as_encoded_bytes());
+    } else {
+        let executable = meta.permissions().mode() & 0o100 != 0;
+        hasher.update(if executable { b"exec\0" as &[u8] } else { b"file\0" });
+        let mut file = fs::File::open(path)?;
+        let mut buffer = vec![0u8; 64 * 1024];
+        loop {
+            let n = file.read(&mut buffer)?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buffer[..n]);
+        }
+    }
+    Ok(hex(&hasher.finalize()))
+}
+
+fn directory_digest(root: &Path) -> std::io::Result<String> {
+    // Post-order over directories without recursion: each directory's
+    // listing is hashed once all its subdirectories are.
+    struct Pending {
+        path: std::path::PathBuf,
+        entries: Vec<(String, String, Option<std::path::PathBuf>)>,
+        next_dir: usize,
+    }
+    fn list(path: &Path) -> std::io::Result<Pending> {
+        let mut entries = Vec::new();
+        for entry in fs::read_dir(path)? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let meta = fs::symlink_metadata(entry.path())?;
+            if meta.is_dir() {
+                entries.push((name, String::new(), Some(entry.path())));
+            } else {
+                let digest = entry_digest(&entry.path(), &meta)?;
+                entries.push((name, digest, None));
+            }
+        }
+        entries.sort();
+        Ok(Pending { path: path.to_path_buf(), entries, next_dir: 0 })
+    }
+    let mut stack = vec![list(root)?];
+    loop {
+        let top = stack.last_mut().expect("non-empty");
+        let next = top.entries[top.next_dir..].iter().position(|(_, d, p)| p.is_some() && d.is_empty());
+        if let Some(offset) = next {
+            let index = top.next_dir + offset;
+            top.next_dir = index;
+            let child = top.entries[index].2.clone().expect("a directory");
+            stack.push(list(&child)?);
+            continue;
+        }
+        let done = stack.pop().expect("non-empty");
+        let mut hasher = Sha256::new();
+        hasher.update(b"dir\0");
+        for (name, digest, _) in &done.entries {
+            hasher.update(name.as_bytes());
+            hasher.update(b"\0");
+            hasher.update(digest.as_bytes());
+            hasher.update(b"\n");
+        }
+        let digest = hex(&hasher.finalize());
+        match stack.last_mut() {
+            Some(parent) => {
+                let slot = parent
+                    .entries
+                    .iter_mut()
+                    .find(|(_, _, p)| p.as_deref() == Some(done.path.as_path()))
+                    .expect("child of parent");
+                slot.1 = digest;
+            }
+            None => return Ok(digest),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digest_follows_content_names_modes_and_links() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("tree");
+        fs::create_dir_all(root.join("sub/deeper")).unwrap();
+        fs::write(root.join("a.txt"), "a").unwrap();
+        fs::write(root.join("sub/deeper/b.txt"), "b").unwrap();
+        let first = tree_digest(&root).unwrap();
+        assert_eq!(first, tree_digest(&root).unwrap());
+
+        fs::write(root.join("sub/deeper/b.txt"), "B").unwrap();
+        let changed = tree_digest(&root).unwrap();
+        assert_ne!(first, changed);
+
+        let mut perms = fs::metadata(root.join("a.txt")).unwrap().permissions();
+        perms.set_mode(0o755);
+        fs::set_permissions(root.join("a.txt"), perms).unwrap();
+        let exec = tree_digest(&root).unwrap();
+        assert_ne!(changed, exec);
+
+        std::os::unix::fs::symlink("a.txt", root.join("link")).unwrap();
+        let linked = tree_digest(&root).unwrap();
+        assert_ne!(exec, linked);
+
+        fs::rename(root.join("a.txt"), root.join("c.txt")).unwrap();
+        assert_ne!(linked, tree_digest(&root).unwrap());
+    }
+
+    #[test]
+    fn a_copy_has_the_same_digest() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["one", "two"] {
+            let root = dir.path().join(name);
+            fs::create_dir_all(root.join("x")).unwrap();
+            fs::write(root.join("x/f"), "same").unwrap();
+        }
+        assert_eq!(tree_digest(&dir.path().join("one")).unwrap(), tree_digest(&dir.path().join("two")).unwrap());
+    }
+}
