@@ -141,6 +141,10 @@ pub fn run(project: &Project, args: &ShowArgs) -> Result<(), Failure> {
         }
         Some(pieces) => {
             let mut report = String::new();
+            // BuildStream strips trailing newlines of the report, but not
+            // those inside the last substituted value (its colour codes
+            // shield them): keep the end of the last value.
+            let mut last_value_end = 0;
             for &i in &selected {
                 let e = &graph.elements[i];
                 for piece in &pieces {
@@ -164,14 +168,21 @@ pub fn run(project: &Project, args: &ShowArgs) -> Result<(), Failure> {
                                 _ => String::new(),
                             };
                             report.push_str(&apply_spec(&value, spec).map_err(Failure::usage)?);
+                            last_value_end = report.len();
                         }
                     }
                 }
                 report.push('\n');
             }
-            println!("{}", report.trim_end_matches('\n'));
+            let keep = report[last_value_end..].trim_end_matches('\n').len();
+            report.truncate(last_value_end + keep);
+            println!("{report}");
         }
     }
+    // The process ends right after: freeing tens of thousands of small
+    // allocations one by one would cost more than the whole load.
+    std::mem::forget(graph);
+    std::mem::forget(keys);
     Ok(())
 }
 

@@ -210,7 +210,7 @@ mod tests {
     #[test]
     fn mappings_merge_and_scalars_replace() {
         let out = composed("a: 1\nb:\n  c: 2\n  d: 3\n", "b:\n  d: 4\n  e: 5\nf: 6\n").unwrap();
-        assert_eq!(out, "a: '1'\nb:\n  c: '2'\n  d: '4'\n  e: '5'\nf: '6'\n");
+        assert_eq!(out, "a: 1\nb:\n  c: 2\n  d: 4\n  e: 5\nf: 6\n");
     }
 
     #[test]
@@ -239,7 +239,7 @@ mod tests {
     #[test]
     fn conditionals_append() {
         let out = composed("(?):\n- a: {x: 1}\n", "(?):\n- b: {x: 2}\n").unwrap();
-        assert_eq!(out, "(?):\n- a:\n    x: '1'\n- b:\n    x: '2'\n");
+        assert_eq!(out, "(?):\n- a:\n    x: 1\n- b:\n    x: 2\n");
     }
 
     #[test]

@@ -24,26 +24,34 @@ pub trait DirectiveContext {
 /// Processes every directive in `node` and below.
 pub fn process(node: &mut Node, ctx: &dyn DirectiveContext) -> Result<(), LoadError> {
     let mut include_chain = Vec::new();
-    process_node(node, ctx, &mut include_chain)
+    process_node(node, ctx, &mut include_chain, true)
+}
+
+/// Processes only the `(@)` includes (project.conf's first pass, before
+/// the options that conditions need are known).
+pub fn process_includes(node: &mut Node, ctx: &dyn DirectiveContext) -> Result<(), LoadError> {
+    let mut include_chain = Vec::new();
+    process_node(node, ctx, &mut include_chain, false)
 }
 
 fn process_node(
     node: &mut Node,
     ctx: &dyn DirectiveContext,
     include_chain: &mut Vec<String>,
+    conditions: bool,
 ) -> Result<(), LoadError> {
     if node.as_map().is_some() {
-        while process_own_directives(node, ctx, include_chain)? {}
+        while process_own_directives(node, ctx, include_chain, conditions)? {}
     }
     match &mut node.value {
         Value::Map(map) => {
             for (_, child) in map.iter_mut() {
-                process_node(child, ctx, include_chain)?;
+                process_node(child, ctx, include_chain, conditions)?;
             }
         }
         Value::List(items) => {
             for item in items {
-                process_node(item, ctx, include_chain)?;
+                process_node(item, ctx, include_chain, conditions)?;
             }
         }
         Value::Str(_) => {}
@@ -56,44 +64,22 @@ fn process_own_directives(
     node: &mut Node,
     ctx: &dyn DirectiveContext,
     include_chain: &mut Vec<String>,
+    conditions: bool,
 ) -> Result<bool, LoadError> {
     let map = node.as_map_mut().expect("called on mappings");
+    if !conditions {
+        if let Some((_, includes)) = map.remove(INCLUDE) {
+            include(node, includes, ctx, include_chain, conditions)?;
+            return Ok(true);
+        }
+        return Ok(false);
+    }
     if let Some(assertion) = map.get(ASSERT) {
         let message = assertion.as_str().unwrap_or("assertion failed").trim().to_string();
         return Err(LoadError::at(&assertion.span, message));
     }
     if let Some((_, includes)) = map.remove(INCLUDE) {
-        let paths: Vec<Node> = match includes.value {
-            Value::Str(_) => vec![includes],
-            Value::List(items) => items,
-            Value::Map(_) => {
-                return Err(LoadError::at(
-                    &includes.span,
-                    "(@) takes a file name or a list of file names, not a mapping",
-                ));
-            }
-        };
-        // The last include has the highest priority: compose them under the
-        // mapping from last to first, so earlier ones only fill gaps.
-        for path_node in paths.iter().rev() {
-            let path = path_node.as_str().ok_or_else(|| {
-                LoadError::at(&path_node.span, "(@) entries must be file names")
-            })?;
-            if include_chain.iter().any(|p| p == path) {
-                return Err(LoadError::at(
-                    &path_node.span,
-                    format!("trying to recursively include '{path}'"),
-                )
-                .with_detail(format!("include chain: {} -> {path}", include_chain.join(" -> "))));
-            }
-            let mut included = ctx.include(path, &path_node.span)?;
-            include_chain.push(path.to_string());
-            let result = process_node(&mut included, ctx, include_chain);
-            include_chain.pop();
-            result?;
-            let over = std::mem::replace(node, included);
-            compose(node, over)?;
-        }
+        include(node, includes, ctx, include_chain, conditions)?;
         return Ok(true);
     }
     if let Some((_, conditions)) = map.remove(CONDITIONALS) {
@@ -125,6 +111,54 @@ fn process_own_directives(
         return Ok(true);
     }
     Ok(false)
+}
+
+/// Composes the files named by an `(@)` value under `node`.
+fn include(
+    node: &mut Node,
+    includes: Node,
+    ctx: &dyn DirectiveContext,
+    include_chain: &mut Vec<String>,
+    conditions: bool,
+) -> Result<(), LoadError> {
+    let paths: Vec<Node> = match includes.value {
+        Value::Str(_) => vec![includes],
+        Value::List(items) => items,
+        Value::Map(_) => {
+            return Err(LoadError::at(
+                &includes.span,
+                "(@) takes a file name or a list of file names, not a mapping",
+            ));
+        }
+    };
+    // The last include has the highest priority: compose them under the
+    // mapping from last to first, so earlier ones only fill gaps.
+    for path_node in paths.iter().rev() {
+        let path = path_node.as_str().ok_or_else(|| {
+            LoadError::at(&path_node.span, "(@) entries must be file names")
+        })?;
+        if include_chain.iter().any(|p| p == path) {
+            return Err(LoadError::at(
+                &path_node.span,
+                format!("trying to recursively include '{path}'"),
+            )
+            .with_detail(format!("include chain: {} -> {path}", include_chain.join(" -> "))));
+        }
+        let mut included = ctx.include(path, &path_node.span)?;
+        include_chain.push(path.to_string());
+        let result = process_node(&mut included, ctx, include_chain, conditions);
+        include_chain.pop();
+        result?;
+        let over = std::mem::replace(node, included);
+        let own_keys: Vec<String> = over.as_map().map(|m| m.keys().map(str::to_string).collect()).unwrap_or_default();
+        compose(node, over)?;
+        // As BuildStream: the including mapping keeps its key order,
+        // keys only the include brings follow.
+        if let Some(map) = node.as_map_mut() {
+            map.order_first(&own_keys);
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -181,7 +215,7 @@ mod tests {
     fn includes_nest_and_work_below_the_top() {
         let ctx = fixture(&[("a.yml", "(@): b.yml\nfrom-a: '1'\n"), ("b.yml", "from-b: '2'\n")]);
         let out = run(&ctx, "variables:\n  (@): a.yml\n").unwrap();
-        assert_eq!(out, "variables:\n  from-b: '2'\n  from-a: '1'\n");
+        assert_eq!(out, "variables:\n  from-b: 2\n  from-a: 1\n");
     }
 
     #[test]
@@ -204,7 +238,7 @@ mod tests {
     fn nested_conditionals_and_assertions() {
         let ctx = fixture(&[]);
         let text = "(?):\n- arch == 'x86-64':\n    (?):\n    - not debug:\n        deep: yes\n";
-        assert_eq!(run(&ctx, text).unwrap(), "deep: 'yes'\n");
+        assert_eq!(run(&ctx, text).unwrap(), "deep: yes\n");
         let text = "(?):\n- arch == 'x86-64':\n    (!): this project does not build on x86-64\n";
         let err = run(&ctx, text).unwrap_err();
         assert_eq!(err.to_string(), "e.bst:3:10: this project does not build on x86-64");

@@ -284,39 +284,32 @@ fn compose_public(map: &Mapping, base_rules: &Node, whole: &Span) -> Result<Node
         None => Node::map(whole.clone()),
     };
     let public_map = public.as_map_mut().expect("mapping");
-    let mut bst = match public_map.remove("bst") {
-        Some((_, b)) if b.as_map().is_some() => b,
-        Some((_, b)) => return Err(LoadError::at(&b.span, "'public: bst' must be a mapping")),
+    let mut bst = match public_map.get("bst") {
+        Some(b) if b.as_map().is_some() => b.clone(),
+        Some(b) => return Err(LoadError::at(&b.span, "'public: bst' must be a mapping")),
         None => Node::map(whole.clone()),
     };
     let bst_map = bst.as_map_mut().expect("mapping");
+    // The element's split rules extend the project's and the kind's; the
+    // result takes the place of the element's own (or goes last), as in
+    // BuildStream.
     let mut rules = base_rules.clone();
-    if let Some((_, own)) = bst_map.remove("split-rules") {
+    if let Some(own) = bst_map.get("split-rules") {
         if own.as_map().is_none() {
             return Err(LoadError::at(&own.span, "'split-rules' must be a mapping"));
         }
-        compose(&mut rules, own)?;
+        compose(&mut rules, own.clone())?;
     }
     finish(&mut rules)?;
-    let mut with_rules = Node::map(bst.span.clone());
-    let wr = with_rules.as_map_mut().expect("mapping");
-    wr.insert_str_key("split-rules", rules);
-    for (key, value) in bst.as_map().expect("mapping").iter() {
-        wr.insert(key.clone(), value.clone());
-    }
-    finish(&mut with_rules)?;
-    // `bst` comes first, as BuildStream writes it.
-    let mut ordered = Node::map(public.span.clone());
-    let om = ordered.as_map_mut().expect("mapping");
-    om.insert_str_key("bst", with_rules);
-    for (key, value) in public.as_map().expect("mapping").iter() {
-        om.insert(key.clone(), value.clone());
-    }
-    Ok(ordered)
+    bst_map.insert_str_key("split-rules", rules);
+    finish(&mut bst)?;
+    public_map.insert_str_key("bst", bst);
+    Ok(public)
 }
 
 fn load_dependencies(map: &Mapping) -> Result<Vec<Dependency>, LoadError> {
     let mut deps: Vec<Dependency> = Vec::new();
+    let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     for (list_key, default_build, default_runtime) in
         [("depends", true, true), ("build-depends", true, false), ("runtime-depends", false, true)]
     {
@@ -326,14 +319,17 @@ fn load_dependencies(map: &Mapping) -> Result<Vec<Dependency>, LoadError> {
             .ok_or_else(|| LoadError::at(&list.span, format!("'{list_key}' must be a list, not {}", list.type_name())))?;
         for item in items {
             for dep in parse_dependency(item, list_key, default_build, default_runtime)? {
-                match deps.iter_mut().find(|d| d.name == dep.name) {
+                match seen.get(&dep.name).map(|&i| &mut deps[i]) {
                     Some(existing) => {
                         existing.build |= dep.build;
                         existing.runtime |= dep.runtime;
                         existing.strict |= dep.strict;
                         existing.config.extend(dep.config);
                     }
-                    None => deps.push(dep),
+                    None => {
+                        seen.insert(dep.name.clone(), deps.len());
+                        deps.push(dep);
+                    }
                 }
             }
         }

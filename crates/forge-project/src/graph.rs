@@ -3,10 +3,12 @@
 //! walks by scope. Everything is iterative: depth is only limited by memory.
 
 use std::cmp::Ordering;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Condvar, Mutex};
 
 use crate::element::{Element, check_element_name, load_element};
 use crate::error::{LoadError, did_you_mean};
+use crate::parallel;
 use crate::project::Project;
 
 /// A resolved edge to a dependency.
@@ -50,36 +52,29 @@ pub struct Graph {
 
 impl Graph {
     /// Loads `targets` and everything they depend on.
+    ///
+    /// Elements load on every core. Results do not depend on timing: the
+    /// elements are numbered by name, and when several fail, the error of
+    /// the first by name is reported.
     pub fn load(project: &Project, targets: &[String]) -> Result<Graph, LoadError> {
-        let mut elements: Vec<Element> = Vec::new();
-        let mut index: HashMap<String, usize> = HashMap::new();
-        let mut queue: Vec<(String, Option<forge_yaml::Span>)> = Vec::new();
-        let mut target_ids = Vec::new();
         for target in targets {
             check_element_name(target, None)?;
-            queue.push((target.clone(), None));
         }
-        let mut next = 0;
-        // Breadth-first: each element is read once; `queue` only grows.
-        while next < queue.len() {
-            let (name, from) = queue[next].clone();
-            next += 1;
-            if index.contains_key(&name) {
-                continue;
+        let loaded = load_closure(project, targets);
+        let mut failures: Vec<(String, LoadError)> = Vec::new();
+        let mut elements: Vec<Element> = Vec::with_capacity(loaded.len());
+        for (name, result) in loaded {
+            match result {
+                Ok(element) => elements.push(element),
+                Err(err) => failures.push((name, err)),
             }
-            let text = read_element(project, &name, from.as_ref())?;
-            let element = load_element(project, &name, &text)?;
-            for dep in &element.dependencies {
-                if !index.contains_key(&dep.name) {
-                    queue.push((dep.name.clone(), Some(dep.span.clone())));
-                }
-            }
-            index.insert(name, elements.len());
-            elements.push(element);
         }
-        for target in targets {
-            target_ids.push(index[target]);
+        if let Some((_, err)) = failures.into_iter().min_by(|a, b| a.0.cmp(&b.0)) {
+            return Err(err);
         }
+        elements.sort_by(|a, b| a.name.cmp(&b.name));
+        let index: HashMap<String, usize> = elements.iter().enumerate().map(|(i, e)| (e.name.clone(), i)).collect();
+        let target_ids = targets.iter().map(|t| index[t]).collect();
         let unsorted: Vec<Vec<Edge>> = elements
             .iter()
             .map(|e| {
@@ -197,6 +192,61 @@ impl Graph {
         }
         out
     }
+}
+
+/// Loads every element reachable from `targets`, each once, on every core.
+fn load_closure(project: &Project, targets: &[String]) -> Vec<(String, Result<Element, LoadError>)> {
+    struct Queue {
+        pending: Vec<(String, Option<forge_yaml::Span>)>,
+        seen: HashSet<String>,
+        busy: usize,
+        done: Vec<(String, Result<Element, LoadError>)>,
+    }
+    let mut seen = HashSet::new();
+    let mut pending = Vec::new();
+    for target in targets {
+        if seen.insert(target.clone()) {
+            pending.push((target.clone(), None));
+        }
+    }
+    let queue = Mutex::new(Queue { pending, seen, busy: 0, done: Vec::new() });
+    let wake = Condvar::new();
+    let worker = || loop {
+        let (name, from) = {
+            let mut q = queue.lock().unwrap_or_else(|e| e.into_inner());
+            loop {
+                if let Some(job) = q.pending.pop() {
+                    q.busy += 1;
+                    break job;
+                }
+                if q.busy == 0 {
+                    wake.notify_all();
+                    return;
+                }
+                q = wake.wait(q).unwrap_or_else(|e| e.into_inner());
+            }
+        };
+        let result = read_element(project, &name, from.as_ref()).and_then(|text| load_element(project, &name, &text));
+        let mut q = queue.lock().unwrap_or_else(|e| e.into_inner());
+        if let Ok(element) = &result {
+            for dep in &element.dependencies {
+                if !q.seen.contains(&dep.name) {
+                    q.seen.insert(dep.name.clone());
+                    q.pending.push((dep.name.clone(), Some(dep.span.clone())));
+                }
+            }
+        }
+        q.done.push((name, result));
+        q.busy -= 1;
+        wake.notify_all();
+    };
+    std::thread::scope(|scope| {
+        for _ in 1..parallel::workers() {
+            scope.spawn(worker);
+        }
+        worker();
+    });
+    queue.into_inner().unwrap_or_else(|e| e.into_inner()).done
 }
 
 fn mark(build: &mut [bool], run: &mut [bool], element: usize, scope: Scope) {

@@ -16,6 +16,7 @@ use crate::error::LoadError;
 use crate::graph::Graph;
 use crate::kind::KeyContext;
 use crate::options::host_arch;
+use crate::parallel;
 use crate::project::Project;
 
 /// Bumped when the key layout changes, so old artifacts are not reused.
@@ -67,7 +68,7 @@ fn write_canonical(value: &Json, out: &mut String) {
                 if i > 0 {
                     out.push(',');
                 }
-                out.push_str(&Json::String(key.clone()).to_string());
+                write_json_string(key, out);
                 out.push(':');
                 write_canonical(&map[key], out);
             }
@@ -83,14 +84,75 @@ fn write_canonical(value: &Json, out: &mut String) {
             }
             out.push(']');
         }
+        Json::String(s) => write_json_string(s, out),
         other => out.push_str(&other.to_string()),
     }
 }
 
+/// Writes a node in the canonical JSON form, without building JSON first
+/// (public data is the largest part of most keys).
+pub fn write_canonical_node(node: &Node, out: &mut String) {
+    match &node.value {
+        Value::Str(s) => write_json_string(s, out),
+        Value::List(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical_node(item, out);
+            }
+            out.push(']');
+        }
+        Value::Map(map) => {
+            let mut entries: Vec<(&str, &Node)> = map.iter().map(|(k, v)| (k.name.as_str(), v)).collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            out.push('{');
+            for (i, (key, value)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_json_string(key, out);
+                out.push(':');
+                write_canonical_node(value, out);
+            }
+            out.push('}');
+        }
+    }
+}
+
+fn write_json_string(s: &str, out: &mut String) {
+    use std::fmt::Write;
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
 /// SHA-256 of the canonical form, as lowercase hex.
 pub fn hash_json(value: &Json) -> String {
-    let digest = Sha256::digest(canonical_json(value).as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    hash_text(&canonical_json(value))
+}
+
+fn hash_text(text: &str) -> String {
+    let digest = Sha256::digest(text.as_bytes());
+    let mut hex = String::with_capacity(64);
+    for byte in digest.iter() {
+        hex.push(char::from_digit(u32::from(byte >> 4), 16).expect("nibble"));
+        hex.push(char::from_digit(u32::from(byte & 0xf), 16).expect("nibble"));
+    }
+    hex
 }
 
 /// The sandbox settings that enter keys: OS and architecture (defaulting
@@ -133,13 +195,26 @@ impl CacheKeys {
         let mut fatal_warnings = project.fatal_warnings.clone();
         fatal_warnings.sort();
 
+        // Source keys may read files (local sources): compute them on every
+        // core first; the Merkle pass below is cheap and sequential.
+        let source_keys = parallel::map(&graph.elements, |element| {
+            element
+                .sources
+                .iter()
+                .map(|source| {
+                    let kind = project.registry.source(&source.kind).expect("loaded sources have known kinds");
+                    kind.unique_key(source, &ctx)
+                })
+                .collect::<Result<Vec<_>, LoadError>>()
+        });
+        let mut source_keys = source_keys.into_iter().collect::<Result<Vec<_>, LoadError>>()?;
+
         for &index in &graph.topological {
             let element = &graph.elements[index];
             let kind = project.registry.element(&element.kind).expect("loaded elements have known kinds");
             let mut sources = Vec::with_capacity(element.sources.len());
-            for source in &element.sources {
-                let source_kind = project.registry.source(&source.kind).expect("loaded sources have known kinds");
-                match source_kind.unique_key(source, &ctx)? {
+            for (source, unique_key) in element.sources.iter().zip(std::mem::take(&mut source_keys[index])) {
+                match unique_key {
                     Some(key) => {
                         let mut entry = Map::new();
                         entry.insert("kind".into(), json!(source.kind));
@@ -172,7 +247,11 @@ impl CacheKeys {
                 "build-root".into(),
                 json!(element.variables.get("build-root").unwrap_or_default()),
             );
-            input.insert("public".into(), node_to_json(&element.public));
+            // Public data goes in as its own digest: hashed straight from
+            // the nodes, it is the cheapest part of the key to compute.
+            let mut public = String::new();
+            write_canonical_node(&element.public, &mut public);
+            input.insert("public".into(), json!(hash_text(&public)));
             input.insert("sources".into(), Json::Array(sources));
             input.insert("fatal-warnings".into(), json!(fatal_warnings));
             if kind.runs_commands(element) {
@@ -216,6 +295,11 @@ mod tests {
         let a = json!({"b": 1, "a": {"d": [1, {"y": 1, "x": 2}], "c": "s"}});
         assert_eq!(canonical_json(&a), r#"{"a":{"c":"s","d":[1,{"x":2,"y":1}]},"b":1}"#);
         let b: Json = serde_json::from_str(r#"{"a":{"d":[1,{"x":2,"y":1}],"c":"s"},"b":1}"#).unwrap();
+        let node = forge_yaml::parse_str("t", "b: '1'\na:\n  d: ['1', {y: '1', x: \"q\\\"\\tz\"}]\n  c: s\n").unwrap();
+        let mut text = String::new();
+        write_canonical_node(&node, &mut text);
+        assert_eq!(text, r#"{"a":{"c":"s","d":["1",{"x":"q\"\tz","y":"1"}]},"b":"1"}"#);
+        assert_eq!(text, canonical_json(&node_to_json(&node)));
         assert_eq!(hash_json(&a), hash_json(&b));
         assert_eq!(hash_json(&a).len(), 64);
     }

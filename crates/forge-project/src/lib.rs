@@ -16,6 +16,7 @@ pub mod graph;
 pub mod keys;
 pub mod kind;
 pub mod options;
+pub mod parallel;
 pub mod project;
 pub mod variables;
 

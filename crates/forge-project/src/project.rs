@@ -229,6 +229,14 @@ fn mapping_or_empty(map: &Mapping, key: &str, span: &Span) -> Result<Node, LoadE
     }
 }
 
+fn mapping_override(node: Option<Node>, key: &str, span: &Span) -> Result<Node, LoadError> {
+    match node {
+        None => Ok(Node::map(span.clone())),
+        Some(node) if node.as_map().is_some() => Ok(node),
+        Some(node) => Err(LoadError::at(&node.span, format!("'{key}' must be a mapping, not {}", node.type_name()))),
+    }
+}
+
 fn is_symbol_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == '-')
@@ -281,15 +289,26 @@ impl Project {
         let element_path_display = str_value(conf_map, "element-path")?.unwrap_or(".").to_string();
         let element_path = check_element_path(&dir, conf_map, &element_path_display)?;
 
+        // First pass, as BuildStream: includes of project.conf, then the
+        // result over the built-in defaults. Conditions need the options,
+        // which may come from an include, so they wait for the second pass.
+        let includes = IncludeCache { dir: dir.clone(), files: Mutex::default() };
+        let mut conf = conf;
+        directives::process_includes(&mut conf, &ProjectDirectives { includes: &includes, options: None })?;
+        for key in ["name", "min-version", "element-path", "plugins"] {
+            let from_file = |node: &Node| node.as_map().and_then(|m| m.get_entry(key)).map(|(k, _)| k.span.file.clone());
+            if let Some(file) = from_file(&conf) {
+                if file.as_ref() != "project.conf" {
+                    let span = conf.as_map().and_then(|m| m.get_entry(key)).map(|(k, _)| k.span.clone()).expect("present");
+                    return Err(LoadError::at(&span, format!("'{key}' must be set in project.conf itself, not in an include")));
+                }
+            }
+        }
         let mut config = parse_str(DEFAULTS_FILE, DEFAULTS)?;
         compose(&mut config, conf)?;
+        check_plugins(config.as_map().expect("mapping"), &registry)?;
 
-        let includes = IncludeCache { dir: dir.clone(), files: Mutex::default() };
-        // Options may come from an include at the top, so includes at the
-        // top are resolved first; conditionals need the options' values.
-        let mut for_options = config.clone();
-        resolve_top_includes(&mut for_options, &includes)?;
-        let declarations = mapping_or_empty(for_options.as_map().expect("mapping"), "options", &whole_file)?;
+        let declarations = mapping_or_empty(config.as_map().expect("mapping"), "options", &whole_file)?;
         let element_dir = element_path.clone();
         let element_exists = move |e: &str| element_dir.join(e).is_file();
         let mut options = OptionPool::load(declarations.as_map().expect("mapping"), &element_exists)?;
@@ -297,6 +316,11 @@ impl Project {
             options.set_from_cli(name, value)?;
         }
         directives::process(&mut config, &ProjectDirectives { includes: &includes, options: Some(&options) })?;
+        // Per-kind overrides are composed over kind defaults later: their
+        // list directives have not met their lists yet.
+        let config_map = config.as_map_mut().expect("mapping");
+        let element_overrides = config_map.remove("elements").map(|(_, n)| n);
+        let source_overrides = config_map.remove("sources").map(|(_, n)| n);
         finish(&mut config)?;
         let map = config.as_map().expect("mapping");
 
@@ -356,8 +380,8 @@ impl Project {
         let split_rules = mapping_or_empty(map, "split-rules", &whole_file)?;
         let sandbox = mapping_or_empty(map, "sandbox", &whole_file)?;
         check_keys(sandbox.as_map().expect("mapping"), SANDBOX_KEYS, "'sandbox'")?;
-        let element_overrides = mapping_or_empty(map, "elements", &whole_file)?;
-        let source_overrides = mapping_or_empty(map, "sources", &whole_file)?;
+        let element_overrides = mapping_override(element_overrides, "elements", &whole_file)?;
+        let source_overrides = mapping_override(source_overrides, "sources", &whole_file)?;
         for (kind, over) in source_overrides.as_map().expect("mapping").iter() {
             if registry.source(&kind.name).is_none() {
                 return Err(registry.unknown_kind("source", &kind.name, &kind.span));
@@ -496,14 +520,37 @@ fn check_element_path(dir: &Path, conf: &Mapping, path: &str) -> Result<PathBuf,
     Ok(full)
 }
 
-fn resolve_top_includes(node: &mut Node, includes: &IncludeCache) -> Result<(), LoadError> {
-    while let Some((_, list)) = node.as_map_mut().and_then(|m| m.remove("(@)")) {
-        let mut wrapper = Node::map(list.span.clone());
-        wrapper.as_map_mut().expect("mapping").insert_str_key("(@)", list);
-        directives::process(&mut wrapper, &ProjectDirectives { includes, options: None })
-            .or_else(|e| if e.message.starts_with("cannot evaluate") { Ok(()) } else { Err(e) })?;
-        let over = std::mem::replace(node, wrapper);
-        compose(node, over)?;
+/// forge runs no plugin code: plugins from `buildstream-plugins` are
+/// accepted for the kinds forge implements itself; anything else is an error.
+fn check_plugins(map: &Mapping, registry: &KindRegistry) -> Result<(), LoadError> {
+    let Some(plugins) = map.get("plugins") else { return Ok(()) };
+    let items = plugins.as_list().ok_or_else(|| LoadError::at(&plugins.span, "'plugins' must be a list"))?;
+    for item in items {
+        let plugin = item.as_map().ok_or_else(|| LoadError::at(&item.span, "a plugin entry must be a mapping"))?;
+        let origin = plugin.get("origin").and_then(Node::as_str).unwrap_or("");
+        match origin {
+            "pip" => {
+                check_keys(plugin, &["origin", "package-name", "elements", "sources", "source-mirrors", "allow-deprecated"], "a pip plugin origin")?;
+            }
+            "local" | "junction" => {
+                return Err(LoadError::at(&item.span, format!("forge does not load {origin} plugins: it runs no project code while loading"))
+                    .with_hint("use a kind forge implements (see `docs/format.md`)"));
+            }
+            other => {
+                return Err(LoadError::at(&item.span, format!("unknown plugin origin '{other}'")).with_hint("use pip, local or junction"));
+            }
+        }
+        for (list, what) in [("elements", "element"), ("sources", "source")] {
+            let Some(kinds) = plugin.get(list) else { continue };
+            for kind in kinds.as_list().unwrap_or_default() {
+                let name = kind.as_str().or_else(|| kind.as_map().and_then(|m| m.get("kind")).and_then(Node::as_str)).unwrap_or("");
+                let known = if what == "element" { registry.element(name).is_some() } else { registry.source(name).is_some() };
+                if !known {
+                    return Err(LoadError::at(&kind.span, format!("the {what} kind '{name}' is not implemented by forge"))
+                        .with_hint("forge implements its kinds natively; see `docs/format.md` for the list"));
+                }
+            }
+        }
     }
     Ok(())
 }

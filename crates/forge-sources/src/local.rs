@@ -57,13 +57,15 @@ fn entry_digest(path: &Path, meta: &fs::Metadata) -> std::io::Result<String> {
         let executable = meta.permissions().mode() & 0o100 != 0;
         hasher.update(if executable { b"exec\0" as &[u8] } else { b"file\0" });
         let mut file = fs::File::open(path)?;
-        let mut buffer = vec![0u8; 64 * 1024];
+        // Most project files are small: one read, no large buffer to zero.
+        let mut buffer = Vec::with_capacity((meta.len() as usize).min(1 << 20) + 1);
         loop {
-            let n = file.read(&mut buffer)?;
+            buffer.clear();
+            let n = (&mut file).take(1 << 20).read_to_end(&mut buffer)?;
             if n == 0 {
                 break;
             }
-            hasher.update(&buffer[..n]);
+            hasher.update(&buffer);
         }
     }
     Ok(hex(&hasher.finalize()))

@@ -48,6 +48,8 @@ fn write_block(out: &mut String, node: &Node, indent: usize) {
 /// Writes the value after `key:` or `-`.
 fn write_child(out: &mut String, value: &Node, indent: usize, in_list: bool) {
     match &value.value {
+        // ruamel writes `key:` but `- ` for an empty string.
+        Value::Str(s) if s.is_empty() && in_list => out.push_str(" \n"),
         Value::Str(s) if s.is_empty() => out.push('\n'),
         Value::Str(s) => {
             out.push(' ');

@@ -248,6 +248,13 @@ impl Mapping {
         self.entries.iter().map(|(k, _)| k.name.as_str())
     }
 
+    /// Moves the entries named in `keys` to the front, in that order; the
+    /// others keep their relative order behind them.
+    pub fn order_first(&mut self, keys: &[String]) {
+        let rank = |name: &str| keys.iter().position(|k| k == name).unwrap_or(keys.len());
+        self.entries.sort_by_key(|(k, _)| rank(&k.name));
+    }
+
     /// Consumes the mapping into its entries.
     pub fn into_entries(self) -> Vec<(Key, Node)> {
         self.entries

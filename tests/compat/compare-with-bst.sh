@@ -1,0 +1,46 @@
+#!/bin/sh
+# Compares `forge show --format` with `bst show --format` on the fixture
+# projects: resolved variables, environment, config, public data, states,
+# dependencies and order must be byte for byte the same (cache keys differ
+# by design: forge's key layout is its own, see docs/cache-keys.md).
+#
+# Opt-in: needs BuildStream 2.8.1 and buildstream-plugins 2.8.0, e.g.
+#   python3 -m venv /opt/bst && /opt/bst/bin/pip install buildstream==2.8.1 buildstream-plugins==2.8.0
+#   apt-get install bubblewrap
+# Usage: tests/compat/compare-with-bst.sh [BST] [FORGE]
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+BST=${1:-${BST:-bst}}
+FORGE=${2:-${FORGE:-$root/target/release/forge}}
+command -v "$BST" >/dev/null 2>&1 || { echo "compare-with-bst: '$BST' not found; see the header of this script" >&2; exit 2; }
+[ -x "$FORGE" ] || { echo "compare-with-bst: build forge first (cargo build --release)" >&2; exit 2; }
+
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+failures=0
+checks=0
+for project in "$root"/tests/fixtures/*/; do
+  [ -f "$project/compat-targets" ] || continue
+  targets=$(cat "$project/compat-targets")
+  while IFS= read -r opts; do
+    for fmt in '%{name} %{kind} %{state} %{description}' '%{name}%{vars}' '%{name}%{env}' \
+               '%{name}%{config}' '%{name}%{public}' '%{name}|%{deps}|%{build-deps}|%{runtime-deps}' \
+               '%{config}%{name}' '%{state: >12} %{name}'; do
+      for deps in all none run build; do
+        checks=$((checks + 1))
+        # shellcheck disable=SC2086
+        (cd "$project" && "$BST" --no-colors $opts show --deps "$deps" --format "$fmt" $targets 2>/dev/null) > "$out/bst" || true
+        # shellcheck disable=SC2086
+        (cd "$project" && "$FORGE" $opts show --deps "$deps" --format "$fmt" $targets 2>&1) > "$out/forge" || true
+        if ! cmp -s "$out/bst" "$out/forge"; then
+          failures=$((failures + 1))
+          echo "DIFF: $(basename "$project") [$opts] --deps $deps --format '$fmt'"
+          diff "$out/bst" "$out/forge" | head -20
+        fi
+      done
+    done
+  done < "$project/compat-options"
+done
+echo "$((checks - failures)) passed, $failures failed"
+[ "$failures" -eq 0 ]
