@@ -208,14 +208,15 @@ mod tests {
     fn includes_compose_underneath() {
         let ctx = fixture(&[("a.yml", "x: from-a\nw: from-a\n"), ("b.yml", "w: from-b\nz: from-b\n")]);
         let out = run(&ctx, "(@): [a.yml, b.yml]\nz: local\n").unwrap();
-        assert_eq!(out, "x: from-a\nw: from-b\nz: local\n");
+        // The including mapping keeps its key order; included keys follow.
+        assert_eq!(out, "z: local\nw: from-b\nx: from-a\n");
     }
 
     #[test]
     fn includes_nest_and_work_below_the_top() {
         let ctx = fixture(&[("a.yml", "(@): b.yml\nfrom-a: '1'\n"), ("b.yml", "from-b: '2'\n")]);
         let out = run(&ctx, "variables:\n  (@): a.yml\n").unwrap();
-        assert_eq!(out, "variables:\n  from-b: 2\n  from-a: 1\n");
+        assert_eq!(out, "variables:\n  from-a: 1\n  from-b: 2\n");
     }
 
     #[test]
