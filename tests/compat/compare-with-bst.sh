@@ -7,8 +7,14 @@
 # Opt-in: needs BuildStream 2.8.1 and buildstream-plugins 2.8.0, e.g.
 #   python3 -m venv /opt/bst && /opt/bst/bin/pip install buildstream==2.8.1 buildstream-plugins==2.8.0
 #   apt-get install bubblewrap
-# Usage: tests/compat/compare-with-bst.sh [BST] [FORGE]
+# Usage: tests/compat/compare-with-bst.sh [--record] [BST] [FORGE]
+#
+# --record also writes bst's answers to tests/fixtures/*/bst-show.golden,
+# which the hermetic test suite (crates/forge-cli/tests/compat.rs) checks
+# forge against on every run, without BuildStream installed.
 set -eu
+record=false
+if [ "${1:-}" = "--record" ]; then record=true; shift; fi
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 BST=${1:-${BST:-bst}}
@@ -23,6 +29,8 @@ checks=0
 for project in "$root"/tests/fixtures/*/; do
   [ -f "$project/compat-targets" ] || continue
   targets=$(cat "$project/compat-targets")
+  golden="$project/bst-show.golden"
+  if $record; then : > "$golden"; fi
   while IFS= read -r opts; do
     for fmt in '%{name} %{kind} %{state} %{description}' '%{name}%{vars}' '%{name}%{env}' \
                '%{name}%{config}' '%{name}%{public}' '%{name}|%{deps}|%{build-deps}|%{runtime-deps}' \
@@ -30,9 +38,13 @@ for project in "$root"/tests/fixtures/*/; do
       for deps in all none run build; do
         checks=$((checks + 1))
         # shellcheck disable=SC2086
-        (cd "$project" && "$BST" --no-colors $opts show --deps "$deps" --format "$fmt" $targets 2>/dev/null) > "$out/bst" || true
+        (cd "$project" && "$BST" --no-colors --max-jobs 2 $opts show --deps "$deps" --format "$fmt" $targets 2>/dev/null) > "$out/bst" || true
+        if $record; then
+          printf '### options=%s\n### deps=%s\n### format=%s\n### bytes=%s\n' "$opts" "$deps" "$fmt" "$(wc -c < "$out/bst" | tr -d ' ')" >> "$golden"
+          cat "$out/bst" >> "$golden"
+        fi
         # shellcheck disable=SC2086
-        (cd "$project" && "$FORGE" $opts show --deps "$deps" --format "$fmt" $targets 2>&1) > "$out/forge" || true
+        (cd "$project" && "$FORGE" --max-jobs 2 $opts show --deps "$deps" --format "$fmt" $targets 2>&1) > "$out/forge" || true
         if ! cmp -s "$out/bst" "$out/forge"; then
           failures=$((failures + 1))
           echo "DIFF: $(basename "$project") [$opts] --deps $deps --format '$fmt'"

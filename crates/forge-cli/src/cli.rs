@@ -133,5 +133,9 @@ fn load_settings(global: &GlobalOptions) -> Result<LoadSettings, Failure> {
             _ => Err(Failure::usage("-o takes a NAME and a VALUE")),
         })
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(LoadSettings { directory: global.directory.clone(), options, max_jobs: global.max_jobs })
+    Ok(LoadSettings {
+        directory: global.directory.clone(),
+        options,
+        max_jobs: global.max_jobs,
+    })
 }

@@ -32,12 +32,18 @@ pub struct Failure {
 impl Failure {
     /// A usage error.
     pub fn usage(message: impl Into<String>) -> Failure {
-        Failure { message: message.into(), code: ExitClass::Usage }
+        Failure {
+            message: message.into(),
+            code: ExitClass::Usage,
+        }
     }
 }
 
 impl From<LoadError> for Failure {
     fn from(err: LoadError) -> Failure {
-        Failure { message: err.to_string(), code: ExitClass::Load }
+        Failure {
+            message: err.to_string(),
+            code: ExitClass::Load,
+        }
     }
 }

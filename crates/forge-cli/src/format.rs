@@ -34,12 +34,18 @@ pub fn parse(template: &str, known: &[&str]) -> Result<Vec<Piece>, String> {
                 .find(|k| k.starts_with(name) || name.starts_with(**k))
                 .map(|k| format!(" (did you mean %{{{k}}}?)"))
                 .unwrap_or_default();
-            return Err(format!("unknown format symbol %{{{name}}}{near}; known symbols: {}", known.join(", ")));
+            return Err(format!(
+                "unknown format symbol %{{{name}}}{near}; known symbols: {}",
+                known.join(", ")
+            ));
         }
         if !text.is_empty() {
             pieces.push(Piece::Text(std::mem::take(&mut text)));
         }
-        pieces.push(Piece::Symbol { name: name.to_string(), spec: spec.to_string() });
+        pieces.push(Piece::Symbol {
+            name: name.to_string(),
+            spec: spec.to_string(),
+        });
         rest = &after[end + 1..];
     }
     text.push_str(rest);
@@ -105,9 +111,15 @@ mod tests {
         assert_eq!(
             pieces,
             vec![
-                Piece::Symbol { name: "state".into(), spec: " >12".into() },
+                Piece::Symbol {
+                    name: "state".into(),
+                    spec: " >12".into()
+                },
                 Piece::Text(" ".into()),
-                Piece::Symbol { name: "name".into(), spec: "".into() },
+                Piece::Symbol {
+                    name: "name".into(),
+                    spec: "".into()
+                },
                 Piece::Text("|100%".into()),
             ]
         );

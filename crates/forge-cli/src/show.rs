@@ -77,7 +77,10 @@ pub fn select(project: &Project, targets: &[String], deps: DepsSelection) -> Res
 
 fn yaml_of_strings(items: &[&str]) -> String {
     let list = Node::list(
-        items.iter().map(|s| Node::string(*s, Span::synthetic("<show>"))).collect(),
+        items
+            .iter()
+            .map(|s| Node::string(*s, Span::synthetic("<show>")))
+            .collect(),
         Span::synthetic("<show>"),
     );
     to_yaml_string(&list)
@@ -94,7 +97,11 @@ fn string_map_node<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> Node 
 
 /// Runs `forge show`.
 pub fn run(project: &Project, args: &ShowArgs) -> Result<(), Failure> {
-    let template = if args.format == "json" { None } else { Some(parse(&args.format, SYMBOLS).map_err(Failure::usage)?) };
+    let template = if args.format == "json" {
+        None
+    } else {
+        Some(parse(&args.format, SYMBOLS).map_err(Failure::usage)?)
+    };
     let (graph, mut selected) = select(project, &args.targets, args.deps)?;
     if args.order == Order::Alpha {
         selected.sort_by(|a, b| graph.elements[*a].name.cmp(&graph.elements[*b].name));
@@ -114,25 +121,39 @@ pub fn run(project: &Project, args: &ShowArgs) -> Result<(), Failure> {
                     row.insert("key".into(), json!(brief_key(keys.keys[i].as_deref())));
                     row.insert("full-key".into(), json!(full_key(keys.keys[i].as_deref())));
                     row.insert("state".into(), json!(state(project, &graph, &keys, i)));
-                    row.insert("vars".into(), Json::Object(e.variables.iter().map(|(k, v)| (k.to_string(), json!(v))).collect()));
-                    row.insert("env".into(), Json::Object(e.environment.iter().map(|(k, v)| (k.clone(), json!(v))).collect()));
+                    row.insert(
+                        "vars".into(),
+                        Json::Object(e.variables.iter().map(|(k, v)| (k.to_string(), json!(v))).collect()),
+                    );
+                    row.insert(
+                        "env".into(),
+                        Json::Object(e.environment.iter().map(|(k, v)| (k.clone(), json!(v))).collect()),
+                    );
                     row.insert("config".into(), node_to_json(&e.config));
                     row.insert("public".into(), node_to_json(&e.public));
                     let names = |deps: Vec<usize>| deps.into_iter().map(name_of).collect::<Vec<_>>();
                     row.insert("deps".into(), json!(names(graph.direct_deps(i))));
                     row.insert("build-deps".into(), json!(names(graph.build_deps(i).collect())));
                     row.insert("runtime-deps".into(), json!(names(graph.runtime_deps(i).collect())));
-                    row.insert("sources".into(), json!(e.sources.iter().map(|s| {
-                        let mut source = Map::new();
-                        source.insert("kind".into(), json!(s.kind));
-                        if let Some(dir) = &s.directory {
-                            source.insert("directory".into(), json!(dir));
-                        }
-                        if let Json::Object(config) = node_to_json(&s.config) {
-                            source.extend(config);
-                        }
-                        Json::Object(source)
-                    }).collect::<Vec<_>>()));
+                    row.insert(
+                        "sources".into(),
+                        json!(
+                            e.sources
+                                .iter()
+                                .map(|s| {
+                                    let mut source = Map::new();
+                                    source.insert("kind".into(), json!(s.kind));
+                                    if let Some(dir) = &s.directory {
+                                        source.insert("directory".into(), json!(dir));
+                                    }
+                                    if let Json::Object(config) = node_to_json(&s.config) {
+                                        source.extend(config);
+                                    }
+                                    Json::Object(source)
+                                })
+                                .collect::<Vec<_>>()
+                        ),
+                    );
                     Json::Object(row)
                 })
                 .collect();
@@ -159,12 +180,24 @@ pub fn run(project: &Project, args: &ShowArgs) -> Result<(), Failure> {
                                 "full-key" => full_key(keys.keys[i].as_deref()),
                                 "state" => state(project, &graph, &keys, i).to_string(),
                                 "vars" => to_yaml_string(&string_map_node(e.variables.iter())),
-                                "env" => to_yaml_string(&string_map_node(e.environment.iter().map(|(k, v)| (k.as_str(), v.as_str())))),
+                                "env" => to_yaml_string(&string_map_node(
+                                    e.environment.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+                                )),
                                 "config" => to_yaml_string(&e.config),
                                 "public" => to_yaml_string(&e.public),
-                                "deps" => yaml_of_strings(&graph.direct_deps(i).into_iter().map(name_of).collect::<Vec<_>>()).trim_end().to_string(),
-                                "build-deps" => yaml_of_strings(&graph.build_deps(i).map(name_of).collect::<Vec<_>>()).trim_end().to_string(),
-                                "runtime-deps" => yaml_of_strings(&graph.runtime_deps(i).map(name_of).collect::<Vec<_>>()).trim_end().to_string(),
+                                "deps" => {
+                                    yaml_of_strings(&graph.direct_deps(i).into_iter().map(name_of).collect::<Vec<_>>())
+                                        .trim_end()
+                                        .to_string()
+                                }
+                                "build-deps" => yaml_of_strings(&graph.build_deps(i).map(name_of).collect::<Vec<_>>())
+                                    .trim_end()
+                                    .to_string(),
+                                "runtime-deps" => {
+                                    yaml_of_strings(&graph.runtime_deps(i).map(name_of).collect::<Vec<_>>())
+                                        .trim_end()
+                                        .to_string()
+                                }
                                 _ => String::new(),
                             };
                             report.push_str(&apply_spec(&value, spec).map_err(Failure::usage)?);

@@ -4,16 +4,23 @@ use forge_project::{Element, LoadError};
 use forge_yaml::Node;
 
 fn config_node<'a>(element: &'a Element, key: &str) -> Result<&'a Node, LoadError> {
-    element
-        .config_value(key)
-        .ok_or_else(|| LoadError::at(&element.kind_span, format!("the {} kind needs 'config: {key}'", element.kind)))
+    element.config_value(key).ok_or_else(|| {
+        LoadError::at(
+            &element.kind_span,
+            format!("the {} kind needs 'config: {key}'", element.kind),
+        )
+    })
 }
 
 /// A string config value.
 pub fn config_str<'a>(element: &'a Element, key: &str) -> Result<&'a str, LoadError> {
     let node = config_node(element, key)?;
-    node.as_str()
-        .ok_or_else(|| LoadError::at(&node.span, format!("'{key}' must be a string, not {}", node.type_name())))
+    node.as_str().ok_or_else(|| {
+        LoadError::at(
+            &node.span,
+            format!("'{key}' must be a string, not {}", node.type_name()),
+        )
+    })
 }
 
 /// A boolean config value (`True`, `true`, `1`, `False`, `false`, `0`).
@@ -45,7 +52,10 @@ pub fn config_list(element: &Element, key: &str) -> Result<Vec<String>, LoadErro
 /// Refuses sources on kinds that take none.
 pub fn no_sources(element: &Element) -> Result<(), LoadError> {
     match element.sources.first() {
-        Some(source) => Err(LoadError::at(&source.span, format!("'{}' elements take no sources", element.kind))),
+        Some(source) => Err(LoadError::at(
+            &source.span,
+            format!("'{}' elements take no sources", element.kind),
+        )),
         None => Ok(()),
     }
 }
@@ -55,7 +65,10 @@ pub fn no_runtime_deps(element: &Element) -> Result<(), LoadError> {
     match element.dependencies.iter().find(|d| d.runtime) {
         Some(dep) => Err(LoadError::at(
             &dep.span,
-            format!("runtime dependencies are forbidden for '{}' elements: '{}' is one", element.kind, dep.name),
+            format!(
+                "runtime dependencies are forbidden for '{}' elements: '{}' is one",
+                element.kind, dep.name
+            ),
         )
         .with_hint("list it under 'build-depends' instead")),
         None => Ok(()),
@@ -92,7 +105,12 @@ pub fn check_locations(element: &Element) -> Result<(), LoadError> {
             if let Some(location) = map.get("location") {
                 match location.as_str() {
                     Some(path) if path.starts_with('/') => {}
-                    _ => return Err(LoadError::at(&location.span, "'location' must be an absolute path in the sandbox")),
+                    _ => {
+                        return Err(LoadError::at(
+                            &location.span,
+                            "'location' must be an absolute path in the sandbox",
+                        ));
+                    }
                 }
             }
         }

@@ -21,7 +21,13 @@ impl ElementKind for Compose {
         config_bool(element, "integrate").unwrap_or(true)
     }
     fn config_keys(&self) -> &'static [&'static str] {
-        &["integrate", "include", "exclude", "include-orphans", "filter-whilst-staging"]
+        &[
+            "integrate",
+            "include",
+            "exclude",
+            "include-orphans",
+            "filter-whilst-staging",
+        ]
     }
     fn validate(&self, element: &Element) -> Result<(), LoadError> {
         no_sources(element)?;

@@ -31,14 +31,20 @@ impl ElementKind for Filter {
             let names: Vec<&str> = build.iter().map(|d| d.name.as_str()).collect();
             return Err(LoadError::at(
                 &element.kind_span,
-                format!("a filter element must have exactly 1 build dependency, this one has {}", build.len()),
+                format!(
+                    "a filter element must have exactly 1 build dependency, this one has {}",
+                    build.len()
+                ),
             )
             .with_detail(format!("build dependencies: [{}]", names.join(", "))));
         }
         if build[0].runtime {
             return Err(LoadError::at(
                 &build[0].span,
-                format!("the build dependency of a filter element must not also be a runtime dependency: '{}'", build[0].name),
+                format!(
+                    "the build dependency of a filter element must not also be a runtime dependency: '{}'",
+                    build[0].name
+                ),
             )
             .with_hint("list it under 'build-depends'"));
         }

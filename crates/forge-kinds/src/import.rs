@@ -26,7 +26,10 @@ impl ElementKind for Import {
         config_str(element, "source")?;
         config_str(element, "target")?;
         if element.sources.is_empty() {
-            return Err(LoadError::at(&element.kind_span, "an import element needs at least one source"));
+            return Err(LoadError::at(
+                &element.kind_span,
+                "an import element needs at least one source",
+            ));
         }
         Ok(())
     }

@@ -7,7 +7,12 @@ use serde_json::{Map, Value, json};
 use crate::checks::{check_locations, config_list, layout_key};
 
 /// The command lists of a build element, in the order they run.
-pub const COMMAND_LISTS: [&str; 4] = ["configure-commands", "build-commands", "install-commands", "strip-commands"];
+pub const COMMAND_LISTS: [&str; 4] = [
+    "configure-commands",
+    "build-commands",
+    "install-commands",
+    "strip-commands",
+];
 
 /// The `manual` kind.
 pub struct Manual;
@@ -42,7 +47,11 @@ impl ElementKind for Manual {
         if let Some(subdir) = element.variables.get("command-subdir") {
             key.insert("command-subdir".into(), json!(subdir));
         }
-        if element.variables.get("notparallel").is_some_and(|v| matches!(v, "True" | "true" | "1")) {
+        if element
+            .variables
+            .get("notparallel")
+            .is_some_and(|v| matches!(v, "True" | "true" | "1"))
+        {
             key.insert("notparallel".into(), json!(true));
         }
         let layout = layout_key(element);

@@ -23,7 +23,10 @@ impl ElementKind for Stack {
         if let Some(dep) = element.dependencies.iter().find(|d| !(d.build && d.runtime)) {
             return Err(LoadError::at(
                 &dep.span,
-                format!("all dependencies of 'stack' elements must be both build and runtime dependencies: '{}' is not", dep.name),
+                format!(
+                    "all dependencies of 'stack' elements must be both build and runtime dependencies: '{}' is not",
+                    dep.name
+                ),
             )
             .with_hint("declare it in the 'depends' list, without a 'type'"));
         }

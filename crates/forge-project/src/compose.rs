@@ -20,10 +20,7 @@ pub fn is_list_directive(node: &Node) -> Result<bool, LoadError> {
     let Some(map) = node.as_map() else {
         return Ok(false);
     };
-    let directives = map
-        .keys()
-        .filter(|k| matches!(*k, PREPEND | APPEND | REPLACE))
-        .count();
+    let directives = map.keys().filter(|k| matches!(*k, PREPEND | APPEND | REPLACE)).count();
     if directives == 0 {
         return Ok(false);
     }
@@ -37,7 +34,11 @@ pub fn is_list_directive(node: &Node) -> Result<bool, LoadError> {
         if value.as_list().is_none() {
             return Err(LoadError::at(
                 &value.span,
-                format!("the list directive '{}' needs a list, not {}", key.name, value.type_name()),
+                format!(
+                    "the list directive '{}' needs a list, not {}",
+                    key.name,
+                    value.type_name()
+                ),
             ));
         }
     }
@@ -258,6 +259,9 @@ mod tests {
     #[test]
     fn type_mismatch_is_an_error_with_both_positions() {
         let err = composed("a:\n  b: 1\n", "a: scalar\n").unwrap_err();
-        assert_eq!(err.to_string(), "over.yml:1:4: cannot compose a string onto 'a', which is a mapping (defined at base.yml:2:3)");
+        assert_eq!(
+            err.to_string(),
+            "over.yml:1:4: cannot compose a string onto 'a', which is a mapping (defined at base.yml:2:3)"
+        );
     }
 }

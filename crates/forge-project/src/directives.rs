@@ -83,12 +83,15 @@ fn process_own_directives(
         return Ok(true);
     }
     if let Some((_, conditions)) = map.remove(CONDITIONALS) {
-        let items = conditions.as_list().ok_or_else(|| {
-            LoadError::at(&conditions.span, "(?) takes a list of `- condition: {...}` entries")
-        })?;
+        let items = conditions
+            .as_list()
+            .ok_or_else(|| LoadError::at(&conditions.span, "(?) takes a list of `- condition: {...}` entries"))?;
         for item in items {
             let entry = item.as_map().filter(|m| m.len() == 1).ok_or_else(|| {
-                LoadError::at(&item.span, "each (?) entry must be a mapping with exactly one condition")
+                LoadError::at(
+                    &item.span,
+                    "each (?) entry must be a mapping with exactly one condition",
+                )
             })?;
             let (expression, fragment) = entry.iter().next().expect("one entry");
             let lookup = |name: &str| ctx.option(name);
@@ -134,15 +137,14 @@ fn include(
     // The last include has the highest priority: compose them under the
     // mapping from last to first, so earlier ones only fill gaps.
     for path_node in paths.iter().rev() {
-        let path = path_node.as_str().ok_or_else(|| {
-            LoadError::at(&path_node.span, "(@) entries must be file names")
-        })?;
+        let path = path_node
+            .as_str()
+            .ok_or_else(|| LoadError::at(&path_node.span, "(@) entries must be file names"))?;
         if include_chain.iter().any(|p| p == path) {
-            return Err(LoadError::at(
-                &path_node.span,
-                format!("trying to recursively include '{path}'"),
-            )
-            .with_detail(format!("include chain: {} -> {path}", include_chain.join(" -> "))));
+            return Err(
+                LoadError::at(&path_node.span, format!("trying to recursively include '{path}'"))
+                    .with_detail(format!("include chain: {} -> {path}", include_chain.join(" -> "))),
+            );
         }
         let mut included = ctx.include(path, &path_node.span)?;
         include_chain.push(path.to_string());
@@ -150,7 +152,10 @@ fn include(
         include_chain.pop();
         result?;
         let over = std::mem::replace(node, included);
-        let own_keys: Vec<String> = over.as_map().map(|m| m.keys().map(str::to_string).collect()).unwrap_or_default();
+        let own_keys: Vec<String> = over
+            .as_map()
+            .map(|m| m.keys().map(str::to_string).collect())
+            .unwrap_or_default();
         compose(node, over)?;
         // As BuildStream: the including mapping keeps its key order,
         // keys only the include brings follow.
@@ -249,7 +254,10 @@ mod tests {
     fn condition_errors_point_at_the_condition() {
         let ctx = fixture(&[]);
         let err = run(&ctx, "(?):\n- bogus == 1:\n    a: b\n").unwrap_err();
-        assert_eq!(err.to_string(), "e.bst:2:3: cannot evaluate condition 'bogus == 1': 'bogus' is undefined");
+        assert_eq!(
+            err.to_string(),
+            "e.bst:2:3: cannot evaluate condition 'bogus == 1': 'bogus' is undefined"
+        );
         let err = run(&ctx, "(?):\n- debug: [a]\n").unwrap_err();
         assert!(err.message.contains("must lead to a mapping"), "{err}");
         let err = run(&ctx, "(?):\n- debug: {a: b}\n  arch: {a: b}\n").unwrap_err();

@@ -96,8 +96,9 @@ pub struct Element {
     pub env_nocache: Vec<String>,
     /// The kind's configuration, composed and expanded.
     pub config: Node,
-    /// Public data (always holds `bst: split-rules:`).
-    pub public: Node,
+    /// Public data (always holds `bst: split-rules:`). Elements that write
+    /// no public data of their own share one copy per distinct value.
+    pub public: Arc<Node>,
     /// Sandbox settings.
     pub sandbox: Node,
 }
@@ -134,8 +135,13 @@ pub fn check_element_name(name: &str, span: Option<&Span>) -> Result<(), LoadErr
     if !name.ends_with(".bst") {
         return Err(fail("element names end in '.bst'"));
     }
-    if name.chars().any(|c| c.is_control() || !c.is_ascii() || "<>\"|?*".contains(c)) {
-        return Err(fail("it may not contain control or non-ASCII characters, nor any of <>\"|?*"));
+    if name
+        .chars()
+        .any(|c| c.is_control() || !c.is_ascii() || "<>\"|?*".contains(c))
+    {
+        return Err(fail(
+            "it may not contain control or non-ASCII characters, nor any of <>\"|?*",
+        ));
     }
     if name.starts_with('/') || name.split('/').any(|part| part == ".." || part == ".") {
         return Err(fail("it must be a plain path inside the element directory"));
@@ -156,13 +162,21 @@ pub fn load_element(project: &Project, name: &str, text: &str) -> Result<Element
     let file: Arc<str> = Arc::from(project.element_display_path(name));
     let mut node = parse_str(&file, text)?;
     project.process_directives(&mut node)?;
-    let whole = Span { file: file.clone(), line: 1, col: 1, start: 0, end: 0 };
-    let Value::Map(map) = node.value else { unreachable!("parse_str returns mappings") };
+    let whole = Span {
+        file: file.clone(),
+        line: 1,
+        col: 1,
+        start: 0,
+        end: 0,
+    };
+    let Value::Map(map) = node.value else {
+        unreachable!("parse_str returns mappings")
+    };
     check_keys(&map, ELEMENT_KEYS, "an element")?;
 
-    let kind_node = map
-        .get("kind")
-        .ok_or_else(|| LoadError::at(&whole, "the element has no 'kind'").with_hint("add `kind: <kind>`, for example `kind: import`"))?;
+    let kind_node = map.get("kind").ok_or_else(|| {
+        LoadError::at(&whole, "the element has no 'kind'").with_hint("add `kind: <kind>`, for example `kind: import`")
+    })?;
     let kind = kind_node
         .as_str()
         .ok_or_else(|| LoadError::at(&kind_node.span, "'kind' must be a string"))?
@@ -172,34 +186,52 @@ pub fn load_element(project: &Project, name: &str, text: &str) -> Result<Element
         .element(&kind)
         .ok_or_else(|| registry.unknown_kind("element", &kind, &kind_node.span))?
         .clone();
-    let base = project.kind_base(&kind).expect("every registered kind has a base").clone();
+    let base = project
+        .kind_base(&kind)
+        .expect("every registered kind has a base")
+        .clone();
 
     let description = match map.get("description") {
-        Some(d) => d.as_str().ok_or_else(|| LoadError::at(&d.span, "'description' must be a string"))?.to_string(),
+        Some(d) => d
+            .as_str()
+            .ok_or_else(|| LoadError::at(&d.span, "'description' must be a string"))?
+            .to_string(),
         None => String::new(),
     };
 
     let dependencies = load_dependencies(&map)?;
-    if !element_kind.accepts_dependency_config() {
-        if let Some(dep) = dependencies.iter().find(|d| !d.config.is_empty()) {
-            return Err(LoadError::at(&dep.config[0].span, format!("element kind '{kind}' does not take dependency 'config'")));
-        }
+    if !element_kind.accepts_dependency_config()
+        && let Some(dep) = dependencies.iter().find(|d| !d.config.is_empty())
+    {
+        return Err(LoadError::at(
+            &dep.config[0].span,
+            format!("element kind '{kind}' does not take dependency 'config'"),
+        ));
     }
 
     // Variables: the kind's base, then the element's own.
     let mut variables = base.variables.clone();
     if let Some(own) = map.get("variables") {
-        let own_map = own.as_map().ok_or_else(|| LoadError::at(&own.span, "'variables' must be a mapping"))?;
+        let own_map = own
+            .as_map()
+            .ok_or_else(|| LoadError::at(&own.span, "'variables' must be a mapping"))?;
         for protected in PROTECTED {
             if let Some((key, _)) = own_map.get_entry(protected) {
-                return Err(LoadError::at(&key.span, format!("invalid redefinition of protected variable '{protected}'"))
-                    .with_hint("forge sets this variable itself"));
+                return Err(LoadError::at(
+                    &key.span,
+                    format!("invalid redefinition of protected variable '{protected}'"),
+                )
+                .with_hint("forge sets this variable itself"));
             }
         }
         compose(&mut variables, own.clone())?;
     }
     let vars_map = variables.as_map_mut().expect("mapping");
-    if vars_map.get("notparallel").and_then(Node::as_str).is_some_and(|v| matches!(v, "True" | "true" | "1")) {
+    if vars_map
+        .get("notparallel")
+        .and_then(Node::as_str)
+        .is_some_and(|v| matches!(v, "True" | "true" | "1"))
+    {
         vars_map.insert_str_key("max-jobs", Node::string("1", Span::synthetic("<forge>")));
     }
     vars_map.insert_str_key("element-name", Node::string(name, Span::synthetic("<forge>")));
@@ -209,7 +241,10 @@ pub fn load_element(project: &Project, name: &str, text: &str) -> Result<Element
         let mut node = base.clone();
         if let Some(own) = map.get(key) {
             if own.as_map().is_none() {
-                return Err(LoadError::at(&own.span, format!("'{key}' must be a mapping, not {}", own.type_name())));
+                return Err(LoadError::at(
+                    &own.span,
+                    format!("'{key}' must be a mapping, not {}", own.type_name()),
+                ));
             }
             compose(&mut node, own.clone())?;
         }
@@ -220,7 +255,11 @@ pub fn load_element(project: &Project, name: &str, text: &str) -> Result<Element
     let environment = string_map(&layered(&base.environment, "environment")?, "environment")?;
     let config = layered(&base.config, "config")?;
     let sandbox = layered(&base.sandbox, "sandbox")?;
-    check_keys(config.as_map().expect("mapping"), element_kind.config_keys(), &format!("the config of a {kind} element"))?;
+    check_keys(
+        config.as_map().expect("mapping"),
+        element_kind.config_keys(),
+        &format!("the config of a {kind} element"),
+    )?;
 
     let mut env_nocache = base.env_nocache.clone();
     if let Some(list) = map.get("environment-nocache") {
@@ -231,9 +270,27 @@ pub fn load_element(project: &Project, name: &str, text: &str) -> Result<Element
         }
     }
 
-    let public = compose_public(&map, &base.split_rules, &whole)?;
-    let mut public = public;
-    variables.expand_node(&mut public)?;
+    let public = match map.get("public") {
+        // Only the split rules' variables can differ between elements
+        // that write no public data: share one expansion per value.
+        None => {
+            let signature: Vec<&str> = base
+                .split_rule_variables
+                .iter()
+                .map(|v| variables.get(v).unwrap_or(""))
+                .collect();
+            project.shared_public(&kind, &signature.join("\0"), || {
+                let mut public = compose_public(&map, &base.split_rules, &whole)?;
+                variables.expand_node(&mut public)?;
+                Ok(public)
+            })?
+        }
+        Some(_) => {
+            let mut public = compose_public(&map, &base.split_rules, &whole)?;
+            variables.expand_node(&mut public)?;
+            Arc::new(public)
+        }
+    };
 
     let mut sources = load_sources(project, &map)?;
     for source in &mut sources {
@@ -302,21 +359,26 @@ fn compose_public(map: &Mapping, base_rules: &Node, whole: &Span) -> Result<Node
     }
     finish(&mut rules)?;
     bst_map.insert_str_key("split-rules", rules);
-    finish(&mut bst)?;
     public_map.insert_str_key("bst", bst);
+    finish(&mut public)?;
     Ok(public)
 }
 
 fn load_dependencies(map: &Mapping) -> Result<Vec<Dependency>, LoadError> {
     let mut deps: Vec<Dependency> = Vec::new();
     let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
-    for (list_key, default_build, default_runtime) in
-        [("depends", true, true), ("build-depends", true, false), ("runtime-depends", false, true)]
-    {
+    for (list_key, default_build, default_runtime) in [
+        ("depends", true, true),
+        ("build-depends", true, false),
+        ("runtime-depends", false, true),
+    ] {
         let Some(list) = map.get(list_key) else { continue };
-        let items = list
-            .as_list()
-            .ok_or_else(|| LoadError::at(&list.span, format!("'{list_key}' must be a list, not {}", list.type_name())))?;
+        let items = list.as_list().ok_or_else(|| {
+            LoadError::at(
+                &list.span,
+                format!("'{list_key}' must be a list, not {}", list.type_name()),
+            )
+        })?;
         for item in items {
             for dep in parse_dependency(item, list_key, default_build, default_runtime)? {
                 match seen.get(&dep.name).map(|&i| &mut deps[i]) {
@@ -340,35 +402,61 @@ fn load_dependencies(map: &Mapping) -> Result<Vec<Dependency>, LoadError> {
 fn parse_dependency(item: &Node, list_key: &str, build: bool, runtime: bool) -> Result<Vec<Dependency>, LoadError> {
     if let Some(name) = item.as_str() {
         check_element_name(name, Some(&item.span))?;
-        return Ok(vec![Dependency { name: name.to_string(), build, runtime, strict: false, config: Vec::new(), span: item.span.clone() }]);
+        return Ok(vec![Dependency {
+            name: name.to_string(),
+            build,
+            runtime,
+            strict: false,
+            config: Vec::new(),
+            span: item.span.clone(),
+        }]);
     }
     let entry = item.as_map().ok_or_else(|| {
-        LoadError::at(&item.span, "a dependency is an element name or a mapping with 'filename'")
+        LoadError::at(
+            &item.span,
+            "a dependency is an element name or a mapping with 'filename'",
+        )
     })?;
-    check_keys(entry, &["filename", "junction", "type", "strict", "config"], "a dependency")?;
+    check_keys(
+        entry,
+        &["filename", "junction", "type", "strict", "config"],
+        "a dependency",
+    )?;
     if let Some(junction) = entry.get("junction") {
-        return Err(LoadError::at(&junction.span, "junctions are not supported by forge yet"));
+        return Err(LoadError::at(
+            &junction.span,
+            "junctions are not supported by forge yet",
+        ));
     }
     let (mut build, mut runtime) = (build, runtime);
     if let Some(ty) = entry.get("type") {
         if list_key != "depends" {
-            return Err(LoadError::at(&ty.span, format!("'type' is only allowed in 'depends', not in '{list_key}'"))
-                .with_hint("the list already says whether the dependency is for build or run time"));
+            return Err(LoadError::at(
+                &ty.span,
+                format!("'type' is only allowed in 'depends', not in '{list_key}'"),
+            )
+            .with_hint("the list already says whether the dependency is for build or run time"));
         }
         (build, runtime) = match ty.as_str() {
             Some("build") => (true, false),
             Some("runtime") => (false, true),
             Some("all") => (true, true),
             _ => {
-                return Err(LoadError::at(&ty.span, format!("invalid dependency type '{}'", ty.as_str().unwrap_or("")))
-                    .with_hint("use build, runtime or all"));
+                return Err(LoadError::at(
+                    &ty.span,
+                    format!("invalid dependency type '{}'", ty.as_str().unwrap_or("")),
+                )
+                .with_hint("use build, runtime or all"));
             }
         };
     }
     let strict = match entry.get("strict") {
         Some(node) => {
             if !as_bool(node, "strict")? {
-                return Err(LoadError::at(&node.span, "'strict: false' is reserved; leave 'strict' out instead"));
+                return Err(LoadError::at(
+                    &node.span,
+                    "'strict: false' is reserved; leave 'strict' out instead",
+                ));
             }
             if !build {
                 return Err(LoadError::at(&node.span, "'strict' only applies to build dependencies"));
@@ -383,7 +471,10 @@ fn parse_dependency(item: &Node, list_key: &str, build: bool, runtime: bool) -> 
                 return Err(LoadError::at(&node.span, "dependency 'config' must be a mapping"));
             }
             if !build {
-                return Err(LoadError::at(&node.span, "'config' is not allowed on runtime-only dependencies"));
+                return Err(LoadError::at(
+                    &node.span,
+                    "'config' is not allowed on runtime-only dependencies",
+                ));
             }
             vec![node.clone()]
         }
@@ -395,21 +486,39 @@ fn parse_dependency(item: &Node, list_key: &str, build: bool, runtime: bool) -> 
     let names: Vec<&Node> = match &filename.value {
         Value::Str(_) => vec![filename],
         Value::List(items) => items.iter().collect(),
-        Value::Map(_) => return Err(LoadError::at(&filename.span, "'filename' must be a name or a list of names")),
+        Value::Map(_) => {
+            return Err(LoadError::at(
+                &filename.span,
+                "'filename' must be a name or a list of names",
+            ));
+        }
     };
     names
         .into_iter()
         .map(|n| {
-            let name = n.as_str().ok_or_else(|| LoadError::at(&n.span, "'filename' entries must be element names"))?;
+            let name = n
+                .as_str()
+                .ok_or_else(|| LoadError::at(&n.span, "'filename' entries must be element names"))?;
             check_element_name(name, Some(&n.span))?;
-            Ok(Dependency { name: name.to_string(), build, runtime, strict, config: config.clone(), span: n.span.clone() })
+            Ok(Dependency {
+                name: name.to_string(),
+                build,
+                runtime,
+                strict,
+                config: config.clone(),
+                span: n.span.clone(),
+            })
         })
         .collect()
 }
 
 fn load_sources(project: &Project, map: &Mapping) -> Result<Vec<Source>, LoadError> {
-    let Some(list) = map.get("sources") else { return Ok(Vec::new()) };
-    let items = list.as_list().ok_or_else(|| LoadError::at(&list.span, "'sources' must be a list"))?;
+    let Some(list) = map.get("sources") else {
+        return Ok(Vec::new());
+    };
+    let items = list
+        .as_list()
+        .ok_or_else(|| LoadError::at(&list.span, "'sources' must be a list"))?;
     let mut sources = Vec::with_capacity(items.len());
     for (index, item) in items.iter().enumerate() {
         if item.as_map().is_none() {
@@ -419,13 +528,20 @@ fn load_sources(project: &Project, map: &Mapping) -> Result<Vec<Source>, LoadErr
             .as_map()
             .and_then(|m| m.get("kind"))
             .ok_or_else(|| LoadError::at(&item.span, "the source has no 'kind'"))?;
-        let kind = kind_node.as_str().ok_or_else(|| LoadError::at(&kind_node.span, "'kind' must be a string"))?;
+        let kind = kind_node
+            .as_str()
+            .ok_or_else(|| LoadError::at(&kind_node.span, "'kind' must be a string"))?;
         if project.registry.source(kind).is_none() {
             return Err(project.registry.unknown_kind("source", kind, &kind_node.span));
         }
         // The project's per-kind config lies under the entry.
         let mut config = Node::map(item.span.clone());
-        if let Some(over) = project.source_overrides.get(kind).and_then(Node::as_map).and_then(|m| m.get("config")) {
+        if let Some(over) = project
+            .source_overrides
+            .get(kind)
+            .and_then(Node::as_map)
+            .and_then(|m| m.get("config"))
+        {
             compose(&mut config, over.clone())?;
         }
         compose(&mut config, item.clone())?;
@@ -433,15 +549,25 @@ fn load_sources(project: &Project, map: &Mapping) -> Result<Vec<Source>, LoadErr
         let config_map = config.as_map_mut().expect("mapping");
         config_map.remove("kind");
         let directory = match config_map.remove("directory") {
-            Some((_, d)) => Some(d.as_str().ok_or_else(|| LoadError::at(&d.span, "'directory' must be a path"))?.to_string()),
+            Some((_, d)) => Some(
+                d.as_str()
+                    .ok_or_else(|| LoadError::at(&d.span, "'directory' must be a path"))?
+                    .to_string(),
+            ),
             None => None,
         };
-        if let Some((_, provenance)) = config_map.remove("provenance") {
-            if provenance.as_map().is_none() {
-                return Err(LoadError::at(&provenance.span, "'provenance' must be a mapping"));
-            }
+        if let Some((_, provenance)) = config_map.remove("provenance")
+            && provenance.as_map().is_none()
+        {
+            return Err(LoadError::at(&provenance.span, "'provenance' must be a mapping"));
         }
-        sources.push(Source { kind: kind.to_string(), index, config, directory, span: item.span.clone() });
+        sources.push(Source {
+            kind: kind.to_string(),
+            index,
+            config,
+            directory,
+            span: item.span.clone(),
+        });
     }
     Ok(sources)
 }

@@ -91,24 +91,32 @@ pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str
     best.map(|(_, c)| c)
 }
 
-/// Levenshtein distance over characters.
+/// Edit distance over characters, a swap of neighbours counting as one
+/// edit (optimal string alignment): `gti` is one edit from `git`.
 fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = if ca == *cb {
-                diagonal
-            } else {
-                1 + diagonal.min(above).min(row[j])
-            };
-            diagonal = above;
+    let width = b.len() + 1;
+    let mut d = vec![0usize; (a.len() + 1) * width];
+    for i in 0..=a.len() {
+        d[i * width] = i;
+    }
+    for (j, cell) in d.iter_mut().enumerate().take(width) {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[(i - 1) * width + j] + 1)
+                .min(d[i * width + j - 1] + 1)
+                .min(d[(i - 1) * width + j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[(i - 2) * width + j - 2] + 1);
+            }
+            d[i * width + j] = best;
         }
     }
-    row[b.len()]
+    d[a.len() * width + b.len()]
 }
 
 /// Checks that `map` holds only `allowed` keys, suggesting the nearest one.
@@ -135,11 +143,18 @@ mod tests {
         assert_eq!(did_you_mean("refs", ["ref", "url", "track"]), Some("ref"));
         assert_eq!(did_you_mean("dependss", ["depends", "build-depends"]), Some("depends"));
         assert_eq!(did_you_mean("zzz", ["ref", "url"]), None);
+        assert_eq!(did_you_mean("gti", ["git", "tar"]), Some("git"));
     }
 
     #[test]
     fn rendering_has_position_details_and_hint() {
-        let span = Span { file: "a.bst".into(), line: 3, col: 5, start: 0, end: 0 };
+        let span = Span {
+            file: "a.bst".into(),
+            line: 3,
+            col: 5,
+            start: 0,
+            end: 0,
+        };
         let err = LoadError::at(&span, "bad").with_detail("more").with_hint("fix it");
         assert_eq!(err.to_string(), "a.bst:3:5: bad\n  more\n  hint: fix it");
     }

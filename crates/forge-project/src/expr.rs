@@ -34,9 +34,7 @@ impl ExprValue {
     /// Python equality: `True == 1`, but never a string equal to a number.
     fn equals(&self, other: &ExprValue) -> bool {
         match (self, other) {
-            (ExprValue::Bool(a), ExprValue::Int(b)) | (ExprValue::Int(b), ExprValue::Bool(a)) => {
-                i64::from(*a) == *b
-            }
+            (ExprValue::Bool(a), ExprValue::Int(b)) | (ExprValue::Int(b), ExprValue::Bool(a)) => i64::from(*a) == *b,
             _ => self == other,
         }
     }
@@ -64,16 +62,9 @@ impl fmt::Display for ExprValue {
 }
 
 /// Evaluates `expression`, looking names up with `lookup`.
-pub fn evaluate(
-    expression: &str,
-    lookup: &dyn Fn(&str) -> Option<ExprValue>,
-) -> Result<bool, String> {
+pub fn evaluate(expression: &str, lookup: &dyn Fn(&str) -> Option<ExprValue>) -> Result<bool, String> {
     let tokens = tokenize(expression)?;
-    let mut parser = Parser {
-        tokens,
-        pos: 0,
-        lookup,
-    };
+    let mut parser = Parser { tokens, pos: 0, lookup };
     let value = parser.or_expr()?;
     if parser.pos != parser.tokens.len() {
         return Err(format!("unexpected '{}'", parser.tokens[parser.pos]));

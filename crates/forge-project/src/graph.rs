@@ -80,13 +80,24 @@ impl Graph {
             .map(|e| {
                 e.dependencies
                     .iter()
-                    .map(|d| Edge { element: index[&d.name], build: d.build, runtime: d.runtime, strict: d.strict })
+                    .map(|d| Edge {
+                        element: index[&d.name],
+                        build: d.build,
+                        runtime: d.runtime,
+                        strict: d.strict,
+                    })
                     .collect()
             })
             .collect();
         let topological = topological_order(&elements, &unsorted)?;
         let edges = sort_dependencies(&elements, unsorted, &topological);
-        Ok(Graph { elements, edges, targets: target_ids, topological, index })
+        Ok(Graph {
+            elements,
+            edges,
+            targets: target_ids,
+            topological,
+            index,
+        })
     }
 
     /// The index of element `name`.
@@ -146,13 +157,21 @@ impl Graph {
             if skip {
                 continue;
             }
-            let mut stack = vec![Frame { element: root, scope, child: 0 }];
+            let mut stack = vec![Frame {
+                element: root,
+                scope,
+                child: 0,
+            }];
             mark(&mut visited_build, &mut visited_run, root, scope);
             while let Some(frame) = stack.last_mut() {
                 let children: &[Edge] = &self.edges[frame.element];
                 // Build scope lists build deps, run scope runtime deps, all
                 // scope build deps then runtime deps.
-                let total = if frame.scope == Scope::All { children.len() * 2 } else { children.len() };
+                let total = if frame.scope == Scope::All {
+                    children.len() * 2
+                } else {
+                    children.len()
+                };
                 let mut pushed = None;
                 while frame.child < total {
                     let position = frame.child;
@@ -172,7 +191,11 @@ impl Graph {
                         _ => (edge.runtime, Scope::Run, !visited_run[child]),
                     };
                     if follows && visit {
-                        pushed = Some(Frame { element: child, scope: child_scope, child: 0 });
+                        pushed = Some(Frame {
+                            element: child,
+                            scope: child_scope,
+                            child: 0,
+                        });
                         break;
                     }
                 }
@@ -209,7 +232,12 @@ fn load_closure(project: &Project, targets: &[String]) -> Vec<(String, Result<El
             pending.push((target.clone(), None));
         }
     }
-    let queue = Mutex::new(Queue { pending, seen, busy: 0, done: Vec::new() });
+    let queue = Mutex::new(Queue {
+        pending,
+        seen,
+        busy: 0,
+        done: Vec::new(),
+    });
     let wake = Condvar::new();
     let worker = || loop {
         let (name, from) = {
@@ -292,10 +320,10 @@ pub fn all_element_names(project: &Project) -> Vec<String> {
             let Ok(kind) = entry.file_type() else { continue };
             if kind.is_dir() {
                 dirs.push(path);
-            } else if path.extension().is_some_and(|e| e == "bst") {
-                if let Ok(relative) = path.strip_prefix(&project.element_path) {
-                    names.push(relative.to_string_lossy().into_owned());
-                }
+            } else if path.extension().is_some_and(|e| e == "bst")
+                && let Ok(relative) = path.strip_prefix(&project.element_path)
+            {
+                names.push(relative.to_string_lossy().into_owned());
             }
         }
     }
@@ -333,7 +361,8 @@ fn topological_order(elements: &[Element], edges: &[Vec<Edge>]) -> Result<Vec<us
                     GREY => {
                         let from = *node;
                         let start = stack.iter().position(|(n, _)| *n == next).unwrap_or(0);
-                        let mut chain: Vec<&str> = stack[start..].iter().map(|(n, _)| elements[*n].name.as_str()).collect();
+                        let mut chain: Vec<&str> =
+                            stack[start..].iter().map(|(n, _)| elements[*n].name.as_str()).collect();
                         chain.push(&elements[next].name);
                         let dep = elements[from]
                             .dependencies

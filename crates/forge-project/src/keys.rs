@@ -7,6 +7,9 @@
 //! whole staged closure while each key is computed once, from direct edges
 //! only, in dependency order.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use serde_json::{Map, Value as Json, json};
 use sha2::{Digest, Sha256};
 
@@ -160,8 +163,14 @@ fn hash_text(text: &str) -> String {
 fn sandbox_key(sandbox: &Node) -> Json {
     let get = |k: &str| sandbox.as_map().and_then(|m| m.get(k)).and_then(Node::as_str);
     let mut key = Map::new();
-    key.insert("build-os".into(), json!(get("build-os").unwrap_or("linux").to_lowercase()));
-    key.insert("build-arch".into(), json!(canonical_arch(get("build-arch").unwrap_or(host_arch()))));
+    key.insert(
+        "build-os".into(),
+        json!(get("build-os").unwrap_or("linux").to_lowercase()),
+    );
+    key.insert(
+        "build-arch".into(),
+        json!(canonical_arch(get("build-arch").unwrap_or(host_arch()))),
+    );
     for id in ["build-uid", "build-gid"] {
         if let Some(value) = get(id) {
             key.insert(id.into(), json!(value));
@@ -187,11 +196,14 @@ impl CacheKeys {
     /// Computes every key of `graph`, dependencies first.
     pub fn compute(project: &Project, graph: &Graph) -> Result<CacheKeys, LoadError> {
         let n = graph.elements.len();
-        let ctx = KeyContext { project_dir: &project.dir };
+        let ctx = KeyContext {
+            project_dir: &project.dir,
+        };
         let mut keys: Vec<Option<String>> = vec![None; n];
         let mut runtime_keys: Vec<Option<String>> = vec![None; n];
         let mut sources_resolved = vec![true; n];
         let mut inputs = vec![None; n];
+        let mut public_digests: HashMap<*const Node, String> = HashMap::new();
         let mut fatal_warnings = project.fatal_warnings.clone();
         fatal_warnings.sort();
 
@@ -202,7 +214,10 @@ impl CacheKeys {
                 .sources
                 .iter()
                 .map(|source| {
-                    let kind = project.registry.source(&source.kind).expect("loaded sources have known kinds");
+                    let kind = project
+                        .registry
+                        .source(&source.kind)
+                        .expect("loaded sources have known kinds");
                     kind.unique_key(source, &ctx)
                 })
                 .collect::<Result<Vec<_>, LoadError>>()
@@ -211,7 +226,10 @@ impl CacheKeys {
 
         for &index in &graph.topological {
             let element = &graph.elements[index];
-            let kind = project.registry.element(&element.kind).expect("loaded elements have known kinds");
+            let kind = project
+                .registry
+                .element(&element.kind)
+                .expect("loaded elements have known kinds");
             let mut sources = Vec::with_capacity(element.sources.len());
             for (source, unique_key) in element.sources.iter().zip(std::mem::take(&mut source_keys[index])) {
                 match unique_key {
@@ -247,11 +265,17 @@ impl CacheKeys {
                 "build-root".into(),
                 json!(element.variables.get("build-root").unwrap_or_default()),
             );
-            // Public data goes in as its own digest: hashed straight from
-            // the nodes, it is the cheapest part of the key to compute.
-            let mut public = String::new();
-            write_canonical_node(&element.public, &mut public);
-            input.insert("public".into(), json!(hash_text(&public)));
+            // Public data goes in as its own digest, computed once per
+            // shared copy.
+            let public = public_digests
+                .entry(Arc::as_ptr(&element.public))
+                .or_insert_with(|| {
+                    let mut text = String::new();
+                    write_canonical_node(&element.public, &mut text);
+                    hash_text(&text)
+                })
+                .clone();
+            input.insert("public".into(), json!(public));
             input.insert("sources".into(), Json::Array(sources));
             input.insert("fatal-warnings".into(), json!(fatal_warnings));
             if kind.runs_commands(element) {
@@ -282,7 +306,12 @@ impl CacheKeys {
             }
             keys[index] = Some(key);
         }
-        Ok(CacheKeys { keys, runtime_keys, sources_resolved, inputs })
+        Ok(CacheKeys {
+            keys,
+            runtime_keys,
+            sources_resolved,
+            inputs,
+        })
     }
 }
 

@@ -112,22 +112,16 @@ fn is_option_name(name: &str) -> bool {
 impl OptionPool {
     /// Reads the `options:` mapping of project.conf. `element_exists` tells
     /// whether an element-mask value names a real element.
-    pub fn load(
-        declarations: &Mapping,
-        element_exists: &dyn Fn(&str) -> bool,
-    ) -> Result<OptionPool, LoadError> {
+    pub fn load(declarations: &Mapping, element_exists: &dyn Fn(&str) -> bool) -> Result<OptionPool, LoadError> {
         let mut options = Vec::new();
         for (key, decl) in declarations.iter() {
             if !is_option_name(&key.name) {
-                return Err(LoadError::at(
-                    &key.span,
-                    format!("invalid option name '{}'", key.name),
-                )
-                .with_hint("option names are letters, digits and '_' (no dashes), not starting with a digit"));
+                return Err(LoadError::at(&key.span, format!("invalid option name '{}'", key.name))
+                    .with_hint("option names are letters, digits and '_' (no dashes), not starting with a digit"));
             }
-            let map = decl.as_map().ok_or_else(|| {
-                LoadError::at(&decl.span, format!("option '{}' must be a mapping", key.name))
-            })?;
+            let map = decl
+                .as_map()
+                .ok_or_else(|| LoadError::at(&decl.span, format!("option '{}' must be a mapping", key.name)))?;
             options.push(load_option(&key.name, &key.span, map, element_exists)?);
         }
         Ok(OptionPool { options })
@@ -158,15 +152,13 @@ impl OptionPool {
                 "True" | "true" => true,
                 "False" | "false" => false,
                 _ => {
-                    return Err(LoadError::new(format!(
-                        "invalid value for bool option '{name}': {value}"
-                    ))
-                    .with_hint("valid values: True, False"));
+                    return Err(
+                        LoadError::new(format!("invalid value for bool option '{name}': {value}"))
+                            .with_hint("valid values: True, False"),
+                    );
                 }
             }),
-            OptionType::Enum(_) | OptionType::Arch(_) | OptionType::Os(_) => {
-                OptionValue::Str(value.to_string())
-            }
+            OptionType::Enum(_) | OptionType::Arch(_) | OptionType::Os(_) => OptionValue::Str(value.to_string()),
             OptionType::Flags(_) | OptionType::ElementMask => OptionValue::List(list()),
         };
         check_value(name, &option.ty, &new_value, None, &|_| true)?;
@@ -180,9 +172,7 @@ impl OptionPool {
         Some(match &option.value {
             OptionValue::Bool(b) => ExprValue::Bool(*b),
             OptionValue::Str(s) => ExprValue::Str(s.clone()),
-            OptionValue::List(items) => {
-                ExprValue::List(items.iter().cloned().map(ExprValue::Str).collect())
-            }
+            OptionValue::List(items) => ExprValue::List(items.iter().cloned().map(ExprValue::Str).collect()),
         })
     }
 
@@ -245,10 +235,12 @@ fn load_option(
         }
         other => {
             let err = LoadError::at(&type_node.span, format!("unknown option type '{other}'"));
-            return Err(match did_you_mean(other, ["bool", "enum", "flags", "arch", "os", "element-mask"]) {
-                Some(near) => err.with_hint(format!("did you mean '{near}'?")),
-                None => err.with_hint("one of: bool, enum, flags, arch, os, element-mask"),
-            });
+            return Err(
+                match did_you_mean(other, ["bool", "enum", "flags", "arch", "os", "element-mask"]) {
+                    Some(near) => err.with_hint(format!("did you mean '{near}'?")),
+                    None => err.with_hint("one of: bool, enum, flags, arch, os, element-mask"),
+                },
+            );
         }
     };
     check_keys(map, &allowed, &format!("option '{name}'"))?;
@@ -291,10 +283,19 @@ fn load_option(
         (OptionType::Arch(_), _) => OptionValue::Str(host_arch().to_string()),
         (OptionType::Os(_), _) => OptionValue::Str(host_os().to_string()),
         (_, None) => {
-            return Err(LoadError::at(span, format!("{type_name} option '{name}' needs a 'default'")));
+            return Err(LoadError::at(
+                span,
+                format!("{type_name} option '{name}' needs a 'default'"),
+            ));
         }
     };
-    check_value(name, &ty, &value, default.map(|d| &d.span).or(Some(span)), element_exists)?;
+    check_value(
+        name,
+        &ty,
+        &value,
+        default.map(|d| &d.span).or(Some(span)),
+        element_exists,
+    )?;
     Ok(ProjectOption {
         name: name.to_string(),
         ty,
@@ -320,33 +321,24 @@ fn check_value(
         err.with_hint(format!("valid values: {}", valid.join(", ")))
     };
     match (ty, value) {
-        (OptionType::Enum(values), OptionValue::Str(s)) if !values.contains(s) => {
-            Err(fail("enum", s, values))
-        }
-        (OptionType::Arch(values), OptionValue::Str(s)) if !values.contains(s) => {
-            Err(fail("arch", s, values))
-        }
-        (OptionType::Os(values), OptionValue::Str(s)) if !values.contains(s) => {
-            Err(fail("os", s, values))
-        }
-        (OptionType::Flags(values), OptionValue::List(items)) => {
-            match items.iter().find(|i| !values.contains(i)) {
-                Some(bad) => Err(fail("flags", bad, values)),
-                None => Ok(()),
+        (OptionType::Enum(values), OptionValue::Str(s)) if !values.contains(s) => Err(fail("enum", s, values)),
+        (OptionType::Arch(values), OptionValue::Str(s)) if !values.contains(s) => Err(fail("arch", s, values)),
+        (OptionType::Os(values), OptionValue::Str(s)) if !values.contains(s) => Err(fail("os", s, values)),
+        (OptionType::Flags(values), OptionValue::List(items)) => match items.iter().find(|i| !values.contains(i)) {
+            Some(bad) => Err(fail("flags", bad, values)),
+            None => Ok(()),
+        },
+        (OptionType::ElementMask, OptionValue::List(items)) => match items.iter().find(|i| !element_exists(i)) {
+            Some(bad) => {
+                let message =
+                    format!("invalid value for element-mask option '{name}': {bad} is not an element of this project");
+                Err(match span {
+                    Some(span) => LoadError::at(span, message),
+                    None => LoadError::new(message),
+                })
             }
-        }
-        (OptionType::ElementMask, OptionValue::List(items)) => {
-            match items.iter().find(|i| !element_exists(i)) {
-                Some(bad) => {
-                    let message = format!("invalid value for element-mask option '{name}': {bad} is not an element of this project");
-                    Err(match span {
-                        Some(span) => LoadError::at(span, message),
-                        None => LoadError::new(message),
-                    })
-                }
-                None => Ok(()),
-            }
-        }
+            None => Ok(()),
+        },
         _ => Ok(()),
     }
 }
@@ -422,7 +414,12 @@ machine:
             "invalid value for enum option 'flavour': bogus\n  hint: valid values: plain, fancy"
         );
         assert!(pool.set_from_cli("debug", "yes").is_err());
-        assert!(pool.set_from_cli("extras", "docs,bogus").unwrap_err().to_string().contains("bogus"));
+        assert!(
+            pool.set_from_cli("extras", "docs,bogus")
+                .unwrap_err()
+                .to_string()
+                .contains("bogus")
+        );
         let err = pool.set_from_cli("flavor", "plain").unwrap_err();
         assert!(err.to_string().contains("did you mean 'flavour'"), "{err}");
     }
@@ -431,7 +428,9 @@ machine:
     fn bad_declarations_are_errors() {
         let load = |text: &str| {
             let node = parse_str("project.conf", text).unwrap();
-            OptionPool::load(node.as_map().unwrap(), &|e| e == "a.bst").unwrap_err().to_string()
+            OptionPool::load(node.as_map().unwrap(), &|e| e == "a.bst")
+                .unwrap_err()
+                .to_string()
         };
         assert!(load("x:\n  type: bol\n  description: d\n").contains("did you mean 'bool'"));
         assert!(load("x:\n  type: bool\n  description: d\n").contains("needs a 'default'"));

@@ -102,6 +102,8 @@ pub struct KindBase {
     pub split_rules: Node,
     /// Sandbox settings.
     pub sandbox: Node,
+    /// The variables the split rules refer to.
+    pub split_rule_variables: Vec<String>,
 }
 
 /// A loaded project.conf.
@@ -132,6 +134,7 @@ pub struct Project {
     pub registry: KindRegistry,
     kind_bases: HashMap<&'static str, Arc<KindBase>>,
     includes: IncludeCache,
+    shared_public: Mutex<HashMap<(String, String), Arc<Node>>>,
 }
 
 /// Parsed include files, shared by every element that includes them.
@@ -143,23 +146,36 @@ struct IncludeCache {
 
 impl IncludeCache {
     fn load(&self, path: &str, at: &Span) -> Result<Node, LoadError> {
-        if let Some(node) = self.files.lock().map_err(|_| LoadError::new("include cache poisoned"))?.get(path) {
+        if let Some(node) = self
+            .files
+            .lock()
+            .map_err(|_| LoadError::new("include cache poisoned"))?
+            .get(path)
+        {
             return Ok(Node::clone(node));
         }
         if path.contains(':') && path.split(':').next().is_some_and(|p| p.ends_with(".bst")) {
-            return Err(LoadError::at(at, format!("cannot include '{path}': junctions are not supported by forge yet")));
+            return Err(LoadError::at(
+                at,
+                format!("cannot include '{path}': junctions are not supported by forge yet"),
+            ));
         }
         let relative = Path::new(path);
         if relative.is_absolute() || relative.components().any(|c| matches!(c, Component::ParentDir)) {
-            return Err(LoadError::at(at, format!("include '{path}' must be a path inside the project"))
-                .with_hint("(@) paths are relative to the project directory and may not use '..'"));
+            return Err(
+                LoadError::at(at, format!("include '{path}' must be a path inside the project"))
+                    .with_hint("(@) paths are relative to the project directory and may not use '..'"),
+            );
         }
         let text = std::fs::read_to_string(self.dir.join(relative)).map_err(|e| {
             LoadError::at(at, format!("cannot read included file '{path}': {e}"))
                 .with_hint("(@) paths are relative to the project directory, not to the including file")
         })?;
         let node = Arc::new(parse_str(path, &text)?);
-        let mut files = self.files.lock().map_err(|_| LoadError::new("include cache poisoned"))?;
+        let mut files = self
+            .files
+            .lock()
+            .map_err(|_| LoadError::new("include cache poisoned"))?;
         files.insert(path.to_string(), node.clone());
         Ok(Node::clone(&node))
     }
@@ -199,15 +215,18 @@ fn str_value<'a>(map: &'a Mapping, key: &str) -> Result<Option<&'a str>, LoadErr
     match map.get(key) {
         None => Ok(None),
         Some(node) => node.as_str().map(Some).ok_or_else(|| {
-            LoadError::at(&node.span, format!("'{key}' must be a string, not {}", node.type_name()))
+            LoadError::at(
+                &node.span,
+                format!("'{key}' must be a string, not {}", node.type_name()),
+            )
         }),
     }
 }
 
 pub(crate) fn str_list(node: &Node, what: &str) -> Result<Vec<String>, LoadError> {
-    let items = node.as_list().ok_or_else(|| {
-        LoadError::at(&node.span, format!("'{what}' must be a list, not {}", node.type_name()))
-    })?;
+    let items = node
+        .as_list()
+        .ok_or_else(|| LoadError::at(&node.span, format!("'{what}' must be a list, not {}", node.type_name())))?;
     items
         .iter()
         .map(|i| {
@@ -233,13 +252,18 @@ fn mapping_override(node: Option<Node>, key: &str, span: &Span) -> Result<Node, 
     match node {
         None => Ok(Node::map(span.clone())),
         Some(node) if node.as_map().is_some() => Ok(node),
-        Some(node) => Err(LoadError::at(&node.span, format!("'{key}' must be a mapping, not {}", node.type_name()))),
+        Some(node) => Err(LoadError::at(
+            &node.span,
+            format!("'{key}' must be a mapping, not {}", node.type_name()),
+        )),
     }
 }
 
 fn is_symbol_name(name: &str) -> bool {
     let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == '-')
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == '-')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
@@ -248,7 +272,8 @@ impl Project {
     pub fn load(settings: &LoadSettings, registry: KindRegistry) -> Result<Project, LoadError> {
         let start = match &settings.directory {
             Some(dir) => dir.clone(),
-            None => std::env::current_dir().map_err(|e| LoadError::new(format!("cannot read the current directory: {e}")))?,
+            None => std::env::current_dir()
+                .map_err(|e| LoadError::new(format!("cannot read the current directory: {e}")))?,
         };
         let dir = if settings.directory.is_some() {
             if !start.join("project.conf").is_file() {
@@ -274,11 +299,19 @@ impl Project {
         let conf = parse_str("project.conf", text)?;
         let conf_map = conf.as_map().expect("parse_str returns mappings");
         check_keys(conf_map, &[PROJECT_KEYS, &["(@)", "(?)"]].concat(), "project.conf")?;
-        let whole_file = Span { file: "project.conf".into(), line: 1, col: 1, start: 0, end: 0 };
+        let whole_file = Span {
+            file: "project.conf".into(),
+            line: 1,
+            col: 1,
+            start: 0,
+            end: 0,
+        };
 
         // Keys that must come from project.conf itself, not an include.
         let name = str_value(conf_map, "name")?
-            .ok_or_else(|| LoadError::at(&whole_file, "project.conf has no 'name'").with_hint("add `name: my-project`"))?
+            .ok_or_else(|| {
+                LoadError::at(&whole_file, "project.conf has no 'name'").with_hint("add `name: my-project`")
+            })?
             .to_string();
         if !is_symbol_name(&name) {
             let span = &conf_map.get("name").expect("present").span;
@@ -292,16 +325,36 @@ impl Project {
         // First pass, as BuildStream: includes of project.conf, then the
         // result over the built-in defaults. Conditions need the options,
         // which may come from an include, so they wait for the second pass.
-        let includes = IncludeCache { dir: dir.clone(), files: Mutex::default() };
+        let includes = IncludeCache {
+            dir: dir.clone(),
+            files: Mutex::default(),
+        };
         let mut conf = conf;
-        directives::process_includes(&mut conf, &ProjectDirectives { includes: &includes, options: None })?;
+        directives::process_includes(
+            &mut conf,
+            &ProjectDirectives {
+                includes: &includes,
+                options: None,
+            },
+        )?;
         for key in ["name", "min-version", "element-path", "plugins"] {
-            let from_file = |node: &Node| node.as_map().and_then(|m| m.get_entry(key)).map(|(k, _)| k.span.file.clone());
-            if let Some(file) = from_file(&conf) {
-                if file.as_ref() != "project.conf" {
-                    let span = conf.as_map().and_then(|m| m.get_entry(key)).map(|(k, _)| k.span.clone()).expect("present");
-                    return Err(LoadError::at(&span, format!("'{key}' must be set in project.conf itself, not in an include")));
-                }
+            let from_file = |node: &Node| {
+                node.as_map()
+                    .and_then(|m| m.get_entry(key))
+                    .map(|(k, _)| k.span.file.clone())
+            };
+            if let Some(file) = from_file(&conf)
+                && file.as_ref() != "project.conf"
+            {
+                let span = conf
+                    .as_map()
+                    .and_then(|m| m.get_entry(key))
+                    .map(|(k, _)| k.span.clone())
+                    .expect("present");
+                return Err(LoadError::at(
+                    &span,
+                    format!("'{key}' must be set in project.conf itself, not in an include"),
+                ));
             }
         }
         let mut config = parse_str(DEFAULTS_FILE, DEFAULTS)?;
@@ -315,7 +368,13 @@ impl Project {
         for (name, value) in &settings.options {
             options.set_from_cli(name, value)?;
         }
-        directives::process(&mut config, &ProjectDirectives { includes: &includes, options: Some(&options) })?;
+        directives::process(
+            &mut config,
+            &ProjectDirectives {
+                includes: &includes,
+                options: Some(&options),
+            },
+        )?;
         // Per-kind overrides are composed over kind defaults later: their
         // list directives have not met their lists yet.
         let config_map = config.as_map_mut().expect("mapping");
@@ -329,13 +388,19 @@ impl Project {
         let vars = variables.as_map_mut().expect("mapping");
         for protected in PROTECTED {
             if let Some((key, _)) = vars.get_entry(protected) {
-                return Err(LoadError::at(&key.span, format!("invalid redefinition of protected variable '{protected}'"))
-                    .with_hint("forge sets this variable itself"));
+                return Err(LoadError::at(
+                    &key.span,
+                    format!("invalid redefinition of protected variable '{protected}'"),
+                )
+                .with_hint("forge sets this variable itself"));
             }
         }
         let synthetic = Span::synthetic("<forge>");
         let max_jobs = settings.max_jobs.unwrap_or_else(|| {
-            std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(8)
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+                .min(8)
         });
         vars.insert_str_key("project-name", Node::string(name.clone(), synthetic.clone()));
         vars.insert_str_key("max-jobs", Node::string(max_jobs.to_string(), synthetic.clone()));
@@ -386,7 +451,9 @@ impl Project {
             if registry.source(&kind.name).is_none() {
                 return Err(registry.unknown_kind("source", &kind.name, &kind.span));
             }
-            let over_map = over.as_map().ok_or_else(|| LoadError::at(&over.span, "a source override must be a mapping"))?;
+            let over_map = over
+                .as_map()
+                .ok_or_else(|| LoadError::at(&over.span, "a source override must be a mapping"))?;
             check_keys(over_map, &["config"], &format!("'sources: {}'", kind.name))?;
         }
 
@@ -397,13 +464,16 @@ impl Project {
             config: Node::map(synthetic.clone()),
             split_rules,
             sandbox,
+            split_rule_variables: Vec::new(),
         };
         let overrides = element_overrides.as_map().expect("mapping");
         for (kind, over) in overrides.iter() {
             if registry.element(&kind.name).is_none() {
                 return Err(registry.unknown_kind("element", &kind.name, &kind.span));
             }
-            let over_map = over.as_map().ok_or_else(|| LoadError::at(&over.span, "an element override must be a mapping"))?;
+            let over_map = over
+                .as_map()
+                .ok_or_else(|| LoadError::at(&over.span, "an element override must be a mapping"))?;
             check_keys(over_map, KIND_OVERRIDE_KEYS, &format!("'elements: {}'", kind.name))?;
         }
         let mut kind_bases = HashMap::new();
@@ -427,6 +497,7 @@ impl Project {
             registry,
             kind_bases,
             includes,
+            shared_public: Mutex::default(),
         })
     }
 
@@ -435,9 +506,35 @@ impl Project {
         self.kind_bases.get(kind)
     }
 
+    /// The public data of elements of `kind` whose split-rule variables
+    /// have the values in `signature`, made by `make` the first time.
+    pub(crate) fn shared_public(
+        &self,
+        kind: &str,
+        signature: &str,
+        make: impl FnOnce() -> Result<Node, LoadError>,
+    ) -> Result<Arc<Node>, LoadError> {
+        let key = (kind.to_string(), signature.to_string());
+        if let Some(public) = self.shared_public.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+            return Ok(public.clone());
+        }
+        let public = Arc::new(make()?);
+        self.shared_public
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, public.clone());
+        Ok(public)
+    }
+
     /// Reads an include file for an element.
     pub(crate) fn process_directives(&self, node: &mut Node) -> Result<(), LoadError> {
-        directives::process(node, &ProjectDirectives { includes: &self.includes, options: Some(&self.options) })
+        directives::process(
+            node,
+            &ProjectDirectives {
+                includes: &self.includes,
+                options: Some(&self.options),
+            },
+        )
     }
 
     /// The file name of element `name` as shown in messages.
@@ -451,15 +548,15 @@ impl Project {
 
     /// Checks that `url` uses a declared alias (or none).
     pub fn check_url_alias(&self, url: &str, span: &Span) -> Result<(), LoadError> {
-        if let Some(alias) = url_alias(url) {
-            if !self.aliases.contains_key(alias) {
-                let err = LoadError::at(span, format!("invalid alias '{alias}' in URL '{url}'"));
-                let known: Vec<&str> = self.aliases.keys().map(String::as_str).collect();
-                return Err(match crate::error::did_you_mean(alias, known.iter().copied()) {
-                    Some(near) => err.with_hint(format!("did you mean '{near}'?")),
-                    None => err.with_hint("declare it under 'aliases:' in project.conf"),
-                });
-            }
+        if let Some(alias) = url_alias(url)
+            && !self.aliases.contains_key(alias)
+        {
+            let err = LoadError::at(span, format!("invalid alias '{alias}' in URL '{url}'"));
+            let known: Vec<&str> = self.aliases.keys().map(String::as_str).collect();
+            return Err(match crate::error::did_you_mean(alias, known.iter().copied()) {
+                Some(near) => err.with_hint(format!("did you mean '{near}'?")),
+                None => err.with_hint("declare it under 'aliases:' in project.conf"),
+            });
         }
         Ok(())
     }
@@ -503,19 +600,31 @@ fn check_min_version(conf: &Mapping, whole_file: &Span) -> Result<(), LoadError>
 }
 
 fn check_element_path(dir: &Path, conf: &Mapping, path: &str) -> Result<PathBuf, LoadError> {
-    let span = conf.get("element-path").map(|n| n.span.clone()).unwrap_or_else(|| Span::synthetic("project.conf"));
+    let span = conf
+        .get("element-path")
+        .map(|n| n.span.clone())
+        .unwrap_or_else(|| Span::synthetic("project.conf"));
     let relative = Path::new(path);
     if relative.is_absolute() || relative.components().any(|c| matches!(c, Component::ParentDir)) {
-        return Err(LoadError::at(&span, format!("element-path '{path}' must stay inside the project")));
+        return Err(LoadError::at(
+            &span,
+            format!("element-path '{path}' must stay inside the project"),
+        ));
     }
     let full = dir.join(relative);
     let meta = std::fs::symlink_metadata(&full)
         .map_err(|_| LoadError::at(&span, format!("element-path '{path}' does not exist")))?;
     if meta.file_type().is_symlink() {
-        return Err(LoadError::at(&span, format!("element-path '{path}' must not be a symlink")));
+        return Err(LoadError::at(
+            &span,
+            format!("element-path '{path}' must not be a symlink"),
+        ));
     }
     if !meta.is_dir() {
-        return Err(LoadError::at(&span, format!("element-path '{path}' is not a directory")));
+        return Err(LoadError::at(
+            &span,
+            format!("element-path '{path}' is not a directory"),
+        ));
     }
     Ok(full)
 }
@@ -523,31 +632,62 @@ fn check_element_path(dir: &Path, conf: &Mapping, path: &str) -> Result<PathBuf,
 /// forge runs no plugin code: plugins from `buildstream-plugins` are
 /// accepted for the kinds forge implements itself; anything else is an error.
 fn check_plugins(map: &Mapping, registry: &KindRegistry) -> Result<(), LoadError> {
-    let Some(plugins) = map.get("plugins") else { return Ok(()) };
-    let items = plugins.as_list().ok_or_else(|| LoadError::at(&plugins.span, "'plugins' must be a list"))?;
+    let Some(plugins) = map.get("plugins") else {
+        return Ok(());
+    };
+    let items = plugins
+        .as_list()
+        .ok_or_else(|| LoadError::at(&plugins.span, "'plugins' must be a list"))?;
     for item in items {
-        let plugin = item.as_map().ok_or_else(|| LoadError::at(&item.span, "a plugin entry must be a mapping"))?;
+        let plugin = item
+            .as_map()
+            .ok_or_else(|| LoadError::at(&item.span, "a plugin entry must be a mapping"))?;
         let origin = plugin.get("origin").and_then(Node::as_str).unwrap_or("");
         match origin {
             "pip" => {
-                check_keys(plugin, &["origin", "package-name", "elements", "sources", "source-mirrors", "allow-deprecated"], "a pip plugin origin")?;
+                check_keys(
+                    plugin,
+                    &[
+                        "origin",
+                        "package-name",
+                        "elements",
+                        "sources",
+                        "source-mirrors",
+                        "allow-deprecated",
+                    ],
+                    "a pip plugin origin",
+                )?;
             }
             "local" | "junction" => {
-                return Err(LoadError::at(&item.span, format!("forge does not load {origin} plugins: it runs no project code while loading"))
-                    .with_hint("use a kind forge implements (see `docs/format.md`)"));
+                return Err(LoadError::at(
+                    &item.span,
+                    format!("forge does not load {origin} plugins: it runs no project code while loading"),
+                )
+                .with_hint("use a kind forge implements (see `docs/format.md`)"));
             }
             other => {
-                return Err(LoadError::at(&item.span, format!("unknown plugin origin '{other}'")).with_hint("use pip, local or junction"));
+                return Err(LoadError::at(&item.span, format!("unknown plugin origin '{other}'"))
+                    .with_hint("use pip, local or junction"));
             }
         }
         for (list, what) in [("elements", "element"), ("sources", "source")] {
             let Some(kinds) = plugin.get(list) else { continue };
             for kind in kinds.as_list().unwrap_or_default() {
-                let name = kind.as_str().or_else(|| kind.as_map().and_then(|m| m.get("kind")).and_then(Node::as_str)).unwrap_or("");
-                let known = if what == "element" { registry.element(name).is_some() } else { registry.source(name).is_some() };
+                let name = kind
+                    .as_str()
+                    .or_else(|| kind.as_map().and_then(|m| m.get("kind")).and_then(Node::as_str))
+                    .unwrap_or("");
+                let known = if what == "element" {
+                    registry.element(name).is_some()
+                } else {
+                    registry.source(name).is_some()
+                };
                 if !known {
-                    return Err(LoadError::at(&kind.span, format!("the {what} kind '{name}' is not implemented by forge"))
-                        .with_hint("forge implements its kinds natively; see `docs/format.md` for the list"));
+                    return Err(LoadError::at(
+                        &kind.span,
+                        format!("the {what} kind '{name}' is not implemented by forge"),
+                    )
+                    .with_hint("forge implements its kinds natively; see `docs/format.md` for the list"));
                 }
             }
         }
@@ -576,42 +716,57 @@ fn alias_variables(dir: &Path, vars: &Mapping) -> Variables {
 fn load_aliases(map: &Mapping, vars: &Variables) -> Result<IndexMap<String, String>, LoadError> {
     let mut aliases = IndexMap::new();
     if let Some(node) = map.get("aliases") {
-        let alias_map = node.as_map().ok_or_else(|| LoadError::at(&node.span, "'aliases' must be a mapping"))?;
+        let alias_map = node
+            .as_map()
+            .ok_or_else(|| LoadError::at(&node.span, "'aliases' must be a mapping"))?;
         for (key, value) in alias_map.iter() {
-            let text = value.as_str().ok_or_else(|| LoadError::at(&value.span, "an alias value must be a URL string"))?;
+            let text = value
+                .as_str()
+                .ok_or_else(|| LoadError::at(&value.span, "an alias value must be a URL string"))?;
             aliases.insert(key.name.clone(), vars.expand(text, &value.span)?);
         }
     }
     Ok(aliases)
 }
 
-fn load_mirrors(
-    map: &Mapping,
-    vars: &Variables,
-    aliases: &IndexMap<String, String>,
-) -> Result<Vec<Mirror>, LoadError> {
+fn load_mirrors(map: &Mapping, vars: &Variables, aliases: &IndexMap<String, String>) -> Result<Vec<Mirror>, LoadError> {
     let mut mirrors = Vec::new();
     let Some(node) = map.get("mirrors") else {
         return Ok(mirrors);
     };
-    let items = node.as_list().ok_or_else(|| LoadError::at(&node.span, "'mirrors' must be a list"))?;
+    let items = node
+        .as_list()
+        .ok_or_else(|| LoadError::at(&node.span, "'mirrors' must be a list"))?;
     for item in items {
-        let mirror = item.as_map().ok_or_else(|| LoadError::at(&item.span, "a mirror must be a mapping"))?;
+        let mirror = item
+            .as_map()
+            .ok_or_else(|| LoadError::at(&item.span, "a mirror must be a mapping"))?;
         check_keys(mirror, &["name", "aliases", "kind", "config"], "a mirror")?;
         let name = str_value(mirror, "name")?
             .ok_or_else(|| LoadError::at(&item.span, "a mirror needs a 'name'"))?
             .to_string();
         if let Some(kind) = mirror.get("kind") {
-            return Err(LoadError::at(&kind.span, format!("mirror plugin kinds are not supported by forge: '{}'", kind.as_str().unwrap_or("")))
-                .with_hint("list the URLs per alias under 'aliases:'"));
+            return Err(LoadError::at(
+                &kind.span,
+                format!(
+                    "mirror plugin kinds are not supported by forge: '{}'",
+                    kind.as_str().unwrap_or("")
+                ),
+            )
+            .with_hint("list the URLs per alias under 'aliases:'"));
         }
         let mut by_alias = IndexMap::new();
         if let Some(alias_node) = mirror.get("aliases") {
-            let alias_map = alias_node.as_map().ok_or_else(|| LoadError::at(&alias_node.span, "a mirror's 'aliases' must be a mapping"))?;
+            let alias_map = alias_node
+                .as_map()
+                .ok_or_else(|| LoadError::at(&alias_node.span, "a mirror's 'aliases' must be a mapping"))?;
             for (alias, urls) in alias_map.iter() {
                 if !aliases.contains_key(&alias.name) {
-                    return Err(LoadError::at(&alias.span, format!("mirror '{name}' names an undeclared alias '{}'", alias.name))
-                        .with_hint("declare it under 'aliases:' first"));
+                    return Err(LoadError::at(
+                        &alias.span,
+                        format!("mirror '{name}' names an undeclared alias '{}'", alias.name),
+                    )
+                    .with_hint("declare it under 'aliases:' first"));
                 }
                 let list = str_list(urls, "mirror URLs")?
                     .into_iter()
@@ -620,7 +775,10 @@ fn load_mirrors(
                 by_alias.insert(alias.name.clone(), list);
             }
         }
-        mirrors.push(Mirror { name, aliases: by_alias });
+        mirrors.push(Mirror {
+            name,
+            aliases: by_alias,
+        });
     }
     Ok(mirrors)
 }
@@ -671,7 +829,30 @@ fn kind_base(project: &KindBase, kind: &dyn ElementKind, over: Option<&Node>) ->
             }
         }
     }
-    Ok(KindBase { variables, environment, env_nocache, config, split_rules, sandbox })
+    let mut split_rule_variables = Vec::new();
+    let mut strings = vec![&split_rules];
+    while let Some(node) = strings.pop() {
+        match &node.value {
+            Value::Str(text) => {
+                for name in crate::variables::references(text) {
+                    if !split_rule_variables.iter().any(|v| v == name) {
+                        split_rule_variables.push(name.to_string());
+                    }
+                }
+            }
+            Value::Map(m) => strings.extend(m.iter().map(|(_, v)| v)),
+            Value::List(l) => strings.extend(l.iter()),
+        }
+    }
+    Ok(KindBase {
+        variables,
+        environment,
+        env_nocache,
+        config,
+        split_rules,
+        sandbox,
+        split_rule_variables,
+    })
 }
 
 /// Reads `key` of a mapping node as a string-to-string map.
@@ -695,5 +876,3 @@ pub(crate) fn string_map(node: &Node, what: &str) -> Result<IndexMap<String, Str
     }
     Ok(out)
 }
-
-

@@ -51,6 +51,14 @@ fn pieces(text: &str) -> Vec<Piece<'_>> {
     out
 }
 
+/// The variable names `text` refers to, in order.
+pub fn references(text: &str) -> impl Iterator<Item = &str> {
+    pieces(text).into_iter().filter_map(|p| match p {
+        Piece::Ref(name) => Some(name),
+        Piece::Text(_) => None,
+    })
+}
+
 /// Length of a valid variable name at the start of `s`: `[a-zA-Z][a-zA-Z0-9_-]*`.
 fn reference_name_len(s: &str) -> usize {
     let bytes = s.as_bytes();
@@ -190,7 +198,9 @@ fn undefined<'a>(name: &str, span: &Span, known: impl Iterator<Item = &'a str>) 
     let err = LoadError::at(span, format!("reference to undefined variable '{name}'"));
     match did_you_mean(name, known) {
         Some(near) => err.with_hint(format!("did you mean '%{{{near}}}'?")),
-        None => err.with_hint(format!("define '{name}' under 'variables:' in the element or in project.conf")),
+        None => err.with_hint(format!(
+            "define '{name}' under 'variables:' in the element or in project.conf"
+        )),
     }
 }
 
@@ -226,7 +236,10 @@ mod tests {
 
     #[test]
     fn splits_references() {
-        assert_eq!(pieces("a%{b}c"), vec![Piece::Text("a"), Piece::Ref("b"), Piece::Text("c")]);
+        assert_eq!(
+            pieces("a%{b}c"),
+            vec![Piece::Text("a"), Piece::Ref("b"), Piece::Text("c")]
+        );
         assert_eq!(pieces("100%{"), vec![Piece::Text("100%{")]);
         assert_eq!(pieces("%{1x}"), vec![Piece::Text("%{1x}")]);
         assert_eq!(pieces("%%{a}"), vec![Piece::Text("%"), Piece::Ref("a")]);
@@ -235,11 +248,15 @@ mod tests {
 
     #[test]
     fn resolves_chains_in_any_order() {
-        let vars = resolve("bindir: '%{exec_prefix}/bin'\nexec_prefix: '%{prefix}'\nprefix: /usr\npct: '100%{'\n").unwrap();
+        let vars =
+            resolve("bindir: '%{exec_prefix}/bin'\nexec_prefix: '%{prefix}'\nprefix: /usr\npct: '100%{'\n").unwrap();
         assert_eq!(vars.get("bindir"), Some("/usr/bin"));
         assert_eq!(vars.get("pct"), Some("100%{"));
         let span = Span::synthetic("t");
-        assert_eq!(vars.expand("$HOME%{prefix}%%{prefix}", &span).unwrap(), "$HOME/usr%/usr");
+        assert_eq!(
+            vars.expand("$HOME%{prefix}%%{prefix}", &span).unwrap(),
+            "$HOME/usr%/usr"
+        );
     }
 
     #[test]

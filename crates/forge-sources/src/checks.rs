@@ -8,20 +8,28 @@ use forge_yaml::Node;
 /// A required string key.
 pub fn required_str<'a>(source: &'a Source, key: &str) -> Result<&'a str, LoadError> {
     match source.get(key) {
-        Some(node) => node
-            .as_str()
-            .ok_or_else(|| LoadError::at(&node.span, format!("'{key}' must be a string, not {}", node.type_name()))),
-        None => Err(LoadError::at(&source.span, format!("a {} source needs '{key}'", source.kind))),
+        Some(node) => node.as_str().ok_or_else(|| {
+            LoadError::at(
+                &node.span,
+                format!("'{key}' must be a string, not {}", node.type_name()),
+            )
+        }),
+        None => Err(LoadError::at(
+            &source.span,
+            format!("a {} source needs '{key}'", source.kind),
+        )),
     }
 }
 
 /// An optional string key.
 pub fn optional_str<'a>(source: &'a Source, key: &str) -> Result<Option<&'a str>, LoadError> {
     match source.get(key) {
-        Some(node) => node
-            .as_str()
-            .map(Some)
-            .ok_or_else(|| LoadError::at(&node.span, format!("'{key}' must be a string, not {}", node.type_name()))),
+        Some(node) => node.as_str().map(Some).ok_or_else(|| {
+            LoadError::at(
+                &node.span,
+                format!("'{key}' must be a string, not {}", node.type_name()),
+            )
+        }),
         None => Ok(None),
     }
 }
@@ -51,14 +59,17 @@ pub fn check_url(source: &Source, project: &Project) -> Result<(), LoadError> {
 
 /// Checks an optional `ref` is a sha256 in hex.
 pub fn check_sha256_ref(source: &Source) -> Result<(), LoadError> {
-    if let Some(reference) = optional_str(source, "ref")? {
-        if !is_sha256(reference) {
-            return Err(LoadError::at(
-                span_of(source, "ref"),
-                format!("'ref' of a {} source must be the sha256 of the file (64 hex digits), not '{reference}'", source.kind),
-            )
-            .with_hint("run `forge track` to fill it in"));
-        }
+    if let Some(reference) = optional_str(source, "ref")?
+        && !is_sha256(reference)
+    {
+        return Err(LoadError::at(
+            span_of(source, "ref"),
+            format!(
+                "'ref' of a {} source must be the sha256 of the file (64 hex digits), not '{reference}'",
+                source.kind
+            ),
+        )
+        .with_hint("run `forge track` to fill it in"));
     }
     Ok(())
 }
@@ -74,15 +85,18 @@ pub fn check_project_path(source: &Source, project: &Project, key: &str) -> Resu
     let span = span_of(source, key);
     let relative = Path::new(path);
     if relative.is_absolute() || relative.components().any(|c| matches!(c, Component::ParentDir)) {
-        return Err(LoadError::at(span, format!("'{key}' must be a path inside the project, not '{path}'"))
-            .with_hint("paths are relative to the directory of project.conf and may not use '..'"));
+        return Err(
+            LoadError::at(span, format!("'{key}' must be a path inside the project, not '{path}'"))
+                .with_hint("paths are relative to the directory of project.conf and may not use '..'"),
+        );
     }
     let full = project.dir.join(relative);
     match std::fs::symlink_metadata(&full) {
         Err(_) => Err(LoadError::at(span, format!("'{path}' does not exist in the project"))),
-        Ok(meta) if meta.file_type().is_symlink() => {
-            Err(LoadError::at(span, format!("'{path}' is a symlink; name the file or directory it points to")))
-        }
+        Ok(meta) if meta.file_type().is_symlink() => Err(LoadError::at(
+            span,
+            format!("'{path}' is a symlink; name the file or directory it points to"),
+        )),
         Ok(_) => Ok(()),
     }
 }

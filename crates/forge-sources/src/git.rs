@@ -42,23 +42,28 @@ impl SourceKind for Git {
         check_url(source, project)?;
         let reference = optional_str(source, "ref")?;
         if reference.is_none() && optional_str(source, "track")?.is_none() {
-            return Err(LoadError::at(&source.span, "a git source needs a 'ref', a 'track', or both")
-                .with_hint("set 'track: main' and run `forge track` to pin the commit"));
+            return Err(
+                LoadError::at(&source.span, "a git source needs a 'ref', a 'track', or both")
+                    .with_hint("set 'track: main' and run `forge track` to pin the commit"),
+            );
         }
-        if let Some(reference) = reference {
-            if commit_of(reference).is_none() {
-                return Err(LoadError::at(
-                    span_of(source, "ref"),
-                    format!("'ref' must be a full commit id (40 hex digits) or '<tag>-<n>-g<commit>', not '{reference}'"),
-                )
-                .with_hint("branch and tag names go in 'track'; `forge track` writes the commit"));
-            }
+        if let Some(reference) = reference
+            && commit_of(reference).is_none()
+        {
+            return Err(LoadError::at(
+                span_of(source, "ref"),
+                format!("'ref' must be a full commit id (40 hex digits) or '<tag>-<n>-g<commit>', not '{reference}'"),
+            )
+            .with_hint("branch and tag names go in 'track'; `forge track` writes the commit"));
         }
-        if let Some(format) = optional_str(source, "ref-format")? {
-            if format != "sha1" && format != "git-describe" {
-                return Err(LoadError::at(span_of(source, "ref-format"), format!("invalid ref-format '{format}'"))
-                    .with_hint("use sha1 or git-describe"));
-            }
+        if let Some(format) = optional_str(source, "ref-format")?
+            && format != "sha1"
+            && format != "git-describe"
+        {
+            return Err(
+                LoadError::at(span_of(source, "ref-format"), format!("invalid ref-format '{format}'"))
+                    .with_hint("use sha1 or git-describe"),
+            );
         }
         optional_bool(source, "checkout-submodules")?;
         optional_bool(source, "track-tags")?;
@@ -67,7 +72,9 @@ impl SourceKind for Git {
                 .as_map()
                 .ok_or_else(|| LoadError::at(&submodules.span, "'submodules' must map paths to {url, checkout}"))?;
             for (_, sub) in map.iter() {
-                let sub_map = sub.as_map().ok_or_else(|| LoadError::at(&sub.span, "a submodule entry must be a mapping"))?;
+                let sub_map = sub
+                    .as_map()
+                    .ok_or_else(|| LoadError::at(&sub.span, "a submodule entry must be a mapping"))?;
                 forge_project::error::check_keys(sub_map, &["url", "checkout"], "a submodule")?;
                 if let Some(url) = sub_map.get("url").and_then(Node::as_str) {
                     project.check_url_alias(url, &sub.span)?;
@@ -77,7 +84,9 @@ impl SourceKind for Git {
         Ok(())
     }
     fn unique_key(&self, source: &Source, _ctx: &KeyContext<'_>) -> Result<Option<Value>, LoadError> {
-        let Some(reference) = optional_str(source, "ref")? else { return Ok(None) };
+        let Some(reference) = optional_str(source, "ref")? else {
+            return Ok(None);
+        };
         let commit = commit_of(reference).unwrap_or(reference).to_ascii_lowercase();
         let mut key = json!({ "url": required_str(source, "url")?, "commit": commit });
         if let Some(false) = optional_bool(source, "checkout-submodules")? {

@@ -93,12 +93,18 @@ fn directory_digest(root: &Path) -> std::io::Result<String> {
             }
         }
         entries.sort();
-        Ok(Pending { path: path.to_path_buf(), entries, next_dir: 0 })
+        Ok(Pending {
+            path: path.to_path_buf(),
+            entries,
+            next_dir: 0,
+        })
     }
     let mut stack = vec![list(root)?];
     loop {
         let top = stack.last_mut().expect("non-empty");
-        let next = top.entries[top.next_dir..].iter().position(|(_, d, p)| p.is_some() && d.is_empty());
+        let next = top.entries[top.next_dir..]
+            .iter()
+            .position(|(_, d, p)| p.is_some() && d.is_empty());
         if let Some(offset) = next {
             let index = top.next_dir + offset;
             top.next_dir = index;
@@ -170,6 +176,9 @@ mod tests {
             fs::create_dir_all(root.join("x")).unwrap();
             fs::write(root.join("x/f"), "same").unwrap();
         }
-        assert_eq!(tree_digest(&dir.path().join("one")).unwrap(), tree_digest(&dir.path().join("two")).unwrap());
+        assert_eq!(
+            tree_digest(&dir.path().join("one")).unwrap(),
+            tree_digest(&dir.path().join("two")).unwrap()
+        );
     }
 }

@@ -13,7 +13,10 @@ fn strip_level(source: &Source) -> Result<u32, LoadError> {
     match optional_str(source, "strip-level")? {
         None => Ok(1),
         Some(text) => text.parse().map_err(|_| {
-            LoadError::at(span_of(source, "strip-level"), format!("'strip-level' must be a number, not '{text}'"))
+            LoadError::at(
+                span_of(source, "strip-level"),
+                format!("'strip-level' must be a number, not '{text}'"),
+            )
         }),
     }
 }
@@ -29,7 +32,10 @@ impl SourceKind for Patch {
         check_project_path(source, project, "path")?;
         let path = required_str(source, "path")?;
         if !project.dir.join(path).is_file() {
-            return Err(LoadError::at(span_of(source, "path"), format!("the patch '{path}' must be a regular file")));
+            return Err(LoadError::at(
+                span_of(source, "path"),
+                format!("the patch '{path}' must be a regular file"),
+            ));
         }
         strip_level(source)?;
         Ok(())
@@ -38,7 +44,9 @@ impl SourceKind for Patch {
         let path = required_str(source, "path")?;
         let digest = tree_digest(&ctx.project_dir.join(path))
             .map_err(|e| LoadError::at(span_of(source, "path"), format!("cannot read '{path}': {e}")))?;
-        Ok(Some(json!({ "path": path, "digest": digest, "strip-level": strip_level(source)? })))
+        Ok(Some(
+            json!({ "path": path, "digest": digest, "strip-level": strip_level(source)? }),
+        ))
     }
     fn needs_fetch(&self) -> bool {
         false

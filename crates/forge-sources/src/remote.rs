@@ -13,21 +13,33 @@ impl SourceKind for Remote {
         "remote"
     }
     fn config_keys(&self) -> &'static [&'static str] {
-        &["url", "ref", "filename", "executable", "version", "version-guess-pattern"]
+        &[
+            "url",
+            "ref",
+            "filename",
+            "executable",
+            "version",
+            "version-guess-pattern",
+        ]
     }
     fn validate(&self, source: &Source, project: &Project) -> Result<(), LoadError> {
         check_url(source, project)?;
         check_sha256_ref(source)?;
         optional_bool(source, "executable")?;
-        if let Some(name) = optional_str(source, "filename")? {
-            if name.contains('/') || name.is_empty() || name == "." || name == ".." {
-                return Err(LoadError::at(span_of(source, "filename"), format!("'filename' must be a plain file name, not '{name}'")));
-            }
+        if let Some(name) = optional_str(source, "filename")?
+            && (name.contains('/') || name.is_empty() || name == "." || name == "..")
+        {
+            return Err(LoadError::at(
+                span_of(source, "filename"),
+                format!("'filename' must be a plain file name, not '{name}'"),
+            ));
         }
         Ok(())
     }
     fn unique_key(&self, source: &Source, _ctx: &KeyContext<'_>) -> Result<Option<Value>, LoadError> {
-        let Some(reference) = optional_str(source, "ref")? else { return Ok(None) };
+        let Some(reference) = optional_str(source, "ref")? else {
+            return Ok(None);
+        };
         let url = required_str(source, "url")?;
         let filename = match optional_str(source, "filename")? {
             Some(name) => name.to_string(),

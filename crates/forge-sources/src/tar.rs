@@ -23,7 +23,9 @@ impl SourceKind for Tar {
         Ok(())
     }
     fn unique_key(&self, source: &Source, _ctx: &KeyContext<'_>) -> Result<Option<Value>, LoadError> {
-        let Some(reference) = optional_str(source, "ref")? else { return Ok(None) };
+        let Some(reference) = optional_str(source, "ref")? else {
+            return Ok(None);
+        };
         Ok(Some(json!({
             "url": required_str(source, "url")?,
             "sha256": reference.to_ascii_lowercase(),

@@ -73,19 +73,13 @@ impl Positions {
         if self.char_to_byte.is_empty() {
             char_index.min(self.len)
         } else {
-            self.char_to_byte
-                .get(char_index)
-                .copied()
-                .unwrap_or(self.len)
+            self.char_to_byte.get(char_index).copied().unwrap_or(self.len)
         }
     }
 }
 
 enum Frame {
-    Map {
-        node: Node,
-        pending_key: Option<Key>,
-    },
+    Map { node: Node, pending_key: Option<Key> },
     List(Node),
 }
 
@@ -210,10 +204,7 @@ impl Builder<'_> {
 
     /// A collection that starts where a key is expected is a complex key.
     fn key_must_be_scalar(&self, span: &Span) -> Result<(), YamlError> {
-        if let Some(Frame::Map {
-            pending_key: None, ..
-        }) = self.stack.last()
-        {
+        if let Some(Frame::Map { pending_key: None, .. }) = self.stack.last() {
             return Err(self.error(span.clone(), "mapping keys must be plain strings"));
         }
         Ok(())
@@ -231,10 +222,7 @@ impl Builder<'_> {
                 }
                 Ok(())
             }
-            Some(Frame::Map {
-                node: map,
-                pending_key,
-            }) => match pending_key.take() {
+            Some(Frame::Map { node: map, pending_key }) => match pending_key.take() {
                 None => {
                     let Value::Str(name) = node.value else {
                         return Err(YamlError {
@@ -247,17 +235,11 @@ impl Builder<'_> {
                     };
                     if let Some((first, _)) = mapping.get_entry(&name) {
                         return Err(YamlError {
-                            message: format!(
-                                "duplicate key '{name}' (first defined at line {})",
-                                first.span.line
-                            ),
+                            message: format!("duplicate key '{name}' (first defined at line {})", first.span.line),
                             span: node.span,
                         });
                     }
-                    *pending_key = Some(Key {
-                        name,
-                        span: node.span,
-                    });
+                    *pending_key = Some(Key { name, span: node.span });
                     Ok(())
                 }
                 Some(key) => {
@@ -315,7 +297,10 @@ mod tests {
     #[test]
     fn duplicate_keys_are_errors() {
         let err = parse("a: 1\nb: 2\na: 3\n").unwrap_err();
-        assert_eq!(err.to_string(), "t.bst:3:1: duplicate key 'a' (first defined at line 1)");
+        assert_eq!(
+            err.to_string(),
+            "t.bst:3:1: duplicate key 'a' (first defined at line 1)"
+        );
     }
 
     #[test]

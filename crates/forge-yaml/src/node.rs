@@ -180,26 +180,17 @@ impl Mapping {
 
     /// The value of `key`.
     pub fn get(&self, key: &str) -> Option<&Node> {
-        self.entries
-            .iter()
-            .find(|(k, _)| k.name == key)
-            .map(|(_, v)| v)
+        self.entries.iter().find(|(k, _)| k.name == key).map(|(_, v)| v)
     }
 
     /// The value of `key`, mutably.
     pub fn get_mut(&mut self, key: &str) -> Option<&mut Node> {
-        self.entries
-            .iter_mut()
-            .find(|(k, _)| k.name == key)
-            .map(|(_, v)| v)
+        self.entries.iter_mut().find(|(k, _)| k.name == key).map(|(_, v)| v)
     }
 
     /// The key entry (with its position) and value of `key`.
     pub fn get_entry(&self, key: &str) -> Option<(&Key, &Node)> {
-        self.entries
-            .iter()
-            .find(|(k, _)| k.name == key)
-            .map(|(k, v)| (k, v))
+        self.entries.iter().find(|(k, _)| k.name == key).map(|(k, v)| (k, v))
     }
 
     /// Whether `key` is present.

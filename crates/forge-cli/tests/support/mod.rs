@@ -1,0 +1,142 @@
+//! A fixture builder for end-to-end tests of the `forge` binary: each test
+//! gets its own project directory, cache and home.
+
+#![allow(dead_code)]
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use assert_cmd::Command;
+
+/// Starts a project with the given `project.conf`.
+pub fn project(conf: &str) -> ProjectBuilder {
+    ProjectBuilder {
+        files: vec![("project.conf".into(), conf.into())],
+    }
+}
+
+/// A project under construction.
+pub struct ProjectBuilder {
+    files: Vec<(String, String)>,
+}
+
+impl ProjectBuilder {
+    /// Adds a file (parent directories are created).
+    pub fn file(mut self, path: &str, contents: &str) -> Self {
+        self.files.push((path.into(), contents.into()));
+        self
+    }
+
+    /// Writes the project to a fresh temporary directory.
+    pub fn build(self) -> TestProject {
+        let temp = tempfile::tempdir().expect("temp dir");
+        let root = temp.path().join("project");
+        for (path, contents) in &self.files {
+            let full = root.join(path);
+            fs::create_dir_all(full.parent().expect("parent")).expect("mkdir");
+            fs::write(&full, contents).expect("write fixture");
+        }
+        TestProject { temp, root }
+    }
+}
+
+/// A project on disk with its own cache and home.
+pub struct TestProject {
+    temp: tempfile::TempDir,
+    /// The project directory.
+    pub root: PathBuf,
+}
+
+/// The result of one forge run.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(output: Output) -> Run {
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
+impl Run {
+    /// Asserts success and returns stdout.
+    pub fn ok(self) -> String {
+        assert_eq!(
+            self.code, 0,
+            "forge failed:\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self.stdout
+    }
+
+    /// Asserts failure with `code` and returns stderr.
+    pub fn fails(self, code: i32) -> String {
+        assert_eq!(
+            self.code, code,
+            "unexpected exit code:\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self.stderr
+    }
+}
+
+impl TestProject {
+    /// Writes or replaces a file.
+    pub fn write(&self, path: &str, contents: &str) {
+        let full = self.root.join(path);
+        fs::create_dir_all(full.parent().expect("parent")).expect("mkdir");
+        fs::write(full, contents).expect("write");
+    }
+
+    /// The temporary directory around the project.
+    pub fn outside(&self) -> &Path {
+        self.temp.path()
+    }
+
+    /// Runs forge in `dir` with `args`, isolated from the caller's home,
+    /// cache and environment.
+    pub fn forge_in(&self, dir: &Path, args: &[&str]) -> Run {
+        let mut cmd = Command::cargo_bin("forge").expect("forge binary");
+        cmd.current_dir(dir)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", self.temp.path().join("home"))
+            .env("FORGE_CACHE_DIR", self.temp.path().join("cache"))
+            .args(args);
+        cmd.output().expect("run forge").into()
+    }
+
+    /// Runs forge at the project root.
+    pub fn forge(&self, args: &[&str]) -> Run {
+        self.forge_in(&self.root, args)
+    }
+
+    /// `forge show --format FORMAT TARGETS...`, stdout.
+    pub fn show(&self, format: &str, targets: &[&str]) -> String {
+        let mut args = vec!["show", "--format", format];
+        args.extend_from_slice(targets);
+        self.forge(&args).ok()
+    }
+
+    /// The full cache key of `element`.
+    pub fn key(&self, element: &str) -> String {
+        self.show("%{full-key}", &["--deps", "none", element])
+            .trim()
+            .to_string()
+    }
+}
+
+/// A minimal project.conf.
+pub const CONF: &str = "name: test\nmin-version: 2.0\nelement-path: elements\n";
+
+/// An import element of one local file.
+pub fn import_of(path: &str) -> String {
+    format!("kind: import\nsources:\n- kind: local\n  path: {path}\n")
+}
