@@ -8,7 +8,7 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 gen="$root/../shared/bench/gen_elements.sh"
-[ -f "$gen" ] || gen="$here/gen_elements.sh"
+[ -f "$gen" ] || { echo "bench/show.sh: needs ../shared/bench/gen_elements.sh beside the repository" >&2; exit 2; }
 BST=${1:-${BST:-bst}}
 FORGE="$root/target/release/forge"
 (cd "$root" && cargo build --release -q)
