@@ -7,7 +7,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use forge_project::{KindRegistry, LoadSettings, Project};
 
 use crate::exit::Failure;
-use crate::show;
+use crate::session::Session;
+use crate::{checkout, fetch, show, track};
 
 /// forge: a hermetic build integrator for BuildStream-format projects.
 ///
@@ -50,6 +51,23 @@ pub struct GlobalOptions {
     /// The value of the `max-jobs` variable (default: CPU count, at most 8).
     #[arg(long, global = true, value_name = "N")]
     pub max_jobs: Option<usize>,
+
+    /// A user configuration file (default: $XDG_CONFIG_HOME/forge/forge.conf
+    /// when it exists); it may replace a project's mirrors.
+    #[arg(long, global = true, env = "FORGE_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// The mirror to try first when fetching.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub default_mirror: Option<String>,
+
+    /// How many sources to download at once.
+    #[arg(long, global = true, value_name = "N", default_value_t = 8)]
+    pub fetchers: usize,
+
+    /// How often to retry a URL after a transient network error.
+    #[arg(long, global = true, value_name = "N", default_value_t = 2)]
+    pub network_retries: u32,
 }
 
 /// The commands.
@@ -57,6 +75,62 @@ pub struct GlobalOptions {
 pub enum Command {
     /// Show elements: their state, cache key and resolved configuration.
     Show(ShowArgs),
+    /// Download the pinned sources of elements into the source cache.
+    Fetch(FetchArgs),
+    /// Ask upstream for new pins and write them into the element files.
+    Track(TrackArgs),
+    /// Work with sources.
+    #[command(subcommand)]
+    Source(SourceCommand),
+}
+
+/// `forge source ...`.
+#[derive(Subcommand, Debug)]
+pub enum SourceCommand {
+    /// Stage exactly the pinned sources of an element, offline, for review.
+    Checkout(SourceCheckoutArgs),
+}
+
+/// `forge fetch`.
+#[derive(Args, Debug)]
+pub struct FetchArgs {
+    /// Elements whose sources to fetch (default: the default targets).
+    #[arg(value_name = "TARGET")]
+    pub targets: Vec<String>,
+    /// Which dependencies' sources to fetch as well.
+    #[arg(short, long, value_enum, default_value = "all")]
+    pub deps: DepsSelection,
+}
+
+/// `forge track`.
+#[derive(Args, Debug)]
+pub struct TrackArgs {
+    /// Elements whose sources to track (default: the default targets).
+    #[arg(value_name = "TARGET")]
+    pub targets: Vec<String>,
+    /// Which dependencies to track as well.
+    #[arg(short, long, value_enum, default_value = "none")]
+    pub deps: DepsSelection,
+    /// Print what would change without writing anything.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `forge source checkout`.
+#[derive(Args, Debug)]
+pub struct SourceCheckoutArgs {
+    /// The element.
+    #[arg(value_name = "ELEMENT")]
+    pub element: String,
+    /// The directory to write (created; must be empty if it exists).
+    #[arg(value_name = "DIR", required_unless_present = "tar")]
+    pub directory: Option<PathBuf>,
+    /// Which dependencies' sources to stage too, one directory each.
+    #[arg(short, long, value_enum, default_value = "none")]
+    pub deps: DepsSelection,
+    /// Write a deterministic tarball instead of a directory.
+    #[arg(long, value_name = "FILE")]
+    pub tar: Option<PathBuf>,
 }
 
 /// Which dependencies of the targets a command takes in.
@@ -108,11 +182,13 @@ pub struct ShowArgs {
 /// Runs the command.
 pub fn run(cli: Cli) -> Result<(), Failure> {
     let settings = load_settings(&cli.global)?;
+    let project = Project::load(&settings, registry())?;
+    let session = Session::new(&cli.global, project)?;
     match cli.command {
-        Command::Show(args) => {
-            let project = Project::load(&settings, registry())?;
-            show::run(&project, &args)
-        }
+        Command::Show(args) => show::run(&session, &args),
+        Command::Fetch(args) => fetch::run(&session, &args),
+        Command::Track(args) => track::run(&session, &args),
+        Command::Source(SourceCommand::Checkout(args)) => checkout::run(&session, &args),
     }
 }
 
@@ -133,9 +209,16 @@ fn load_settings(global: &GlobalOptions) -> Result<LoadSettings, Failure> {
             _ => Err(Failure::usage("-o takes a NAME and a VALUE")),
         })
         .collect::<Result<Vec<_>, _>>()?;
+    let user_config = global.config.clone().or_else(|| {
+        let base = std::env::var_os("XDG_CONFIG_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))?;
+        Some(base.join("forge/forge.conf")).filter(|p| p.is_file())
+    });
     Ok(LoadSettings {
         directory: global.directory.clone(),
         options,
         max_jobs: global.max_jobs,
+        user_config,
     })
 }

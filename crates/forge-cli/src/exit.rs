@@ -9,14 +9,12 @@ pub enum ExitClass {
     Usage = 2,
     /// The project or an element does not load.
     Load = 3,
-    /// A source could not be fetched or tracked.
-    #[allow(dead_code)]
+    /// A source could not be fetched, tracked or staged.
     Fetch = 4,
     /// An element failed to build.
     #[allow(dead_code)]
     Build = 5,
     /// Anything else: I/O on forge's own files, a bug.
-    #[allow(dead_code)]
     Internal = 70,
 }
 
@@ -35,6 +33,24 @@ impl Failure {
         Failure {
             message: message.into(),
             code: ExitClass::Usage,
+        }
+    }
+}
+
+impl Failure {
+    /// A source failure.
+    pub fn fetch(message: impl Into<String>) -> Failure {
+        Failure {
+            message: message.into(),
+            code: ExitClass::Fetch,
+        }
+    }
+
+    /// An internal failure.
+    pub fn internal(message: impl Into<String>) -> Failure {
+        Failure {
+            message: message.into(),
+            code: ExitClass::Internal,
         }
     }
 }

@@ -1,9 +1,14 @@
 //! The `forge` command.
 
+mod checkout;
 mod cli;
 mod exit;
+mod fetch;
 mod format;
+mod progress;
+mod session;
 mod show;
+mod track;
 
 use std::process::ExitCode;
 

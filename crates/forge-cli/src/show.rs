@@ -9,6 +9,7 @@ use serde_json::{Map, Value as Json, json};
 use crate::cli::{DepsSelection, Order, ShowArgs};
 use crate::exit::Failure;
 use crate::format::{Piece, apply_spec, parse};
+use crate::session::Session;
 
 /// BuildStream's default element line.
 pub const DEFAULT_FORMAT: &str = "%{state: >12} %{full-key} %{name} %{workspace-dirs}";
@@ -32,7 +33,7 @@ const SYMBOLS: &[&str] = &[
 ];
 
 /// What `show` says about an element's readiness.
-fn state(project: &Project, graph: &Graph, keys: &CacheKeys, element: usize) -> &'static str {
+fn state(session: &Session, graph: &Graph, keys: &CacheKeys, element: usize) -> &'static str {
     if !keys.sources_resolved[element] {
         return "no reference";
     }
@@ -42,7 +43,7 @@ fn state(project: &Project, graph: &Graph, keys: &CacheKeys, element: usize) -> 
     let needs_fetch = graph.elements[element]
         .sources
         .iter()
-        .any(|s| project.registry.source(&s.kind).is_some_and(|k| k.needs_fetch()));
+        .any(|s| forge_sources::runtime(&s.kind).is_some_and(|r| !r.is_cached(s, &session.sources)));
     if needs_fetch {
         return "fetch needed";
     }
@@ -96,7 +97,8 @@ fn string_map_node<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> Node 
 }
 
 /// Runs `forge show`.
-pub fn run(project: &Project, args: &ShowArgs) -> Result<(), Failure> {
+pub fn run(session: &Session, args: &ShowArgs) -> Result<(), Failure> {
+    let project = &session.project;
     let template = if args.format == "json" {
         None
     } else {
@@ -120,7 +122,7 @@ pub fn run(project: &Project, args: &ShowArgs) -> Result<(), Failure> {
                     row.insert("description".into(), json!(e.description));
                     row.insert("key".into(), json!(brief_key(keys.keys[i].as_deref())));
                     row.insert("full-key".into(), json!(full_key(keys.keys[i].as_deref())));
-                    row.insert("state".into(), json!(state(project, &graph, &keys, i)));
+                    row.insert("state".into(), json!(state(session, &graph, &keys, i)));
                     row.insert(
                         "vars".into(),
                         Json::Object(e.variables.iter().map(|(k, v)| (k.to_string(), json!(v))).collect()),
@@ -178,7 +180,7 @@ pub fn run(project: &Project, args: &ShowArgs) -> Result<(), Failure> {
                                 "description" => e.description.lines().collect::<Vec<_>>().join(" "),
                                 "key" => brief_key(keys.keys[i].as_deref()),
                                 "full-key" => full_key(keys.keys[i].as_deref()),
-                                "state" => state(project, &graph, &keys, i).to_string(),
+                                "state" => state(session, &graph, &keys, i).to_string(),
                                 "vars" => to_yaml_string(&string_map_node(e.variables.iter())),
                                 "env" => to_yaml_string(&string_map_node(
                                     e.environment.iter().map(|(k, v)| (k.as_str(), v.as_str())),

@@ -9,7 +9,7 @@ use forge_yaml::{Mapping, Node, Span, Value, parse_str};
 
 use crate::compose::{compose, finish};
 use crate::error::{LoadError, check_keys};
-use crate::project::{Project, str_list as string_list, string_map};
+use crate::project::{Project, RefStorage, str_list as string_list, string_map};
 use crate::variables::{PROTECTED, Variables};
 
 const ELEMENT_KEYS: &[&str] = &[
@@ -292,7 +292,7 @@ pub fn load_element(project: &Project, name: &str, text: &str) -> Result<Element
         }
     };
 
-    let mut sources = load_sources(project, &map)?;
+    let mut sources = load_sources(project, name, &map)?;
     for source in &mut sources {
         variables.expand_node(&mut source.config)?;
         if let Some(dir) = &mut source.directory {
@@ -512,7 +512,7 @@ fn parse_dependency(item: &Node, list_key: &str, build: bool, runtime: bool) -> 
         .collect()
 }
 
-fn load_sources(project: &Project, map: &Mapping) -> Result<Vec<Source>, LoadError> {
+fn load_sources(project: &Project, element_name: &str, map: &Mapping) -> Result<Vec<Source>, LoadError> {
     let Some(list) = map.get("sources") else {
         return Ok(Vec::new());
     };
@@ -548,6 +548,13 @@ fn load_sources(project: &Project, map: &Mapping) -> Result<Vec<Source>, LoadErr
         finish(&mut config)?;
         let config_map = config.as_map_mut().expect("mapping");
         config_map.remove("kind");
+        if project.ref_storage == RefStorage::ProjectRefs {
+            // Pins live in project.refs; one written here is ignored.
+            config_map.remove("ref");
+            if let Some(Some(pin)) = project.refs.get(element_name).and_then(|pins| pins.get(index)) {
+                config_map.insert_str_key("ref", crate::refs::to_node(pin));
+            }
+        }
         let directory = match config_map.remove("directory") {
             Some((_, d)) => Some(
                 d.as_str()

@@ -18,6 +18,7 @@ pub mod kind;
 pub mod options;
 pub mod parallel;
 pub mod project;
+pub mod refs;
 pub mod variables;
 
 pub use element::{Dependency, Element, Source};
@@ -25,4 +26,4 @@ pub use error::LoadError;
 pub use graph::{Graph, Scope};
 pub use keys::CacheKeys;
 pub use kind::{ElementKind, KeyContext, KindRegistry, SourceKind};
-pub use project::{LoadSettings, Project};
+pub use project::{LoadSettings, Project, UrlPurpose};

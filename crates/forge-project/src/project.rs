@@ -66,6 +66,9 @@ pub struct LoadSettings {
     pub options: Vec<(String, String)>,
     /// The `max-jobs` variable; the CPU count capped at 8 when unset.
     pub max_jobs: Option<usize>,
+    /// The user configuration file (`--config`), which may replace the
+    /// project's mirrors and choose the default mirror.
+    pub user_config: Option<PathBuf>,
 }
 
 /// Where refs are kept.
@@ -84,6 +87,15 @@ pub struct Mirror {
     pub name: String,
     /// alias → URL prefixes.
     pub aliases: IndexMap<String, Vec<String>>,
+}
+
+/// Why URLs are wanted: the order differs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UrlPurpose {
+    /// Fetching pinned bytes: mirrors first.
+    Fetch,
+    /// Asking for the newest pin: upstream first.
+    Track,
 }
 
 /// What every element of one kind starts from: the project's values
@@ -120,8 +132,11 @@ pub struct Project {
     pub ref_storage: RefStorage,
     /// URL aliases, values expanded.
     pub aliases: IndexMap<String, String>,
-    /// Declared mirrors, in order.
+    /// Declared mirrors, in order (the user configuration's, if it has any
+    /// for this project).
     pub mirrors: Vec<Mirror>,
+    /// The mirror the user configuration asks to try first.
+    pub default_mirror: Option<String>,
     /// Options and their values.
     pub options: OptionPool,
     /// Warnings that are errors.
@@ -132,6 +147,8 @@ pub struct Project {
     pub source_overrides: Mapping,
     /// The kinds this project can use.
     pub registry: KindRegistry,
+    /// Pins from `project.refs` (with `ref-storage: project.refs`).
+    pub refs: crate::refs::Refs,
     kind_bases: HashMap<&'static str, Arc<KindBase>>,
     includes: IncludeCache,
     shared_public: Mutex<HashMap<(String, String), Arc<Node>>>,
@@ -418,9 +435,21 @@ impl Project {
             }
         };
 
+        let refs = match ref_storage {
+            RefStorage::ProjectRefs => crate::refs::load(&dir, &name)?,
+            RefStorage::Inline => crate::refs::Refs::new(),
+        };
         let root_vars = alias_variables(&dir, vars);
         let aliases = load_aliases(map, &root_vars)?;
-        let mirrors = load_mirrors(map, &root_vars, &aliases)?;
+        let mut mirrors = load_mirrors(map, &root_vars, &aliases)?;
+        let mut default_mirror = None;
+        if let Some(path) = &settings.user_config {
+            let user = load_user_config(path, &name, &root_vars, &aliases)?;
+            if let Some(user_mirrors) = user.mirrors {
+                mirrors = user_mirrors;
+            }
+            default_mirror = user.default_mirror;
+        }
 
         let fatal_warnings = match map.get("fatal-warnings") {
             Some(node) => str_list(node, "fatal-warnings")?,
@@ -490,11 +519,13 @@ impl Project {
             ref_storage,
             aliases,
             mirrors,
+            default_mirror,
             options,
             fatal_warnings,
             default_targets,
             source_overrides: source_overrides.as_map().expect("mapping").clone(),
             registry,
+            refs,
             kind_bases,
             includes,
             shared_public: Mutex::default(),
@@ -559,6 +590,41 @@ impl Project {
             });
         }
         Ok(())
+    }
+
+    /// The URLs to try for `url`, in order. Fetching asks the default
+    /// mirror first (`default_mirror`, else the first declared), then the
+    /// other mirrors in order, then upstream; tracking asks upstream first,
+    /// then the mirrors in reverse, as BuildStream does.
+    pub fn source_urls(&self, url: &str, purpose: UrlPurpose, default_mirror: Option<&str>) -> Vec<String> {
+        let Some(alias) = url_alias(url) else {
+            return vec![url.to_string()];
+        };
+        let rest = &url[alias.len() + 1..];
+        let mut order: Vec<&Mirror> = Vec::new();
+        let default = default_mirror
+            .and_then(|name| self.mirrors.iter().find(|m| m.name == name))
+            .or_else(|| self.mirrors.first());
+        if let Some(first) = default {
+            order.push(first);
+        }
+        order.extend(
+            self.mirrors
+                .iter()
+                .filter(|m| default.is_none_or(|d| !std::ptr::eq(*m, d))),
+        );
+        let mut urls: Vec<String> = order
+            .iter()
+            .filter_map(|m| m.aliases.get(alias))
+            .flat_map(|prefixes| prefixes.iter().map(|p| format!("{p}{rest}")))
+            .collect();
+        if let Some(value) = self.aliases.get(alias) {
+            urls.push(format!("{value}{rest}"));
+        }
+        if purpose == UrlPurpose::Track {
+            urls.reverse();
+        }
+        urls
     }
 
     /// The URL with its alias replaced by the alias's value.
@@ -781,6 +847,47 @@ fn load_mirrors(map: &Mapping, vars: &Variables, aliases: &IndexMap<String, Stri
         });
     }
     Ok(mirrors)
+}
+
+struct UserProjectConfig {
+    mirrors: Option<Vec<Mirror>>,
+    default_mirror: Option<String>,
+}
+
+/// Reads this project's part of the user configuration:
+/// `projects: <name>: {mirrors: [...], default-mirror: NAME}`.
+fn load_user_config(
+    path: &Path,
+    project: &str,
+    vars: &Variables,
+    aliases: &IndexMap<String, String>,
+) -> Result<UserProjectConfig, LoadError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| LoadError::new(format!("cannot read the user configuration {}: {e}", path.display())))?;
+    let display = path.display().to_string();
+    let root = parse_str(&display, &text)?;
+    let map = root.as_map().expect("mapping");
+    check_keys(map, &["projects"], "the user configuration")?;
+    let mut config = UserProjectConfig {
+        mirrors: None,
+        default_mirror: None,
+    };
+    let Some(ours) = map.get("projects").and_then(Node::as_map).and_then(|p| p.get(project)) else {
+        return Ok(config);
+    };
+    let ours_map = ours
+        .as_map()
+        .ok_or_else(|| LoadError::at(&ours.span, "a project's user configuration must be a mapping"))?;
+    check_keys(
+        ours_map,
+        &["mirrors", "default-mirror"],
+        &format!("the user configuration of '{project}'"),
+    )?;
+    if ours_map.contains_key("mirrors") {
+        config.mirrors = Some(load_mirrors(ours_map, vars, aliases)?);
+    }
+    config.default_mirror = str_value(ours_map, "default-mirror")?.map(str::to_string);
+    Ok(config)
 }
 
 fn kind_base(project: &KindBase, kind: &dyn ElementKind, over: Option<&Node>) -> Result<KindBase, LoadError> {

@@ -6,7 +6,17 @@ use forge_project::{KeyContext, LoadError, Project, Source, SourceKind};
 use forge_yaml::Node;
 use serde_json::{Value, json};
 
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use forge_project::UrlPurpose;
+use forge_yaml::edit::NewValue;
+use git2::{Oid, Repository};
+
 use crate::checks::{check_url, optional_bool, optional_str, required_str, span_of};
+use crate::runtime::{SourceContext, SourceError, SourceRuntime, Tracked};
 
 /// The `git` kind.
 pub struct Git;
@@ -101,6 +111,393 @@ impl SourceKind for Git {
     }
 }
 
+fn err(message: impl Into<String>) -> SourceError {
+    SourceError::new(message)
+}
+
+/// The pinned commit of a source.
+fn pinned_commit(source: &Source) -> Option<Oid> {
+    let reference = optional_str(source, "ref").ok().flatten()?;
+    commit_of(reference).and_then(|c| Oid::from_str(c).ok())
+}
+
+/// Opens (creating if needed) the bare mirror of `url`.
+fn open_mirror(path: &Path) -> Result<Repository, SourceError> {
+    match Repository::open_bare(path) {
+        Ok(repo) => Ok(repo),
+        Err(_) => {
+            fs::create_dir_all(path).map_err(|e| err(format!("cannot create {}: {e}", path.display())))?;
+            Repository::init_bare(path)
+                .map_err(|e| err(format!("cannot create a git mirror in {}: {e}", path.display())))
+        }
+    }
+}
+
+fn has_commit(repo: &Repository, commit: Oid) -> bool {
+    repo.find_commit(commit).is_ok()
+}
+
+/// Fetches every branch and tag of `url` into the mirror. Local URLs use
+/// libgit2 in-process; network URLs use the host's `git`, whose output is
+/// checked by commit id like everything else.
+fn fetch_all(repo: &Repository, url: &str) -> Result<(), String> {
+    let refspecs = ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"];
+    let local = url.starts_with("file://") || url.starts_with('/') || url.starts_with("git://");
+    if local {
+        let mut remote = repo.remote_anonymous(url).map_err(|e| e.message().to_string())?;
+        let mut options = git2::FetchOptions::new();
+        options.download_tags(git2::AutotagOption::All);
+        remote
+            .fetch(&refspecs, Some(&mut options), None)
+            .map_err(|e| e.message().to_string())
+    } else {
+        let output = Command::new("git")
+            .arg("--git-dir")
+            .arg(repo.path())
+            .args(["fetch", "--quiet", "--prune", "--no-write-fetch-head", url])
+            .args(refspecs)
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .output()
+            .map_err(|e| format!("cannot run the host's git for {url} (needed for network git URLs): {e}"))?;
+        if output.status.success() {
+            Ok(())
+        } else {
+            Err(String::from_utf8_lossy(&output.stderr).trim().to_string())
+        }
+    }
+}
+
+/// The URL of a submodule: `.gitmodules` URLs may be relative to the
+/// superproject's.
+fn submodule_url(parent: &str, url: &str) -> String {
+    if !(url.starts_with("./") || url.starts_with("../")) {
+        return url.to_string();
+    }
+    let mut base: Vec<&str> = parent.trim_end_matches('/').split('/').collect();
+    for part in url.split('/') {
+        match part {
+            "." => {}
+            ".." => {
+                base.pop();
+            }
+            other => base.push(other),
+        }
+    }
+    base.join("/")
+}
+
+/// One submodule at a commit: its path, URL and pinned commit.
+struct Submodule {
+    path: String,
+    url: String,
+    commit: Oid,
+    checkout: bool,
+}
+
+/// The submodules of `commit`, from `.gitmodules` and the gitlinks of its
+/// tree, with the source's `submodules:` overrides.
+fn submodules(
+    repo: &Repository,
+    commit: Oid,
+    parent_url: &str,
+    source: &Source,
+) -> Result<Vec<Submodule>, SourceError> {
+    let tree = repo
+        .find_commit(commit)
+        .and_then(|c| c.tree())
+        .map_err(|e| err(e.message().to_string()))?;
+    let Ok(entry) = tree.get_path(Path::new(".gitmodules")) else {
+        return Ok(Vec::new());
+    };
+    let blob = repo.find_blob(entry.id()).map_err(|e| err(e.message().to_string()))?;
+    let text = String::from_utf8_lossy(blob.content()).into_owned();
+    let default_checkout = optional_bool(source, "checkout-submodules")
+        .map_err(|e| err(e.to_string()))?
+        .unwrap_or(true);
+    let overrides = source.get("submodules").and_then(forge_yaml::Node::as_map);
+    let mut out = Vec::new();
+    let (mut path, mut url): (Option<String>, Option<String>) = (None, None);
+    let mut flush = |path: &mut Option<String>, url: &mut Option<String>| -> Result<(), SourceError> {
+        if let (Some(p), Some(u)) = (path.take(), url.take()) {
+            let Ok(link) = tree.get_path(Path::new(&p)) else {
+                return Ok(());
+            };
+            if link.kind() != Some(git2::ObjectType::Commit) {
+                return Ok(());
+            }
+            let over = overrides.and_then(|o| o.get(&p)).and_then(forge_yaml::Node::as_map);
+            let checkout = match over.and_then(|o| o.get("checkout")).and_then(forge_yaml::Node::as_str) {
+                Some(v) => matches!(v, "True" | "true" | "1"),
+                None => default_checkout,
+            };
+            let url = over
+                .and_then(|o| o.get("url"))
+                .and_then(forge_yaml::Node::as_str)
+                .map(str::to_string)
+                .unwrap_or(u);
+            out.push(Submodule {
+                path: p,
+                url: submodule_url(parent_url, &url),
+                commit: link.id(),
+                checkout,
+            });
+        }
+        Ok(())
+    };
+    for line in text.lines() {
+        let line = line.trim();
+        if line.starts_with("[submodule") {
+            flush(&mut path, &mut url)?;
+        } else if let Some((key, value)) = line.split_once('=') {
+            match key.trim() {
+                "path" => path = Some(value.trim().to_string()),
+                "url" => url = Some(value.trim().to_string()),
+                _ => {}
+            }
+        }
+    }
+    flush(&mut path, &mut url)?;
+    Ok(out)
+}
+
+/// Makes sure `commit` is in the mirror of `url`, fetching from the URL's
+/// candidates (mirrors first) if not; then the same for its submodules.
+fn ensure_commit(
+    ctx: &SourceContext<'_>,
+    source: &Source,
+    url: &str,
+    commit: Oid,
+    depth: usize,
+) -> Result<(), SourceError> {
+    if depth > 16 {
+        return Err(err(format!("{url}: submodules nest more than 16 deep")));
+    }
+    let mirror = ctx.cache.git_mirror(url);
+    let _lock = ctx
+        .cache
+        .lock(&format!(
+            "git-{}",
+            mirror.file_name().and_then(|n| n.to_str()).unwrap_or("repo")
+        ))
+        .map_err(|e| err(format!("cannot lock the source cache: {e}")))?;
+    let repo = open_mirror(&mirror)?;
+    if !has_commit(&repo, commit) {
+        let mut attempts = Vec::new();
+        for candidate in ctx.project.source_urls(url, UrlPurpose::Fetch, ctx.default_mirror()) {
+            let id = ctx.progress.start(url, &candidate, None);
+            let result = fetch_all(&repo, &candidate);
+            ctx.progress.finish(id);
+            match result {
+                Ok(()) if has_commit(&repo, commit) => break,
+                Ok(()) => attempts.push(format!("{candidate}: does not have commit {commit}")),
+                Err(why) => attempts.push(format!("{candidate}: {why}")),
+            }
+        }
+        if !has_commit(&repo, commit) {
+            return Err(SourceError {
+                message: format!("cannot fetch commit {commit} of {url}"),
+                details: attempts,
+            });
+        }
+    }
+    drop(_lock);
+    for sub in submodules(&repo, commit, url, source)? {
+        if sub.checkout {
+            ensure_commit(ctx, source, &sub.url, sub.commit, depth + 1)?;
+        }
+    }
+    Ok(())
+}
+
+fn commit_cached(cache: &crate::SourceCache, source: &Source, url: &str, commit: Oid, depth: usize) -> bool {
+    let Ok(repo) = Repository::open_bare(cache.git_mirror(url)) else {
+        return false;
+    };
+    if !has_commit(&repo, commit) || depth > 16 {
+        return false;
+    }
+    match submodules(&repo, commit, url, source) {
+        Ok(subs) => subs
+            .iter()
+            .filter(|s| s.checkout)
+            .all(|s| commit_cached(cache, source, &s.url, s.commit, depth + 1)),
+        Err(_) => false,
+    }
+}
+
+/// Writes the tree of `commit` into `dir`, then its submodules.
+fn checkout(ctx: &SourceContext<'_>, source: &Source, url: &str, commit: Oid, dir: &Path) -> Result<(), SourceError> {
+    let repo = Repository::open_bare(ctx.cache.git_mirror(url)).map_err(|e| {
+        err(format!(
+            "{url} is not in the source cache ({}); run `forge fetch`",
+            e.message()
+        ))
+    })?;
+    let tree = repo.find_commit(commit).and_then(|c| c.tree()).map_err(|_| {
+        err(format!(
+            "commit {commit} of {url} is not in the source cache; run `forge fetch`"
+        ))
+    })?;
+    let mut failure: Option<String> = None;
+    tree.walk(git2::TreeWalkMode::PreOrder, |root, entry| {
+        let Ok(name) = entry.name() else {
+            return git2::TreeWalkResult::Skip;
+        };
+        let path: PathBuf = dir.join(root).join(name);
+        let result = (|| -> Result<(), String> {
+            match entry.kind() {
+                Some(git2::ObjectType::Tree) => fs::create_dir_all(&path).map_err(|e| e.to_string()),
+                Some(git2::ObjectType::Blob) => {
+                    let blob = repo.find_blob(entry.id()).map_err(|e| e.message().to_string())?;
+                    if entry.filemode() == 0o120000 {
+                        let target = String::from_utf8_lossy(blob.content()).into_owned();
+                        std::os::unix::fs::symlink(target, &path).map_err(|e| e.to_string())
+                    } else {
+                        fs::write(&path, blob.content()).map_err(|e| e.to_string())?;
+                        let mode = if entry.filemode() == 0o100755 { 0o755 } else { 0o644 };
+                        fs::set_permissions(&path, fs::Permissions::from_mode(mode)).map_err(|e| e.to_string())
+                    }
+                }
+                // Submodules are staged below, from their own mirrors.
+                _ => fs::create_dir_all(&path).map_err(|e| e.to_string()),
+            }
+        })();
+        match result {
+            Ok(()) => git2::TreeWalkResult::Ok,
+            Err(why) => {
+                failure = Some(format!("{}: {why}", path.display()));
+                git2::TreeWalkResult::Abort
+            }
+        }
+    })
+    .map_err(|e| err(e.message().to_string()))?;
+    if let Some(why) = failure {
+        return Err(err(format!("cannot stage {url}: {why}")));
+    }
+    for sub in submodules(&repo, commit, url, source)? {
+        if sub.checkout {
+            checkout(ctx, source, &sub.url, sub.commit, &dir.join(&sub.path))?;
+        }
+    }
+    Ok(())
+}
+
+/// `git describe --tags --long --abbrev=40` of `commit`.
+fn describe(repo: &Repository, commit: Oid) -> Option<String> {
+    let object = repo.find_object(commit, None).ok()?;
+    let description = object.describe(git2::DescribeOptions::new().describe_tags()).ok()?;
+    description
+        .format(Some(
+            git2::DescribeFormatOptions::new()
+                .abbreviated_size(40)
+                .always_use_long_format(true),
+        ))
+        .ok()
+}
+
+impl SourceRuntime for Git {
+    fn is_cached(&self, source: &Source, cache: &crate::SourceCache) -> bool {
+        let (Some(commit), Ok(url)) = (pinned_commit(source), required_str(source, "url")) else {
+            return false;
+        };
+        commit_cached(cache, source, url, commit, 0)
+    }
+
+    fn fetch(&self, source: &Source, ctx: &SourceContext<'_>) -> Result<(), SourceError> {
+        let url = required_str(source, "url").map_err(|e| err(e.to_string()))?;
+        let commit = pinned_commit(source).ok_or_else(|| err(format!("{url} has no ref: run `forge track` first")))?;
+        ensure_commit(ctx, source, url, commit, 0)
+    }
+
+    fn track(&self, source: &Source, ctx: &SourceContext<'_>) -> Result<Option<Tracked>, SourceError> {
+        let url = required_str(source, "url").map_err(|e| err(e.to_string()))?;
+        let Some(track) = optional_str(source, "track").map_err(|e| err(e.to_string()))? else {
+            return Err(err(format!("{url} has no 'track' (the branch or tag to follow)")));
+        };
+        let mirror = ctx.cache.git_mirror(url);
+        let _lock = ctx
+            .cache
+            .lock(&format!(
+                "git-{}",
+                mirror.file_name().and_then(|n| n.to_str()).unwrap_or("repo")
+            ))
+            .map_err(|e| err(format!("cannot lock the source cache: {e}")))?;
+        let repo = open_mirror(&mirror)?;
+        let mut attempts = Vec::new();
+        let mut fetched = false;
+        for candidate in ctx.project.source_urls(url, UrlPurpose::Track, ctx.default_mirror()) {
+            let id = ctx.progress.start(url, &candidate, None);
+            let result = fetch_all(&repo, &candidate);
+            ctx.progress.finish(id);
+            match result {
+                Ok(()) => {
+                    fetched = true;
+                    break;
+                }
+                Err(why) => attempts.push(format!("{candidate}: {why}")),
+            }
+        }
+        if !fetched {
+            return Err(SourceError {
+                message: format!("cannot track {url}"),
+                details: attempts,
+            });
+        }
+        let new = [
+            format!("refs/heads/{track}"),
+            format!("refs/tags/{track}"),
+            track.to_string(),
+        ]
+        .iter()
+        .find_map(|name| repo.revparse_single(name).ok().and_then(|o| o.peel_to_commit().ok()))
+        .ok_or_else(|| err(format!("{url} has no branch or tag '{track}'")))?
+        .id();
+        let old = pinned_commit(source);
+        let (note, warning) = match old {
+            None => (None, None),
+            Some(old) if old == new => (Some("unchanged".to_string()), None),
+            Some(old) if has_commit(&repo, old) => {
+                let (ahead, behind) = repo.graph_ahead_behind(new, old).unwrap_or((0, 0));
+                if repo.graph_descendant_of(new, old).unwrap_or(false) {
+                    (
+                        Some(format!("{ahead} commit{} ahead", if ahead == 1 { "" } else { "s" })),
+                        None,
+                    )
+                } else {
+                    (
+                        Some(format!("{ahead} ahead, {behind} behind")),
+                        Some(format!(
+                            "the old commit {old} is not an ancestor of the new one: '{track}' was rewritten (force-push?)"
+                        )),
+                    )
+                }
+            }
+            Some(old) => (None, Some(format!("the old commit {old} is no longer in {url}"))),
+        };
+        let describe_form = optional_str(source, "ref-format").ok().flatten() == Some("git-describe")
+            || optional_str(source, "ref").ok().flatten().is_some_and(|r| r.len() > 40);
+        let new_text = if describe_form {
+            describe(&repo, new).unwrap_or_else(|| new.to_string())
+        } else {
+            new.to_string()
+        };
+        drop(_lock);
+        Ok(Some(Tracked {
+            new_ref: NewValue::Scalar(new_text.clone()),
+            new_display: new_text,
+            old_display: optional_str(source, "ref").ok().flatten().map(str::to_string),
+            note,
+            warning,
+        }))
+    }
+
+    fn stage(&self, source: &Source, ctx: &SourceContext<'_>, dir: &Path) -> Result<(), SourceError> {
+        let url = required_str(source, "url").map_err(|e| err(e.to_string()))?;
+        let commit = pinned_commit(source).ok_or_else(|| err(format!("{url} has no ref")))?;
+        checkout(ctx, source, url, commit, dir)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,5 +510,15 @@ mod tests {
         assert_eq!(commit_of(&format!("my-tag-g1-0-g{sha}")), Some(sha));
         assert_eq!(commit_of("main"), None);
         assert_eq!(commit_of("v1.2-3-gabc"), None);
+    }
+
+    #[test]
+    fn relative_submodule_urls() {
+        assert_eq!(
+            submodule_url("file:///srv/git/app.git", "../lib.git"),
+            "file:///srv/git/lib.git"
+        );
+        assert_eq!(submodule_url("file:///srv/git/app", "./sub"), "file:///srv/git/app/sub");
+        assert_eq!(submodule_url("file:///srv/app", "https://x/y.git"), "https://x/y.git");
     }
 }

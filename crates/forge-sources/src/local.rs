@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::checks::{check_project_path, hex, required_str, span_of};
+use crate::runtime::{SourceContext, SourceError, SourceRuntime, Tracked};
 
 /// The `local` kind.
 pub struct Local;
@@ -34,6 +35,73 @@ impl SourceKind for Local {
     fn needs_fetch(&self) -> bool {
         false
     }
+}
+
+impl SourceRuntime for Local {
+    fn is_cached(&self, _source: &Source, _cache: &crate::SourceCache) -> bool {
+        true
+    }
+    fn fetch(&self, _source: &Source, _ctx: &SourceContext<'_>) -> Result<(), SourceError> {
+        Ok(())
+    }
+    fn track(&self, _source: &Source, _ctx: &SourceContext<'_>) -> Result<Option<Tracked>, SourceError> {
+        Ok(None)
+    }
+    fn stage(&self, source: &Source, ctx: &SourceContext<'_>, dir: &Path) -> Result<(), SourceError> {
+        let path = required_str(source, "path").map_err(|e| SourceError::new(e.to_string()))?;
+        let from = ctx.project.dir.join(path);
+        let meta = fs::symlink_metadata(&from).map_err(|e| SourceError::new(format!("cannot read '{path}': {e}")))?;
+        let result = if meta.is_dir() {
+            copy_tree(&from, dir)
+        } else {
+            let name = from.file_name().map(|n| dir.join(n)).unwrap_or_else(|| dir.join(path));
+            copy_entry(&from, &name, &meta)
+        };
+        result.map_err(|e| SourceError::new(format!("cannot stage '{path}': {e}")))
+    }
+}
+
+/// Copies a file or symlink, normalising the mode to 0644 or 0755.
+pub fn copy_entry(from: &Path, to: &Path, meta: &fs::Metadata) -> std::io::Result<()> {
+    if let Ok(existing) = fs::symlink_metadata(to) {
+        if existing.is_dir() {
+            fs::remove_dir_all(to)?;
+        } else {
+            fs::remove_file(to)?;
+        }
+    }
+    if meta.file_type().is_symlink() {
+        std::os::unix::fs::symlink(fs::read_link(from)?, to)
+    } else {
+        fs::copy(from, to)?;
+        let mode = if meta.permissions().mode() & 0o100 != 0 {
+            0o755
+        } else {
+            0o644
+        };
+        fs::set_permissions(to, fs::Permissions::from_mode(mode))
+    }
+}
+
+/// Copies the contents of directory `from` into `to`, without following
+/// symlinks.
+pub fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    let mut pending = vec![(from.to_path_buf(), to.to_path_buf())];
+    while let Some((source, target)) = pending.pop() {
+        fs::create_dir_all(&target)?;
+        fs::set_permissions(&target, fs::Permissions::from_mode(0o755))?;
+        for entry in fs::read_dir(&source)? {
+            let entry = entry?;
+            let meta = fs::symlink_metadata(entry.path())?;
+            let destination = target.join(entry.file_name());
+            if meta.is_dir() {
+                pending.push((entry.path(), destination));
+            } else {
+                copy_entry(&entry.path(), &destination, &meta)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A digest of a file or a directory tree: entries sorted by name, each

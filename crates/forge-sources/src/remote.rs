@@ -3,7 +3,13 @@
 use forge_project::{KeyContext, LoadError, Project, Source, SourceKind};
 use serde_json::{Value, json};
 
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
 use crate::checks::{check_sha256_ref, check_url, optional_bool, optional_str, required_str, span_of};
+use crate::files;
+use crate::runtime::{SourceContext, SourceError, SourceRuntime, Tracked};
 
 /// The `remote` kind.
 pub struct Remote;
@@ -51,5 +57,43 @@ impl SourceKind for Remote {
             "filename": filename,
             "executable": optional_bool(source, "executable")?.unwrap_or(false),
         })))
+    }
+}
+
+fn filename(source: &Source) -> Result<String, SourceError> {
+    if let Some(name) = optional_str(source, "filename").map_err(|e| SourceError::new(e.to_string()))? {
+        return Ok(name.to_string());
+    }
+    let url = required_str(source, "url").map_err(|e| SourceError::new(e.to_string()))?;
+    Ok(url.rsplit(['/', ':']).next().unwrap_or(url).to_string())
+}
+
+impl SourceRuntime for Remote {
+    fn is_cached(&self, source: &Source, cache: &crate::SourceCache) -> bool {
+        files::is_cached(source, cache)
+    }
+    fn fetch(&self, source: &Source, ctx: &SourceContext<'_>) -> Result<(), SourceError> {
+        files::fetch(source, ctx)
+    }
+    fn track(&self, source: &Source, ctx: &SourceContext<'_>) -> Result<Option<Tracked>, SourceError> {
+        files::track(source, ctx)
+    }
+    fn stage(&self, source: &Source, ctx: &SourceContext<'_>, dir: &Path) -> Result<(), SourceError> {
+        let sha = files::pin(source).ok_or_else(|| SourceError::new("the source has no ref"))?;
+        let cached = ctx.cache.file_path(&sha);
+        let name = filename(source)?;
+        let target = dir.join(&name);
+        fs::copy(&cached, &target).map_err(|e| {
+            SourceError::new(format!(
+                "cannot stage {name} from the cache ({}): {e}; run `forge fetch`",
+                cached.display()
+            ))
+        })?;
+        let executable = optional_bool(source, "executable")
+            .map_err(|e| SourceError::new(e.to_string()))?
+            .unwrap_or(false);
+        let mode = if executable { 0o755 } else { 0o644 };
+        fs::set_permissions(&target, fs::Permissions::from_mode(mode))
+            .map_err(|e| SourceError::new(format!("cannot set the mode of {name}: {e}")))
     }
 }

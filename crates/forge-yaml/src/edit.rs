@@ -27,10 +27,19 @@ pub enum NewValue {
 /// an existing block mapping value has its scalar entries replaced the same
 /// way. A missing key is inserted as one line (or one block) after the
 /// mapping's first entry, at the indentation of its siblings.
-pub fn set_value(text: &str, file: &str, mapping_start: usize, key: &str, value: &NewValue) -> Result<String, EditError> {
+pub fn set_value(
+    text: &str,
+    file: &str,
+    mapping_start: usize,
+    key: &str,
+    value: &NewValue,
+) -> Result<String, EditError> {
     let root = parse_str(file, text).map_err(|e| EditError(format!("cannot parse {file}: {e}")))?;
-    let mapping = find_mapping(&root, mapping_start)
-        .ok_or_else(|| EditError(format!("{file}: the source entry is no longer where it was loaded from")))?;
+    let mapping = find_mapping(&root, mapping_start).ok_or_else(|| {
+        EditError(format!(
+            "{file}: the source entry is no longer where it was loaded from"
+        ))
+    })?;
     let map = mapping.as_map().expect("find_mapping returns mappings");
     let flow = text[mapping.span.start..].starts_with('{');
 
@@ -67,7 +76,10 @@ pub fn set_value(text: &str, file: &str, mapping_start: usize, key: &str, value:
         .ok_or_else(|| EditError(format!("{file}: cannot add '{key}' to an empty mapping")))?;
     if flow {
         let NewValue::Scalar(new) = value else {
-            return Err(EditError(format!("{file}:{}: cannot add a mapping to a flow mapping", first_key.span.line)));
+            return Err(EditError(format!(
+                "{file}:{}: cannot add a mapping to a flow mapping",
+                first_key.span.line
+            )));
         };
         let close = find_flow_close(text, mapping.span.start)
             .ok_or_else(|| EditError(format!("{file}: unterminated flow mapping")))?;
@@ -83,7 +95,10 @@ pub fn set_value(text: &str, file: &str, mapping_start: usize, key: &str, value:
     if text[first_key.span.start..first_value.span.end.max(first_key.span.end)].contains('\n')
         && !matches!(first_value.value, Value::Str(_))
     {
-        return Err(EditError(format!("{file}:{}: cannot place '{key}' here", first_key.span.line)));
+        return Err(EditError(format!(
+            "{file}:{}: cannot place '{key}' here",
+            first_key.span.line
+        )));
     }
     let line_end = text[first_value.span.end.max(first_key.span.end)..]
         .find('\n')
@@ -146,8 +161,14 @@ fn replace_scalar(text: &str, key_end: usize, node: &Node, new: &str) -> Result<
     }
     let start = node.span.start;
     let (end, replacement) = match text.as_bytes().get(start) {
-        Some(b'\'') => (quoted_end(text, start, b'\'')?, format!("'{}'", new.replace('\'', "''"))),
-        Some(b'"') => (quoted_end(text, start, b'"')?, format!("\"{}\"", new.replace('\\', "\\\\").replace('"', "\\\""))),
+        Some(b'\'') => (
+            quoted_end(text, start, b'\'')?,
+            format!("'{}'", new.replace('\'', "''")),
+        ),
+        Some(b'"') => (
+            quoted_end(text, start, b'"')?,
+            format!("\"{}\"", new.replace('\\', "\\\\").replace('"', "\\\"")),
+        ),
         _ => {
             // Plain scalars: the span may run over trailing blanks.
             let raw = &text[start..node.span.end.max(start)];
@@ -215,7 +236,14 @@ mod tests {
     }
 
     fn set(text: &str, index: usize, value: &str) -> String {
-        set_value(text, "e.bst", source_start(text, index), "ref", &NewValue::Scalar(value.into())).unwrap()
+        set_value(
+            text,
+            "e.bst",
+            source_start(text, index),
+            "ref",
+            &NewValue::Scalar(value.into()),
+        )
+        .unwrap()
     }
 
     #[test]
@@ -229,16 +257,25 @@ mod tests {
     fn keeps_quote_styles() {
         let text = "sources:\n- kind: remote\n  ref: 'aaaa'  # c\n- kind: remote\n  ref: \"aaaa\"  # 'x'\n";
         let out = set(text, 0, "bb'b");
-        assert_eq!(out, "sources:\n- kind: remote\n  ref: 'bb''b'  # c\n- kind: remote\n  ref: \"aaaa\"  # 'x'\n");
+        assert_eq!(
+            out,
+            "sources:\n- kind: remote\n  ref: 'bb''b'  # c\n- kind: remote\n  ref: \"aaaa\"  # 'x'\n"
+        );
         let out = set(&out, 1, "cc\"c");
-        assert_eq!(out, "sources:\n- kind: remote\n  ref: 'bb''b'  # c\n- kind: remote\n  ref: \"cc\\\"c\"  # 'x'\n");
+        assert_eq!(
+            out,
+            "sources:\n- kind: remote\n  ref: 'bb''b'  # c\n- kind: remote\n  ref: \"cc\\\"c\"  # 'x'\n"
+        );
     }
 
     #[test]
     fn inserts_one_line_with_sibling_indentation() {
         let text = "kind: import\nsources:\n# a comment\n-   kind: tar   # trailing\n    url: up:x.tgz\n\n    base-dir: ''\nconfig: {}\n";
         let out = set(text, 0, "abcd");
-        assert_eq!(out, "kind: import\nsources:\n# a comment\n-   kind: tar   # trailing\n    ref: abcd\n    url: up:x.tgz\n\n    base-dir: ''\nconfig: {}\n");
+        assert_eq!(
+            out,
+            "kind: import\nsources:\n# a comment\n-   kind: tar   # trailing\n    ref: abcd\n    url: up:x.tgz\n\n    base-dir: ''\nconfig: {}\n"
+        );
     }
 
     #[test]
@@ -251,21 +288,37 @@ mod tests {
     fn flow_mappings() {
         let text = "sources:\n- {kind: remote, url: 'up:x', ref: old}  # c\n- {kind: tar, url: up:y}\n";
         let out = set(text, 0, "new");
-        assert_eq!(out, "sources:\n- {kind: remote, url: 'up:x', ref: new}  # c\n- {kind: tar, url: up:y}\n");
+        assert_eq!(
+            out,
+            "sources:\n- {kind: remote, url: 'up:x', ref: new}  # c\n- {kind: tar, url: up:y}\n"
+        );
         let out = set(&out, 1, "pin");
-        assert_eq!(out, "sources:\n- {kind: remote, url: 'up:x', ref: new}  # c\n- {kind: tar, url: up:y, ref: pin}\n");
+        assert_eq!(
+            out,
+            "sources:\n- {kind: remote, url: 'up:x', ref: new}  # c\n- {kind: tar, url: up:y, ref: pin}\n"
+        );
     }
 
     #[test]
     fn empty_values_and_non_ascii() {
         let text = "description: ünïcode\nsources:\n- kind: remote\n  ref:\n  url: x\n";
-        assert_eq!(set(text, 0, "abc"), "description: ünïcode\nsources:\n- kind: remote\n  ref: abc\n  url: x\n");
+        assert_eq!(
+            set(text, 0, "abc"),
+            "description: ünïcode\nsources:\n- kind: remote\n  ref: abc\n  url: x\n"
+        );
     }
 
     #[test]
     fn block_scalars_are_refused() {
         let text = "sources:\n- kind: remote\n  ref: |\n    aaaa\n";
-        let err = set_value(text, "e.bst", source_start(text, 0), "ref", &NewValue::Scalar("b".into())).unwrap_err();
+        let err = set_value(
+            text,
+            "e.bst",
+            source_start(text, 0),
+            "ref",
+            &NewValue::Scalar("b".into()),
+        )
+        .unwrap_err();
         assert!(err.0.contains("block scalar"), "{err}");
     }
 
@@ -274,9 +327,15 @@ mod tests {
         let text = "sources:\n- kind: pypi\n  name: x\n  ref:\n    version: '1.0'\n    sha256: aaaa\n";
         let value = NewValue::Mapping(vec![("version".into(), "2.0".into()), ("sha256".into(), "bbbb".into())]);
         let out = set_value(text, "e.bst", source_start(text, 0), "ref", &value).unwrap();
-        assert_eq!(out, "sources:\n- kind: pypi\n  name: x\n  ref:\n    version: '2.0'\n    sha256: bbbb\n");
+        assert_eq!(
+            out,
+            "sources:\n- kind: pypi\n  name: x\n  ref:\n    version: '2.0'\n    sha256: bbbb\n"
+        );
         let text = "sources:\n- kind: pypi\n  name: x\n";
         let out = set_value(text, "e.bst", source_start(text, 0), "ref", &value).unwrap();
-        assert_eq!(out, "sources:\n- kind: pypi\n  ref:\n    version: 2.0\n    sha256: bbbb\n  name: x\n");
+        assert_eq!(
+            out,
+            "sources:\n- kind: pypi\n  ref:\n    version: 2.0\n    sha256: bbbb\n  name: x\n"
+        );
     }
 }

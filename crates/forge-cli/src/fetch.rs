@@ -1,0 +1,124 @@
+//! `forge fetch`: bring the pinned sources of elements into the cache.
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use forge_project::keys::canonical_json;
+use forge_project::{KeyContext, Source};
+
+use crate::cli::FetchArgs;
+use crate::exit::Failure;
+use crate::progress::BarProgress;
+use crate::session::Session;
+use crate::show::select;
+
+/// A source to fetch, and the element that names it (for messages).
+struct Job<'a> {
+    element: &'a str,
+    source: &'a Source,
+}
+
+/// Describes a source for messages: `app.bst: source 1 (tar up:x.tgz)`.
+pub fn describe(element: &str, source: &Source) -> String {
+    let what = source.get_str("url").or_else(|| source.get_str("path")).unwrap_or("");
+    format!("{element}: source {} ({} {what})", source.index + 1, source.kind)
+}
+
+/// Runs `forge fetch`.
+pub fn run(session: &Session, args: &FetchArgs) -> Result<(), Failure> {
+    let project = &session.project;
+    let (graph, selected) = select(project, &args.targets, args.deps)?;
+    let started = Instant::now();
+    session.sources.discard_stale_partials();
+
+    let key_context = KeyContext {
+        project_dir: &project.dir,
+    };
+    let mut unpinned = Vec::new();
+    let mut jobs: Vec<Job> = Vec::new();
+    let mut seen = HashSet::new();
+    let mut cached = 0;
+    for &index in &selected {
+        let element = &graph.elements[index];
+        for source in &element.sources {
+            let Some(runtime) = forge_sources::runtime(&source.kind) else {
+                continue;
+            };
+            let kind = project
+                .registry
+                .source(&source.kind)
+                .expect("loaded kinds are registered");
+            if !kind.needs_fetch() {
+                continue;
+            }
+            let Some(key) = kind.unique_key(source, &key_context)? else {
+                unpinned.push(describe(&element.name, source));
+                continue;
+            };
+            if runtime.is_cached(source, &session.sources) {
+                cached += 1;
+                continue;
+            }
+            // The same pin named by several elements is fetched once.
+            if seen.insert(format!("{}:{}", source.kind, canonical_json(&key))) {
+                jobs.push(Job {
+                    element: &element.name,
+                    source,
+                });
+            }
+        }
+    }
+
+    let downloader = session.downloader()?;
+    let progress = BarProgress::new();
+    let ctx = session.source_context(&downloader, &progress);
+    let next = AtomicUsize::new(0);
+    let failures: Mutex<Vec<String>> = Mutex::default();
+    let fetched = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..session.fetchers.min(jobs.len()) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(job) = jobs.get(i) else { break };
+                    let runtime = forge_sources::runtime(&job.source.kind).expect("checked above");
+                    match runtime.fetch(job.source, &ctx) {
+                        Ok(()) => {
+                            fetched.fetch_add(1, Ordering::Relaxed);
+                            progress.println(&format!("fetched {}", describe(job.element, job.source)));
+                        }
+                        Err(err) => {
+                            let line = format!("{}: {err}", describe(job.element, job.source));
+                            failures.lock().unwrap_or_else(|e| e.into_inner()).push(line);
+                        }
+                    }
+                }
+            });
+        }
+    });
+    let mut failures = failures.into_inner().unwrap_or_else(|e| e.into_inner());
+    failures.sort();
+    let fetched = fetched.into_inner();
+    eprintln!(
+        "fetch: {fetched} fetched, {cached} already cached, {} failed, {} without a pin, in {:.1} s",
+        failures.len(),
+        unpinned.len(),
+        started.elapsed().as_secs_f64()
+    );
+    if failures.is_empty() && unpinned.is_empty() {
+        return Ok(());
+    }
+    let mut message = String::new();
+    for line in &failures {
+        message.push_str(&format!("\n  {}", line.replace('\n', "\n  ")));
+    }
+    for line in &unpinned {
+        message.push_str(&format!("\n  {line}: no ref; run `forge track` to pin it"));
+    }
+    Err(Failure::fetch(format!(
+        "{} source(s) could not be fetched:{message}",
+        failures.len() + unpinned.len()
+    )))
+}

@@ -1,0 +1,73 @@
+//! What every command works with: the project, the caches, the network.
+
+use std::path::PathBuf;
+
+use forge_project::Project;
+use forge_sources::{Downloader, SourceCache, SourceContext};
+
+use crate::cli::GlobalOptions;
+use crate::exit::Failure;
+use crate::progress::BarProgress;
+
+/// A loaded project with its caches.
+pub struct Session {
+    /// The project.
+    pub project: Project,
+    /// The cache directory.
+    pub cache_dir: PathBuf,
+    /// The source cache in it.
+    pub sources: SourceCache,
+    /// `--default-mirror`.
+    pub default_mirror: Option<String>,
+    /// `--fetchers`.
+    pub fetchers: usize,
+    network_retries: u32,
+}
+
+/// `--cache-dir`, `$FORGE_CACHE_DIR`, `$XDG_CACHE_HOME/forge` or
+/// `~/.cache/forge`.
+fn cache_dir(global: &GlobalOptions) -> Result<PathBuf, Failure> {
+    if let Some(dir) = &global.cache_dir {
+        return Ok(dir.clone());
+    }
+    if let Some(xdg) = std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
+        return Ok(PathBuf::from(xdg).join("forge"));
+    }
+    match std::env::var_os("HOME").filter(|v| !v.is_empty()) {
+        Some(home) => Ok(PathBuf::from(home).join(".cache/forge")),
+        None => Err(Failure::usage(
+            "cannot tell where the cache goes: set --cache-dir, FORGE_CACHE_DIR or HOME",
+        )),
+    }
+}
+
+impl Session {
+    /// Opens the caches for `project`.
+    pub fn new(global: &GlobalOptions, project: Project) -> Result<Session, Failure> {
+        let cache_dir = cache_dir(global)?;
+        Ok(Session {
+            project,
+            sources: SourceCache::new(&cache_dir),
+            cache_dir,
+            default_mirror: global.default_mirror.clone(),
+            fetchers: global.fetchers.max(1),
+            network_retries: global.network_retries,
+        })
+    }
+
+    /// A network client (only commands that use the network make one).
+    pub fn downloader(&self) -> Result<Downloader, Failure> {
+        Downloader::new(self.network_retries).map_err(Failure::internal)
+    }
+
+    /// The context source operations run in.
+    pub fn source_context<'a>(&'a self, downloader: &'a Downloader, progress: &'a BarProgress) -> SourceContext<'a> {
+        SourceContext {
+            project: &self.project,
+            cache: &self.sources,
+            downloader,
+            progress,
+            default_mirror: self.default_mirror.as_deref(),
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! `forge track`: ask upstream for new pins and write them back, changing
+//! nothing else in the files.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use forge_project::project::RefStorage;
+use forge_yaml::edit::{NewValue, set_value};
+
+use crate::cli::TrackArgs;
+use crate::exit::Failure;
+use crate::fetch::describe;
+use crate::progress::BarProgress;
+use crate::session::Session;
+use crate::show::select;
+
+/// One new pin to write.
+struct Edit {
+    element: String,
+    source_index: usize,
+    mapping_start: usize,
+    value: NewValue,
+}
+
+fn short(pin: &str) -> String {
+    if pin.len() > 16 && pin.bytes().all(|b| b.is_ascii_hexdigit()) {
+        pin[..12].to_string()
+    } else {
+        pin.to_string()
+    }
+}
+
+/// Runs `forge track`.
+pub fn run(session: &Session, args: &TrackArgs) -> Result<(), Failure> {
+    let project = &session.project;
+    let (graph, selected) = select(project, &args.targets, args.deps)?;
+    let downloader = session.downloader()?;
+    let progress = BarProgress::new();
+    let ctx = session.source_context(&downloader, &progress);
+
+    // file → edits in that file
+    let mut edits: BTreeMap<String, Vec<Edit>> = BTreeMap::new();
+    let mut failures = Vec::new();
+    let mut changed = 0;
+    for &index in &selected {
+        let element = &graph.elements[index];
+        for source in &element.sources {
+            let Some(runtime) = forge_sources::runtime(&source.kind) else {
+                continue;
+            };
+            let tracked = match runtime.track(source, &ctx) {
+                Ok(Some(tracked)) => tracked,
+                Ok(None) => continue,
+                Err(err) => {
+                    failures.push(format!("{}: {err}", describe(&element.name, source)));
+                    continue;
+                }
+            };
+            let old = tracked.old_display.clone();
+            let same = old.as_deref() == Some(tracked.new_display.as_str());
+            let arrow = match &old {
+                Some(old) if same => format!("{} (unchanged)", short(old)),
+                Some(old) => format!("{} → {}", short(old), short(&tracked.new_display)),
+                None => format!("(none) → {}", short(&tracked.new_display)),
+            };
+            let note = tracked
+                .note
+                .as_deref()
+                .filter(|n| *n != "unchanged")
+                .map(|n| format!(" ({n})"))
+                .unwrap_or_default();
+            println!("{}: {arrow}{note}", describe(&element.name, source));
+            if let Some(warning) = &tracked.warning {
+                eprintln!("warning: {}: {warning}", describe(&element.name, source));
+            }
+            if same {
+                continue;
+            }
+            changed += 1;
+            edits.entry(source.span.file.to_string()).or_default().push(Edit {
+                element: element.name.clone(),
+                source_index: source.index,
+                mapping_start: source.span.start,
+                value: tracked.new_ref,
+            });
+        }
+    }
+
+    if !args.dry_run && changed > 0 {
+        match project.ref_storage {
+            RefStorage::Inline => write_inline(&project.dir, edits)?,
+            RefStorage::ProjectRefs => write_project_refs(session, &graph, edits)?,
+        }
+    }
+    let verb = if args.dry_run { "would change" } else { "changed" };
+    eprintln!("track: {changed} pin(s) {verb}, {} failed", failures.len());
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::fetch(format!(
+            "{} source(s) could not be tracked:\n  {}",
+            failures.len(),
+            failures.join("\n  ")
+        )))
+    }
+}
+
+/// Edits each file in place: only the `ref` values change.
+fn write_inline(dir: &Path, edits: BTreeMap<String, Vec<Edit>>) -> Result<(), Failure> {
+    for (file, mut file_edits) in edits {
+        let path = dir.join(&file);
+        let original =
+            std::fs::read_to_string(&path).map_err(|e| Failure::fetch(format!("cannot read {file}: {e}")))?;
+        // Later mappings first, so earlier offsets stay valid.
+        file_edits.sort_by_key(|e| std::cmp::Reverse(e.mapping_start));
+        let mut text = original.clone();
+        for edit in &file_edits {
+            text = set_value(&text, &file, edit.mapping_start, "ref", &edit.value).map_err(|e| {
+                Failure::fetch(format!(
+                    "cannot write the new ref of {} source {}: {e}",
+                    edit.element,
+                    edit.source_index + 1
+                ))
+            })?;
+        }
+        write_atomically(&path, &text).map_err(|e| Failure::fetch(format!("cannot write {file}: {e}")))?;
+    }
+    Ok(())
+}
+
+/// Writes refs into `project.refs`, as BuildStream lays it out:
+/// `projects: <project>: <element>: [ {ref: ...}, ... ]`.
+fn write_project_refs(
+    session: &Session,
+    graph: &forge_project::Graph,
+    edits: BTreeMap<String, Vec<Edit>>,
+) -> Result<(), Failure> {
+    let project = &session.project;
+    let path = project.dir.join("project.refs");
+    let mut refs = project.refs.clone();
+    for edit in edits.into_values().flatten() {
+        let element = graph
+            .find(&edit.element)
+            .map(|i| &graph.elements[i])
+            .expect("tracked elements are loaded");
+        let entries = refs.entry(edit.element.clone()).or_default();
+        while entries.len() < element.sources.len() {
+            entries.push(None);
+        }
+        entries[edit.source_index] = Some(edit.value);
+    }
+    let text = forge_project::refs::render(&project.name, &refs);
+    write_atomically(&path, &text).map_err(|e| Failure::fetch(format!("cannot write project.refs: {e}")))
+}
+
+/// Writes `text` to `path` through a temporary file and a rename.
+pub fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    let temporary = path.with_extension(format!("forge-tmp-{}", std::process::id()));
+    std::fs::write(&temporary, text)?;
+    if let Ok(meta) = std::fs::metadata(path) {
+        std::fs::set_permissions(&temporary, meta.permissions())?;
+    }
+    std::fs::rename(&temporary, path)
+}

@@ -1,0 +1,267 @@
+//! Downloads into the source cache: HTTP(S) with rustls, and `file://`.
+//! Each URL of a source's candidate list is tried in turn; transient
+//! network errors are retried; the bytes must hash to the pin whatever
+//! server sent them.
+
+use std::io::{self, Read, Write};
+use std::time::Duration;
+
+use crate::cache::{Partial, SourceCache};
+
+/// Reports download progress: bytes so far and the total when known.
+pub trait Progress: Sync {
+    /// A download of `url` starts; returns an id for the calls below.
+    fn start(&self, label: &str, url: &str, total: Option<u64>) -> usize;
+    /// `id` has received `bytes` in all.
+    fn advance(&self, id: usize, bytes: u64);
+    /// `id` is over.
+    fn finish(&self, id: usize);
+}
+
+/// A progress reporter that shows nothing.
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn start(&self, _: &str, _: &str, _: Option<u64>) -> usize {
+        0
+    }
+    fn advance(&self, _: usize, _: u64) {}
+    fn finish(&self, _: usize) {}
+}
+
+/// The HTTP client and retry policy.
+pub struct Downloader {
+    client: reqwest::blocking::Client,
+    retries: u32,
+    retry_delay: Duration,
+}
+
+/// Why one URL did not give the file.
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    /// The URL tried.
+    pub url: String,
+    /// What went wrong.
+    pub reason: String,
+}
+
+/// A file that no URL could provide.
+#[derive(Debug, Clone)]
+pub struct DownloadFailure {
+    /// Every URL tried, in order, and why each failed.
+    pub attempts: Vec<Attempt>,
+}
+
+/// A file now in the cache.
+#[derive(Debug, Clone)]
+pub struct Downloaded {
+    /// Its sha256.
+    pub sha256: String,
+    /// The URL that served it.
+    pub url: String,
+    /// Its size.
+    pub size: u64,
+}
+
+enum Failure {
+    /// Worth trying the same URL again (connection reset, 5xx, timeout).
+    Transient(String),
+    /// Not worth retrying this URL (404, wrong bytes).
+    Final(String),
+}
+
+impl Downloader {
+    /// A downloader that retries transient errors `retries` times.
+    pub fn new(retries: u32) -> Result<Downloader, String> {
+        let client = reqwest::blocking::Client::builder()
+            .user_agent(concat!("forge/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(30))
+            // Blocking reqwest applies this to the headers and to each read of
+            // the body: a server that stops sending for a minute is given up.
+            .timeout(Duration::from_secs(60))
+            .build()
+            .map_err(|e| format!("cannot set up HTTP: {e}"))?;
+        Ok(Downloader {
+            client,
+            retries,
+            retry_delay: Duration::from_millis(500),
+        })
+    }
+
+    /// Sets how long a stalled server is waited for (tests use short ones).
+    pub fn with_read_timeout(mut self, timeout: Duration) -> Result<Downloader, String> {
+        self.client = reqwest::blocking::Client::builder()
+            .user_agent(concat!("forge/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(30))
+            .timeout(timeout)
+            .build()
+            .map_err(|e| format!("cannot set up HTTP: {e}"))?;
+        self.retry_delay = Duration::from_millis(50);
+        Ok(self)
+    }
+
+    /// Fetches the first of `urls` that serves bytes hashing to `expected`
+    /// (any bytes when `expected` is `None`, as `track` needs) into `cache`.
+    pub fn fetch(
+        &self,
+        cache: &SourceCache,
+        label: &str,
+        urls: &[String],
+        expected: Option<&str>,
+        progress: &dyn Progress,
+    ) -> Result<Downloaded, DownloadFailure> {
+        let mut attempts = Vec::new();
+        for url in urls {
+            let mut tries = 0;
+            loop {
+                match self.fetch_one(cache, label, url, expected, progress) {
+                    Ok(done) => return Ok(done),
+                    Err(Failure::Transient(_)) if tries < self.retries => {
+                        tries += 1;
+                        std::thread::sleep(self.retry_delay * tries);
+                    }
+                    Err(Failure::Transient(reason)) | Err(Failure::Final(reason)) => {
+                        attempts.push(Attempt {
+                            url: url.clone(),
+                            reason,
+                        });
+                        break;
+                    }
+                }
+            }
+        }
+        Err(DownloadFailure { attempts })
+    }
+
+    fn fetch_one(
+        &self,
+        cache: &SourceCache,
+        label: &str,
+        url: &str,
+        expected: Option<&str>,
+        progress: &dyn Progress,
+    ) -> Result<Downloaded, Failure> {
+        let mut partial = cache
+            .partial()
+            .map_err(|e| Failure::Final(format!("cannot write to the cache: {e}")))?;
+        if let Some(path) = url.strip_prefix("file://") {
+            let mut file = std::fs::File::open(path).map_err(|e| Failure::Final(format!("cannot read {path}: {e}")))?;
+            let total = file.metadata().ok().map(|m| m.len());
+            let id = progress.start(label, url, total);
+            let copied = copy_with_progress(&mut file, &mut partial, id, progress);
+            progress.finish(id);
+            copied.map_err(|e| Failure::Final(format!("cannot read {path}: {e}")))?;
+        } else if url.starts_with("http://") || url.starts_with("https://") {
+            let mut response = self
+                .client
+                .get(url)
+                .send()
+                .map_err(|e| Failure::Transient(describe(&e)))?;
+            let status = response.status();
+            if !status.is_success() {
+                let reason = format!("HTTP {status}");
+                return Err(
+                    if status.is_server_error() || status.as_u16() == 429 || status.as_u16() == 408 {
+                        Failure::Transient(reason)
+                    } else {
+                        Failure::Final(reason)
+                    },
+                );
+            }
+            let id = progress.start(label, url, response.content_length());
+            let copied = copy_with_progress(&mut response, &mut partial, id, progress);
+            progress.finish(id);
+            copied.map_err(|e| Failure::Transient(format!("download interrupted: {}", io_reason(&e))))?;
+            if let Some(length) = response.content_length() {
+                if partial.written() != length {
+                    return Err(Failure::Transient(format!(
+                        "download interrupted after {} of {length} bytes",
+                        partial.written()
+                    )));
+                }
+            }
+        } else {
+            return Err(Failure::Final(
+                "unsupported URL scheme (forge fetches http://, https:// and file://)".into(),
+            ));
+        }
+        let size = partial.written();
+        match cache.commit(partial, expected) {
+            Ok(Ok(sha256)) => Ok(Downloaded {
+                sha256,
+                url: url.to_string(),
+                size,
+            }),
+            Ok(Err(mismatch)) => Err(Failure::Final(format!(
+                "wrong content: expected sha256 {}, got {} ({} bytes); nothing was cached",
+                expected.unwrap_or_default(),
+                mismatch.actual,
+                mismatch.size
+            ))),
+            Err(e) => Err(Failure::Final(format!("cannot write to the cache: {e}"))),
+        }
+    }
+}
+
+fn copy_with_progress(
+    reader: &mut dyn Read,
+    partial: &mut Partial,
+    id: usize,
+    progress: &dyn Progress,
+) -> io::Result<u64> {
+    let mut buffer = vec![0u8; 256 * 1024];
+    let mut total = 0u64;
+    loop {
+        let n = match reader.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        partial.write_all(&buffer[..n])?;
+        total += n as u64;
+        progress.advance(id, total);
+    }
+    Ok(total)
+}
+
+fn describe(err: &reqwest::Error) -> String {
+    let mut text = if err.is_timeout() {
+        "timed out".to_string()
+    } else if err.is_connect() {
+        "cannot connect".to_string()
+    } else {
+        "request failed".to_string()
+    };
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    text
+}
+
+fn io_reason(err: &io::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(&format!(": {cause_text}"));
+        }
+        source = cause.source();
+    }
+    text
+}
+
+impl std::fmt::Display for DownloadFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, attempt) in self.attempts.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{}: {}", attempt.url, attempt.reason)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,296 @@
+//! Safe extraction of tar archives (plain, gz, xz, bz2, zstd).
+//!
+//! Nothing may land outside the target: absolute paths and `..` are
+//! refused, so are symlinks that lead out and hardlinks to outside, and no
+//! entry is ever written through a symlink. Device nodes and FIFOs are
+//! skipped with a warning. Modes are normalised as BuildStream does: files
+//! 0644, or 0755 when the owner may execute; directories 0755; no setuid,
+//! setgid or sticky bits.
+
+use std::fs::{self, File};
+use std::io::{self, BufReader, Read};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Component, Path, PathBuf};
+
+/// What extraction did besides writing files.
+#[derive(Debug, Default)]
+pub struct ExtractReport {
+    /// Entries skipped, and why.
+    pub warnings: Vec<String>,
+}
+
+/// Opens `archive` with the decompressor its first bytes call for.
+pub fn open_compressed(archive: &Path) -> io::Result<Box<dyn Read>> {
+    let mut file = File::open(archive)?;
+    let mut magic = [0u8; 6];
+    let n = read_fully(&mut file, &mut magic)?;
+    let file = File::open(archive)?;
+    let reader = BufReader::new(file);
+    Ok(match &magic[..n] {
+        [0x1f, 0x8b, ..] => Box::new(flate2::read::MultiGzDecoder::new(reader)),
+        [0xfd, b'7', b'z', b'X', b'Z', 0x00] => Box::new(liblzma::read::XzDecoder::new_multi_decoder(reader)),
+        [b'B', b'Z', b'h', ..] => Box::new(bzip2::read::MultiBzDecoder::new(reader)),
+        [0x28, 0xb5, 0x2f, 0xfd, ..] => Box::new(zstd::stream::read::Decoder::new(reader)?),
+        _ => Box::new(reader),
+    })
+}
+
+fn read_fully(file: &mut File, buffer: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buffer.len() {
+        match file.read(&mut buffer[filled..])? {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    Ok(filled)
+}
+
+fn invalid(message: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, message)
+}
+
+/// The entry path as a clean relative path, or an error for `..` and
+/// absolute paths.
+fn clean_relative(raw: &Path, what: &str) -> io::Result<PathBuf> {
+    let mut clean = PathBuf::new();
+    for component in raw.components() {
+        match component {
+            Component::Normal(part) => clean.push(part),
+            Component::CurDir => {}
+            Component::ParentDir => return Err(invalid(format!("{what} '{}' climbs out with '..'", raw.display()))),
+            Component::RootDir | Component::Prefix(_) => {
+                return Err(invalid(format!("{what} '{}' is an absolute path", raw.display())));
+            }
+        }
+    }
+    Ok(clean)
+}
+
+/// Refuses a path whose parent directories include a symlink: writing
+/// there could land anywhere.
+fn check_no_symlink_parents(root: &Path, relative: &Path) -> io::Result<()> {
+    let mut current = root.to_path_buf();
+    let parent = relative.parent().unwrap_or(Path::new(""));
+    for component in parent.components() {
+        current.push(component);
+        match fs::symlink_metadata(&current) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                return Err(invalid(format!(
+                    "entry '{}' would be written through the symlink '{}'",
+                    relative.display(),
+                    current.strip_prefix(root).unwrap_or(&current).display()
+                )));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Whether a symlink at `link` (relative to the root) with `target` stays
+/// inside the root.
+fn symlink_stays_inside(link: &Path, target: &Path) -> bool {
+    if target.is_absolute() {
+        // Absolute links are kept as links (they are never followed here);
+        // BuildStream keeps them too.
+        return true;
+    }
+    let mut depth: i64 = link.parent().map(|p| p.components().count() as i64).unwrap_or(0);
+    for component in target.components() {
+        match component {
+            Component::ParentDir => depth -= 1,
+            Component::Normal(_) => depth += 1,
+            _ => {}
+        }
+        if depth < 0 {
+            return false;
+        }
+    }
+    true
+}
+
+fn remove_existing(path: &Path) -> io::Result<()> {
+    match fs::symlink_metadata(path) {
+        Ok(meta) if meta.is_dir() => Ok(()),
+        Ok(_) => fs::remove_file(path),
+        Err(_) => Ok(()),
+    }
+}
+
+/// Extracts `reader` (a tar stream) into `target`, which must exist.
+pub fn extract_tar(reader: impl Read, target: &Path) -> io::Result<ExtractReport> {
+    let mut report = ExtractReport::default();
+    let mut archive = tar::Archive::new(reader);
+    for entry in archive.entries()? {
+        let mut entry = entry?;
+        let raw_path = entry.path()?.into_owned();
+        let relative = clean_relative(&raw_path, "entry")?;
+        if relative.as_os_str().is_empty() {
+            continue;
+        }
+        check_no_symlink_parents(target, &relative)?;
+        let destination = target.join(&relative);
+        let kind = entry.header().entry_type();
+        let mode = entry.header().mode().unwrap_or(0o644);
+        if let Some(parent) = destination.parent() {
+            fs::create_dir_all(parent)?;
+        }
+        match kind {
+            tar::EntryType::Directory => {
+                remove_existing(&destination)?;
+                fs::create_dir_all(&destination)?;
+                fs::set_permissions(&destination, fs::Permissions::from_mode(0o755))?;
+            }
+            tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
+                remove_existing(&destination)?;
+                let mut file = File::options().write(true).create_new(true).open(&destination)?;
+                io::copy(&mut entry, &mut file)?;
+                let normalised = if mode & 0o100 != 0 { 0o755 } else { 0o644 };
+                fs::set_permissions(&destination, fs::Permissions::from_mode(normalised))?;
+            }
+            tar::EntryType::Symlink => {
+                let link_target = entry
+                    .link_name()?
+                    .ok_or_else(|| invalid(format!("symlink '{}' has no target", relative.display())))?
+                    .into_owned();
+                if !symlink_stays_inside(&relative, &link_target) {
+                    return Err(invalid(format!(
+                        "symlink '{}' points outside the archive ('{}')",
+                        relative.display(),
+                        link_target.display()
+                    )));
+                }
+                remove_existing(&destination)?;
+                std::os::unix::fs::symlink(&link_target, &destination)?;
+            }
+            tar::EntryType::Link => {
+                let link_target = entry
+                    .link_name()?
+                    .ok_or_else(|| invalid(format!("hardlink '{}' has no target", relative.display())))?
+                    .into_owned();
+                let source_relative = clean_relative(&link_target, "hardlink target")?;
+                check_no_symlink_parents(target, &source_relative)?;
+                let source = target.join(&source_relative);
+                let meta = fs::symlink_metadata(&source).map_err(|_| {
+                    invalid(format!(
+                        "hardlink '{}' names '{}', which is not earlier in the archive",
+                        relative.display(),
+                        link_target.display()
+                    ))
+                })?;
+                if !meta.is_file() {
+                    return Err(invalid(format!(
+                        "hardlink '{}' must name a regular file",
+                        relative.display()
+                    )));
+                }
+                remove_existing(&destination)?;
+                fs::copy(&source, &destination)?;
+            }
+            tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => {
+                report
+                    .warnings
+                    .push(format!("skipped device node or FIFO '{}'", relative.display()));
+            }
+            tar::EntryType::XGlobalHeader
+            | tar::EntryType::XHeader
+            | tar::EntryType::GNULongName
+            | tar::EntryType::GNULongLink => {}
+            other => report.warnings.push(format!(
+                "skipped '{}' of unsupported type {other:?}",
+                relative.display()
+            )),
+        }
+    }
+    Ok(report)
+}
+
+/// The directory a `base-dir` glob selects: the first match in sorted
+/// order among the extracted directories (`*` does not cross `/`).
+pub fn find_base_dir(root: &Path, pattern: &str) -> io::Result<PathBuf> {
+    if pattern.is_empty() {
+        return Ok(root.to_path_buf());
+    }
+    let mut dirs = Vec::new();
+    let mut pending = vec![PathBuf::new()];
+    while let Some(dir) = pending.pop() {
+        for entry in fs::read_dir(root.join(&dir))? {
+            let entry = entry?;
+            if entry.file_type()?.is_dir() {
+                let relative = dir.join(entry.file_name());
+                pending.push(relative.clone());
+                dirs.push(relative);
+            }
+        }
+    }
+    dirs.sort();
+    dirs.into_iter()
+        .find(|d| glob_matches(pattern, &d.to_string_lossy()))
+        .map(|d| root.join(d))
+        .ok_or_else(|| invalid(format!("no directory in the archive matches base-dir '{pattern}'")))
+}
+
+/// Shell-style matching where `*` and `?` stay within one path component
+/// and `**` crosses them.
+pub fn glob_matches(pattern: &str, text: &str) -> bool {
+    fn matches(p: &[u8], t: &[u8]) -> bool {
+        match p.first() {
+            None => t.is_empty(),
+            Some(b'*') if p.get(1) == Some(&b'*') => (0..=t.len()).any(|i| matches(&p[2..], &t[i..])),
+            Some(b'*') => (0..=t.len())
+                .take_while(|&i| i == 0 || t[i - 1] != b'/')
+                .any(|i| matches(&p[1..], &t[i..])),
+            Some(b'?') => t.first().is_some_and(|c| *c != b'/') && matches(&p[1..], &t[1..]),
+            Some(b'[') => {
+                let Some(close) = p.iter().position(|c| *c == b']') else {
+                    return t.first() == Some(&b'[') && matches(&p[1..], &t[1..]);
+                };
+                let (negate, set) = match p.get(1) {
+                    Some(b'!') => (true, &p[2..close]),
+                    _ => (false, &p[1..close]),
+                };
+                let Some(c) = t.first() else { return false };
+                let mut found = false;
+                let mut i = 0;
+                while i < set.len() {
+                    if i + 2 < set.len() && set[i + 1] == b'-' {
+                        found |= set[i] <= *c && *c <= set[i + 2];
+                        i += 3;
+                    } else {
+                        found |= set[i] == *c;
+                        i += 1;
+                    }
+                }
+                found != negate && *c != b'/' && matches(&p[close + 1..], &t[1..])
+            }
+            Some(c) => t.first() == Some(c) && matches(&p[1..], &t[1..]),
+        }
+    }
+    matches(pattern.as_bytes(), text.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs() {
+        assert!(glob_matches("*", "hello-2.10"));
+        assert!(!glob_matches("*", "a/b"));
+        assert!(glob_matches("*/src", "a/src"));
+        assert!(glob_matches("**/src", "a/b/src"));
+        assert!(glob_matches("hello-?.*", "hello-2.10"));
+        assert!(glob_matches("[a-c]x", "bx") && !glob_matches("[!a-c]x", "bx"));
+        assert!(glob_matches("/usr/lib/lib*.so*", "/usr/lib/libc.so.6"));
+        assert!(!glob_matches("/usr/lib/lib*.so*", "/usr/lib/x/libc.so"));
+    }
+
+    #[test]
+    fn symlink_escape_detection() {
+        assert!(symlink_stays_inside(Path::new("a/link"), Path::new("../b")));
+        assert!(!symlink_stays_inside(Path::new("a/link"), Path::new("../../b")));
+        assert!(!symlink_stays_inside(Path::new("link"), Path::new("x/../../etc")));
+        assert!(symlink_stays_inside(Path::new("link"), Path::new("/etc/passwd")));
+    }
+}

@@ -1,0 +1,78 @@
+//! What `remote` and `tar` share: one file pinned by sha256, fetched
+//! through the URL's mirrors into the cache.
+
+use forge_project::{Source, UrlPurpose};
+use forge_yaml::edit::NewValue;
+
+use crate::checks::{optional_str, required_str};
+use crate::runtime::{SourceContext, SourceError, Tracked};
+
+/// The pin of a file source, if it has one.
+pub fn pin(source: &Source) -> Option<String> {
+    optional_str(source, "ref")
+        .ok()
+        .flatten()
+        .map(|r| r.to_ascii_lowercase())
+}
+
+fn label(url: &str) -> &str {
+    url.rsplit('/').find(|p| !p.is_empty()).unwrap_or(url)
+}
+
+/// Whether the pinned file is cached.
+pub fn is_cached(source: &Source, cache: &crate::SourceCache) -> bool {
+    pin(source).is_some_and(|sha| cache.has_file(&sha))
+}
+
+/// Fetches the pinned file unless it is cached.
+pub fn fetch(source: &Source, ctx: &SourceContext<'_>) -> Result<(), SourceError> {
+    let url = required_str(source, "url").map_err(|e| SourceError::new(e.to_string()))?;
+    let sha = pin(source).ok_or_else(|| SourceError::new(format!("{url} has no ref: run `forge track` first")))?;
+    if ctx.cache.has_file(&sha) {
+        return Ok(());
+    }
+    // One process downloads a given file at a time; the others find it done.
+    let _lock = ctx
+        .cache
+        .lock(&format!("file-{sha}"))
+        .map_err(|e| SourceError::new(format!("cannot lock the source cache: {e}")))?;
+    if ctx.cache.has_file(&sha) {
+        return Ok(());
+    }
+    let urls = ctx.project.source_urls(url, UrlPurpose::Fetch, ctx.default_mirror());
+    ctx.downloader
+        .fetch(ctx.cache, label(url), &urls, Some(&sha), ctx.progress)
+        .map(|_| ())
+        .map_err(|failure| SourceError {
+            message: format!("cannot fetch {url} (sha256 {sha})"),
+            details: failure
+                .attempts
+                .iter()
+                .map(|a| format!("{}: {}", a.url, a.reason))
+                .collect(),
+        })
+}
+
+/// Downloads what the URL serves now and pins its sha256.
+pub fn track(source: &Source, ctx: &SourceContext<'_>) -> Result<Option<Tracked>, SourceError> {
+    let url = required_str(source, "url").map_err(|e| SourceError::new(e.to_string()))?;
+    let urls = ctx.project.source_urls(url, UrlPurpose::Track, ctx.default_mirror());
+    let done = ctx
+        .downloader
+        .fetch(ctx.cache, label(url), &urls, None, ctx.progress)
+        .map_err(|failure| SourceError {
+            message: format!("cannot track {url}"),
+            details: failure
+                .attempts
+                .iter()
+                .map(|a| format!("{}: {}", a.url, a.reason))
+                .collect(),
+        })?;
+    Ok(Some(Tracked {
+        new_ref: NewValue::Scalar(done.sha256.clone()),
+        new_display: done.sha256,
+        old_display: pin(source),
+        note: Some(format!("{} bytes from {}", done.size, done.url)),
+        warning: None,
+    }))
+}

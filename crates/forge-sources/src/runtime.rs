@@ -1,0 +1,101 @@
+//! What source kinds do beyond loading: fetch pinned bytes into the cache,
+//! track upstream for a new pin, and stage from the cache, offline.
+
+use std::path::Path;
+
+use forge_project::{Project, Source};
+use forge_yaml::edit::NewValue;
+
+use crate::cache::SourceCache;
+use crate::download::{Downloader, Progress};
+
+/// What a source operation may use.
+pub struct SourceContext<'a> {
+    /// The project (aliases, mirrors, directory).
+    pub project: &'a Project,
+    /// The source cache.
+    pub cache: &'a SourceCache,
+    /// The network client.
+    pub downloader: &'a Downloader,
+    /// Where progress goes.
+    pub progress: &'a dyn Progress,
+    /// `--default-mirror`.
+    pub default_mirror: Option<&'a str>,
+}
+
+impl SourceContext<'_> {
+    /// The mirror to try first: the command line's, else the user
+    /// configuration's.
+    pub fn default_mirror(&self) -> Option<&str> {
+        self.default_mirror.or(self.project.default_mirror.as_deref())
+    }
+}
+
+/// A source operation that failed.
+#[derive(Debug, Clone)]
+pub struct SourceError {
+    /// What went wrong.
+    pub message: String,
+    /// One line per URL tried, or other detail.
+    pub details: Vec<String>,
+}
+
+impl SourceError {
+    /// An error with no details.
+    pub fn new(message: impl Into<String>) -> SourceError {
+        SourceError {
+            message: message.into(),
+            details: Vec::new(),
+        }
+    }
+}
+
+impl std::fmt::Display for SourceError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.message)?;
+        for detail in &self.details {
+            write!(f, "\n  {detail}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The outcome of tracking one source.
+#[derive(Debug, Clone)]
+pub struct Tracked {
+    /// The new `ref` value.
+    pub new_ref: NewValue,
+    /// The new pin, for the summary.
+    pub new_display: String,
+    /// The old pin, for the summary.
+    pub old_display: Option<String>,
+    /// Extra words for the summary ("3 commits ahead").
+    pub note: Option<String>,
+    /// Something the user should look at (a force-push).
+    pub warning: Option<String>,
+}
+
+/// The runtime side of a source kind.
+pub trait SourceRuntime: Send + Sync {
+    /// Whether the pinned content is in the cache (always for sources that
+    /// live in the project).
+    fn is_cached(&self, source: &Source, cache: &SourceCache) -> bool;
+    /// Brings the pinned content into the cache, checking it.
+    fn fetch(&self, source: &Source, ctx: &SourceContext<'_>) -> Result<(), SourceError>;
+    /// Asks upstream for the newest pin; `None` for kinds without pins.
+    fn track(&self, source: &Source, ctx: &SourceContext<'_>) -> Result<Option<Tracked>, SourceError>;
+    /// Writes the pinned content into `dir` (which exists), offline.
+    fn stage(&self, source: &Source, ctx: &SourceContext<'_>, dir: &Path) -> Result<(), SourceError>;
+}
+
+/// The runtime of source kind `kind`.
+pub fn runtime(kind: &str) -> Option<&'static dyn SourceRuntime> {
+    Some(match kind {
+        "local" => &crate::local::Local,
+        "remote" => &crate::remote::Remote,
+        "tar" => &crate::tar::Tar,
+        "patch" => &crate::patch::Patch,
+        "git" => &crate::git::Git,
+        _ => return None,
+    })
+}
