@@ -22,7 +22,7 @@ pub fn run(session: &Session, args: &SourceCheckoutArgs) -> Result<(), Failure> 
     let project = &session.project;
     let (graph, selected) = select(project, std::slice::from_ref(&args.element), args.deps)?;
     let scratch;
-    let target: PathBuf = match (&args.directory, &args.tar) {
+    let target: PathBuf = match (&args.destination, &args.tar) {
         (_, Some(_)) => {
             scratch = tempfile_dir(&session.cache_dir)?;
             scratch.clone()

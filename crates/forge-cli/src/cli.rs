@@ -68,6 +68,11 @@ pub struct GlobalOptions {
     /// How often to retry a URL after a transient network error.
     #[arg(long, global = true, value_name = "N", default_value_t = 2)]
     pub network_retries: u32,
+
+    /// Seconds to wait for a server that stops sending before giving up
+    /// on that URL.
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 60)]
+    pub network_timeout: u64,
 }
 
 /// The commands.
@@ -124,7 +129,7 @@ pub struct SourceCheckoutArgs {
     pub element: String,
     /// The directory to write (created; must be empty if it exists).
     #[arg(value_name = "DIR", required_unless_present = "tar")]
-    pub directory: Option<PathBuf>,
+    pub destination: Option<PathBuf>,
     /// Which dependencies' sources to stage too, one directory each.
     #[arg(short, long, value_enum, default_value = "none")]
     pub deps: DepsSelection,

@@ -68,11 +68,11 @@ impl Progress for BarProgress {
     }
 
     fn finish(&self, id: usize) {
-        if let Some(slot) = self.bars.lock().unwrap_or_else(|e| e.into_inner()).get_mut(id) {
-            if let Some(bar) = slot.take() {
-                bar.finish_and_clear();
-                self.multi.remove(&bar);
-            }
+        if let Some(slot) = self.bars.lock().unwrap_or_else(|e| e.into_inner()).get_mut(id)
+            && let Some(bar) = slot.take()
+        {
+            bar.finish_and_clear();
+            self.multi.remove(&bar);
         }
     }
 }

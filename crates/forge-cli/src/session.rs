@@ -22,6 +22,7 @@ pub struct Session {
     /// `--fetchers`.
     pub fetchers: usize,
     network_retries: u32,
+    network_timeout: u64,
 }
 
 /// `--cache-dir`, `$FORGE_CACHE_DIR`, `$XDG_CACHE_HOME/forge` or
@@ -52,12 +53,17 @@ impl Session {
             default_mirror: global.default_mirror.clone(),
             fetchers: global.fetchers.max(1),
             network_retries: global.network_retries,
+            network_timeout: global.network_timeout,
         })
     }
 
     /// A network client (only commands that use the network make one).
     pub fn downloader(&self) -> Result<Downloader, Failure> {
-        Downloader::new(self.network_retries).map_err(Failure::internal)
+        Downloader::new(
+            self.network_retries,
+            std::time::Duration::from_secs(self.network_timeout.max(1)),
+        )
+        .map_err(Failure::internal)
     }
 
     /// The context source operations run in.

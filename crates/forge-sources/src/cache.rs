@@ -140,13 +140,13 @@ impl SourceCache {
         let mut partial = partial;
         partial.file.flush()?;
         let actual = hex(&std::mem::take(&mut partial.hasher).finalize());
-        if let Some(expected) = expected {
-            if !actual.eq_ignore_ascii_case(expected) {
-                return Ok(Err(HashMismatch {
-                    actual,
-                    size: partial.written,
-                }));
-            }
+        if let Some(expected) = expected
+            && !actual.eq_ignore_ascii_case(expected)
+        {
+            return Ok(Err(HashMismatch {
+                actual,
+                size: partial.written,
+            }));
         }
         partial.file.sync_all()?;
         let target = self.file_path(&actual);
@@ -169,10 +169,10 @@ impl SourceCache {
             if path.extension().is_none_or(|e| e != "part") {
                 continue;
             }
-            if let Ok(file) = File::options().write(true).open(&path) {
-                if file.try_lock().is_ok() {
-                    let _ = fs::remove_file(&path);
-                }
+            if let Ok(file) = File::options().write(true).open(&path)
+                && file.try_lock().is_ok()
+            {
+                let _ = fs::remove_file(&path);
             }
         }
     }

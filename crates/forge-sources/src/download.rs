@@ -71,33 +71,23 @@ enum Failure {
 }
 
 impl Downloader {
-    /// A downloader that retries transient errors `retries` times.
-    pub fn new(retries: u32) -> Result<Downloader, String> {
+    /// A downloader that retries transient errors `retries` times and gives
+    /// up on a server that sends nothing for `stall_timeout`.
+    pub fn new(retries: u32, stall_timeout: Duration) -> Result<Downloader, String> {
         let client = reqwest::blocking::Client::builder()
             .user_agent(concat!("forge/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(30))
-            // Blocking reqwest applies this to the headers and to each read of
-            // the body: a server that stops sending for a minute is given up.
-            .timeout(Duration::from_secs(60))
+            // Blocking reqwest applies this to the headers and to each read
+            // of the body: it is a stall timeout, not a total one.
+            .timeout(stall_timeout)
             .build()
             .map_err(|e| format!("cannot set up HTTP: {e}"))?;
+        let retry_delay = (stall_timeout / 100).clamp(Duration::from_millis(50), Duration::from_millis(500));
         Ok(Downloader {
             client,
             retries,
-            retry_delay: Duration::from_millis(500),
+            retry_delay,
         })
-    }
-
-    /// Sets how long a stalled server is waited for (tests use short ones).
-    pub fn with_read_timeout(mut self, timeout: Duration) -> Result<Downloader, String> {
-        self.client = reqwest::blocking::Client::builder()
-            .user_agent(concat!("forge/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(30))
-            .timeout(timeout)
-            .build()
-            .map_err(|e| format!("cannot set up HTTP: {e}"))?;
-        self.retry_delay = Duration::from_millis(50);
-        Ok(self)
     }
 
     /// Fetches the first of `urls` that serves bytes hashing to `expected`
@@ -168,17 +158,20 @@ impl Downloader {
                     },
                 );
             }
-            let id = progress.start(label, url, response.content_length());
+            // Read the announced length first: reqwest counts down as the
+            // body is consumed.
+            let announced = response.content_length();
+            let id = progress.start(label, url, announced);
             let copied = copy_with_progress(&mut response, &mut partial, id, progress);
             progress.finish(id);
             copied.map_err(|e| Failure::Transient(format!("download interrupted: {}", io_reason(&e))))?;
-            if let Some(length) = response.content_length() {
-                if partial.written() != length {
-                    return Err(Failure::Transient(format!(
-                        "download interrupted after {} of {length} bytes",
-                        partial.written()
-                    )));
-                }
+            if let Some(length) = announced
+                && partial.written() != length
+            {
+                return Err(Failure::Transient(format!(
+                    "download interrupted after {} of {length} bytes",
+                    partial.written()
+                )));
             }
         } else {
             return Err(Failure::Final(
