@@ -67,6 +67,10 @@ impl Progress for BarProgress {
         }
     }
 
+    fn warn(&self, message: &str) {
+        self.println(&format!("warning: {message}"));
+    }
+
     fn finish(&self, id: usize) {
         if let Some(slot) = self.bars.lock().unwrap_or_else(|e| e.into_inner()).get_mut(id)
             && let Some(bar) = slot.take()

@@ -16,9 +16,11 @@ pub trait Progress: Sync {
     fn advance(&self, id: usize, bytes: u64);
     /// `id` is over.
     fn finish(&self, id: usize);
+    /// Something the user should know that does not stop the work.
+    fn warn(&self, message: &str);
 }
 
-/// A progress reporter that shows nothing.
+/// A progress reporter that shows nothing but warnings, on stderr.
 pub struct NoProgress;
 
 impl Progress for NoProgress {
@@ -27,6 +29,9 @@ impl Progress for NoProgress {
     }
     fn advance(&self, _: usize, _: u64) {}
     fn finish(&self, _: usize) {}
+    fn warn(&self, message: &str) {
+        eprintln!("warning: {message}");
+    }
 }
 
 /// The HTTP client and retry policy.

@@ -406,7 +406,26 @@ impl SourceRuntime for Git {
     fn fetch(&self, source: &Source, ctx: &SourceContext<'_>) -> Result<(), SourceError> {
         let url = required_str(source, "url").map_err(|e| err(e.to_string()))?;
         let commit = pinned_commit(source).ok_or_else(|| err(format!("{url} has no ref: run `forge track` first")))?;
-        ensure_commit(ctx, source, url, commit, 0)
+        ensure_commit(ctx, source, url, commit, 0)?;
+        // BuildStream's ref-not-in-track: the pin should be on the branch
+        // or tag that track follows.
+        if let (Some(track), Ok(repo)) = (
+            optional_str(source, "track").ok().flatten(),
+            Repository::open_bare(ctx.cache.git_mirror(url)),
+        ) {
+            let tip = [format!("refs/heads/{track}"), format!("refs/tags/{track}")]
+                .iter()
+                .find_map(|name| repo.revparse_single(name).ok().and_then(|o| o.peel_to_commit().ok()))
+                .map(|c| c.id());
+            if let Some(tip) = tip
+                && tip != commit
+                && !repo.graph_descendant_of(tip, commit).unwrap_or(false)
+            {
+                ctx.progress
+                    .warn(&format!("{url}: ref-not-in-track: commit {commit} is not on '{track}'"));
+            }
+        }
+        Ok(())
     }
 
     fn track(&self, source: &Source, ctx: &SourceContext<'_>) -> Result<Option<Tracked>, SourceError> {

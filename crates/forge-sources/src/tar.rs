@@ -62,7 +62,7 @@ impl SourceRuntime for Tar {
         let result = (|| {
             let report = extract_tar(reader, &scratch).map_err(|e| fail("extract", e))?;
             for warning in report.warnings {
-                eprintln!("warning: {url}: {warning}");
+                ctx.progress.warn(&format!("{url}: {warning}"));
             }
             let pattern = optional_str(source, "base-dir")
                 .map_err(|e| SourceError::new(e.to_string()))?
