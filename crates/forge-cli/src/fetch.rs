@@ -35,6 +35,7 @@ pub fn run(session: &Session, args: &FetchArgs) -> Result<(), Failure> {
 
     let key_context = KeyContext {
         project_dir: &project.dir,
+        file_hashes: &session.file_hashes,
     };
     let mut unpinned = Vec::new();
     let mut jobs: Vec<Job> = Vec::new();

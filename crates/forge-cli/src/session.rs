@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use forge_project::Project;
+use forge_project::filehash::FileHashCache;
 use forge_sources::{Downloader, SourceCache, SourceContext};
 
 use crate::cli::GlobalOptions;
@@ -21,6 +22,8 @@ pub struct Session {
     pub default_mirror: Option<String>,
     /// `--fetchers`.
     pub fetchers: usize,
+    /// Digests of project files from earlier runs.
+    pub file_hashes: FileHashCache,
     network_retries: u32,
     network_timeout: u64,
 }
@@ -46,7 +49,10 @@ impl Session {
     /// Opens the caches for `project`.
     pub fn new(global: &GlobalOptions, project: Project) -> Result<Session, Failure> {
         let cache_dir = cache_dir(global)?;
+        let project_id = forge_project::keys::hash_json(&serde_json::json!(project.dir.display().to_string()));
+        let file_hashes = FileHashCache::load(cache_dir.join("file-hashes").join(&project_id[..32]));
         Ok(Session {
+            file_hashes,
             project,
             sources: SourceCache::new(&cache_dir),
             cache_dir,
@@ -55,6 +61,16 @@ impl Session {
             network_retries: global.network_retries,
             network_timeout: global.network_timeout,
         })
+    }
+
+    /// Computes the cache keys of `graph` and keeps the file digests it
+    /// learnt for the next run.
+    pub fn cache_keys(&self, graph: &forge_project::Graph) -> Result<forge_project::CacheKeys, Failure> {
+        let keys = forge_project::CacheKeys::compute(&self.project, graph, &self.file_hashes)?;
+        if let Err(e) = self.file_hashes.save() {
+            eprintln!("warning: cannot save the file digest cache: {e}");
+        }
+        Ok(keys)
     }
 
     /// A network client (only commands that use the network make one).

@@ -108,7 +108,7 @@ pub fn run(session: &Session, args: &ShowArgs) -> Result<(), Failure> {
     if args.order == Order::Alpha {
         selected.sort_by(|a, b| graph.elements[*a].name.cmp(&graph.elements[*b].name));
     }
-    let keys = CacheKeys::compute(project, &graph)?;
+    let keys = session.cache_keys(&graph)?;
     let name_of = |i: usize| graph.elements[i].name.as_str();
     match template {
         None => {

@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 use forge_yaml::{Node, Value};
 
 use crate::error::LoadError;
+use crate::filehash::FileHashCache;
 use crate::graph::Graph;
 use crate::kind::KeyContext;
 use crate::options::host_arch;
@@ -193,11 +194,13 @@ pub fn canonical_arch(arch: &str) -> String {
 }
 
 impl CacheKeys {
-    /// Computes every key of `graph`, dependencies first.
-    pub fn compute(project: &Project, graph: &Graph) -> Result<CacheKeys, LoadError> {
+    /// Computes every key of `graph`, dependencies first; `file_hashes`
+    /// spares reading project files that have not changed.
+    pub fn compute(project: &Project, graph: &Graph, file_hashes: &FileHashCache) -> Result<CacheKeys, LoadError> {
         let n = graph.elements.len();
         let ctx = KeyContext {
             project_dir: &project.dir,
+            file_hashes,
         };
         let mut keys: Vec<Option<String>> = vec![None; n];
         let mut runtime_keys: Vec<Option<String>> = vec![None; n];

@@ -51,6 +51,8 @@ pub trait ElementKind: Send + Sync {
 pub struct KeyContext<'a> {
     /// The project's root directory (local paths are relative to it).
     pub project_dir: &'a Path,
+    /// Digests of project files from earlier runs.
+    pub file_hashes: &'a crate::filehash::FileHashCache,
 }
 
 /// A source kind as loading sees it.

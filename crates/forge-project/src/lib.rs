@@ -12,6 +12,7 @@ pub mod directives;
 pub mod element;
 pub mod error;
 pub mod expr;
+pub mod filehash;
 pub mod graph;
 pub mod keys;
 pub mod kind;

@@ -4,7 +4,9 @@
 use std::fs;
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use forge_project::filehash::FileHashCache;
 
 use forge_project::{KeyContext, LoadError, Project, Source, SourceKind};
 use serde_json::{Value, json};
@@ -28,7 +30,7 @@ impl SourceKind for Local {
     }
     fn unique_key(&self, source: &Source, ctx: &KeyContext<'_>) -> Result<Option<Value>, LoadError> {
         let path = required_str(source, "path")?;
-        let digest = tree_digest(&ctx.project_dir.join(path))
+        let digest = tree_digest(&ctx.project_dir.join(path), ctx.file_hashes)
             .map_err(|e| LoadError::at(span_of(source, "path"), format!("cannot read '{path}': {e}")))?;
         Ok(Some(json!({ "digest": digest })))
     }
@@ -106,102 +108,104 @@ pub fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
 
 /// A digest of a file or a directory tree: entries sorted by name, each
 /// with its type, exec bit and content digest or link target, hashed
-/// bottom-up so a directory's digest covers everything below it.
-pub fn tree_digest(path: &Path) -> std::io::Result<String> {
+/// bottom-up so a directory's digest covers everything below it. File
+/// contents are hashed on every core, and not at all when `hashes` knows
+/// the file unchanged.
+pub fn tree_digest(path: &Path, hashes: &FileHashCache) -> std::io::Result<String> {
     let meta = fs::symlink_metadata(path)?;
-    if meta.is_dir() {
-        directory_digest(path)
-    } else {
-        entry_digest(path, &meta)
+    if !meta.is_dir() {
+        return entry_digest(path, &meta, hashes);
     }
-}
-
-fn entry_digest(path: &Path, meta: &fs::Metadata) -> std::io::Result<String> {
-    let mut hasher = Sha256::new();
-    if meta.file_type().is_symlink() {
-        hasher.update(b"symlink\0");
-        hasher.update(fs::read_link(path)?.as_os_str().as_encoded_bytes());
-    } else {
-        let executable = meta.permissions().mode() & 0o100 != 0;
-        hasher.update(if executable { b"exec\0" as &[u8] } else { b"file\0" });
-        let mut file = fs::File::open(path)?;
-        // Most project files are small: one read, no large buffer to zero.
-        let mut buffer = Vec::with_capacity((meta.len() as usize).min(1 << 20) + 1);
-        loop {
-            buffer.clear();
-            let n = (&mut file).take(1 << 20).read_to_end(&mut buffer)?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buffer);
-        }
-    }
-    Ok(hex(&hasher.finalize()))
-}
-
-fn directory_digest(root: &Path) -> std::io::Result<String> {
-    // Post-order over directories without recursion: each directory's
-    // listing is hashed once all its subdirectories are.
-    struct Pending {
-        path: std::path::PathBuf,
-        entries: Vec<(String, String, Option<std::path::PathBuf>)>,
-        next_dir: usize,
-    }
-    fn list(path: &Path) -> std::io::Result<Pending> {
-        let mut entries = Vec::new();
-        for entry in fs::read_dir(path)? {
+    // Every directory below `path` (index 0 is `path`), with its parent.
+    let mut dirs: Vec<(PathBuf, Option<usize>)> = vec![(path.to_path_buf(), None)];
+    // (directory index, name, path, metadata) of every non-directory.
+    let mut files: Vec<(usize, String, PathBuf, fs::Metadata)> = Vec::new();
+    let mut subdirs: Vec<(usize, String, usize)> = Vec::new();
+    let mut next = 0;
+    while next < dirs.len() {
+        let dir = dirs[next].0.clone();
+        for entry in fs::read_dir(&dir)? {
             let entry = entry?;
             let name = entry.file_name().to_string_lossy().into_owned();
-            let meta = fs::symlink_metadata(entry.path())?;
-            if meta.is_dir() {
-                entries.push((name, String::new(), Some(entry.path())));
+            let entry_meta = fs::symlink_metadata(entry.path())?;
+            if entry_meta.is_dir() {
+                subdirs.push((next, name, dirs.len()));
+                dirs.push((entry.path(), Some(next)));
             } else {
-                let digest = entry_digest(&entry.path(), &meta)?;
-                entries.push((name, digest, None));
+                files.push((next, name, entry.path(), entry_meta));
             }
         }
-        entries.sort();
-        Ok(Pending {
-            path: path.to_path_buf(),
-            entries,
-            next_dir: 0,
-        })
+        next += 1;
     }
-    let mut stack = vec![list(root)?];
-    loop {
-        let top = stack.last_mut().expect("non-empty");
-        let next = top.entries[top.next_dir..]
-            .iter()
-            .position(|(_, d, p)| p.is_some() && d.is_empty());
-        if let Some(offset) = next {
-            let index = top.next_dir + offset;
-            top.next_dir = index;
-            let child = top.entries[index].2.clone().expect("a directory");
-            stack.push(list(&child)?);
-            continue;
+    let digests = forge_project::parallel::map(&files, |(_, _, path, meta)| entry_digest(path, meta, hashes));
+    let mut listings: Vec<Vec<(String, String)>> = vec![Vec::new(); dirs.len()];
+    for ((dir, name, _, _), digest) in files.into_iter().zip(digests) {
+        listings[dir].push((name, digest?));
+    }
+    // Children always come after their parent in `dirs`: hash backwards.
+    let mut dir_digests: Vec<Option<String>> = vec![None; dirs.len()];
+    let mut children: Vec<Vec<(String, usize)>> = vec![Vec::new(); dirs.len()];
+    for (parent, name, child) in subdirs {
+        children[parent].push((name, child));
+    }
+    for index in (0..dirs.len()).rev() {
+        let mut listing = std::mem::take(&mut listings[index]);
+        for (name, child) in &children[index] {
+            listing.push((
+                name.clone(),
+                dir_digests[*child].take().expect("children are hashed first"),
+            ));
         }
-        let done = stack.pop().expect("non-empty");
+        listing.sort();
         let mut hasher = Sha256::new();
         hasher.update(b"dir\0");
-        for (name, digest, _) in &done.entries {
+        for (name, digest) in &listing {
             hasher.update(name.as_bytes());
             hasher.update(b"\0");
             hasher.update(digest.as_bytes());
             hasher.update(b"\n");
         }
-        let digest = hex(&hasher.finalize());
-        match stack.last_mut() {
-            Some(parent) => {
-                let slot = parent
-                    .entries
-                    .iter_mut()
-                    .find(|(_, _, p)| p.as_deref() == Some(done.path.as_path()))
-                    .expect("child of parent");
-                slot.1 = digest;
-            }
-            None => return Ok(digest),
-        }
+        dir_digests[index] = Some(hex(&hasher.finalize()));
     }
+    Ok(dir_digests[0].take().expect("the root is hashed"))
+}
+
+fn entry_digest(path: &Path, meta: &fs::Metadata, hashes: &FileHashCache) -> std::io::Result<String> {
+    let mut hasher = Sha256::new();
+    if meta.file_type().is_symlink() {
+        hasher.update(b"symlink\0");
+        hasher.update(fs::read_link(path)?.as_os_str().as_encoded_bytes());
+        return Ok(hex(&hasher.finalize()));
+    }
+    let executable = meta.permissions().mode() & 0o100 != 0;
+    hasher.update(if executable { b"exec\0" as &[u8] } else { b"file\0" });
+    let content = match hashes.lookup(path, meta) {
+        Some(known) => known,
+        None => {
+            let digest = content_digest(path, meta)?;
+            hashes.insert(path, meta, &digest);
+            digest
+        }
+    };
+    hasher.update(content.as_bytes());
+    Ok(hex(&hasher.finalize()))
+}
+
+/// The sha256 of a file's bytes.
+fn content_digest(path: &Path, meta: &fs::Metadata) -> std::io::Result<String> {
+    let mut file = fs::File::open(path)?;
+    // Most project files are small: one read, no large buffer to zero.
+    let mut buffer = Vec::with_capacity((meta.len() as usize).min(1 << 20) + 1);
+    let mut hasher = Sha256::new();
+    loop {
+        buffer.clear();
+        let n = (&mut file).take(1 << 20).read_to_end(&mut buffer)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buffer);
+    }
+    Ok(hex(&hasher.finalize()))
 }
 
 #[cfg(test)]
@@ -215,25 +219,25 @@ mod tests {
         fs::create_dir_all(root.join("sub/deeper")).unwrap();
         fs::write(root.join("a.txt"), "a").unwrap();
         fs::write(root.join("sub/deeper/b.txt"), "b").unwrap();
-        let first = tree_digest(&root).unwrap();
-        assert_eq!(first, tree_digest(&root).unwrap());
+        let first = tree_digest(&root, &FileHashCache::disabled()).unwrap();
+        assert_eq!(first, tree_digest(&root, &FileHashCache::disabled()).unwrap());
 
         fs::write(root.join("sub/deeper/b.txt"), "B").unwrap();
-        let changed = tree_digest(&root).unwrap();
+        let changed = tree_digest(&root, &FileHashCache::disabled()).unwrap();
         assert_ne!(first, changed);
 
         let mut perms = fs::metadata(root.join("a.txt")).unwrap().permissions();
         perms.set_mode(0o755);
         fs::set_permissions(root.join("a.txt"), perms).unwrap();
-        let exec = tree_digest(&root).unwrap();
+        let exec = tree_digest(&root, &FileHashCache::disabled()).unwrap();
         assert_ne!(changed, exec);
 
         std::os::unix::fs::symlink("a.txt", root.join("link")).unwrap();
-        let linked = tree_digest(&root).unwrap();
+        let linked = tree_digest(&root, &FileHashCache::disabled()).unwrap();
         assert_ne!(exec, linked);
 
         fs::rename(root.join("a.txt"), root.join("c.txt")).unwrap();
-        assert_ne!(linked, tree_digest(&root).unwrap());
+        assert_ne!(linked, tree_digest(&root, &FileHashCache::disabled()).unwrap());
     }
 
     #[test]

@@ -48,7 +48,7 @@ impl SourceKind for Patch {
     }
     fn unique_key(&self, source: &Source, ctx: &KeyContext<'_>) -> Result<Option<Value>, LoadError> {
         let path = required_str(source, "path")?;
-        let digest = tree_digest(&ctx.project_dir.join(path))
+        let digest = tree_digest(&ctx.project_dir.join(path), ctx.file_hashes)
             .map_err(|e| LoadError::at(span_of(source, "path"), format!("cannot read '{path}': {e}")))?;
         Ok(Some(
             json!({ "path": path, "digest": digest, "strip-level": strip_level(source)? }),
