@@ -249,8 +249,8 @@ mod tests {
             fs::write(root.join("x/f"), "same").unwrap();
         }
         assert_eq!(
-            tree_digest(&dir.path().join("one")).unwrap(),
-            tree_digest(&dir.path().join("two")).unwrap()
+            tree_digest(&dir.path().join("one"), &FileHashCache::disabled()).unwrap(),
+            tree_digest(&dir.path().join("two"), &FileHashCache::disabled()).unwrap()
         );
     }
 }
