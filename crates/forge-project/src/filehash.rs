@@ -121,7 +121,7 @@ impl FileHashCache {
             .map(|d| d.as_nanos() as i128)
             .unwrap_or(0);
         let stamp = Stamp::of(meta);
-        if now_ns - stamp.mtime_ns.max(stamp.ctime_ns) < 2_000_000_000 {
+        if now_ns - stamp.mtime_ns < 2_000_000_000 {
             return;
         }
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
