@@ -535,3 +535,67 @@ fn two_fetches_at_once_share_one_cache() {
         "buildable\n".repeat(12)
     );
 }
+
+#[test]
+fn default_mirror_and_user_configuration() {
+    let upstream = Server::start();
+    let a = Server::start();
+    let b = Server::start();
+    let bytes = b"mirrored".to_vec();
+    for server in [&upstream, &a, &b] {
+        server.serve("/x", &bytes);
+    }
+    let conf = format!(
+        "{CONF}aliases:\n  up: {}/\nmirrors:\n- name: a\n  aliases:\n    up: ['{}/']\n- name: b\n  aliases:\n    up: ['{}/']\n",
+        upstream.base, a.base, b.base
+    );
+    let element = format!(
+        "kind: import\nsources:\n- kind: remote\n  url: up:x\n  ref: {}\n",
+        sha256(&bytes)
+    );
+    let p = project(&conf).file("elements/x.bst", &element).build();
+    p.forge(&["--default-mirror", "b", "fetch", "x.bst"]).ok();
+    assert_eq!((a.hits("/x"), b.hits("/x"), upstream.hits("/x")), (0, 1, 0));
+
+    let c = Server::start();
+    c.serve("/x", &bytes);
+    let user = p.outside().join("forge.conf");
+    fs::write(
+        &user,
+        format!(
+            "projects:\n  test:\n    mirrors:\n    - name: c\n      aliases:\n        up: ['{}/']\n",
+            c.base
+        ),
+    )
+    .unwrap();
+    let p2 = project(&conf).file("elements/x.bst", &element).build();
+    p2.forge(&["--config", user.to_str().unwrap(), "fetch", "x.bst"]).ok();
+    assert_eq!(
+        (a.hits("/x"), b.hits("/x"), c.hits("/x")),
+        (0, 1, 1),
+        "the user's mirrors replace the project's"
+    );
+}
+
+#[test]
+fn file_urls_fetch_and_track() {
+    let p = project(CONF).build();
+    let dir = p.outside().join("downloads");
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(dir.join("data.txt"), "local bytes").unwrap();
+    p.write(
+        "project.conf",
+        &format!("{CONF}aliases:\n  disk: file://{}/\n", dir.display()),
+    );
+    p.write(
+        "elements/data.bst",
+        "kind: import\nsources:\n- kind: remote\n  url: disk:data.txt\n",
+    );
+    p.forge(&["track", "data.bst"]).ok();
+    assert!(
+        fs::read_to_string(p.root.join("elements/data.bst"))
+            .unwrap()
+            .contains(&sha256(b"local bytes"))
+    );
+    assert_eq!(p.show("%{state}", &["data.bst"]), "buildable\n");
+}
