@@ -599,3 +599,30 @@ fn file_urls_fetch_and_track() {
     );
     assert_eq!(p.show("%{state}", &["data.bst"]), "buildable\n");
 }
+
+#[test]
+fn a_server_that_went_away_is_reported_and_the_next_url_serves() {
+    let gone = Server::start();
+    let gone_base = gone.base.clone();
+    drop(gone);
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    let mirror = Server::start();
+    mirror.serve("/x", b"still here");
+    let conf = format!(
+        "{CONF}aliases:\n  up: {}/\nmirrors:\n- name: m\n  aliases:\n    up: ['{gone_base}/']\n",
+        mirror.base
+    );
+    let element = format!(
+        "kind: import\nsources:\n- kind: remote\n  url: up:x\n  ref: {}\n",
+        sha256(b"still here")
+    );
+    let p = project(&conf).file("elements/x.bst", &element).build();
+    let run = p.forge(&["--network-retries", "0", "fetch", "x.bst"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(mirror.hits("/x"), 1);
+    let p2 = project(&format!("{CONF}aliases:\n  up: {gone_base}/\n"))
+        .file("elements/x.bst", &element)
+        .build();
+    let err = p2.forge(&["--network-retries", "0", "fetch", "x.bst"]).fails(4);
+    assert!(err.contains(&format!("{gone_base}/x: cannot connect")), "{err}");
+}

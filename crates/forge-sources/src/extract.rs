@@ -287,6 +287,42 @@ mod tests {
     }
 
     #[test]
+    fn every_compression_is_recognised() {
+        use std::io::Write;
+        let mut builder = tar::Builder::new(Vec::new());
+        let mut header = tar::Header::new_gnu();
+        header.set_size(5);
+        header.set_mode(0o755);
+        builder.append_data(&mut header, "top/hello", &b"hello"[..]).unwrap();
+        let plain = builder.into_inner().unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(&plain).unwrap();
+        let mut bz = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::default());
+        bz.write_all(&plain).unwrap();
+        let mut xz = liblzma::write::XzEncoder::new(Vec::new(), 6);
+        xz.write_all(&plain).unwrap();
+        let zst = zstd::encode_all(&plain[..], 3).unwrap();
+        let archives = [
+            ("plain", plain.clone()),
+            ("gz", gz.finish().unwrap()),
+            ("bz2", bz.finish().unwrap()),
+            ("xz", xz.finish().unwrap()),
+            ("zst", zst),
+        ];
+        for (name, bytes) in archives {
+            let dir = tempfile::tempdir().unwrap();
+            let archive = dir.path().join(name);
+            fs::write(&archive, bytes).unwrap();
+            let target = dir.path().join("out");
+            fs::create_dir(&target).unwrap();
+            extract_tar(open_compressed(&archive).unwrap(), &target).unwrap();
+            assert_eq!(fs::read(target.join("top/hello")).unwrap(), b"hello", "{name}");
+            let mode = fs::metadata(target.join("top/hello")).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o755, "{name}");
+        }
+    }
+
+    #[test]
     fn symlink_escape_detection() {
         assert!(symlink_stays_inside(Path::new("a/link"), Path::new("../b")));
         assert!(!symlink_stays_inside(Path::new("a/link"), Path::new("../../b")));
