@@ -1,0 +1,531 @@
+//! The on-disk store: objects, artifact records, staging, verify, gc.
+
+use std::collections::HashSet;
+use std::fs;
+use std::io::{self, Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
+
+use crate::manifest::{Entry, EntryKind, Manifest};
+
+/// The artifact cache under `<cache-dir>/cas`.
+#[derive(Clone, Debug)]
+pub struct Cas {
+    root: PathBuf,
+}
+
+/// What an artifact is: its files and what forge knows about its build.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ArtifactRecord {
+    /// The element name.
+    pub element: String,
+    /// The cache key.
+    pub key: String,
+    /// Whether the build succeeded (failed builds are recorded too).
+    pub success: bool,
+    /// Digest of the manifest object (an empty manifest for failures).
+    pub manifest: String,
+    /// Digest of the build log object.
+    pub log: String,
+    /// The element's public data, for dependents (split rules,
+    /// integration commands).
+    pub public: Json,
+    /// The build dependencies it was built against: `[name, key]`.
+    pub dependencies: Vec<(String, String)>,
+    /// The forge version that built it.
+    pub forge_version: String,
+}
+
+/// How to put files into a staging directory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StageMode {
+    /// Hardlinks to the read-only objects: only for trees mounted
+    /// read-only, so nothing can modify the cache through them.
+    Hardlink,
+    /// Copies.
+    Copy,
+}
+
+/// What `verify` found.
+#[derive(Debug, Default)]
+pub struct VerifyReport {
+    /// Objects checked.
+    pub objects: usize,
+    /// Objects whose content did not match their name (removed).
+    pub corrupt: Vec<String>,
+    /// Artifact records dropped because an object they need is gone.
+    pub dropped_artifacts: Vec<String>,
+}
+
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+fn temp_name(dir: &Path) -> PathBuf {
+    let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+    dir.join(format!(".tmp-{}-{n}", std::process::id()))
+}
+
+/// Writes `bytes` to `path` through a temporary file and a rename.
+fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
+    let dir = path.parent().expect("paths in the cache have parents");
+    fs::create_dir_all(dir)?;
+    let temporary = temp_name(dir);
+    let mut file = fs::File::create(&temporary)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    drop(file);
+    fs::set_permissions(&temporary, fs::Permissions::from_mode(mode))?;
+    fs::rename(&temporary, path)
+}
+
+/// blake3 of a file's content.
+fn digest_file(path: &Path) -> io::Result<String> {
+    let mut hasher = blake3::Hasher::new();
+    let mut file = fs::File::open(path)?;
+    let mut buffer = vec![0u8; 256 * 1024];
+    loop {
+        let n = file.read(&mut buffer)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buffer[..n]);
+    }
+    Ok(hasher.finalize().to_hex().to_string())
+}
+
+/// A name that is safe as one path component of the refs tree.
+fn safe_component(text: &str) -> bool {
+    !text.is_empty() && text != "." && text != ".." && !text.contains('/') && !text.contains('\0')
+}
+
+impl Cas {
+    /// The cache in `cache_dir`.
+    pub fn new(cache_dir: &Path) -> Cas {
+        Cas { root: cache_dir.join("cas") }
+    }
+
+    /// The root of the store.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Where the object with `digest` lives (executable objects apart, so
+    /// a hardlink carries the right mode).
+    pub fn object_path(&self, digest: &str, exec: bool) -> PathBuf {
+        let name = if exec { format!("{}.x", &digest[2..]) } else { digest[2..].to_string() };
+        self.root.join("objects").join(&digest[..2]).join(name)
+    }
+
+    /// A fresh directory for temporary work on the same filesystem.
+    pub fn temp_dir(&self, label: &str) -> io::Result<PathBuf> {
+        let base = self.root.join("tmp");
+        fs::create_dir_all(&base)?;
+        let dir = temp_name(&base).with_extension(label);
+        fs::create_dir(&dir)?;
+        Ok(dir)
+    }
+
+    /// Stores bytes (a log, a manifest) and returns their digest.
+    pub fn put_blob(&self, bytes: &[u8]) -> io::Result<String> {
+        let digest = blake3::hash(bytes).to_hex().to_string();
+        let path = self.object_path(&digest, false);
+        if !path.exists() {
+            write_atomically(&path, bytes, 0o444)?;
+        }
+        Ok(digest)
+    }
+
+    /// Reads a stored blob.
+    pub fn get_blob(&self, digest: &str) -> io::Result<Vec<u8>> {
+        if digest.len() < 3 {
+            return Err(io::Error::new(io::ErrorKind::NotFound, "no such object"));
+        }
+        fs::read(self.object_path(digest, false))
+    }
+
+    /// Moves the contents of `dir` into the store (files are renamed into
+    /// place, so `dir` is consumed) and returns its manifest.
+    pub fn import_dir(&self, dir: &Path) -> io::Result<Manifest> {
+        let mut entries = Vec::new();
+        let mut pending = vec![PathBuf::new()];
+        while let Some(relative) = pending.pop() {
+            for entry in fs::read_dir(dir.join(&relative))? {
+                let entry = entry?;
+                let rel = relative.join(entry.file_name());
+                let path_text = rel.to_str().ok_or_else(|| {
+                    io::Error::new(io::ErrorKind::InvalidData, format!("{} is not UTF-8", rel.display()))
+                })?;
+                let full = entry.path();
+                let meta = fs::symlink_metadata(&full)?;
+                let kind = if meta.is_dir() {
+                    pending.push(rel.clone());
+                    EntryKind::Dir
+                } else if meta.file_type().is_symlink() {
+                    let target = fs::read_link(&full)?;
+                    EntryKind::Symlink { target: target.to_string_lossy().into_owned() }
+                } else if meta.is_file() {
+                    let exec = meta.permissions().mode() & 0o100 != 0;
+                    let digest = digest_file(&full)?;
+                    let object = self.object_path(&digest, exec);
+                    if object.exists() {
+                        fs::remove_file(&full)?;
+                    } else {
+                        fs::create_dir_all(object.parent().expect("objects have parents"))?;
+                        fs::set_permissions(&full, fs::Permissions::from_mode(if exec { 0o555 } else { 0o444 }))?;
+                        if fs::rename(&full, &object).is_err() {
+                            // Another filesystem: copy through a temporary.
+                            let bytes = fs::read(&full)?;
+                            write_atomically(&object, &bytes, if exec { 0o555 } else { 0o444 })?;
+                        }
+                    }
+                    EntryKind::File { digest, size: meta.len(), exec }
+                } else {
+                    // Sockets, FIFOs, devices: artifacts hold none.
+                    continue;
+                };
+                entries.push(Entry { path: path_text.to_string(), kind });
+            }
+        }
+        entries.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(Manifest { entries })
+    }
+
+    /// Stores a manifest and returns its digest.
+    pub fn put_manifest(&self, manifest: &Manifest) -> io::Result<String> {
+        self.put_blob(&manifest.to_bytes())
+    }
+
+    /// Reads a manifest.
+    pub fn get_manifest(&self, digest: &str) -> io::Result<Manifest> {
+        let bytes = self.get_blob(digest)?;
+        serde_json::from_slice(&bytes).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+    }
+
+    /// Writes the files of `manifest` under `target`. Returns the paths
+    /// that replaced an existing file (overlaps).
+    pub fn stage(&self, manifest: &Manifest, target: &Path, mode: StageMode) -> io::Result<Vec<String>> {
+        let mut overlaps = Vec::new();
+        for entry in &manifest.entries {
+            let path = target.join(&entry.path);
+            match &entry.kind {
+                EntryKind::Dir => match fs::symlink_metadata(&path) {
+                    Ok(meta) if meta.is_dir() => {}
+                    Ok(_) => {
+                        fs::remove_file(&path)?;
+                        fs::create_dir_all(&path)?;
+                    }
+                    Err(_) => fs::create_dir_all(&path)?,
+                },
+                EntryKind::File { digest, exec, .. } => {
+                    if remove_existing(&path)? {
+                        overlaps.push(entry.path.clone());
+                    }
+                    let object = self.object_path(digest, *exec);
+                    match mode {
+                        StageMode::Hardlink if fs::hard_link(&object, &path).is_ok() => {}
+                        _ => {
+                            fs::copy(&object, &path)?;
+                            fs::set_permissions(&path, fs::Permissions::from_mode(if *exec { 0o755 } else { 0o644 }))?;
+                        }
+                    }
+                }
+                EntryKind::Symlink { target: link } => {
+                    if remove_existing(&path)? {
+                        overlaps.push(entry.path.clone());
+                    }
+                    std::os::unix::fs::symlink(link, &path)?;
+                }
+            }
+        }
+        Ok(overlaps)
+    }
+
+    fn ref_path(&self, project: &str, element: &str, key: &str) -> Option<PathBuf> {
+        (safe_component(project) && safe_component(element) && safe_component(key))
+            .then(|| self.root.join("refs").join(project).join(element).join(key))
+    }
+
+    /// Records an artifact under `project/element/key` (element: the
+    /// normal name).
+    pub fn put_artifact(&self, project: &str, element: &str, record: &ArtifactRecord) -> io::Result<()> {
+        let path = self
+            .ref_path(project, element, &record.key)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "invalid artifact name"))?;
+        let bytes = serde_json::to_vec_pretty(record).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        write_atomically(&path, &bytes, 0o644)
+    }
+
+    /// The artifact recorded under `project/element/key`, if any and if
+    /// every object it needs is present.
+    pub fn get_artifact(&self, project: &str, element: &str, key: &str) -> Option<ArtifactRecord> {
+        let path = self.ref_path(project, element, key)?;
+        let bytes = fs::read(&path).ok()?;
+        let record: ArtifactRecord = serde_json::from_slice(&bytes).ok()?;
+        self.object_path(&record.manifest, false).exists().then_some(record)
+    }
+
+    /// Removes an artifact record (its objects stay until `gc`).
+    pub fn delete_artifact(&self, project: &str, element: &str, key: &str) -> io::Result<bool> {
+        match self.ref_path(project, element, key) {
+            Some(path) if path.exists() => fs::remove_file(path).map(|_| true),
+            _ => Ok(false),
+        }
+    }
+
+    /// Every recorded artifact as `(project, element, key)`.
+    pub fn list_artifacts(&self) -> Vec<(String, String, String)> {
+        let mut out = Vec::new();
+        let refs = self.root.join("refs");
+        for project in read_names(&refs) {
+            for element in read_names(&refs.join(&project)) {
+                for key in read_names(&refs.join(&project).join(&element)) {
+                    if !key.starts_with(".tmp") {
+                        out.push((project.clone(), element.clone(), key));
+                    }
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    fn record_at(&self, project: &str, element: &str, key: &str) -> Option<ArtifactRecord> {
+        let bytes = fs::read(self.ref_path(project, element, key)?).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    /// Re-hashes every object, removes those that do not match their
+    /// name, and drops artifact records that need a missing object.
+    pub fn verify(&self) -> io::Result<VerifyReport> {
+        let mut report = VerifyReport::default();
+        let objects = self.root.join("objects");
+        for prefix in read_names(&objects) {
+            for name in read_names(&objects.join(&prefix)) {
+                if name.starts_with(".tmp") {
+                    let _ = fs::remove_file(objects.join(&prefix).join(&name));
+                    continue;
+                }
+                report.objects += 1;
+                let path = objects.join(&prefix).join(&name);
+                let expected = format!("{prefix}{}", name.trim_end_matches(".x"));
+                if digest_file(&path).ok().as_deref() != Some(expected.as_str()) {
+                    fs::remove_file(&path)?;
+                    report.corrupt.push(expected);
+                }
+            }
+        }
+        for (project, element, key) in self.list_artifacts() {
+            let Some(record) = self.record_at(&project, &element, &key) else {
+                self.delete_artifact(&project, &element, &key)?;
+                report.dropped_artifacts.push(format!("{project}/{element}/{key}"));
+                continue;
+            };
+            if !self.artifact_complete(&record) {
+                self.delete_artifact(&project, &element, &key)?;
+                report.dropped_artifacts.push(format!("{project}/{element}/{key}"));
+            }
+        }
+        Ok(report)
+    }
+
+    /// Whether every object of an artifact is present.
+    fn artifact_complete(&self, record: &ArtifactRecord) -> bool {
+        if !self.object_path(&record.log, false).exists() {
+            return false;
+        }
+        match self.get_manifest(&record.manifest) {
+            Ok(manifest) => manifest.entries.iter().all(|e| match &e.kind {
+                EntryKind::File { digest, exec, .. } => self.object_path(digest, *exec).exists(),
+                _ => true,
+            }),
+            Err(_) => false,
+        }
+    }
+
+    /// Removes least recently used artifacts until the objects take at most
+    /// `keep` bytes, never those in `protected` (`project/element/key`), then
+    /// every object no remaining artifact needs. Returns bytes freed.
+    pub fn gc(&self, keep: u64, protected: &HashSet<String>) -> io::Result<u64> {
+        let mut artifacts: Vec<(std::time::SystemTime, String, String, String)> = self
+            .list_artifacts()
+            .into_iter()
+            .filter_map(|(p, e, k)| {
+                let used = fs::metadata(self.ref_path(&p, &e, &k)?).and_then(|m| m.accessed().or(m.modified())).ok()?;
+                Some((used, p, e, k))
+            })
+            .collect();
+        artifacts.sort();
+        let mut total = self.objects_size();
+        let mut freed = 0;
+        for (_, project, element, key) in artifacts {
+            if total <= keep {
+                break;
+            }
+            if protected.contains(&format!("{project}/{element}/{key}")) {
+                continue;
+            }
+            self.delete_artifact(&project, &element, &key)?;
+            let now = self.sweep()?;
+            freed += total.saturating_sub(now);
+            total = now;
+        }
+        Ok(freed)
+    }
+
+    fn objects_size(&self) -> u64 {
+        let objects = self.root.join("objects");
+        let mut total = 0;
+        for prefix in read_names(&objects) {
+            for name in read_names(&objects.join(&prefix)) {
+                total += fs::metadata(objects.join(&prefix).join(name)).map(|m| m.len()).unwrap_or(0);
+            }
+        }
+        total
+    }
+
+    /// Removes objects no artifact refers to; returns the size left.
+    fn sweep(&self) -> io::Result<u64> {
+        let mut live: HashSet<PathBuf> = HashSet::new();
+        for (project, element, key) in self.list_artifacts() {
+            let Some(record) = self.record_at(&project, &element, &key) else { continue };
+            live.insert(self.object_path(&record.manifest, false));
+            live.insert(self.object_path(&record.log, false));
+            if let Ok(manifest) = self.get_manifest(&record.manifest) {
+                for entry in manifest.entries {
+                    if let EntryKind::File { digest, exec, .. } = entry.kind {
+                        live.insert(self.object_path(&digest, exec));
+                    }
+                }
+            }
+        }
+        let objects = self.root.join("objects");
+        let mut left = 0;
+        for prefix in read_names(&objects) {
+            for name in read_names(&objects.join(&prefix)) {
+                let path = objects.join(&prefix).join(&name);
+                if live.contains(&path) {
+                    left += fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+                } else {
+                    let _ = fs::remove_file(&path);
+                }
+            }
+        }
+        Ok(left)
+    }
+}
+
+fn remove_existing(path: &Path) -> io::Result<bool> {
+    match fs::symlink_metadata(path) {
+        Ok(meta) if meta.is_dir() => {
+            fs::remove_dir_all(path)?;
+            Ok(true)
+        }
+        Ok(_) => {
+            fs::remove_file(path)?;
+            Ok(true)
+        }
+        Err(_) => Ok(false),
+    }
+}
+
+fn read_names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .map(|entries| entries.flatten().filter_map(|e| e.file_name().to_str().map(str::to_string)).collect())
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tree(dir: &Path) {
+        fs::create_dir_all(dir.join("usr/bin")).unwrap();
+        fs::write(dir.join("usr/bin/tool"), "#!/bin/sh\n").unwrap();
+        fs::set_permissions(dir.join("usr/bin/tool"), fs::Permissions::from_mode(0o755)).unwrap();
+        fs::write(dir.join("usr/data"), "data").unwrap();
+        std::os::unix::fs::symlink("bin/tool", dir.join("usr/link")).unwrap();
+    }
+
+    fn record(cas: &Cas, manifest: &Manifest, key: &str) -> ArtifactRecord {
+        ArtifactRecord {
+            element: "e.bst".into(),
+            key: key.into(),
+            success: true,
+            manifest: cas.put_manifest(manifest).unwrap(),
+            log: cas.put_blob(b"log").unwrap(),
+            public: Json::Null,
+            dependencies: Vec::new(),
+            forge_version: "test".into(),
+        }
+    }
+
+    #[test]
+    fn import_stage_round_trip_without_times_or_owners() {
+        let dir = tempfile::tempdir().unwrap();
+        let cas = Cas::new(&dir.path().join("cache"));
+        let a = dir.path().join("a");
+        let b = dir.path().join("b");
+        tree(&a);
+        tree(&b);
+        let ma = cas.import_dir(&a).unwrap();
+        let mb = cas.import_dir(&b).unwrap();
+        assert_eq!(ma, mb, "same content, same manifest");
+        assert_eq!(ma.entries.iter().map(|e| e.path.as_str()).collect::<Vec<_>>(), ["usr", "usr/bin", "usr/bin/tool", "usr/data", "usr/link"]);
+        let out = dir.path().join("out");
+        fs::create_dir(&out).unwrap();
+        cas.stage(&ma, &out, StageMode::Copy).unwrap();
+        assert_eq!(fs::read_to_string(out.join("usr/data")).unwrap(), "data");
+        assert_eq!(fs::metadata(out.join("usr/bin/tool")).unwrap().permissions().mode() & 0o777, 0o755);
+        assert_eq!(fs::read_link(out.join("usr/link")).unwrap(), Path::new("bin/tool"));
+        // Copies are not the objects: writing them leaves the cache alone.
+        fs::write(out.join("usr/data"), "changed").unwrap();
+        let report = cas.verify().unwrap();
+        assert!(report.corrupt.is_empty());
+    }
+
+    #[test]
+    fn verify_removes_corrupt_objects_and_their_artifacts() {
+        let dir = tempfile::tempdir().unwrap();
+        let cas = Cas::new(&dir.path().join("cache"));
+        let a = dir.path().join("a");
+        tree(&a);
+        let manifest = cas.import_dir(&a).unwrap();
+        cas.put_artifact("p", "e", &record(&cas, &manifest, "k1")).unwrap();
+        assert!(cas.get_artifact("p", "e", "k1").is_some());
+        let digest = match &manifest.entries[3].kind {
+            EntryKind::File { digest, .. } => digest.clone(),
+            _ => unreachable!(),
+        };
+        let object = cas.object_path(&digest, false);
+        fs::set_permissions(&object, fs::Permissions::from_mode(0o644)).unwrap();
+        fs::write(&object, "tampered").unwrap();
+        let report = cas.verify().unwrap();
+        assert_eq!(report.corrupt, vec![digest]);
+        assert_eq!(report.dropped_artifacts, vec!["p/e/k1"]);
+        assert!(cas.get_artifact("p", "e", "k1").is_none());
+    }
+
+    #[test]
+    fn gc_keeps_protected_and_frees_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let cas = Cas::new(&dir.path().join("cache"));
+        for key in ["old", "new"] {
+            let d = dir.path().join(key);
+            fs::create_dir_all(&d).unwrap();
+            fs::write(d.join("f"), key.repeat(1000)).unwrap();
+            let manifest = cas.import_dir(&d).unwrap();
+            cas.put_artifact("p", "e", &record(&cas, &manifest, key)).unwrap();
+        }
+        let protected: HashSet<String> = ["p/e/new".to_string()].into();
+        let freed = cas.gc(0, &protected).unwrap();
+        assert!(freed >= 3000, "freed {freed}");
+        assert!(cas.get_artifact("p", "e", "old").is_none());
+        assert!(cas.get_artifact("p", "e", "new").is_some());
+        assert!(cas.verify().unwrap().dropped_artifacts.is_empty());
+    }
+}
