@@ -104,7 +104,9 @@ fn safe_component(text: &str) -> bool {
 impl Cas {
     /// The cache in `cache_dir`.
     pub fn new(cache_dir: &Path) -> Cas {
-        Cas { root: cache_dir.join("cas") }
+        Cas {
+            root: cache_dir.join("cas"),
+        }
     }
 
     /// The root of the store.
@@ -115,7 +117,11 @@ impl Cas {
     /// Where the object with `digest` lives (executable objects apart, so
     /// a hardlink carries the right mode).
     pub fn object_path(&self, digest: &str, exec: bool) -> PathBuf {
-        let name = if exec { format!("{}.x", &digest[2..]) } else { digest[2..].to_string() };
+        let name = if exec {
+            format!("{}.x", &digest[2..])
+        } else {
+            digest[2..].to_string()
+        };
         self.root.join("objects").join(&digest[..2]).join(name)
     }
 
@@ -165,7 +171,9 @@ impl Cas {
                     EntryKind::Dir
                 } else if meta.file_type().is_symlink() {
                     let target = fs::read_link(&full)?;
-                    EntryKind::Symlink { target: target.to_string_lossy().into_owned() }
+                    EntryKind::Symlink {
+                        target: target.to_string_lossy().into_owned(),
+                    }
                 } else if meta.is_file() {
                     let exec = meta.permissions().mode() & 0o100 != 0;
                     let digest = digest_file(&full)?;
@@ -181,12 +189,19 @@ impl Cas {
                             write_atomically(&object, &bytes, if exec { 0o555 } else { 0o444 })?;
                         }
                     }
-                    EntryKind::File { digest, size: meta.len(), exec }
+                    EntryKind::File {
+                        digest,
+                        size: meta.len(),
+                        exec,
+                    }
                 } else {
                     // Sockets, FIFOs, devices: artifacts hold none.
                     continue;
                 };
-                entries.push(Entry { path: path_text.to_string(), kind });
+                entries.push(Entry {
+                    path: path_text.to_string(),
+                    kind,
+                });
             }
         }
         entries.sort_by(|a, b| a.path.cmp(&b.path));
@@ -353,7 +368,9 @@ impl Cas {
             .list_artifacts()
             .into_iter()
             .filter_map(|(p, e, k)| {
-                let used = fs::metadata(self.ref_path(&p, &e, &k)?).and_then(|m| m.accessed().or(m.modified())).ok()?;
+                let used = fs::metadata(self.ref_path(&p, &e, &k)?)
+                    .and_then(|m| m.accessed().or(m.modified()))
+                    .ok()?;
                 Some((used, p, e, k))
             })
             .collect();
@@ -380,7 +397,9 @@ impl Cas {
         let mut total = 0;
         for prefix in read_names(&objects) {
             for name in read_names(&objects.join(&prefix)) {
-                total += fs::metadata(objects.join(&prefix).join(name)).map(|m| m.len()).unwrap_or(0);
+                total += fs::metadata(objects.join(&prefix).join(name))
+                    .map(|m| m.len())
+                    .unwrap_or(0);
             }
         }
         total
@@ -390,7 +409,9 @@ impl Cas {
     fn sweep(&self) -> io::Result<u64> {
         let mut live: HashSet<PathBuf> = HashSet::new();
         for (project, element, key) in self.list_artifacts() {
-            let Some(record) = self.record_at(&project, &element, &key) else { continue };
+            let Some(record) = self.record_at(&project, &element, &key) else {
+                continue;
+            };
             live.insert(self.object_path(&record.manifest, false));
             live.insert(self.object_path(&record.log, false));
             if let Ok(manifest) = self.get_manifest(&record.manifest) {
@@ -433,7 +454,12 @@ fn remove_existing(path: &Path) -> io::Result<bool> {
 
 fn read_names(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = fs::read_dir(dir)
-        .map(|entries| entries.flatten().filter_map(|e| e.file_name().to_str().map(str::to_string)).collect())
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter_map(|e| e.file_name().to_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default();
     names.sort();
     names
@@ -475,12 +501,18 @@ mod tests {
         let ma = cas.import_dir(&a).unwrap();
         let mb = cas.import_dir(&b).unwrap();
         assert_eq!(ma, mb, "same content, same manifest");
-        assert_eq!(ma.entries.iter().map(|e| e.path.as_str()).collect::<Vec<_>>(), ["usr", "usr/bin", "usr/bin/tool", "usr/data", "usr/link"]);
+        assert_eq!(
+            ma.entries.iter().map(|e| e.path.as_str()).collect::<Vec<_>>(),
+            ["usr", "usr/bin", "usr/bin/tool", "usr/data", "usr/link"]
+        );
         let out = dir.path().join("out");
         fs::create_dir(&out).unwrap();
         cas.stage(&ma, &out, StageMode::Copy).unwrap();
         assert_eq!(fs::read_to_string(out.join("usr/data")).unwrap(), "data");
-        assert_eq!(fs::metadata(out.join("usr/bin/tool")).unwrap().permissions().mode() & 0o777, 0o755);
+        assert_eq!(
+            fs::metadata(out.join("usr/bin/tool")).unwrap().permissions().mode() & 0o777,
+            0o755
+        );
         assert_eq!(fs::read_link(out.join("usr/link")).unwrap(), Path::new("bin/tool"));
         // Copies are not the objects: writing them leaves the cache alone.
         fs::write(out.join("usr/data"), "changed").unwrap();

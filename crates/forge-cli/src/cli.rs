@@ -8,7 +8,7 @@ use forge_project::{KindRegistry, LoadSettings, Project};
 
 use crate::exit::Failure;
 use crate::session::Session;
-use crate::{checkout, fetch, show, track};
+use crate::{artifacts, build, checkout, fetch, show, track};
 
 /// forge: a hermetic build integrator for BuildStream-format projects.
 ///
@@ -87,6 +87,125 @@ pub enum Command {
     /// Work with sources.
     #[command(subcommand)]
     Source(SourceCommand),
+    /// Build elements offline in the sandbox (fetching missing sources first).
+    Build(BuildArgs),
+    /// Write the artifact of an element (and what it needs at run time) to a
+    /// directory or a tarball.
+    Checkout(CheckoutArgs),
+    /// Run a command (default: an interactive shell) in a sandbox with an
+    /// element's runtime closure.
+    Shell(ShellArgs),
+    /// Work with artifacts.
+    #[command(subcommand)]
+    Artifact(ArtifactCommand),
+    /// Maintain the artifact cache.
+    #[command(subcommand)]
+    Cache(CacheCommand),
+}
+
+/// What to do when a build fails.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OnError {
+    /// Stop starting builds; let running ones finish.
+    Quit,
+    /// Build everything that does not depend on the failure.
+    Continue,
+}
+
+/// `forge build`.
+#[derive(Args, Debug)]
+pub struct BuildArgs {
+    /// Elements to build (default: the default targets).
+    #[arg(value_name = "TARGET")]
+    pub targets: Vec<String>,
+    /// Builds at once (default: the CPU count).
+    #[arg(long, value_name = "N")]
+    pub builders: Option<usize>,
+    /// What to do when a build fails.
+    #[arg(long, value_enum, default_value = "quit")]
+    pub on_error: OnError,
+    /// Build again elements whose failure is recorded.
+    #[arg(long)]
+    pub retry_failed: bool,
+    /// Then rebuild each target in a fresh sandbox and compare its files
+    /// with the cached artifact.
+    #[arg(long)]
+    pub check: bool,
+}
+
+/// `forge checkout`.
+#[derive(Args, Debug)]
+pub struct CheckoutArgs {
+    /// The element.
+    #[arg(value_name = "TARGET")]
+    pub target: String,
+    /// The directory to write (created; must be empty if it exists).
+    #[arg(value_name = "DIR", required_unless_present = "tar")]
+    pub destination: Option<PathBuf>,
+    /// Which dependencies to include.
+    #[arg(short, long, value_enum, default_value = "run")]
+    pub deps: DepsSelection,
+    /// Write a deterministic tarball instead.
+    #[arg(long, value_name = "FILE")]
+    pub tar: Option<PathBuf>,
+    /// Hardlink files from the cache instead of copying (read-only files;
+    /// do not modify them). Not with integration commands.
+    #[arg(long)]
+    pub hardlinks: bool,
+    /// Do not run the dependencies' integration commands.
+    #[arg(long)]
+    pub no_integrate: bool,
+}
+
+/// `forge shell`.
+#[derive(Args, Debug)]
+pub struct ShellArgs {
+    /// The element.
+    #[arg(value_name = "TARGET")]
+    pub target: String,
+    /// The build environment instead: build dependencies and sources staged,
+    /// in the build root, as for a build.
+    #[arg(long)]
+    pub build: bool,
+    /// Share the host's network.
+    #[arg(long)]
+    pub network: bool,
+    /// The command (default: sh -i).
+    #[arg(last = true, value_name = "CMD")]
+    pub command: Vec<String>,
+}
+
+/// `forge artifact ...`.
+#[derive(Subcommand, Debug)]
+pub enum ArtifactCommand {
+    /// List the artifacts in the cache.
+    List,
+    /// Print the build log of an element's artifact.
+    Log {
+        /// The element.
+        #[arg(value_name = "ELEMENT")]
+        element: String,
+    },
+    /// Delete the artifacts of elements (their files go at the next gc).
+    Delete {
+        /// The elements.
+        #[arg(value_name = "ELEMENT", required = true)]
+        elements: Vec<String>,
+    },
+}
+
+/// `forge cache ...`.
+#[derive(Subcommand, Debug)]
+pub enum CacheCommand {
+    /// Re-hash every object; remove corrupt ones and the artifacts that
+    /// need them.
+    Verify,
+    /// Remove least recently used artifacts until the cache fits in SIZE.
+    Gc {
+        /// The size to keep, such as 10G, 500M or 0.
+        #[arg(long, value_name = "SIZE")]
+        keep: String,
+    },
 }
 
 /// `forge source ...`.
@@ -194,6 +313,11 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Fetch(args) => fetch::run(&session, &args),
         Command::Track(args) => track::run(&session, &args),
         Command::Source(SourceCommand::Checkout(args)) => checkout::run(&session, &args),
+        Command::Build(args) => build::run(&session, &args),
+        Command::Checkout(args) => artifacts::checkout(&session, &args),
+        Command::Shell(args) => artifacts::shell(&session, &args),
+        Command::Artifact(command) => artifacts::artifact(&session, &command),
+        Command::Cache(command) => artifacts::cache(&session, &command),
     }
 }
 

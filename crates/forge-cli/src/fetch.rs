@@ -28,8 +28,19 @@ pub fn describe(element: &str, source: &Source) -> String {
 
 /// Runs `forge fetch`.
 pub fn run(session: &Session, args: &FetchArgs) -> Result<(), Failure> {
+    let (graph, selected) = select(&session.project, &args.targets, args.deps)?;
+    fetch_sources(session, &graph, &selected, true)
+}
+
+/// Fetches every missing pinned source of `elements`, in parallel; prints
+/// a summary when something was to be done or `summary` asks for one.
+pub fn fetch_sources(
+    session: &Session,
+    graph: &forge_project::Graph,
+    elements: &[usize],
+    summary: bool,
+) -> Result<(), Failure> {
     let project = &session.project;
-    let (graph, selected) = select(project, &args.targets, args.deps)?;
     let started = Instant::now();
     session.sources.discard_stale_partials();
 
@@ -41,7 +52,7 @@ pub fn run(session: &Session, args: &FetchArgs) -> Result<(), Failure> {
     let mut jobs: Vec<Job> = Vec::new();
     let mut seen = HashSet::new();
     let mut cached = 0;
-    for &index in &selected {
+    for &index in elements {
         let element = &graph.elements[index];
         for source in &element.sources {
             let Some(runtime) = forge_sources::runtime(&source.kind) else {
@@ -71,7 +82,9 @@ pub fn run(session: &Session, args: &FetchArgs) -> Result<(), Failure> {
             }
         }
     }
-
+    if jobs.is_empty() && unpinned.is_empty() && !summary {
+        return Ok(());
+    }
     let downloader = session.downloader()?;
     let progress = BarProgress::new();
     let ctx = session.source_context(&downloader, &progress);

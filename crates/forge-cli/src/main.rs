@@ -1,5 +1,7 @@
 //! The `forge` command.
 
+mod artifacts;
+mod build;
 mod checkout;
 mod cli;
 mod exit;

@@ -73,6 +73,11 @@ impl Session {
         Ok(keys)
     }
 
+    /// The artifact cache.
+    pub fn cas(&self) -> forge_cas::Cas {
+        forge_cas::Cas::new(&self.cache_dir)
+    }
+
     /// A network client (only commands that use the network make one).
     pub fn downloader(&self) -> Result<Downloader, Failure> {
         Downloader::new(

@@ -33,12 +33,22 @@ const SYMBOLS: &[&str] = &[
 ];
 
 /// What `show` says about an element's readiness.
-fn state(session: &Session, graph: &Graph, keys: &CacheKeys, element: usize) -> &'static str {
+fn state(session: &Session, cas: &forge_cas::Cas, graph: &Graph, keys: &CacheKeys, element: usize) -> &'static str {
     if !keys.sources_resolved[element] {
         return "no reference";
     }
-    if keys.keys[element].is_none() {
+    let Some(key) = keys.keys[element].as_deref() else {
         return "waiting";
+    };
+    let artifact = |e: usize| -> Option<bool> {
+        let key = keys.keys[e].as_deref()?;
+        cas.get_artifact(&session.project.name, &graph.elements[e].normal_name(), key)
+            .map(|r| r.success)
+    };
+    match cas.get_artifact(&session.project.name, &graph.elements[element].normal_name(), key) {
+        Some(r) if !r.success => return "failed",
+        Some(_) => return "cached",
+        None => {}
     }
     let needs_fetch = graph.elements[element]
         .sources
@@ -47,9 +57,9 @@ fn state(session: &Session, graph: &Graph, keys: &CacheKeys, element: usize) -> 
     if needs_fetch {
         return "fetch needed";
     }
-    // Nothing is cached yet: only elements with no build dependency can
-    // be built right away.
-    if graph.build_deps(element).next().is_none() {
+    // Buildable when everything its build stages is cached.
+    let staged = graph.build_deps(element).flat_map(|d| graph.walk(&[d], Scope::Run));
+    if staged.into_iter().all(|d| artifact(d) == Some(true)) {
         "buildable"
     } else {
         "waiting"
@@ -109,6 +119,7 @@ pub fn run(session: &Session, args: &ShowArgs) -> Result<(), Failure> {
         selected.sort_by(|a, b| graph.elements[*a].name.cmp(&graph.elements[*b].name));
     }
     let keys = session.cache_keys(&graph)?;
+    let cas = session.cas();
     let name_of = |i: usize| graph.elements[i].name.as_str();
     match template {
         None => {
@@ -122,7 +133,7 @@ pub fn run(session: &Session, args: &ShowArgs) -> Result<(), Failure> {
                     row.insert("description".into(), json!(e.description));
                     row.insert("key".into(), json!(brief_key(keys.keys[i].as_deref())));
                     row.insert("full-key".into(), json!(full_key(keys.keys[i].as_deref())));
-                    row.insert("state".into(), json!(state(session, &graph, &keys, i)));
+                    row.insert("state".into(), json!(state(session, &cas, &graph, &keys, i)));
                     row.insert(
                         "vars".into(),
                         Json::Object(e.variables.iter().map(|(k, v)| (k.to_string(), json!(v))).collect()),
@@ -180,7 +191,7 @@ pub fn run(session: &Session, args: &ShowArgs) -> Result<(), Failure> {
                                 "description" => e.description.lines().collect::<Vec<_>>().join(" "),
                                 "key" => brief_key(keys.keys[i].as_deref()),
                                 "full-key" => full_key(keys.keys[i].as_deref()),
-                                "state" => state(session, &graph, &keys, i).to_string(),
+                                "state" => state(session, &cas, &graph, &keys, i).to_string(),
                                 "vars" => to_yaml_string(&string_map_node(e.variables.iter())),
                                 "env" => to_yaml_string(&string_map_node(
                                     e.environment.iter().map(|(k, v)| (k.as_str(), v.as_str())),

@@ -2,6 +2,12 @@
 //! domains.
 
 use forge_project::{Element, ElementKind, LoadError};
+use std::collections::HashSet;
+use std::path::PathBuf;
+
+use forge_cas::StageMode;
+
+use crate::build::{Assemble, BuildContext, BuildError, config_flag, config_strings, select_split, split_rules};
 use serde_json::{Value, json};
 
 use crate::checks::{config_bool, config_list, no_runtime_deps, no_sources};
@@ -54,5 +60,41 @@ impl ElementKind for Compose {
             key["exclude"] = json!(exclude);
         }
         key
+    }
+}
+
+impl Assemble for Compose {
+    fn assemble(&self, ctx: &mut BuildContext<'_>) -> Result<PathBuf, BuildError> {
+        let root = ctx.dir("root")?;
+        ctx.stage_deps(&root, StageMode::Copy)?;
+        let include = config_strings(ctx.element, "include");
+        let exclude = config_strings(ctx.element, "exclude");
+        let orphans = config_flag(ctx.element, "include-orphans", true);
+        if config_flag(ctx.element, "integrate", true) && ctx.has_integration() {
+            ctx.integrate(&root)?;
+        }
+        // Mount points made for the sandbox are not part of the output.
+        for dir in ["dev", "proc", "tmp"] {
+            let _ = std::fs::remove_dir(root.join(dir));
+        }
+        if include.is_empty() && exclude.is_empty() && orphans {
+            return Ok(root);
+        }
+        let mut staged: HashSet<String> = HashSet::new();
+        let mut kept: HashSet<String> = HashSet::new();
+        for dep in &ctx.deps {
+            let rules = split_rules(&dep.record.public);
+            staged.extend(dep.manifest.entries.iter().map(|e| e.path.clone()));
+            kept.extend(select_split(&dep.manifest, &rules, &include, &exclude, orphans));
+        }
+        // Files from the dependencies that the split rules do not keep are
+        // removed; files that integration added stay.
+        for path in staged.difference(&kept) {
+            let full = root.join(path);
+            if std::fs::symlink_metadata(&full).is_ok_and(|m| !m.is_dir()) {
+                std::fs::remove_file(&full).map_err(|e| BuildError(format!("cannot drop {path}: {e}")))?;
+            }
+        }
+        Ok(root)
     }
 }

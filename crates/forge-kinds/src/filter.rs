@@ -1,6 +1,9 @@
 //! `filter`: part of one dependency's artifact, selected by split domains.
 
 use forge_project::{Element, ElementKind, LoadError};
+use std::path::PathBuf;
+
+use crate::build::{Assemble, BuildContext, BuildError, config_flag, config_strings, select_split, split_rules};
 use serde_json::{Value, json};
 
 use crate::checks::{config_bool, config_list, no_sources};
@@ -65,5 +68,57 @@ impl ElementKind for Filter {
             "exclude": sorted("exclude"),
             "orphans": config_bool(element, "include-orphans").unwrap_or(false),
         })
+    }
+}
+
+impl Assemble for Filter {
+    fn assemble(&self, ctx: &mut BuildContext<'_>) -> Result<PathBuf, BuildError> {
+        let parent_name = ctx
+            .element
+            .dependencies
+            .iter()
+            .find(|d| d.build)
+            .map(|d| d.name.clone())
+            .ok_or_else(|| BuildError("a filter element needs one build dependency".into()))?;
+        let dep = ctx
+            .deps
+            .iter()
+            .find(|d| d.element.name == parent_name)
+            .ok_or_else(|| BuildError(format!("{parent_name} is not staged")))?;
+        let rules = split_rules(&dep.record.public);
+        let include = config_strings(ctx.element, "include");
+        let exclude = config_strings(ctx.element, "exclude");
+        for domain in include.iter().chain(&exclude) {
+            if !rules.iter().any(|(d, _)| d == domain) {
+                return Err(BuildError(format!("{parent_name} has no split domain '{domain}'")));
+            }
+        }
+        let kept = select_split(
+            &dep.manifest,
+            &rules,
+            &include,
+            &exclude,
+            config_flag(ctx.element, "include-orphans", false),
+        );
+        let mut manifest = dep.manifest.clone();
+        manifest
+            .entries
+            .retain(|e| kept.contains(&e.path) || matches!(e.kind, forge_cas::EntryKind::Dir));
+        // Keep only the directories that lead to kept files.
+        let dirs: std::collections::HashSet<String> = kept
+            .iter()
+            .flat_map(|p| {
+                let parts: Vec<&str> = p.split('/').collect();
+                (1..parts.len()).map(move |i| parts[..i].join("/"))
+            })
+            .collect();
+        manifest
+            .entries
+            .retain(|e| !matches!(e.kind, forge_cas::EntryKind::Dir) || dirs.contains(&e.path));
+        let output = ctx.dir("output")?;
+        ctx.cas
+            .stage(&manifest, &output, forge_cas::StageMode::Copy)
+            .map_err(|e| BuildError(format!("cannot stage {parent_name}: {e}")))?;
+        Ok(output)
     }
 }

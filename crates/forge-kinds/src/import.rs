@@ -2,6 +2,9 @@
 //! from a sub-directory to a target directory.
 
 use forge_project::{Element, ElementKind, LoadError};
+use std::path::PathBuf;
+
+use crate::build::{Assemble, BuildContext, BuildError, host_path, move_contents};
 use serde_json::{Value, json};
 
 use crate::checks::config_str;
@@ -38,5 +41,23 @@ impl ElementKind for Import {
             "source": config_str(element, "source").unwrap_or("/"),
             "target": config_str(element, "target").unwrap_or("/"),
         })
+    }
+}
+
+impl Assemble for Import {
+    fn assemble(&self, ctx: &mut BuildContext<'_>) -> Result<PathBuf, BuildError> {
+        let input = ctx.dir("input")?;
+        ctx.stage_sources(&input)?;
+        let source = config_str(ctx.element, "source").unwrap_or("/").to_string();
+        let target = config_str(ctx.element, "target").unwrap_or("/").to_string();
+        let from = host_path(&input, &source);
+        if !from.is_dir() {
+            return Err(BuildError(format!(
+                "no files were found inside directory '{source}' of the sources"
+            )));
+        }
+        let output = ctx.dir("output")?;
+        move_contents(&from, &host_path(&output, &target))?;
+        Ok(output)
     }
 }

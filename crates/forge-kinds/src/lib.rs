@@ -2,13 +2,17 @@
 //!
 //! Each kind is one file implementing [`forge_project::ElementKind`]: its
 //! defaults (the YAML a BuildStream plugin ships), the checks on its
-//! configuration and dependencies, and its unique key. [`register`] adds
-//! them all to a registry.
+//! configuration and dependencies, and its unique key, and [`Assemble`]:
+//! how it builds. [`register`] adds them all to a registry; [`assembler`]
+//! finds the build step by name.
 
 use std::sync::Arc;
 
 use forge_project::KindRegistry;
 
+pub use build::{Assemble, BuildContext, BuildError, StagedDep, assembler};
+
+pub mod build;
 mod checks;
 mod compose;
 mod filter;

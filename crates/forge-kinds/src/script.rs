@@ -2,6 +2,12 @@
 //! `location:`.
 
 use forge_project::{Element, ElementKind, LoadError};
+use std::path::PathBuf;
+
+use forge_cas::StageMode;
+use forge_sandbox::Mount;
+
+use crate::build::{Assemble, BuildContext, BuildError, config_flag, config_strings};
 use serde_json::{Value, json};
 
 use crate::checks::{check_locations, config_bool, config_list, layout_key, no_runtime_deps, no_sources};
@@ -40,5 +46,35 @@ impl ElementKind for Script {
             "layout": Value::Object(layout_key(element)),
             "root-read-only": config_bool(element, "root-read-only").unwrap_or(false),
         })
+    }
+}
+
+impl Assemble for Script {
+    fn assemble(&self, ctx: &mut BuildContext<'_>) -> Result<PathBuf, BuildError> {
+        let read_only = config_flag(ctx.element, "root-read-only", false);
+        let integrate = ctx.has_integration();
+        let root = ctx.dir("root")?;
+        let mode = if read_only && !integrate {
+            StageMode::Hardlink
+        } else {
+            StageMode::Copy
+        };
+        ctx.stage_deps(&root, mode)?;
+        if integrate {
+            ctx.integrate(&root)?;
+        }
+        let install = ctx.dir("install")?;
+        let mounts = vec![Mount {
+            host: install.clone(),
+            target: ctx.variable("install-root"),
+            writable: true,
+        }];
+        let cwd = ctx.variable("cwd");
+        let env = ctx.environment();
+        for command in config_strings(ctx.element, "commands") {
+            ctx.log(&format!("# {command}"));
+            ctx.run_in(&root, !read_only, mounts.clone(), &cwd, env.clone(), &command)?;
+        }
+        Ok(install)
     }
 }

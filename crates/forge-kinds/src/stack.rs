@@ -1,6 +1,9 @@
 //! `stack`: an empty artifact that gathers its dependencies.
 
 use forge_project::{Element, ElementKind, LoadError};
+use std::path::PathBuf;
+
+use crate::build::{Assemble, BuildContext, BuildError};
 use serde_json::{Value, json};
 
 use crate::checks::no_sources;
@@ -34,5 +37,11 @@ impl ElementKind for Stack {
     }
     fn unique_key(&self, _element: &Element) -> Value {
         json!(1)
+    }
+}
+
+impl Assemble for Stack {
+    fn assemble(&self, ctx: &mut BuildContext<'_>) -> Result<PathBuf, BuildError> {
+        ctx.dir("output")
     }
 }

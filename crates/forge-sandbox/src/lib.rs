@@ -61,7 +61,11 @@ impl std::error::Error for SandboxError {}
 /// Where bubblewrap is.
 pub fn bwrap() -> Result<PathBuf, SandboxError> {
     let candidates = std::env::var_os("PATH")
-        .map(|path| std::env::split_paths(&path).map(|dir| dir.join("bwrap")).collect::<Vec<_>>())
+        .map(|path| {
+            std::env::split_paths(&path)
+                .map(|dir| dir.join("bwrap"))
+                .collect::<Vec<_>>()
+        })
         .unwrap_or_default();
     candidates
         .into_iter()
@@ -78,7 +82,12 @@ pub fn bwrap() -> Result<PathBuf, SandboxError> {
 /// following symlinks without leaving `root`.
 pub fn resolve_in_root(root: &Path, path: &str) -> Option<PathBuf> {
     let mut current = PathBuf::from("/");
-    let mut parts: Vec<String> = path.split('/').filter(|p| !p.is_empty()).map(str::to_string).rev().collect();
+    let mut parts: Vec<String> = path
+        .split('/')
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
+        .rev()
+        .collect();
     let mut hops = 0;
     while let Some(part) = parts.pop() {
         match part.as_str() {
@@ -134,7 +143,9 @@ impl SandboxCommand {
         cmd.arg("--bind").arg(&self.root).arg("/");
         cmd.args(["--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]);
         for mount in &self.mounts {
-            cmd.arg(if mount.writable { "--bind" } else { "--ro-bind" }).arg(&mount.host).arg(&mount.target);
+            cmd.arg(if mount.writable { "--bind" } else { "--ro-bind" })
+                .arg(&mount.host)
+                .arg(&mount.target);
         }
         if !self.root_writable {
             cmd.args(["--remount-ro", "/"]);
@@ -152,16 +163,22 @@ impl SandboxCommand {
     /// status.
     pub fn run_logged(&self, log: &std::fs::File) -> Result<ExitStatus, SandboxError> {
         let mut cmd = self.to_command()?;
-        let out = log.try_clone().map_err(|e| SandboxError(format!("cannot write the build log: {e}")))?;
-        let err = log.try_clone().map_err(|e| SandboxError(format!("cannot write the build log: {e}")))?;
+        let out = log
+            .try_clone()
+            .map_err(|e| SandboxError(format!("cannot write the build log: {e}")))?;
+        let err = log
+            .try_clone()
+            .map_err(|e| SandboxError(format!("cannot write the build log: {e}")))?;
         cmd.stdin(Stdio::null()).stdout(out).stderr(err);
-        cmd.status().map_err(|e| SandboxError(format!("cannot start bubblewrap: {e}")))
+        cmd.status()
+            .map_err(|e| SandboxError(format!("cannot start bubblewrap: {e}")))
     }
 
     /// Runs the command on the caller's terminal (`forge shell`).
     pub fn run_interactive(&self) -> Result<ExitStatus, SandboxError> {
         let mut cmd = self.to_command()?;
-        cmd.status().map_err(|e| SandboxError(format!("cannot start bubblewrap: {e}")))
+        cmd.status()
+            .map_err(|e| SandboxError(format!("cannot start bubblewrap: {e}")))
     }
 }
 

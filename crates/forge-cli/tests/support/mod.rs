@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod base;
 pub mod http;
 
 use std::fs;

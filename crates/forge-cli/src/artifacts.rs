@@ -1,0 +1,431 @@
+//! Commands on built artifacts: checkout, shell, artifact and cache
+//! maintenance.
+
+use std::collections::HashSet;
+use std::fs;
+use std::path::Path;
+
+use forge_cas::{ArtifactRecord, Cas, StageMode};
+use forge_project::element::normal_name;
+use forge_project::{Graph, Scope};
+use forge_sandbox::{Mount, SandboxCommand};
+
+use crate::checkout::write_tar;
+use crate::cli::{ArtifactCommand, CacheCommand, CheckoutArgs, DepsSelection, ShellArgs};
+use crate::exit::{ExitClass, Failure};
+use crate::session::Session;
+use crate::show::select;
+
+fn build_failure(message: impl Into<String>) -> Failure {
+    Failure {
+        message: message.into(),
+        code: ExitClass::Build,
+    }
+}
+
+/// The successful artifacts of `elements`, or an error naming the first
+/// that is not built.
+fn artifacts(
+    session: &Session,
+    cas: &Cas,
+    graph: &Graph,
+    elements: &[usize],
+) -> Result<Vec<(usize, ArtifactRecord)>, Failure> {
+    let keys = session.cache_keys(graph)?;
+    elements
+        .iter()
+        .map(|&e| {
+            let name = &graph.elements[e].name;
+            let key = keys.keys[e]
+                .as_deref()
+                .ok_or_else(|| Failure::fetch(format!("{name} has unpinned sources; run `forge track`")))?;
+            match cas.get_artifact(&session.project.name, &normal_name(name), key) {
+                Some(r) if r.success => Ok((e, r)),
+                Some(_) => Err(build_failure(format!(
+                    "the build of {name} failed; see `forge artifact log {name}`"
+                ))),
+                None => Err(build_failure(format!("{name} is not built; run `forge build {name}`"))),
+            }
+        })
+        .collect()
+}
+
+/// Stages artifacts into `root` in order, then runs the integration
+/// commands of those that have some, each with its element's environment.
+fn stage_and_integrate(
+    cas: &Cas,
+    graph: &Graph,
+    staged: &[(usize, ArtifactRecord)],
+    root: &Path,
+    mode: StageMode,
+    integrate: bool,
+) -> Result<(), Failure> {
+    for (e, record) in staged {
+        let manifest = cas
+            .get_manifest(&record.manifest)
+            .map_err(|err| Failure::internal(format!("cannot read an artifact: {err}")))?;
+        cas.stage(&manifest, root, mode)
+            .map_err(|err| Failure::internal(format!("cannot stage {}: {err}", graph.elements[*e].name)))?;
+    }
+    if !integrate {
+        return Ok(());
+    }
+    let mut ran = false;
+    for (e, record) in staged {
+        let element = &graph.elements[*e];
+        for command in forge_kinds::build::integration_commands(&record.public) {
+            ran = true;
+            let env: Vec<(String, String)> = element
+                .environment
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            let path = element
+                .environment
+                .get("PATH")
+                .map(String::as_str)
+                .unwrap_or("/usr/bin:/bin");
+            if !forge_sandbox::find_program(root, path, "sh") {
+                return Err(build_failure(format!(
+                    "the integration commands of {} need a shell, and what is staged has none; stage its runtime dependencies (--deps run) or pass --no-integrate",
+                    element.name
+                )));
+            }
+            let sandbox = SandboxCommand {
+                root: root.to_path_buf(),
+                root_writable: true,
+                mounts: Vec::new(),
+                cwd: "/".into(),
+                env,
+                network: false,
+                argv: vec!["sh".into(), "-e".into(), "-c".into(), command.clone()],
+            };
+            let status = sandbox
+                .run_interactive()
+                .map_err(|err| build_failure(err.to_string()))?;
+            if !status.success() {
+                return Err(build_failure(format!(
+                    "integration command of {} failed: {command}",
+                    element.name
+                )));
+            }
+        }
+    }
+    if ran {
+        for dir in ["dev", "proc", "tmp"] {
+            let _ = fs::remove_dir(root.join(dir));
+        }
+    }
+    Ok(())
+}
+
+fn scope(deps: DepsSelection) -> Scope {
+    match deps {
+        DepsSelection::None => Scope::None,
+        DepsSelection::Run => Scope::Run,
+        DepsSelection::Build => Scope::Build,
+        DepsSelection::All => Scope::All,
+    }
+}
+
+/// Sets every mtime under `root` to `epoch`, without following symlinks.
+fn set_mtimes(root: &Path, epoch: u64) {
+    let time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(epoch);
+    let mut pending = vec![root.to_path_buf()];
+    let mut dirs = Vec::new();
+    while let Some(dir) = pending.pop() {
+        let Ok(entries) = fs::read_dir(&dir) else { continue };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            match entry.file_type() {
+                Ok(t) if t.is_dir() => pending.push(path),
+                Ok(t) if t.is_file() => {
+                    if let Ok(file) = fs::File::options().write(true).open(&path) {
+                        let _ = file.set_modified(time);
+                    } else if let Ok(file) = fs::File::open(&path) {
+                        let _ = file.set_modified(time);
+                    }
+                }
+                _ => {}
+            }
+        }
+        dirs.push(dir);
+    }
+    // Directories last: setting file times does not touch them, but
+    // creating files above did.
+    for dir in dirs.iter().rev() {
+        if let Ok(file) = fs::File::open(dir) {
+            let _ = file.set_modified(time);
+        }
+    }
+}
+
+/// Runs `forge checkout`.
+pub fn checkout(session: &Session, args: &CheckoutArgs) -> Result<(), Failure> {
+    let (graph, _) = select(
+        &session.project,
+        std::slice::from_ref(&args.target),
+        DepsSelection::None,
+    )?;
+    let elements = graph.walk(&graph.targets, scope(args.deps));
+    let cas = session.cas();
+    let staged = artifacts(session, &cas, &graph, &elements)?;
+    let integrate = !args.no_integrate && !args.hardlinks;
+    let (target, temporary) = match (&args.destination, &args.tar) {
+        (_, Some(_)) => {
+            let dir = cas
+                .temp_dir("checkout")
+                .map_err(|e| Failure::internal(format!("cannot create a directory: {e}")))?;
+            (dir.clone(), Some(dir))
+        }
+        (Some(dir), None) => {
+            if dir.exists() && fs::read_dir(dir).map(|mut d| d.next().is_some()).unwrap_or(true) {
+                return Err(Failure::usage(format!("{} exists and is not empty", dir.display())));
+            }
+            fs::create_dir_all(dir).map_err(|e| Failure::usage(format!("cannot create {}: {e}", dir.display())))?;
+            (dir.clone(), None)
+        }
+        (None, None) => return Err(Failure::usage("give a directory or --tar FILE")),
+    };
+    let mode = if args.hardlinks {
+        StageMode::Hardlink
+    } else {
+        StageMode::Copy
+    };
+    let result = stage_and_integrate(&cas, &graph, &staged, &target, mode, integrate).and_then(|()| {
+        if !args.hardlinks {
+            let target_element = &graph.elements[graph.targets[0]];
+            let epoch = target_element
+                .environment
+                .get("SOURCE_DATE_EPOCH")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(1_321_009_871);
+            set_mtimes(&target, epoch);
+        }
+        match &args.tar {
+            Some(tar) => {
+                write_tar(&target, tar).map_err(|e| Failure::internal(format!("cannot write {}: {e}", tar.display())))
+            }
+            None => Ok(()),
+        }
+    });
+    if let Some(dir) = temporary {
+        let _ = fs::remove_dir_all(dir);
+    }
+    result
+}
+
+/// Runs `forge shell`; exits with the command's status.
+pub fn shell(session: &Session, args: &ShellArgs) -> Result<(), Failure> {
+    let (graph, _) = select(
+        &session.project,
+        std::slice::from_ref(&args.target),
+        DepsSelection::None,
+    )?;
+    let target = graph.targets[0];
+    let element = &graph.elements[target];
+    let cas = session.cas();
+    let workdir = cas
+        .temp_dir("shell")
+        .map_err(|e| Failure::internal(format!("cannot create a directory: {e}")))?;
+    let root = workdir.join("root");
+    fs::create_dir_all(&root).map_err(|e| Failure::internal(e.to_string()))?;
+    let argv = if args.command.is_empty() {
+        vec!["sh".to_string(), "-i".to_string()]
+    } else {
+        args.command.clone()
+    };
+    let result = (|| -> Result<i32, Failure> {
+        let mut mounts = Vec::new();
+        let mut cwd = "/".to_string();
+        if args.build {
+            let staging: Vec<usize> = graph
+                .build_deps(target)
+                .flat_map(|d| graph.walk(&[d], Scope::Run))
+                .collect::<Vec<_>>();
+            let mut seen = HashSet::new();
+            let staging: Vec<usize> = staging.into_iter().filter(|e| seen.insert(*e)).collect();
+            let staged = artifacts(session, &cas, &graph, &staging)?;
+            stage_and_integrate(&cas, &graph, &staged, &root, StageMode::Copy, true)?;
+            let build = workdir.join("build");
+            let install = workdir.join("install");
+            fs::create_dir_all(&build)
+                .and_then(|()| fs::create_dir_all(&install))
+                .map_err(|e| Failure::internal(e.to_string()))?;
+            let downloader = session.downloader()?;
+            let progress = crate::progress::BarProgress::new();
+            let ctx = session.source_context(&downloader, &progress);
+            for source in &element.sources {
+                let runtime =
+                    forge_sources::runtime(&source.kind).ok_or_else(|| Failure::internal("unknown source kind"))?;
+                let dir = match &source.directory {
+                    Some(sub) => build.join(sub.trim_start_matches('/')),
+                    None => build.clone(),
+                };
+                fs::create_dir_all(&dir).map_err(|e| Failure::internal(e.to_string()))?;
+                runtime
+                    .stage(source, &ctx, &dir)
+                    .map_err(|e| Failure::fetch(format!("{}: {e}; run `forge fetch`", element.name)))?;
+            }
+            let build_root = element
+                .variables
+                .get("build-root")
+                .unwrap_or("/buildstream/build")
+                .to_string();
+            mounts.push(Mount {
+                host: build,
+                target: build_root.clone(),
+                writable: true,
+            });
+            mounts.push(Mount {
+                host: install,
+                target: element
+                    .variables
+                    .get("install-root")
+                    .unwrap_or("/buildstream-install")
+                    .to_string(),
+                writable: true,
+            });
+            cwd = build_root;
+        } else {
+            let elements = graph.walk(&[target], Scope::Run);
+            let staged = artifacts(session, &cas, &graph, &elements)?;
+            stage_and_integrate(&cas, &graph, &staged, &root, StageMode::Copy, true)?;
+        }
+        let sandbox = SandboxCommand {
+            root: root.clone(),
+            root_writable: true,
+            mounts,
+            cwd,
+            env: element
+                .environment
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            network: args.network,
+            argv,
+        };
+        let status = sandbox.run_interactive().map_err(|e| build_failure(e.to_string()))?;
+        Ok(status.code().unwrap_or(128))
+    })();
+    let _ = fs::remove_dir_all(&workdir);
+    let code = result?;
+    std::process::exit(code);
+}
+
+/// Runs `forge artifact ...`.
+pub fn artifact(session: &Session, command: &ArtifactCommand) -> Result<(), Failure> {
+    let cas = session.cas();
+    match command {
+        ArtifactCommand::List => {
+            for (project, element, key) in cas.list_artifacts() {
+                let state = match cas.get_artifact(&project, &element, &key) {
+                    Some(r) if r.success => "cached",
+                    Some(_) => "failed",
+                    None => "incomplete",
+                };
+                println!("{state:>10} {project}/{element}/{key}");
+            }
+            Ok(())
+        }
+        ArtifactCommand::Log { element } => {
+            let (graph, _) = select(&session.project, std::slice::from_ref(element), DepsSelection::None)?;
+            let keys = session.cache_keys(&graph)?;
+            let target = graph.targets[0];
+            let key = keys.keys[target]
+                .as_deref()
+                .ok_or_else(|| build_failure(format!("{element} has no cache key yet")))?;
+            let record = cas
+                .get_artifact(&session.project.name, &normal_name(element), key)
+                .ok_or_else(|| build_failure(format!("{element} has not been built with its current key")))?;
+            let log = cas
+                .get_blob(&record.log)
+                .map_err(|e| Failure::internal(format!("cannot read the log: {e}")))?;
+            print!("{}", String::from_utf8_lossy(&log));
+            Ok(())
+        }
+        ArtifactCommand::Delete { elements } => {
+            let (graph, _) = select(&session.project, elements, DepsSelection::None)?;
+            let keys = session.cache_keys(&graph)?;
+            for &target in &graph.targets {
+                let name = &graph.elements[target].name;
+                let deleted = match keys.keys[target].as_deref() {
+                    Some(key) => cas
+                        .delete_artifact(&session.project.name, &normal_name(name), key)
+                        .map_err(|e| Failure::internal(e.to_string()))?,
+                    None => false,
+                };
+                println!("{}: {}", name, if deleted { "deleted" } else { "not in the cache" });
+            }
+            Ok(())
+        }
+    }
+}
+
+fn parse_size(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let (number, multiplier) = match text.chars().last()? {
+        'K' | 'k' => (&text[..text.len() - 1], 1u64 << 10),
+        'M' | 'm' => (&text[..text.len() - 1], 1 << 20),
+        'G' | 'g' => (&text[..text.len() - 1], 1 << 30),
+        'T' | 't' => (&text[..text.len() - 1], 1 << 40),
+        _ => (text, 1),
+    };
+    number.parse::<u64>().ok().map(|n| n * multiplier)
+}
+
+/// Artifacts that running builds hold (their lock is taken).
+fn held_artifacts(cas: &Cas) -> HashSet<String> {
+    let mut held = HashSet::new();
+    let Ok(entries) = fs::read_dir(cas.root().join("locks")) else {
+        return held;
+    };
+    for entry in entries.flatten() {
+        if let Ok(file) = fs::File::options().write(true).open(entry.path())
+            && file.try_lock().is_err() {
+                held.insert(entry.file_name().to_string_lossy().into_owned());
+            }
+    }
+    held
+}
+
+/// Runs `forge cache ...`.
+pub fn cache(session: &Session, command: &CacheCommand) -> Result<(), Failure> {
+    let cas = session.cas();
+    match command {
+        CacheCommand::Verify => {
+            let report = cas
+                .verify()
+                .map_err(|e| Failure::internal(format!("cannot verify the cache: {e}")))?;
+            for digest in &report.corrupt {
+                println!("corrupt object removed: {digest}");
+            }
+            for artifact in &report.dropped_artifacts {
+                println!("artifact dropped (an object it needs is gone): {artifact}");
+            }
+            println!(
+                "verify: {} objects checked, {} corrupt, {} artifacts dropped",
+                report.objects,
+                report.corrupt.len(),
+                report.dropped_artifacts.len()
+            );
+            Ok(())
+        }
+        CacheCommand::Gc { keep } => {
+            let bytes = parse_size(keep)
+                .ok_or_else(|| Failure::usage(format!("invalid size '{keep}': write it as 500M, 10G or 0")))?;
+            let held = held_artifacts(&cas);
+            let protected: HashSet<String> = cas
+                .list_artifacts()
+                .into_iter()
+                .filter(|(p, e, k)| held.contains(&format!("{p}-{e}-{k}")))
+                .map(|(p, e, k)| format!("{p}/{e}/{k}"))
+                .collect();
+            let freed = cas
+                .gc(bytes, &protected)
+                .map_err(|e| Failure::internal(format!("cannot collect garbage: {e}")))?;
+            println!("gc: {freed} bytes freed");
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,367 @@
+//! Offline builds in the sandbox: kinds, caching, containment,
+//! reproducibility, cache integrity.
+
+mod support;
+
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+
+use support::base::link_base_into;
+use support::{CONF, project};
+
+const BASE: &str = "kind: import\ndescription: a shell, coreutils and python3 from the test machine\nsources:\n- kind: local\n  path: files/base\n";
+
+fn with_base(builder: support::ProjectBuilder) -> support::TestProject {
+    let p = builder.file("elements/base.bst", BASE).build();
+    link_base_into(&p.root.join("files/base"));
+    p
+}
+
+const HELLO: &str = "kind: manual
+build-depends:
+- base.bst
+sources:
+- kind: local
+  path: files/hello
+config:
+  build-commands:
+  - test -f greeting
+  install-commands:
+  - mkdir -p %{install-root}%{bindir} %{install-root}%{datadir}/hello
+  - cp greeting %{install-root}%{datadir}/hello/greeting
+  - printf '#!/bin/sh\\ncat %{datadir}/hello/greeting\\n' > %{install-root}%{bindir}/hello
+  - chmod 755 %{install-root}%{bindir}/hello
+public:
+  bst:
+    integration-commands:
+    - mkdir -p /var/log && echo integrated >> /var/log/hello-integration
+";
+
+fn hello_project() -> support::TestProject {
+    with_base(
+        project(CONF)
+            .file("files/hello/greeting", "hello, world\n")
+            .file("elements/hello.bst", HELLO)
+            .file("elements/app.bst", "kind: stack\ndepends:\n- hello.bst\n- base.bst\n"),
+    )
+}
+
+#[test]
+fn builds_check_out_and_rebuild_nothing() {
+    let p = hello_project();
+    assert_eq!(
+        p.show("%{name}:%{state}", &["app.bst"]),
+        "base.bst:buildable\nhello.bst:waiting\napp.bst:waiting\n"
+    );
+    let run = p.forge(&["build", "app.bst"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("build: 3 built, 0 cached, 0 failed"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        p.show("%{name}:%{state}", &["app.bst"]),
+        "base.bst:cached\nhello.bst:cached\napp.bst:cached\n"
+    );
+
+    let run = p.forge(&["build", "app.bst"]);
+    assert!(run.stderr.contains("build: 0 built, 3 cached"), "{}", run.stderr);
+
+    let out = p.outside().join("out");
+    p.forge(&["checkout", "app.bst", out.to_str().unwrap()]).ok();
+    assert_eq!(
+        fs::read_to_string(out.join("usr/share/hello/greeting")).unwrap(),
+        "hello, world\n"
+    );
+    assert_eq!(fs::metadata(out.join("usr/bin/hello")).unwrap().mode() & 0o777, 0o755);
+    assert_eq!(
+        fs::metadata(out.join("usr/share/hello/greeting")).unwrap().mtime(),
+        1_321_009_871
+    );
+    assert_eq!(
+        fs::read_to_string(out.join("var/log/hello-integration")).unwrap(),
+        "integrated\n",
+        "checkout integrates"
+    );
+    assert!(!out.join("dev").exists() && !out.join("proc").exists());
+
+    let a = p.outside().join("a.tar");
+    let b = p.outside().join("b.tar");
+    p.forge(&[
+        "checkout",
+        "hello.bst",
+        "--deps",
+        "none",
+        "--no-integrate",
+        "--tar",
+        a.to_str().unwrap(),
+    ])
+    .ok();
+    p.forge(&[
+        "checkout",
+        "hello.bst",
+        "--deps",
+        "none",
+        "--no-integrate",
+        "--tar",
+        b.to_str().unwrap(),
+    ])
+    .ok();
+    let err = p
+        .forge(&[
+            "checkout",
+            "hello.bst",
+            "--deps",
+            "none",
+            p.outside().join("no-shell").to_str().unwrap(),
+        ])
+        .fails(5);
+    assert!(err.contains("integration commands of hello.bst need a shell"), "{err}");
+    assert_eq!(fs::read(&a).unwrap(), fs::read(&b).unwrap());
+
+    let log = p.forge(&["artifact", "log", "hello.bst"]).ok();
+    assert!(
+        log.contains("# install-commands: chmod 755 /buildstream-install/usr/bin/hello"),
+        "{log}"
+    );
+    let list = p.forge(&["artifact", "list"]).ok();
+    assert_eq!(
+        list.lines()
+            .filter(|l| l.trim_start().starts_with("cached test/"))
+            .count(),
+        3,
+        "{list}"
+    );
+}
+
+#[test]
+fn shell_runs_in_the_runtime_closure_and_passes_the_status() {
+    let p = hello_project();
+    p.forge(&["build", "app.bst"]).ok();
+    let run = p.forge(&["shell", "app.bst", "--", "sh", "-c", "hello; exit 7"]);
+    assert_eq!(run.code, 7, "{}", run.stderr);
+    assert_eq!(run.stdout, "hello, world\n");
+    let run = p.forge(&["shell", "--build", "hello.bst", "--", "sh", "-c", "pwd; cat greeting"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, "/buildstream/test/hello.bst\nhello, world\n");
+}
+
+const PROBE: &str = r#"kind: manual
+build-depends:
+- base.bst
+variables:
+  probe: "%{install-root}/probe"
+config:
+  build-commands:
+  - |
+    mkdir -p %{probe}
+    env | sort > %{probe}/env
+    (ls /root /home 2>&1 || true) > %{probe}/home
+    (touch /usr/bin/intruder 2>&1 || true) > %{probe}/write-usr
+    (touch /outside 2>&1 || true) > %{probe}/write-root
+    tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' > %{probe}/interfaces
+    hostname > %{probe}/hostname 2>&1 || cat /proc/sys/kernel/hostname > %{probe}/hostname
+    id -u > %{probe}/uid
+    python3 -c '
+    import socket
+    for host, port in [("1.1.1.1", 53), ("127.0.0.1", PORT)]:
+        try:
+            socket.create_connection((host, port), timeout=2)
+            print(host, "connected")
+        except OSError as e:
+            print(host, "refused" if isinstance(e, ConnectionRefusedError) else "unreachable")
+    try:
+        socket.getaddrinfo("example.com", 80)
+        print("dns resolved")
+    except OSError:
+        print("dns failed")
+    ' > %{probe}/network
+    sleep 300 &
+    echo $! > %{probe}/background
+"#;
+
+#[test]
+fn builds_are_contained() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let p = with_base(project(CONF).file("elements/probe.bst", &PROBE.replace("PORT", &port.to_string())));
+    let run = p.forge(&["build", "probe.bst"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let out = p.outside().join("out");
+    p.forge(&["checkout", "probe.bst", "--deps", "none", out.to_str().unwrap()])
+        .ok();
+    let read = |name: &str| fs::read_to_string(out.join("probe").join(name)).unwrap();
+    assert_eq!(
+        read("env"),
+        "HOME=/tmp\nLC_ALL=C\nLOGNAME=tomjon\nPATH=/usr/bin:/bin:/usr/sbin:/sbin\nPWD=/buildstream/test/probe.bst\nSHELL=/bin/sh\nSOURCE_DATE_EPOCH=1321009871\nTERM=dumb\nTZ=UTC\nUSER=tomjon\nUSERNAME=tomjon\n"
+    );
+    assert_eq!(
+        read("home"),
+        "ls: cannot access '/root': No such file or directory\nls: cannot access '/home': No such file or directory\n"
+    );
+    assert!(
+        read("write-usr").contains("Read-only file system"),
+        "{}",
+        read("write-usr")
+    );
+    assert!(
+        read("write-root").contains("Read-only file system"),
+        "{}",
+        read("write-root")
+    );
+    assert_eq!(read("interfaces"), "lo\n");
+    assert_eq!(read("hostname"), "forge\n");
+    assert_eq!(read("uid"), "0\n");
+    assert_eq!(read("network"), "1.1.1.1 unreachable\n127.0.0.1 refused\ndns failed\n");
+    drop(listener);
+    // Nothing the build started is still running.
+    let ps = std::process::Command::new("ps").args(["-eo", "args"]).output().unwrap();
+    assert!(
+        !String::from_utf8_lossy(&ps.stdout)
+            .lines()
+            .any(|l| l.trim() == "sleep 300"),
+        "a build process outlived its build"
+    );
+    assert!(!std::path::Path::new("/outside").exists());
+}
+
+#[test]
+fn failures_are_recorded_with_their_log_and_retried_on_request() {
+    let p = with_base(
+        project(CONF)
+            .file("elements/broken.bst", "kind: manual\nbuild-depends:\n- base.bst\nconfig:\n  build-commands:\n  - echo about to fail\n  - exit 3\n")
+            .file("elements/after.bst", "kind: manual\nbuild-depends:\n- broken.bst\n"),
+    );
+    let run = p.forge(&["build", "after.bst"]);
+    assert_eq!(run.code, 5, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("[FAILED] broken.bst: command failed with exit status 3: exit 3"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("| about to fail"),
+        "the log tail is shown:\n{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("1 failed, 1 skipped"), "{}", run.stderr);
+    assert_eq!(p.show("%{state}", &["--deps", "none", "broken.bst"]), "failed\n");
+    let run = p.forge(&["build", "after.bst"]);
+    assert_eq!(run.code, 5);
+    assert!(run.stderr.contains("failed in an earlier build"), "{}", run.stderr);
+    p.write(
+        "elements/broken.bst",
+        "kind: manual\nbuild-depends:\n- base.bst\nconfig:\n  build-commands:\n  - echo about to fail\n  - exit 3\n",
+    );
+    let run = p.forge(&["build", "--retry-failed", "after.bst"]);
+    assert!(run.stderr.contains("building broken.bst"), "{}", run.stderr);
+}
+
+#[test]
+fn a_missing_shell_is_a_clear_error() {
+    let p = project(CONF)
+        .file("files/empty/README", "no shell here\n")
+        .file(
+            "elements/bare.bst",
+            "kind: import\nsources:\n- kind: local\n  path: files/empty\n",
+        )
+        .file(
+            "elements/needs-sh.bst",
+            "kind: manual\nbuild-depends:\n- bare.bst\nconfig:\n  build-commands:\n  - true\n",
+        )
+        .build();
+    let err = p.forge(&["build", "needs-sh.bst"]).fails(5);
+    assert!(
+        err.contains("needs-sh.bst: the staged dependencies provide no 'sh'"),
+        "{err}"
+    );
+}
+
+#[test]
+fn reproducibility_check() {
+    let p = with_base(
+        project(CONF)
+            .file("elements/steady.bst", "kind: manual\nbuild-depends:\n- base.bst\nconfig:\n  install-commands:\n  - echo same > %{install-root}/file\n")
+            .file("elements/clock.bst", "kind: manual\nbuild-depends:\n- base.bst\nconfig:\n  install-commands:\n  - date +%s%N > %{install-root}/now\n"),
+    );
+    let run = p.forge(&["build", "--check", "steady.bst"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("check: steady.bst is reproducible"),
+        "{}",
+        run.stderr
+    );
+    let err = p.forge(&["build", "--check", "clock.bst"]).fails(5);
+    assert!(
+        err.contains("check: clock.bst is not reproducible:\n  now: differs"),
+        "{err}"
+    );
+}
+
+#[test]
+fn corrupt_objects_are_found_and_rebuilt() {
+    let p = hello_project();
+    p.forge(&["build", "hello.bst"]).ok();
+    let out = p.outside().join("out");
+    p.forge(&[
+        "checkout",
+        "hello.bst",
+        "--deps",
+        "none",
+        "--no-integrate",
+        out.to_str().unwrap(),
+    ])
+    .ok();
+    // Corrupt the object holding the greeting.
+    let objects = p.outside().join("cache/cas/objects");
+    let mut corrupted = false;
+    for prefix in fs::read_dir(&objects).unwrap().flatten() {
+        for object in fs::read_dir(prefix.path()).unwrap().flatten() {
+            if fs::read(object.path()).unwrap() == b"hello, world\n" {
+                let path = object.path();
+                let mut perms = fs::metadata(&path).unwrap().permissions();
+                std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o644);
+                fs::set_permissions(&path, perms).unwrap();
+                fs::write(&path, b"HELLO, WORLD\n").unwrap();
+                corrupted = true;
+            }
+        }
+    }
+    assert!(corrupted);
+    let report = p.forge(&["cache", "verify"]).ok();
+    assert!(report.contains("1 corrupt, 1 artifacts dropped"), "{report}");
+    assert_eq!(p.show("%{state}", &["--deps", "none", "hello.bst"]), "buildable\n");
+    let run = p.forge(&["build", "hello.bst"]);
+    assert!(run.stderr.contains("1 built"), "{}", run.stderr);
+    let clean = p.forge(&["cache", "verify"]).ok();
+    assert!(clean.contains(" 0 corrupt, 0 artifacts dropped"), "{clean}");
+}
+
+#[test]
+fn a_killed_build_leaves_a_cache_the_next_build_uses() {
+    let p = with_base(project(CONF).file(
+        "elements/slow.bst",
+        "kind: manual\nbuild-depends:\n- base.bst\nconfig:\n  build-commands:\n  - sleep 30\n",
+    ));
+    p.forge(&["build", "base.bst"]).ok();
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("forge"))
+        .current_dir(&p.root)
+        .env("FORGE_CACHE_DIR", p.outside().join("cache"))
+        .args(["build", "slow.bst"])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    p.write(
+        "elements/slow.bst",
+        "kind: manual\nbuild-depends:\n- base.bst\nconfig:\n  build-commands:\n  - sleep 0\n",
+    );
+    let run = p.forge(&["build", "slow.bst"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let clean = p.forge(&["cache", "verify"]).ok();
+    assert!(clean.contains(" 0 corrupt, 0 artifacts dropped"), "{clean}");
+}

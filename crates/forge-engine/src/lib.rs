@@ -1,0 +1,361 @@
+//! Building: which elements need a build, in which order, on how many
+//! builders at once, and recording each result (success or failure, with
+//! its log) in the artifact cache.
+
+use std::collections::HashSet;
+use std::fs;
+use std::path::PathBuf;
+use std::sync::{Condvar, Mutex};
+use std::time::Instant;
+
+use forge_cas::{ArtifactRecord, Cas, Manifest};
+use forge_kinds::{BuildContext, StagedDep, assembler};
+use forge_project::element::normal_name;
+use forge_project::keys::node_to_json;
+use forge_project::{CacheKeys, Graph, Project, Scope};
+use forge_sources::SourceContext;
+
+/// What happened to one element.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Its artifact was already in the cache.
+    Cached,
+    /// It was built now.
+    Built,
+    /// Its build failed now.
+    Failed(String),
+    /// A failed build of it is recorded; `--retry-failed` tries again.
+    FailedEarlier,
+    /// Not built because something it needs failed (or the build stopped).
+    Skipped,
+}
+
+/// How to build.
+#[derive(Clone, Debug)]
+pub struct BuildOptions {
+    /// Builds at once.
+    pub builders: usize,
+    /// Go on with what does not depend on a failure.
+    pub keep_going: bool,
+    /// Build again elements whose failure is recorded.
+    pub retry_failed: bool,
+}
+
+/// Receives progress as builds start and end.
+pub trait BuildReport: Sync {
+    /// `element` starts building.
+    fn started(&self, element: &str);
+    /// `element` is done.
+    fn finished(&self, element: &str, outcome: &Outcome, seconds: f64, log: &std::path::Path);
+}
+
+/// Builds elements of a loaded graph.
+pub struct Engine<'a> {
+    /// The project.
+    pub project: &'a Project,
+    /// Its loaded graph.
+    pub graph: &'a Graph,
+    /// The graph's keys.
+    pub keys: &'a CacheKeys,
+    /// The artifact cache.
+    pub cas: &'a Cas,
+    /// Sources, for staging.
+    pub sources: &'a SourceContext<'a>,
+    /// Where build logs go.
+    pub logs: PathBuf,
+}
+
+impl Engine<'_> {
+    /// The recorded artifact of `element`, if any (success or failure).
+    pub fn artifact(&self, element: usize) -> Option<ArtifactRecord> {
+        let key = self.keys.keys[element].as_deref()?;
+        self.cas.get_artifact(
+            &self.project.name,
+            &normal_name(&self.graph.elements[element].name),
+            key,
+        )
+    }
+
+    /// Whether `element` has a successful artifact.
+    pub fn is_cached(&self, element: usize) -> bool {
+        self.artifact(element).is_some_and(|r| r.success)
+    }
+
+    /// What building `element` stages: each build dependency with its
+    /// runtime closure, at the dependency's location.
+    pub fn staging_set(&self, element: usize) -> Vec<(usize, String)> {
+        let mut out: Vec<(usize, String)> = Vec::new();
+        let mut seen = HashSet::new();
+        let declared = &self.graph.elements[element].dependencies;
+        for dep in self.graph.build_deps(element) {
+            let name = &self.graph.elements[dep].name;
+            let mut locations: Vec<String> = declared
+                .iter()
+                .filter(|d| &d.name == name)
+                .flat_map(|d| d.config.iter())
+                .filter_map(|c| {
+                    c.as_map()
+                        .and_then(|m| m.get("location"))
+                        .and_then(|l| l.as_str())
+                        .map(str::to_string)
+                })
+                .collect();
+            if locations.is_empty() {
+                locations.push("/".into());
+            }
+            for location in locations {
+                for staged in self.graph.walk(&[dep], Scope::Run) {
+                    if seen.insert((staged, location.clone())) {
+                        out.push((staged, location.clone()));
+                    }
+                }
+            }
+        }
+        // Parents before sub-directories, as BuildStream sorts locations.
+        out.sort_by(|a, b| (a.1 != "/", &a.1).cmp(&(b.1 != "/", &b.1)));
+        out
+    }
+
+    /// Where the log of `element`'s build goes.
+    pub fn log_path(&self, element: usize) -> PathBuf {
+        let key = self.keys.keys[element].as_deref().unwrap_or("unknown");
+        self.logs
+            .join(&self.project.name)
+            .join(normal_name(&self.graph.elements[element].name))
+            .join(format!("{key}.log"))
+    }
+
+    /// Builds `element` now, whatever the cache holds; records the result
+    /// unless `record` is false (`--check` compares without replacing).
+    pub fn build_one(&self, element: usize, record: bool) -> Result<(ArtifactRecord, Manifest), String> {
+        let e = &self.graph.elements[element];
+        let key = self.keys.keys[element]
+            .clone()
+            .ok_or_else(|| format!("{}: its cache key is not known", e.name))?;
+        let log_path = self.log_path(element);
+        fs::create_dir_all(log_path.parent().expect("logs have parents"))
+            .map_err(|err| format!("cannot create the log directory: {err}"))?;
+        let log = fs::File::create(&log_path).map_err(|err| format!("cannot create {}: {err}", log_path.display()))?;
+        let mut deps = Vec::new();
+        for (dep, location) in self.staging_set(element) {
+            let dep_record = self
+                .artifact(dep)
+                .filter(|r| r.success)
+                .ok_or_else(|| format!("{} is needed but not built", self.graph.elements[dep].name))?;
+            let manifest = self
+                .cas
+                .get_manifest(&dep_record.manifest)
+                .map_err(|err| format!("cannot read the artifact of {}: {err}", self.graph.elements[dep].name))?;
+            deps.push(StagedDep {
+                element: &self.graph.elements[dep],
+                record: dep_record,
+                manifest,
+                location,
+            });
+        }
+        let workdir = self
+            .cas
+            .temp_dir("build")
+            .map_err(|err| format!("cannot create a build directory: {err}"))?;
+        let mut ctx = BuildContext {
+            element: e,
+            cas: self.cas,
+            sources: self.sources,
+            deps,
+            workdir: workdir.clone(),
+            log,
+        };
+        ctx.log(&format!(
+            "# forge {}: building {} ({key})",
+            env!("CARGO_PKG_VERSION"),
+            e.name
+        ));
+        let result = assembler(&e.kind)
+            .ok_or_else(|| format!("element kind '{}' cannot be built", e.kind))
+            .and_then(|a| a.assemble(&mut ctx).map_err(|err| err.to_string()))
+            .and_then(|output| {
+                self.cas
+                    .import_dir(&output)
+                    .map_err(|err| format!("cannot store the artifact: {err}"))
+            });
+        if let Err(message) = &result {
+            ctx.log(&format!("# failed: {message}"));
+        }
+        drop(ctx);
+        remove_tree(&workdir);
+        let log_bytes = fs::read(&log_path).unwrap_or_default();
+        let log_digest = self
+            .cas
+            .put_blob(&log_bytes)
+            .map_err(|err| format!("cannot store the log: {err}"))?;
+        let (success, manifest, failure) = match result {
+            Ok(manifest) => (true, manifest, None),
+            Err(message) => (false, Manifest::default(), Some(message)),
+        };
+        let manifest_digest = self
+            .cas
+            .put_manifest(&manifest)
+            .map_err(|err| format!("cannot store the manifest: {err}"))?;
+        let artifact = ArtifactRecord {
+            element: e.name.clone(),
+            key: key.clone(),
+            success,
+            manifest: manifest_digest,
+            log: log_digest,
+            public: node_to_json(&e.public),
+            dependencies: self
+                .staging_set(element)
+                .into_iter()
+                .map(|(d, _)| {
+                    (
+                        self.graph.elements[d].name.clone(),
+                        self.keys.keys[d].clone().unwrap_or_default(),
+                    )
+                })
+                .collect(),
+            forge_version: env!("CARGO_PKG_VERSION").to_string(),
+        };
+        if record {
+            self.cas
+                .put_artifact(&self.project.name, &normal_name(&e.name), &artifact)
+                .map_err(|err| format!("cannot record the artifact: {err}"))?;
+        }
+        match failure {
+            None => Ok((artifact, manifest)),
+            Some(message) => Err(message),
+        }
+    }
+
+    /// Builds what `targets` need that is not cached, in dependency order,
+    /// `options.builders` at a time. Returns every element of the plan with
+    /// its outcome, in plan order.
+    pub fn build(&self, targets: &[usize], options: &BuildOptions, report: &dyn BuildReport) -> Vec<(usize, Outcome)> {
+        let plan = self.graph.walk(targets, Scope::All);
+        let mut outcomes: Vec<Option<Outcome>> = vec![None; self.graph.elements.len()];
+        for &element in &plan {
+            match self.artifact(element) {
+                Some(r) if r.success => outcomes[element] = Some(Outcome::Cached),
+                Some(_) if !options.retry_failed => outcomes[element] = Some(Outcome::FailedEarlier),
+                _ => {}
+            }
+        }
+        let needs: Vec<Vec<usize>> = (0..self.graph.elements.len())
+            .map(|e| {
+                if plan.contains(&e) {
+                    self.staging_set(e).into_iter().map(|(d, _)| d).collect()
+                } else {
+                    Vec::new()
+                }
+            })
+            .collect();
+        struct State {
+            outcomes: Vec<Option<Outcome>>,
+            running: usize,
+            stop: bool,
+        }
+        let state = Mutex::new(State {
+            outcomes,
+            running: 0,
+            stop: false,
+        });
+        let wake = Condvar::new();
+        let is_done_ok = |o: &Option<Outcome>| matches!(o, Some(Outcome::Cached | Outcome::Built));
+        let worker = || loop {
+            let element = {
+                let mut s = state.lock().unwrap_or_else(|e| e.into_inner());
+                loop {
+                    if s.stop {
+                        wake.notify_all();
+                        return;
+                    }
+                    let ready = plan
+                        .iter()
+                        .copied()
+                        .find(|&e| s.outcomes[e].is_none() && needs[e].iter().all(|&d| is_done_ok(&s.outcomes[d])));
+                    if let Some(e) = ready {
+                        s.outcomes[e] = Some(Outcome::Skipped); // claimed; replaced below
+                        s.running += 1;
+                        break e;
+                    }
+                    if s.running == 0 {
+                        wake.notify_all();
+                        return;
+                    }
+                    s = wake.wait(s).unwrap_or_else(|e| e.into_inner());
+                }
+            };
+            let name = &self.graph.elements[element].name;
+            report.started(name);
+            let started = Instant::now();
+            let outcome = match self.build_with_lock(element) {
+                Ok(true) => Outcome::Built,
+                Ok(false) => Outcome::Cached,
+                Err(message) => Outcome::Failed(message),
+            };
+            report.finished(name, &outcome, started.elapsed().as_secs_f64(), &self.log_path(element));
+            let mut s = state.lock().unwrap_or_else(|e| e.into_inner());
+            if matches!(outcome, Outcome::Failed(_)) && !options.keep_going {
+                s.stop = true;
+            }
+            s.outcomes[element] = Some(outcome);
+            s.running -= 1;
+            wake.notify_all();
+        };
+        std::thread::scope(|scope| {
+            for _ in 1..options.builders.max(1) {
+                scope.spawn(worker);
+            }
+            worker();
+        });
+        let outcomes = state.into_inner().unwrap_or_else(|e| e.into_inner()).outcomes;
+        plan.into_iter()
+            .map(|e| (e, outcomes[e].clone().unwrap_or(Outcome::Skipped)))
+            .collect()
+    }
+
+    /// Builds `element` unless another forge process built it meanwhile
+    /// (one build per element and key, whatever runs at once). Returns
+    /// whether it built.
+    fn build_with_lock(&self, element: usize) -> Result<bool, String> {
+        let key = self.keys.keys[element].as_deref().unwrap_or("unknown");
+        let locks = self.cas.root().join("locks");
+        fs::create_dir_all(&locks).map_err(|e| format!("cannot create {}: {e}", locks.display()))?;
+        let lock_path = locks.join(format!(
+            "{}-{}-{key}",
+            self.project.name,
+            normal_name(&self.graph.elements[element].name)
+        ));
+        let lock = fs::File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| format!("cannot lock {}: {e}", lock_path.display()))?;
+        lock.lock()
+            .map_err(|e| format!("cannot lock {}: {e}", lock_path.display()))?;
+        if self.is_cached(element) {
+            return Ok(false);
+        }
+        self.build_one(element, true).map(|_| true)
+    }
+}
+
+/// Removes a build directory, making read-only directories writable first.
+fn remove_tree(dir: &std::path::Path) {
+    if fs::remove_dir_all(dir).is_ok() {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(d) = pending.pop() {
+        let _ = fs::set_permissions(&d, fs::Permissions::from_mode(0o755));
+        if let Ok(entries) = fs::read_dir(&d) {
+            for entry in entries.flatten() {
+                if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                    pending.push(entry.path());
+                }
+            }
+        }
+    }
+    let _ = fs::remove_dir_all(dir);
+}

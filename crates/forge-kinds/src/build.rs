@@ -1,0 +1,340 @@
+//! What assembling an element can use: its staged dependencies and
+//! sources, a sandbox to run commands in, and a log.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use forge_cas::{ArtifactRecord, Cas, Manifest, StageMode};
+use forge_project::Element;
+use forge_sandbox::{Mount, SandboxCommand, find_program};
+use forge_sources::SourceContext;
+use forge_yaml::Node;
+
+/// A dependency's artifact, staged at a location.
+pub struct StagedDep<'a> {
+    /// The dependency.
+    pub element: &'a Element,
+    /// Its artifact record.
+    pub record: ArtifactRecord,
+    /// Its files.
+    pub manifest: Manifest,
+    /// Where in the sandbox it goes (`/` unless `config: location:`).
+    pub location: String,
+}
+
+/// An environment as name and value pairs.
+pub type Environment = Vec<(String, String)>;
+
+/// Why a build failed.
+#[derive(Debug, Clone)]
+pub struct BuildError(pub String);
+
+impl std::fmt::Display for BuildError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Everything an element kind may use while assembling.
+pub struct BuildContext<'a> {
+    /// The element being built.
+    pub element: &'a Element,
+    /// The artifact cache.
+    pub cas: &'a Cas,
+    /// For staging sources from the source cache.
+    pub sources: &'a SourceContext<'a>,
+    /// The artifacts to stage, in staging order.
+    pub deps: Vec<StagedDep<'a>>,
+    /// An empty directory for this build.
+    pub workdir: PathBuf,
+    /// The build log.
+    pub log: fs::File,
+}
+
+/// An element kind's build step.
+pub trait Assemble: Send + Sync {
+    /// Builds the element; returns the directory whose contents become its
+    /// artifact.
+    fn assemble(&self, ctx: &mut BuildContext<'_>) -> Result<PathBuf, BuildError>;
+}
+
+/// The build step of element kind `kind`.
+pub fn assembler(kind: &str) -> Option<&'static dyn Assemble> {
+    Some(match kind {
+        "import" => &crate::import::Import,
+        "stack" => &crate::stack::Stack,
+        "compose" => &crate::compose::Compose,
+        "filter" => &crate::filter::Filter,
+        "manual" => &crate::manual::Manual,
+        "script" => &crate::script::Script,
+        _ => return None,
+    })
+}
+
+fn io(what: &str) -> impl Fn(std::io::Error) -> BuildError + '_ {
+    move |e| BuildError(format!("{what}: {e}"))
+}
+
+/// The path `sandbox_path` (absolute) inside the host directory `root`.
+pub fn host_path(root: &Path, sandbox_path: &str) -> PathBuf {
+    root.join(sandbox_path.trim_start_matches('/'))
+}
+
+impl BuildContext<'_> {
+    /// Writes a line to the build log.
+    pub fn log(&mut self, line: &str) {
+        let _ = writeln!(self.log, "{line}");
+    }
+
+    /// A variable of the element.
+    pub fn variable(&self, name: &str) -> String {
+        self.element.variables.get(name).unwrap_or_default().to_string()
+    }
+
+    /// A new directory in the work area.
+    pub fn dir(&self, name: &str) -> Result<PathBuf, BuildError> {
+        let dir = self.workdir.join(name);
+        fs::create_dir_all(&dir).map_err(io("cannot create a build directory"))?;
+        Ok(dir)
+    }
+
+    /// Stages the element's sources into `dir`, each in its `directory`.
+    pub fn stage_sources(&mut self, dir: &Path) -> Result<(), BuildError> {
+        for source in &self.element.sources {
+            let runtime = forge_sources::runtime(&source.kind)
+                .ok_or_else(|| BuildError(format!("source kind '{}' cannot be staged", source.kind)))?;
+            let target = match &source.directory {
+                Some(sub) if sub.split('/').any(|p| p == "..") => {
+                    return Err(BuildError(format!(
+                        "source {}: 'directory' must stay inside the sources",
+                        source.index + 1
+                    )));
+                }
+                Some(sub) => dir.join(sub.trim_start_matches('/')),
+                None => dir.to_path_buf(),
+            };
+            fs::create_dir_all(&target).map_err(io("cannot create a source directory"))?;
+            runtime
+                .stage(source, self.sources, &target)
+                .map_err(|e| BuildError(format!("source {} ({}): {e}", source.index + 1, source.kind)))?;
+        }
+        Ok(())
+    }
+
+    /// Stages every dependency under `root` at its location. Hardlinks are
+    /// only used when the root will be mounted read-only.
+    pub fn stage_deps(&mut self, root: &Path, mode: StageMode) -> Result<(), BuildError> {
+        let mut overlaps = Vec::new();
+        for dep in &self.deps {
+            let target = host_path(root, &dep.location);
+            fs::create_dir_all(&target).map_err(io("cannot create a staging directory"))?;
+            let replaced = self
+                .cas
+                .stage(&dep.manifest, &target, mode)
+                .map_err(|e| BuildError(format!("cannot stage {}: {e}", dep.element.name)))?;
+            overlaps.extend(replaced.into_iter().map(|p| format!("{}: {p}", dep.element.name)));
+        }
+        for overlap in overlaps {
+            self.log(&format!("warning: overlapping file replaced by {overlap}"));
+        }
+        Ok(())
+    }
+
+    /// Whether any dependency staged at `/` has integration commands.
+    pub fn has_integration(&self) -> bool {
+        self.deps
+            .iter()
+            .any(|d| d.location == "/" && !integration_commands(&d.record.public).is_empty())
+    }
+
+    /// Runs the integration commands of the dependencies staged at `/`, in
+    /// staging order, each with its own environment, in a writable root.
+    pub fn integrate(&mut self, root: &Path) -> Result<(), BuildError> {
+        let deps: Vec<(String, Vec<String>, Environment)> = self
+            .deps
+            .iter()
+            .filter(|d| d.location == "/")
+            .map(|d| {
+                let env = d
+                    .element
+                    .environment
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                (d.element.name.clone(), integration_commands(&d.record.public), env)
+            })
+            .collect();
+        for (name, commands, env) in deps {
+            for command in commands {
+                self.log(&format!("# integration of {name}: {command}"));
+                self.run_in(root, true, Vec::new(), "/", env.clone(), &command)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs `sh -e -c COMMAND` in a sandbox over `root`.
+    pub fn run_in(
+        &mut self,
+        root: &Path,
+        root_writable: bool,
+        mounts: Vec<Mount>,
+        cwd: &str,
+        env: Vec<(String, String)>,
+        command: &str,
+    ) -> Result<(), BuildError> {
+        let path = env
+            .iter()
+            .find(|(k, _)| k == "PATH")
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("/usr/bin:/bin");
+        if !find_program(root, path, "sh") {
+            return Err(BuildError(format!(
+                "{}: the staged dependencies provide no 'sh' (searched PATH={path}); add a base with a shell to its build dependencies",
+                self.element.name
+            )));
+        }
+        let sandbox = SandboxCommand {
+            root: root.to_path_buf(),
+            root_writable,
+            mounts,
+            cwd: cwd.to_string(),
+            env,
+            network: false,
+            argv: vec!["sh".into(), "-e".into(), "-c".into(), command.to_string()],
+        };
+        let _ = self.log.flush();
+        let status = sandbox.run_logged(&self.log).map_err(|e| BuildError(e.to_string()))?;
+        if status.success() {
+            Ok(())
+        } else {
+            let code = status
+                .code()
+                .map(|c| c.to_string())
+                .unwrap_or_else(|| "a signal".into());
+            Err(BuildError(format!("command failed with exit status {code}: {command}")))
+        }
+    }
+
+    /// The element's environment, for its commands.
+    pub fn environment(&self) -> Vec<(String, String)> {
+        self.element
+            .environment
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+}
+
+/// `public: bst: integration-commands:` of an artifact's public data.
+pub fn integration_commands(public: &serde_json::Value) -> Vec<String> {
+    public
+        .get("bst")
+        .and_then(|b| b.get("integration-commands"))
+        .and_then(|c| c.as_array())
+        .map(|items| items.iter().filter_map(|i| i.as_str().map(str::to_string)).collect())
+        .unwrap_or_default()
+}
+
+/// A list of strings from the element's config.
+pub fn config_strings(element: &Element, key: &str) -> Vec<String> {
+    element
+        .config_value(key)
+        .and_then(Node::as_list)
+        .map(|items| items.iter().filter_map(|i| i.as_str().map(str::to_string)).collect())
+        .unwrap_or_default()
+}
+
+/// A boolean from the element's config.
+pub fn config_flag(element: &Element, key: &str, default: bool) -> bool {
+    match element.config_value(key).and_then(Node::as_str) {
+        Some("True" | "true" | "1") => true,
+        Some("False" | "false" | "0") => false,
+        _ => default,
+    }
+}
+
+/// Moves everything in `from` into `to`, merging directories.
+pub fn move_contents(from: &Path, to: &Path) -> Result<(), BuildError> {
+    fs::create_dir_all(to).map_err(io("cannot create the output"))?;
+    for entry in fs::read_dir(from).map_err(io("cannot read the staged sources"))? {
+        let entry = entry.map_err(io("cannot read the staged sources"))?;
+        let source = entry.path();
+        let target = to.join(entry.file_name());
+        let is_dir = entry.file_type().map(|t| t.is_dir()).unwrap_or(false);
+        if is_dir && target.is_dir() {
+            move_contents(&source, &target)?;
+        } else {
+            if let Ok(meta) = fs::symlink_metadata(&target) {
+                if meta.is_dir() {
+                    fs::remove_dir_all(&target).map_err(io("cannot replace a file"))?;
+                } else {
+                    fs::remove_file(&target).map_err(io("cannot replace a file"))?;
+                }
+            }
+            fs::rename(&source, &target).map_err(io("cannot move a file"))?;
+        }
+    }
+    Ok(())
+}
+
+/// The split domains of an artifact's public data: domain → patterns.
+pub fn split_rules(public: &serde_json::Value) -> Vec<(String, Vec<String>)> {
+    public
+        .get("bst")
+        .and_then(|b| b.get("split-rules"))
+        .and_then(|r| r.as_object())
+        .map(|rules| {
+            rules
+                .iter()
+                .map(|(domain, patterns)| {
+                    let list = patterns
+                        .as_array()
+                        .map(|p| p.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
+                        .unwrap_or_default();
+                    (domain.clone(), list)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Which files of `manifest` a split selection keeps: a file is kept when
+/// one of its domains is included (any domain, when `include` is empty) or
+/// when no domain claims it and `orphans` is set, unless one of its
+/// domains is excluded.
+pub fn select_split(
+    manifest: &Manifest,
+    rules: &[(String, Vec<String>)],
+    include: &[String],
+    exclude: &[String],
+    orphans: bool,
+) -> std::collections::HashSet<String> {
+    let mut kept = std::collections::HashSet::new();
+    for entry in &manifest.entries {
+        if matches!(entry.kind, forge_cas::EntryKind::Dir) {
+            continue;
+        }
+        let absolute = format!("/{}", entry.path);
+        let domains: Vec<&str> = rules
+            .iter()
+            .filter(|(_, patterns)| {
+                patterns
+                    .iter()
+                    .any(|p| forge_sources::extract::glob_matches(p, &absolute))
+            })
+            .map(|(d, _)| d.as_str())
+            .collect();
+        let included = if domains.is_empty() {
+            orphans
+        } else {
+            include.is_empty() || domains.iter().any(|d| include.iter().any(|i| i == d))
+        };
+        let excluded = domains.iter().any(|d| exclude.iter().any(|e| e == d));
+        if included && !excluded {
+            kept.insert(entry.path.clone());
+        }
+    }
+    kept
+}
