@@ -382,9 +382,10 @@ fn held_artifacts(cas: &Cas) -> HashSet<String> {
     };
     for entry in entries.flatten() {
         if let Ok(file) = fs::File::options().write(true).open(entry.path())
-            && file.try_lock().is_err() {
-                held.insert(entry.file_name().to_string_lossy().into_owned());
-            }
+            && file.try_lock().is_err()
+        {
+            held.insert(entry.file_name().to_string_lossy().into_owned());
+        }
     }
     held
 }

@@ -19,9 +19,12 @@ struct LineReport {
 }
 
 impl BuildReport for LineReport {
-    fn started(&self, element: &str) {
+    fn started(&self, element: &str, running: usize, waiting: usize) {
         let n = self.started.fetch_add(1, Ordering::Relaxed) + 1;
-        eprintln!("[{n:>4}/{}] building {element}", self.total);
+        eprintln!(
+            "[{n:>4}/{}] building {element}  ({running} running, {waiting} queued)",
+            self.total
+        );
     }
     fn finished(&self, element: &str, outcome: &Outcome, seconds: f64, log: &std::path::Path) {
         match outcome {
@@ -69,20 +72,16 @@ pub fn run(session: &Session, args: &BuildArgs) -> Result<(), Failure> {
     let downloader = session.downloader()?;
     let progress = BarProgress::new();
     let sources = session.source_context(&downloader, &progress);
-    let engine = Engine {
-        project,
-        graph: &graph,
-        keys: &keys,
-        cas: &cas,
-        sources: &sources,
-        logs: session.cache_dir.join("logs"),
-    };
+    let engine = Engine::new(project, &graph, &keys, &cas, &sources, session.cache_dir.join("logs"));
+    engine.prime(&plan);
     let to_build: Vec<usize> = plan.iter().copied().filter(|&e| !engine.is_cached(e)).collect();
     fetch_sources(session, &graph, &to_build, false)?;
-    forge_sandbox::bwrap().map_err(|e| Failure {
-        message: e.to_string(),
-        code: ExitClass::Build,
-    })?;
+    if !to_build.is_empty() {
+        forge_sandbox::bwrap().map_err(|e| Failure {
+            message: e.to_string(),
+            code: ExitClass::Build,
+        })?;
+    }
 
     let targets: Vec<usize> = graph.targets.clone();
     let options = BuildOptions {

@@ -365,3 +365,112 @@ fn a_killed_build_leaves_a_cache_the_next_build_uses() {
     let clean = p.forge(&["cache", "verify"]).ok();
     assert!(clean.contains(" 0 corrupt, 0 artifacts dropped"), "{clean}");
 }
+
+#[test]
+fn compose_filter_script_and_layouts() {
+    let p = with_base(
+        project(CONF)
+            .file(
+                "elements/lib.bst",
+                "kind: manual
+build-depends:
+- base.bst
+config:
+  install-commands:
+  - mkdir -p %{install-root}%{libdir} %{install-root}%{includedir} %{install-root}%{docdir}/foo
+  - echo lib > %{install-root}%{libdir}/libfoo.so.1
+  - echo header > %{install-root}%{includedir}/foo.h
+  - echo docs > %{install-root}%{docdir}/foo/README
+  - echo orphan > %{install-root}/orphan.txt
+public:
+  bst:
+    integration-commands:
+    - mkdir -p /etc && echo 'libfoo registered' >> /etc/ld.so.registry
+",
+            )
+            .file("elements/runtime.bst", "kind: stack\ndepends:\n- base.bst\n- lib.bst\n")
+            .file(
+                "elements/system.bst",
+                "kind: compose\nbuild-depends:\n- runtime.bst\nconfig:\n  exclude:\n  - devel\n  - doc\n  include-orphans: True\n",
+            )
+            .file("elements/docs.bst", "kind: filter\nbuild-depends:\n- lib.bst\nconfig:\n  include:\n  - doc\n")
+            .file(
+                "elements/deploy.bst",
+                "kind: script
+build-depends:
+- base.bst
+- filename: system.bst
+  config:
+    location: /sysroot
+config:
+  root-read-only: True
+  commands:
+  - mkdir -p %{install-root}
+  - ls -R /sysroot/usr/lib /sysroot/etc > %{install-root}/listing
+  - cat /sysroot/etc/ld.so.registry >> %{install-root}/listing
+",
+            ),
+    );
+    let run = p.forge(&["build", "--builders", "2", "deploy.bst", "docs.bst"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let out = p.outside().join("system");
+    p.forge(&[
+        "checkout",
+        "system.bst",
+        "--deps",
+        "none",
+        "--no-integrate",
+        out.to_str().unwrap(),
+    ])
+    .ok();
+    assert_eq!(fs::read_to_string(out.join("usr/lib/libfoo.so.1")).unwrap(), "lib\n");
+    assert!(!out.join("usr/include/foo.h").exists(), "devel excluded");
+    assert!(!out.join("usr/share/doc/foo/README").exists(), "doc excluded");
+    assert_eq!(fs::read_to_string(out.join("orphan.txt")).unwrap(), "orphan\n");
+    assert_eq!(
+        fs::read_to_string(out.join("etc/ld.so.registry")).unwrap(),
+        "libfoo registered\n",
+        "integration ran in the compose"
+    );
+
+    let docs = p.outside().join("docs");
+    p.forge(&["checkout", "docs.bst", "--deps", "none", docs.to_str().unwrap()])
+        .ok();
+    assert_eq!(
+        fs::read_to_string(docs.join("usr/share/doc/foo/README")).unwrap(),
+        "docs\n"
+    );
+    assert!(!docs.join("usr/lib").exists() && !docs.join("orphan.txt").exists());
+
+    let deploy = p.outside().join("deploy");
+    p.forge(&["checkout", "deploy.bst", "--deps", "none", deploy.to_str().unwrap()])
+        .ok();
+    let listing = fs::read_to_string(deploy.join("listing")).unwrap();
+    assert!(
+        listing.contains("libfoo.so.1")
+            && listing.contains("ld.so.registry")
+            && listing.ends_with("libfoo registered\n"),
+        "{listing}"
+    );
+}
+
+#[test]
+fn on_error_continue_builds_what_it_can() {
+    let p = with_base(
+        project(CONF)
+            .file("elements/bad.bst", "kind: manual\nbuild-depends:\n- base.bst\nconfig:\n  build-commands:\n  - false\n")
+            .file("elements/good.bst", "kind: manual\nbuild-depends:\n- base.bst\nconfig:\n  install-commands:\n  - touch %{install-root}/ok\n")
+            .file("elements/all.bst", "kind: stack\ndepends:\n- bad.bst\n- good.bst\n"),
+    );
+    let run = p.forge(&["build", "--on-error", "continue", "--builders", "1", "all.bst"]);
+    assert_eq!(run.code, 5, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("build: 2 built, 0 cached, 1 failed, 1 skipped"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        p.show("%{name}:%{state}", &["--deps", "none", "good.bst", "bad.bst"]),
+        "good.bst:cached\nbad.bst:failed\n"
+    );
+}

@@ -43,14 +43,18 @@ pub struct BuildOptions {
 
 /// Receives progress as builds start and end.
 pub trait BuildReport: Sync {
-    /// `element` starts building.
-    fn started(&self, element: &str);
+    /// `element` starts building; `running` builds run now (this one
+    /// included), `waiting` more are still to come.
+    fn started(&self, element: &str, running: usize, waiting: usize);
     /// `element` is done.
     fn finished(&self, element: &str, outcome: &Outcome, seconds: f64, log: &std::path::Path);
 }
 
 /// Builds elements of a loaded graph.
 pub struct Engine<'a> {
+    /// What the cache says of each element: unknown yet, or no artifact /
+    /// failed / succeeded. Reading records is most of a no-op build.
+    states: Mutex<Vec<Option<Option<bool>>>>,
     /// The project.
     pub project: &'a Project,
     /// Its loaded graph.
@@ -65,7 +69,47 @@ pub struct Engine<'a> {
     pub logs: PathBuf,
 }
 
-impl Engine<'_> {
+impl<'a> Engine<'a> {
+    /// An engine for `graph`, whose artifacts live in `cas`.
+    pub fn new(
+        project: &'a Project,
+        graph: &'a Graph,
+        keys: &'a CacheKeys,
+        cas: &'a Cas,
+        sources: &'a SourceContext<'a>,
+        logs: PathBuf,
+    ) -> Engine<'a> {
+        let states = Mutex::new(vec![None; graph.elements.len()]);
+        Engine {
+            states,
+            project,
+            graph,
+            keys,
+            cas,
+            sources,
+            logs,
+        }
+    }
+
+    /// Reads what the cache holds for `elements`, on every core.
+    pub fn prime(&self, elements: &[usize]) {
+        let found = forge_project::parallel::map(elements, |&e| self.artifact(e).map(|r| r.success));
+        let mut states = self.states.lock().unwrap_or_else(|e| e.into_inner());
+        for (&e, state) in elements.iter().zip(found) {
+            states[e] = Some(state);
+        }
+    }
+
+    /// No artifact (`None`), a failed one or a successful one.
+    pub fn state(&self, element: usize) -> Option<bool> {
+        if let Some(known) = self.states.lock().unwrap_or_else(|e| e.into_inner())[element] {
+            return known;
+        }
+        let state = self.artifact(element).map(|r| r.success);
+        self.states.lock().unwrap_or_else(|e| e.into_inner())[element] = Some(state);
+        state
+    }
+
     /// The recorded artifact of `element`, if any (success or failure).
     pub fn artifact(&self, element: usize) -> Option<ArtifactRecord> {
         let key = self.keys.keys[element].as_deref()?;
@@ -78,7 +122,7 @@ impl Engine<'_> {
 
     /// Whether `element` has a successful artifact.
     pub fn is_cached(&self, element: usize) -> bool {
-        self.artifact(element).is_some_and(|r| r.success)
+        self.state(element) == Some(true)
     }
 
     /// What building `element` stages: each build dependency with its
@@ -219,6 +263,7 @@ impl Engine<'_> {
             self.cas
                 .put_artifact(&self.project.name, &normal_name(&e.name), &artifact)
                 .map_err(|err| format!("cannot record the artifact: {err}"))?;
+            self.states.lock().unwrap_or_else(|e| e.into_inner())[element] = Some(Some(success));
         }
         match failure {
             None => Ok((artifact, manifest)),
@@ -231,11 +276,12 @@ impl Engine<'_> {
     /// its outcome, in plan order.
     pub fn build(&self, targets: &[usize], options: &BuildOptions, report: &dyn BuildReport) -> Vec<(usize, Outcome)> {
         let plan = self.graph.walk(targets, Scope::All);
+        self.prime(&plan);
         let mut outcomes: Vec<Option<Outcome>> = vec![None; self.graph.elements.len()];
         for &element in &plan {
-            match self.artifact(element) {
-                Some(r) if r.success => outcomes[element] = Some(Outcome::Cached),
-                Some(_) if !options.retry_failed => outcomes[element] = Some(Outcome::FailedEarlier),
+            match self.state(element) {
+                Some(true) => outcomes[element] = Some(Outcome::Cached),
+                Some(false) if !options.retry_failed => outcomes[element] = Some(Outcome::FailedEarlier),
                 _ => {}
             }
         }
@@ -261,7 +307,7 @@ impl Engine<'_> {
         let wake = Condvar::new();
         let is_done_ok = |o: &Option<Outcome>| matches!(o, Some(Outcome::Cached | Outcome::Built));
         let worker = || loop {
-            let element = {
+            let (element, running, waiting) = {
                 let mut s = state.lock().unwrap_or_else(|e| e.into_inner());
                 loop {
                     if s.stop {
@@ -275,7 +321,8 @@ impl Engine<'_> {
                     if let Some(e) = ready {
                         s.outcomes[e] = Some(Outcome::Skipped); // claimed; replaced below
                         s.running += 1;
-                        break e;
+                        let waiting = plan.iter().filter(|&&p| s.outcomes[p].is_none()).count();
+                        break (e, s.running, waiting);
                     }
                     if s.running == 0 {
                         wake.notify_all();
@@ -285,7 +332,7 @@ impl Engine<'_> {
                 }
             };
             let name = &self.graph.elements[element].name;
-            report.started(name);
+            report.started(name, running, waiting);
             let started = Instant::now();
             let outcome = match self.build_with_lock(element) {
                 Ok(true) => Outcome::Built,

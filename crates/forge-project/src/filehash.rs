@@ -104,11 +104,7 @@ impl FileHashCache {
         if entry.stamp != Stamp::of(meta) {
             return None;
         }
-        if !entry.used {
-            entry.used = true;
-            // Entries not used in a run are dropped when saving.
-            *self.changed.lock().unwrap_or_else(|e| e.into_inner()) = true;
-        }
+        entry.used = true;
         Some(entry.digest.clone())
     }
 
@@ -139,10 +135,13 @@ impl FileHashCache {
     /// Writes the entries used in this run back, atomically.
     pub fn save(&self) -> std::io::Result<()> {
         let Some(file) = &self.file else { return Ok(()) };
-        if !*self.changed.lock().unwrap_or_else(|e| e.into_inner()) {
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        // Rewrite only when something was learnt, or entries went unused
+        // (files gone or outside this run): a no-op run writes nothing.
+        let inserted = *self.changed.lock().unwrap_or_else(|e| e.into_inner());
+        if !inserted && entries.values().all(|e| e.used) {
             return Ok(());
         }
-        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         let mut text = String::new();
         for (path, entry) in entries.iter().filter(|(_, e)| e.used) {
             let Some(path) = path.to_str().filter(|p| !p.contains('\n')) else {
