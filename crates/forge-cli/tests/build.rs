@@ -474,3 +474,37 @@ fn on_error_continue_builds_what_it_can() {
         "good.bst:cached\nbad.bst:failed\n"
     );
 }
+
+#[test]
+fn artifacts_can_be_deleted_and_collected() {
+    let p = hello_project();
+    p.forge(&["build", "app.bst"]).ok();
+    let out = p.forge(&["artifact", "delete", "hello.bst"]).ok();
+    assert_eq!(out, "hello.bst: deleted\n");
+    assert_eq!(p.show("%{state}", &["--deps", "none", "hello.bst"]), "buildable\n");
+    let out = p.forge(&["artifact", "delete", "hello.bst"]).ok();
+    assert_eq!(out, "hello.bst: not in the cache\n");
+    let size = |p: &support::TestProject| -> u64 {
+        let mut total = 0;
+        let mut pending = vec![p.outside().join("cache/cas/objects")];
+        while let Some(dir) = pending.pop() {
+            for entry in fs::read_dir(dir).unwrap().flatten() {
+                if entry.file_type().unwrap().is_dir() {
+                    pending.push(entry.path());
+                } else {
+                    total += entry.metadata().unwrap().len();
+                }
+            }
+        }
+        total
+    };
+    let before = size(&p);
+    let out = p.forge(&["cache", "gc", "--keep", "0"]).ok();
+    assert!(out.starts_with("gc: ") && out.ends_with(" bytes freed\n"), "{out}");
+    assert!(size(&p) < before);
+    assert!(
+        p.forge(&["artifact", "list"]).ok().is_empty(),
+        "everything was collected"
+    );
+    p.forge(&["cache", "gc", "--keep", "lots"]).fails(2);
+}
