@@ -68,6 +68,7 @@ pub fn assembler(kind: &str) -> Option<&'static dyn Assemble> {
         "filter" => &crate::filter::Filter,
         "manual" => &crate::manual::Manual,
         "script" => &crate::script::Script,
+        "pip" => &crate::pip::Pip,
         _ => return None,
     })
 }

@@ -18,6 +18,7 @@ mod compose;
 mod filter;
 mod import;
 mod manual;
+mod pip;
 mod script;
 mod stack;
 
@@ -29,4 +30,5 @@ pub fn register(registry: &mut KindRegistry) {
     registry.add_element(Arc::new(filter::Filter));
     registry.add_element(Arc::new(manual::Manual));
     registry.add_element(Arc::new(script::Script));
+    registry.add_element(Arc::new(pip::Pip));
 }

@@ -1,7 +1,8 @@
 //! Simple repository pages: PEP 691 (JSON) and PEP 503 (HTML).
 
 /// The `Accept` header asking for JSON first, HTML second.
-pub const ACCEPT: &str = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01";
+pub const ACCEPT: &str =
+    "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01";
 
 /// One file a project page lists.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,7 +26,10 @@ pub fn join_url(base: &str, href: &str) -> String {
     }
     let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
     if let Some(path) = href.strip_prefix('/') {
-        let host_end = base[scheme_end..].find('/').map(|i| scheme_end + i).unwrap_or(base.len());
+        let host_end = base[scheme_end..]
+            .find('/')
+            .map(|i| scheme_end + i)
+            .unwrap_or(base.len());
         return format!("{}/{path}", &base[..host_end]);
     }
     let dir_end = base.rfind('/').map(|i| i + 1).unwrap_or(base.len()).max(scheme_end);
@@ -57,7 +61,10 @@ fn split_fragment(url: &str) -> (String, Option<String>) {
 /// Parses a PEP 691 JSON project page.
 pub fn parse_json(body: &str, page_url: &str) -> Result<Vec<IndexFile>, String> {
     let value: serde_json::Value = serde_json::from_str(body).map_err(|e| format!("not a PEP 691 page: {e}"))?;
-    let files = value.get("files").and_then(|f| f.as_array()).ok_or("the page has no 'files' list")?;
+    let files = value
+        .get("files")
+        .and_then(|f| f.as_array())
+        .ok_or("the page has no 'files' list")?;
     Ok(files
         .iter()
         .filter_map(|file| {
@@ -75,13 +82,23 @@ pub fn parse_json(body: &str, page_url: &str) -> Result<Vec<IndexFile>, String> 
                 _ => false,
             };
             let requires_python = file.get("requires-python").and_then(|r| r.as_str()).map(str::to_string);
-            Some(IndexFile { filename, url, sha256, yanked, requires_python })
+            Some(IndexFile {
+                filename,
+                url,
+                sha256,
+                yanked,
+                requires_python,
+            })
         })
         .collect())
 }
 
 fn unescape(text: &str) -> String {
-    text.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&#39;", "'").replace("&amp;", "&")
+    text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
 }
 
 fn attribute(tag: &str, name: &str) -> Option<String> {
@@ -104,7 +121,10 @@ fn attribute(tag: &str, name: &str) -> Option<String> {
             };
             return Some(unescape(&body[..end]));
         }
-        if before_ok && !rest_trim.starts_with('=') && (rest.is_empty() || rest.starts_with(|c: char| c.is_whitespace() || c == '>' || c == '/')) {
+        if before_ok
+            && !rest_trim.starts_with('=')
+            && (rest.is_empty() || rest.starts_with(|c: char| c.is_whitespace() || c == '>' || c == '/'))
+        {
             // A bare attribute (`data-yanked`).
             return Some(String::new());
         }
@@ -120,8 +140,12 @@ pub fn parse_html(body: &str, page_url: &str) -> Vec<IndexFile> {
     let mut at = 0;
     while let Some(start) = lower[at..].find("<a") {
         let start = at + start;
-        let Some(tag_end) = body[start..].find('>').map(|i| start + i) else { break };
-        let Some(close) = lower[tag_end..].find("</a>").map(|i| tag_end + i) else { break };
+        let Some(tag_end) = body[start..].find('>').map(|i| start + i) else {
+            break;
+        };
+        let Some(close) = lower[tag_end..].find("</a>").map(|i| tag_end + i) else {
+            break;
+        };
         let tag = &body[start + 2..tag_end];
         let text = unescape(body[tag_end + 1..close].trim());
         at = close + 4;
@@ -144,10 +168,19 @@ mod tests {
 
     #[test]
     fn joins_urls() {
-        assert_eq!(join_url("https://pypi.org/simple/requests/", "../../packages/r.whl"), "https://pypi.org/packages/r.whl");
-        assert_eq!(join_url("http://127.0.0.1:8000/simple/a/", "/files/a.whl"), "http://127.0.0.1:8000/files/a.whl");
+        assert_eq!(
+            join_url("https://pypi.org/simple/requests/", "../../packages/r.whl"),
+            "https://pypi.org/packages/r.whl"
+        );
+        assert_eq!(
+            join_url("http://127.0.0.1:8000/simple/a/", "/files/a.whl"),
+            "http://127.0.0.1:8000/files/a.whl"
+        );
         assert_eq!(join_url("http://h/simple/a/", "a-1.whl"), "http://h/simple/a/a-1.whl");
-        assert_eq!(join_url("http://h/simple/a/", "https://files/x.whl"), "https://files/x.whl");
+        assert_eq!(
+            join_url("http://h/simple/a/", "https://files/x.whl"),
+            "https://files/x.whl"
+        );
     }
 
     #[test]

@@ -93,7 +93,11 @@ fn csv_fields(line: &str) -> Vec<String> {
 }
 
 fn csv_quote(field: &str) -> String {
-    if field.contains([',', '"', '\n']) { format!("\"{}\"", field.replace('"', "\"\"")) } else { field.to_string() }
+    if field.contains([',', '"', '\n']) {
+        format!("\"{}\"", field.replace('"', "\"\""))
+    } else {
+        field.to_string()
+    }
 }
 
 /// A member name as a clean relative path, or why it is refused.
@@ -129,11 +133,17 @@ fn entry_points(text: &str) -> Vec<(String, String, String)> {
         if section != "console_scripts" && section != "gui_scripts" {
             continue;
         }
-        let Some((name, target)) = line.split_once('=') else { continue };
+        let Some((name, target)) = line.split_once('=') else {
+            continue;
+        };
         // Drop extras (`module:attr [extra]`).
         let target = target.split('[').next().unwrap_or("").trim();
         if let Some((module, attr)) = target.split_once(':') {
-            out.push((name.trim().to_string(), module.trim().to_string(), attr.trim().to_string()));
+            out.push((
+                name.trim().to_string(),
+                module.trim().to_string(),
+                attr.trim().to_string(),
+            ));
         }
     }
     out
@@ -156,14 +166,19 @@ fn write_file(path: &Path, bytes: &[u8], executable: bool, written: &mut Vec<Pat
     }
     fs::write(path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     let mode = if executable { 0o755 } else { 0o644 };
-    fs::set_permissions(path, fs::Permissions::from_mode(mode)).map_err(|e| format!("cannot set the mode of {}: {e}", path.display()))?;
+    fs::set_permissions(path, fs::Permissions::from_mode(mode))
+        .map_err(|e| format!("cannot set the mode of {}: {e}", path.display()))?;
     written.push(path.to_path_buf());
     Ok(())
 }
 
 /// Installs `wheel` into `layout`; scripts get `python` as interpreter.
 pub fn install_wheel(wheel: &Path, layout: &Layout, python: &str) -> Result<Installed, InstallError> {
-    let file_name = wheel.file_name().and_then(|n| n.to_str()).unwrap_or("wheel").to_string();
+    let file_name = wheel
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("wheel")
+        .to_string();
     let w = file_name.as_str();
     let Some(DistFile::Wheel { name, version, .. }) = parse_filename(w) else {
         return Err(fail(w, "not a wheel file name"));
@@ -175,7 +190,10 @@ pub fn install_wheel(wheel: &Path, layout: &Layout, python: &str) -> Result<Inst
     let mut members: BTreeMap<String, (Vec<u8>, bool)> = BTreeMap::new();
     for i in 0..archive.len() {
         let mut member = archive.by_index(i).map_err(|e| fail(w, e))?;
-        let member_name = member.name().map_err(|e| fail(w, format!("unreadable member name: {e}")))?.to_string();
+        let member_name = member
+            .name()
+            .map_err(|e| fail(w, format!("unreadable member name: {e}")))?
+            .to_string();
         if member.is_dir() {
             member_path(member_name.trim_end_matches('/')).map_err(|e| fail(w, e))?;
             continue;
@@ -183,11 +201,19 @@ pub fn install_wheel(wheel: &Path, layout: &Layout, python: &str) -> Result<Inst
         member_path(&member_name).map_err(|e| fail(w, e))?;
         let mode = member.unix_mode().unwrap_or(0o644);
         if mode & 0o170000 == 0o120000 {
-            return Err(fail(w, format!("member '{member_name}' is a symlink; wheels may not hold symlinks")));
+            return Err(fail(
+                w,
+                format!("member '{member_name}' is a symlink; wheels may not hold symlinks"),
+            ));
         }
         let mut bytes = Vec::with_capacity(member.size() as usize);
-        member.read_to_end(&mut bytes).map_err(|e| fail(w, format!("cannot read '{member_name}': {e}")))?;
-        if members.insert(member_name.clone(), (bytes, mode & 0o111 != 0)).is_some() {
+        member
+            .read_to_end(&mut bytes)
+            .map_err(|e| fail(w, format!("cannot read '{member_name}': {e}")))?;
+        if members
+            .insert(member_name.clone(), (bytes, mode & 0o111 != 0))
+            .is_some()
+        {
             return Err(fail(w, format!("member '{member_name}' appears twice")));
         }
     }
@@ -208,15 +234,26 @@ pub fn install_wheel(wheel: &Path, layout: &Layout, python: &str) -> Result<Inst
         .get(&record_name)
         .map(|(bytes, _)| String::from_utf8_lossy(bytes).into_owned())
         .ok_or_else(|| fail(w, format!("{record_name} is missing")))?;
-    let wheel_meta = members.get(&format!("{dist_info}/WHEEL")).map(|(b, _)| String::from_utf8_lossy(b).into_owned()).unwrap_or_default();
-    let root_is_purelib = !wheel_meta.lines().any(|l| l.replace(' ', "").eq_ignore_ascii_case("Root-Is-Purelib:false"));
+    let wheel_meta = members
+        .get(&format!("{dist_info}/WHEEL"))
+        .map(|(b, _)| String::from_utf8_lossy(b).into_owned())
+        .unwrap_or_default();
+    let root_is_purelib = !wheel_meta
+        .lines()
+        .any(|l| l.replace(' ', "").eq_ignore_ascii_case("Root-Is-Purelib:false"));
 
     // Check every member against RECORD, and RECORD against the members.
     let mut recorded: BTreeMap<String, (String, String)> = BTreeMap::new();
     for line in record_text.lines().filter(|l| !l.trim().is_empty()) {
         let fields = csv_fields(line);
         let path = fields.first().cloned().unwrap_or_default();
-        recorded.insert(path, (fields.get(1).cloned().unwrap_or_default(), fields.get(2).cloned().unwrap_or_default()));
+        recorded.insert(
+            path,
+            (
+                fields.get(1).cloned().unwrap_or_default(),
+                fields.get(2).cloned().unwrap_or_default(),
+            ),
+        );
     }
     for (member, (bytes, _)) in &members {
         if *member == record_name || member.ends_with("/RECORD.jws") || member.ends_with("/RECORD.p7s") {
@@ -230,19 +267,32 @@ pub fn install_wheel(wheel: &Path, layout: &Layout, python: &str) -> Result<Inst
         }
         let actual = record_hash(bytes);
         if *hash != actual {
-            return Err(fail(w, format!("'{member}' does not match RECORD: expected {hash}, got {actual}")));
+            return Err(fail(
+                w,
+                format!("'{member}' does not match RECORD: expected {hash}, got {actual}"),
+            ));
         }
         if !size.is_empty() && size.parse::<usize>().ok() != Some(bytes.len()) {
-            return Err(fail(w, format!("'{member}' has {} bytes, RECORD says {size}", bytes.len())));
+            return Err(fail(
+                w,
+                format!("'{member}' has {} bytes, RECORD says {size}", bytes.len()),
+            ));
         }
     }
     for path in recorded.keys() {
         if !members.contains_key(path) && *path != record_name {
-            return Err(fail(w, format!("'{path}' is listed in RECORD but missing from the wheel")));
+            return Err(fail(
+                w,
+                format!("'{path}' is listed in RECORD but missing from the wheel"),
+            ));
         }
     }
 
-    let root = if root_is_purelib { &layout.purelib } else { &layout.platlib };
+    let root = if root_is_purelib {
+        &layout.purelib
+    } else {
+        &layout.platlib
+    };
     let mut written = Vec::new();
     let mut record_rows: Vec<(PathBuf, String, usize)> = Vec::new();
     for (member, (bytes, executable)) in &members {
@@ -251,7 +301,9 @@ pub fn install_wheel(wheel: &Path, layout: &Layout, python: &str) -> Result<Inst
         }
         let (destination, is_script) = match member.strip_prefix(&format!("{data_dir}/")) {
             Some(rest) => {
-                let (scheme, inner) = rest.split_once('/').ok_or_else(|| fail(w, format!("'{member}' is not in a .data scheme directory")))?;
+                let (scheme, inner) = rest
+                    .split_once('/')
+                    .ok_or_else(|| fail(w, format!("'{member}' is not in a .data scheme directory")))?;
                 let base = match scheme {
                     "purelib" => layout.purelib.clone(),
                     "platlib" => layout.platlib.clone(),
@@ -260,7 +312,10 @@ pub fn install_wheel(wheel: &Path, layout: &Layout, python: &str) -> Result<Inst
                     "data" => layout.data.clone(),
                     other => return Err(fail(w, format!("unknown .data scheme '{other}'"))),
                 };
-                (base.join(member_path(inner).map_err(|e| fail(w, e))?), scheme == "scripts")
+                (
+                    base.join(member_path(inner).map_err(|e| fail(w, e))?),
+                    scheme == "scripts",
+                )
             }
             None => (root.join(member_path(member).map_err(|e| fail(w, e))?), false),
         };
@@ -269,7 +324,11 @@ pub fn install_wheel(wheel: &Path, layout: &Layout, python: &str) -> Result<Inst
         if is_script {
             exec = true;
             if content.starts_with(b"#!python") {
-                let rest = content.iter().position(|b| *b == b'\n').map(|i| content[i + 1..].to_vec()).unwrap_or_default();
+                let rest = content
+                    .iter()
+                    .position(|b| *b == b'\n')
+                    .map(|i| content[i + 1..].to_vec())
+                    .unwrap_or_default();
                 content = format!("#!{python}\n").into_bytes();
                 content.extend(rest);
             }
@@ -305,7 +364,11 @@ pub fn install_wheel(wheel: &Path, layout: &Layout, python: &str) -> Result<Inst
     lines.sort();
     let record_path = info_dir.join("RECORD");
     write_file(&record_path, (lines.join("\n") + "\n").as_bytes(), false, &mut written).map_err(|e| fail(w, e))?;
-    Ok(Installed { name, version, files: written })
+    Ok(Installed {
+        name,
+        version,
+        files: written,
+    })
 }
 
 /// `path` relative to `base`, with `..` where it lies outside.
@@ -314,7 +377,11 @@ fn relative_to(base: &Path, path: &Path) -> String {
     let path_parts: Vec<_> = path.components().collect();
     let common = base.iter().zip(&path_parts).take_while(|(a, b)| a == b).count();
     let mut parts: Vec<String> = std::iter::repeat_n("..".to_string(), base.len() - common).collect();
-    parts.extend(path_parts[common..].iter().map(|c| c.as_os_str().to_string_lossy().into_owned()));
+    parts.extend(
+        path_parts[common..]
+            .iter()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned()),
+    );
     parts.join("/")
 }
 
@@ -326,7 +393,10 @@ mod tests {
     #[test]
     fn record_hashes_are_urlsafe_base64_without_padding() {
         assert_eq!(record_hash(b""), "sha256=47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU");
-        assert_eq!(record_hash(b"hello"), "sha256=LPJNul-wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ");
+        assert_eq!(
+            record_hash(b"hello"),
+            "sha256=LPJNul-wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ"
+        );
     }
 
     #[test]
@@ -355,7 +425,13 @@ mod tests {
 
     fn layout(root: &Path) -> Layout {
         let site = root.join("lib/python3.11/site-packages");
-        Layout { purelib: site.clone(), platlib: site, scripts: root.join("bin"), headers: root.join("include/python3.11"), data: root.to_path_buf() }
+        Layout {
+            purelib: site.clone(),
+            platlib: site,
+            scripts: root.join("bin"),
+            headers: root.join("include/python3.11"),
+            data: root.to_path_buf(),
+        }
     }
 
     #[test]
@@ -367,9 +443,15 @@ mod tests {
                 ("demo/__init__.py", b"X = 1\n"),
                 ("demo-1.0.data/scripts/tool", b"#!python\nprint('tool')\n"),
                 ("demo-1.0.data/data/share/demo/file", b"data"),
-                ("demo-1.0.dist-info/WHEEL", b"Wheel-Version: 1.0\nRoot-Is-Purelib: true\n"),
+                (
+                    "demo-1.0.dist-info/WHEEL",
+                    b"Wheel-Version: 1.0\nRoot-Is-Purelib: true\n",
+                ),
                 ("demo-1.0.dist-info/METADATA", b"Name: demo\nVersion: 1.0\n"),
-                ("demo-1.0.dist-info/entry_points.txt", b"[console_scripts]\ndemo = demo.cli:main.run\n"),
+                (
+                    "demo-1.0.dist-info/entry_points.txt",
+                    b"[console_scripts]\ndemo = demo.cli:main.run\n",
+                ),
             ],
             None,
         );
@@ -377,12 +459,26 @@ mod tests {
         install_wheel(&wheel, &layout(&root), "/usr/bin/python3").unwrap();
         let site = root.join("lib/python3.11/site-packages");
         assert_eq!(fs::read_to_string(site.join("demo/__init__.py")).unwrap(), "X = 1\n");
-        assert_eq!(fs::read_to_string(root.join("bin/tool")).unwrap(), "#!/usr/bin/python3\nprint('tool')\n");
-        assert_eq!(fs::metadata(root.join("bin/tool")).unwrap().permissions().mode() & 0o777, 0o755);
+        assert_eq!(
+            fs::read_to_string(root.join("bin/tool")).unwrap(),
+            "#!/usr/bin/python3\nprint('tool')\n"
+        );
+        assert_eq!(
+            fs::metadata(root.join("bin/tool")).unwrap().permissions().mode() & 0o777,
+            0o755
+        );
         assert_eq!(fs::read_to_string(root.join("share/demo/file")).unwrap(), "data");
         let script = fs::read_to_string(root.join("bin/demo")).unwrap();
-        assert!(script.starts_with("#!/usr/bin/python3\n") && script.contains("from demo.cli import main\n") && script.contains("sys.exit(main.run())"), "{script}");
-        assert_eq!(fs::read_to_string(site.join("demo-1.0.dist-info/INSTALLER")).unwrap(), "forge\n");
+        assert!(
+            script.starts_with("#!/usr/bin/python3\n")
+                && script.contains("from demo.cli import main\n")
+                && script.contains("sys.exit(main.run())"),
+            "{script}"
+        );
+        assert_eq!(
+            fs::read_to_string(site.join("demo-1.0.dist-info/INSTALLER")).unwrap(),
+            "forge\n"
+        );
         let record = fs::read_to_string(site.join("demo-1.0.dist-info/RECORD")).unwrap();
         assert!(record.contains("../../../bin/demo,sha256="), "{record}");
         assert!(record.contains("demo-1.0.dist-info/RECORD,,"), "{record}");
@@ -391,7 +487,10 @@ mod tests {
     #[test]
     fn refuses_tampered_missing_extra_and_escaping_members() {
         let dir = tempfile::tempdir().unwrap();
-        let base: &[(&str, &[u8])] = &[("demo/__init__.py", b"X = 1\n"), ("demo-1.0.dist-info/WHEEL", b"Root-Is-Purelib: true\n")];
+        let base: &[(&str, &[u8])] = &[
+            ("demo/__init__.py", b"X = 1\n"),
+            ("demo-1.0.dist-info/WHEEL", b"Root-Is-Purelib: true\n"),
+        ];
         let wheel = make_wheel(dir.path(), base, Some("demo/__init__.py"));
         let err = install_wheel(&wheel, &layout(&dir.path().join("r1")), "/p").unwrap_err();
         assert!(err.0.contains("'demo/__init__.py' does not match RECORD"), "{err}");

@@ -78,11 +78,16 @@ pub fn parse_filename(filename: &str) -> Option<DistFile> {
             platform: split(parts[n - 1]),
         });
     }
-    let stem = filename.strip_suffix(".tar.gz").or_else(|| filename.strip_suffix(".zip"))?;
+    let stem = filename
+        .strip_suffix(".tar.gz")
+        .or_else(|| filename.strip_suffix(".zip"))?;
     // The version is what follows the last `-` (names in sdist file names
     // may contain `-`; versions may not).
     let (name, version) = stem.rsplit_once('-')?;
-    (!name.is_empty() && !version.is_empty()).then(|| DistFile::Sdist { name: name.to_string(), version: version.to_string() })
+    (!name.is_empty() && !version.is_empty()).then(|| DistFile::Sdist {
+        name: name.to_string(),
+        version: version.to_string(),
+    })
 }
 
 #[cfg(test)]
@@ -115,7 +120,10 @@ mod tests {
         }
         assert_eq!(
             parse_filename("my-pkg-1.0rc1.tar.gz"),
-            Some(DistFile::Sdist { name: "my-pkg".into(), version: "1.0rc1".into() })
+            Some(DistFile::Sdist {
+                name: "my-pkg".into(),
+                version: "1.0rc1".into()
+            })
         );
         assert_eq!(parse_filename("README.txt"), None);
     }

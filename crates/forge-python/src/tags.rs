@@ -54,7 +54,11 @@ pub fn compatible_tags(target: Option<&Target>) -> Vec<(String, String, String)>
     }
     for older in (2..minor).rev() {
         for platform in &target.platforms {
-            tags.push((format!("{}{major}{older}", target.implementation), "abi3".into(), platform.clone()));
+            tags.push((
+                format!("{}{major}{older}", target.implementation),
+                "abi3".into(),
+                platform.clone(),
+            ));
         }
     }
     for platform in &target.platforms {
@@ -79,7 +83,12 @@ pub fn compatible_tags(target: Option<&Target>) -> Vec<(String, String, String)>
 /// How good a wheel's tags are for `tags` (lower is better), or `None` if
 /// none of its tag triples is accepted. `py2.py3` style compressed tags
 /// expand to every combination.
-pub fn rank(python: &[String], abi: &[String], platform: &[String], tags: &[(String, String, String)]) -> Option<usize> {
+pub fn rank(
+    python: &[String],
+    abi: &[String],
+    platform: &[String],
+    tags: &[(String, String, String)],
+) -> Option<usize> {
     let mut best: Option<usize> = None;
     for p in python {
         for a in abi {
@@ -95,7 +104,10 @@ pub fn rank(python: &[String], abi: &[String], platform: &[String], tags: &[(Str
         let joined = python.join(".");
         for a in abi {
             for pl in platform {
-                if let Some(i) = tags.iter().position(|(tp, ta, tpl)| *tp == joined && ta == a && tpl == pl) {
+                if let Some(i) = tags
+                    .iter()
+                    .position(|(tp, ta, tpl)| *tp == joined && ta == a && tpl == pl)
+                {
                     best = Some(i);
                 }
             }
@@ -122,9 +134,19 @@ mod tests {
 
     #[test]
     fn a_target_prefers_specific_wheels() {
-        let target = Target { version: (3, 11), implementation: "cp".into(), platforms: manylinux_platforms((2, 36), "x86_64") };
+        let target = Target {
+            version: (3, 11),
+            implementation: "cp".into(),
+            platforms: manylinux_platforms((2, 36), "x86_64"),
+        };
         let tags = compatible_tags(Some(&target));
-        let native = rank(&v(&["cp311"]), &v(&["cp311"]), &v(&["manylinux_2_17_x86_64", "manylinux2014_x86_64"]), &tags).unwrap();
+        let native = rank(
+            &v(&["cp311"]),
+            &v(&["cp311"]),
+            &v(&["manylinux_2_17_x86_64", "manylinux2014_x86_64"]),
+            &tags,
+        )
+        .unwrap();
         let abi3 = rank(&v(&["cp38"]), &v(&["abi3"]), &v(&["manylinux2014_x86_64"]), &tags).unwrap();
         let pure = rank(&v(&["py3"]), &v(&["none"]), &v(&["any"]), &tags).unwrap();
         assert!(native < abi3 && abi3 < pure);

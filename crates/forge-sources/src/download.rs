@@ -95,6 +95,69 @@ impl Downloader {
         })
     }
 
+    /// Reads a small text resource (an index page) from the first of `urls`
+    /// that answers; returns its URL, body and content type.
+    pub fn get_text(&self, urls: &[String], accept: &str) -> Result<(String, String, String), DownloadFailure> {
+        let mut attempts = Vec::new();
+        for url in urls {
+            let mut tries = 0;
+            loop {
+                let result = if let Some(path) = url.strip_prefix("file://") {
+                    let file = if path.ends_with('/') {
+                        format!("{path}index.html")
+                    } else {
+                        path.to_string()
+                    };
+                    std::fs::read_to_string(&file)
+                        .map(|body| (body, "text/html".to_string()))
+                        .map_err(|e| Failure::Final(format!("cannot read {file}: {e}")))
+                } else {
+                    self.client
+                        .get(url)
+                        .header("Accept", accept)
+                        .send()
+                        .map_err(|e| Failure::Transient(describe(&e)))
+                        .and_then(|response| {
+                            let status = response.status();
+                            if !status.is_success() {
+                                let reason = format!("HTTP {status}");
+                                return Err(if status.is_server_error() {
+                                    Failure::Transient(reason)
+                                } else {
+                                    Failure::Final(reason)
+                                });
+                            }
+                            let kind = response
+                                .headers()
+                                .get("content-type")
+                                .and_then(|v| v.to_str().ok())
+                                .unwrap_or("")
+                                .to_string();
+                            response
+                                .text()
+                                .map(|body| (body, kind))
+                                .map_err(|e| Failure::Transient(describe(&e)))
+                        })
+                };
+                match result {
+                    Ok((body, kind)) => return Ok((url.clone(), body, kind)),
+                    Err(Failure::Transient(_)) if tries < self.retries => {
+                        tries += 1;
+                        std::thread::sleep(self.retry_delay * tries);
+                    }
+                    Err(Failure::Transient(reason)) | Err(Failure::Final(reason)) => {
+                        attempts.push(Attempt {
+                            url: url.clone(),
+                            reason,
+                        });
+                        break;
+                    }
+                }
+            }
+        }
+        Err(DownloadFailure { attempts })
+    }
+
     /// Fetches the first of `urls` that serves bytes hashing to `expected`
     /// (any bytes when `expected` is `None`, as `track` needs) into `cache`.
     pub fn fetch(

@@ -18,6 +18,7 @@ mod files;
 mod git;
 pub mod local;
 mod patch;
+pub mod pypi;
 mod remote;
 pub mod runtime;
 mod tar;
@@ -33,4 +34,5 @@ pub fn register(registry: &mut KindRegistry) {
     registry.add_source(Arc::new(tar::Tar));
     registry.add_source(Arc::new(git::Git));
     registry.add_source(Arc::new(patch::Patch));
+    registry.add_source(Arc::new(pypi::Pypi));
 }

@@ -96,6 +96,7 @@ pub fn runtime(kind: &str) -> Option<&'static dyn SourceRuntime> {
         "tar" => &crate::tar::Tar,
         "patch" => &crate::patch::Patch,
         "git" => &crate::git::Git,
+        "pypi" => &crate::pypi::Pypi,
         _ => return None,
     })
 }

@@ -15,6 +15,8 @@ use std::time::Duration;
 pub enum Behavior {
     /// 200 with these bytes.
     Serve(Vec<u8>),
+    /// 200 with these bytes and this content type.
+    ServeTyped(Vec<u8>, String),
     /// This status and no body.
     Status(u16),
     /// Headers promising the full length, half the body, then close.
@@ -128,6 +130,15 @@ fn handle(mut stream: TcpStream, state: &Mutex<State>, requests: &AtomicUsize) {
             other => other,
         }
     };
+    let respond_typed = |stream: &mut TcpStream, body: &[u8], kind: &str| {
+        let head = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        let _ = stream.write_all(head.as_bytes());
+        let _ = stream.write_all(body);
+        let _ = stream.flush();
+    };
     let respond = |stream: &mut TcpStream, status: u16, body: &[u8], length: usize| {
         let reason = match status {
             200 => "OK",
@@ -144,6 +155,7 @@ fn handle(mut stream: TcpStream, state: &Mutex<State>, requests: &AtomicUsize) {
     match behavior {
         None => respond(&mut stream, 404, b"", 0),
         Some(Behavior::Serve(bytes)) => respond(&mut stream, 200, &bytes, bytes.len()),
+        Some(Behavior::ServeTyped(bytes, kind)) => respond_typed(&mut stream, &bytes, &kind),
         Some(Behavior::Status(code)) => respond(&mut stream, code, b"", 0),
         Some(Behavior::Truncate(bytes)) => respond(&mut stream, 200, &bytes[..bytes.len() / 2], bytes.len()),
         Some(Behavior::Stall(duration)) => {

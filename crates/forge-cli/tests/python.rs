@@ -1,0 +1,389 @@
+//! Python: pypi sources tracked from an index on 127.0.0.1, wheels
+//! installed natively and compared with pip, hostile wheels refused.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+use support::base::link_base_into;
+use support::http::{Behavior, Server};
+use support::{CONF, project};
+
+fn sha256(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn record_hash(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let digest = Sha256::digest(bytes);
+    let mut out = String::from("sha256=");
+    for chunk in digest.chunks(3) {
+        let n = chunk.iter().fold(0u32, |acc, b| (acc << 8) | u32::from(*b)) << (8 * (3 - chunk.len()));
+        for i in 0..=chunk.len() {
+            out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+/// A wheel of `name` `version` with `files`, RECORD and METADATA.
+fn wheel(name: &str, version: &str, files: &[(&str, &str)], entry_points: Option<&str>) -> Vec<u8> {
+    let info = format!("{name}-{version}.dist-info");
+    let mut members: Vec<(String, Vec<u8>)> = files
+        .iter()
+        .map(|(p, c)| (p.to_string(), c.as_bytes().to_vec()))
+        .collect();
+    members.push((
+        format!("{info}/METADATA"),
+        format!("Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n").into_bytes(),
+    ));
+    members.push((
+        format!("{info}/WHEEL"),
+        b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n".to_vec(),
+    ));
+    if let Some(ep) = entry_points {
+        members.push((format!("{info}/entry_points.txt"), ep.as_bytes().to_vec()));
+    }
+    let mut record = String::new();
+    for (path, bytes) in &members {
+        record.push_str(&format!("{path},{},{}\n", record_hash(bytes), bytes.len()));
+    }
+    record.push_str(&format!("{info}/RECORD,,\n"));
+    members.push((format!("{info}/RECORD"), record.into_bytes()));
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (path, bytes) in members {
+        let mode = if path.contains(".data/scripts/") { 0o755 } else { 0o644 };
+        let options = zip::write::SimpleFileOptions::default()
+            .unix_permissions(mode)
+            .compression_method(zip::CompressionMethod::Stored);
+        zip.start_file(path, options).unwrap();
+        zip.write_all(&bytes).unwrap();
+    }
+    zip.finish().unwrap().into_inner()
+}
+
+/// An index on `server` serving `files` (file name → bytes, yanked) as
+/// PEP 691 JSON for `json` projects and PEP 503 HTML for the others.
+fn publish(server: &Server, project: &str, files: &[(&str, &[u8], bool)], json: bool) {
+    let mut entries = Vec::new();
+    let mut links = String::new();
+    for (name, bytes, yanked) in files {
+        server.serve(&format!("/files/{name}"), bytes);
+        entries.push(serde_json::json!({
+            "filename": name, "url": format!("../../files/{name}"),
+            "hashes": {"sha256": sha256(bytes)}, "yanked": yanked,
+        }));
+        let yank = if *yanked { " data-yanked=\"\"" } else { "" };
+        links.push_str(&format!(
+            "<a href=\"../../files/{name}#sha256={}\"{yank}>{name}</a>\n",
+            sha256(bytes)
+        ));
+    }
+    let path = format!("/simple/{project}/");
+    if json {
+        let body = serde_json::json!({"meta": {"api-version": "1.1"}, "name": project, "files": entries}).to_string();
+        server.route(
+            &path,
+            Behavior::ServeTyped(body.into_bytes(), "application/vnd.pypi.simple.v1+json".into()),
+        );
+    } else {
+        server.route(
+            &path,
+            Behavior::ServeTyped(
+                format!("<html><body>\n{links}</body></html>").into_bytes(),
+                "text/html".into(),
+            ),
+        );
+    }
+}
+
+fn conf(server: &Server) -> String {
+    format!("{CONF}aliases:\n  pypi: {}/\n", server.base)
+}
+
+fn pypi_element(name: &str, version: &str, extra: &str) -> String {
+    format!("kind: pip\nsources:\n- kind: pypi\n  url: pypi:simple/\n  name: {name}\n  version: '{version}'\n{extra}")
+}
+
+#[test]
+fn track_picks_the_newest_matching_wheel_for_the_target() {
+    let server = Server::start();
+    let v1 = wheel("demo", "1.0", &[("demo/__init__.py", "V = 1\n")], None);
+    let v2 = wheel("demo", "2.0", &[("demo/__init__.py", "V = 2\n")], None);
+    let v3 = wheel("demo", "3.0", &[("demo/__init__.py", "V = 3\n")], None);
+    let v21 = wheel("demo", "2.1", &[("demo/__init__.py", "V = 21\n")], None);
+    let native = b"not really a wheel".to_vec();
+    publish(
+        &server,
+        "demo",
+        &[
+            ("demo-1.0-py3-none-any.whl", &v1, false),
+            ("demo-2.0-py3-none-any.whl", &v2, false),
+            ("demo-2.1-py3-none-any.whl", &v21, true),
+            (
+                "demo-2.0-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+                &native,
+                false,
+            ),
+            ("demo-2.5.tar.gz", b"sdist", false),
+            ("demo-3.0-py3-none-any.whl", &v3, false),
+        ],
+        true,
+    );
+    let p = project(&conf(&server))
+        .file("elements/demo.bst", &pypi_element("Demo", ">=1.0,<3", ""))
+        .build();
+    let run = p.forge(&["track", "demo.bst"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let text = fs::read_to_string(p.root.join("elements/demo.bst")).unwrap();
+    assert_eq!(
+        text,
+        format!(
+            "kind: pip\nsources:\n- kind: pypi\n  ref:\n    version: 2.0\n    filename: demo-2.0-py3-none-any.whl\n    sha256: {}\n  url: pypi:simple/\n  name: Demo\n  version: '>=1.0,<3'\n",
+            sha256(&v2)
+        ),
+        "the newest non-yanked pure wheel below 3, written as one block after the first key"
+    );
+
+    // With a target, the native wheel wins for the same version.
+    let target = "  target:\n    python: '3.11'\n    glibc: '2.36'\n    arch: x86_64\n";
+    p.write("elements/demo.bst", &pypi_element("demo", "==2.0", target));
+    p.forge(&["track", "demo.bst"]).ok();
+    let text = fs::read_to_string(p.root.join("elements/demo.bst")).unwrap();
+    assert!(
+        text.contains("filename: demo-2.0-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"),
+        "{text}"
+    );
+
+    // Sdists only when allowed.
+    p.write("elements/demo.bst", &pypi_element("demo", "==2.5", ""));
+    let err = p.forge(&["track", "demo.bst"]).fails(4);
+    assert!(err.contains("sdists need allow-sdist: true"), "{err}");
+    p.write(
+        "elements/demo.bst",
+        &pypi_element("demo", "==2.5", "  allow-sdist: true\n"),
+    );
+    p.forge(&["track", "demo.bst"]).ok();
+    assert!(
+        fs::read_to_string(p.root.join("elements/demo.bst"))
+            .unwrap()
+            .contains("filename: demo-2.5.tar.gz")
+    );
+}
+
+#[test]
+fn html_indexes_work_and_a_changed_file_is_caught() {
+    let server = Server::start();
+    let good = wheel("tool", "1.0", &[("tool.py", "X = 1\n")], None);
+    publish(&server, "tool", &[("tool-1.0-py3-none-any.whl", &good, false)], false);
+    let p = project(&conf(&server))
+        .file("elements/tool.bst", &pypi_element("tool", "==1.0", ""))
+        .build();
+    p.forge(&["track", "tool.bst"]).ok();
+    assert!(
+        fs::read_to_string(p.root.join("elements/tool.bst"))
+            .unwrap()
+            .contains(&sha256(&good))
+    );
+
+    // The index re-uploads the same version with other bytes: a fresh
+    // cache fetching the pin refuses them.
+    let evil = wheel("tool", "1.0", &[("tool.py", "import os; os.system('steal')\n")], None);
+    publish(&server, "tool", &[("tool-1.0-py3-none-any.whl", &evil, false)], false);
+    let err = p
+        .forge(&[
+            "--cache-dir",
+            p.outside().join("fresh-cache").to_str().unwrap(),
+            "fetch",
+            "tool.bst",
+        ])
+        .fails(4);
+    assert!(
+        err.contains(&format!("expected sha256 {}, got {}", sha256(&good), sha256(&evil))),
+        "{err}"
+    );
+}
+
+fn tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut pending = vec![PathBuf::new()];
+    while let Some(rel) = pending.pop() {
+        let Ok(entries) = fs::read_dir(root.join(&rel)) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = rel.join(entry.file_name());
+            if entry.file_type().unwrap().is_dir() {
+                pending.push(path);
+            } else {
+                out.insert(path.display().to_string(), fs::read(entry.path()).unwrap());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn installation_matches_pip_file_by_file() {
+    let server = Server::start();
+    let demo = wheel(
+        "demo",
+        "1.0",
+        &[
+            ("demo/__init__.py", "from .core import run\n"),
+            ("demo/core.py", "def run():\n    print('demo ran')\n"),
+            ("nsp/part/mod.py", "VALUE = 'namespace'\n"),
+            ("demo-1.0.data/scripts/demo-tool", "#!python\nimport demo\ndemo.run()\n"),
+        ],
+        Some("[console_scripts]\ndemo = demo:run\n\n[gui_scripts]\ndemo-gui = demo.core:run\n"),
+    );
+    publish(&server, "demo", &[("demo-1.0-py3-none-any.whl", &demo, false)], true);
+    let python = String::from_utf8(
+        std::process::Command::new("python3")
+            .args(["-c", "import sys; print(sys.executable)"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap()
+    .trim()
+    .to_string();
+    let element = format!(
+        "{}variables:\n  python: {python}\n  python-site-packages: /site\n  bindir: /site/bin\n",
+        pypi_element("demo", "==1.0", "")
+    );
+    let p = project(&conf(&server)).file("elements/demo.bst", &element).build();
+    p.forge(&["track", "demo.bst"]).ok();
+    let run = p.forge(&["build", "demo.bst"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let out = p.outside().join("forge");
+    p.forge(&["checkout", "demo.bst", out.to_str().unwrap()]).ok();
+
+    let wheels = p.outside().join("wheels");
+    fs::create_dir_all(&wheels).unwrap();
+    fs::write(wheels.join("demo-1.0-py3-none-any.whl"), &demo).unwrap();
+    let target = p.outside().join("pip");
+    let status = std::process::Command::new("python3")
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-compile",
+            "--no-index",
+            "--find-links",
+        ])
+        .arg(&wheels)
+        .arg("--target")
+        .arg(&target)
+        .arg("demo==1.0")
+        .env("PIP_DISABLE_PIP_VERSION_CHECK", "1")
+        .env("PIP_ROOT_USER_ACTION", "ignore")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let skip = |path: &str| path.ends_with("/RECORD") || path.ends_with("/INSTALLER") || path.contains("__pycache__");
+    let ours: BTreeMap<String, Vec<u8>> = tree(&out.join("site")).into_iter().filter(|(k, _)| !skip(k)).collect();
+    let pips: BTreeMap<String, Vec<u8>> = tree(&target).into_iter().filter(|(k, _)| !skip(k)).collect();
+    assert_eq!(ours.keys().collect::<Vec<_>>(), pips.keys().collect::<Vec<_>>());
+    for (path, bytes) in &ours {
+        assert_eq!(
+            String::from_utf8_lossy(bytes),
+            String::from_utf8_lossy(&pips[path]),
+            "{path} differs from pip's"
+        );
+    }
+}
+
+#[test]
+fn hostile_wheels_are_refused() {
+    let server = Server::start();
+    // RECORD vouches for other content than the wheel holds.
+    let mut tampered = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default();
+    tampered.start_file("bad.py", options).unwrap();
+    tampered.write_all(b"import os; os.system('steal')\n").unwrap();
+    tampered.start_file("bad-1.0.dist-info/RECORD", options).unwrap();
+    tampered
+        .write_all(
+            format!(
+                "bad.py,{},12\nbad-1.0.dist-info/RECORD,,\n",
+                record_hash(b"SAFE = True\n")
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+    let tampered = tampered.finish().unwrap().into_inner();
+    let mut escape = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    escape
+        .start_file("../../escaped.py", zip::write::SimpleFileOptions::default())
+        .unwrap();
+    escape.write_all(b"x").unwrap();
+    let escape = escape.finish().unwrap().into_inner();
+    publish(
+        &server,
+        "bad",
+        &[
+            ("bad-1.0-py3-none-any.whl", &tampered, false),
+            ("bad-2.0-py3-none-any.whl", &escape, false),
+        ],
+        true,
+    );
+    let p = project(&conf(&server))
+        .file("elements/bad.bst", &pypi_element("bad", "==1.0", ""))
+        .build();
+    p.forge(&["track", "bad.bst"]).ok();
+    let err = p.forge(&["build", "bad.bst"]).fails(5);
+    assert!(err.contains("'bad.py' does not match RECORD"), "{err}");
+    p.write("elements/bad.bst", &pypi_element("bad", "==2.0", ""));
+    p.forge(&["track", "bad.bst"]).ok();
+    let err = p.forge(&["build", "bad.bst"]).fails(5);
+    assert!(err.contains("would be written outside the target"), "{err}");
+    assert!(!p.outside().join("escaped.py").exists());
+}
+
+#[test]
+fn a_site_packages_on_a_staged_python_runs_in_the_shell() {
+    let server = Server::start();
+    let demo = wheel(
+        "demo",
+        "1.0",
+        &[("demo/__init__.py", "def run():\n    print('hello from demo')\n")],
+        Some("[console_scripts]\ndemo = demo:run\n"),
+    );
+    publish(&server, "demo", &[("demo-1.0-py3-none-any.whl", &demo, false)], true);
+    let element = format!(
+        "{}build-depends:\n- base.bst\nvariables:\n  python-site-packages: /usr/lib/python3/dist-packages\nconfig:\n  compile-bytecode: True\n",
+        pypi_element("demo", "==1.0", "")
+    );
+    let p = project(&conf(&server))
+        .file(
+            "elements/base.bst",
+            "kind: import\nsources:\n- kind: local\n  path: files/base\n",
+        )
+        .file("elements/demo.bst", &element)
+        .file("elements/app.bst", "kind: stack\ndepends:\n- base.bst\n- demo.bst\n")
+        .build();
+    link_base_into(&p.root.join("files/base"));
+    p.forge(&["track", "demo.bst"]).ok();
+    let run = p.forge(&["build", "--check", "demo.bst"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("check: demo.bst is reproducible"), "{}", run.stderr);
+    p.forge(&["build", "app.bst"]).ok();
+    let run = p.forge(&["shell", "app.bst", "--", "demo"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, "hello from demo\n");
+    let out = p.outside().join("out");
+    p.forge(&["checkout", "demo.bst", "--deps", "none", out.to_str().unwrap()])
+        .ok();
+    let pyc: Vec<_> = fs::read_dir(out.join("usr/lib/python3/dist-packages/demo/__pycache__"))
+        .unwrap()
+        .flatten()
+        .collect();
+    assert_eq!(pyc.len(), 1, "byte-code compiled");
+}

@@ -1,0 +1,123 @@
+//! `pip`: installs the wheels of its sources into
+//! `%{install-root}%{python-site-packages}`, natively: no pip, and no code
+//! of the packages runs. Byte-code, when asked for, is compiled in the
+//! sandbox by the staged interpreter with hash-based invalidation, so a
+//! rebuild gives the same bytes.
+
+use std::path::PathBuf;
+
+use forge_cas::StageMode;
+use forge_project::{Element, ElementKind, LoadError};
+use forge_python::install::{Layout, install_wheel};
+use forge_sandbox::Mount;
+use serde_json::{Value, json};
+
+use crate::build::{Assemble, BuildContext, BuildError, config_flag, host_path};
+use crate::checks::config_bool;
+
+/// The `pip` kind.
+pub struct Pip;
+
+impl ElementKind for Pip {
+    fn name(&self) -> &'static str {
+        "pip"
+    }
+    fn defaults(&self) -> &'static str {
+        include_str!("../data/pip.yaml")
+    }
+    fn runs_commands(&self, element: &Element) -> bool {
+        config_flag(element, "compile-bytecode", false)
+    }
+    fn config_keys(&self) -> &'static [&'static str] {
+        &["compile-bytecode"]
+    }
+    fn validate(&self, element: &Element) -> Result<(), LoadError> {
+        config_bool(element, "compile-bytecode")?;
+        if element.sources.is_empty() {
+            return Err(LoadError::at(
+                &element.kind_span,
+                "a pip element needs at least one source (a pypi wheel, say)",
+            ));
+        }
+        Ok(())
+    }
+    fn unique_key(&self, element: &Element) -> Value {
+        let var = |name: &str| element.variables.get(name).unwrap_or_default().to_string();
+        json!({
+            "compile-bytecode": config_flag(element, "compile-bytecode", false),
+            "python": var("python"),
+            "site-packages": var("python-site-packages"),
+            "bindir": var("bindir"),
+            "includedir": var("includedir"),
+            "python-version": var("python-version"),
+            "prefix": var("prefix"),
+        })
+    }
+}
+
+impl Assemble for Pip {
+    fn assemble(&self, ctx: &mut BuildContext<'_>) -> Result<PathBuf, BuildError> {
+        let input = ctx.dir("input")?;
+        ctx.stage_sources(&input)?;
+        let mut wheels: Vec<PathBuf> = std::fs::read_dir(&input)
+            .map_err(|e| BuildError(format!("cannot read the staged sources: {e}")))?
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        wheels.sort();
+        if let Some(other) = wheels.iter().find(|w| w.extension().is_none_or(|e| e != "whl")) {
+            return Err(BuildError(format!(
+                "{} is not a wheel: a pip element installs wheels; build sdists with a pyproject element",
+                other
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            )));
+        }
+        let output = ctx.dir("output")?;
+        let site = host_path(&output, &ctx.variable("python-site-packages"));
+        let layout = Layout {
+            purelib: site.clone(),
+            platlib: site,
+            scripts: host_path(&output, &ctx.variable("bindir")),
+            headers: host_path(
+                &output,
+                &format!(
+                    "{}/python{}",
+                    ctx.variable("includedir"),
+                    ctx.variable("python-version")
+                ),
+            ),
+            data: host_path(&output, &ctx.variable("prefix")),
+        };
+        let python = ctx.variable("python");
+        for wheel in &wheels {
+            let installed = install_wheel(wheel, &layout, &python).map_err(|e| BuildError(e.to_string()))?;
+            ctx.log(&format!(
+                "# installed {} {} ({} files)",
+                installed.name,
+                installed.version,
+                installed.files.len()
+            ));
+        }
+        if config_flag(ctx.element, "compile-bytecode", false) {
+            let root = ctx.dir("root")?;
+            ctx.stage_deps(&root, StageMode::Hardlink)?;
+            let install_root = ctx.variable("install-root");
+            let site_in_sandbox = format!("{install_root}{}", ctx.variable("python-site-packages"));
+            let command = format!(
+                "{python} -m compileall -q --invalidation-mode checked-hash -s {install_root} -p / {site_in_sandbox}"
+            );
+            ctx.log(&format!("# {command}"));
+            let mounts = vec![Mount {
+                host: output.clone(),
+                target: install_root,
+                writable: true,
+            }];
+            let mut env = ctx.environment();
+            env.push(("PYTHONHASHSEED".into(), "0".into()));
+            ctx.run_in(&root, false, mounts, "/", env, &command)?;
+        }
+        Ok(output)
+    }
+}

@@ -1,0 +1,343 @@
+//! `pypi`: one distribution file of a Python project, pinned by the sha256
+//! the index publishes. `forge track` asks the index (PEP 691 JSON, else
+//! PEP 503 HTML) for the newest version matching `version`, skips yanked
+//! files, and picks the best wheel for the project's Python target (only
+//! pure-Python wheels when no target is declared); an sdist only with
+//! `allow-sdist: true`.
+
+use std::fs;
+use std::path::Path;
+use std::str::FromStr;
+
+use forge_project::{KeyContext, LoadError, Project, Source, SourceKind, UrlPurpose};
+use forge_python::index::{ACCEPT, IndexFile, parse_html, parse_json};
+use forge_python::names::{DistFile, normalize, parse_filename};
+use forge_python::tags::{Target, compatible_tags, manylinux_platforms, rank};
+use forge_python::{Version, VersionSpecifiers};
+use forge_yaml::Node;
+use forge_yaml::edit::NewValue;
+use serde_json::{Value, json};
+
+use crate::checks::{is_sha256, optional_bool, optional_str, required_str, span_of};
+use crate::runtime::{SourceContext, SourceError, SourceRuntime, Tracked};
+
+/// The index used when a source names none.
+pub const DEFAULT_INDEX: &str = "https://pypi.org/simple/";
+
+/// The `pypi` kind.
+pub struct Pypi;
+
+/// The pinned file: version, file name, sha256.
+struct Pin {
+    version: String,
+    filename: String,
+    sha256: String,
+}
+
+fn pin(source: &Source) -> Option<Pin> {
+    let map = source.get("ref")?.as_map()?;
+    let get = |k: &str| map.get(k).and_then(Node::as_str).map(str::to_string);
+    Some(Pin {
+        version: get("version")?,
+        filename: get("filename")?,
+        sha256: get("sha256")?.to_ascii_lowercase(),
+    })
+}
+
+fn index_url(source: &Source) -> String {
+    let url = optional_str(source, "url").ok().flatten().unwrap_or(DEFAULT_INDEX);
+    if url.ends_with('/') {
+        url.to_string()
+    } else {
+        format!("{url}/")
+    }
+}
+
+/// The Python target of a source (`target:`; the project's default comes
+/// from `sources: pypi: config: target:`).
+fn target(source: &Source) -> Result<Option<Target>, LoadError> {
+    let Some(node) = source.get("target") else {
+        return Ok(None);
+    };
+    let map = node
+        .as_map()
+        .ok_or_else(|| LoadError::at(&node.span, "'target' must be a mapping"))?;
+    forge_project::error::check_keys(
+        map,
+        &["python", "implementation", "glibc", "arch", "platforms"],
+        "a Python target",
+    )?;
+    let text = |k: &str| map.get(k).and_then(Node::as_str);
+    let python =
+        text("python").ok_or_else(|| LoadError::at(&node.span, "a Python target needs 'python' (such as 3.11)"))?;
+    let version = python
+        .split_once('.')
+        .and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)))
+        .ok_or_else(|| LoadError::at(&node.span, format!("'python' must be MAJOR.MINOR, not '{python}'")))?;
+    let platforms = match (map.get("platforms"), text("glibc"), text("arch")) {
+        (Some(list), _, _) => list
+            .as_list()
+            .ok_or_else(|| LoadError::at(&list.span, "'platforms' must be a list"))?
+            .iter()
+            .filter_map(|n| n.as_str().map(str::to_string))
+            .collect(),
+        (None, Some(glibc), Some(arch)) => {
+            let glibc = glibc
+                .split_once('.')
+                .and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)))
+                .ok_or_else(|| LoadError::at(&node.span, format!("'glibc' must be MAJOR.MINOR, not '{glibc}'")))?;
+            manylinux_platforms(glibc, arch)
+        }
+        _ => {
+            return Err(LoadError::at(
+                &node.span,
+                "a Python target needs 'platforms', or 'glibc' and 'arch'",
+            ));
+        }
+    };
+    Ok(Some(Target {
+        version,
+        implementation: text("implementation").unwrap_or("cp").to_string(),
+        platforms,
+    }))
+}
+
+impl SourceKind for Pypi {
+    fn name(&self) -> &'static str {
+        "pypi"
+    }
+    fn config_keys(&self) -> &'static [&'static str] {
+        &["url", "name", "version", "ref", "target", "allow-sdist"]
+    }
+    fn validate(&self, source: &Source, project: &Project) -> Result<(), LoadError> {
+        let name = required_str(source, "name")?;
+        if let Some(url) = optional_str(source, "url")? {
+            project.check_url_alias(url, span_of(source, "url"))?;
+        }
+        if let Some(spec) = optional_str(source, "version")? {
+            VersionSpecifiers::from_str(spec).map_err(|e| {
+                LoadError::at(
+                    span_of(source, "version"),
+                    format!("invalid version specifier '{spec}': {e}"),
+                )
+                .with_hint("write a PEP 440 specifier such as '>=2.31,<3' or '==1.4.2'")
+            })?;
+        }
+        optional_bool(source, "allow-sdist")?;
+        target(source)?;
+        if let Some(node) = source.get("ref") {
+            let map = node.as_map().ok_or_else(|| {
+                LoadError::at(
+                    &node.span,
+                    "'ref' of a pypi source is a mapping: version, filename, sha256",
+                )
+                .with_hint("run `forge track` to fill it in")
+            })?;
+            forge_project::error::check_keys(map, &["version", "filename", "sha256"], "a pypi ref")?;
+            let pin =
+                pin(source).ok_or_else(|| LoadError::at(&node.span, "'ref' needs version, filename and sha256"))?;
+            if !is_sha256(&pin.sha256) {
+                return Err(LoadError::at(
+                    &node.span,
+                    format!("'sha256' must be 64 hex digits, not '{}'", pin.sha256),
+                ));
+            }
+            match parse_filename(&pin.filename) {
+                Some(file) if normalize(file.name()) == normalize(name) => {}
+                _ => {
+                    return Err(LoadError::at(
+                        &node.span,
+                        format!("'{}' is not a wheel or sdist of '{name}'", pin.filename),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+    fn unique_key(&self, source: &Source, _ctx: &KeyContext<'_>) -> Result<Option<Value>, LoadError> {
+        let name = normalize(required_str(source, "name")?);
+        Ok(pin(source)
+            .map(|p| json!({ "name": name, "version": p.version, "filename": p.filename, "sha256": p.sha256 })))
+    }
+}
+
+fn err(message: impl Into<String>) -> SourceError {
+    SourceError::new(message)
+}
+
+/// The files the index lists for the source's project.
+fn index_files(source: &Source, ctx: &SourceContext<'_>, purpose: UrlPurpose) -> Result<Vec<IndexFile>, SourceError> {
+    let name = required_str(source, "name").map_err(|e| err(e.to_string()))?;
+    let page = format!("{}{}/", index_url(source), normalize(name));
+    let urls = ctx.project.source_urls(&page, purpose, ctx.default_mirror());
+    let (url, body, kind) = ctx.downloader.get_text(&urls, ACCEPT).map_err(|failure| SourceError {
+        message: format!("cannot read the index page of '{name}'"),
+        details: failure
+            .attempts
+            .iter()
+            .map(|a| format!("{}: {}", a.url, a.reason))
+            .collect(),
+    })?;
+    if kind.contains("json") {
+        parse_json(&body, &url).map_err(|e| err(format!("{url}: {e}")))
+    } else {
+        Ok(parse_html(&body, &url))
+    }
+}
+
+impl SourceRuntime for Pypi {
+    fn is_cached(&self, source: &Source, cache: &crate::SourceCache) -> bool {
+        pin(source).is_some_and(|p| cache.has_file(&p.sha256))
+    }
+
+    fn fetch(&self, source: &Source, ctx: &SourceContext<'_>) -> Result<(), SourceError> {
+        let name = required_str(source, "name").map_err(|e| err(e.to_string()))?;
+        let pin = pin(source).ok_or_else(|| err(format!("'{name}' has no ref: run `forge track` first")))?;
+        if ctx.cache.has_file(&pin.sha256) {
+            return Ok(());
+        }
+        let _lock = ctx
+            .cache
+            .lock(&format!("file-{}", pin.sha256))
+            .map_err(|e| err(format!("cannot lock the source cache: {e}")))?;
+        if ctx.cache.has_file(&pin.sha256) {
+            return Ok(());
+        }
+        let files = index_files(source, ctx, UrlPurpose::Fetch)?;
+        let file = files
+            .iter()
+            .find(|f| f.filename == pin.filename)
+            .ok_or_else(|| err(format!("the index no longer lists {}", pin.filename)))?;
+        ctx.downloader
+            .fetch(
+                ctx.cache,
+                &pin.filename,
+                std::slice::from_ref(&file.url),
+                Some(&pin.sha256),
+                ctx.progress,
+            )
+            .map(|_| ())
+            .map_err(|failure| SourceError {
+                message: format!("cannot fetch {} (sha256 {})", pin.filename, pin.sha256),
+                details: failure
+                    .attempts
+                    .iter()
+                    .map(|a| format!("{}: {}", a.url, a.reason))
+                    .collect(),
+            })
+    }
+
+    fn track(&self, source: &Source, ctx: &SourceContext<'_>) -> Result<Option<Tracked>, SourceError> {
+        let name = required_str(source, "name").map_err(|e| err(e.to_string()))?;
+        let spec = match optional_str(source, "version").map_err(|e| err(e.to_string()))? {
+            Some(text) => Some(VersionSpecifiers::from_str(text).map_err(|e| err(e.to_string()))?),
+            None => None,
+        };
+        let allow_sdist = optional_bool(source, "allow-sdist")
+            .map_err(|e| err(e.to_string()))?
+            .unwrap_or(false);
+        let tags = compatible_tags(target(source).map_err(|e| err(e.to_string()))?.as_ref());
+        let files = index_files(source, ctx, UrlPurpose::Track)?;
+        // Candidates: (version, preference (lower is better), file).
+        let mut best: Option<(Version, usize, &IndexFile)> = None;
+        for file in files.iter().filter(|f| !f.yanked) {
+            let Some(dist) = parse_filename(&file.filename) else {
+                continue;
+            };
+            if normalize(dist.name()) != normalize(name) {
+                continue;
+            }
+            let Ok(version) = Version::from_str(dist.version()) else {
+                continue;
+            };
+            if let Some(spec) = &spec {
+                if !spec.contains(&version) {
+                    continue;
+                }
+            } else if version.any_prerelease() {
+                continue;
+            }
+            let preference = match &dist {
+                DistFile::Wheel {
+                    python, abi, platform, ..
+                } => match rank(python, abi, platform, &tags) {
+                    Some(r) => r,
+                    None => continue,
+                },
+                DistFile::Sdist { .. } if allow_sdist => usize::MAX,
+                DistFile::Sdist { .. } => continue,
+            };
+            let better = match &best {
+                None => true,
+                Some((v, p, _)) => version > *v || (version == *v && preference < *p),
+            };
+            if better {
+                best = Some((version, preference, file));
+            }
+        }
+        let (version, _, file) = best.ok_or_else(|| {
+            err(format!(
+                "the index has no {} of '{name}' matching '{}' for this target{}",
+                if allow_sdist { "file" } else { "wheel" },
+                spec.as_ref()
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| "any version".into()),
+                if allow_sdist {
+                    ""
+                } else {
+                    " (sdists need allow-sdist: true)"
+                }
+            ))
+        })?;
+        let done = ctx
+            .downloader
+            .fetch(
+                ctx.cache,
+                &file.filename,
+                std::slice::from_ref(&file.url),
+                file.sha256.as_deref(),
+                ctx.progress,
+            )
+            .map_err(|failure| SourceError {
+                message: format!("cannot download {}", file.filename),
+                details: failure
+                    .attempts
+                    .iter()
+                    .map(|a| format!("{}: {}", a.url, a.reason))
+                    .collect(),
+            })?;
+        if file.sha256.is_none() {
+            ctx.progress.warn(&format!(
+                "the index publishes no sha256 for {}: pinned what it served",
+                file.filename
+            ));
+        }
+        let old = pin(source).map(|p| format!("{} {}", p.version, &p.sha256[..12]));
+        let new_display = format!("{version} {}", &done.sha256[..12]);
+        Ok(Some(Tracked {
+            new_ref: NewValue::Mapping(vec![
+                ("version".into(), version.to_string()),
+                ("filename".into(), file.filename.clone()),
+                ("sha256".into(), done.sha256.clone()),
+            ]),
+            old_display: old,
+            note: Some(file.filename.clone()),
+            new_display,
+            warning: None,
+        }))
+    }
+
+    fn stage(&self, source: &Source, ctx: &SourceContext<'_>, dir: &Path) -> Result<(), SourceError> {
+        let pin = pin(source).ok_or_else(|| err("the source has no ref"))?;
+        let cached = ctx.cache.file_path(&pin.sha256);
+        if pin.filename.contains('/') {
+            return Err(err(format!("'{}' is not a file name", pin.filename)));
+        }
+        fs::copy(&cached, dir.join(&pin.filename)).map(|_| ()).map_err(|e| {
+            err(format!(
+                "cannot stage {} from the cache: {e}; run `forge fetch`",
+                pin.filename
+            ))
+        })
+    }
+}
