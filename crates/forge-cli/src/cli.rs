@@ -8,7 +8,7 @@ use forge_project::{KindRegistry, LoadSettings, Project};
 
 use crate::exit::Failure;
 use crate::session::Session;
-use crate::{artifacts, build, checkout, fetch, show, track};
+use crate::{artifacts, build, checkout, fetch, import, show, track};
 
 /// forge: a hermetic build integrator for BuildStream-format projects.
 ///
@@ -101,6 +101,34 @@ pub enum Command {
     /// Maintain the artifact cache.
     #[command(subcommand)]
     Cache(CacheCommand),
+    /// Write pinned elements from another tool's lock file.
+    #[command(subcommand)]
+    Import(ImportCommand),
+}
+
+/// `forge import ...`.
+#[derive(Subcommand, Debug)]
+pub enum ImportCommand {
+    /// One pip element per package of a requirements.txt with hashes
+    /// (pip-compile output), a pylock.toml or a uv.lock, and a stack
+    /// element gathering them.
+    Python(ImportPythonArgs),
+}
+
+/// `forge import python`.
+#[derive(Args, Debug)]
+pub struct ImportPythonArgs {
+    /// The lock file.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Where the elements go (inside the element path); the stack element
+    /// is written beside it as DIR.bst.
+    #[arg(long, value_name = "DIR", default_value = "elements/python/")]
+    pub into: PathBuf,
+    /// The index the sources name (default: the lock file's, else the
+    /// `pypi` alias, else the public index).
+    #[arg(long, value_name = "URL")]
+    pub index: Option<String>,
 }
 
 /// What to do when a build fails.
@@ -318,6 +346,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Shell(args) => artifacts::shell(&session, &args),
         Command::Artifact(command) => artifacts::artifact(&session, &command),
         Command::Cache(command) => artifacts::cache(&session, &command),
+        Command::Import(ImportCommand::Python(args)) => import::run(&session, &args),
     }
 }
 

@@ -7,6 +7,7 @@ mod cli;
 mod exit;
 mod fetch;
 mod format;
+mod import;
 mod progress;
 mod session;
 mod show;

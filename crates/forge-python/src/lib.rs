@@ -8,6 +8,7 @@
 
 pub mod index;
 pub mod install;
+pub mod lockfile;
 pub mod names;
 pub mod tags;
 

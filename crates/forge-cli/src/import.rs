@@ -1,0 +1,168 @@
+//! `forge import python FILE`: pinned elements from a lock file.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use forge_project::UrlPurpose;
+use forge_python::index::{ACCEPT, parse_html, parse_json};
+use forge_python::lockfile::{LockedFile, parse};
+use forge_python::names::{DistFile, normalize, parse_filename};
+use forge_python::tags::{compatible_tags, rank};
+use forge_yaml::write_scalar;
+
+use crate::cli::ImportPythonArgs;
+use crate::exit::Failure;
+use crate::session::Session;
+use crate::track::write_atomically;
+
+fn best_file<'a>(files: &'a [LockedFile], tags: &[(String, String, String)]) -> Option<&'a LockedFile> {
+    files
+        .iter()
+        .filter_map(|f| match parse_filename(&f.filename)? {
+            DistFile::Wheel {
+                python, abi, platform, ..
+            } => rank(&python, &abi, &platform, tags).map(|r| (r, f)),
+            DistFile::Sdist { .. } => None,
+        })
+        .min_by_key(|(r, _)| *r)
+        .map(|(_, f)| f)
+}
+
+/// Runs `forge import python`.
+pub fn run(session: &Session, args: &ImportPythonArgs) -> Result<(), Failure> {
+    let project = &session.project;
+    let text = std::fs::read_to_string(&args.file)
+        .map_err(|e| Failure::usage(format!("cannot read {}: {e}", args.file.display())))?;
+    let file_name = args
+        .file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let lock = parse(&file_name, &text).map_err(|e| Failure::usage(format!("{}: {e}", args.file.display())))?;
+    let index = args
+        .index
+        .clone()
+        .or_else(|| lock.index.clone())
+        .or_else(|| project.aliases.contains_key("pypi").then(|| "pypi:simple/".to_string()))
+        .unwrap_or_else(|| forge_sources::pypi::DEFAULT_INDEX.to_string());
+    let index = if index.ends_with('/') {
+        index
+    } else {
+        format!("{index}/")
+    };
+    // The project's Python target, if `sources: pypi: config: target:` declares one.
+    let target = project
+        .source_overrides
+        .get("pypi")
+        .and_then(|n| n.as_map())
+        .and_then(|m| m.get("config"))
+        .and_then(|c| c.as_map())
+        .and_then(|c| c.get("target"))
+        .cloned();
+    let tags = compatible_tags(target_of(target.as_ref()).as_ref());
+
+    let into = project.dir.join(&args.into);
+    let relative = into.strip_prefix(&project.element_path).map_err(|_| {
+        Failure::usage(format!(
+            "{} is not inside the element path ({})",
+            args.into.display(),
+            project.element_path_display
+        ))
+    })?;
+    let downloader = session.downloader()?;
+    let mut written = Vec::new();
+    let mut problems = Vec::new();
+    for package in &lock.packages {
+        let chosen: Option<LockedFile> = if !package.files.is_empty() {
+            best_file(&package.files, &tags).cloned()
+        } else {
+            // requirements.txt: ask the index which files the hashes are.
+            let page = format!("{index}{}/", normalize(&package.name));
+            let urls = project.source_urls(&page, UrlPurpose::Track, session.default_mirror.as_deref());
+            let (url, body, kind) = downloader
+                .get_text(&urls, ACCEPT)
+                .map_err(|f| Failure::fetch(format!("cannot read the index page of {}: {f}", package.name)))?;
+            let listed = if kind.contains("json") {
+                parse_json(&body, &url).map_err(Failure::fetch)?
+            } else {
+                parse_html(&body, &url)
+            };
+            let wanted: BTreeSet<&str> = package.hashes.iter().map(String::as_str).collect();
+            let files: Vec<LockedFile> = listed
+                .into_iter()
+                .filter(|f| f.sha256.as_deref().is_some_and(|s| wanted.contains(s)))
+                .map(|f| LockedFile {
+                    filename: f.filename,
+                    url: Some(f.url),
+                    sha256: f.sha256.unwrap_or_default(),
+                })
+                .collect();
+            best_file(&files, &tags).cloned()
+        };
+        let Some(file) = chosen else {
+            problems.push(format!(
+                "{} {}: no wheel among its pinned files suits the project's Python target",
+                package.name, package.version
+            ));
+            continue;
+        };
+        let name = normalize(&package.name);
+        let element = format!(
+            "kind: pip\nsources:\n- kind: pypi\n  url: {}\n  name: {}\n  version: {}\n  ref:\n    version: {}\n    filename: {}\n    sha256: {}\n",
+            write_scalar(&index),
+            write_scalar(&package.name),
+            write_scalar(&format!("=={}", package.version)),
+            write_scalar(&package.version),
+            write_scalar(&file.filename),
+            file.sha256
+        );
+        written.push((name, element));
+    }
+    if !problems.is_empty() {
+        return Err(Failure::fetch(format!(
+            "nothing was written:\n  {}",
+            problems.join("\n  ")
+        )));
+    }
+    std::fs::create_dir_all(&into).map_err(|e| Failure::internal(format!("cannot create {}: {e}", into.display())))?;
+    let prefix = relative.to_string_lossy().trim_end_matches('/').to_string();
+    let mut stack = String::from("kind: stack\ndescription: the Python packages of ");
+    stack.push_str(&write_scalar(&file_name));
+    stack.push_str("\ndepends:\n");
+    for (name, element) in &written {
+        write_atomically(&into.join(format!("{name}.bst")), element).map_err(|e| Failure::internal(e.to_string()))?;
+        stack.push_str(&format!("- {prefix}/{name}.bst\n"));
+    }
+    let stack_path: PathBuf = Path::new(&project.element_path).join(format!("{prefix}.bst"));
+    write_atomically(&stack_path, &stack).map_err(|e| Failure::internal(e.to_string()))?;
+    eprintln!(
+        "import: {} pip elements in {}/, gathered by {prefix}.bst",
+        written.len(),
+        args.into.display()
+    );
+    Ok(())
+}
+
+fn target_of(node: Option<&forge_yaml::Node>) -> Option<forge_python::tags::Target> {
+    let map = node?.as_map()?;
+    let text = |k: &str| map.get(k).and_then(|n| n.as_str());
+    let (major, minor) = text("python")?.split_once('.')?;
+    let version = (major.parse().ok()?, minor.parse().ok()?);
+    let platforms = match (map.get("platforms"), text("glibc"), text("arch")) {
+        (Some(list), _, _) => list
+            .as_list()?
+            .iter()
+            .filter_map(|n| n.as_str().map(str::to_string))
+            .collect(),
+        (None, Some(glibc), Some(arch)) => {
+            let (a, b) = glibc.split_once('.')?;
+            forge_python::tags::manylinux_platforms((a.parse().ok()?, b.parse().ok()?), arch)
+        }
+        _ => return None,
+    };
+    Some(forge_python::tags::Target {
+        version,
+        implementation: text("implementation").unwrap_or("cp").to_string(),
+        platforms,
+    })
+}

@@ -1,0 +1,301 @@
+//! Reading pinned Python dependency sets: `requirements.txt` with hashes
+//! (pip-compile output), `pylock.toml` (PEP 751) and `uv.lock`.
+
+/// A file a lock file names for a package.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LockedFile {
+    /// The file name (wheel or sdist).
+    pub filename: String,
+    /// Where the lock file says it is, if it says.
+    pub url: Option<String>,
+    /// Its sha256.
+    pub sha256: String,
+}
+
+/// One pinned package.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LockedPackage {
+    /// Its name as written.
+    pub name: String,
+    /// The exact version.
+    pub version: String,
+    /// Files with names (pylock, uv.lock).
+    pub files: Vec<LockedFile>,
+    /// Hashes without file names (requirements.txt): the index tells
+    /// which files they are.
+    pub hashes: Vec<String>,
+}
+
+/// A lock file read: the packages and the index it names, if any.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LockFile {
+    /// The packages.
+    pub packages: Vec<LockedPackage>,
+    /// `--index-url` of a requirements file, or a registry of uv.lock.
+    pub index: Option<String>,
+}
+
+fn basename(url: &str) -> String {
+    url.split(['#', '?'])
+        .next()
+        .unwrap_or(url)
+        .rsplit('/')
+        .next()
+        .unwrap_or(url)
+        .to_string()
+}
+
+fn sha_of(hash: &str) -> Option<String> {
+    hash.strip_prefix("sha256:")
+        .or_else(|| hash.strip_prefix("sha256="))
+        .map(|h| h.to_ascii_lowercase())
+}
+
+/// Reads `text`; `file_name` decides the format.
+pub fn parse(file_name: &str, text: &str) -> Result<LockFile, String> {
+    if file_name.ends_with("uv.lock") {
+        parse_uv(text)
+    } else if file_name.ends_with(".toml") {
+        parse_pylock(text)
+    } else {
+        parse_requirements(text)
+    }
+}
+
+/// pip-compile output: `name==version --hash=sha256:...` (continued over
+/// lines with `\`). Requirements without `==` or without a hash are
+/// refused, each named.
+pub fn parse_requirements(text: &str) -> Result<LockFile, String> {
+    let joined = text.replace("\\\r\n", " ").replace("\\\n", " ");
+    let mut lock = LockFile::default();
+    let mut unpinned = Vec::new();
+    for raw in joined.lines() {
+        let line = raw.split(" #").next().unwrap_or("").trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let mut words = line.split_whitespace();
+        let first = words.next().unwrap_or("");
+        if first.starts_with('-') {
+            if let Some(url) = first
+                .strip_prefix("--index-url=")
+                .or(if first == "--index-url" || first == "-i" {
+                    words.next()
+                } else {
+                    None
+                })
+            {
+                lock.index = Some(url.to_string());
+            }
+            continue;
+        }
+        let requirement = first.split(';').next().unwrap_or(first);
+        let hashes: Vec<String> = line
+            .split_whitespace()
+            .filter_map(|w| w.strip_prefix("--hash="))
+            .filter_map(sha_of)
+            .collect();
+        match requirement.split_once("==") {
+            Some((name, version)) if !hashes.is_empty() && !version.contains(['*', ',']) => {
+                let name = name.split('[').next().unwrap_or(name).trim().to_string();
+                lock.packages.push(LockedPackage {
+                    name,
+                    version: version.trim().to_string(),
+                    files: Vec::new(),
+                    hashes,
+                });
+            }
+            Some(_) if hashes.is_empty() => unpinned.push(format!("{requirement} (no --hash)")),
+            _ => unpinned.push(format!("{requirement} (not pinned with ==, or no --hash)")),
+        }
+    }
+    if !unpinned.is_empty() {
+        return Err(format!(
+            "these requirements are not pinned by hash: {}\n  hint: generate the file with `pip-compile --generate-hashes` or `uv pip compile --generate-hashes`",
+            unpinned.join(", ")
+        ));
+    }
+    Ok(lock)
+}
+
+fn toml_files(package: &toml::Value, key: &str, hash_of: &dyn Fn(&toml::Value) -> Option<String>) -> Vec<LockedFile> {
+    let entries: Vec<&toml::Value> = match package.get(key) {
+        Some(toml::Value::Array(items)) => items.iter().collect(),
+        Some(table @ toml::Value::Table(_)) => vec![table],
+        _ => Vec::new(),
+    };
+    entries
+        .into_iter()
+        .filter_map(|entry| {
+            let url = entry.get("url").and_then(|u| u.as_str()).map(str::to_string);
+            let filename = entry
+                .get("name")
+                .and_then(|n| n.as_str())
+                .map(str::to_string)
+                .or_else(|| url.as_deref().map(basename))
+                .or_else(|| entry.get("path").and_then(|p| p.as_str()).map(basename))?;
+            Some(LockedFile {
+                filename,
+                url,
+                sha256: hash_of(entry)?,
+            })
+        })
+        .collect()
+}
+
+/// PEP 751 `pylock.toml`.
+pub fn parse_pylock(text: &str) -> Result<LockFile, String> {
+    let doc: toml::Value = toml::from_str(text).map_err(|e| format!("not a pylock.toml: {e}"))?;
+    let packages = doc
+        .get("packages")
+        .and_then(|p| p.as_array())
+        .ok_or("pylock.toml has no [[packages]]")?;
+    let hash = |entry: &toml::Value| {
+        entry
+            .get("hashes")
+            .and_then(|h| h.get("sha256"))
+            .and_then(|s| s.as_str())
+            .map(|s| s.to_ascii_lowercase())
+    };
+    let mut lock = LockFile::default();
+    let mut unpinned = Vec::new();
+    for package in packages {
+        let name = package
+            .get("name")
+            .and_then(|n| n.as_str())
+            .ok_or("a package has no name")?
+            .to_string();
+        let Some(version) = package.get("version").and_then(|v| v.as_str()) else {
+            unpinned.push(format!("{name} (no version)"));
+            continue;
+        };
+        let mut files = toml_files(package, "wheels", &hash);
+        files.extend(toml_files(package, "sdist", &hash));
+        if files.is_empty() {
+            unpinned.push(format!("{name} (no file with a sha256)"));
+            continue;
+        }
+        lock.packages.push(LockedPackage {
+            name,
+            version: version.to_string(),
+            files,
+            hashes: Vec::new(),
+        });
+    }
+    if !unpinned.is_empty() {
+        return Err(format!(
+            "these packages are not pinned by hash: {}",
+            unpinned.join(", ")
+        ));
+    }
+    Ok(lock)
+}
+
+/// `uv.lock`.
+pub fn parse_uv(text: &str) -> Result<LockFile, String> {
+    let doc: toml::Value = toml::from_str(text).map_err(|e| format!("not a uv.lock: {e}"))?;
+    let packages = doc
+        .get("package")
+        .and_then(|p| p.as_array())
+        .ok_or("uv.lock has no [[package]]")?;
+    let hash = |entry: &toml::Value| entry.get("hash").and_then(|h| h.as_str()).and_then(sha_of);
+    let mut lock = LockFile::default();
+    let mut unpinned = Vec::new();
+    for package in packages {
+        let name = package
+            .get("name")
+            .and_then(|n| n.as_str())
+            .ok_or("a package has no name")?
+            .to_string();
+        let source = package.get("source");
+        // The project itself and path or git dependencies have no registry.
+        let Some(registry) = source.and_then(|s| s.get("registry")).and_then(|r| r.as_str()) else {
+            if source.is_some_and(|s| s.get("editable").is_none() && s.get("virtual").is_none()) {
+                unpinned.push(format!("{name} (not from a registry)"));
+            }
+            continue;
+        };
+        lock.index.get_or_insert_with(|| registry.to_string());
+        let version = package
+            .get("version")
+            .and_then(|v| v.as_str())
+            .ok_or(format!("{name} has no version"))?;
+        let mut files = toml_files(package, "wheels", &hash);
+        files.extend(toml_files(package, "sdist", &hash));
+        if files.is_empty() {
+            unpinned.push(format!("{name} (no file with a sha256)"));
+            continue;
+        }
+        lock.packages.push(LockedPackage {
+            name,
+            version: version.to_string(),
+            files,
+            hashes: Vec::new(),
+        });
+    }
+    if !unpinned.is_empty() {
+        return Err(format!(
+            "these packages are not pinned by hash: {}",
+            unpinned.join(", ")
+        ));
+    }
+    Ok(lock)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requirements_with_hashes() {
+        let text = "--index-url https://mirror/simple\n# via flask\nclick==8.1.7 \\\n    --hash=sha256:AE74 \\\n    --hash=sha256:ca9\nitsdangerous==2.2.0 ; python_version >= \"3.8\" --hash=sha256:c615\n";
+        let lock = parse_requirements(text).unwrap();
+        assert_eq!(lock.index.as_deref(), Some("https://mirror/simple"));
+        assert_eq!(lock.packages[0].name, "click");
+        assert_eq!(lock.packages[0].hashes, vec!["ae74", "ca9"]);
+        assert_eq!(lock.packages[1].version, "2.2.0");
+        let err = parse_requirements("flask>=2\nclick==8.1.7\nrich==13 --hash=sha256:ab\n").unwrap_err();
+        assert!(
+            err.contains("flask>=2 (not pinned with ==, or no --hash), click==8.1.7 (no --hash)"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn pylock_and_uv_lock() {
+        let pylock = r#"
+lock-version = "1.0"
+[[packages]]
+name = "click"
+version = "8.1.7"
+wheels = [{ url = "https://files/click-8.1.7-py3-none-any.whl", hashes = { sha256 = "AB" } }]
+[[packages]]
+name = "attrs"
+version = "24.2.0"
+sdist = { name = "attrs-24.2.0.tar.gz", hashes = { sha256 = "cd" } }
+"#;
+        let lock = parse_pylock(pylock).unwrap();
+        assert_eq!(lock.packages[0].files[0].filename, "click-8.1.7-py3-none-any.whl");
+        assert_eq!(lock.packages[0].files[0].sha256, "ab");
+        assert_eq!(lock.packages[1].files[0].filename, "attrs-24.2.0.tar.gz");
+
+        let uv = r#"
+version = 1
+[[package]]
+name = "app"
+version = "0.1.0"
+source = { editable = "." }
+[[package]]
+name = "click"
+version = "8.1.7"
+source = { registry = "https://pypi.org/simple" }
+sdist = { url = "https://files/click-8.1.7.tar.gz", hash = "sha256:ca", size = 10 }
+wheels = [{ url = "https://files/click-8.1.7-py3-none-any.whl", hash = "sha256:ae", size = 9 }]
+"#;
+        let lock = parse_uv(uv).unwrap();
+        assert_eq!(lock.index.as_deref(), Some("https://pypi.org/simple"));
+        assert_eq!(lock.packages.len(), 1);
+        assert_eq!(lock.packages[0].files.len(), 2);
+        assert_eq!(lock.packages[0].files[0].filename, "click-8.1.7-py3-none-any.whl");
+    }
+}
