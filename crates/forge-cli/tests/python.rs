@@ -474,3 +474,108 @@ fn lock_files_become_pinned_elements() {
     );
     assert!(!p.root.join("elements/loose").exists(), "nothing written");
 }
+
+const BACKEND: &str = r#"
+import base64, hashlib, os, socket, zipfile
+
+def _probe():
+    lines = []
+    for host in ("1.1.1.1", "pypi.org"):
+        try:
+            socket.create_connection((host, 443), timeout=2)
+            lines.append(host + " reached")
+        except OSError:
+            lines.append(host + " unreachable")
+    lines.append("root: " + (" ".join(sorted(os.listdir("/root"))) if os.path.isdir("/root") else "absent"))
+    lines.append("env: " + " ".join(sorted(k for k in os.environ if k not in ("PWD", "SHLVL", "_"))))
+    return "\n".join(lines) + "\n"
+
+def _hash(data):
+    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    name = "stealer-1.0-py3-none-any.whl"
+    files = {
+        "stealer/__init__.py": b"PROBE = open(__file__.replace('__init__.py', 'probe.txt')).read()\n",
+        "stealer/probe.txt": _probe().encode(),
+        "stealer-1.0.dist-info/METADATA": b"Metadata-Version: 2.1\nName: stealer\nVersion: 1.0\n",
+        "stealer-1.0.dist-info/WHEEL": b"Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = "".join("%s,%s,%d\n" % (p, _hash(d), len(d)) for p, d in files.items()) + "stealer-1.0.dist-info/RECORD,,\n"
+    files["stealer-1.0.dist-info/RECORD"] = record.encode()
+    with zipfile.ZipFile(os.path.join(wheel_directory, name), "w") as z:
+        for path, data in sorted(files.items()):
+            info = zipfile.ZipInfo(path, date_time=(1980, 1, 1, 0, 0, 0))
+            z.writestr(info, data)
+    return name
+"#;
+
+#[test]
+fn sdists_build_offline_in_the_sandbox() {
+    let server = Server::start();
+    let mut sdist = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::default(),
+    ));
+    for (path, text) in [
+        (
+            "stealer-1.0/pyproject.toml",
+            "[build-system]\nrequires = []\nbuild-backend = \"backend\"\nbackend-path = [\".\"]\n",
+        ),
+        ("stealer-1.0/backend.py", BACKEND),
+        (
+            "stealer-1.0/PKG-INFO",
+            "Metadata-Version: 2.1\nName: stealer\nVersion: 1.0\n",
+        ),
+    ] {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(text.len() as u64);
+        header.set_mode(0o644);
+        sdist.append_data(&mut header, path, text.as_bytes()).unwrap();
+    }
+    let sdist = sdist.into_inner().unwrap().finish().unwrap();
+    publish(&server, "stealer", &[("stealer-1.0.tar.gz", &sdist, false)], true);
+    let element = "kind: pyproject
+build-depends:
+- base.bst
+variables:
+  python-site-packages: /usr/lib/python3/dist-packages
+sources:
+- kind: pypi
+  url: pypi:simple/
+  name: stealer
+  version: ==1.0
+  allow-sdist: true
+";
+    let p = project(&conf(&server))
+        .file(
+            "elements/base.bst",
+            "kind: import\nsources:\n- kind: local\n  path: files/base\n",
+        )
+        .file("elements/stealer.bst", element)
+        .file("elements/app.bst", "kind: stack\ndepends:\n- base.bst\n- stealer.bst\n")
+        .build();
+    link_base_into(&p.root.join("files/base"));
+    p.forge(&["track", "stealer.bst"]).ok();
+    let run = p.forge(&["build", "--check", "stealer.bst"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("check: stealer.bst is reproducible"),
+        "{}",
+        run.stderr
+    );
+    p.forge(&["build", "app.bst"]).ok();
+    let run = p.forge(&[
+        "shell",
+        "app.bst",
+        "--",
+        "python3",
+        "-c",
+        "import stealer; print(stealer.PROBE, end='')",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        "1.1.1.1 unreachable\npypi.org unreachable\nroot: absent\nenv: HOME LC_ALL LOGNAME PATH PYTHONDONTWRITEBYTECODE PYTHONHASHSEED SHELL SOURCE_DATE_EPOCH TERM TZ USER USERNAME\n"
+    );
+}

@@ -69,6 +69,7 @@ pub fn assembler(kind: &str) -> Option<&'static dyn Assemble> {
         "manual" => &crate::manual::Manual,
         "script" => &crate::script::Script,
         "pip" => &crate::pip::Pip,
+        "pyproject" => &crate::pyproject::Pyproject,
         _ => return None,
     })
 }

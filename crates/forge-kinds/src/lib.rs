@@ -19,6 +19,7 @@ mod filter;
 mod import;
 mod manual;
 mod pip;
+mod pyproject;
 mod script;
 mod stack;
 
@@ -31,4 +32,5 @@ pub fn register(registry: &mut KindRegistry) {
     registry.add_element(Arc::new(manual::Manual));
     registry.add_element(Arc::new(script::Script));
     registry.add_element(Arc::new(pip::Pip));
+    registry.add_element(Arc::new(pyproject::Pyproject));
 }
