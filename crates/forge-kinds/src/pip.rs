@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use forge_cas::StageMode;
 use forge_project::{Element, ElementKind, LoadError};
-use forge_python::install::{Layout, install_wheel};
+use forge_python::install::{Layout, install_wheel_named};
 use forge_sandbox::Mount;
 use serde_json::{Value, json};
 
@@ -57,21 +57,33 @@ impl ElementKind for Pip {
 
 impl Assemble for Pip {
     fn assemble(&self, ctx: &mut BuildContext<'_>) -> Result<PathBuf, BuildError> {
-        let input = ctx.dir("input")?;
-        ctx.stage_sources(&input)?;
-        let mut wheels: Vec<PathBuf> = std::fs::read_dir(&input)
-            .map_err(|e| BuildError(format!("cannot read the staged sources: {e}")))?
-            .flatten()
-            .map(|e| e.path())
-            .collect();
+        // Wheels are only read: take them from the source cache where a
+        // source is one cached file, stage the others.
+        let mut wheels: Vec<(String, PathBuf)> = Vec::new();
+        let mut staged_any = false;
+        for source in &ctx.element.sources {
+            let runtime = forge_sources::runtime(&source.kind)
+                .ok_or_else(|| BuildError(format!("source kind '{}' cannot be staged", source.kind)))?;
+            match runtime.cached_file(source, ctx.sources.cache) {
+                Some(file) => wheels.push(file),
+                None => staged_any = true,
+            }
+        }
+        if staged_any {
+            let input = ctx.dir("input")?;
+            ctx.stage_sources(&input)?;
+            wheels.clear();
+            for entry in std::fs::read_dir(&input)
+                .map_err(|e| BuildError(format!("cannot read the staged sources: {e}")))?
+                .flatten()
+            {
+                wheels.push((entry.file_name().to_string_lossy().into_owned(), entry.path()));
+            }
+        }
         wheels.sort();
-        if let Some(other) = wheels.iter().find(|w| w.extension().is_none_or(|e| e != "whl")) {
+        if let Some((other, _)) = wheels.iter().find(|(name, _)| !name.ends_with(".whl")) {
             return Err(BuildError(format!(
-                "{} is not a wheel: a pip element installs wheels; build sdists with a pyproject element",
-                other
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default()
+                "{other} is not a wheel: a pip element installs wheels; build sdists with a pyproject element"
             )));
         }
         let output = ctx.dir("output")?;
@@ -91,8 +103,9 @@ impl Assemble for Pip {
             data: host_path(&output, &ctx.variable("prefix")),
         };
         let python = ctx.variable("python");
-        for wheel in &wheels {
-            let installed = install_wheel(wheel, &layout, &python).map_err(|e| BuildError(e.to_string()))?;
+        for (name, wheel) in &wheels {
+            let installed =
+                install_wheel_named(name, wheel, &layout, &python).map_err(|e| BuildError(e.to_string()))?;
             ctx.log(&format!(
                 "# installed {} {} ({} files)",
                 installed.name,

@@ -179,7 +179,18 @@ pub fn install_wheel(wheel: &Path, layout: &Layout, python: &str) -> Result<Inst
         .and_then(|n| n.to_str())
         .unwrap_or("wheel")
         .to_string();
-    let w = file_name.as_str();
+    install_wheel_named(&file_name, wheel, layout, python)
+}
+
+/// Installs the wheel called `file_name` (its name and tags come from it)
+/// stored at `wheel`, which may be a cache path with another name.
+pub fn install_wheel_named(
+    file_name: &str,
+    wheel: &Path,
+    layout: &Layout,
+    python: &str,
+) -> Result<Installed, InstallError> {
+    let w = file_name;
     let Some(DistFile::Wheel { name, version, .. }) = parse_filename(w) else {
         return Err(fail(w, "not a wheel file name"));
     };

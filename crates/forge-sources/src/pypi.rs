@@ -190,6 +190,13 @@ impl SourceRuntime for Pypi {
         pin(source).is_some_and(|p| cache.has_file(&p.sha256))
     }
 
+    fn cached_file(&self, source: &Source, cache: &crate::SourceCache) -> Option<(String, std::path::PathBuf)> {
+        let pin = pin(source)?;
+        cache
+            .has_file(&pin.sha256)
+            .then(|| (pin.filename.clone(), cache.file_path(&pin.sha256)))
+    }
+
     fn fetch(&self, source: &Source, ctx: &SourceContext<'_>) -> Result<(), SourceError> {
         let name = required_str(source, "name").map_err(|e| err(e.to_string()))?;
         let pin = pin(source).ok_or_else(|| err(format!("'{name}' has no ref: run `forge track` first")))?;

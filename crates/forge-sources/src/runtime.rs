@@ -86,6 +86,11 @@ pub trait SourceRuntime: Send + Sync {
     fn track(&self, source: &Source, ctx: &SourceContext<'_>) -> Result<Option<Tracked>, SourceError>;
     /// Writes the pinned content into `dir` (which exists), offline.
     fn stage(&self, source: &Source, ctx: &SourceContext<'_>, dir: &Path) -> Result<(), SourceError>;
+    /// For a source that is one cached file: its name and where the cache
+    /// holds it, for readers that need no copy (never to be written to).
+    fn cached_file(&self, _source: &Source, _cache: &SourceCache) -> Option<(String, std::path::PathBuf)> {
+        None
+    }
 }
 
 /// The runtime of source kind `kind`.

@@ -1,0 +1,102 @@
+#!/bin/sh
+# A site-packages from a realistic wheel set (../shared/bench/wheels-large.txt:
+# 89 wheels for CPython 3.11 on manylinux x86_64, pinned by hash), in the
+# same run:
+#   pip install --no-index --require-hashes --no-deps --target
+#   uv pip install --offline --no-deps --target (cold and warm cache)
+#   forge build of one pip element per wheel (imported from the same file
+#   with `forge import python`), cold, and forge checkout of the cached
+#   artifacts against cp -al of the installed tree.
+# The wheels are downloaded once with pip download into bench/out/.
+# Installs go to tmpfs (/dev/shm), where figures are stable.
+# Usage: bench/python.sh [UV]   (UV: path to uv; skipped if absent)
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+list="$root/../shared/bench/wheels-large.txt"
+[ -f "$list" ] || { echo "bench/python.sh: needs ../shared/bench/wheels-large.txt beside the repository" >&2; exit 2; }
+UV=${1:-${UV:-uv}}
+FORGE="$root/target/release/forge"
+(cd "$root" && cargo build --release -q)
+wheels="$here/out/wheels-large"
+if [ ! -f "$wheels/.complete" ]; then
+  mkdir -p "$wheels"
+  python3 -m pip download -q --no-deps --only-binary=:all: --platform manylinux2014_x86_64 \
+    --python-version 3.11 --implementation cp -r "$list" -d "$wheels"
+  touch "$wheels/.complete"
+fi
+work=$(mktemp -d /dev/shm/forge-python-bench.XXXXXX 2>/dev/null || mktemp -d)
+server_pid=
+cleanup() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+[ -n "${KEEP:-}" ] && trap - EXIT && echo "work: $work"
+now() { date +%s%N; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b - a) / 1e9 }'; }
+
+# A PEP 503 index of the downloaded wheels, on loopback.
+python3 - "$wheels" "$work/index" <<'PY'
+import hashlib, os, re, sys
+src, out = sys.argv[1], sys.argv[2]
+projects = {}
+for f in sorted(os.listdir(src)):
+    if f.endswith(".whl"):
+        name = re.sub(r"[-_.]+", "-", f.split("-")[0]).lower()
+        projects.setdefault(name, []).append(f)
+os.makedirs(out + "/files")
+for name, files in projects.items():
+    os.makedirs(f"{out}/simple/{name}")
+    links = []
+    for f in files:
+        os.symlink(f"{src}/{f}", f"{out}/files/{f}")
+        digest = hashlib.sha256(open(f"{src}/{f}", "rb").read()).hexdigest()
+        links.append(f'<a href="../../files/{f}#sha256={digest}">{f}</a>')
+    open(f"{out}/simple/{name}/index.html", "w").write("\n".join(links))
+PY
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+(cd "$work/index" && exec python3 -m http.server "$port" --bind 127.0.0.1 >/dev/null 2>&1) &
+server_pid=$!
+sleep 1
+
+mkdir -p "$work/project/elements"
+cat > "$work/project/project.conf" <<CONF
+name: pybench
+min-version: 2.0
+element-path: elements
+aliases:
+  pypi: http://127.0.0.1:$port/
+sources:
+  pypi:
+    config:
+      target:
+        python: '3.11'
+        glibc: '2.36'
+        arch: x86_64
+CONF
+"$FORGE" -C "$work/project" --cache-dir "$work/cache" import python "$list" 2>/dev/null
+"$FORGE" -C "$work/project" --cache-dir "$work/cache" fetch python.bst 2>/dev/null
+
+t0=$(now); "$FORGE" -C "$work/project" --cache-dir "$work/cache" build python.bst 2>/dev/null; t1=$(now)
+forge_cold=$(secs "$t0" "$t1")
+"$FORGE" -C "$work/project" --cache-dir "$work/cache" checkout python.bst "$work/forge-first" --hardlinks
+t0=$(now); "$FORGE" -C "$work/project" --cache-dir "$work/cache" checkout python.bst "$work/forge-tree" --hardlinks; t1=$(now)
+forge_checkout=$(secs "$t0" "$t1")
+t0=$(now); cp -al "$work/forge-first" "$work/cp-al"; t1=$(now)
+cpal=$(secs "$t0" "$t1")
+
+t0=$(now)
+PIP_ROOT_USER_ACTION=ignore python3 -m pip install -q --no-index --require-hashes --no-deps --no-compile \
+  --find-links "$wheels" --target "$work/pip" -r "$list"
+t1=$(now)
+pip_s=$(secs "$t0" "$t1")
+
+if command -v "$UV" > /dev/null 2>&1; then
+  t0=$(now); "$UV" pip install -q --offline --no-deps --no-index --find-links "$wheels" --cache-dir "$work/uv-cache" --target "$work/uv-cold" -r "$list"; t1=$(now)
+  uv_cold=$(secs "$t0" "$t1")
+  t0=$(now); "$UV" pip install -q --offline --no-deps --no-index --find-links "$wheels" --cache-dir "$work/uv-cache" --target "$work/uv-warm" -r "$list"; t1=$(now)
+  uv_warm=$(secs "$t0" "$t1")
+else
+  uv_cold="not run"; uv_warm="not run"
+fi
+files=$(find "$work/forge-tree" -type f | wc -l)
+echo "| 89 wheels ($files files) | forge build cold $forge_cold s | pip $pip_s s | uv cold $uv_cold s, warm $uv_warm s |"
+echo "| checkout of the cached artifacts | forge $forge_checkout s | cp -al $cpal s | |"
