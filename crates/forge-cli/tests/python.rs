@@ -258,8 +258,9 @@ fn installation_matches_pip_file_by_file() {
     );
     let p = project(&conf(&server)).file("elements/demo.bst", &element).build();
     p.forge(&["track", "demo.bst"]).ok();
-    let run = p.forge(&["build", "demo.bst"]);
+    let run = p.forge(&["build", "--check", "demo.bst"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("check: demo.bst is reproducible"), "{}", run.stderr);
     let out = p.outside().join("forge");
     p.forge(&["checkout", "demo.bst", out.to_str().unwrap()]).ok();
 
