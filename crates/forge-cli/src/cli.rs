@@ -113,6 +113,36 @@ pub enum ImportCommand {
     /// (pip-compile output), a pylock.toml or a uv.lock, and a stack
     /// element gathering them.
     Python(ImportPythonArgs),
+    /// One deb element holding the named packages and their whole
+    /// Depends/Pre-Depends closure, every package pinned, from a signed
+    /// Debian archive.
+    Deb(ImportDebArgs),
+}
+
+/// `forge import deb`.
+#[derive(Args, Debug)]
+pub struct ImportDebArgs {
+    /// The packages.
+    #[arg(value_name = "PACKAGE", required = true)]
+    pub packages: Vec<String>,
+    /// The suite, such as bookworm.
+    #[arg(long)]
+    pub suite: String,
+    /// The architecture.
+    #[arg(long, default_value = "amd64")]
+    pub arch: String,
+    /// The component.
+    #[arg(long, default_value = "main")]
+    pub component: String,
+    /// The archive root (alias-able).
+    #[arg(long, default_value = "debian:")]
+    pub url: String,
+    /// The keyring the archive's Release must be signed with (in the project).
+    #[arg(long, default_value = "keys/debian-archive-keyring.gpg")]
+    pub keyring: String,
+    /// The element file to write.
+    #[arg(long, value_name = "FILE", default_value = "elements/base.bst")]
+    pub into: PathBuf,
 }
 
 /// `forge import python`.
@@ -347,6 +377,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Artifact(command) => artifacts::artifact(&session, &command),
         Command::Cache(command) => artifacts::cache(&session, &command),
         Command::Import(ImportCommand::Python(args)) => import::run(&session, &args),
+        Command::Import(ImportCommand::Deb(args)) => import::debs(&session, &args),
     }
 }
 

@@ -10,7 +10,7 @@ use forge_python::names::{DistFile, normalize, parse_filename};
 use forge_python::tags::{compatible_tags, rank};
 use forge_yaml::write_scalar;
 
-use crate::cli::ImportPythonArgs;
+use crate::cli::{ImportDebArgs, ImportPythonArgs};
 use crate::exit::Failure;
 use crate::session::Session;
 use crate::track::write_atomically;
@@ -165,4 +165,135 @@ fn target_of(node: Option<&forge_yaml::Node>) -> Option<forge_python::tags::Targ
         implementation: text("implementation").unwrap_or("cp").to_string(),
         platforms,
     })
+}
+
+/// Runs `forge import deb`.
+pub fn debs(session: &Session, args: &ImportDebArgs) -> Result<(), Failure> {
+    use std::collections::{BTreeMap, HashMap};
+
+    use forge_debian::control::parse_depends;
+    use forge_sources::deb::{Archive, newest};
+
+    let project = &session.project;
+    let keyring = project.dir.join(&args.keyring);
+    let url = if args.url.ends_with('/') || args.url.ends_with(':') {
+        args.url.clone()
+    } else {
+        format!("{}/", args.url)
+    };
+    let archive = Archive {
+        url: url.clone(),
+        suite: &args.suite,
+        component: &args.component,
+        arch: &args.arch,
+        keyring,
+    };
+    let downloader = session.downloader()?;
+    let progress = crate::progress::BarProgress::new();
+    let ctx = session.source_context(&downloader, &progress);
+    let packages = archive.packages(&ctx).map_err(|e| Failure::fetch(e.to_string()))?;
+    let mut providers: HashMap<String, Vec<String>> = HashMap::new();
+    for paragraph in &packages {
+        let Some(name) = paragraph.get("Package") else { continue };
+        for provided in paragraph
+            .get("Provides")
+            .map(parse_depends)
+            .unwrap_or_default()
+            .into_iter()
+            .flatten()
+        {
+            providers.entry(provided.name).or_default().push(name.to_string());
+        }
+    }
+    let resolve = |name: &str| -> Option<String> {
+        if newest(&packages, name).is_some() {
+            return Some(name.to_string());
+        }
+        providers.get(name).and_then(|p| p.iter().min().cloned())
+    };
+    let mut chosen: BTreeMap<String, (String, String, String)> = BTreeMap::new();
+    let mut pending: Vec<String> = Vec::new();
+    let mut missing = Vec::new();
+    for name in &args.packages {
+        match resolve(name) {
+            Some(found) => pending.push(found),
+            None => missing.push(name.clone()),
+        }
+    }
+    if !missing.is_empty() {
+        return Err(Failure::fetch(format!(
+            "{} has no package {}",
+            args.suite,
+            missing.join(", ")
+        )));
+    }
+    while let Some(name) = pending.pop() {
+        if chosen.contains_key(&name) {
+            continue;
+        }
+        let paragraph = newest(&packages, &name).expect("resolved names exist");
+        let field = |f: &str| paragraph.get(f).unwrap_or_default().to_string();
+        chosen.insert(
+            name.clone(),
+            (
+                field("Version"),
+                field("Filename"),
+                field("SHA256").to_ascii_lowercase(),
+            ),
+        );
+        for key in ["Pre-Depends", "Depends"] {
+            for alternatives in paragraph.get(key).map(parse_depends).unwrap_or_default() {
+                // The first alternative that exists, as apt would pick.
+                if let Some(found) = alternatives.iter().find_map(|r| resolve(&r.name)) {
+                    if !chosen.contains_key(&found) {
+                        pending.push(found);
+                    }
+                } else {
+                    missing.push(format!(
+                        "{} (needed by {name})",
+                        alternatives
+                            .iter()
+                            .map(|r| r.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(" | ")
+                    ));
+                }
+            }
+        }
+    }
+    if !missing.is_empty() {
+        return Err(Failure::fetch(format!(
+            "unresolvable dependencies: {}",
+            missing.join(", ")
+        )));
+    }
+    let mut text = format!(
+        "kind: deb\ndescription: {}\nsources:\n",
+        write_scalar(&format!(
+            "{} and their dependencies from Debian {} ({})",
+            args.packages.join(", "),
+            args.suite,
+            args.arch
+        ))
+    );
+    for (name, (version, filename, sha256)) in &chosen {
+        text.push_str(&format!(
+            "- kind: deb\n  url: {}\n  suite: {}\n  component: {}\n  arch: {}\n  keyring: {}\n  package: {}\n  ref:\n    version: {}\n    filename: {}\n    sha256: {sha256}\n",
+            write_scalar(&url),
+            write_scalar(&args.suite),
+            write_scalar(&args.component),
+            write_scalar(&args.arch),
+            write_scalar(&args.keyring),
+            write_scalar(name),
+            write_scalar(version),
+            write_scalar(filename),
+        ));
+    }
+    let target = project.dir.join(&args.into);
+    if let Some(parent) = target.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| Failure::internal(e.to_string()))?;
+    }
+    write_atomically(&target, &text).map_err(|e| Failure::internal(e.to_string()))?;
+    eprintln!("import: {} packages pinned in {}", chosen.len(), args.into.display());
+    Ok(())
 }

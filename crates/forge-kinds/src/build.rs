@@ -70,6 +70,7 @@ pub fn assembler(kind: &str) -> Option<&'static dyn Assemble> {
         "script" => &crate::script::Script,
         "pip" => &crate::pip::Pip,
         "pyproject" => &crate::pyproject::Pyproject,
+        "deb" => &crate::deb::Deb,
         _ => return None,
     })
 }

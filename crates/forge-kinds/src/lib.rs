@@ -15,6 +15,7 @@ pub use build::{Assemble, BuildContext, BuildError, StagedDep, assembler};
 pub mod build;
 mod checks;
 mod compose;
+mod deb;
 mod filter;
 mod import;
 mod manual;
@@ -33,4 +34,5 @@ pub fn register(registry: &mut KindRegistry) {
     registry.add_element(Arc::new(script::Script));
     registry.add_element(Arc::new(pip::Pip));
     registry.add_element(Arc::new(pyproject::Pyproject));
+    registry.add_element(Arc::new(deb::Deb));
 }

@@ -12,6 +12,7 @@ use forge_project::KindRegistry;
 
 pub mod cache;
 mod checks;
+pub mod deb;
 pub mod download;
 pub mod extract;
 mod files;
@@ -35,4 +36,5 @@ pub fn register(registry: &mut KindRegistry) {
     registry.add_source(Arc::new(git::Git));
     registry.add_source(Arc::new(patch::Patch));
     registry.add_source(Arc::new(pypi::Pypi));
+    registry.add_source(Arc::new(deb::Deb));
 }

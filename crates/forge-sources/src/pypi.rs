@@ -243,7 +243,12 @@ impl SourceRuntime for Pypi {
         let allow_sdist = optional_bool(source, "allow-sdist")
             .map_err(|e| err(e.to_string()))?
             .unwrap_or(false);
-        let tags = compatible_tags(target(source).map_err(|e| err(e.to_string()))?.as_ref());
+        let target = target(source).map_err(|e| err(e.to_string()))?;
+        let tags = compatible_tags(target.as_ref());
+        // With a target, files whose Requires-Python excludes it are skipped.
+        let python = target
+            .as_ref()
+            .and_then(|t| Version::from_str(&format!("{}.{}", t.version.0, t.version.1)).ok());
         let files = index_files(source, ctx, UrlPurpose::Track)?;
         // Candidates: (version, preference (lower is better), file).
         let mut best: Option<(Version, usize, &IndexFile)> = None;
@@ -257,6 +262,10 @@ impl SourceRuntime for Pypi {
             let Ok(version) = Version::from_str(dist.version()) else {
                 continue;
             };
+            if let (Some(python), Some(requires)) = (&python, &file.requires_python)
+                && VersionSpecifiers::from_str(requires).is_ok_and(|r| !r.contains(python)) {
+                    continue;
+                }
             if let Some(spec) = &spec {
                 if !spec.contains(&version) {
                     continue;

@@ -102,6 +102,7 @@ pub fn runtime(kind: &str) -> Option<&'static dyn SourceRuntime> {
         "patch" => &crate::patch::Patch,
         "git" => &crate::git::Git,
         "pypi" => &crate::pypi::Pypi,
+        "deb" => &crate::deb::Deb,
         _ => return None,
     })
 }

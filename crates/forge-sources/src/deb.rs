@@ -1,0 +1,281 @@
+//! `deb`: one Debian package, pinned by the sha256 the archive's signed
+//! index lists. `forge track` reads `dists/<suite>/InRelease`, checks its
+//! signature against the project's keyring, takes the `Packages` index
+//! whose hash the Release lists (checking it), and pins the newest version
+//! of the package: version, path in the pool and sha256. Nothing is pinned
+//! when any of these checks fails.
+
+use std::fs;
+use std::path::Path;
+
+use forge_debian::control::{Paragraph, parse};
+use forge_debian::release::{index_entries, packages_entry, verify};
+use forge_debian::version::compare;
+use forge_project::{KeyContext, LoadError, Project, Source, SourceKind, UrlPurpose};
+use forge_yaml::Node;
+use forge_yaml::edit::NewValue;
+use serde_json::{Value, json};
+
+use crate::checks::{check_project_path, is_sha256, optional_str, required_str, span_of};
+use crate::runtime::{SourceContext, SourceError, SourceRuntime, Tracked};
+
+/// The `deb` kind.
+pub struct Deb;
+
+struct Pin {
+    version: String,
+    filename: String,
+    sha256: String,
+}
+
+fn pin(source: &Source) -> Option<Pin> {
+    let map = source.get("ref")?.as_map()?;
+    let get = |k: &str| map.get(k).and_then(Node::as_str).map(str::to_string);
+    Some(Pin {
+        version: get("version")?,
+        filename: get("filename")?,
+        sha256: get("sha256")?.to_ascii_lowercase(),
+    })
+}
+
+fn archive_url(source: &Source) -> Result<String, SourceError> {
+    let url = required_str(source, "url").map_err(|e| SourceError::new(e.to_string()))?;
+    Ok(if url.ends_with('/') || url.ends_with(':') {
+        url.to_string()
+    } else {
+        format!("{url}/")
+    })
+}
+
+/// Where a Debian archive is and which part of it a source reads.
+pub struct Archive<'a> {
+    /// The archive root (alias-able), ending in `/` or `:`.
+    pub url: String,
+    /// `bookworm`.
+    pub suite: &'a str,
+    /// `main`.
+    pub component: &'a str,
+    /// `amd64`.
+    pub arch: &'a str,
+    /// The keyring the Release must be signed with, absolute.
+    pub keyring: std::path::PathBuf,
+}
+
+impl<'a> Archive<'a> {
+    /// The archive a source reads.
+    pub fn of(source: &'a Source, project: &Project) -> Result<Archive<'a>, SourceError> {
+        let text = |k: &str, default: &'a str| -> Result<&'a str, SourceError> {
+            Ok(optional_str(source, k)
+                .map_err(|e| SourceError::new(e.to_string()))?
+                .unwrap_or(default))
+        };
+        let keyring = required_str(source, "keyring").map_err(|e| SourceError::new(e.to_string()))?;
+        Ok(Archive {
+            url: archive_url(source)?,
+            suite: required_str(source, "suite").map_err(|e| SourceError::new(e.to_string()))?,
+            component: text("component", "main")?,
+            arch: text("arch", "amd64")?,
+            keyring: project.dir.join(keyring),
+        })
+    }
+
+    /// The verified `Packages` index of the archive: the Release signature
+    /// is checked, then the index against the hash the Release lists.
+    pub fn packages(&self, ctx: &SourceContext<'_>) -> Result<Vec<Paragraph>, SourceError> {
+        let inrelease = format!("{}dists/{}/InRelease", self.url, self.suite);
+        let urls = ctx
+            .project
+            .source_urls(&inrelease, UrlPurpose::Track, ctx.default_mirror());
+        let (from, text, _) = ctx.downloader.get_text(&urls, "*/*").map_err(|failure| SourceError {
+            message: format!("cannot read {inrelease}"),
+            details: failure
+                .attempts
+                .iter()
+                .map(|a| format!("{}: {}", a.url, a.reason))
+                .collect(),
+        })?;
+        let release =
+            verify(text.as_bytes(), &self.keyring).map_err(|why| SourceError::new(format!("{from}: {why}")))?;
+        let entries = index_entries(&release);
+        let entry = packages_entry(&entries, self.component, self.arch).ok_or_else(|| {
+            SourceError::new(format!(
+                "{from} lists no Packages index for {}/{}",
+                self.component, self.arch
+            ))
+        })?;
+        let index_url = format!("{}dists/{}/{}", self.url, self.suite, entry.path);
+        let index_urls = ctx
+            .project
+            .source_urls(&index_url, UrlPurpose::Track, ctx.default_mirror());
+        let done = ctx
+            .downloader
+            .fetch(ctx.cache, &entry.path, &index_urls, Some(&entry.sha256), ctx.progress)
+            .map_err(|failure| SourceError {
+                message: format!("the Packages index does not match the signed Release ({index_url})"),
+                details: failure
+                    .attempts
+                    .iter()
+                    .map(|a| format!("{}: {}", a.url, a.reason))
+                    .collect(),
+            })?;
+        let reader = crate::extract::open_compressed(&ctx.cache.file_path(&done.sha256))
+            .map_err(|e| SourceError::new(format!("cannot open the Packages index: {e}")))?;
+        let bytes = forge_debian::deb::read_all(reader)
+            .map_err(|e| SourceError::new(format!("cannot read the Packages index: {e}")))?;
+        Ok(parse(&String::from_utf8_lossy(&bytes)))
+    }
+}
+
+/// The newest paragraph of `package` in `packages`.
+pub fn newest<'p>(packages: &'p [Paragraph], package: &str) -> Option<&'p Paragraph> {
+    packages
+        .iter()
+        .filter(|p| p.get("Package") == Some(package))
+        .max_by(|a, b| compare(a.get("Version").unwrap_or(""), b.get("Version").unwrap_or("")))
+}
+
+impl SourceKind for Deb {
+    fn name(&self) -> &'static str {
+        "deb"
+    }
+    fn config_keys(&self) -> &'static [&'static str] {
+        &["url", "suite", "component", "arch", "package", "keyring", "ref"]
+    }
+    fn validate(&self, source: &Source, project: &Project) -> Result<(), LoadError> {
+        let url = required_str(source, "url")?;
+        project.check_url_alias(url, span_of(source, "url"))?;
+        required_str(source, "suite")?;
+        required_str(source, "package")?;
+        check_project_path(source, project, "keyring").map_err(|e| {
+            e.with_hint("name the archive's keyring in the project, such as keys/debian-archive-keyring.gpg")
+        })?;
+        if let Some(node) = source.get("ref") {
+            let map = node.as_map().ok_or_else(|| {
+                LoadError::at(
+                    &node.span,
+                    "'ref' of a deb source is a mapping: version, filename, sha256",
+                )
+            })?;
+            forge_project::error::check_keys(map, &["version", "filename", "sha256"], "a deb ref")?;
+            let pin =
+                pin(source).ok_or_else(|| LoadError::at(&node.span, "'ref' needs version, filename and sha256"))?;
+            if !is_sha256(&pin.sha256) {
+                return Err(LoadError::at(
+                    &node.span,
+                    format!("'sha256' must be 64 hex digits, not '{}'", pin.sha256),
+                ));
+            }
+            if pin.filename.starts_with('/') || pin.filename.split('/').any(|p| p == "..") {
+                return Err(LoadError::at(
+                    &node.span,
+                    format!("'filename' must be a path in the archive, not '{}'", pin.filename),
+                ));
+            }
+        }
+        Ok(())
+    }
+    fn unique_key(&self, source: &Source, _ctx: &KeyContext<'_>) -> Result<Option<Value>, LoadError> {
+        let package = required_str(source, "package")?;
+        Ok(pin(source).map(|p| json!({ "package": package, "version": p.version, "sha256": p.sha256 })))
+    }
+}
+
+impl SourceRuntime for Deb {
+    fn is_cached(&self, source: &Source, cache: &crate::SourceCache) -> bool {
+        pin(source).is_some_and(|p| cache.has_file(&p.sha256))
+    }
+
+    fn cached_file(&self, source: &Source, cache: &crate::SourceCache) -> Option<(String, std::path::PathBuf)> {
+        let pin = pin(source)?;
+        let name = pin.filename.rsplit('/').next().unwrap_or(&pin.filename).to_string();
+        cache
+            .has_file(&pin.sha256)
+            .then(|| (name, cache.file_path(&pin.sha256)))
+    }
+
+    fn fetch(&self, source: &Source, ctx: &SourceContext<'_>) -> Result<(), SourceError> {
+        let package = required_str(source, "package").map_err(|e| SourceError::new(e.to_string()))?;
+        let pin =
+            pin(source).ok_or_else(|| SourceError::new(format!("'{package}' has no ref: run `forge track` first")))?;
+        if ctx.cache.has_file(&pin.sha256) {
+            return Ok(());
+        }
+        let _lock = ctx
+            .cache
+            .lock(&format!("file-{}", pin.sha256))
+            .map_err(|e| SourceError::new(format!("cannot lock the source cache: {e}")))?;
+        if ctx.cache.has_file(&pin.sha256) {
+            return Ok(());
+        }
+        let url = format!("{}{}", archive_url(source)?, pin.filename);
+        let urls = ctx.project.source_urls(&url, UrlPurpose::Fetch, ctx.default_mirror());
+        let label = pin.filename.rsplit('/').next().unwrap_or(&pin.filename);
+        ctx.downloader
+            .fetch(ctx.cache, label, &urls, Some(&pin.sha256), ctx.progress)
+            .map(|_| ())
+            .map_err(|failure| SourceError {
+                message: format!("cannot fetch {package} {} (sha256 {})", pin.version, pin.sha256),
+                details: failure
+                    .attempts
+                    .iter()
+                    .map(|a| format!("{}: {}", a.url, a.reason))
+                    .collect(),
+            })
+    }
+
+    fn track(&self, source: &Source, ctx: &SourceContext<'_>) -> Result<Option<Tracked>, SourceError> {
+        let package = required_str(source, "package").map_err(|e| SourceError::new(e.to_string()))?;
+        let archive = Archive::of(source, ctx.project)?;
+        let packages = archive.packages(ctx)?;
+        let paragraph = newest(&packages, package).ok_or_else(|| {
+            SourceError::new(format!(
+                "{}/{} of {} has no package '{package}'",
+                archive.component, archive.arch, archive.suite
+            ))
+        })?;
+        let field = |name: &str| {
+            paragraph
+                .get(name)
+                .map(str::to_string)
+                .ok_or_else(|| SourceError::new(format!("'{package}' has no {name} in the index")))
+        };
+        let (version, filename, sha256) = (
+            field("Version")?,
+            field("Filename")?,
+            field("SHA256")?.to_ascii_lowercase(),
+        );
+        let url = format!("{}{filename}", archive.url);
+        let urls = ctx.project.source_urls(&url, UrlPurpose::Track, ctx.default_mirror());
+        let label = filename.rsplit('/').next().unwrap_or(&filename).to_string();
+        ctx.downloader
+            .fetch(ctx.cache, &label, &urls, Some(&sha256), ctx.progress)
+            .map_err(|failure| SourceError {
+                message: format!("cannot download {package} {version}"),
+                details: failure
+                    .attempts
+                    .iter()
+                    .map(|a| format!("{}: {}", a.url, a.reason))
+                    .collect(),
+            })?;
+        Ok(Some(Tracked {
+            new_ref: NewValue::Mapping(vec![
+                ("version".into(), version.clone()),
+                ("filename".into(), filename.clone()),
+                ("sha256".into(), sha256.clone()),
+            ]),
+            new_display: format!("{version} {}", &sha256[..12]),
+            old_display: pin(source).map(|p| format!("{} {}", p.version, &p.sha256[..12])),
+            note: Some(label),
+            warning: None,
+        }))
+    }
+
+    fn stage(&self, source: &Source, ctx: &SourceContext<'_>, dir: &Path) -> Result<(), SourceError> {
+        let (name, cached) = self
+            .cached_file(source, ctx.cache)
+            .ok_or_else(|| SourceError::new("the package is not in the source cache; run `forge fetch`"))?;
+        fs::copy(&cached, dir.join(&name))
+            .map(|_| ())
+            .map_err(|e| SourceError::new(format!("cannot stage {name}: {e}")))
+    }
+}

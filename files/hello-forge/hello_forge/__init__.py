@@ -1,0 +1,3 @@
+"""The forge demo application."""
+
+__version__ = "1.0.0"
