@@ -1,7 +1,6 @@
 //! `forge source checkout`: stage exactly the pinned sources, offline.
 
 use std::fs;
-use std::io::Write as _;
 use std::path::{Component, Path, PathBuf};
 
 use forge_project::element::normal_name;
@@ -12,10 +11,6 @@ use crate::fetch::describe;
 use crate::progress::BarProgress;
 use crate::session::Session;
 use crate::show::select;
-
-/// The fixed mtime of files in source tarballs (BuildStream's arbitrary
-/// timestamp, 2011-11-11 11:11:11 UTC).
-const TAR_MTIME: u64 = 1_321_009_871;
 
 /// Runs `forge source checkout`.
 pub fn run(session: &Session, args: &SourceCheckoutArgs) -> Result<(), Failure> {
@@ -111,56 +106,11 @@ fn tempfile_dir(cache_dir: &Path) -> Result<PathBuf, Failure> {
     Ok(dir)
 }
 
-/// Writes `dir` as a tarball: entries sorted, owner 0, fixed mtime, modes
-/// 0644/0755, so the same sources give the same bytes.
+/// Writes `dir` as a deterministic tarball (see `forge_kinds::image`),
+/// through a temporary file and a rename.
 pub fn write_tar(dir: &Path, out: &Path) -> std::io::Result<()> {
-    let mut entries = Vec::new();
-    let mut pending = vec![PathBuf::new()];
-    while let Some(relative) = pending.pop() {
-        for entry in fs::read_dir(dir.join(&relative))? {
-            let entry = entry?;
-            let path = relative.join(entry.file_name());
-            if entry.file_type()?.is_dir() {
-                pending.push(path.clone());
-            }
-            entries.push(path);
-        }
-    }
-    entries.sort();
     let temporary = out.with_extension("forge-tmp");
     let file = fs::File::create(&temporary)?;
-    let mut builder = tar::Builder::new(std::io::BufWriter::new(file));
-    for relative in entries {
-        let full = dir.join(&relative);
-        let meta = fs::symlink_metadata(&full)?;
-        let mut header = tar::Header::new_gnu();
-        header.set_mtime(TAR_MTIME);
-        header.set_uid(0);
-        header.set_gid(0);
-        header.set_username("root")?;
-        header.set_groupname("root")?;
-        if meta.is_dir() {
-            header.set_entry_type(tar::EntryType::Directory);
-            header.set_mode(0o755);
-            header.set_size(0);
-            builder.append_data(&mut header, &relative, std::io::empty())?;
-        } else if meta.file_type().is_symlink() {
-            header.set_entry_type(tar::EntryType::Symlink);
-            header.set_mode(0o777);
-            header.set_size(0);
-            builder.append_link(&mut header, &relative, fs::read_link(&full)?)?;
-        } else {
-            use std::os::unix::fs::PermissionsExt;
-            header.set_entry_type(tar::EntryType::Regular);
-            header.set_mode(if meta.permissions().mode() & 0o100 != 0 {
-                0o755
-            } else {
-                0o644
-            });
-            header.set_size(meta.len());
-            builder.append_data(&mut header, &relative, fs::File::open(&full)?)?;
-        }
-    }
-    builder.into_inner()?.flush()?;
+    forge_kinds::image::write_tar(dir, std::io::BufWriter::new(file))?;
     fs::rename(&temporary, out)
 }

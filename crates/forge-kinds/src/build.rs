@@ -71,6 +71,8 @@ pub fn assembler(kind: &str) -> Option<&'static dyn Assemble> {
         "pip" => &crate::pip::Pip,
         "pyproject" => &crate::pyproject::Pyproject,
         "deb" => &crate::deb::Deb,
+        "tar-image" => &crate::image::TarImage,
+        "oci-image" => &crate::image::OciImage,
         _ => return None,
     })
 }

@@ -17,6 +17,7 @@ mod checks;
 mod compose;
 mod deb;
 mod filter;
+pub mod image;
 mod import;
 mod manual;
 mod pip;
@@ -35,4 +36,6 @@ pub fn register(registry: &mut KindRegistry) {
     registry.add_element(Arc::new(pip::Pip));
     registry.add_element(Arc::new(pyproject::Pyproject));
     registry.add_element(Arc::new(deb::Deb));
+    registry.add_element(Arc::new(image::TarImage));
+    registry.add_element(Arc::new(image::OciImage));
 }

@@ -263,9 +263,10 @@ impl SourceRuntime for Pypi {
                 continue;
             };
             if let (Some(python), Some(requires)) = (&python, &file.requires_python)
-                && VersionSpecifiers::from_str(requires).is_ok_and(|r| !r.contains(python)) {
-                    continue;
-                }
+                && VersionSpecifiers::from_str(requires).is_ok_and(|r| !r.contains(python))
+            {
+                continue;
+            }
             if let Some(spec) = &spec {
                 if !spec.contains(&version) {
                     continue;
