@@ -1,0 +1,415 @@
+//! Debian: a signed archive served on 127.0.0.1 by the test (its key made
+//! with gpg in the test), .debs generated here, and images of the result.
+
+mod support;
+
+use std::fs;
+use std::io::Write;
+use std::path::Path;
+use std::process::Command;
+
+use sha2::{Digest, Sha256};
+use support::http::Server;
+use support::{CONF, project};
+
+fn sha256(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn tar_gz(entries: &[(&str, &[u8], u32)]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::default(),
+    ));
+    for (path, data, mode) in entries {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(data.len() as u64);
+        header.set_mode(*mode);
+        header.set_entry_type(tar::EntryType::Regular);
+        builder.append_data(&mut header, path, *data).unwrap();
+    }
+    builder.into_inner().unwrap().finish().unwrap()
+}
+
+fn ar_member(name: &str, data: &[u8]) -> Vec<u8> {
+    let mut out = format!(
+        "{:<16}{:<12}{:<6}{:<6}{:<8}{:<10}`\n",
+        name,
+        0,
+        0,
+        0,
+        "100644",
+        data.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(data);
+    if data.len() % 2 == 1 {
+        out.push(b'\n');
+    }
+    out
+}
+
+/// A .deb whose postinst would leave a marker if anything ran it.
+fn deb(package: &str, version: &str, data: Vec<u8>) -> Vec<u8> {
+    let control = tar_gz(&[
+        (
+            "./control",
+            format!("Package: {package}\nVersion: {version}\nArchitecture: amd64\n").as_bytes(),
+            0o644,
+        ),
+        ("./postinst", b"#!/bin/sh\ntouch /POSTINST-RAN\n", 0o755),
+    ]);
+    let mut out = b"!<arch>\n".to_vec();
+    out.extend(ar_member("debian-binary", b"2.0\n"));
+    out.extend(ar_member("control.tar.gz", &control));
+    out.extend(ar_member("data.tar.gz", &data));
+    out
+}
+
+struct Archive {
+    server: Server,
+    gnupg: tempfile::TempDir,
+}
+
+impl Archive {
+    fn gpg(&self, args: &[&str]) -> Vec<u8> {
+        let output = Command::new("gpg")
+            .arg("--homedir")
+            .arg(self.gnupg.path())
+            .args(["--batch", "--yes"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "gpg {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        output.stdout
+    }
+
+    fn new() -> Archive {
+        let gnupg = tempfile::tempdir().unwrap();
+        let archive = Archive {
+            server: Server::start(),
+            gnupg,
+        };
+        archive.gpg(&[
+            "--passphrase",
+            "",
+            "--quick-gen-key",
+            "forge test archive <archive@example.com>",
+            "ed25519",
+            "sign",
+            "never",
+        ]);
+        archive
+    }
+
+    fn public_key(&self) -> Vec<u8> {
+        self.gpg(&["--export"])
+    }
+
+    /// Publishes packages (name, version, deb bytes) and a signed Release.
+    fn publish(&self, packages: &[(&str, &str, &str, Vec<u8>)]) -> Vec<u8> {
+        let mut index = String::new();
+        for (name, version, depends, bytes) in packages {
+            let path = format!("pool/main/{name}_{version}_amd64.deb");
+            self.server.serve(&format!("/debian/{path}"), bytes);
+            index.push_str(&format!(
+                "Package: {name}\nVersion: {version}\nArchitecture: amd64\n{}Filename: {path}\nSize: {}\nSHA256: {}\n\n",
+                if depends.is_empty() { String::new() } else { format!("Depends: {depends}\n") },
+                bytes.len(),
+                sha256(bytes)
+            ));
+        }
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(index.as_bytes()).unwrap();
+        let packages_gz = gz.finish().unwrap();
+        self.server
+            .serve("/debian/dists/test/main/binary-amd64/Packages.gz", &packages_gz);
+        let release = format!(
+            "Origin: forge-test\nSuite: test\nArchitectures: amd64\nComponents: main\nSHA256:\n {} {} main/binary-amd64/Packages.gz\n",
+            sha256(&packages_gz),
+            packages_gz.len()
+        );
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("Release"), &release).unwrap();
+        let out = dir.path().join("InRelease");
+        self.gpg(&[
+            "--clearsign",
+            "--output",
+            out.to_str().unwrap(),
+            dir.path().join("Release").to_str().unwrap(),
+        ]);
+        let signed = fs::read(&out).unwrap();
+        self.server.serve("/debian/dists/test/InRelease", &signed);
+        signed
+    }
+
+    fn conf(&self) -> String {
+        format!("{CONF}aliases:\n  debian: {}/debian/\n", self.server.base)
+    }
+}
+
+fn hello_deb(version: &str) -> Vec<u8> {
+    deb(
+        "hello",
+        version,
+        tar_gz(&[
+            (
+                "./usr/bin/hello",
+                format!("#!/bin/sh\necho hello {version}\n").as_bytes(),
+                0o755,
+            ),
+            ("./bin/hello-compat", b"#!/bin/sh\n", 0o4755),
+        ]),
+    )
+}
+
+fn libgreet_deb() -> Vec<u8> {
+    deb("libgreet", "1.0", tar_gz(&[("./usr/lib/libgreet.so.1", b"lib", 0o644)]))
+}
+
+fn debian_project(archive: &Archive) -> support::TestProject {
+    let p = project(&archive.conf()).file("elements/README", "elements\n").build();
+    fs::create_dir_all(p.root.join("keys")).unwrap();
+    fs::write(p.root.join("keys/test.gpg"), archive.public_key()).unwrap();
+    p
+}
+
+fn import(p: &support::TestProject, packages: &[&str]) -> support::Run {
+    let mut args = vec![
+        "import",
+        "deb",
+        "--suite",
+        "test",
+        "--keyring",
+        "keys/test.gpg",
+        "--into",
+        "elements/base.bst",
+    ];
+    args.extend_from_slice(packages);
+    p.forge(&args)
+}
+
+#[test]
+fn a_signed_archive_is_imported_pinned_and_unpacked_without_scripts() {
+    let archive = Archive::new();
+    archive.publish(&[
+        ("hello", "1.0-1", "libgreet (>= 1.0)", hello_deb("1.0-1")),
+        ("hello", "1.0-2", "libgreet (>= 1.0) | nosuch", hello_deb("1.0-2")),
+        ("libgreet", "1.0", "", libgreet_deb()),
+    ]);
+    let p = debian_project(&archive);
+    let run = import(&p, &["hello"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let text = fs::read_to_string(p.root.join("elements/base.bst")).unwrap();
+    assert!(text.contains(&format!("  package: hello\n  ref:\n    version: 1.0-2\n    filename: pool/main/hello_1.0-2_amd64.deb\n    sha256: {}\n", sha256(&hello_deb("1.0-2")))), "{text}");
+    assert!(text.contains("  package: libgreet\n"), "the Depends closure: {text}");
+    let run = p.forge(&["build", "base.bst"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let out = p.outside().join("out");
+    p.forge(&["checkout", "base.bst", out.to_str().unwrap()]).ok();
+    assert_eq!(
+        fs::read_to_string(out.join("usr/bin/hello")).unwrap(),
+        "#!/bin/sh\necho hello 1.0-2\n"
+    );
+    assert!(
+        out.join("usr/bin/hello-compat").is_file(),
+        "merged /usr: bin/ moved under usr/"
+    );
+    assert_eq!(fs::read_link(out.join("bin")).unwrap(), Path::new("usr/bin"));
+    assert_eq!(fs::read(out.join("usr/lib/libgreet.so.1")).unwrap(), b"lib");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        fs::metadata(out.join("usr/bin/hello-compat"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o7777,
+        0o755,
+        "no setuid"
+    );
+    assert!(
+        !out.join("POSTINST-RAN").exists() && !Path::new("/POSTINST-RAN").exists(),
+        "no maintainer script ran"
+    );
+
+    // track pins the same thing the import did.
+    let before = fs::read_to_string(p.root.join("elements/base.bst")).unwrap();
+    p.forge(&["track", "base.bst"]).ok();
+    assert_eq!(fs::read_to_string(p.root.join("elements/base.bst")).unwrap(), before);
+}
+
+#[test]
+fn tampering_and_bad_signatures_pin_nothing() {
+    let archive = Archive::new();
+    let signed = archive.publish(&[("hello", "1.0-1", "", hello_deb("1.0-1"))]);
+    let p = debian_project(&archive);
+    let element = "kind: deb\nsources:\n- kind: deb\n  url: 'debian:'\n  suite: test\n  keyring: keys/test.gpg\n  package: hello\n";
+    p.write("elements/base.bst", element);
+
+    // A Packages index that is not the one the Release signs for.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(b"Package: hello\nVersion: 9.9\nFilename: pool/evil.deb\nSHA256: 00\n")
+        .unwrap();
+    archive.server.serve(
+        "/debian/dists/test/main/binary-amd64/Packages.gz",
+        &gz.finish().unwrap(),
+    );
+    let err = p.forge(&["track", "base.bst"]).fails(4);
+    assert!(
+        err.contains("the Packages index does not match the signed Release"),
+        "{err}"
+    );
+    assert_eq!(fs::read_to_string(p.root.join("elements/base.bst")).unwrap(), element);
+
+    // A Release changed after signing.
+    archive.publish(&[("hello", "1.0-1", "", hello_deb("1.0-1"))]);
+    let tampered = String::from_utf8(signed)
+        .unwrap()
+        .replace("Origin: forge-test", "Origin: forge-evil");
+    archive
+        .server
+        .serve("/debian/dists/test/InRelease", tampered.as_bytes());
+    let err = p.forge(&["track", "base.bst"]).fails(4);
+    assert!(err.contains("the Release signature does not verify"), "{err}");
+
+    // A keyring without the archive's key.
+    archive.publish(&[("hello", "1.0-1", "", hello_deb("1.0-1"))]);
+    let other = Archive::new();
+    fs::write(p.root.join("keys/test.gpg"), other.public_key()).unwrap();
+    let err = p.forge(&["track", "base.bst"]).fails(4);
+    assert!(err.contains("the Release signature does not verify"), "{err}");
+    assert_eq!(fs::read_to_string(p.root.join("elements/base.bst")).unwrap(), element);
+
+    // A .deb that is not the pinned one.
+    fs::write(p.root.join("keys/test.gpg"), archive.public_key()).unwrap();
+    p.forge(&["track", "base.bst"]).ok();
+    archive
+        .server
+        .serve("/debian/pool/main/hello_1.0-1_amd64.deb", &hello_deb("6.6.6"));
+    let fresh = p.outside().join("fresh-cache");
+    let err = p
+        .forge(&["--cache-dir", fresh.to_str().unwrap(), "fetch", "base.bst"])
+        .fails(4);
+    assert!(
+        err.contains(&format!("expected sha256 {}", sha256(&hello_deb("1.0-1")))),
+        "{err}"
+    );
+}
+
+#[test]
+fn hostile_debs_are_refused() {
+    let archive = Archive::new();
+    let mut data = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::default(),
+    ));
+    let mut header = tar::Header::new_old();
+    let name = b"./../../escaped";
+    header.as_old_mut().name[..name.len()].copy_from_slice(name);
+    header.set_size(1);
+    header.set_mode(0o644);
+    header.set_entry_type(tar::EntryType::Regular);
+    header.set_cksum();
+    data.append(&header, &b"x"[..]).unwrap();
+    let evil = deb("evil", "1.0", data.into_inner().unwrap().finish().unwrap());
+    archive.publish(&[("evil", "1.0", "", evil)]);
+    let p = debian_project(&archive);
+    import(&p, &["evil"]).ok();
+    let err = p.forge(&["build", "base.bst"]).fails(5);
+    assert!(err.contains("climbs out with '..'"), "{err}");
+    assert!(!p.outside().join("escaped").exists());
+}
+
+#[test]
+fn oci_images_are_accepted_by_skopeo_and_umoci_and_rebuild_identically() {
+    if Command::new("skopeo").arg("--version").output().is_err()
+        || Command::new("umoci").arg("--version").output().is_err()
+    {
+        panic!("skopeo and umoci are needed (apt-get install skopeo umoci; .ci/run installs them)");
+    }
+    let archive = Archive::new();
+    archive.publish(&[("hello", "1.0-1", "", hello_deb("1.0-1"))]);
+    let p = debian_project(&archive);
+    import(&p, &["hello"]).ok();
+    p.write(
+        "elements/image.bst",
+        "kind: oci-image\nbuild-depends:\n- base.bst\nconfig:\n  entrypoint: [/usr/bin/hello]\n  env: [PATH=/usr/bin]\n",
+    );
+    p.write("elements/tarball.bst", "kind: tar-image\nbuild-depends:\n- base.bst\n");
+    p.forge(&["build", "image.bst", "tarball.bst"]).ok();
+    let out = p.outside().join("oci");
+    p.forge(&["checkout", "image.bst", "--deps", "none", out.to_str().unwrap()])
+        .ok();
+    let inspect = Command::new("skopeo")
+        .arg("inspect")
+        .arg(format!("oci:{}", out.display()))
+        .output()
+        .unwrap();
+    assert!(inspect.status.success(), "{}", String::from_utf8_lossy(&inspect.stderr));
+    let info: serde_json::Value = serde_json::from_slice(&inspect.stdout).unwrap();
+    assert_eq!(info["Architecture"], "amd64");
+    assert_eq!(info["Env"], serde_json::json!(["PATH=/usr/bin"]));
+    let bundle = p.outside().join("bundle");
+    let unpack = Command::new("umoci")
+        .args(["unpack", "--image"])
+        .arg(format!("{}:latest", out.display()))
+        .arg(&bundle)
+        .output()
+        .unwrap();
+    assert!(unpack.status.success(), "{}", String::from_utf8_lossy(&unpack.stderr));
+    assert_eq!(
+        fs::read_to_string(bundle.join("rootfs/usr/bin/hello")).unwrap(),
+        "#!/bin/sh\necho hello 1.0-1\n"
+    );
+    let config = fs::read_to_string(bundle.join("config.json")).unwrap();
+    assert!(config.contains("/usr/bin/hello"), "{config}");
+
+    // The same bytes from a clean cache.
+    let tar_a = p.outside().join("a");
+    p.forge(&["checkout", "tarball.bst", "--deps", "none", tar_a.to_str().unwrap()])
+        .ok();
+    let fresh = p.outside().join("fresh");
+    p.forge(&[
+        "--cache-dir",
+        fresh.to_str().unwrap(),
+        "build",
+        "image.bst",
+        "tarball.bst",
+    ])
+    .ok();
+    let out2 = p.outside().join("oci2");
+    p.forge(&[
+        "--cache-dir",
+        fresh.to_str().unwrap(),
+        "checkout",
+        "image.bst",
+        "--deps",
+        "none",
+        out2.to_str().unwrap(),
+    ])
+    .ok();
+    let tar_b = p.outside().join("b");
+    p.forge(&[
+        "--cache-dir",
+        fresh.to_str().unwrap(),
+        "checkout",
+        "tarball.bst",
+        "--deps",
+        "none",
+        tar_b.to_str().unwrap(),
+    ])
+    .ok();
+    assert_eq!(
+        fs::read(out.join("index.json")).unwrap(),
+        fs::read(out2.join("index.json")).unwrap(),
+        "identical manifest digest"
+    );
+    assert_eq!(
+        fs::read(tar_a.join("image.tar.gz")).unwrap(),
+        fs::read(tar_b.join("image.tar.gz")).unwrap()
+    );
+}
