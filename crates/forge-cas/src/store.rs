@@ -153,9 +153,11 @@ impl Cas {
     }
 
     /// Moves the contents of `dir` into the store (files are renamed into
-    /// place, so `dir` is consumed) and returns its manifest.
+    /// place, so `dir` is consumed) and returns its manifest. Files are
+    /// hashed on every core.
     pub fn import_dir(&self, dir: &Path) -> io::Result<Manifest> {
         let mut entries = Vec::new();
+        let mut files: Vec<(usize, PathBuf, bool, u64)> = Vec::new();
         let mut pending = vec![PathBuf::new()];
         while let Some(relative) = pending.pop() {
             for entry in fs::read_dir(dir.join(&relative))? {
@@ -176,21 +178,9 @@ impl Cas {
                     }
                 } else if meta.is_file() {
                     let exec = meta.permissions().mode() & 0o100 != 0;
-                    let digest = digest_file(&full)?;
-                    let object = self.object_path(&digest, exec);
-                    if object.exists() {
-                        fs::remove_file(&full)?;
-                    } else {
-                        fs::create_dir_all(object.parent().expect("objects have parents"))?;
-                        fs::set_permissions(&full, fs::Permissions::from_mode(if exec { 0o555 } else { 0o444 }))?;
-                        if fs::rename(&full, &object).is_err() {
-                            // Another filesystem: copy through a temporary.
-                            let bytes = fs::read(&full)?;
-                            write_atomically(&object, &bytes, if exec { 0o555 } else { 0o444 })?;
-                        }
-                    }
+                    files.push((entries.len(), full, exec, meta.len()));
                     EntryKind::File {
-                        digest,
+                        digest: String::new(),
                         size: meta.len(),
                         exec,
                     }
@@ -204,8 +194,63 @@ impl Cas {
                 });
             }
         }
+        let workers = if files.len() > 64 {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+                .min(8)
+        } else {
+            1
+        };
+        let stored: Vec<io::Result<Vec<(usize, String)>>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..workers)
+                .map(|worker| {
+                    let files = &files;
+                    scope.spawn(move || {
+                        files
+                            .iter()
+                            .skip(worker)
+                            .step_by(workers)
+                            .map(|(index, full, exec, _)| self.store_file(full, *exec).map(|digest| (*index, digest)))
+                            .collect::<io::Result<Vec<_>>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(io::Error::other("a hashing thread panicked")))
+                })
+                .collect()
+        });
+        for batch in stored {
+            for (index, digest) in batch? {
+                if let EntryKind::File { digest: slot, .. } = &mut entries[index].kind {
+                    *slot = digest;
+                }
+            }
+        }
         entries.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(Manifest { entries })
+    }
+
+    /// Moves one file into the store under its digest; returns the digest.
+    fn store_file(&self, full: &Path, exec: bool) -> io::Result<String> {
+        let digest = digest_file(full)?;
+        let object = self.object_path(&digest, exec);
+        if object.exists() {
+            fs::remove_file(full)?;
+        } else {
+            fs::create_dir_all(object.parent().expect("objects have parents"))?;
+            fs::set_permissions(full, fs::Permissions::from_mode(if exec { 0o555 } else { 0o444 }))?;
+            if fs::rename(full, &object).is_err() {
+                // Another filesystem: copy through a temporary.
+                let bytes = fs::read(full)?;
+                write_atomically(&object, &bytes, if exec { 0o555 } else { 0o444 })?;
+            }
+        }
+        Ok(digest)
     }
 
     /// Stores a manifest and returns its digest.

@@ -69,6 +69,8 @@ fn deb(package: &str, version: &str, data: Vec<u8>) -> Vec<u8> {
 struct Archive {
     server: Server,
     gnupg: tempfile::TempDir,
+    /// Publish Release + Release.gpg instead of InRelease.
+    detached: bool,
 }
 
 impl Archive {
@@ -93,6 +95,7 @@ impl Archive {
         let archive = Archive {
             server: Server::start(),
             gnupg,
+            detached: false,
         };
         archive.gpg(&[
             "--passphrase",
@@ -143,7 +146,21 @@ impl Archive {
             dir.path().join("Release").to_str().unwrap(),
         ]);
         let signed = fs::read(&out).unwrap();
-        self.server.serve("/debian/dists/test/InRelease", &signed);
+        if self.detached {
+            let signature = dir.path().join("Release.gpg");
+            self.gpg(&[
+                "--armor",
+                "--detach-sign",
+                "--output",
+                signature.to_str().unwrap(),
+                dir.path().join("Release").to_str().unwrap(),
+            ]);
+            self.server.serve("/debian/dists/test/Release", release.as_bytes());
+            self.server
+                .serve("/debian/dists/test/Release.gpg", &fs::read(&signature).unwrap());
+        } else {
+            self.server.serve("/debian/dists/test/InRelease", &signed);
+        }
         signed
     }
 
@@ -412,4 +429,54 @@ fn oci_images_are_accepted_by_skopeo_and_umoci_and_rebuild_identically() {
         fs::read(tar_a.join("image.tar.gz")).unwrap(),
         fs::read(tar_b.join("image.tar.gz")).unwrap()
     );
+}
+
+#[test]
+fn release_with_a_detached_signature_works_too() {
+    let mut archive = Archive::new();
+    archive.detached = true;
+    archive.publish(&[("hello", "2.0", "", hello_deb("2.0"))]);
+    let p = debian_project(&archive);
+    let run = import(&p, &["hello"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        fs::read_to_string(p.root.join("elements/base.bst"))
+            .unwrap()
+            .contains("    version: 2.0\n")
+    );
+    // A Release changed after signing is refused.
+    archive
+        .server
+        .serve("/debian/dists/test/Release", b"Origin: evil\nSHA256:\n");
+    let err = import(&p, &["hello"]).fails(4);
+    assert!(err.contains("the Release signature does not verify"), "{err}");
+}
+
+#[test]
+fn the_demo_project_loads_with_every_source_pinned() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let cache = tempfile::tempdir().unwrap();
+    let output = Command::new(assert_cmd::cargo::cargo_bin("forge"))
+        .current_dir(&root)
+        .env("FORGE_CACHE_DIR", cache.path())
+        .args(["show", "--format", "%{name}|%{state}|%{kind}", "app.bst", "image.bst"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let listing = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        !listing.contains("no reference"),
+        "every source of the demo is pinned:\n{listing}"
+    );
+    for element in [
+        "base.bst|fetch needed|deb",
+        "python/click.bst|fetch needed|pip",
+        "app.bst|waiting|pyproject",
+        "image.bst|waiting|oci-image",
+    ] {
+        assert!(
+            listing.lines().any(|l| l == element),
+            "{element} missing from:\n{listing}"
+        );
+    }
 }

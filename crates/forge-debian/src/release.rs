@@ -21,24 +21,33 @@ pub struct IndexEntry {
 /// text the signature covers. gpgv is GnuPG's verify-only tool: no trust
 /// database, no network, only the keys given.
 pub fn verify(inrelease: &[u8], keyring: &Path) -> Result<String, String> {
+    run_gpgv(&[("InRelease", inrelease)], keyring, true)
+}
+
+/// Checks a `Release` file against its detached `Release.gpg` signature
+/// and returns the Release text.
+pub fn verify_detached(release: &[u8], signature: &[u8], keyring: &Path) -> Result<String, String> {
+    run_gpgv(&[("Release.gpg", signature), ("Release", release)], keyring, false)?;
+    String::from_utf8(release.to_vec()).map_err(|_| "the Release file is not UTF-8".to_string())
+}
+
+fn run_gpgv(files: &[(&str, &[u8])], keyring: &Path, clear_signed: bool) -> Result<String, String> {
     if !keyring.is_file() {
         return Err(format!("the keyring {} does not exist", keyring.display()));
     }
     let dir = std::env::temp_dir().join(format!("forge-gpgv-{}-{}", std::process::id(), rand_suffix()));
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let signed = dir.join("InRelease");
-    let output_path = dir.join("Release");
-    std::fs::write(&signed, inrelease).map_err(|e| e.to_string())?;
-    let result = Command::new("gpgv")
-        .arg("--homedir")
-        .arg(&dir)
-        .arg("--keyring")
-        .arg(keyring)
-        .arg("--output")
-        .arg(&output_path)
-        .arg(&signed)
-        .env_clear()
-        .output();
+    let output_path = dir.join("verified");
+    let mut command = Command::new("gpgv");
+    command.arg("--homedir").arg(&dir).arg("--keyring").arg(keyring);
+    if clear_signed {
+        command.arg("--output").arg(&output_path);
+    }
+    for (name, bytes) in files {
+        std::fs::write(dir.join(name), bytes).map_err(|e| e.to_string())?;
+        command.arg(dir.join(name));
+    }
+    let result = command.env_clear().output();
     let outcome = match result {
         Err(e) => Err(format!("cannot run gpgv ({e}): install it with `apt-get install gpgv`")),
         Ok(out) if !out.status.success() => {
@@ -52,7 +61,10 @@ pub fn verify(inrelease: &[u8], keyring: &Path) -> Result<String, String> {
                 keyring.display()
             ))
         }
-        Ok(_) => std::fs::read_to_string(&output_path).map_err(|e| format!("cannot read what gpgv verified: {e}")),
+        Ok(_) if clear_signed => {
+            std::fs::read_to_string(&output_path).map_err(|e| format!("cannot read what gpgv verified: {e}"))
+        }
+        Ok(_) => Ok(String::new()),
     };
     let _ = std::fs::remove_dir_all(&dir);
     outcome

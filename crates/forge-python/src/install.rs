@@ -195,37 +195,37 @@ pub fn install_wheel_named(
         return Err(fail(w, "not a wheel file name"));
     };
     let file = fs::File::open(wheel).map_err(|e| fail(w, e))?;
-    let mut archive = zip::ZipArchive::new(file).map_err(|e| fail(w, format!("not a zip archive: {e}")))?;
-
-    // Read every member first: nothing is written unless all is well.
-    let mut members: BTreeMap<String, (Vec<u8>, bool)> = BTreeMap::new();
-    for i in 0..archive.len() {
-        let mut member = archive.by_index(i).map_err(|e| fail(w, e))?;
-        let member_name = member
-            .name()
-            .map_err(|e| fail(w, format!("unreadable member name: {e}")))?
-            .to_string();
-        if member.is_dir() {
-            member_path(member_name.trim_end_matches('/')).map_err(|e| fail(w, e))?;
-            continue;
-        }
-        member_path(&member_name).map_err(|e| fail(w, e))?;
-        let mode = member.unix_mode().unwrap_or(0o644);
-        if mode & 0o170000 == 0o120000 {
-            return Err(fail(
-                w,
-                format!("member '{member_name}' is a symlink; wheels may not hold symlinks"),
-            ));
-        }
-        let mut bytes = Vec::with_capacity(member.size() as usize);
-        member
-            .read_to_end(&mut bytes)
-            .map_err(|e| fail(w, format!("cannot read '{member_name}': {e}")))?;
-        if members
-            .insert(member_name.clone(), (bytes, mode & 0o111 != 0))
-            .is_some()
-        {
-            return Err(fail(w, format!("member '{member_name}' appears twice")));
+    let archive = zip::ZipArchive::new(file).map_err(|e| fail(w, format!("not a zip archive: {e}")))?;
+    // Read (inflate) and hash every member first, on every core for large
+    // wheels: nothing is written unless all is well.
+    let count = archive.len();
+    drop(archive);
+    let workers = if count > 256 {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .min(8)
+    } else {
+        1
+    };
+    let results: Vec<Result<Vec<Member>, InstallError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|worker| scope.spawn(move || read_members(wheel, w, worker, workers)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err(fail(w, "a reader thread panicked"))))
+            .collect()
+    });
+    let mut members: BTreeMap<String, (Vec<u8>, bool, String)> = BTreeMap::new();
+    for result in results {
+        for member in result? {
+            if members
+                .insert(member.name.clone(), (member.bytes, member.executable, member.hash))
+                .is_some()
+            {
+                return Err(fail(w, format!("member '{}' appears twice", member.name)));
+            }
         }
     }
 
@@ -243,11 +243,11 @@ pub fn install_wheel_named(
     let record_name = format!("{dist_info}/RECORD");
     let record_text = members
         .get(&record_name)
-        .map(|(bytes, _)| String::from_utf8_lossy(bytes).into_owned())
+        .map(|(bytes, _, _)| String::from_utf8_lossy(bytes).into_owned())
         .ok_or_else(|| fail(w, format!("{record_name} is missing")))?;
     let wheel_meta = members
         .get(&format!("{dist_info}/WHEEL"))
-        .map(|(b, _)| String::from_utf8_lossy(b).into_owned())
+        .map(|(b, _, _)| String::from_utf8_lossy(b).into_owned())
         .unwrap_or_default();
     let root_is_purelib = !wheel_meta
         .lines()
@@ -266,7 +266,7 @@ pub fn install_wheel_named(
             ),
         );
     }
-    for (member, (bytes, _)) in &members {
+    for (member, (bytes, _, actual)) in &members {
         if *member == record_name || member.ends_with("/RECORD.jws") || member.ends_with("/RECORD.p7s") {
             continue;
         }
@@ -276,8 +276,7 @@ pub fn install_wheel_named(
         if hash.is_empty() {
             return Err(fail(w, format!("'{member}' has no hash in RECORD")));
         }
-        let actual = record_hash(bytes);
-        if *hash != actual {
+        if hash != actual {
             return Err(fail(
                 w,
                 format!("'{member}' does not match RECORD: expected {hash}, got {actual}"),
@@ -306,7 +305,7 @@ pub fn install_wheel_named(
     };
     let mut written = Vec::new();
     let mut record_rows: Vec<(PathBuf, String, usize)> = Vec::new();
-    for (member, (bytes, executable)) in &members {
+    for (member, (bytes, executable, _)) in &members {
         if *member == record_name {
             continue;
         }
@@ -348,7 +347,7 @@ pub fn install_wheel_named(
         record_rows.push((destination, record_hash(&content), content.len()));
     }
 
-    if let Some((text, _)) = members.get(&format!("{dist_info}/entry_points.txt")) {
+    if let Some((text, _, _)) = members.get(&format!("{dist_info}/entry_points.txt")) {
         for (script, module, attr) in entry_points(&String::from_utf8_lossy(text)) {
             if script.contains('/') || script.is_empty() {
                 return Err(fail(w, format!("entry point name '{script}' is not a file name")));
@@ -380,6 +379,53 @@ pub fn install_wheel_named(
         version,
         files: written,
     })
+}
+
+/// A member read from a wheel, with its RECORD-style hash.
+struct Member {
+    name: String,
+    bytes: Vec<u8>,
+    executable: bool,
+    hash: String,
+}
+
+/// Reads and hashes the members `worker`, `worker + workers`, ... of the
+/// wheel at `path`, each reader with its own handle on the file.
+fn read_members(path: &Path, w: &str, worker: usize, workers: usize) -> Result<Vec<Member>, InstallError> {
+    let file = fs::File::open(path).map_err(|e| fail(w, e))?;
+    let mut archive = zip::ZipArchive::new(file).map_err(|e| fail(w, format!("not a zip archive: {e}")))?;
+    let mut out = Vec::new();
+    for i in (worker..archive.len()).step_by(workers) {
+        let mut member = archive.by_index(i).map_err(|e| fail(w, e))?;
+        let name = member
+            .name()
+            .map_err(|e| fail(w, format!("unreadable member name: {e}")))?
+            .to_string();
+        if member.is_dir() {
+            member_path(name.trim_end_matches('/')).map_err(|e| fail(w, e))?;
+            continue;
+        }
+        member_path(&name).map_err(|e| fail(w, e))?;
+        let mode = member.unix_mode().unwrap_or(0o644);
+        if mode & 0o170000 == 0o120000 {
+            return Err(fail(
+                w,
+                format!("member '{name}' is a symlink; wheels may not hold symlinks"),
+            ));
+        }
+        let mut bytes = Vec::with_capacity(member.size() as usize);
+        member
+            .read_to_end(&mut bytes)
+            .map_err(|e| fail(w, format!("cannot read '{name}': {e}")))?;
+        let hash = record_hash(&bytes);
+        out.push(Member {
+            name,
+            bytes,
+            executable: mode & 0o111 != 0,
+            hash,
+        });
+    }
+    Ok(out)
 }
 
 /// `path` relative to `base`, with `..` where it lies outside.

@@ -9,7 +9,7 @@ use std::fs;
 use std::path::Path;
 
 use forge_debian::control::{Paragraph, parse};
-use forge_debian::release::{index_entries, packages_entry, verify};
+use forge_debian::release::{index_entries, packages_entry, verify, verify_detached};
 use forge_debian::version::compare;
 use forge_project::{KeyContext, LoadError, Project, Source, SourceKind, UrlPurpose};
 use forge_yaml::Node;
@@ -86,21 +86,40 @@ impl<'a> Archive<'a> {
         let urls = ctx
             .project
             .source_urls(&inrelease, UrlPurpose::Track, ctx.default_mirror());
-        let (from, text, _) = ctx.downloader.get_text(&urls, "*/*").map_err(|failure| SourceError {
-            message: format!("cannot read {inrelease}"),
-            details: failure
-                .attempts
-                .iter()
-                .map(|a| format!("{}: {}", a.url, a.reason))
-                .collect(),
-        })?;
-        let release =
-            verify(text.as_bytes(), &self.keyring).map_err(|why| SourceError::new(format!("{from}: {why}")))?;
+        let release = match ctx.downloader.get_text(&urls, "*/*") {
+            Ok((from, text, _)) => {
+                verify(text.as_bytes(), &self.keyring).map_err(|why| SourceError::new(format!("{from}: {why}")))?
+            }
+            // Archives without InRelease publish Release and Release.gpg.
+            Err(inrelease_failure) => {
+                let release_url = format!("{}dists/{}/Release", self.url, self.suite);
+                let fetch = |url: &str| {
+                    let urls = ctx.project.source_urls(url, UrlPurpose::Track, ctx.default_mirror());
+                    ctx.downloader.get_text(&urls, "*/*")
+                };
+                match (fetch(&release_url), fetch(&format!("{release_url}.gpg"))) {
+                    (Ok((from, release, _)), Ok((_, signature, _))) => {
+                        verify_detached(release.as_bytes(), signature.as_bytes(), &self.keyring)
+                            .map_err(|why| SourceError::new(format!("{from}: {why}")))?
+                    }
+                    _ => {
+                        return Err(SourceError {
+                            message: format!("cannot read {inrelease} (nor Release with Release.gpg)"),
+                            details: inrelease_failure
+                                .attempts
+                                .iter()
+                                .map(|a| format!("{}: {}", a.url, a.reason))
+                                .collect(),
+                        });
+                    }
+                }
+            }
+        };
         let entries = index_entries(&release);
         let entry = packages_entry(&entries, self.component, self.arch).ok_or_else(|| {
             SourceError::new(format!(
-                "{from} lists no Packages index for {}/{}",
-                self.component, self.arch
+                "the {} Release lists no Packages index for {}/{}",
+                self.suite, self.component, self.arch
             ))
         })?;
         let index_url = format!("{}dists/{}/{}", self.url, self.suite, entry.path);
