@@ -59,7 +59,8 @@ pub fn run(session: &Session, args: &ImportPythonArgs) -> Result<(), Failure> {
         .and_then(|c| c.as_map())
         .and_then(|c| c.get("target"))
         .cloned();
-    let tags = compatible_tags(target_of(target.as_ref()).as_ref());
+    let target = target.map(|n| forge_sources::pypi::target_from_node(&n)).transpose()?;
+    let tags = compatible_tags(target.as_ref());
 
     let into = project.dir.join(&args.into);
     let relative = into.strip_prefix(&project.element_path).map_err(|_| {
@@ -141,30 +142,6 @@ pub fn run(session: &Session, args: &ImportPythonArgs) -> Result<(), Failure> {
         args.into.display()
     );
     Ok(())
-}
-
-fn target_of(node: Option<&forge_yaml::Node>) -> Option<forge_python::tags::Target> {
-    let map = node?.as_map()?;
-    let text = |k: &str| map.get(k).and_then(|n| n.as_str());
-    let (major, minor) = text("python")?.split_once('.')?;
-    let version = (major.parse().ok()?, minor.parse().ok()?);
-    let platforms = match (map.get("platforms"), text("glibc"), text("arch")) {
-        (Some(list), _, _) => list
-            .as_list()?
-            .iter()
-            .filter_map(|n| n.as_str().map(str::to_string))
-            .collect(),
-        (None, Some(glibc), Some(arch)) => {
-            let (a, b) = glibc.split_once('.')?;
-            forge_python::tags::manylinux_platforms((a.parse().ok()?, b.parse().ok()?), arch)
-        }
-        _ => return None,
-    };
-    Some(forge_python::tags::Target {
-        version,
-        implementation: text("implementation").unwrap_or("cp").to_string(),
-        platforms,
-    })
 }
 
 /// Runs `forge import deb`.

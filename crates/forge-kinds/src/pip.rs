@@ -42,17 +42,65 @@ impl ElementKind for Pip {
         Ok(())
     }
     fn unique_key(&self, element: &Element) -> Value {
-        let var = |name: &str| element.variables.get(name).unwrap_or_default().to_string();
-        json!({
-            "compile-bytecode": config_flag(element, "compile-bytecode", false),
-            "python": var("python"),
-            "site-packages": var("python-site-packages"),
-            "bindir": var("bindir"),
-            "includedir": var("includedir"),
-            "python-version": var("python-version"),
-            "prefix": var("prefix"),
-        })
+        install_key(element)
     }
+}
+
+/// What decides where and how wheels are installed (shared with
+/// `pyproject`).
+pub(crate) fn install_key(element: &Element) -> Value {
+    let var = |name: &str| element.variables.get(name).unwrap_or_default().to_string();
+    json!({
+        "compile-bytecode": config_flag(element, "compile-bytecode", false),
+        "python": var("python"),
+        "site-packages": var("python-site-packages"),
+        "bindir": var("bindir"),
+        "includedir": var("includedir"),
+        "python-version": var("python-version"),
+        "prefix": var("prefix"),
+    })
+}
+
+/// Where the parts of a wheel go under `output`, from the variables.
+pub(crate) fn wheel_layout(ctx: &BuildContext<'_>, output: &std::path::Path) -> Layout {
+    let site = host_path(output, &ctx.variable("python-site-packages"));
+    Layout {
+        purelib: site.clone(),
+        platlib: site,
+        scripts: host_path(output, &ctx.variable("bindir")),
+        headers: host_path(
+            output,
+            &format!(
+                "{}/python{}",
+                ctx.variable("includedir"),
+                ctx.variable("python-version")
+            ),
+        ),
+        data: host_path(output, &ctx.variable("prefix")),
+    }
+}
+
+/// Compiles the byte-code of the site-packages in `output` with the staged
+/// interpreter, in the sandbox, with hash-based invalidation.
+pub(crate) fn compile_bytecode(
+    ctx: &mut BuildContext<'_>,
+    root: &std::path::Path,
+    output: &std::path::Path,
+    env: Vec<(String, String)>,
+) -> Result<(), BuildError> {
+    let install_root = ctx.variable("install-root");
+    let site_in_sandbox = format!("{install_root}{}", ctx.variable("python-site-packages"));
+    let command = format!(
+        "{} -m compileall -q --invalidation-mode checked-hash -s {install_root} -p / {site_in_sandbox}",
+        ctx.variable("python")
+    );
+    ctx.log(&format!("# {command}"));
+    let mounts = vec![Mount {
+        host: output.to_path_buf(),
+        target: install_root,
+        writable: true,
+    }];
+    ctx.run_in(root, false, mounts, "/", env, &command)
 }
 
 impl Assemble for Pip {
@@ -87,21 +135,7 @@ impl Assemble for Pip {
             )));
         }
         let output = ctx.dir("output")?;
-        let site = host_path(&output, &ctx.variable("python-site-packages"));
-        let layout = Layout {
-            purelib: site.clone(),
-            platlib: site,
-            scripts: host_path(&output, &ctx.variable("bindir")),
-            headers: host_path(
-                &output,
-                &format!(
-                    "{}/python{}",
-                    ctx.variable("includedir"),
-                    ctx.variable("python-version")
-                ),
-            ),
-            data: host_path(&output, &ctx.variable("prefix")),
-        };
+        let layout = wheel_layout(ctx, &output);
         let python = ctx.variable("python");
         for (name, wheel) in &wheels {
             let installed =
@@ -116,20 +150,9 @@ impl Assemble for Pip {
         if config_flag(ctx.element, "compile-bytecode", false) {
             let root = ctx.dir("root")?;
             ctx.stage_deps(&root, StageMode::Hardlink)?;
-            let install_root = ctx.variable("install-root");
-            let site_in_sandbox = format!("{install_root}{}", ctx.variable("python-site-packages"));
-            let command = format!(
-                "{python} -m compileall -q --invalidation-mode checked-hash -s {install_root} -p / {site_in_sandbox}"
-            );
-            ctx.log(&format!("# {command}"));
-            let mounts = vec![Mount {
-                host: output.clone(),
-                target: install_root,
-                writable: true,
-            }];
             let mut env = ctx.environment();
             env.push(("PYTHONHASHSEED".into(), "0".into()));
-            ctx.run_in(&root, false, mounts, "/", env, &command)?;
+            compile_bytecode(ctx, &root, &output, env)?;
         }
         Ok(output)
     }

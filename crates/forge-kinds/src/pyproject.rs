@@ -9,12 +9,13 @@ use std::path::PathBuf;
 
 use forge_cas::StageMode;
 use forge_project::{Element, ElementKind, LoadError};
-use forge_python::install::{Layout, install_wheel};
+use forge_python::install::install_wheel;
 use forge_sandbox::Mount;
 use serde_json::{Value, json};
 
-use crate::build::{Assemble, BuildContext, BuildError, config_flag, host_path};
+use crate::build::{Assemble, BuildContext, BuildError, config_flag};
 use crate::checks::config_bool;
+use crate::pip::{compile_bytecode, install_key, wheel_layout};
 
 /// The `pyproject` kind.
 pub struct Pyproject;
@@ -67,17 +68,9 @@ impl ElementKind for Pyproject {
         Ok(())
     }
     fn unique_key(&self, element: &Element) -> Value {
-        let var = |name: &str| element.variables.get(name).unwrap_or_default().to_string();
-        json!({
-            "compile-bytecode": config_flag(element, "compile-bytecode", false),
-            "frontend": FRONTEND,
-            "python": var("python"),
-            "site-packages": var("python-site-packages"),
-            "bindir": var("bindir"),
-            "includedir": var("includedir"),
-            "python-version": var("python-version"),
-            "prefix": var("prefix"),
-        })
+        let mut key = install_key(element);
+        key["frontend"] = json!(FRONTEND);
+        key
     }
 }
 
@@ -136,35 +129,11 @@ impl Assemble for Pyproject {
             )));
         };
         let output = ctx.dir("output")?;
-        let site = host_path(&output, &ctx.variable("python-site-packages"));
-        let layout = Layout {
-            purelib: site.clone(),
-            platlib: site,
-            scripts: host_path(&output, &ctx.variable("bindir")),
-            headers: host_path(
-                &output,
-                &format!(
-                    "{}/python{}",
-                    ctx.variable("includedir"),
-                    ctx.variable("python-version")
-                ),
-            ),
-            data: host_path(&output, &ctx.variable("prefix")),
-        };
+        let layout = wheel_layout(ctx, &output);
         let installed = install_wheel(wheel, &layout, &python).map_err(|e| BuildError(e.to_string()))?;
         ctx.log(&format!("# installed {} {}", installed.name, installed.version));
         if config_flag(ctx.element, "compile-bytecode", false) {
-            let install_root = ctx.variable("install-root");
-            let site_in_sandbox = format!("{install_root}{}", ctx.variable("python-site-packages"));
-            let command = format!(
-                "{python} -m compileall -q --invalidation-mode checked-hash -s {install_root} -p / {site_in_sandbox}"
-            );
-            let mounts = vec![Mount {
-                host: output.clone(),
-                target: install_root,
-                writable: true,
-            }];
-            ctx.run_in(&root, false, mounts, "/", env, &command)?;
+            compile_bytecode(ctx, &root, &output, env)?;
         }
         Ok(output)
     }

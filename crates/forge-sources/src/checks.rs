@@ -105,3 +105,25 @@ pub fn check_project_path(source: &Source, project: &Project, key: &str) -> Resu
 pub fn hex(digest: &[u8]) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// The `ref` of a source pinned to one file of an index: version, file
+/// name (or path in the archive) and sha256.
+pub struct FilePin {
+    /// The version.
+    pub version: String,
+    /// The file name, or path in the archive.
+    pub filename: String,
+    /// Its sha256, lowercase.
+    pub sha256: String,
+}
+
+/// The `ref: {version, filename, sha256}` of a source, if complete.
+pub fn file_pin(source: &Source) -> Option<FilePin> {
+    let map = source.get("ref")?.as_map()?;
+    let get = |k: &str| map.get(k).and_then(Node::as_str).map(str::to_string);
+    Some(FilePin {
+        version: get("version")?,
+        filename: get("filename")?,
+        sha256: get("sha256")?.to_ascii_lowercase(),
+    })
+}

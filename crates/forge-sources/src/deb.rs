@@ -12,31 +12,14 @@ use forge_debian::control::{Paragraph, parse};
 use forge_debian::release::{index_entries, packages_entry, verify, verify_detached};
 use forge_debian::version::compare;
 use forge_project::{KeyContext, LoadError, Project, Source, SourceKind, UrlPurpose};
-use forge_yaml::Node;
 use forge_yaml::edit::NewValue;
 use serde_json::{Value, json};
 
-use crate::checks::{check_project_path, is_sha256, optional_str, required_str, span_of};
+use crate::checks::{check_project_path, file_pin, is_sha256, optional_str, required_str, span_of};
 use crate::runtime::{SourceContext, SourceError, SourceRuntime, Tracked};
 
 /// The `deb` kind.
 pub struct Deb;
-
-struct Pin {
-    version: String,
-    filename: String,
-    sha256: String,
-}
-
-fn pin(source: &Source) -> Option<Pin> {
-    let map = source.get("ref")?.as_map()?;
-    let get = |k: &str| map.get(k).and_then(Node::as_str).map(str::to_string);
-    Some(Pin {
-        version: get("version")?,
-        filename: get("filename")?,
-        sha256: get("sha256")?.to_ascii_lowercase(),
-    })
-}
 
 fn archive_url(source: &Source) -> Result<String, SourceError> {
     let url = required_str(source, "url").map_err(|e| SourceError::new(e.to_string()))?;
@@ -103,14 +86,8 @@ impl<'a> Archive<'a> {
                             .map_err(|why| SourceError::new(format!("{from}: {why}")))?
                     }
                     _ => {
-                        return Err(SourceError {
-                            message: format!("cannot read {inrelease} (nor Release with Release.gpg)"),
-                            details: inrelease_failure
-                                .attempts
-                                .iter()
-                                .map(|a| format!("{}: {}", a.url, a.reason))
-                                .collect(),
-                        });
+                        return Err(inrelease_failure
+                            .into_error(format!("cannot read {inrelease} (nor Release with Release.gpg)")));
                     }
                 }
             }
@@ -129,13 +106,10 @@ impl<'a> Archive<'a> {
         let done = ctx
             .downloader
             .fetch(ctx.cache, &entry.path, &index_urls, Some(&entry.sha256), ctx.progress)
-            .map_err(|failure| SourceError {
-                message: format!("the Packages index does not match the signed Release ({index_url})"),
-                details: failure
-                    .attempts
-                    .iter()
-                    .map(|a| format!("{}: {}", a.url, a.reason))
-                    .collect(),
+            .map_err(|failure| {
+                failure.into_error(format!(
+                    "the Packages index does not match the signed Release ({index_url})"
+                ))
             })?;
         let reader = crate::extract::open_compressed(&ctx.cache.file_path(&done.sha256))
             .map_err(|e| SourceError::new(format!("cannot open the Packages index: {e}")))?;
@@ -176,8 +150,8 @@ impl SourceKind for Deb {
                 )
             })?;
             forge_project::error::check_keys(map, &["version", "filename", "sha256"], "a deb ref")?;
-            let pin =
-                pin(source).ok_or_else(|| LoadError::at(&node.span, "'ref' needs version, filename and sha256"))?;
+            let pin = file_pin(source)
+                .ok_or_else(|| LoadError::at(&node.span, "'ref' needs version, filename and sha256"))?;
             if !is_sha256(&pin.sha256) {
                 return Err(LoadError::at(
                     &node.span,
@@ -195,17 +169,17 @@ impl SourceKind for Deb {
     }
     fn unique_key(&self, source: &Source, _ctx: &KeyContext<'_>) -> Result<Option<Value>, LoadError> {
         let package = required_str(source, "package")?;
-        Ok(pin(source).map(|p| json!({ "package": package, "version": p.version, "sha256": p.sha256 })))
+        Ok(file_pin(source).map(|p| json!({ "package": package, "version": p.version, "sha256": p.sha256 })))
     }
 }
 
 impl SourceRuntime for Deb {
     fn is_cached(&self, source: &Source, cache: &crate::SourceCache) -> bool {
-        pin(source).is_some_and(|p| cache.has_file(&p.sha256))
+        file_pin(source).is_some_and(|p| cache.has_file(&p.sha256))
     }
 
     fn cached_file(&self, source: &Source, cache: &crate::SourceCache) -> Option<(String, std::path::PathBuf)> {
-        let pin = pin(source)?;
+        let pin = file_pin(source)?;
         let name = pin.filename.rsplit('/').next().unwrap_or(&pin.filename).to_string();
         cache
             .has_file(&pin.sha256)
@@ -214,8 +188,8 @@ impl SourceRuntime for Deb {
 
     fn fetch(&self, source: &Source, ctx: &SourceContext<'_>) -> Result<(), SourceError> {
         let package = required_str(source, "package").map_err(|e| SourceError::new(e.to_string()))?;
-        let pin =
-            pin(source).ok_or_else(|| SourceError::new(format!("'{package}' has no ref: run `forge track` first")))?;
+        let pin = file_pin(source)
+            .ok_or_else(|| SourceError::new(format!("'{package}' has no ref: run `forge track` first")))?;
         if ctx.cache.has_file(&pin.sha256) {
             return Ok(());
         }
@@ -232,13 +206,11 @@ impl SourceRuntime for Deb {
         ctx.downloader
             .fetch(ctx.cache, label, &urls, Some(&pin.sha256), ctx.progress)
             .map(|_| ())
-            .map_err(|failure| SourceError {
-                message: format!("cannot fetch {package} {} (sha256 {})", pin.version, pin.sha256),
-                details: failure
-                    .attempts
-                    .iter()
-                    .map(|a| format!("{}: {}", a.url, a.reason))
-                    .collect(),
+            .map_err(|failure| {
+                failure.into_error(format!(
+                    "cannot fetch {package} {} (sha256 {})",
+                    pin.version, pin.sha256
+                ))
             })
     }
 
@@ -268,14 +240,7 @@ impl SourceRuntime for Deb {
         let label = filename.rsplit('/').next().unwrap_or(&filename).to_string();
         ctx.downloader
             .fetch(ctx.cache, &label, &urls, Some(&sha256), ctx.progress)
-            .map_err(|failure| SourceError {
-                message: format!("cannot download {package} {version}"),
-                details: failure
-                    .attempts
-                    .iter()
-                    .map(|a| format!("{}: {}", a.url, a.reason))
-                    .collect(),
-            })?;
+            .map_err(|failure| failure.into_error(format!("cannot download {package} {version}")))?;
         Ok(Some(Tracked {
             new_ref: NewValue::Mapping(vec![
                 ("version".into(), version.clone()),
@@ -283,7 +248,7 @@ impl SourceRuntime for Deb {
                 ("sha256".into(), sha256.clone()),
             ]),
             new_display: format!("{version} {}", &sha256[..12]),
-            old_display: pin(source).map(|p| format!("{} {}", p.version, &p.sha256[..12])),
+            old_display: file_pin(source).map(|p| format!("{} {}", p.version, &p.sha256[..12])),
             note: Some(label),
             warning: None,
         }))

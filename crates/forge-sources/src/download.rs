@@ -315,6 +315,20 @@ fn io_reason(err: &io::Error) -> String {
     text
 }
 
+impl DownloadFailure {
+    /// The error to report: `message`, then each URL tried and why it failed.
+    pub fn into_error(self, message: impl Into<String>) -> crate::runtime::SourceError {
+        crate::runtime::SourceError {
+            message: message.into(),
+            details: self
+                .attempts
+                .iter()
+                .map(|a| format!("{}: {}", a.url, a.reason))
+                .collect(),
+        }
+    }
+}
+
 impl std::fmt::Display for DownloadFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         for (i, attempt) in self.attempts.iter().enumerate() {

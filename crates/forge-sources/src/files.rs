@@ -43,14 +43,7 @@ pub fn fetch(source: &Source, ctx: &SourceContext<'_>) -> Result<(), SourceError
     ctx.downloader
         .fetch(ctx.cache, label(url), &urls, Some(&sha), ctx.progress)
         .map(|_| ())
-        .map_err(|failure| SourceError {
-            message: format!("cannot fetch {url} (sha256 {sha})"),
-            details: failure
-                .attempts
-                .iter()
-                .map(|a| format!("{}: {}", a.url, a.reason))
-                .collect(),
-        })
+        .map_err(|failure| failure.into_error(format!("cannot fetch {url} (sha256 {sha})")))
 }
 
 /// Downloads what the URL serves now and pins its sha256.
@@ -60,14 +53,7 @@ pub fn track(source: &Source, ctx: &SourceContext<'_>) -> Result<Option<Tracked>
     let done = ctx
         .downloader
         .fetch(ctx.cache, label(url), &urls, None, ctx.progress)
-        .map_err(|failure| SourceError {
-            message: format!("cannot track {url}"),
-            details: failure
-                .attempts
-                .iter()
-                .map(|a| format!("{}: {}", a.url, a.reason))
-                .collect(),
-        })?;
+        .map_err(|failure| failure.into_error(format!("cannot track {url}")))?;
     Ok(Some(Tracked {
         new_ref: NewValue::Scalar(done.sha256.clone()),
         new_display: done.sha256,

@@ -18,7 +18,7 @@ use forge_yaml::Node;
 use forge_yaml::edit::NewValue;
 use serde_json::{Value, json};
 
-use crate::checks::{is_sha256, optional_bool, optional_str, required_str, span_of};
+use crate::checks::{file_pin, is_sha256, optional_bool, optional_str, required_str, span_of};
 use crate::runtime::{SourceContext, SourceError, SourceRuntime, Tracked};
 
 /// The index used when a source names none.
@@ -26,23 +26,6 @@ pub const DEFAULT_INDEX: &str = "https://pypi.org/simple/";
 
 /// The `pypi` kind.
 pub struct Pypi;
-
-/// The pinned file: version, file name, sha256.
-struct Pin {
-    version: String,
-    filename: String,
-    sha256: String,
-}
-
-fn pin(source: &Source) -> Option<Pin> {
-    let map = source.get("ref")?.as_map()?;
-    let get = |k: &str| map.get(k).and_then(Node::as_str).map(str::to_string);
-    Some(Pin {
-        version: get("version")?,
-        filename: get("filename")?,
-        sha256: get("sha256")?.to_ascii_lowercase(),
-    })
-}
 
 fn index_url(source: &Source) -> String {
     let url = optional_str(source, "url").ok().flatten().unwrap_or(DEFAULT_INDEX);
@@ -56,9 +39,12 @@ fn index_url(source: &Source) -> String {
 /// The Python target of a source (`target:`; the project's default comes
 /// from `sources: pypi: config: target:`).
 fn target(source: &Source) -> Result<Option<Target>, LoadError> {
-    let Some(node) = source.get("target") else {
-        return Ok(None);
-    };
+    source.get("target").map(target_from_node).transpose()
+}
+
+/// Reads a Python target: `python: '3.11'`, `implementation` (default
+/// `cp`), and `platforms`, or `glibc` and `arch` for the manylinux list.
+pub fn target_from_node(node: &Node) -> Result<Target, LoadError> {
     let map = node
         .as_map()
         .ok_or_else(|| LoadError::at(&node.span, "'target' must be a mapping"))?;
@@ -68,12 +54,15 @@ fn target(source: &Source) -> Result<Option<Target>, LoadError> {
         "a Python target",
     )?;
     let text = |k: &str| map.get(k).and_then(Node::as_str);
+    let major_minor = |value: &str, what: &str| -> Result<(u32, u32), LoadError> {
+        value
+            .split_once('.')
+            .and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)))
+            .ok_or_else(|| LoadError::at(&node.span, format!("'{what}' must be MAJOR.MINOR, not '{value}'")))
+    };
     let python =
         text("python").ok_or_else(|| LoadError::at(&node.span, "a Python target needs 'python' (such as 3.11)"))?;
-    let version = python
-        .split_once('.')
-        .and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)))
-        .ok_or_else(|| LoadError::at(&node.span, format!("'python' must be MAJOR.MINOR, not '{python}'")))?;
+    let version = major_minor(python, "python")?;
     let platforms = match (map.get("platforms"), text("glibc"), text("arch")) {
         (Some(list), _, _) => list
             .as_list()
@@ -81,13 +70,7 @@ fn target(source: &Source) -> Result<Option<Target>, LoadError> {
             .iter()
             .filter_map(|n| n.as_str().map(str::to_string))
             .collect(),
-        (None, Some(glibc), Some(arch)) => {
-            let glibc = glibc
-                .split_once('.')
-                .and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)))
-                .ok_or_else(|| LoadError::at(&node.span, format!("'glibc' must be MAJOR.MINOR, not '{glibc}'")))?;
-            manylinux_platforms(glibc, arch)
-        }
+        (None, Some(glibc), Some(arch)) => manylinux_platforms(major_minor(glibc, "glibc")?, arch),
         _ => {
             return Err(LoadError::at(
                 &node.span,
@@ -95,11 +78,11 @@ fn target(source: &Source) -> Result<Option<Target>, LoadError> {
             ));
         }
     };
-    Ok(Some(Target {
+    Ok(Target {
         version,
         implementation: text("implementation").unwrap_or("cp").to_string(),
         platforms,
-    }))
+    })
 }
 
 impl SourceKind for Pypi {
@@ -134,8 +117,8 @@ impl SourceKind for Pypi {
                 .with_hint("run `forge track` to fill it in")
             })?;
             forge_project::error::check_keys(map, &["version", "filename", "sha256"], "a pypi ref")?;
-            let pin =
-                pin(source).ok_or_else(|| LoadError::at(&node.span, "'ref' needs version, filename and sha256"))?;
+            let pin = file_pin(source)
+                .ok_or_else(|| LoadError::at(&node.span, "'ref' needs version, filename and sha256"))?;
             if !is_sha256(&pin.sha256) {
                 return Err(LoadError::at(
                     &node.span,
@@ -156,7 +139,7 @@ impl SourceKind for Pypi {
     }
     fn unique_key(&self, source: &Source, _ctx: &KeyContext<'_>) -> Result<Option<Value>, LoadError> {
         let name = normalize(required_str(source, "name")?);
-        Ok(pin(source)
+        Ok(file_pin(source)
             .map(|p| json!({ "name": name, "version": p.version, "filename": p.filename, "sha256": p.sha256 })))
     }
 }
@@ -170,14 +153,10 @@ fn index_files(source: &Source, ctx: &SourceContext<'_>, purpose: UrlPurpose) ->
     let name = required_str(source, "name").map_err(|e| err(e.to_string()))?;
     let page = format!("{}{}/", index_url(source), normalize(name));
     let urls = ctx.project.source_urls(&page, purpose, ctx.default_mirror());
-    let (url, body, kind) = ctx.downloader.get_text(&urls, ACCEPT).map_err(|failure| SourceError {
-        message: format!("cannot read the index page of '{name}'"),
-        details: failure
-            .attempts
-            .iter()
-            .map(|a| format!("{}: {}", a.url, a.reason))
-            .collect(),
-    })?;
+    let (url, body, kind) = ctx
+        .downloader
+        .get_text(&urls, ACCEPT)
+        .map_err(|failure| failure.into_error(format!("cannot read the index page of '{name}'")))?;
     if kind.contains("json") {
         parse_json(&body, &url).map_err(|e| err(format!("{url}: {e}")))
     } else {
@@ -187,11 +166,11 @@ fn index_files(source: &Source, ctx: &SourceContext<'_>, purpose: UrlPurpose) ->
 
 impl SourceRuntime for Pypi {
     fn is_cached(&self, source: &Source, cache: &crate::SourceCache) -> bool {
-        pin(source).is_some_and(|p| cache.has_file(&p.sha256))
+        file_pin(source).is_some_and(|p| cache.has_file(&p.sha256))
     }
 
     fn cached_file(&self, source: &Source, cache: &crate::SourceCache) -> Option<(String, std::path::PathBuf)> {
-        let pin = pin(source)?;
+        let pin = file_pin(source)?;
         cache
             .has_file(&pin.sha256)
             .then(|| (pin.filename.clone(), cache.file_path(&pin.sha256)))
@@ -199,7 +178,7 @@ impl SourceRuntime for Pypi {
 
     fn fetch(&self, source: &Source, ctx: &SourceContext<'_>) -> Result<(), SourceError> {
         let name = required_str(source, "name").map_err(|e| err(e.to_string()))?;
-        let pin = pin(source).ok_or_else(|| err(format!("'{name}' has no ref: run `forge track` first")))?;
+        let pin = file_pin(source).ok_or_else(|| err(format!("'{name}' has no ref: run `forge track` first")))?;
         if ctx.cache.has_file(&pin.sha256) {
             return Ok(());
         }
@@ -224,14 +203,7 @@ impl SourceRuntime for Pypi {
                 ctx.progress,
             )
             .map(|_| ())
-            .map_err(|failure| SourceError {
-                message: format!("cannot fetch {} (sha256 {})", pin.filename, pin.sha256),
-                details: failure
-                    .attempts
-                    .iter()
-                    .map(|a| format!("{}: {}", a.url, a.reason))
-                    .collect(),
-            })
+            .map_err(|failure| failure.into_error(format!("cannot fetch {} (sha256 {})", pin.filename, pin.sha256)))
     }
 
     fn track(&self, source: &Source, ctx: &SourceContext<'_>) -> Result<Option<Tracked>, SourceError> {
@@ -315,21 +287,14 @@ impl SourceRuntime for Pypi {
                 file.sha256.as_deref(),
                 ctx.progress,
             )
-            .map_err(|failure| SourceError {
-                message: format!("cannot download {}", file.filename),
-                details: failure
-                    .attempts
-                    .iter()
-                    .map(|a| format!("{}: {}", a.url, a.reason))
-                    .collect(),
-            })?;
+            .map_err(|failure| failure.into_error(format!("cannot download {}", file.filename)))?;
         if file.sha256.is_none() {
             ctx.progress.warn(&format!(
                 "the index publishes no sha256 for {}: pinned what it served",
                 file.filename
             ));
         }
-        let old = pin(source).map(|p| format!("{} {}", p.version, &p.sha256[..12]));
+        let old = file_pin(source).map(|p| format!("{} {}", p.version, &p.sha256[..12]));
         let new_display = format!("{version} {}", &done.sha256[..12]);
         Ok(Some(Tracked {
             new_ref: NewValue::Mapping(vec![
@@ -345,7 +310,7 @@ impl SourceRuntime for Pypi {
     }
 
     fn stage(&self, source: &Source, ctx: &SourceContext<'_>, dir: &Path) -> Result<(), SourceError> {
-        let pin = pin(source).ok_or_else(|| err("the source has no ref"))?;
+        let pin = file_pin(source).ok_or_else(|| err("the source has no ref"))?;
         let cached = ctx.cache.file_path(&pin.sha256);
         if pin.filename.contains('/') {
             return Err(err(format!("'{}' is not a file name", pin.filename)));
