@@ -85,13 +85,17 @@ fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
 fn digest_file(path: &Path) -> io::Result<String> {
     let mut hasher = blake3::Hasher::new();
     let mut file = fs::File::open(path)?;
-    let mut buffer = vec![0u8; 256 * 1024];
+    // Most artifact files are small: size the buffer to the file (a large
+    // zeroed buffer per file costs more than hashing it).
+    let size = file.metadata().map(|m| m.len() as usize).unwrap_or(0);
+    let mut buffer = Vec::with_capacity(size.min(1 << 20) + 1);
     loop {
-        let n = file.read(&mut buffer)?;
+        buffer.clear();
+        let n = (&mut file).take(1 << 20).read_to_end(&mut buffer)?;
         if n == 0 {
             break;
         }
-        hasher.update(&buffer[..n]);
+        hasher.update(&buffer);
     }
     Ok(hasher.finalize().to_hex().to_string())
 }

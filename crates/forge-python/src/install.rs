@@ -305,7 +305,7 @@ pub fn install_wheel_named(
     };
     let mut written = Vec::new();
     let mut record_rows: Vec<(PathBuf, String, usize)> = Vec::new();
-    for (member, (bytes, executable, _)) in &members {
+    for (member, (bytes, executable, hash)) in &members {
         if *member == record_name {
             continue;
         }
@@ -329,22 +329,23 @@ pub fn install_wheel_named(
             }
             None => (root.join(member_path(member).map_err(|e| fail(w, e))?), false),
         };
-        let mut content = bytes.clone();
-        let mut exec = *executable;
-        if is_script {
-            exec = true;
-            if content.starts_with(b"#!python") {
-                let rest = content
-                    .iter()
-                    .position(|b| *b == b'\n')
-                    .map(|i| content[i + 1..].to_vec())
-                    .unwrap_or_default();
-                content = format!("#!{python}\n").into_bytes();
-                content.extend(rest);
-            }
+        // Only `#!python` scripts change; everything else is written as it
+        // is, with the hash already checked against RECORD.
+        let exec = *executable || is_script;
+        if is_script && bytes.starts_with(b"#!python") {
+            let rest = bytes
+                .iter()
+                .position(|b| *b == b'\n')
+                .map(|i| &bytes[i + 1..])
+                .unwrap_or_default();
+            let mut content = format!("#!{python}\n").into_bytes();
+            content.extend_from_slice(rest);
+            write_file(&destination, &content, exec, &mut written).map_err(|e| fail(w, e))?;
+            record_rows.push((destination, record_hash(&content), content.len()));
+        } else {
+            write_file(&destination, bytes, exec, &mut written).map_err(|e| fail(w, e))?;
+            record_rows.push((destination, hash.clone(), bytes.len()));
         }
-        write_file(&destination, &content, exec, &mut written).map_err(|e| fail(w, e))?;
-        record_rows.push((destination, record_hash(&content), content.len()));
     }
 
     if let Some((text, _, _)) = members.get(&format!("{dist_info}/entry_points.txt")) {
