@@ -246,7 +246,10 @@ impl Cas {
         if object.exists() {
             fs::remove_file(full)?;
         } else {
-            fs::create_dir_all(object.parent().expect("objects have parents"))?;
+            let parent = object.parent().expect("objects have parents");
+            if !parent.is_dir() {
+                fs::create_dir_all(parent)?;
+            }
             fs::set_permissions(full, fs::Permissions::from_mode(if exec { 0o555 } else { 0o444 }))?;
             if fs::rename(full, &object).is_err() {
                 // Another filesystem: copy through a temporary.

@@ -157,19 +157,51 @@ pub fn entry_point_script(python: &str, module: &str, attr: &str) -> String {
     )
 }
 
-fn write_file(path: &Path, bytes: &[u8], executable: bool, written: &mut Vec<PathBuf>) -> Result<(), String> {
-    if let Some(parent) = path.parent() {
-        fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+/// Files written so far, and the directories known to exist (a wheel has
+/// thousands of files in a few directories: each is created once).
+#[derive(Default)]
+struct Writer {
+    written: Vec<PathBuf>,
+    dirs: BTreeSet<PathBuf>,
+}
+
+impl Writer {
+    fn write(&mut self, path: &Path, bytes: &[u8], executable: bool) -> Result<(), String> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        if let Some(parent) = path.parent() {
+            if !self.dirs.contains(parent) {
+                fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+                self.dirs.insert(parent.to_path_buf());
+            }
+        }
+        let mode = if executable { 0o755 } else { 0o644 };
+        let mut file = fs::File::options()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(path)
+            .map_err(|e| {
+                if e.kind() == std::io::ErrorKind::AlreadyExists {
+                    format!("{} is installed twice", path.display())
+                } else {
+                    format!("cannot write {}: {e}", path.display())
+                }
+            })?;
+        file.write_all(bytes)
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        // The umask may have taken bits away.
+        if file
+            .metadata()
+            .map(|m| m.permissions().mode() & 0o777 != mode)
+            .unwrap_or(true)
+        {
+            file.set_permissions(fs::Permissions::from_mode(mode))
+                .map_err(|e| format!("cannot set the mode of {}: {e}", path.display()))?;
+        }
+        self.written.push(path.to_path_buf());
+        Ok(())
     }
-    if fs::symlink_metadata(path).is_ok() {
-        return Err(format!("{} is installed twice", path.display()));
-    }
-    fs::write(path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    let mode = if executable { 0o755 } else { 0o644 };
-    fs::set_permissions(path, fs::Permissions::from_mode(mode))
-        .map_err(|e| format!("cannot set the mode of {}: {e}", path.display()))?;
-    written.push(path.to_path_buf());
-    Ok(())
 }
 
 /// Installs `wheel` into `layout`; scripts get `python` as interpreter.
@@ -303,7 +335,7 @@ pub fn install_wheel_named(
     } else {
         &layout.platlib
     };
-    let mut written = Vec::new();
+    let mut writer = Writer::default();
     let mut record_rows: Vec<(PathBuf, String, usize)> = Vec::new();
     for (member, (bytes, executable, hash)) in &members {
         if *member == record_name {
@@ -340,10 +372,10 @@ pub fn install_wheel_named(
                 .unwrap_or_default();
             let mut content = format!("#!{python}\n").into_bytes();
             content.extend_from_slice(rest);
-            write_file(&destination, &content, exec, &mut written).map_err(|e| fail(w, e))?;
+            writer.write(&destination, &content, exec).map_err(|e| fail(w, e))?;
             record_rows.push((destination, record_hash(&content), content.len()));
         } else {
-            write_file(&destination, bytes, exec, &mut written).map_err(|e| fail(w, e))?;
+            writer.write(&destination, bytes, exec).map_err(|e| fail(w, e))?;
             record_rows.push((destination, hash.clone(), bytes.len()));
         }
     }
@@ -355,7 +387,7 @@ pub fn install_wheel_named(
             }
             let content = entry_point_script(python, &module, &attr);
             let path = layout.scripts.join(&script);
-            write_file(&path, content.as_bytes(), true, &mut written).map_err(|e| fail(w, e))?;
+            writer.write(&path, content.as_bytes(), true).map_err(|e| fail(w, e))?;
             record_rows.push((path, record_hash(content.as_bytes()), content.len()));
         }
     }
@@ -363,7 +395,7 @@ pub fn install_wheel_named(
     let info_dir = root.join(&dist_info);
     for (extra, content) in [("INSTALLER", "forge\n"), ("REQUESTED", "")] {
         let path = info_dir.join(extra);
-        write_file(&path, content.as_bytes(), false, &mut written).map_err(|e| fail(w, e))?;
+        writer.write(&path, content.as_bytes(), false).map_err(|e| fail(w, e))?;
         record_rows.push((path, record_hash(content.as_bytes()), content.len()));
     }
     // RECORD lists paths relative to the site-packages directory.
@@ -374,11 +406,13 @@ pub fn install_wheel_named(
     lines.push(format!("{},,", csv_quote(&format!("{dist_info}/RECORD"))));
     lines.sort();
     let record_path = info_dir.join("RECORD");
-    write_file(&record_path, (lines.join("\n") + "\n").as_bytes(), false, &mut written).map_err(|e| fail(w, e))?;
+    writer
+        .write(&record_path, (lines.join("\n") + "\n").as_bytes(), false)
+        .map_err(|e| fail(w, e))?;
     Ok(Installed {
         name,
         version,
-        files: written,
+        files: writer.written,
     })
 }
 
