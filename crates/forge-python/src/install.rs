@@ -169,11 +169,11 @@ impl Writer {
     fn write(&mut self, path: &Path, bytes: &[u8], executable: bool) -> Result<(), String> {
         use std::io::Write;
         use std::os::unix::fs::OpenOptionsExt;
-        if let Some(parent) = path.parent() {
-            if !self.dirs.contains(parent) {
-                fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
-                self.dirs.insert(parent.to_path_buf());
-            }
+        if let Some(parent) = path.parent()
+            && !self.dirs.contains(parent)
+        {
+            fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+            self.dirs.insert(parent.to_path_buf());
         }
         let mode = if executable { 0o755 } else { 0o644 };
         let mut file = fs::File::options()
