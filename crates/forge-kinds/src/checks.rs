@@ -49,6 +49,14 @@ pub fn config_list(element: &Element, key: &str) -> Result<Vec<String>, LoadErro
         .collect()
 }
 
+/// A list-of-strings config value, sorted (order does not matter for
+/// domain lists, so it does not enter keys).
+pub fn sorted_config_list(element: &Element, key: &str) -> Vec<String> {
+    let mut list = config_list(element, key).unwrap_or_default();
+    list.sort();
+    list
+}
+
 /// Refuses sources on kinds that take none.
 pub fn no_sources(element: &Element) -> Result<(), LoadError> {
     match element.sources.first() {

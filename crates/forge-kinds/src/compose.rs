@@ -10,7 +10,7 @@ use forge_cas::StageMode;
 use crate::build::{Assemble, BuildContext, BuildError, config_flag, config_strings, select_split, split_rules};
 use serde_json::{Value, json};
 
-use crate::checks::{config_bool, config_list, no_runtime_deps, no_sources};
+use crate::checks::{config_bool, config_list, no_runtime_deps, no_sources, sorted_config_list};
 
 /// The `compose` kind.
 pub struct Compose;
@@ -45,11 +45,7 @@ impl ElementKind for Compose {
         Ok(())
     }
     fn unique_key(&self, element: &Element) -> Value {
-        let sorted = |key| {
-            let mut list = config_list(element, key).unwrap_or_default();
-            list.sort();
-            list
-        };
+        let sorted = |key| sorted_config_list(element, key);
         let mut key = json!({
             "integrate": config_bool(element, "integrate").unwrap_or(true),
             "include": sorted("include"),

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use crate::build::{Assemble, BuildContext, BuildError, config_flag, config_strings, select_split, split_rules};
 use serde_json::{Value, json};
 
-use crate::checks::{config_bool, config_list, no_sources};
+use crate::checks::{config_bool, config_list, no_sources, sorted_config_list};
 
 /// The `filter` kind.
 pub struct Filter;
@@ -58,11 +58,7 @@ impl ElementKind for Filter {
         Ok(())
     }
     fn unique_key(&self, element: &Element) -> Value {
-        let sorted = |key| {
-            let mut list = config_list(element, key).unwrap_or_default();
-            list.sort();
-            list
-        };
+        let sorted = |key| sorted_config_list(element, key);
         json!({
             "include": sorted("include"),
             "exclude": sorted("exclude"),

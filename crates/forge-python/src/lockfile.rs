@@ -143,6 +143,42 @@ fn toml_files(package: &toml::Value, key: &str, hash_of: &dyn Fn(&toml::Value) -
         .collect()
 }
 
+/// Adds a package of a TOML lock file with its files (wheels and sdist,
+/// whose hashes `hash` reads), or records why it is not pinned.
+fn add_locked(
+    lock: &mut LockFile,
+    unpinned: &mut Vec<String>,
+    package: &toml::Value,
+    name: String,
+    version: &str,
+    hash: &dyn Fn(&toml::Value) -> Option<String>,
+) {
+    let mut files = toml_files(package, "wheels", hash);
+    files.extend(toml_files(package, "sdist", hash));
+    if files.is_empty() {
+        unpinned.push(format!("{name} (no file with a sha256)"));
+        return;
+    }
+    lock.packages.push(LockedPackage {
+        name,
+        version: version.to_string(),
+        files,
+        hashes: Vec::new(),
+    });
+}
+
+/// The result, or the list of what is not pinned.
+fn finish(lock: LockFile, unpinned: Vec<String>) -> Result<LockFile, String> {
+    if unpinned.is_empty() {
+        Ok(lock)
+    } else {
+        Err(format!(
+            "these packages are not pinned by hash: {}",
+            unpinned.join(", ")
+        ))
+    }
+}
+
 /// PEP 751 `pylock.toml`.
 pub fn parse_pylock(text: &str) -> Result<LockFile, String> {
     let doc: toml::Value = toml::from_str(text).map_err(|e| format!("not a pylock.toml: {e}"))?;
@@ -169,26 +205,9 @@ pub fn parse_pylock(text: &str) -> Result<LockFile, String> {
             unpinned.push(format!("{name} (no version)"));
             continue;
         };
-        let mut files = toml_files(package, "wheels", &hash);
-        files.extend(toml_files(package, "sdist", &hash));
-        if files.is_empty() {
-            unpinned.push(format!("{name} (no file with a sha256)"));
-            continue;
-        }
-        lock.packages.push(LockedPackage {
-            name,
-            version: version.to_string(),
-            files,
-            hashes: Vec::new(),
-        });
+        add_locked(&mut lock, &mut unpinned, package, name, version, &hash);
     }
-    if !unpinned.is_empty() {
-        return Err(format!(
-            "these packages are not pinned by hash: {}",
-            unpinned.join(", ")
-        ));
-    }
-    Ok(lock)
+    finish(lock, unpinned)
 }
 
 /// `uv.lock`.
@@ -220,26 +239,9 @@ pub fn parse_uv(text: &str) -> Result<LockFile, String> {
             .get("version")
             .and_then(|v| v.as_str())
             .ok_or(format!("{name} has no version"))?;
-        let mut files = toml_files(package, "wheels", &hash);
-        files.extend(toml_files(package, "sdist", &hash));
-        if files.is_empty() {
-            unpinned.push(format!("{name} (no file with a sha256)"));
-            continue;
-        }
-        lock.packages.push(LockedPackage {
-            name,
-            version: version.to_string(),
-            files,
-            hashes: Vec::new(),
-        });
+        add_locked(&mut lock, &mut unpinned, package, name, version, &hash);
     }
-    if !unpinned.is_empty() {
-        return Err(format!(
-            "these packages are not pinned by hash: {}",
-            unpinned.join(", ")
-        ));
-    }
-    Ok(lock)
+    finish(lock, unpinned)
 }
 
 #[cfg(test)]
