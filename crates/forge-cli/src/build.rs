@@ -75,7 +75,18 @@ pub fn run(session: &Session, args: &BuildArgs) -> Result<(), Failure> {
     let engine = Engine::new(project, &graph, &keys, &cas, &sources, session.cache_dir.join("logs"));
     engine.prime(&plan);
     let to_build: Vec<usize> = plan.iter().copied().filter(|&e| !engine.is_cached(e)).collect();
-    fetch_sources(session, &graph, &to_build, false)?;
+    // pip elements may install the wheels of dependencies' sources too.
+    let mut to_fetch = to_build.clone();
+    for &e in &to_build {
+        if graph.elements[e].kind == "pip" {
+            to_fetch.extend(
+                forge_kinds::wheel_dependencies(&graph.elements[e])
+                    .iter()
+                    .filter_map(|n| graph.find(n)),
+            );
+        }
+    }
+    fetch_sources(session, &graph, &to_fetch, false)?;
     if !to_build.is_empty() {
         forge_sandbox::bwrap().map_err(|e| Failure {
             message: e.to_string(),

@@ -580,3 +580,45 @@ sources:
         "1.1.1.1 unreachable\npypi.org unreachable\nroot: absent\nenv: HOME LC_ALL LOGNAME PATH PYTHONDONTWRITEBYTECODE PYTHONHASHSEED SHELL SOURCE_DATE_EPOCH TERM TZ USER USERNAME\n"
     );
 }
+
+#[test]
+fn a_pip_element_can_install_the_wheels_of_its_dependencies() {
+    let server = Server::start();
+    let one = wheel("one", "1.0", &[("one.py", "ONE = 1\n")], None);
+    let two = wheel("two", "1.0", &[("two.py", "TWO = 2\n")], None);
+    publish(&server, "one", &[("one-1.0-py3-none-any.whl", &one, false)], true);
+    publish(&server, "two", &[("two-1.0-py3-none-any.whl", &two, false)], true);
+    let wheel_element = |name: &str| {
+        format!("kind: import\nsources:\n- kind: pypi\n  url: pypi:simple/\n  name: {name}\n  version: ==1.0\n")
+    };
+    let p = project(&conf(&server))
+        .file("elements/wheels/one.bst", &wheel_element("one"))
+        .file("elements/wheels/two.bst", &wheel_element("two"))
+        .file(
+            "elements/site.bst",
+            "kind: pip\nbuild-depends:\n- filename: [wheels/one.bst, wheels/two.bst]\n  config:\n    install-wheels: true\n",
+        )
+        .build();
+    p.forge(&["track", "--deps", "all", "site.bst"]).ok();
+    let run = p.forge(&["build", "site.bst"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let out = p.outside().join("out");
+    p.forge(&["checkout", "site.bst", "--deps", "none", out.to_str().unwrap()])
+        .ok();
+    let site = out.join("usr/lib/python3.11/site-packages");
+    assert_eq!(fs::read_to_string(site.join("one.py")).unwrap(), "ONE = 1\n");
+    assert_eq!(fs::read_to_string(site.join("two.py")).unwrap(), "TWO = 2\n");
+    let err = p
+        .forge(&["show", "--deps", "none", "--format", "%{name}", "site.bst"])
+        .ok();
+    assert_eq!(err, "site.bst\n");
+    p.write(
+        "elements/bad.bst",
+        "kind: pip\nbuild-depends:\n- filename: wheels/one.bst\n  config:\n    install-wheel: true\n",
+    );
+    let err = p.forge(&["show", "bad.bst"]).fails(3);
+    assert!(
+        err.contains("unknown key 'install-wheel' in the dependency config of a pip element"),
+        "{err}"
+    );
+}

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use forge_project::KindRegistry;
 
 pub use build::{Assemble, BuildContext, BuildError, StagedDep, assembler};
+pub use pip::wheel_dependencies;
 
 pub mod build;
 mod checks;

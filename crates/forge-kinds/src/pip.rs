@@ -31,19 +31,52 @@ impl ElementKind for Pip {
     fn config_keys(&self) -> &'static [&'static str] {
         &["compile-bytecode"]
     }
+    fn accepts_dependency_config(&self) -> bool {
+        true
+    }
     fn validate(&self, element: &Element) -> Result<(), LoadError> {
         config_bool(element, "compile-bytecode")?;
-        if element.sources.is_empty() {
+        for dep in &element.dependencies {
+            for config in &dep.config {
+                let map = config.as_map().expect("dependency config is a mapping");
+                forge_project::error::check_keys(map, &["install-wheels"], "the dependency config of a pip element")?;
+            }
+        }
+        if element.sources.is_empty() && wheel_dependencies(element).is_empty() {
             return Err(LoadError::at(
                 &element.kind_span,
-                "a pip element needs at least one source (a pypi wheel, say)",
+                "a pip element needs at least one source (a pypi wheel, say), or build dependencies with `config: {install-wheels: true}`",
             ));
         }
         Ok(())
     }
     fn unique_key(&self, element: &Element) -> Value {
-        install_key(element)
+        let mut key = install_key(element);
+        let wheels_from = wheel_dependencies(element);
+        if !wheels_from.is_empty() {
+            key["wheels-from"] = json!(wheels_from);
+        }
+        key
     }
+}
+
+/// The build dependencies whose `pypi` sources' wheels this element installs
+/// too (`config: {install-wheels: true}` on the dependency).
+pub fn wheel_dependencies(element: &Element) -> Vec<String> {
+    element
+        .dependencies
+        .iter()
+        .filter(|d| d.build)
+        .filter(|d| {
+            d.config.iter().any(|c| {
+                c.as_map()
+                    .and_then(|m| m.get("install-wheels"))
+                    .and_then(forge_yaml::Node::as_str)
+                    .is_some_and(|v| matches!(v, "True" | "true" | "1"))
+            })
+        })
+        .map(|d| d.name.clone())
+        .collect()
 }
 
 /// What decides where and how wheels are installed (shared with
@@ -117,6 +150,26 @@ impl Assemble for Pip {
                 None => staged_any = true,
             }
         }
+        // Wheels of the pypi sources of dependencies configured for it.
+        let mut from_dependencies = Vec::new();
+        for name in wheel_dependencies(ctx.element) {
+            let dep = ctx
+                .deps
+                .iter()
+                .find(|d| d.element.name == name)
+                .ok_or_else(|| BuildError(format!("{name} is not staged")))?
+                .element;
+            for source in dep.sources.iter().filter(|s| s.kind == "pypi") {
+                let runtime = forge_sources::runtime(&source.kind).expect("pypi is a known kind");
+                let file = runtime.cached_file(source, ctx.sources.cache).ok_or_else(|| {
+                    BuildError(format!(
+                        "the wheel of {name} (source {}) is not in the source cache; run `forge fetch {name}`",
+                        source.index + 1
+                    ))
+                })?;
+                from_dependencies.push(file);
+            }
+        }
         if staged_any {
             let input = ctx.dir("input")?;
             ctx.stage_sources(&input)?;
@@ -128,6 +181,7 @@ impl Assemble for Pip {
                 wheels.push((entry.file_name().to_string_lossy().into_owned(), entry.path()));
             }
         }
+        wheels.extend(from_dependencies);
         wheels.sort();
         if let Some((other, _)) = wheels.iter().find(|(name, _)| !name.ends_with(".whl")) {
             return Err(BuildError(format!(
