@@ -12,4 +12,4 @@ mod manifest;
 mod store;
 
 pub use manifest::{Entry, EntryKind, Manifest};
-pub use store::{ArtifactRecord, Cas, StageMode, VerifyReport};
+pub use store::{ArtifactRecord, Cas, StageMode, TreeWriter, VerifyReport};

@@ -50,6 +50,69 @@ pub enum StageMode {
     Copy,
 }
 
+/// Files written one by one into the store; [`TreeWriter::finish`] gives
+/// the manifest `import_dir` would give for the same tree.
+pub struct TreeWriter<'c> {
+    cas: &'c Cas,
+    entries: std::collections::BTreeMap<String, EntryKind>,
+}
+
+impl TreeWriter<'_> {
+    /// Adds the file at `path` (relative, `/`-separated), and its parent
+    /// directories. A path added twice is an `AlreadyExists` error.
+    pub fn add_file(&mut self, path: &str, bytes: &[u8], exec: bool) -> io::Result<()> {
+        if path.is_empty() || path.starts_with('/') || path.split('/').any(|c| c.is_empty() || c == "." || c == "..") {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("'{path}' is not a relative path"),
+            ));
+        }
+        if self.entries.contains_key(path) {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!("{path} is written twice"),
+            ));
+        }
+        let mut parent = path;
+        while let Some((dir, _)) = parent.rsplit_once('/') {
+            match self.entries.get(dir) {
+                Some(EntryKind::Dir) => break,
+                Some(_) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::AlreadyExists,
+                        format!("{dir} is a file, not a directory"),
+                    ));
+                }
+                None => {
+                    self.entries.insert(dir.to_string(), EntryKind::Dir);
+                }
+            }
+            parent = dir;
+        }
+        let digest = self.cas.put_file(bytes, exec)?;
+        self.entries.insert(
+            path.to_string(),
+            EntryKind::File {
+                digest,
+                size: bytes.len() as u64,
+                exec,
+            },
+        );
+        Ok(())
+    }
+
+    /// The manifest of what was added.
+    pub fn finish(self) -> Manifest {
+        Manifest {
+            entries: self
+                .entries
+                .into_iter()
+                .map(|(path, kind)| Entry { path, kind })
+                .collect(),
+        }
+    }
+}
+
 /// What `verify` found.
 #[derive(Debug, Default)]
 pub struct VerifyReport {
@@ -146,6 +209,51 @@ impl Cas {
             write_atomically(&path, bytes, 0o444)?;
         }
         Ok(digest)
+    }
+
+    /// Stores the content of a file as an object (read-only, executable
+    /// or not) and returns its digest. Written through a temporary and a
+    /// rename, as files moved in by `import_dir` are: never synced one by
+    /// one, and `verify` finds an object that a crash left corrupt.
+    pub fn put_file(&self, bytes: &[u8], exec: bool) -> io::Result<String> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let digest = blake3::hash(bytes).to_hex().to_string();
+        let object = self.object_path(&digest, exec);
+        if object.exists() {
+            return Ok(digest);
+        }
+        let dir = object.parent().expect("objects have parents");
+        let temporary = temp_name(dir);
+        let mode = if exec { 0o555 } else { 0o444 };
+        let open = || {
+            fs::File::options()
+                .write(true)
+                .create_new(true)
+                .mode(mode)
+                .open(&temporary)
+        };
+        let mut file = match open() {
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {
+                fs::create_dir_all(dir)?;
+                open()?
+            }
+            other => other?,
+        };
+        file.write_all(bytes)?;
+        // The umask may have taken bits away.
+        file.set_permissions(fs::Permissions::from_mode(mode))?;
+        drop(file);
+        fs::rename(&temporary, &object)?;
+        Ok(digest)
+    }
+
+    /// A tree built file by file straight into the store, with no
+    /// directory to import: see [`TreeWriter`].
+    pub fn tree_writer(&self) -> TreeWriter<'_> {
+        TreeWriter {
+            cas: self,
+            entries: std::collections::BTreeMap::new(),
+        }
     }
 
     /// Reads a stored blob.
@@ -570,6 +678,42 @@ mod tests {
         fs::write(out.join("usr/data"), "changed").unwrap();
         let report = cas.verify().unwrap();
         assert!(report.corrupt.is_empty());
+    }
+
+    #[test]
+    fn tree_writer_gives_the_manifest_of_the_same_tree_imported() {
+        let dir = tempfile::tempdir().unwrap();
+        let cas = Cas::new(&dir.path().join("cache"));
+        let a = dir.path().join("a");
+        fs::create_dir_all(a.join("usr/bin")).unwrap();
+        fs::write(a.join("usr/bin/tool"), "#!/bin/sh\n").unwrap();
+        fs::set_permissions(a.join("usr/bin/tool"), fs::Permissions::from_mode(0o755)).unwrap();
+        fs::write(a.join("usr/data"), "data").unwrap();
+        let imported = cas.import_dir(&a).unwrap();
+
+        let other = Cas::new(&dir.path().join("other"));
+        let mut writer = other.tree_writer();
+        writer.add_file("usr/data", b"data", false).unwrap();
+        writer.add_file("usr/bin/tool", b"#!/bin/sh\n", true).unwrap();
+        let twice = writer.add_file("usr/data", b"again", false).unwrap_err();
+        assert_eq!(twice.kind(), io::ErrorKind::AlreadyExists);
+        assert!(
+            writer.add_file("usr/data/inside", b"x", false).is_err(),
+            "a file is no directory"
+        );
+        assert!(writer.add_file("../escape", b"x", false).is_err());
+        assert!(writer.add_file("/abs", b"x", false).is_err());
+        assert_eq!(writer.finish(), imported);
+
+        let out = dir.path().join("out");
+        fs::create_dir(&out).unwrap();
+        other.stage(&imported, &out, StageMode::Copy).unwrap();
+        assert_eq!(fs::read_to_string(out.join("usr/bin/tool")).unwrap(), "#!/bin/sh\n");
+        assert_eq!(
+            fs::metadata(out.join("usr/bin/tool")).unwrap().permissions().mode() & 0o777,
+            0o755
+        );
+        assert!(other.verify().unwrap().corrupt.is_empty());
     }
 
     #[test]

@@ -349,6 +349,28 @@ fn hostile_wheels_are_refused() {
 }
 
 #[test]
+fn two_wheels_writing_the_same_file_are_refused() {
+    let server = Server::start();
+    let one = wheel("one", "1.0", &[("shared/__init__.py", "WHO = 'one'\n")], None);
+    let two = wheel("two", "1.0", &[("shared/__init__.py", "WHO = 'two'\n")], None);
+    publish(&server, "one", &[("one-1.0-py3-none-any.whl", &one, false)], true);
+    publish(&server, "two", &[("two-1.0-py3-none-any.whl", &two, false)], true);
+    let source = |name: &str| format!("- kind: pypi\n  url: pypi:simple/\n  name: {name}\n  version: '==1.0'\n");
+    let p = project(&conf(&server))
+        .file(
+            "elements/both.bst",
+            &format!("kind: pip\nsources:\n{}{}", source("one"), source("two")),
+        )
+        .build();
+    p.forge(&["track", "both.bst"]).ok();
+    let err = p.forge(&["build", "both.bst"]).fails(5);
+    assert!(err.contains("shared/__init__.py is installed twice"), "{err}");
+    // Recorded as failed, not as built: a retry meets the same refusal.
+    let err = p.forge(&["build", "--retry-failed", "both.bst"]).fails(5);
+    assert!(err.contains("shared/__init__.py is installed twice"), "{err}");
+}
+
+#[test]
 fn a_site_packages_on_a_staged_python_runs_in_the_shell() {
     let server = Server::start();
     let demo = wheel(

@@ -208,6 +208,7 @@ impl<'a> Engine<'a> {
             deps,
             workdir: workdir.clone(),
             log,
+            manifest: None,
         };
         ctx.log(&format!(
             "# forge {}: building {} ({key})",
@@ -217,10 +218,12 @@ impl<'a> Engine<'a> {
         let result = assembler(&e.kind)
             .ok_or_else(|| format!("element kind '{}' cannot be built", e.kind))
             .and_then(|a| a.assemble(&mut ctx).map_err(|err| err.to_string()))
-            .and_then(|output| {
-                self.cas
+            .and_then(|output| match ctx.manifest.take() {
+                Some(manifest) => Ok(manifest),
+                None => self
+                    .cas
                     .import_dir(&output)
-                    .map_err(|err| format!("cannot store the artifact: {err}"))
+                    .map_err(|err| format!("cannot store the artifact: {err}")),
             });
         if let Err(message) = &result {
             ctx.log(&format!("# failed: {message}"));

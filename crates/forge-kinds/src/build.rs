@@ -50,6 +50,10 @@ pub struct BuildContext<'a> {
     pub workdir: PathBuf,
     /// The build log.
     pub log: fs::File,
+    /// The artifact, where the assembler stored its files in the cache
+    /// itself (a [`forge_cas::TreeWriter`]); otherwise the directory
+    /// `assemble` returns is imported.
+    pub manifest: Option<forge_cas::Manifest>,
 }
 
 /// An element kind's build step.

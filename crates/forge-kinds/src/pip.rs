@@ -6,9 +6,9 @@
 
 use std::path::PathBuf;
 
-use forge_cas::StageMode;
+use forge_cas::{StageMode, TreeWriter};
 use forge_project::{Element, ElementKind, LoadError};
-use forge_python::install::{Layout, install_wheel_named};
+use forge_python::install::{DirSink, Layout, Sink, install_wheel_into};
 use forge_sandbox::Mount;
 use serde_json::{Value, json};
 
@@ -191,9 +191,19 @@ impl Assemble for Pip {
         let output = ctx.dir("output")?;
         let layout = wheel_layout(ctx, &output);
         let python = ctx.variable("python");
+        let compile = config_flag(ctx.element, "compile-bytecode", false);
+        // Without byte-compilation nothing needs the files on disk: they go
+        // straight into the artifact cache.
+        let cas = ctx.cas;
+        let mut to_cas = CasSink {
+            output: output.clone(),
+            tree: cas.tree_writer(),
+        };
+        let mut to_dir = DirSink::default();
+        let sink: &mut dyn Sink = if compile { &mut to_dir } else { &mut to_cas };
         for (name, wheel) in &wheels {
             let installed =
-                install_wheel_named(name, wheel, &layout, &python).map_err(|e| BuildError(e.to_string()))?;
+                install_wheel_into(name, wheel, &layout, &python, sink).map_err(|e| BuildError(e.to_string()))?;
             ctx.log(&format!(
                 "# installed {} {} ({} files)",
                 installed.name,
@@ -201,7 +211,9 @@ impl Assemble for Pip {
                 installed.files.len()
             ));
         }
-        if config_flag(ctx.element, "compile-bytecode", false) {
+        if !compile {
+            ctx.manifest = Some(to_cas.tree.finish());
+        } else {
             let root = ctx.dir("root")?;
             ctx.stage_deps(&root, StageMode::Hardlink)?;
             let mut env = ctx.environment();
@@ -209,5 +221,29 @@ impl Assemble for Pip {
             compile_bytecode(ctx, &root, &output, env)?;
         }
         Ok(output)
+    }
+}
+
+/// Installs into the artifact cache: a path under `output` is stored at
+/// that path relative to it.
+struct CasSink<'c> {
+    output: PathBuf,
+    tree: TreeWriter<'c>,
+}
+
+impl Sink for CasSink<'_> {
+    fn write(&mut self, path: &std::path::Path, bytes: &[u8], executable: bool) -> Result<(), String> {
+        let relative = path
+            .strip_prefix(&self.output)
+            .ok()
+            .and_then(|p| p.to_str())
+            .ok_or_else(|| format!("{} is outside the install root", path.display()))?;
+        self.tree.add_file(relative, bytes, executable).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
+                format!("/{relative} is installed twice")
+            } else {
+                format!("cannot store /{relative}: {e}")
+            }
+        })
     }
 }

@@ -157,15 +157,23 @@ pub fn entry_point_script(python: &str, module: &str, attr: &str) -> String {
     )
 }
 
-/// Files written so far, and the directories known to exist (a wheel has
-/// thousands of files in a few directories: each is created once).
+/// Where installed files go: a directory tree ([`DirSink`]) or, for a
+/// caller that stores them elsewhere (an artifact cache), anything that
+/// takes a path under the layout and its bytes.
+pub trait Sink {
+    /// Writes one file; a path written twice is an error.
+    fn write(&mut self, path: &Path, bytes: &[u8], executable: bool) -> Result<(), String>;
+}
+
+/// Writes files into the file system; remembers the directories known to
+/// exist (a wheel has thousands of files in a few directories: each is
+/// created once).
 #[derive(Default)]
-struct Writer {
-    written: Vec<PathBuf>,
+pub struct DirSink {
     dirs: BTreeSet<PathBuf>,
 }
 
-impl Writer {
+impl Sink for DirSink {
     fn write(&mut self, path: &Path, bytes: &[u8], executable: bool) -> Result<(), String> {
         use std::io::Write;
         use std::os::unix::fs::OpenOptionsExt;
@@ -199,6 +207,19 @@ impl Writer {
             file.set_permissions(fs::Permissions::from_mode(mode))
                 .map_err(|e| format!("cannot set the mode of {}: {e}", path.display()))?;
         }
+        Ok(())
+    }
+}
+
+/// Records what was written, for [`Installed::files`].
+struct Writer<'s> {
+    sink: &'s mut dyn Sink,
+    written: Vec<PathBuf>,
+}
+
+impl Writer<'_> {
+    fn write(&mut self, path: &Path, bytes: &[u8], executable: bool) -> Result<(), String> {
+        self.sink.write(path, bytes, executable)?;
         self.written.push(path.to_path_buf());
         Ok(())
     }
@@ -214,13 +235,27 @@ pub fn install_wheel(wheel: &Path, layout: &Layout, python: &str) -> Result<Inst
     install_wheel_named(&file_name, wheel, layout, python)
 }
 
-/// Installs the wheel called `file_name` (its name and tags come from it)
-/// stored at `wheel`, which may be a cache path with another name.
+/// Installs the wheel called `file_name` stored at `wheel` into the file
+/// system.
 pub fn install_wheel_named(
     file_name: &str,
     wheel: &Path,
     layout: &Layout,
     python: &str,
+) -> Result<Installed, InstallError> {
+    install_wheel_into(file_name, wheel, layout, python, &mut DirSink::default())
+}
+
+/// Installs the wheel called `file_name` (its name and tags come from it)
+/// stored at `wheel`, which may be a cache path with another name, into
+/// `sink`, at the paths of `layout`. Nothing is written unless every member
+/// matches RECORD.
+pub fn install_wheel_into(
+    file_name: &str,
+    wheel: &Path,
+    layout: &Layout,
+    python: &str,
+    sink: &mut dyn Sink,
 ) -> Result<Installed, InstallError> {
     let w = file_name;
     let Some(DistFile::Wheel { name, version, .. }) = parse_filename(w) else {
@@ -335,7 +370,10 @@ pub fn install_wheel_named(
     } else {
         &layout.platlib
     };
-    let mut writer = Writer::default();
+    let mut writer = Writer {
+        sink,
+        written: Vec::new(),
+    };
     let mut record_rows: Vec<(PathBuf, String, usize)> = Vec::new();
     for (member, (bytes, executable, hash)) in &members {
         if *member == record_name {
