@@ -1,7 +1,11 @@
 //! `forge build`: build what the targets need, offline, in the sandbox.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use forge_engine::{BuildOptions, BuildReport, Engine, Outcome};
 
@@ -12,32 +16,109 @@ use crate::progress::BarProgress;
 use crate::session::Session;
 use crate::show::select;
 
-/// Prints one line per build as it starts and ends.
+/// Prints one line per build as it ends (and, off a terminal, as it
+/// starts). On a terminal, a board below those lines shows each running
+/// build with its time, and how many are done, running, queued and failed.
 struct LineReport {
     started: AtomicUsize,
+    failed: AtomicUsize,
     total: usize,
+    board: MultiProgress,
+    summary: ProgressBar,
+    running: Mutex<HashMap<String, ProgressBar>>,
+}
+
+impl LineReport {
+    fn new(total: usize) -> LineReport {
+        let board = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+        let summary = board.add(
+            ProgressBar::new(total as u64).with_style(
+                ProgressStyle::with_template("{bar:30.green} {pos}/{len} done · {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+            ),
+        );
+        LineReport {
+            started: AtomicUsize::new(0),
+            failed: AtomicUsize::new(0),
+            total,
+            board,
+            summary,
+            running: Mutex::default(),
+        }
+    }
+
+    /// A line above the board (or just a line off a terminal).
+    fn line(&self, text: &str) {
+        if self.board.is_hidden() {
+            eprintln!("{text}");
+        } else {
+            let _ = self.board.println(text);
+        }
+    }
+
+    fn running(&self) -> std::sync::MutexGuard<'_, HashMap<String, ProgressBar>> {
+        self.running.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn update_summary(&self, running: usize) {
+        let queued = self.total.saturating_sub(self.started.load(Ordering::Relaxed));
+        let failed = self.failed.load(Ordering::Relaxed);
+        self.summary
+            .set_message(format!("{running} running · {queued} queued · {failed} failed"));
+    }
+
+    /// Takes the board away before the closing summary.
+    fn close(&self) {
+        self.summary.finish_and_clear();
+        let _ = self.board.clear();
+    }
 }
 
 impl BuildReport for LineReport {
     fn started(&self, element: &str, running: usize, waiting: usize) {
         let n = self.started.fetch_add(1, Ordering::Relaxed) + 1;
-        eprintln!(
-            "[{n:>4}/{}] building {element}  ({running} running, {waiting} queued)",
-            self.total
+        if self.board.is_hidden() {
+            eprintln!(
+                "[{n:>4}/{}] building {element}  ({running} running, {waiting} queued)",
+                self.total
+            );
+            return;
+        }
+        let spinner = self.board.add(
+            ProgressBar::new_spinner().with_style(
+                ProgressStyle::with_template("  {spinner:.cyan} {prefix} {elapsed:.dim}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            ),
         );
+        spinner.set_prefix(element.to_string());
+        spinner.enable_steady_tick(Duration::from_millis(120));
+        let mut board = self.running();
+        board.insert(element.to_string(), spinner);
+        self.update_summary(board.len());
     }
+
     fn finished(&self, element: &str, outcome: &Outcome, seconds: f64, log: &std::path::Path) {
         match outcome {
-            Outcome::Built => eprintln!("[  ok  ] {element} ({seconds:.1} s)"),
-            Outcome::Cached => eprintln!("[cached] {element} (built meanwhile by another forge)"),
+            Outcome::Built => self.line(&format!("[  ok  ] {element} ({seconds:.1} s)")),
+            Outcome::Cached => self.line(&format!("[cached] {element} (built meanwhile by another forge)")),
             Outcome::Failed(why) => {
-                eprintln!("[FAILED] {element}: {why}\n         log: {}", log.display());
+                self.failed.fetch_add(1, Ordering::Relaxed);
+                let mut text = format!("[FAILED] {element}: {why}\n         log: {}", log.display());
                 for line in tail(log, 20) {
-                    eprintln!("         | {line}");
+                    text.push_str(&format!("\n         | {line}"));
                 }
+                self.line(&text);
             }
             _ => {}
         }
+        let mut board = self.running();
+        if let Some(spinner) = board.remove(element) {
+            spinner.finish_and_clear();
+            self.board.remove(&spinner);
+            self.summary.inc(1);
+        }
+        self.update_summary(board.len());
     }
 }
 
@@ -102,11 +183,9 @@ pub fn run(session: &Session, args: &BuildArgs) -> Result<(), Failure> {
         keep_going: args.on_error == OnError::Continue,
         retry_failed: args.retry_failed,
     };
-    let report = LineReport {
-        started: AtomicUsize::new(0),
-        total: to_build.len(),
-    };
+    let report = LineReport::new(to_build.len());
     let outcomes = engine.build(&targets, &options, &report);
+    report.close();
     let count = |f: &dyn Fn(&Outcome) -> bool| outcomes.iter().filter(|(_, o)| f(o)).count();
     let built = count(&|o| *o == Outcome::Built);
     let cached = count(&|o| *o == Outcome::Cached);
