@@ -522,8 +522,15 @@ impl Cas {
 
     /// Removes least recently used artifacts until the objects take at most
     /// `keep` bytes, never those in `protected` (`project/element/key`), then
-    /// every object no remaining artifact needs. Returns bytes freed.
-    pub fn gc(&self, keep: u64, protected: &HashSet<String>) -> io::Result<u64> {
+    /// every object no remaining artifact needs, except those modified after
+    /// `spare_newer_than` (set while builds run: their new objects are
+    /// stored before the artifact that needs them). Returns bytes freed.
+    pub fn gc(
+        &self,
+        keep: u64,
+        protected: &HashSet<String>,
+        spare_newer_than: Option<std::time::SystemTime>,
+    ) -> io::Result<u64> {
         let mut artifacts: Vec<(std::time::SystemTime, String, String, String)> = self
             .list_artifacts()
             .into_iter()
@@ -535,8 +542,10 @@ impl Cas {
             })
             .collect();
         artifacts.sort();
-        let mut total = self.objects_size();
-        let mut freed = 0;
+        let before = self.objects_size();
+        // Objects no artifact needs (deleted artifacts, failed builds) go
+        // first; then artifacts, least recently used first.
+        let mut total = self.sweep(spare_newer_than)?;
         for (_, project, element, key) in artifacts {
             if total <= keep {
                 break;
@@ -545,11 +554,9 @@ impl Cas {
                 continue;
             }
             self.delete_artifact(&project, &element, &key)?;
-            let now = self.sweep()?;
-            freed += total.saturating_sub(now);
-            total = now;
+            total = self.sweep(spare_newer_than)?;
         }
-        Ok(freed)
+        Ok(before.saturating_sub(total))
     }
 
     fn objects_size(&self) -> u64 {
@@ -566,7 +573,9 @@ impl Cas {
     }
 
     /// Removes objects no artifact refers to; returns the size left.
-    fn sweep(&self) -> io::Result<u64> {
+    /// Removes the objects no artifact needs (but those modified after
+    /// `spare_newer_than`); returns the size of the objects left.
+    fn sweep(&self, spare_newer_than: Option<std::time::SystemTime>) -> io::Result<u64> {
         let mut live: HashSet<PathBuf> = HashSet::new();
         for (project, element, key) in self.list_artifacts() {
             let Some(record) = self.record_at(&project, &element, &key) else {
@@ -587,8 +596,15 @@ impl Cas {
         for prefix in read_names(&objects) {
             for name in read_names(&objects.join(&prefix)) {
                 let path = objects.join(&prefix).join(&name);
-                if live.contains(&path) {
-                    left += fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+                let meta = fs::symlink_metadata(&path);
+                let spared = spare_newer_than.is_some_and(|since| {
+                    meta.as_ref()
+                        .ok()
+                        .and_then(|m| m.modified().ok())
+                        .is_none_or(|modified| modified > since)
+                });
+                if live.contains(&path) || spared {
+                    left += meta.map(|m| m.len()).unwrap_or(0);
                 } else {
                     let _ = fs::remove_file(&path);
                 }
@@ -750,10 +766,31 @@ mod tests {
             cas.put_artifact("p", "e", &record(&cas, &manifest, key)).unwrap();
         }
         let protected: HashSet<String> = ["p/e/new".to_string()].into();
-        let freed = cas.gc(0, &protected).unwrap();
+        let freed = cas.gc(0, &protected, None).unwrap();
         assert!(freed >= 3000, "freed {freed}");
         assert!(cas.get_artifact("p", "e", "old").is_none());
         assert!(cas.get_artifact("p", "e", "new").is_some());
         assert!(cas.verify().unwrap().dropped_artifacts.is_empty());
+    }
+
+    #[test]
+    fn gc_removes_unneeded_objects_even_under_the_limit_but_spares_new_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let cas = Cas::new(&dir.path().join("cache"));
+        let kept = cas.put_file(b"needed", false).unwrap();
+        let mut tree = cas.tree_writer();
+        tree.add_file("f", b"needed", false).unwrap();
+        cas.put_artifact("p", "e", &record(&cas, &tree.finish(), "k")).unwrap();
+        // Stored by a build that failed, or whose artifact was deleted.
+        let orphan = cas.put_file(b"orphan", true).unwrap();
+        // While builds run, what is newer than they are stays.
+        let a_minute_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
+        assert_eq!(cas.gc(u64::MAX, &HashSet::new(), Some(a_minute_ago)).unwrap(), 0);
+        assert!(cas.object_path(&orphan, true).exists());
+        let freed = cas.gc(u64::MAX, &HashSet::new(), None).unwrap();
+        assert_eq!(freed, 6);
+        assert!(!cas.object_path(&orphan, true).exists());
+        assert!(cas.object_path(&kept, false).exists());
+        assert!(cas.get_artifact("p", "e", "k").is_some());
     }
 }

@@ -422,8 +422,12 @@ pub fn cache(session: &Session, command: &CacheCommand) -> Result<(), Failure> {
                 .filter(|(p, e, k)| held.contains(&format!("{p}-{e}-{k}")))
                 .map(|(p, e, k)| format!("{p}/{e}/{k}"))
                 .collect();
+            // While builds run, their newest objects may not be in an
+            // artifact yet: spare what changed in the last hour.
+            let spare_newer_than =
+                (!held.is_empty()).then(|| std::time::SystemTime::now() - std::time::Duration::from_secs(3600));
             let freed = cas
-                .gc(bytes, &protected)
+                .gc(bytes, &protected, spare_newer_than)
                 .map_err(|e| Failure::internal(format!("cannot collect garbage: {e}")))?;
             println!("gc: {freed} bytes freed");
             Ok(())

@@ -498,6 +498,16 @@ fn artifacts_can_be_deleted_and_collected() {
         }
         total
     };
+    // Under the limit, the files of the deleted artifact still go.
+    let before = size(&p);
+    let out = p.forge(&["cache", "gc", "--keep", "10G"]).ok();
+    assert_ne!(out, "gc: 0 bytes freed\n");
+    assert!(size(&p) < before);
+    assert_eq!(
+        p.forge(&["artifact", "list"]).ok().lines().count(),
+        2,
+        "app.bst and base.bst stay"
+    );
     let before = size(&p);
     let out = p.forge(&["cache", "gc", "--keep", "0"]).ok();
     assert!(out.starts_with("gc: ") && out.ends_with(" bytes freed\n"), "{out}");
