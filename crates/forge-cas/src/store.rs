@@ -144,6 +144,15 @@ fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
     fs::rename(&temporary, path)
 }
 
+/// Sets an existing object's mtime to now, as if just stored: `gc` spares
+/// recent objects while builds run, and a build may be about to name this
+/// one in a new artifact.
+fn mark_used(object: &Path) {
+    if let Ok(file) = fs::File::open(object) {
+        let _ = file.set_modified(std::time::SystemTime::now());
+    }
+}
+
 /// blake3 of a file's content.
 fn digest_file(path: &Path) -> io::Result<String> {
     let mut hasher = blake3::Hasher::new();
@@ -220,6 +229,7 @@ impl Cas {
         let digest = blake3::hash(bytes).to_hex().to_string();
         let object = self.object_path(&digest, exec);
         if object.exists() {
+            mark_used(&object);
             return Ok(digest);
         }
         let dir = object.parent().expect("objects have parents");
@@ -352,6 +362,7 @@ impl Cas {
         let digest = digest_file(full)?;
         let object = self.object_path(&digest, exec);
         if object.exists() {
+            mark_used(&object);
             fs::remove_file(full)?;
         } else {
             let parent = object.parent().expect("objects have parents");
@@ -787,6 +798,15 @@ mod tests {
         let a_minute_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
         assert_eq!(cas.gc(u64::MAX, &HashSet::new(), Some(a_minute_ago)).unwrap(), 0);
         assert!(cas.object_path(&orphan, true).exists());
+        // Storing it again (a build naming it) makes it recent again.
+        let path = cas.object_path(&orphan, true);
+        let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        fs::File::open(&path).unwrap().set_modified(an_hour_ago).unwrap();
+        assert_eq!(cas.gc(u64::MAX, &HashSet::new(), Some(a_minute_ago)).unwrap(), 6);
+        cas.put_file(b"orphan", true).unwrap();
+        fs::File::open(&path).unwrap().set_modified(an_hour_ago).unwrap();
+        cas.put_file(b"orphan", true).unwrap();
+        assert_eq!(cas.gc(u64::MAX, &HashSet::new(), Some(a_minute_ago)).unwrap(), 0);
         let freed = cas.gc(u64::MAX, &HashSet::new(), None).unwrap();
         assert_eq!(freed, 6);
         assert!(!cas.object_path(&orphan, true).exists());
