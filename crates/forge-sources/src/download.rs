@@ -75,6 +75,22 @@ enum Failure {
     Final(String),
 }
 
+/// An HTTP status as a failure: worth retrying when the server is busy or
+/// broken (5xx, 408, 429), not otherwise (404, 403, ...).
+fn check_status(status: reqwest::StatusCode) -> Result<(), Failure> {
+    if status.is_success() {
+        return Ok(());
+    }
+    let reason = format!("HTTP {status}");
+    Err(
+        if status.is_server_error() || status.as_u16() == 429 || status.as_u16() == 408 {
+            Failure::Transient(reason)
+        } else {
+            Failure::Final(reason)
+        },
+    )
+}
+
 impl Downloader {
     /// A downloader that retries transient errors `retries` times and gives
     /// up on a server that sends nothing for `stall_timeout`.
@@ -98,49 +114,39 @@ impl Downloader {
     /// Reads a small text resource (an index page) from the first of `urls`
     /// that answers; returns its URL, body and content type.
     pub fn get_text(&self, urls: &[String], accept: &str) -> Result<(String, String, String), DownloadFailure> {
+        self.first_that_answers(urls, |url| {
+            self.get_text_once(url, accept)
+                .map(|(body, kind)| (url.to_string(), body, kind))
+        })
+    }
+
+    /// Fetches the first of `urls` that serves bytes hashing to `expected`
+    /// (any bytes when `expected` is `None`, as `track` needs) into `cache`.
+    pub fn fetch(
+        &self,
+        cache: &SourceCache,
+        label: &str,
+        urls: &[String],
+        expected: Option<&str>,
+        progress: &dyn Progress,
+    ) -> Result<Downloaded, DownloadFailure> {
+        self.first_that_answers(urls, |url| self.fetch_one(cache, label, url, expected, progress))
+    }
+
+    /// Tries each URL in turn (mirrors first), each up to `retries` more
+    /// times while its failures are transient; the first success wins, and
+    /// when none succeeds every URL's last failure is reported.
+    fn first_that_answers<T>(
+        &self,
+        urls: &[String],
+        attempt: impl Fn(&str) -> Result<T, Failure>,
+    ) -> Result<T, DownloadFailure> {
         let mut attempts = Vec::new();
         for url in urls {
             let mut tries = 0;
             loop {
-                let result = if let Some(path) = url.strip_prefix("file://") {
-                    let file = if path.ends_with('/') {
-                        format!("{path}index.html")
-                    } else {
-                        path.to_string()
-                    };
-                    std::fs::read_to_string(&file)
-                        .map(|body| (body, "text/html".to_string()))
-                        .map_err(|e| Failure::Final(format!("cannot read {file}: {e}")))
-                } else {
-                    self.client
-                        .get(url)
-                        .header("Accept", accept)
-                        .send()
-                        .map_err(|e| Failure::Transient(describe(&e)))
-                        .and_then(|response| {
-                            let status = response.status();
-                            if !status.is_success() {
-                                let reason = format!("HTTP {status}");
-                                return Err(if status.is_server_error() {
-                                    Failure::Transient(reason)
-                                } else {
-                                    Failure::Final(reason)
-                                });
-                            }
-                            let kind = response
-                                .headers()
-                                .get("content-type")
-                                .and_then(|v| v.to_str().ok())
-                                .unwrap_or("")
-                                .to_string();
-                            response
-                                .text()
-                                .map(|body| (body, kind))
-                                .map_err(|e| Failure::Transient(describe(&e)))
-                        })
-                };
-                match result {
-                    Ok((body, kind)) => return Ok((url.clone(), body, kind)),
+                match attempt(url) {
+                    Ok(done) => return Ok(done),
                     Err(Failure::Transient(_)) if tries < self.retries => {
                         tries += 1;
                         std::thread::sleep(self.retry_delay * tries);
@@ -158,37 +164,35 @@ impl Downloader {
         Err(DownloadFailure { attempts })
     }
 
-    /// Fetches the first of `urls` that serves bytes hashing to `expected`
-    /// (any bytes when `expected` is `None`, as `track` needs) into `cache`.
-    pub fn fetch(
-        &self,
-        cache: &SourceCache,
-        label: &str,
-        urls: &[String],
-        expected: Option<&str>,
-        progress: &dyn Progress,
-    ) -> Result<Downloaded, DownloadFailure> {
-        let mut attempts = Vec::new();
-        for url in urls {
-            let mut tries = 0;
-            loop {
-                match self.fetch_one(cache, label, url, expected, progress) {
-                    Ok(done) => return Ok(done),
-                    Err(Failure::Transient(_)) if tries < self.retries => {
-                        tries += 1;
-                        std::thread::sleep(self.retry_delay * tries);
-                    }
-                    Err(Failure::Transient(reason)) | Err(Failure::Final(reason)) => {
-                        attempts.push(Attempt {
-                            url: url.clone(),
-                            reason,
-                        });
-                        break;
-                    }
-                }
-            }
+    /// One try at reading a text resource: its body and content type.
+    fn get_text_once(&self, url: &str, accept: &str) -> Result<(String, String), Failure> {
+        if let Some(path) = url.strip_prefix("file://") {
+            let file = if path.ends_with('/') {
+                format!("{path}index.html")
+            } else {
+                path.to_string()
+            };
+            return std::fs::read_to_string(&file)
+                .map(|body| (body, "text/html".to_string()))
+                .map_err(|e| Failure::Final(format!("cannot read {file}: {e}")));
         }
-        Err(DownloadFailure { attempts })
+        let response = self
+            .client
+            .get(url)
+            .header("Accept", accept)
+            .send()
+            .map_err(|e| Failure::Transient(describe(&e)))?;
+        check_status(response.status())?;
+        let kind = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        response
+            .text()
+            .map(|body| (body, kind))
+            .map_err(|e| Failure::Transient(describe(&e)))
     }
 
     fn fetch_one(
@@ -215,17 +219,7 @@ impl Downloader {
                 .get(url)
                 .send()
                 .map_err(|e| Failure::Transient(describe(&e)))?;
-            let status = response.status();
-            if !status.is_success() {
-                let reason = format!("HTTP {status}");
-                return Err(
-                    if status.is_server_error() || status.as_u16() == 429 || status.as_u16() == 408 {
-                        Failure::Transient(reason)
-                    } else {
-                        Failure::Final(reason)
-                    },
-                );
-            }
+            check_status(response.status())?;
             // Read the announced length first: reqwest counts down as the
             // body is consumed.
             let announced = response.content_length();
