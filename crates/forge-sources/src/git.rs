@@ -262,6 +262,20 @@ fn submodules(
 
 /// Makes sure `commit` is in the mirror of `url`, fetching from the URL's
 /// candidates (mirrors first) if not; then the same for its submodules.
+/// Opens the cache's mirror of `url` for writing, under its lock (held as
+/// long as the returned file lives).
+fn lock_mirror(ctx: &SourceContext<'_>, url: &str) -> Result<(Repository, std::fs::File), SourceError> {
+    let mirror = ctx.cache.git_mirror(url);
+    let lock = ctx
+        .cache
+        .lock(&format!(
+            "git-{}",
+            mirror.file_name().and_then(|n| n.to_str()).unwrap_or("repo")
+        ))
+        .map_err(|e| err(format!("cannot lock the source cache: {e}")))?;
+    Ok((open_mirror(&mirror)?, lock))
+}
+
 fn ensure_commit(
     ctx: &SourceContext<'_>,
     source: &Source,
@@ -272,15 +286,7 @@ fn ensure_commit(
     if depth > 16 {
         return Err(err(format!("{url}: submodules nest more than 16 deep")));
     }
-    let mirror = ctx.cache.git_mirror(url);
-    let _lock = ctx
-        .cache
-        .lock(&format!(
-            "git-{}",
-            mirror.file_name().and_then(|n| n.to_str()).unwrap_or("repo")
-        ))
-        .map_err(|e| err(format!("cannot lock the source cache: {e}")))?;
-    let repo = open_mirror(&mirror)?;
+    let (repo, lock) = lock_mirror(ctx, url)?;
     if !has_commit(&repo, commit) {
         let mut attempts = Vec::new();
         for candidate in ctx.project.source_urls(url, UrlPurpose::Fetch, ctx.default_mirror()) {
@@ -300,7 +306,7 @@ fn ensure_commit(
             });
         }
     }
-    drop(_lock);
+    drop(lock);
     for sub in submodules(&repo, commit, url, source)? {
         if sub.checkout {
             ensure_commit(ctx, source, &sub.url, sub.commit, depth + 1)?;
@@ -433,15 +439,7 @@ impl SourceRuntime for Git {
         let Some(track) = optional_str(source, "track").map_err(|e| err(e.to_string()))? else {
             return Err(err(format!("{url} has no 'track' (the branch or tag to follow)")));
         };
-        let mirror = ctx.cache.git_mirror(url);
-        let _lock = ctx
-            .cache
-            .lock(&format!(
-                "git-{}",
-                mirror.file_name().and_then(|n| n.to_str()).unwrap_or("repo")
-            ))
-            .map_err(|e| err(format!("cannot lock the source cache: {e}")))?;
-        let repo = open_mirror(&mirror)?;
+        let (repo, _lock) = lock_mirror(ctx, url)?;
         let mut attempts = Vec::new();
         let mut fetched = false;
         for candidate in ctx.project.source_urls(url, UrlPurpose::Track, ctx.default_mirror()) {
