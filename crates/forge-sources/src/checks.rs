@@ -127,3 +127,36 @@ pub fn file_pin(source: &Source) -> Option<FilePin> {
         sha256: get("sha256")?.to_ascii_lowercase(),
     })
 }
+
+/// Checks the `ref:` of a source pinned to one file of an index, when it
+/// has one: a mapping of exactly version, filename and sha256, the sha256
+/// 64 hex digits. Returns the pin and where `ref` is written, for the
+/// kind's own checks of the file name.
+pub fn checked_file_pin(source: &Source) -> Result<Option<(FilePin, &Node)>, LoadError> {
+    let Some(node) = source.get("ref") else {
+        return Ok(None);
+    };
+    let map = node.as_map().ok_or_else(|| {
+        LoadError::at(
+            &node.span,
+            format!(
+                "'ref' of a {} source is a mapping: version, filename, sha256",
+                source.kind
+            ),
+        )
+        .with_hint("run `forge track` to fill it in")
+    })?;
+    forge_project::error::check_keys(
+        map,
+        &["version", "filename", "sha256"],
+        &format!("a {} ref", source.kind),
+    )?;
+    let pin = file_pin(source).ok_or_else(|| LoadError::at(&node.span, "'ref' needs version, filename and sha256"))?;
+    if !is_sha256(&pin.sha256) {
+        return Err(LoadError::at(
+            &node.span,
+            format!("'sha256' must be 64 hex digits, not '{}'", pin.sha256),
+        ));
+    }
+    Ok(Some((pin, node)))
+}

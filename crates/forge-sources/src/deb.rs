@@ -15,7 +15,7 @@ use forge_project::{KeyContext, LoadError, Project, Source, SourceKind, UrlPurpo
 use forge_yaml::edit::NewValue;
 use serde_json::{Value, json};
 
-use crate::checks::{check_project_path, file_pin, is_sha256, optional_str, required_str, span_of};
+use crate::checks::{check_project_path, checked_file_pin, file_pin, optional_str, required_str, span_of};
 use crate::runtime::{SourceContext, SourceError, SourceRuntime, Tracked};
 
 /// The `deb` kind.
@@ -142,28 +142,13 @@ impl SourceKind for Deb {
         check_project_path(source, project, "keyring").map_err(|e| {
             e.with_hint("name the archive's keyring in the project, such as keys/debian-archive-keyring.gpg")
         })?;
-        if let Some(node) = source.get("ref") {
-            let map = node.as_map().ok_or_else(|| {
-                LoadError::at(
-                    &node.span,
-                    "'ref' of a deb source is a mapping: version, filename, sha256",
-                )
-            })?;
-            forge_project::error::check_keys(map, &["version", "filename", "sha256"], "a deb ref")?;
-            let pin = file_pin(source)
-                .ok_or_else(|| LoadError::at(&node.span, "'ref' needs version, filename and sha256"))?;
-            if !is_sha256(&pin.sha256) {
-                return Err(LoadError::at(
-                    &node.span,
-                    format!("'sha256' must be 64 hex digits, not '{}'", pin.sha256),
-                ));
-            }
-            if pin.filename.starts_with('/') || pin.filename.split('/').any(|p| p == "..") {
-                return Err(LoadError::at(
-                    &node.span,
-                    format!("'filename' must be a path in the archive, not '{}'", pin.filename),
-                ));
-            }
+        if let Some((pin, node)) = checked_file_pin(source)?
+            && (pin.filename.starts_with('/') || pin.filename.split('/').any(|p| p == ".."))
+        {
+            return Err(LoadError::at(
+                &node.span,
+                format!("'filename' must be a path in the archive, not '{}'", pin.filename),
+            ));
         }
         Ok(())
     }

@@ -18,7 +18,7 @@ use forge_yaml::Node;
 use forge_yaml::edit::NewValue;
 use serde_json::{Value, json};
 
-use crate::checks::{file_pin, is_sha256, optional_bool, optional_str, required_str, span_of};
+use crate::checks::{checked_file_pin, file_pin, optional_bool, optional_str, required_str, span_of};
 use crate::runtime::{SourceContext, SourceError, SourceRuntime, Tracked};
 
 /// The index used when a source names none.
@@ -108,23 +108,7 @@ impl SourceKind for Pypi {
         }
         optional_bool(source, "allow-sdist")?;
         target(source)?;
-        if let Some(node) = source.get("ref") {
-            let map = node.as_map().ok_or_else(|| {
-                LoadError::at(
-                    &node.span,
-                    "'ref' of a pypi source is a mapping: version, filename, sha256",
-                )
-                .with_hint("run `forge track` to fill it in")
-            })?;
-            forge_project::error::check_keys(map, &["version", "filename", "sha256"], "a pypi ref")?;
-            let pin = file_pin(source)
-                .ok_or_else(|| LoadError::at(&node.span, "'ref' needs version, filename and sha256"))?;
-            if !is_sha256(&pin.sha256) {
-                return Err(LoadError::at(
-                    &node.span,
-                    format!("'sha256' must be 64 hex digits, not '{}'", pin.sha256),
-                ));
-            }
+        if let Some((pin, node)) = checked_file_pin(source)? {
             match parse_filename(&pin.filename) {
                 Some(file) if normalize(file.name()) == normalize(name) => {}
                 _ => {
