@@ -206,9 +206,7 @@ impl Assemble for Pip {
                 install_wheel_into(name, wheel, &layout, &python, sink).map_err(|e| BuildError(e.to_string()))?;
             ctx.log(&format!(
                 "# installed {} {} ({} files)",
-                installed.name,
-                installed.version,
-                installed.files.len()
+                installed.name, installed.version, installed.files
             ));
         }
         if !compile {

@@ -39,8 +39,8 @@ pub struct Installed {
     pub name: String,
     /// Version.
     pub version: String,
-    /// Every file written, absolute.
-    pub files: Vec<PathBuf>,
+    /// How many files were written (RECORD included).
+    pub files: usize,
 }
 
 /// Why a wheel could not be installed.
@@ -211,20 +211,6 @@ impl Sink for DirSink {
     }
 }
 
-/// Records what was written, for [`Installed::files`].
-struct Writer<'s> {
-    sink: &'s mut dyn Sink,
-    written: Vec<PathBuf>,
-}
-
-impl Writer<'_> {
-    fn write(&mut self, path: &Path, bytes: &[u8], executable: bool) -> Result<(), String> {
-        self.sink.write(path, bytes, executable)?;
-        self.written.push(path.to_path_buf());
-        Ok(())
-    }
-}
-
 /// Installs `wheel` into `layout`; scripts get `python` as interpreter.
 pub fn install_wheel(wheel: &Path, layout: &Layout, python: &str) -> Result<Installed, InstallError> {
     let file_name = wheel
@@ -370,10 +356,6 @@ pub fn install_wheel_into(
     } else {
         &layout.platlib
     };
-    let mut writer = Writer {
-        sink,
-        written: Vec::new(),
-    };
     let mut record_rows: Vec<(PathBuf, String, usize)> = Vec::new();
     for (member, (bytes, executable, hash)) in &members {
         if *member == record_name {
@@ -410,10 +392,10 @@ pub fn install_wheel_into(
                 .unwrap_or_default();
             let mut content = format!("#!{python}\n").into_bytes();
             content.extend_from_slice(rest);
-            writer.write(&destination, &content, exec).map_err(|e| fail(w, e))?;
+            sink.write(&destination, &content, exec).map_err(|e| fail(w, e))?;
             record_rows.push((destination, record_hash(&content), content.len()));
         } else {
-            writer.write(&destination, bytes, exec).map_err(|e| fail(w, e))?;
+            sink.write(&destination, bytes, exec).map_err(|e| fail(w, e))?;
             record_rows.push((destination, hash.clone(), bytes.len()));
         }
     }
@@ -425,7 +407,7 @@ pub fn install_wheel_into(
             }
             let content = entry_point_script(python, &module, &attr);
             let path = layout.scripts.join(&script);
-            writer.write(&path, content.as_bytes(), true).map_err(|e| fail(w, e))?;
+            sink.write(&path, content.as_bytes(), true).map_err(|e| fail(w, e))?;
             record_rows.push((path, record_hash(content.as_bytes()), content.len()));
         }
     }
@@ -433,7 +415,7 @@ pub fn install_wheel_into(
     let info_dir = root.join(&dist_info);
     for (extra, content) in [("INSTALLER", "forge\n"), ("REQUESTED", "")] {
         let path = info_dir.join(extra);
-        writer.write(&path, content.as_bytes(), false).map_err(|e| fail(w, e))?;
+        sink.write(&path, content.as_bytes(), false).map_err(|e| fail(w, e))?;
         record_rows.push((path, record_hash(content.as_bytes()), content.len()));
     }
     // RECORD lists paths relative to the site-packages directory.
@@ -444,13 +426,13 @@ pub fn install_wheel_into(
     lines.push(format!("{},,", csv_quote(&format!("{dist_info}/RECORD"))));
     lines.sort();
     let record_path = info_dir.join("RECORD");
-    writer
-        .write(&record_path, (lines.join("\n") + "\n").as_bytes(), false)
+    sink.write(&record_path, (lines.join("\n") + "\n").as_bytes(), false)
         .map_err(|e| fail(w, e))?;
     Ok(Installed {
         name,
         version,
-        files: writer.written,
+        // Every file written has a row, and RECORD has none.
+        files: record_rows.len() + 1,
     })
 }
 
