@@ -257,7 +257,7 @@ pub fn shell(session: &Session, args: &ShellArgs) -> Result<(), Failure> {
             let ctx = session.source_context(&downloader, &progress);
             for source in &element.sources {
                 let runtime =
-                    forge_sources::runtime(&source.kind).ok_or_else(|| Failure::internal("unknown source kind"))?;
+                    forge_sources::runtime(source.kind_id).ok_or_else(|| Failure::internal("unknown source kind"))?;
                 let dir = match &source.directory {
                     Some(sub) => build.join(sub.trim_start_matches('/')),
                     None => build.clone(),

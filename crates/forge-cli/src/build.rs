@@ -159,7 +159,7 @@ pub fn run(session: &Session, args: &BuildArgs) -> Result<(), Failure> {
     // pip elements may install the wheels of dependencies' sources too.
     let mut to_fetch = to_build.clone();
     for &e in &to_build {
-        if graph.elements[e].kind == "pip" {
+        if graph.elements[e].kind_id == "pip" {
             to_fetch.extend(
                 forge_kinds::wheel_dependencies(&graph.elements[e])
                     .iter()

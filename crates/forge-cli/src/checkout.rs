@@ -47,7 +47,7 @@ pub fn run(session: &Session, args: &SourceCheckoutArgs) -> Result<(), Failure> 
             fs::create_dir_all(&element_dir)
                 .map_err(|e| Failure::fetch(format!("cannot create {}: {e}", element_dir.display())))?;
             for source in &element.sources {
-                let Some(runtime) = forge_sources::runtime(&source.kind) else {
+                let Some(runtime) = forge_sources::runtime(source.kind_id) else {
                     continue;
                 };
                 if !runtime.is_cached(source, &session.sources) {

@@ -55,13 +55,10 @@ pub fn fetch_sources(
     for &index in elements {
         let element = &graph.elements[index];
         for source in &element.sources {
-            let Some(runtime) = forge_sources::runtime(&source.kind) else {
+            let Some(runtime) = forge_sources::runtime(source.kind_id) else {
                 continue;
             };
-            let kind = project
-                .registry
-                .source(&source.kind)
-                .expect("loaded kinds are registered");
+            let kind = project.kinds.source(&source.kind).expect("loaded kinds are registered");
             if !kind.needs_fetch() {
                 continue;
             }
@@ -97,7 +94,7 @@ pub fn fetch_sources(
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(job) = jobs.get(i) else { break };
-                    let runtime = forge_sources::runtime(&job.source.kind).expect("checked above");
+                    let runtime = forge_sources::runtime(job.source.kind_id).expect("checked above");
                     match runtime.fetch(job.source, &ctx) {
                         Ok(()) => {
                             fetched.fetch_add(1, Ordering::Relaxed);

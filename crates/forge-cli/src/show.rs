@@ -53,7 +53,7 @@ fn state(session: &Session, cas: &forge_cas::Cas, graph: &Graph, keys: &CacheKey
     let needs_fetch = graph.elements[element]
         .sources
         .iter()
-        .any(|s| forge_sources::runtime(&s.kind).is_some_and(|r| !r.is_cached(s, &session.sources)));
+        .any(|s| forge_sources::runtime(s.kind_id).is_some_and(|r| !r.is_cached(s, &session.sources)));
     if needs_fetch {
         return "fetch needed";
     }

@@ -45,7 +45,7 @@ pub fn run(session: &Session, args: &TrackArgs) -> Result<(), Failure> {
     for &index in &selected {
         let element = &graph.elements[index];
         for source in &element.sources {
-            let Some(runtime) = forge_sources::runtime(&source.kind) else {
+            let Some(runtime) = forge_sources::runtime(source.kind_id) else {
                 continue;
             };
             let tracked = match runtime.track(source, &ctx) {
@@ -115,13 +115,23 @@ fn write_inline(dir: &Path, edits: BTreeMap<String, Vec<Edit>>) -> Result<(), Fa
         file_edits.sort_by_key(|e| std::cmp::Reverse(e.mapping_start));
         let mut text = original.clone();
         for edit in &file_edits {
-            text = set_value(&text, &file, edit.mapping_start, "ref", &edit.value).map_err(|e| {
+            let fail = |e: forge_yaml::edit::EditError| {
                 Failure::fetch(format!(
                     "cannot write the new ref of {} source {}: {e}",
                     edit.element,
                     edit.source_index + 1
                 ))
-            })?;
+            };
+            match &edit.value {
+                // Later fields first: each edit leaves earlier offsets alone.
+                NewValue::Fields(fields) => {
+                    for (key, value) in fields.iter().rev() {
+                        text = set_value(&text, &file, edit.mapping_start, key, &NewValue::Scalar(value.clone()))
+                            .map_err(fail)?;
+                    }
+                }
+                value => text = set_value(&text, &file, edit.mapping_start, "ref", value).map_err(fail)?,
+            }
         }
         write_atomically(&path, &text).map_err(|e| Failure::fetch(format!("cannot write {file}: {e}")))?;
     }

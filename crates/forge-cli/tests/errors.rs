@@ -352,9 +352,9 @@ fn project_errors_and_options() {
     .file("elements/e.bst", "kind: stack\n")
     .build();
     let err = p.forge(&["show", "e.bst"]).fails(3);
-    assert!(
-        err.starts_with("error: project.conf:5:3: forge does not load local plugins"),
-        "{err}"
+    assert_eq!(
+        err,
+        "error: project.conf:6:9: the local plugin path 'plugins' is not a directory of the project\n"
     );
 }
 

@@ -215,7 +215,7 @@ impl<'a> Engine<'a> {
             env!("CARGO_PKG_VERSION"),
             e.name
         ));
-        let result = assembler(&e.kind)
+        let result = assembler(e.kind_id)
             .ok_or_else(|| format!("element kind '{}' cannot be built", e.kind))
             .and_then(|a| a.assemble(&mut ctx).map_err(|err| err.to_string()))
             .and_then(|output| match ctx.manifest.take() {

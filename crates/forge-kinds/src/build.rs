@@ -65,12 +65,20 @@ pub trait Assemble: Send + Sync {
 
 /// The build step of element kind `kind`.
 pub fn assembler(kind: &str) -> Option<&'static dyn Assemble> {
+    if let Some(build_element) = crate::build_element::by_id(kind) {
+        return Some(build_element);
+    }
     Some(match kind {
         "import" => &crate::import::Import,
+        "junction" => &crate::junction::Junction,
+        "check_forbidden" => &crate::check_forbidden::CheckForbidden,
+        "collect_integration" => &crate::collect_integration::CollectIntegration,
+        "collect_initial_scripts" => &crate::collect_initial_scripts::CollectInitialScripts,
+        "flatpak_image" => &crate::flatpak_image::FlatpakImage,
+        "flatpak_repo" => &crate::flatpak_repo::FlatpakRepo,
         "stack" => &crate::stack::Stack,
         "compose" => &crate::compose::Compose,
         "filter" => &crate::filter::Filter,
-        "manual" => &crate::manual::Manual,
         "script" => &crate::script::Script,
         "pip" => &crate::pip::Pip,
         "pyproject" => &crate::pyproject::Pyproject,
@@ -111,7 +119,7 @@ impl BuildContext<'_> {
     /// Stages the element's sources into `dir`, each in its `directory`.
     pub fn stage_sources(&mut self, dir: &Path) -> Result<(), BuildError> {
         for source in &self.element.sources {
-            let runtime = forge_sources::runtime(&source.kind)
+            let runtime = forge_sources::runtime(source.kind_id)
                 .ok_or_else(|| BuildError(format!("source kind '{}' cannot be staged", source.kind)))?;
             let target = match &source.directory {
                 Some(sub) if sub.split('/').any(|p| p == "..") => {
@@ -148,6 +156,29 @@ impl BuildContext<'_> {
             self.log(&format!("warning: overlapping file replaced by {overlap}"));
         }
         Ok(())
+    }
+
+    /// BuildStream's `digest-environment:` value for the dependencies
+    /// `names`: the digest and size of the tree they make together,
+    /// `DIGEST/SIZE`. The digest is forge's manifest digest of that tree,
+    /// and only the named dependencies are in it (not their runtime
+    /// dependencies, which BuildStream adds).
+    pub fn digest_of(&mut self, names: &[String]) -> Result<String, BuildError> {
+        let dir = self.dir(&format!("digest-{}", names.join("+").replace('/', "-")))?;
+        for dep in self.deps.iter().filter(|d| names.contains(&d.element.name)) {
+            self.cas
+                .stage(&dep.manifest, &dir, StageMode::Copy)
+                .map_err(|e| BuildError(format!("cannot stage {}: {e}", dep.element.name)))?;
+        }
+        let manifest = self
+            .cas
+            .import_dir(&dir)
+            .map_err(io("cannot digest the staged dependencies"))?;
+        let digest = self
+            .cas
+            .put_manifest(&manifest)
+            .map_err(io("cannot store a manifest"))?;
+        Ok(format!("{digest}/{}", manifest.to_bytes().len()))
     }
 
     /// Whether any dependency staged at `/` has integration commands.
@@ -346,4 +377,29 @@ pub fn select_split(
         }
     }
     kept
+}
+
+/// The part of `manifest` a split selection keeps (see [`select_split`]),
+/// with only the directories that lead to kept files.
+pub fn split_manifest(
+    manifest: &Manifest,
+    rules: &[(String, Vec<String>)],
+    include: &[String],
+    exclude: &[String],
+    orphans: bool,
+) -> Manifest {
+    let kept = select_split(manifest, rules, include, exclude, orphans);
+    let dirs: std::collections::HashSet<String> = kept
+        .iter()
+        .flat_map(|p| {
+            let parts: Vec<&str> = p.split('/').collect();
+            (1..parts.len()).map(move |i| parts[..i].join("/"))
+        })
+        .collect();
+    let mut out = manifest.clone();
+    out.entries.retain(|e| match e.kind {
+        forge_cas::EntryKind::Dir => dirs.contains(&e.path),
+        _ => kept.contains(&e.path),
+    });
+    out
 }

@@ -83,6 +83,24 @@ pub fn no_runtime_deps(element: &Element) -> Result<(), LoadError> {
     }
 }
 
+/// The `digest-environment:` variables of build dependencies, sorted, with
+/// the dependencies whose staged tree each one digests.
+pub fn digest_environment(element: &Element) -> std::collections::BTreeMap<String, Vec<String>> {
+    let mut out: std::collections::BTreeMap<String, Vec<String>> = std::collections::BTreeMap::new();
+    for dep in element.dependencies.iter().filter(|d| d.build) {
+        for config in &dep.config {
+            if let Some(variable) = config
+                .as_map()
+                .and_then(|m| m.get("digest-environment"))
+                .and_then(Node::as_str)
+            {
+                out.entry(variable.to_string()).or_default().push(dep.name.clone());
+            }
+        }
+    }
+    out
+}
+
 /// The locations of build dependencies (`config: location:`), sorted, with
 /// the dependencies staged at each: BuildStream's layout key.
 pub fn layout_key(element: &Element) -> serde_json::Map<String, serde_json::Value> {
@@ -104,12 +122,21 @@ pub fn layout_key(element: &Element) -> serde_json::Map<String, serde_json::Valu
     layout.into_iter().map(|(k, v)| (k, serde_json::json!(v))).collect()
 }
 
-/// Checks dependency `config:` blocks hold only `location:` paths.
-pub fn check_locations(element: &Element) -> Result<(), LoadError> {
+/// Checks dependency `config:` blocks hold only `keys` (`location:`, an
+/// absolute path, and for build elements `digest-environment:`).
+pub fn check_locations(element: &Element, keys: &[&str]) -> Result<(), LoadError> {
     for dep in &element.dependencies {
         for config in &dep.config {
             let map = config.as_map().expect("dependency config is a mapping");
-            forge_project::error::check_keys(map, &["location"], "dependency config")?;
+            forge_project::error::check_keys(map, keys, "dependency config")?;
+            if let Some(variable) = map.get("digest-environment")
+                && variable.as_str().is_none_or(str::is_empty)
+            {
+                return Err(LoadError::at(
+                    &variable.span,
+                    "'digest-environment' must name an environment variable",
+                ));
+            }
             if let Some(location) = map.get("location") {
                 match location.as_str() {
                     Some(path) if path.starts_with('/') => {}

@@ -51,7 +51,7 @@ impl Assemble for Deb {
         let merged = config_flag(ctx.element, "merged-usr", true);
         let mut debs: Vec<(String, PathBuf)> = Vec::new();
         for source in &ctx.element.sources {
-            let runtime = forge_sources::runtime(&source.kind)
+            let runtime = forge_sources::runtime(source.kind_id)
                 .ok_or_else(|| BuildError(format!("unknown source kind '{}'", source.kind)))?;
             let file = runtime.cached_file(source, ctx.sources.cache).ok_or_else(|| {
                 BuildError(format!(

@@ -3,7 +3,7 @@
 use forge_project::{Element, ElementKind, LoadError};
 use std::path::PathBuf;
 
-use crate::build::{Assemble, BuildContext, BuildError, config_flag, config_strings, select_split, split_rules};
+use crate::build::{Assemble, BuildContext, BuildError, config_flag, config_strings, split_manifest, split_rules};
 use serde_json::{Value, json};
 
 use crate::checks::{config_bool, config_list, no_sources, sorted_config_list};
@@ -89,28 +89,13 @@ impl Assemble for Filter {
                 return Err(BuildError(format!("{parent_name} has no split domain '{domain}'")));
             }
         }
-        let kept = select_split(
+        let manifest = split_manifest(
             &dep.manifest,
             &rules,
             &include,
             &exclude,
             config_flag(ctx.element, "include-orphans", false),
         );
-        let mut manifest = dep.manifest.clone();
-        manifest
-            .entries
-            .retain(|e| kept.contains(&e.path) || matches!(e.kind, forge_cas::EntryKind::Dir));
-        // Keep only the directories that lead to kept files.
-        let dirs: std::collections::HashSet<String> = kept
-            .iter()
-            .flat_map(|p| {
-                let parts: Vec<&str> = p.split('/').collect();
-                (1..parts.len()).map(move |i| parts[..i].join("/"))
-            })
-            .collect();
-        manifest
-            .entries
-            .retain(|e| !matches!(e.kind, forge_cas::EntryKind::Dir) || dirs.contains(&e.path));
         let output = ctx.dir("output")?;
         ctx.cas
             .stage(&manifest, &output, forge_cas::StageMode::Copy)

@@ -143,7 +143,7 @@ impl Assemble for Pip {
         let mut wheels: Vec<(String, PathBuf)> = Vec::new();
         let mut staged_any = false;
         for source in &ctx.element.sources {
-            let runtime = forge_sources::runtime(&source.kind)
+            let runtime = forge_sources::runtime(source.kind_id)
                 .ok_or_else(|| BuildError(format!("source kind '{}' cannot be staged", source.kind)))?;
             match runtime.cached_file(source, ctx.sources.cache) {
                 Some(file) => wheels.push(file),
@@ -159,8 +159,8 @@ impl Assemble for Pip {
                 .find(|d| d.element.name == name)
                 .ok_or_else(|| BuildError(format!("{name} is not staged")))?
                 .element;
-            for source in dep.sources.iter().filter(|s| s.kind == "pypi") {
-                let runtime = forge_sources::runtime(&source.kind).expect("pypi is a known kind");
+            for source in dep.sources.iter().filter(|s| s.kind_id == "pypi") {
+                let runtime = forge_sources::runtime(source.kind_id).expect("pypi is a known kind");
                 let file = runtime.cached_file(source, ctx.sources.cache).ok_or_else(|| {
                     BuildError(format!(
                         "the wheel of {name} (source {}) is not in the source cache; run `forge fetch {name}`",

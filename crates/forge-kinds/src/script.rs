@@ -36,7 +36,7 @@ impl ElementKind for Script {
         no_runtime_deps(element)?;
         config_list(element, "commands")?;
         config_bool(element, "root-read-only")?;
-        check_locations(element)
+        check_locations(element, &["location"])
     }
     fn unique_key(&self, element: &Element) -> Value {
         json!({

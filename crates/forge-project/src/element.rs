@@ -47,8 +47,10 @@ pub struct Dependency {
 /// One source of an element.
 #[derive(Clone, Debug)]
 pub struct Source {
-    /// The source kind.
+    /// The source kind, as written.
     pub kind: String,
+    /// The implementation of the kind (see [`crate::SourceKind::id`]).
+    pub kind_id: &'static str,
     /// Its position in the element's `sources:` list.
     pub index: usize,
     /// The kind's own keys, variables expanded.
@@ -78,8 +80,10 @@ pub struct Element {
     pub name: String,
     /// Its file as shown in messages (`elements/app.bst`).
     pub file: Arc<str>,
-    /// Its kind.
+    /// Its kind, as written.
     pub kind: String,
+    /// The implementation of the kind (see [`crate::ElementKind::id`]).
+    pub kind_id: &'static str,
     /// Where `kind:` is written.
     pub kind_span: Span,
     /// `description:`.
@@ -181,11 +185,8 @@ pub fn load_element(project: &Project, name: &str, text: &str) -> Result<Element
         .as_str()
         .ok_or_else(|| LoadError::at(&kind_node.span, "'kind' must be a string"))?
         .to_string();
-    let registry = &project.registry;
-    let element_kind = registry
-        .element(&kind)
-        .ok_or_else(|| registry.unknown_kind("element", &kind, &kind_node.span))?
-        .clone();
+    let kinds = &project.kinds;
+    let element_kind = kinds.element_for(&kind, &file, &kind_node.span)?.clone();
     let base = project
         .kind_base(&kind)
         .expect("every registered kind has a base")
@@ -310,6 +311,7 @@ pub fn load_element(project: &Project, name: &str, text: &str) -> Result<Element
         name: name.to_string(),
         file,
         kind,
+        kind_id: element_kind.id(),
         kind_span: kind_node.span.clone(),
         description,
         dependencies,
@@ -322,7 +324,7 @@ pub fn load_element(project: &Project, name: &str, text: &str) -> Result<Element
         sandbox,
     };
     for source in &element.sources {
-        let source_kind = registry.source(&source.kind).expect("checked when loading sources");
+        let source_kind = kinds.source(&source.kind).expect("checked when loading sources");
         check_keys(
             source.config.as_map().expect("mapping"),
             source_kind.config_keys(),
@@ -531,9 +533,10 @@ fn load_sources(project: &Project, element_name: &str, map: &Mapping) -> Result<
         let kind = kind_node
             .as_str()
             .ok_or_else(|| LoadError::at(&kind_node.span, "'kind' must be a string"))?;
-        if project.registry.source(kind).is_none() {
-            return Err(project.registry.unknown_kind("source", kind, &kind_node.span));
-        }
+        let kind_id = project
+            .kinds
+            .source_for(kind, &project.element_display_path(element_name), &kind_node.span)?
+            .id();
         // The project's per-kind config lies under the entry.
         let mut config = Node::map(item.span.clone());
         if let Some(over) = project
@@ -552,7 +555,7 @@ fn load_sources(project: &Project, element_name: &str, map: &Mapping) -> Result<
             // Pins live in project.refs; one written here is ignored.
             config_map.remove("ref");
             if let Some(Some(pin)) = project.refs.get(element_name).and_then(|pins| pins.get(index)) {
-                config_map.insert_str_key("ref", crate::refs::to_node(pin));
+                crate::refs::set_pin(config_map, pin);
             }
         }
         let directory = match config_map.remove("directory") {
@@ -570,6 +573,7 @@ fn load_sources(project: &Project, element_name: &str, map: &Mapping) -> Result<
         }
         sources.push(Source {
             kind: kind.to_string(),
+            kind_id,
             index,
             config,
             directory,

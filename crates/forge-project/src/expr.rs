@@ -290,9 +290,30 @@ impl Parser<'_> {
     fn primary(&mut self) -> Result<ExprValue, String> {
         match self.next() {
             Some(Token::LParen) => {
-                let value = self.or_expr()?;
-                self.expect(Token::RParen)?;
-                Ok(value)
+                // A parenthesised expression, or a tuple as in Jinja2:
+                // `()`, `(a,)`, `(a, b)`.
+                if self.peek() == Some(&Token::RParen) {
+                    self.pos += 1;
+                    return Ok(ExprValue::List(Vec::new()));
+                }
+                let first = self.or_expr()?;
+                if self.peek() != Some(&Token::Comma) {
+                    self.expect(Token::RParen)?;
+                    return Ok(first);
+                }
+                let mut items = vec![first];
+                loop {
+                    match self.next() {
+                        Some(Token::Comma) if self.peek() == Some(&Token::RParen) => {
+                            self.pos += 1;
+                            break;
+                        }
+                        Some(Token::Comma) => items.push(self.or_expr()?),
+                        Some(Token::RParen) => break,
+                        _ => return Err("expected ',' or ')' in a tuple".into()),
+                    }
+                }
+                Ok(ExprValue::List(items))
             }
             Some(Token::LBracket) => {
                 let mut items = Vec::new();
@@ -372,6 +393,9 @@ mod tests {
         assert_eq!(eval("'man' not in flags"), Ok(true));
         assert_eq!(eval("arch in ['x86-64', 'aarch64']"), Ok(true));
         assert_eq!(eval("'86' in arch"), Ok(true));
+        assert_eq!(eval("arch in ('i686', 'x86-64')"), Ok(true));
+        assert_eq!(eval("arch in ('i686',)"), Ok(false));
+        assert_eq!(eval("arch not in ()"), Ok(true));
     }
 
     #[test]

@@ -19,7 +19,7 @@ use crate::error::LoadError;
 use crate::filehash::FileHashCache;
 use crate::graph::Graph;
 use crate::kind::KeyContext;
-use crate::options::host_arch;
+use crate::options::{canonicalize_arch, host_arch};
 use crate::parallel;
 use crate::project::Project;
 
@@ -170,7 +170,7 @@ fn sandbox_key(sandbox: &Node) -> Json {
     );
     key.insert(
         "build-arch".into(),
-        json!(canonical_arch(get("build-arch").unwrap_or(host_arch()))),
+        json!(get("build-arch").map_or(host_arch(), |a| canonicalize_arch(a).unwrap_or(a))),
     );
     for id in ["build-uid", "build-gid"] {
         if let Some(value) = get(id) {
@@ -178,19 +178,6 @@ fn sandbox_key(sandbox: &Node) -> Json {
         }
     }
     Json::Object(key)
-}
-
-/// BuildStream's architecture aliases.
-pub fn canonical_arch(arch: &str) -> String {
-    match arch.to_lowercase().as_str() {
-        "amd64" | "x86_64" | "x86-64" => "x86-64".into(),
-        "i386" | "i486" | "i586" | "i686" | "x86-32" => "x86-32".into(),
-        "armv8l" | "aarch64" | "aarch64-be" => "aarch64".into(),
-        "ppc64le" | "power-isa-le" => "power-isa-le".into(),
-        "ppc64" | "power-isa-be" => "power-isa-be".into(),
-        "riscv64" | "rv64g" => "rv64g".into(),
-        other => other.to_string(),
-    }
 }
 
 impl CacheKeys {
@@ -218,7 +205,7 @@ impl CacheKeys {
                 .iter()
                 .map(|source| {
                     let kind = project
-                        .registry
+                        .kinds
                         .source(&source.kind)
                         .expect("loaded sources have known kinds");
                     kind.unique_key(source, &ctx)
@@ -230,7 +217,7 @@ impl CacheKeys {
         for &index in &graph.topological {
             let element = &graph.elements[index];
             let kind = project
-                .registry
+                .kinds
                 .element(&element.kind)
                 .expect("loaded elements have known kinds");
             let mut sources = Vec::with_capacity(element.sources.len());
@@ -238,7 +225,7 @@ impl CacheKeys {
                 match unique_key {
                     Some(key) => {
                         let mut entry = Map::new();
-                        entry.insert("kind".into(), json!(source.kind));
+                        entry.insert("kind".into(), json!(source.kind_id));
                         entry.insert("key".into(), key);
                         if let Some(dir) = &source.directory {
                             entry.insert("directory".into(), json!(dir));
@@ -261,7 +248,7 @@ impl CacheKeys {
             }
             let mut input = Map::new();
             input.insert("format".into(), json!(KEY_FORMAT_VERSION));
-            input.insert("kind".into(), json!(element.kind));
+            input.insert("kind".into(), json!(element.kind_id));
             input.insert("kind-version".into(), json!(kind.version()));
             input.insert("config".into(), kind.unique_key(element));
             input.insert(
@@ -334,13 +321,5 @@ mod tests {
         assert_eq!(text, canonical_json(&node_to_json(&node)));
         assert_eq!(hash_json(&a), hash_json(&b));
         assert_eq!(hash_json(&a).len(), 64);
-    }
-
-    #[test]
-    fn arch_aliases() {
-        assert_eq!(canonical_arch("amd64"), "x86-64");
-        assert_eq!(canonical_arch("x86_64"), "x86-64");
-        assert_eq!(canonical_arch("i686"), "x86-32");
-        assert_eq!(canonical_arch("aarch64"), "aarch64");
     }
 }

@@ -1,9 +1,18 @@
 //! The traits element kinds and source kinds implement to take part in
-//! loading, and the registry that finds them by name.
+//! loading, the registry of every kind forge implements, and the view of
+//! it that one project has after its plugin declarations.
 //!
 //! Loading only needs what decides *what* is built: a kind's defaults, the
 //! checks on its configuration, and its unique key. What a kind *does*
 //! (fetching, staging, assembling) lives in the crates that own it.
+//!
+//! Names: BuildStream's core kinds (`import`, `manual`, `local`, `tar` …)
+//! are always there. forge's own kinds (`pip`, `deb`, `git` …) answer to
+//! their names unless project.conf declares a BuildStream plugin of the
+//! same name, and always to `forge-<name>`. forge's implementations of
+//! BuildStream plugins (`autotools`, `git_repo` …) answer only where
+//! project.conf declares them, whatever the origin: forge runs no plugin
+//! code, it reads the declaration as "the plugin of this name".
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -11,14 +20,23 @@ use std::sync::Arc;
 
 use serde_json::Value as Json;
 
+use forge_yaml::Span;
+
 use crate::element::{Element, Source};
 use crate::error::{LoadError, did_you_mean};
+use crate::plugins::{Declaration, PluginKind};
 use crate::project::Project;
 
 /// An element kind as loading sees it.
 pub trait ElementKind: Send + Sync {
     /// The name written after `kind:`.
     fn name(&self) -> &'static str;
+    /// What tells this implementation apart from another of the same name
+    /// (forge's `pip` and buildstream-plugins' `pip`): it enters cache keys
+    /// and finds the build step. The name, unless two kinds share it.
+    fn id(&self) -> &'static str {
+        self.name()
+    }
     /// The kind's default YAML (`variables`, `environment`, `config`,
     /// `public`, `sandbox`), as a BuildStream plugin's `.yaml` file.
     fn defaults(&self) -> &'static str {
@@ -36,6 +54,11 @@ pub trait ElementKind: Send + Sync {
     fn config_keys(&self) -> &'static [&'static str];
     /// Whether dependencies may carry `config:` (such as `location:`).
     fn accepts_dependency_config(&self) -> bool {
+        false
+    }
+    /// Whether the element is a junction: it names a subproject, is never
+    /// built, and its sources are not needed to show or build the project.
+    fn is_junction(&self) -> bool {
         false
     }
     /// Further checks of the resolved element: dependency shapes, sources,
@@ -59,6 +82,12 @@ pub struct KeyContext<'a> {
 pub trait SourceKind: Send + Sync {
     /// The name written after `kind:`.
     fn name(&self) -> &'static str;
+    /// What tells this implementation apart from another of the same name
+    /// (forge's `pypi` and the community `pypi`): it enters cache keys and
+    /// finds the runtime side. The name, unless two kinds share it.
+    fn id(&self) -> &'static str {
+        self.name()
+    }
     /// The keys allowed in a source entry besides `kind`, `directory` and
     /// `provenance`.
     fn config_keys(&self) -> &'static [&'static str];
@@ -73,52 +102,270 @@ pub trait SourceKind: Send + Sync {
     fn needs_fetch(&self) -> bool {
         true
     }
+    /// The URLs the source downloads from, as written (aliased or not), for
+    /// BuildStream's `unaliased-url` warning.
+    fn urls<'a>(&self, source: &'a Source) -> Vec<&'a str> {
+        source.get_str("url").into_iter().collect()
+    }
 }
 
-/// The element and source kinds forge knows, by name.
+/// Who provides a kind, which decides the names it answers to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Provider {
+    /// One of BuildStream's core plugins: always available by its name.
+    Core,
+    /// One of forge's own kinds: by its name where no declaration takes
+    /// the name, and always as `forge-<name>`.
+    Forge,
+    /// forge's implementation of a plugin of a BuildStream plugin package
+    /// (`buildstream-plugins`, `buildstream-plugins-community`, or a
+    /// project's local plugin): available where project.conf declares it.
+    Plugin(&'static str),
+}
+
+struct Entry<K: ?Sized> {
+    kind: Arc<K>,
+    provider: Provider,
+}
+
+impl<K: ?Sized> Clone for Entry<K> {
+    fn clone(&self) -> Self {
+        Entry {
+            kind: self.kind.clone(),
+            provider: self.provider,
+        }
+    }
+}
+
+/// Every element and source kind forge implements.
 #[derive(Clone, Default)]
 pub struct KindRegistry {
-    elements: BTreeMap<&'static str, Arc<dyn ElementKind>>,
-    sources: BTreeMap<&'static str, Arc<dyn SourceKind>>,
+    elements: Vec<Entry<dyn ElementKind>>,
+    sources: Vec<Entry<dyn SourceKind>>,
 }
+
+/// The prefix under which forge's own kinds are always available.
+pub const FORGE_PREFIX: &str = "forge-";
 
 impl KindRegistry {
     /// Adds an element kind.
-    pub fn add_element(&mut self, kind: Arc<dyn ElementKind>) {
-        self.elements.insert(kind.name(), kind);
+    pub fn add_element(&mut self, kind: Arc<dyn ElementKind>, provider: Provider) {
+        self.elements.push(Entry { kind, provider });
     }
 
     /// Adds a source kind.
-    pub fn add_source(&mut self, kind: Arc<dyn SourceKind>) {
-        self.sources.insert(kind.name(), kind);
+    pub fn add_source(&mut self, kind: Arc<dyn SourceKind>, provider: Provider) {
+        self.sources.push(Entry { kind, provider });
     }
 
-    /// The element kind called `name`.
-    pub fn element(&self, name: &str) -> Option<&Arc<dyn ElementKind>> {
-        self.elements.get(name)
+    /// The kinds a project sees, given its plugin declarations.
+    pub fn for_project(&self, declarations: &[Declaration]) -> Result<ProjectKinds, LoadError> {
+        Ok(ProjectKinds {
+            elements: bind(&self.elements, declarations, PluginKind::Element, |k| k.name())?,
+            sources: bind(&self.sources, declarations, PluginKind::Source, |k| k.name())?,
+        })
     }
+}
 
-    /// The source kind called `name`.
-    pub fn source(&self, name: &str) -> Option<&Arc<dyn SourceKind>> {
-        self.sources.get(name)
-    }
+/// What a name means in one project.
+enum Binding<K: ?Sized> {
+    /// A kind forge implements.
+    Kind(Arc<K>),
+    /// Declared in project.conf, but forge has no implementation of it.
+    Unimplemented(Declaration),
+    /// A BuildStream plugin forge implements, which the project does not
+    /// declare (BuildStream would not find it either).
+    Undeclared(&'static str),
+}
 
-    /// Every element kind.
-    pub fn element_kinds(&self) -> impl Iterator<Item = &Arc<dyn ElementKind>> {
-        self.elements.values()
-    }
-
-    /// The error for an unknown kind, with the nearest known name.
-    pub fn unknown_kind(&self, what: &str, name: &str, span: &forge_yaml::Span) -> LoadError {
-        let known: Vec<&str> = if what == "element" {
-            self.elements.keys().copied().collect()
-        } else {
-            self.sources.keys().copied().collect()
-        };
-        let err = LoadError::at(span, format!("unknown {what} kind '{name}'"));
-        match did_you_mean(name, known.iter().copied()) {
-            Some(near) => err.with_hint(format!("did you mean '{near}'?")),
-            None => err.with_hint(format!("forge knows these {what} kinds: {}", known.join(", "))),
+impl<K: ?Sized> Clone for Binding<K> {
+    fn clone(&self) -> Self {
+        match self {
+            Binding::Kind(k) => Binding::Kind(k.clone()),
+            Binding::Unimplemented(d) => Binding::Unimplemented(d.clone()),
+            Binding::Undeclared(p) => Binding::Undeclared(p),
         }
+    }
+}
+
+fn bind<K: ?Sized>(
+    entries: &[Entry<K>],
+    declarations: &[Declaration],
+    what: PluginKind,
+    name_of: impl Fn(&K) -> &'static str,
+) -> Result<BTreeMap<String, Binding<K>>, LoadError> {
+    let mut names: BTreeMap<String, Binding<K>> = BTreeMap::new();
+    // Undeclared plugins are remembered for the error, and forge's own
+    // kinds take their names where no declaration does.
+    for entry in entries {
+        if let Provider::Plugin(package) = entry.provider {
+            names
+                .entry(name_of(&entry.kind).to_string())
+                .or_insert(Binding::Undeclared(package));
+        }
+    }
+    for entry in entries {
+        let name = name_of(&entry.kind);
+        match entry.provider {
+            Provider::Core => {
+                names.insert(name.to_string(), Binding::Kind(entry.kind.clone()));
+            }
+            Provider::Forge => {
+                names.insert(format!("{FORGE_PREFIX}{name}"), Binding::Kind(entry.kind.clone()));
+                names.insert(name.to_string(), Binding::Kind(entry.kind.clone()));
+            }
+            Provider::Plugin(_) => {}
+        }
+    }
+    for declaration in declarations.iter().filter(|d| d.what == what) {
+        let name = declaration.name.as_str();
+        let plugins = || {
+            entries.iter().filter_map(|e| match e.provider {
+                Provider::Plugin(package) if name_of(&e.kind) == name => Some((package, e)),
+                _ => None,
+            })
+        };
+        if entries
+            .iter()
+            .any(|e| e.provider == Provider::Core && name_of(&e.kind) == name)
+        {
+            return Err(LoadError::at(
+                &declaration.span,
+                format!("'{name}' is a core {what} kind of BuildStream and cannot be declared as a plugin"),
+            ));
+        }
+        let binding = match plugins().find(|(package, _)| declaration.accepts_package(package)) {
+            Some((_, entry)) => Binding::Kind(entry.kind.clone()),
+            None => match plugins().next() {
+                Some((package, _)) => {
+                    return Err(LoadError::at(
+                        &declaration.span,
+                        format!(
+                            "{} has no {what} plugin named '{name}': forge knows it from {package}",
+                            declaration.origin_display()
+                        ),
+                    )
+                    .with_hint(format!("declare '{name}' under a plugin origin for {package}")));
+                }
+                None => Binding::Unimplemented(declaration.clone()),
+            },
+        };
+        names.insert(name.to_string(), binding);
+    }
+    Ok(names)
+}
+
+/// The kinds one project can use, by the names its files write.
+#[derive(Clone, Default)]
+pub struct ProjectKinds {
+    elements: BTreeMap<String, Binding<dyn ElementKind>>,
+    sources: BTreeMap<String, Binding<dyn SourceKind>>,
+}
+
+impl ProjectKinds {
+    /// The element kind called `name`, if the project can use it.
+    pub fn element(&self, name: &str) -> Option<&Arc<dyn ElementKind>> {
+        match self.elements.get(name) {
+            Some(Binding::Kind(kind)) => Some(kind),
+            _ => None,
+        }
+    }
+
+    /// The source kind called `name`, if the project can use it.
+    pub fn source(&self, name: &str) -> Option<&Arc<dyn SourceKind>> {
+        match self.sources.get(name) {
+            Some(Binding::Kind(kind)) => Some(kind),
+            _ => None,
+        }
+    }
+
+    /// Every element kind the project can use, with the name it uses.
+    pub fn element_kinds(&self) -> impl Iterator<Item = (&str, &Arc<dyn ElementKind>)> {
+        self.elements.iter().filter_map(|(name, binding)| match binding {
+            Binding::Kind(kind) => Some((name.as_str(), kind)),
+            _ => None,
+        })
+    }
+
+    /// Whether `name` means something to this project (implemented or not),
+    /// for per-kind overrides in project.conf.
+    pub fn knows_element(&self, name: &str) -> bool {
+        self.elements.contains_key(name)
+    }
+
+    /// The element kind `name`, or the error for an element of `element`
+    /// that uses it at `span`.
+    pub fn element_for(&self, name: &str, element: &str, span: &Span) -> Result<&Arc<dyn ElementKind>, LoadError> {
+        match self.elements.get(name) {
+            Some(Binding::Kind(kind)) => Ok(kind),
+            Some(Binding::Unimplemented(declaration)) => Err(unimplemented(declaration, element, span)),
+            Some(Binding::Undeclared(package)) => Err(undeclared(PluginKind::Element, name, package, span)),
+            None => Err(unknown(PluginKind::Element, name, self.elements.keys(), span)),
+        }
+    }
+
+    /// The source kind `name`, or the error for a source of `element` that
+    /// uses it at `span`.
+    pub fn source_for(&self, name: &str, element: &str, span: &Span) -> Result<&Arc<dyn SourceKind>, LoadError> {
+        match self.sources.get(name) {
+            Some(Binding::Kind(kind)) => Ok(kind),
+            Some(Binding::Unimplemented(declaration)) => Err(unimplemented(declaration, element, span)),
+            Some(Binding::Undeclared(package)) => Err(undeclared(PluginKind::Source, name, package, span)),
+            None => Err(unknown(PluginKind::Source, name, self.sources.keys(), span)),
+        }
+    }
+}
+
+fn unimplemented(declaration: &Declaration, element: &str, span: &Span) -> LoadError {
+    LoadError::at(
+        span,
+        format!(
+            "{element} uses the {} kind '{}', which forge does not implement",
+            declaration.what, declaration.name
+        ),
+    )
+    .with_detail(format!(
+        "{}: declared here, from {}",
+        declaration.span,
+        declaration.origin_display()
+    ))
+    .with_hint(format!(
+        "forge runs no plugin code: it needs its own implementation of the BuildStream {} plugin '{}' \
+         (docs/format.md lists the plugins forge implements); until then, use another kind for this element",
+        declaration.what, declaration.name
+    ))
+}
+
+fn undeclared(what: PluginKind, name: &str, package: &str, span: &Span) -> LoadError {
+    let list = match what {
+        PluginKind::Element => "elements",
+        PluginKind::Source => "sources",
+    };
+    LoadError::at(
+        span,
+        format!("the {what} kind '{name}' is a plugin from {package}, which project.conf does not declare"),
+    )
+    .with_hint(format!(
+        "declare it in project.conf: `plugins: [{{origin: pip, package-name: {package}, {list}: [{name}]}}]`"
+    ))
+}
+
+fn unknown<'a>(
+    what: PluginKind,
+    name: &str,
+    known: impl Iterator<Item = &'a String> + Clone,
+    span: &Span,
+) -> LoadError {
+    let err = LoadError::at(span, format!("unknown {what} kind '{name}'"));
+    match did_you_mean(name, known.clone().map(String::as_str)) {
+        Some(near) => err.with_hint(format!("did you mean '{near}'?")),
+        None => err.with_hint(format!(
+            "forge knows these {what} kinds: {}",
+            known
+                .filter(|k| !k.starts_with(FORGE_PREFIX))
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
     }
 }

@@ -40,6 +40,8 @@ pub enum OptionValue {
 pub struct ProjectOption {
     /// The option name.
     pub name: String,
+    /// Where it is declared.
+    pub span: Span,
     /// What it accepts.
     pub ty: OptionType,
     /// The variable it is exported as, if any.
@@ -56,19 +58,29 @@ pub struct OptionPool {
     options: Vec<ProjectOption>,
 }
 
+/// BuildStream's canonical name of an architecture, whatever spelling a
+/// project or a machine uses (`x86_64`, `amd64`, `AMD64` → `x86-64`);
+/// `None` for a name BuildStream does not know.
+pub fn canonicalize_arch(arch: &str) -> Option<&'static str> {
+    Some(match arch.replace('_', "-").to_lowercase().as_str() {
+        "aarch32" | "arm" => "aarch32",
+        "aarch64" | "armv8l" => "aarch64",
+        "aarch64-be" | "armv8b" => "aarch64-be",
+        "amd64" | "x86-64" => "x86-64",
+        "i386" | "i486" | "i586" | "i686" | "x86-32" => "x86-32",
+        "la64v100" | "loong64" | "loongarch64" => "la64v100",
+        "power-isa-be" | "powerpc" | "powerpc64" | "ppc64" => "power-isa-be",
+        "power-isa-le" | "powerpc64le" | "ppc64le" => "power-isa-le",
+        "riscv32" | "rv32g" => "rv32g",
+        "riscv64" | "rv64g" => "rv64g",
+        "sparc" | "sparc64" | "sparc-v9" | "sun4v" => "sparc-v9",
+        _ => return None,
+    })
+}
+
 /// The host architecture in BuildStream's canonical spelling.
 pub fn host_arch() -> &'static str {
-    match std::env::consts::ARCH {
-        "x86_64" => "x86-64",
-        "x86" => "x86-32",
-        "aarch64" => "aarch64",
-        "arm" => "aarch32",
-        "powerpc64" => "power-isa-be",
-        "powerpc64le" => "power-isa-le",
-        "riscv64" => "rv64g",
-        "sparc64" => "sparc-v9",
-        other => other,
-    }
+    canonicalize_arch(std::env::consts::ARCH).unwrap_or(std::env::consts::ARCH)
 }
 
 /// The host OS as Python's `platform.uname().system` spells it.
@@ -163,6 +175,36 @@ impl OptionPool {
         };
         check_value(name, &option.ty, &new_value, None, &|_| true)?;
         option.value = new_value;
+        Ok(())
+    }
+
+    /// Checks the values of `arch` and `os` options that still hold the
+    /// host's: a project that does not list the host must be given a value.
+    pub fn check_host_defaults(&self) -> Result<(), LoadError> {
+        for option in &self.options {
+            if let OptionType::Arch(values) | OptionType::Os(values) = &option.ty
+                && let OptionValue::Str(value) = &option.value
+                && !values.contains(value)
+            {
+                let what = if matches!(option.ty, OptionType::Arch(_)) {
+                    "arch"
+                } else {
+                    "os"
+                };
+                return Err(LoadError::at(
+                    &option.span,
+                    format!(
+                        "invalid value for {what} option '{}': this machine's {value} is not one of the project's values",
+                        option.name
+                    ),
+                )
+                .with_hint(format!(
+                    "choose one with -o {} VALUE; valid values: {}",
+                    option.name,
+                    values.join(", ")
+                )));
+            }
+        }
         Ok(())
     }
 
@@ -280,7 +322,24 @@ fn load_option(
             OptionValue::List(str_list(node, "the default")?)
         }
         (OptionType::Flags(_) | OptionType::ElementMask, None) => OptionValue::List(Vec::new()),
-        (OptionType::Arch(_), _) => OptionValue::Str(host_arch().to_string()),
+        (OptionType::Arch(values), _) => {
+            // Every listed spelling must be an architecture; the default is
+            // the first that means the host's, else the host's canonical
+            // name (an error unless the command line picks a listed value).
+            let listed = map.get("values").and_then(Node::as_list).unwrap_or_default();
+            for (value, node) in values.iter().zip(listed) {
+                if canonicalize_arch(value).is_none() {
+                    return Err(LoadError::at(
+                        &node.span,
+                        format!("invalid value for arch option '{name}': unknown architecture '{value}'"),
+                    )
+                    .with_hint("use a name such as x86_64, aarch64, i686, ppc64le, riscv64 or loongarch64"));
+                }
+            }
+            let host = host_arch();
+            let spelled = values.iter().find(|v| canonicalize_arch(v) == Some(host));
+            OptionValue::Str(spelled.cloned().unwrap_or_else(|| host.to_string()))
+        }
         (OptionType::Os(_), _) => OptionValue::Str(host_os().to_string()),
         (_, None) => {
             return Err(LoadError::at(
@@ -289,15 +348,20 @@ fn load_option(
             ));
         }
     };
-    check_value(
-        name,
-        &ty,
-        &value,
-        default.map(|d| &d.span).or(Some(span)),
-        element_exists,
-    )?;
+    // arch and os defaults come from the host: they are checked once the
+    // command line had its say (OptionPool::check_host_defaults).
+    if !matches!(ty, OptionType::Arch(_) | OptionType::Os(_)) {
+        check_value(
+            name,
+            &ty,
+            &value,
+            default.map(|d| &d.span).or(Some(span)),
+            element_exists,
+        )?;
+    }
     Ok(ProjectOption {
         name: name.to_string(),
+        span: span.clone(),
         ty,
         variable,
         description,
@@ -391,6 +455,58 @@ machine:
             ]
         );
         assert_eq!(pool.lookup("machine"), Some(ExprValue::Str(host_arch().into())));
+    }
+
+    #[test]
+    fn arch_spellings() {
+        assert_eq!(canonicalize_arch("amd64"), Some("x86-64"));
+        assert_eq!(canonicalize_arch("X86_64"), Some("x86-64"));
+        assert_eq!(canonicalize_arch("i686"), Some("x86-32"));
+        assert_eq!(canonicalize_arch("ppc64le"), Some("power-isa-le"));
+        assert_eq!(canonicalize_arch("riscv64"), Some("rv64g"));
+        assert_eq!(canonicalize_arch("loongarch64"), Some("la64v100"));
+        assert_eq!(canonicalize_arch("aarch64-be"), Some("aarch64-be"));
+        assert_eq!(canonicalize_arch("arm64"), None);
+    }
+
+    #[test]
+    fn arch_options_keep_the_listed_spelling() {
+        let decl = "a:\n  type: arch\n  description: d\n  variable: a\n  values: [aarch64, x86_64, ppc64le, riscv64, loongarch64]\n";
+        let node = parse_str("project.conf", decl).unwrap();
+        let mut pool = OptionPool::load(node.as_map().unwrap(), &|_| true).unwrap();
+        pool.check_host_defaults().unwrap();
+        if host_arch() == "x86-64" {
+            assert_eq!(pool.lookup("a"), Some(ExprValue::Str("x86_64".into())));
+        }
+        pool.set_from_cli("a", "riscv64").unwrap();
+        assert_eq!(
+            pool.exported_variables(),
+            vec![("a".to_string(), "riscv64".to_string())]
+        );
+        assert!(
+            pool.set_from_cli("a", "rv64g")
+                .unwrap_err()
+                .to_string()
+                .contains("valid values: aarch64, x86_64")
+        );
+
+        // The host missing from the list fails only without -o.
+        let decl = "a:\n  type: arch\n  description: d\n  values: [sparc64]\n";
+        let node = parse_str("project.conf", decl).unwrap();
+        let mut pool = OptionPool::load(node.as_map().unwrap(), &|_| true).unwrap();
+        let err = pool.check_host_defaults().unwrap_err().to_string();
+        assert!(err.contains("-o a VALUE"), "{err}");
+        pool.set_from_cli("a", "sparc64").unwrap();
+        pool.check_host_defaults().unwrap();
+
+        let bad = parse_str(
+            "project.conf",
+            "a:\n  type: arch\n  description: d\n  values: [x86_64, arm64]\n",
+        )
+        .unwrap();
+        let err = OptionPool::load(bad.as_map().unwrap(), &|_| true).unwrap_err();
+        assert_eq!(err.span.map(|s| (s.line, s.col)), Some((4, 20)));
+        assert!(err.message.contains("unknown architecture 'arm64'"), "{}", err.message);
     }
 
     #[test]

@@ -14,7 +14,7 @@ use crate::compose::{compose, finish};
 use crate::directives::{self, DirectiveContext};
 use crate::error::{LoadError, check_keys};
 use crate::expr::ExprValue;
-use crate::kind::{ElementKind, KindRegistry};
+use crate::kind::{ElementKind, KindRegistry, ProjectKinds};
 use crate::options::OptionPool;
 use crate::variables::{PROTECTED, Variables};
 
@@ -137,6 +137,10 @@ pub struct Project {
     pub mirrors: Vec<Mirror>,
     /// The mirror the user configuration asks to try first.
     pub default_mirror: Option<String>,
+    /// The PEP 691 index that buildstream-plugins-community `pypi` sources
+    /// are tracked against (the user configuration's `pypi-index`; the
+    /// plugin asks https://pypi.org/simple/).
+    pub pypi_index: Option<String>,
     /// Options and their values.
     pub options: OptionPool,
     /// Warnings that are errors.
@@ -145,11 +149,13 @@ pub struct Project {
     pub default_targets: Vec<String>,
     /// `sources: <kind>: config:` overrides.
     pub source_overrides: Mapping,
-    /// The kinds this project can use.
+    /// The kinds this project can use, after its plugin declarations.
+    pub kinds: ProjectKinds,
+    /// Every kind forge implements (subprojects choose their own).
     pub registry: KindRegistry,
     /// Pins from `project.refs` (with `ref-storage: project.refs`).
     pub refs: crate::refs::Refs,
-    kind_bases: HashMap<&'static str, Arc<KindBase>>,
+    kind_bases: HashMap<String, Arc<KindBase>>,
     includes: IncludeCache,
     shared_public: Mutex<HashMap<(String, String), Arc<Node>>>,
 }
@@ -376,7 +382,8 @@ impl Project {
         }
         let mut config = parse_str(DEFAULTS_FILE, DEFAULTS)?;
         compose(&mut config, conf)?;
-        check_plugins(config.as_map().expect("mapping"), &registry)?;
+        let declarations = crate::plugins::load(config.as_map().expect("mapping"), &dir, &element_path)?;
+        let kinds = registry.for_project(&declarations)?;
 
         let declarations = mapping_or_empty(config.as_map().expect("mapping"), "options", &whole_file)?;
         let element_dir = element_path.clone();
@@ -385,6 +392,7 @@ impl Project {
         for (name, value) in &settings.options {
             options.set_from_cli(name, value)?;
         }
+        options.check_host_defaults()?;
         directives::process(
             &mut config,
             &ProjectDirectives {
@@ -403,15 +411,7 @@ impl Project {
         // Variables every element starts from.
         let mut variables = mapping_or_empty(map, "variables", &whole_file)?;
         let vars = variables.as_map_mut().expect("mapping");
-        for protected in PROTECTED {
-            if let Some((key, _)) = vars.get_entry(protected) {
-                return Err(LoadError::at(
-                    &key.span,
-                    format!("invalid redefinition of protected variable '{protected}'"),
-                )
-                .with_hint("forge sets this variable itself"));
-            }
-        }
+        check_protected(vars)?;
         let synthetic = Span::synthetic("<forge>");
         let max_jobs = settings.max_jobs.unwrap_or_else(|| {
             std::thread::available_parallelism()
@@ -440,15 +440,19 @@ impl Project {
             RefStorage::Inline => crate::refs::Refs::new(),
         };
         let root_vars = alias_variables(&dir, vars);
-        let aliases = load_aliases(map, &root_vars)?;
-        let mut mirrors = load_mirrors(map, &root_vars, &aliases)?;
+        let wanted: Vec<&Node> = ["aliases", "mirrors"].iter().filter_map(|k| map.get(k)).collect();
+        let project_vars = Variables::resolve_needed(&root_vars, &wanted)?;
+        let aliases = load_aliases(map, &project_vars)?;
+        let mut mirrors = load_mirrors(map, &project_vars)?;
         let mut default_mirror = None;
+        let mut pypi_index = None;
         if let Some(path) = &settings.user_config {
-            let user = load_user_config(path, &name, &root_vars, &aliases)?;
+            let user = load_user_config(path, &name, &root_vars)?;
             if let Some(user_mirrors) = user.mirrors {
                 mirrors = user_mirrors;
             }
             default_mirror = user.default_mirror;
+            pypi_index = user.pypi_index;
         }
 
         let fatal_warnings = match map.get("fatal-warnings") {
@@ -476,10 +480,9 @@ impl Project {
         check_keys(sandbox.as_map().expect("mapping"), SANDBOX_KEYS, "'sandbox'")?;
         let element_overrides = mapping_override(element_overrides, "elements", &whole_file)?;
         let source_overrides = mapping_override(source_overrides, "sources", &whole_file)?;
+        // Overrides for kinds no element uses are read but never applied,
+        // as in BuildStream.
         for (kind, over) in source_overrides.as_map().expect("mapping").iter() {
-            if registry.source(&kind.name).is_none() {
-                return Err(registry.unknown_kind("source", &kind.name, &kind.span));
-            }
             let over_map = over
                 .as_map()
                 .ok_or_else(|| LoadError::at(&over.span, "a source override must be a mapping"))?;
@@ -497,18 +500,34 @@ impl Project {
         };
         let overrides = element_overrides.as_map().expect("mapping");
         for (kind, over) in overrides.iter() {
-            if registry.element(&kind.name).is_none() {
-                return Err(registry.unknown_kind("element", &kind.name, &kind.span));
-            }
             let over_map = over
                 .as_map()
                 .ok_or_else(|| LoadError::at(&over.span, "an element override must be a mapping"))?;
             check_keys(over_map, KIND_OVERRIDE_KEYS, &format!("'elements: {}'", kind.name))?;
+            if let Some(vars) = over_map.get("variables").and_then(Node::as_map) {
+                check_protected(vars)?;
+            }
         }
+        // Junctions load in BuildStream's first pass, before the project's
+        // environment, sandbox and split rules exist: they see none of them.
+        let first_pass_base = KindBase {
+            variables: project_base.variables.clone(),
+            environment: Node::map(synthetic.clone()),
+            env_nocache: Vec::new(),
+            config: Node::map(synthetic.clone()),
+            split_rules: Node::map(synthetic.clone()),
+            sandbox: Node::map(synthetic.clone()),
+            split_rule_variables: Vec::new(),
+        };
         let mut kind_bases = HashMap::new();
-        for kind in registry.element_kinds() {
-            let base = kind_base(&project_base, kind.as_ref(), overrides.get(kind.name()))?;
-            kind_bases.insert(kind.name(), Arc::new(base));
+        for (name, kind) in kinds.element_kinds() {
+            let project_base = if kind.is_junction() {
+                &first_pass_base
+            } else {
+                &project_base
+            };
+            let base = kind_base(project_base, name, kind.as_ref(), overrides.get(name))?;
+            kind_bases.insert(name.to_string(), Arc::new(base));
         }
 
         Ok(Project {
@@ -520,10 +539,12 @@ impl Project {
             aliases,
             mirrors,
             default_mirror,
+            pypi_index,
             options,
             fatal_warnings,
             default_targets,
             source_overrides: source_overrides.as_map().expect("mapping").clone(),
+            kinds,
             registry,
             refs,
             kind_bases,
@@ -695,74 +716,22 @@ fn check_element_path(dir: &Path, conf: &Mapping, path: &str) -> Result<PathBuf,
     Ok(full)
 }
 
-/// forge runs no plugin code: plugins from `buildstream-plugins` are
-/// accepted for the kinds forge implements itself; anything else is an error.
-fn check_plugins(map: &Mapping, registry: &KindRegistry) -> Result<(), LoadError> {
-    let Some(plugins) = map.get("plugins") else {
-        return Ok(());
-    };
-    let items = plugins
-        .as_list()
-        .ok_or_else(|| LoadError::at(&plugins.span, "'plugins' must be a list"))?;
-    for item in items {
-        let plugin = item
-            .as_map()
-            .ok_or_else(|| LoadError::at(&item.span, "a plugin entry must be a mapping"))?;
-        let origin = plugin.get("origin").and_then(Node::as_str).unwrap_or("");
-        match origin {
-            "pip" => {
-                check_keys(
-                    plugin,
-                    &[
-                        "origin",
-                        "package-name",
-                        "elements",
-                        "sources",
-                        "source-mirrors",
-                        "allow-deprecated",
-                    ],
-                    "a pip plugin origin",
-                )?;
-            }
-            "local" | "junction" => {
-                return Err(LoadError::at(
-                    &item.span,
-                    format!("forge does not load {origin} plugins: it runs no project code while loading"),
-                )
-                .with_hint("use a kind forge implements (see `docs/format.md`)"));
-            }
-            other => {
-                return Err(LoadError::at(&item.span, format!("unknown plugin origin '{other}'"))
-                    .with_hint("use pip, local or junction"));
-            }
-        }
-        for (list, what) in [("elements", "element"), ("sources", "source")] {
-            let Some(kinds) = plugin.get(list) else { continue };
-            for kind in kinds.as_list().unwrap_or_default() {
-                let name = kind
-                    .as_str()
-                    .or_else(|| kind.as_map().and_then(|m| m.get("kind")).and_then(Node::as_str))
-                    .unwrap_or("");
-                let known = if what == "element" {
-                    registry.element(name).is_some()
-                } else {
-                    registry.source(name).is_some()
-                };
-                if !known {
-                    return Err(LoadError::at(
-                        &kind.span,
-                        format!("the {what} kind '{name}' is not implemented by forge"),
-                    )
-                    .with_hint("forge implements its kinds natively; see `docs/format.md` for the list"));
-                }
-            }
+/// Refuses a definition of a variable only forge may set.
+pub(crate) fn check_protected(vars: &Mapping) -> Result<(), LoadError> {
+    for protected in PROTECTED {
+        if let Some((key, _)) = vars.get_entry(protected) {
+            return Err(LoadError::at(
+                &key.span,
+                format!("invalid redefinition of protected variable '{protected}'"),
+            )
+            .with_hint("forge sets this variable itself"));
         }
     }
     Ok(())
 }
 
 /// Project variables plus the four root variables aliases may use.
-fn alias_variables(dir: &Path, vars: &Mapping) -> Variables {
+fn alias_variables(dir: &Path, vars: &Mapping) -> Mapping {
     let mut all = vars.clone();
     let root = dir.display().to_string();
     let uri = format!("file://{root}");
@@ -775,8 +744,7 @@ fn alias_variables(dir: &Path, vars: &Mapping) -> Variables {
     ] {
         all.insert_str_key(name, Node::string(value.clone(), synthetic.clone()));
     }
-    // Errors in project variables surface when elements resolve them.
-    Variables::resolve(&all).unwrap_or_default()
+    all
 }
 
 fn load_aliases(map: &Mapping, vars: &Variables) -> Result<IndexMap<String, String>, LoadError> {
@@ -795,7 +763,10 @@ fn load_aliases(map: &Mapping, vars: &Variables) -> Result<IndexMap<String, Stri
     Ok(aliases)
 }
 
-fn load_mirrors(map: &Mapping, vars: &Variables, aliases: &IndexMap<String, String>) -> Result<Vec<Mirror>, LoadError> {
+/// Reads mirror declarations. A mirror may name aliases the project does
+/// not declare (BuildStream accepts them: a user configuration shared by
+/// several projects does that); they are simply never asked for.
+fn load_mirrors(map: &Mapping, vars: &Variables) -> Result<Vec<Mirror>, LoadError> {
     let mut mirrors = Vec::new();
     let Some(node) = map.get("mirrors") else {
         return Ok(mirrors);
@@ -827,13 +798,6 @@ fn load_mirrors(map: &Mapping, vars: &Variables, aliases: &IndexMap<String, Stri
                 .as_map()
                 .ok_or_else(|| LoadError::at(&alias_node.span, "a mirror's 'aliases' must be a mapping"))?;
             for (alias, urls) in alias_map.iter() {
-                if !aliases.contains_key(&alias.name) {
-                    return Err(LoadError::at(
-                        &alias.span,
-                        format!("mirror '{name}' names an undeclared alias '{}'", alias.name),
-                    )
-                    .with_hint("declare it under 'aliases:' first"));
-                }
                 let list = str_list(urls, "mirror URLs")?
                     .into_iter()
                     .map(|u| vars.expand(&u, &urls.span))
@@ -852,25 +816,22 @@ fn load_mirrors(map: &Mapping, vars: &Variables, aliases: &IndexMap<String, Stri
 struct UserProjectConfig {
     mirrors: Option<Vec<Mirror>>,
     default_mirror: Option<String>,
+    pypi_index: Option<String>,
 }
 
 /// Reads this project's part of the user configuration:
 /// `projects: <name>: {mirrors: [...], default-mirror: NAME}`.
-fn load_user_config(
-    path: &Path,
-    project: &str,
-    vars: &Variables,
-    aliases: &IndexMap<String, String>,
-) -> Result<UserProjectConfig, LoadError> {
+fn load_user_config(path: &Path, project: &str, vars: &Mapping) -> Result<UserProjectConfig, LoadError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| LoadError::new(format!("cannot read the user configuration {}: {e}", path.display())))?;
     let display = path.display().to_string();
     let root = parse_str(&display, &text)?;
     let map = root.as_map().expect("mapping");
-    check_keys(map, &["projects"], "the user configuration")?;
+    check_keys(map, &["projects", "pypi-index"], "the user configuration")?;
     let mut config = UserProjectConfig {
         mirrors: None,
         default_mirror: None,
+        pypi_index: str_value(map, "pypi-index")?.map(str::to_string),
     };
     let Some(ours) = map.get("projects").and_then(Node::as_map).and_then(|p| p.get(project)) else {
         return Ok(config);
@@ -884,14 +845,20 @@ fn load_user_config(
         &format!("the user configuration of '{project}'"),
     )?;
     if ours_map.contains_key("mirrors") {
-        config.mirrors = Some(load_mirrors(ours_map, vars, aliases)?);
+        let wanted = [ours_map.get("mirrors").expect("present")];
+        config.mirrors = Some(load_mirrors(ours_map, &Variables::resolve_needed(vars, &wanted)?)?);
     }
     config.default_mirror = str_value(ours_map, "default-mirror")?.map(str::to_string);
     Ok(config)
 }
 
-fn kind_base(project: &KindBase, kind: &dyn ElementKind, over: Option<&Node>) -> Result<KindBase, LoadError> {
-    let file = format!("<forge defaults>/{}.yaml", kind.name());
+fn kind_base(
+    project: &KindBase,
+    name: &str,
+    kind: &dyn ElementKind,
+    over: Option<&Node>,
+) -> Result<KindBase, LoadError> {
+    let file = format!("<forge defaults>/{name}.yaml");
     let defaults = parse_str(&file, kind.defaults())?;
     let defaults = defaults.as_map().expect("mapping");
     let empty = Mapping::default();
@@ -926,14 +893,33 @@ fn kind_base(project: &KindBase, kind: &dyn ElementKind, over: Option<&Node>) ->
             compose(&mut split_rules, rules.clone())?;
         }
     }
-    let mut env_nocache = project.env_nocache.clone();
+    // The kind's list, with the project's per-kind override composed on
+    // it (it may append with `(>)`), joins the project's.
+    let mut kind_nocache = Node::map(synthetic.clone());
+    kind_nocache
+        .as_map_mut()
+        .expect("mapping")
+        .insert_str_key("environment-nocache", Node::list(Vec::new(), synthetic.clone()));
     for source in [defaults, over] {
         if let Some(list) = source.get("environment-nocache") {
-            for name in str_list(list, "environment-nocache")? {
-                if !env_nocache.contains(&name) {
-                    env_nocache.push(name);
-                }
-            }
+            let mut layer = Node::map(list.span.clone());
+            layer
+                .as_map_mut()
+                .expect("mapping")
+                .insert_str_key("environment-nocache", list.clone());
+            compose(&mut kind_nocache, layer)?;
+        }
+    }
+    finish(&mut kind_nocache)?;
+    let kind_nocache = kind_nocache
+        .as_map()
+        .and_then(|m| m.get("environment-nocache"))
+        .cloned()
+        .expect("present");
+    let mut env_nocache = project.env_nocache.clone();
+    for name in str_list(&kind_nocache, "environment-nocache")? {
+        if !env_nocache.contains(&name) {
+            env_nocache.push(name);
         }
     }
     let mut split_rule_variables = Vec::new();

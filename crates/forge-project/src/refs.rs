@@ -45,16 +45,38 @@ pub fn load(dir: &Path, project: &str) -> Result<Refs, LoadError> {
             let map = entry
                 .as_map()
                 .ok_or_else(|| LoadError::at(&entry.span, "project.refs: each entry is a mapping"))?;
+            let scalars = |m: &forge_yaml::Mapping| -> Vec<(String, String)> {
+                m.iter()
+                    .map(|(k, v)| (k.name.clone(), v.as_str().unwrap_or_default().to_string()))
+                    .collect()
+            };
             pins.push(match map.get("ref") {
-                None => None,
+                None if map.is_empty() => None,
+                // A pin kept in fields of its own (cpan's suffix and sha256sum).
+                None => Some(NewValue::Fields(scalars(map))),
                 Some(node) => Some(match &node.value {
                     Value::Str(s) => NewValue::Scalar(s.clone()),
-                    Value::Map(m) => NewValue::Mapping(
-                        m.iter()
-                            .map(|(k, v)| (k.name.clone(), v.as_str().unwrap_or_default().to_string()))
+                    Value::Map(m) => NewValue::Mapping(scalars(m)),
+                    Value::List(items) => NewValue::List(
+                        items
+                            .iter()
+                            .map(|item| {
+                                item.as_map()
+                                    .map(|m| {
+                                        m.iter()
+                                            .map(|(k, v)| {
+                                                let value = match &v.value {
+                                                    Value::Map(sub) => NewValue::Mapping(scalars(sub)),
+                                                    _ => NewValue::Scalar(v.as_str().unwrap_or_default().to_string()),
+                                                };
+                                                (k.name.clone(), value)
+                                            })
+                                            .collect()
+                                    })
+                                    .unwrap_or_default()
+                            })
                             .collect(),
                     ),
-                    Value::List(_) => return Err(LoadError::at(&node.span, "project.refs: a ref cannot be a list")),
                 }),
             });
         }
@@ -63,19 +85,49 @@ pub fn load(dir: &Path, project: &str) -> Result<Refs, LoadError> {
     Ok(refs)
 }
 
-/// A pin as a node, for composing into a source.
+fn scalar_map(entries: &[(String, String)], span: &Span) -> Node {
+    let mut node = Node::map(span.clone());
+    let map = node.as_map_mut().expect("mapping");
+    for (k, v) in entries {
+        map.insert_str_key(k, Node::string(v.clone(), span.clone()));
+    }
+    node
+}
+
+/// A pin as a node, for composing into a source under `ref` (fields are
+/// set beside it, see [`set_pin`]).
 pub fn to_node(value: &NewValue) -> Node {
     let span = Span::synthetic("project.refs");
     match value {
         NewValue::Scalar(s) => Node::string(s.clone(), span),
-        NewValue::Mapping(entries) => {
-            let mut node = Node::map(span.clone());
-            let map = node.as_map_mut().expect("mapping");
-            for (k, v) in entries {
-                map.insert_str_key(k, Node::string(v.clone(), span.clone()));
+        NewValue::Mapping(entries) | NewValue::Fields(entries) => scalar_map(entries, &span),
+        NewValue::List(items) => Node::list(
+            items
+                .iter()
+                .map(|item| {
+                    let mut node = Node::map(span.clone());
+                    let map = node.as_map_mut().expect("mapping");
+                    for (k, v) in item {
+                        map.insert_str_key(k, to_node(v));
+                    }
+                    node
+                })
+                .collect(),
+            span.clone(),
+        ),
+    }
+}
+
+/// Puts a pin into a source's configuration: under `ref`, or as its own
+/// fields.
+pub fn set_pin(config: &mut forge_yaml::Mapping, value: &NewValue) {
+    match value {
+        NewValue::Fields(fields) => {
+            for (k, v) in fields {
+                config.insert_str_key(k, Node::string(v.clone(), Span::synthetic("project.refs")));
             }
-            node
         }
+        other => config.insert_str_key("ref", to_node(other)),
     }
 }
 
@@ -89,7 +141,7 @@ pub fn render(project: &str, refs: &Refs) -> String {
             .map(|pin| {
                 let mut entry = Node::map(span.clone());
                 if let Some(pin) = pin {
-                    entry.as_map_mut().expect("mapping").insert_str_key("ref", to_node(pin));
+                    set_pin(entry.as_map_mut().expect("mapping"), pin);
                 }
                 entry
             })

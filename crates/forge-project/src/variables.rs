@@ -148,6 +148,35 @@ impl Variables {
         Ok(Variables { values })
     }
 
+    /// Resolves only the variables that the strings in `nodes` need, and
+    /// what those need in turn: aliases and mirrors use project variables,
+    /// and a project variable that only elements can resolve (one that uses
+    /// `%{element-name}`, say) must not stop them.
+    pub fn resolve_needed(defs: &Mapping, nodes: &[&Node]) -> Result<Variables, LoadError> {
+        let mut wanted: Vec<&str> = Vec::new();
+        let mut strings: Vec<&Node> = nodes.to_vec();
+        while let Some(node) = strings.pop() {
+            match &node.value {
+                Value::Str(text) => wanted.extend(references(text)),
+                Value::Map(m) => strings.extend(m.iter().map(|(_, v)| v)),
+                Value::List(l) => strings.extend(l.iter()),
+            }
+        }
+        let mut needed = Mapping::default();
+        while let Some(name) = wanted.pop() {
+            if needed.contains_key(name) {
+                continue;
+            }
+            if let Some((key, value)) = defs.get_entry(name) {
+                if let Some(text) = value.as_str() {
+                    wanted.extend(references(text));
+                }
+                needed.insert(key.clone(), value.clone());
+            }
+        }
+        Variables::resolve(&needed)
+    }
+
     /// The value of `name`.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.values.get(name).map(String::as_str)
@@ -292,6 +321,20 @@ mod tests {
         }
         let vars = resolve(&text).unwrap();
         assert_eq!(vars.get("v9999").unwrap().len(), 4 + 9_999);
+    }
+
+    #[test]
+    fn only_what_is_needed_is_resolved() {
+        let node = parse_str(
+            "p.conf",
+            "root: /srv\nbuild-root: '/b/%{element-name}'\nurl: 'file://%{root}/t/'\n",
+        )
+        .unwrap();
+        let wanted = parse_str("p.conf", "alias: '%{url}'\n").unwrap();
+        let vars = Variables::resolve_needed(node.as_map().unwrap(), &[&wanted]).unwrap();
+        assert_eq!(vars.get("url"), Some("file:///srv/t/"));
+        assert_eq!(vars.get("build-root"), None);
+        assert!(Variables::resolve(node.as_map().unwrap()).is_err());
     }
 
     #[test]

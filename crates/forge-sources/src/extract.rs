@@ -206,6 +206,105 @@ pub fn extract_tar(reader: impl Read, target: &Path) -> io::Result<ExtractReport
     Ok(report)
 }
 
+/// Extracts a zip archive into `target`, which must exist, with the same
+/// refusals as [`extract_tar`]. Modes are those of BuildStream's `zip`
+/// source: directories 0755, files 0644 (zip archives do not say reliably
+/// what is executable), symlinks kept.
+pub fn extract_zip(archive: &Path, target: &Path) -> io::Result<ExtractReport> {
+    let file = File::open(archive)?;
+    let mut zip = zip::ZipArchive::new(BufReader::new(file)).map_err(|e| invalid(format!("not a zip archive: {e}")))?;
+    let mut seen = std::collections::HashSet::new();
+    for index in 0..zip.len() {
+        let mut entry = zip
+            .by_index(index)
+            .map_err(|e| invalid(format!("bad zip entry: {e}")))?;
+        let raw = PathBuf::from(
+            entry
+                .name()
+                .map_err(|e| invalid(format!("bad zip entry name: {e}")))?
+                .as_ref(),
+        );
+        let relative = clean_relative(&raw, "entry")?;
+        if relative.as_os_str().is_empty() {
+            continue;
+        }
+        if !seen.insert(relative.clone()) {
+            return Err(invalid(format!("the archive holds '{}' twice", relative.display())));
+        }
+        check_no_symlink_parents(target, &relative)?;
+        let destination = target.join(&relative);
+        if let Some(parent) = destination.parent() {
+            fs::create_dir_all(parent)?;
+        }
+        let is_symlink = entry.unix_mode().is_some_and(|m| m & 0o170000 == 0o120000);
+        if entry.is_dir() {
+            remove_existing(&destination)?;
+            fs::create_dir_all(&destination)?;
+            fs::set_permissions(&destination, fs::Permissions::from_mode(0o755))?;
+        } else if is_symlink {
+            let mut link = String::new();
+            entry.by_ref().take(4096).read_to_string(&mut link)?;
+            let link_target = PathBuf::from(link);
+            if !symlink_stays_inside(&relative, &link_target) {
+                return Err(invalid(format!(
+                    "symlink '{}' points outside the archive ('{}')",
+                    relative.display(),
+                    link_target.display()
+                )));
+            }
+            remove_existing(&destination)?;
+            std::os::unix::fs::symlink(&link_target, &destination)?;
+        } else {
+            remove_existing(&destination)?;
+            let mut out = File::options().write(true).create_new(true).open(&destination)?;
+            io::copy(&mut entry, &mut out)?;
+            fs::set_permissions(&destination, fs::Permissions::from_mode(0o644))?;
+        }
+    }
+    Ok(ExtractReport::default())
+}
+
+/// Moves the contents of every top-level directory of `from` into `to`,
+/// dropping top-level files: the community plugins' "strip the top
+/// directory" staging of sdists and CPAN archives.
+pub fn strip_top_dir(from: &Path, to: &Path) -> io::Result<()> {
+    let mut tops: Vec<PathBuf> = fs::read_dir(from)?
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.path())
+        .collect();
+    tops.sort();
+    for top in tops {
+        merge_into(&top, to)?;
+    }
+    Ok(())
+}
+
+/// Moves everything in `from` into `to`, merging directories and replacing
+/// other entries.
+pub fn merge_into(from: &Path, to: &Path) -> io::Result<()> {
+    fs::create_dir_all(to)?;
+    for entry in fs::read_dir(from)? {
+        let entry = entry?;
+        let source = entry.path();
+        let target = to.join(entry.file_name());
+        let meta = fs::symlink_metadata(&source)?;
+        match fs::symlink_metadata(&target) {
+            Ok(existing) if existing.is_dir() && meta.is_dir() => merge_into(&source, &target)?,
+            Ok(existing) if existing.is_dir() => {
+                fs::remove_dir_all(&target)?;
+                fs::rename(&source, &target)?;
+            }
+            Ok(_) => {
+                fs::remove_file(&target)?;
+                fs::rename(&source, &target)?;
+            }
+            Err(_) => fs::rename(&source, &target)?,
+        }
+    }
+    Ok(())
+}
+
 /// The directory a `base-dir` glob selects: the first match in sorted
 /// order among the extracted directories (`*` does not cross `/`).
 pub fn find_base_dir(root: &Path, pattern: &str) -> io::Result<PathBuf> {

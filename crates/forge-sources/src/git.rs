@@ -133,14 +133,14 @@ fn open_mirror(path: &Path) -> Result<Repository, SourceError> {
     }
 }
 
-fn has_commit(repo: &Repository, commit: Oid) -> bool {
+pub(crate) fn has_commit(repo: &Repository, commit: Oid) -> bool {
     repo.find_commit(commit).is_ok()
 }
 
 /// Fetches every branch and tag of `url` into the mirror. Local URLs use
 /// libgit2 in-process; network URLs use the host's `git`, whose output is
 /// checked by commit id like everything else.
-fn fetch_all(repo: &Repository, url: &str) -> Result<(), String> {
+pub(crate) fn fetch_all(repo: &Repository, url: &str) -> Result<(), String> {
     let refspecs = ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"];
     let local = url.starts_with("file://") || url.starts_with('/') || url.starts_with("git://");
     if local {
@@ -264,7 +264,7 @@ fn submodules(
 /// candidates (mirrors first) if not; then the same for its submodules.
 /// Opens the cache's mirror of `url` for writing, under its lock (held as
 /// long as the returned file lives).
-fn lock_mirror(ctx: &SourceContext<'_>, url: &str) -> Result<(Repository, std::fs::File), SourceError> {
+pub(crate) fn lock_mirror(ctx: &SourceContext<'_>, url: &str) -> Result<(Repository, std::fs::File), SourceError> {
     let mirror = ctx.cache.git_mirror(url);
     let lock = ctx
         .cache
@@ -274,6 +274,56 @@ fn lock_mirror(ctx: &SourceContext<'_>, url: &str) -> Result<(Repository, std::f
         ))
         .map_err(|e| err(format!("cannot lock the source cache: {e}")))?;
     Ok((open_mirror(&mirror)?, lock))
+}
+
+/// Makes sure the cache's mirror of `url` has what `done` looks for,
+/// fetching every branch and tag from the URL's candidates (mirrors first)
+/// until it does. Returns the mirror, still locked.
+pub(crate) fn fetch_until(
+    ctx: &SourceContext<'_>,
+    url: &str,
+    wanted: &str,
+    done: impl Fn(&Repository) -> bool,
+) -> Result<(Repository, std::fs::File), SourceError> {
+    let (repo, lock) = lock_mirror(ctx, url)?;
+    if done(&repo) {
+        return Ok((repo, lock));
+    }
+    let mut attempts = Vec::new();
+    for candidate in ctx.project.source_urls(url, UrlPurpose::Fetch, ctx.default_mirror()) {
+        let id = ctx.progress.start(url, &candidate, None);
+        let result = fetch_all(&repo, &candidate);
+        ctx.progress.finish(id);
+        match result {
+            Ok(()) if done(&repo) => return Ok((repo, lock)),
+            Ok(()) => attempts.push(format!("{candidate}: does not have {wanted}")),
+            Err(why) => attempts.push(format!("{candidate}: {why}")),
+        }
+    }
+    Err(SourceError {
+        message: format!("cannot fetch {wanted} of {url}"),
+        details: attempts,
+    })
+}
+
+/// Fetches every branch and tag of `url` from upstream first (the order
+/// of tracking), returning the mirror, still locked.
+pub(crate) fn fetch_for_track(ctx: &SourceContext<'_>, url: &str) -> Result<(Repository, std::fs::File), SourceError> {
+    let (repo, lock) = lock_mirror(ctx, url)?;
+    let mut attempts = Vec::new();
+    for candidate in ctx.project.source_urls(url, UrlPurpose::Track, ctx.default_mirror()) {
+        let id = ctx.progress.start(url, &candidate, None);
+        let result = fetch_all(&repo, &candidate);
+        ctx.progress.finish(id);
+        match result {
+            Ok(()) => return Ok((repo, lock)),
+            Err(why) => attempts.push(format!("{candidate}: {why}")),
+        }
+    }
+    Err(SourceError {
+        message: format!("cannot track {url}"),
+        details: attempts,
+    })
 }
 
 fn ensure_commit(
@@ -286,26 +336,7 @@ fn ensure_commit(
     if depth > 16 {
         return Err(err(format!("{url}: submodules nest more than 16 deep")));
     }
-    let (repo, lock) = lock_mirror(ctx, url)?;
-    if !has_commit(&repo, commit) {
-        let mut attempts = Vec::new();
-        for candidate in ctx.project.source_urls(url, UrlPurpose::Fetch, ctx.default_mirror()) {
-            let id = ctx.progress.start(url, &candidate, None);
-            let result = fetch_all(&repo, &candidate);
-            ctx.progress.finish(id);
-            match result {
-                Ok(()) if has_commit(&repo, commit) => break,
-                Ok(()) => attempts.push(format!("{candidate}: does not have commit {commit}")),
-                Err(why) => attempts.push(format!("{candidate}: {why}")),
-            }
-        }
-        if !has_commit(&repo, commit) {
-            return Err(SourceError {
-                message: format!("cannot fetch commit {commit} of {url}"),
-                details: attempts,
-            });
-        }
-    }
+    let (repo, lock) = fetch_until(ctx, url, &format!("commit {commit}"), |repo| has_commit(repo, commit))?;
     drop(lock);
     for sub in submodules(&repo, commit, url, source)? {
         if sub.checkout {
@@ -333,12 +364,29 @@ fn commit_cached(cache: &crate::SourceCache, source: &Source, url: &str, commit:
 
 /// Writes the tree of `commit` into `dir`, then its submodules.
 fn checkout(ctx: &SourceContext<'_>, source: &Source, url: &str, commit: Oid, dir: &Path) -> Result<(), SourceError> {
-    let repo = Repository::open_bare(ctx.cache.git_mirror(url)).map_err(|e| {
+    let repo = open_cached(ctx, url)?;
+    write_tree(&repo, commit, url, dir)?;
+    for sub in submodules(&repo, commit, url, source)? {
+        if sub.checkout {
+            checkout(ctx, source, &sub.url, sub.commit, &dir.join(&sub.path))?;
+        }
+    }
+    Ok(())
+}
+
+/// The cache's mirror of `url`, which must exist.
+pub(crate) fn open_cached(ctx: &SourceContext<'_>, url: &str) -> Result<Repository, SourceError> {
+    Repository::open_bare(ctx.cache.git_mirror(url)).map_err(|e| {
         err(format!(
             "{url} is not in the source cache ({}); run `forge fetch`",
             e.message()
         ))
-    })?;
+    })
+}
+
+/// Writes the files of `commit`'s tree into `dir` (submodules become empty
+/// directories).
+pub(crate) fn write_tree(repo: &Repository, commit: Oid, url: &str, dir: &Path) -> Result<(), SourceError> {
     let tree = repo.find_commit(commit).and_then(|c| c.tree()).map_err(|_| {
         err(format!(
             "commit {commit} of {url} is not in the source cache; run `forge fetch`"
@@ -364,7 +412,7 @@ fn checkout(ctx: &SourceContext<'_>, source: &Source, url: &str, commit: Oid, di
                         fs::set_permissions(&path, fs::Permissions::from_mode(mode)).map_err(|e| e.to_string())
                     }
                 }
-                // Submodules are staged below, from their own mirrors.
+                // Submodules are staged from their own mirrors, if at all.
                 _ => fs::create_dir_all(&path).map_err(|e| e.to_string()),
             }
         })();
@@ -377,19 +425,14 @@ fn checkout(ctx: &SourceContext<'_>, source: &Source, url: &str, commit: Oid, di
         }
     })
     .map_err(|e| err(e.message().to_string()))?;
-    if let Some(why) = failure {
-        return Err(err(format!("cannot stage {url}: {why}")));
+    match failure {
+        Some(why) => Err(err(format!("cannot stage {url}: {why}"))),
+        None => Ok(()),
     }
-    for sub in submodules(&repo, commit, url, source)? {
-        if sub.checkout {
-            checkout(ctx, source, &sub.url, sub.commit, &dir.join(&sub.path))?;
-        }
-    }
-    Ok(())
 }
 
 /// `git describe --tags --long --abbrev=40` of `commit`.
-fn describe(repo: &Repository, commit: Oid) -> Option<String> {
+pub(crate) fn describe(repo: &Repository, commit: Oid) -> Option<String> {
     let object = repo.find_object(commit, None).ok()?;
     let description = object.describe(git2::DescribeOptions::new().describe_tags()).ok()?;
     description
@@ -439,27 +482,7 @@ impl SourceRuntime for Git {
         let Some(track) = optional_str(source, "track").map_err(|e| err(e.to_string()))? else {
             return Err(err(format!("{url} has no 'track' (the branch or tag to follow)")));
         };
-        let (repo, _lock) = lock_mirror(ctx, url)?;
-        let mut attempts = Vec::new();
-        let mut fetched = false;
-        for candidate in ctx.project.source_urls(url, UrlPurpose::Track, ctx.default_mirror()) {
-            let id = ctx.progress.start(url, &candidate, None);
-            let result = fetch_all(&repo, &candidate);
-            ctx.progress.finish(id);
-            match result {
-                Ok(()) => {
-                    fetched = true;
-                    break;
-                }
-                Err(why) => attempts.push(format!("{candidate}: {why}")),
-            }
-        }
-        if !fetched {
-            return Err(SourceError {
-                message: format!("cannot track {url}"),
-                details: attempts,
-            });
-        }
+        let (repo, _lock) = fetch_for_track(ctx, url)?;
         let new = [
             format!("refs/heads/{track}"),
             format!("refs/tags/{track}"),

@@ -4,25 +4,44 @@
 //! keys it accepts, the checks on them, its unique key: the pin, never a
 //! mirror or an alias value) and [`SourceRuntime`] (fetch into the
 //! [`SourceCache`], track upstream, stage offline). [`register`] adds them
-//! all to a registry; [`runtime`] finds the runtime side by name.
+//! all to a registry; [`runtime`] finds the runtime side by implementation
+//! id.
+//!
+//! BuildStream's core sources (`local`, `remote`, `tar`), forge's own
+//! (`git`, `patch`, `pypi`, `deb`; `git` and `patch` are also what a
+//! declaration of buildstream-plugins' plugins of those names gets), and
+//! forge's implementations of the community plugins (`git_repo`,
+//! `git_module`, `patch_queue`, `zip`, `cargo2`, `go_module`, `cpan`,
+//! `pypi`) and of those it can load but not fetch yet (`docker`,
+//! `ostree`, `ostree_mirror`).
 
 use std::sync::Arc;
 
-use forge_project::KindRegistry;
+use forge_project::{KindRegistry, Provider, SourceKind};
 
 pub mod cache;
+mod cargo2;
 mod checks;
+mod cpan;
 pub mod deb;
 pub mod download;
 pub mod extract;
 mod files;
 mod git;
+mod git_module;
+pub mod git_repo;
+mod go_module;
+mod guess;
 pub mod local;
 mod patch;
+mod patch_queue;
 pub mod pypi;
+mod pypi_community;
 mod remote;
 pub mod runtime;
 mod tar;
+mod unsupported;
+mod zip;
 
 pub use cache::SourceCache;
 pub use download::{Downloader, NoProgress, Progress};
@@ -30,11 +49,36 @@ pub use runtime::{SourceContext, SourceError, SourceRuntime, Tracked, runtime};
 
 /// Adds every source kind forge knows to `registry`.
 pub fn register(registry: &mut KindRegistry) {
-    registry.add_source(Arc::new(local::Local));
-    registry.add_source(Arc::new(remote::Remote));
-    registry.add_source(Arc::new(tar::Tar));
-    registry.add_source(Arc::new(git::Git));
-    registry.add_source(Arc::new(patch::Patch));
-    registry.add_source(Arc::new(pypi::Pypi));
-    registry.add_source(Arc::new(deb::Deb));
+    let core: [Arc<dyn SourceKind>; 3] = [Arc::new(local::Local), Arc::new(remote::Remote), Arc::new(tar::Tar)];
+    for kind in core {
+        registry.add_source(kind, Provider::Core);
+    }
+    let own: [Arc<dyn SourceKind>; 4] = [
+        Arc::new(git::Git),
+        Arc::new(patch::Patch),
+        Arc::new(pypi::Pypi),
+        Arc::new(deb::Deb),
+    ];
+    for kind in own {
+        registry.add_source(kind, Provider::Forge);
+    }
+    let plugins = Provider::Plugin("buildstream-plugins");
+    registry.add_source(Arc::new(git::Git), plugins);
+    registry.add_source(Arc::new(patch::Patch), plugins);
+    registry.add_source(Arc::new(unsupported::Docker), plugins);
+    let community: [Arc<dyn SourceKind>; 10] = [
+        Arc::new(git_repo::GitRepo),
+        Arc::new(git_module::GitModule),
+        Arc::new(patch_queue::PatchQueue),
+        Arc::new(zip::Zip),
+        Arc::new(cargo2::Cargo2),
+        Arc::new(go_module::GoModule),
+        Arc::new(cpan::Cpan),
+        Arc::new(pypi_community::CommunityPypi),
+        Arc::new(unsupported::Ostree),
+        Arc::new(unsupported::OstreeMirror),
+    ];
+    for kind in community {
+        registry.add_source(kind, Provider::Plugin("buildstream-plugins-community"));
+    }
 }

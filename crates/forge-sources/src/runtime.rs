@@ -84,6 +84,22 @@ pub trait SourceRuntime: Send + Sync {
     fn fetch(&self, source: &Source, ctx: &SourceContext<'_>) -> Result<(), SourceError>;
     /// Asks upstream for the newest pin; `None` for kinds without pins.
     fn track(&self, source: &Source, ctx: &SourceContext<'_>) -> Result<Option<Tracked>, SourceError>;
+    /// Whether `track` reads the sources staged before this one (a
+    /// submodule's commit from its superproject, a `Cargo.lock`): they are
+    /// then staged into a directory and [`SourceRuntime::track_from`] is
+    /// called instead of [`SourceRuntime::track`].
+    fn tracks_from_previous_sources(&self) -> bool {
+        false
+    }
+    /// `track` with the sources staged before this one in `previous`.
+    fn track_from(
+        &self,
+        source: &Source,
+        ctx: &SourceContext<'_>,
+        _previous: &Path,
+    ) -> Result<Option<Tracked>, SourceError> {
+        self.track(source, ctx)
+    }
     /// Writes the pinned content into `dir` (which exists), offline.
     fn stage(&self, source: &Source, ctx: &SourceContext<'_>, dir: &Path) -> Result<(), SourceError>;
     /// For a source that is one cached file: its name and where the cache
@@ -93,9 +109,20 @@ pub trait SourceRuntime: Send + Sync {
     }
 }
 
-/// The runtime of source kind `kind`.
+/// The runtime of the source kind with implementation id `kind`.
 pub fn runtime(kind: &str) -> Option<&'static dyn SourceRuntime> {
     Some(match kind {
+        "git_repo" => &crate::git_repo::GitRepo,
+        "git_module" => &crate::git_module::GitModule,
+        "patch_queue" => &crate::patch_queue::PatchQueue,
+        "zip" => &crate::zip::Zip,
+        "cargo2" => &crate::cargo2::Cargo2,
+        "go_module" => &crate::go_module::GoModule,
+        "cpan" => &crate::cpan::Cpan,
+        "bst:pypi" => &crate::pypi_community::CommunityPypi,
+        "docker" => &crate::unsupported::Docker,
+        "ostree" => &crate::unsupported::Ostree,
+        "ostree_mirror" => &crate::unsupported::OstreeMirror,
         "local" => &crate::local::Local,
         "remote" => &crate::remote::Remote,
         "tar" => &crate::tar::Tar,

@@ -75,7 +75,7 @@ impl SourceRuntime for Tar {
     }
 }
 
-fn tempdir_in(dir: &Path) -> std::io::Result<std::path::PathBuf> {
+pub(crate) fn tempdir_in(dir: &Path) -> std::io::Result<std::path::PathBuf> {
     for n in 0..1000 {
         let candidate = dir.join(format!(".forge-extract-{}-{n}", std::process::id()));
         match fs::create_dir(&candidate) {
@@ -89,7 +89,7 @@ fn tempdir_in(dir: &Path) -> std::io::Result<std::path::PathBuf> {
 
 /// Moves everything in `from` into `to`, merging directories; `skip` (the
 /// scratch directory itself) is left alone.
-fn move_contents(from: &Path, to: &Path, skip: &Path) -> std::io::Result<()> {
+pub(crate) fn move_contents(from: &Path, to: &Path, skip: &Path) -> std::io::Result<()> {
     for entry in fs::read_dir(from)? {
         let entry = entry?;
         let source = entry.path();

@@ -19,6 +19,40 @@ pub enum NewValue {
     /// A mapping of scalars, written as a block under the key
     /// (`ref:` of a pypi source, say).
     Mapping(Vec<(String, String)>),
+    /// A list of mappings (`ref:` of a cargo2 source: one entry per
+    /// crate) whose values are scalars or mappings of scalars, written as a
+    /// block that replaces the old value whole.
+    List(Vec<Vec<(String, NewValue)>>),
+    /// Scalars set on the source itself rather than under `ref:` (a cpan
+    /// source keeps its pin in `suffix` and `sha256sum`). Callers write
+    /// each with [`set_value`] as a [`NewValue::Scalar`].
+    Fields(Vec<(String, String)>),
+}
+
+/// The block text of a list value, each line starting with `indent`.
+fn list_block(items: &[Vec<(String, NewValue)>], indent: &str) -> String {
+    let mut out = String::new();
+    for item in items {
+        for (i, (k, v)) in item.iter().enumerate() {
+            let lead = if i == 0 { "- " } else { "  " };
+            match v {
+                NewValue::Mapping(entries) => {
+                    out.push_str(&format!("\n{indent}{lead}{k}:"));
+                    for (sub, value) in entries {
+                        out.push_str(&format!("\n{indent}    {sub}: {}", write_scalar(value)));
+                    }
+                }
+                NewValue::Scalar(value) => out.push_str(&format!("\n{indent}{lead}{k}: {}", write_scalar(value))),
+                NewValue::List(_) | NewValue::Fields(_) => {
+                    out.push_str(&format!("\n{indent}{lead}{k}: {{}}"));
+                }
+            }
+        }
+        if item.is_empty() {
+            out.push_str(&format!("\n{indent}- {{}}"));
+        }
+    }
+    out
 }
 
 /// Sets `key` in the mapping that starts at byte `mapping_start` of `text`.
@@ -43,6 +77,32 @@ pub fn set_value(
     let map = mapping.as_map().expect("find_mapping returns mappings");
     let flow = text[mapping.span.start..].starts_with('{');
 
+    if let NewValue::Fields(_) = value {
+        return Err(EditError(format!(
+            "{file}: fields are set one by one, each as a scalar"
+        )));
+    }
+    if let (NewValue::List(items), Some((existing_key, existing))) = (value, map.get_entry(key)) {
+        if flow {
+            return Err(EditError(format!(
+                "{file}:{}: cannot write a list into a flow mapping",
+                existing_key.span.line
+            )));
+        }
+        // The old value goes whole, up to the end of the line where its
+        // last scalar ends (a block node's own span runs on to the next
+        // token, comments included).
+        let last = content_end(existing).max(existing_key.span.end);
+        let end = text[last..].find('\n').map(|i| i + last).unwrap_or(text.len());
+        let end = text[..end].trim_end().len().max(last);
+        let indent = " ".repeat(existing_key.span.col as usize - 1);
+        let block = if items.is_empty() {
+            format!("{key}: []")
+        } else {
+            format!("{key}:{}", list_block(items, &indent))
+        };
+        return Ok(format!("{}{block}{}", &text[..existing_key.span.start], &text[end..]));
+    }
     if let Some((existing_key, existing)) = map.get_entry(key) {
         return match (value, &existing.value) {
             (NewValue::Scalar(new), Value::Str(_)) => replace_scalar(text, existing_key.span.end, existing, new),
@@ -114,6 +174,12 @@ pub fn set_value(
                 insertion.push_str(&format!("\n{indent}  {k}: {}", write_scalar(v)));
             }
         }
+        NewValue::List(items) if items.is_empty() => insertion.push_str(&format!("\n{indent}{key}: []")),
+        NewValue::List(items) => {
+            insertion.push_str(&format!("\n{indent}{key}:"));
+            insertion.push_str(&list_block(items, &indent));
+        }
+        NewValue::Fields(_) => unreachable!("refused above"),
     }
     let mut out = String::with_capacity(text.len() + insertion.len() + 1);
     out.push_str(&text[..line_end]);
@@ -123,6 +189,25 @@ pub fn set_value(
     }
     out.push_str(&text[line_end..]);
     Ok(out)
+}
+
+/// Where the last scalar (or key) inside `node` ends.
+fn content_end(node: &Node) -> usize {
+    let mut end = 0;
+    let mut stack = vec![node];
+    while let Some(node) = stack.pop() {
+        match &node.value {
+            Value::Str(_) => end = end.max(node.span.end),
+            Value::Map(map) => {
+                for (key, value) in map.iter() {
+                    end = end.max(key.span.end);
+                    stack.push(value);
+                }
+            }
+            Value::List(items) => stack.extend(items.iter()),
+        }
+    }
+    end
 }
 
 /// The mapping node whose text starts at `start`.
@@ -320,6 +405,55 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.0.contains("block scalar"), "{err}");
+    }
+
+    #[test]
+    fn list_values_replace_the_old_list_whole() {
+        let text = "sources:\n- kind: cargo2\n  ref:\n  - kind: registry\n    name: a\n    version: '1'\n  # a comment\n  url: crates:x\n";
+        let s = |v: &str| NewValue::Scalar(v.into());
+        let value = NewValue::List(vec![
+            vec![
+                ("kind".into(), s("registry")),
+                ("name".into(), s("a")),
+                ("version".into(), s("2")),
+            ],
+            vec![
+                ("kind".into(), s("registry")),
+                ("name".into(), s("b")),
+                ("version".into(), s("1.0")),
+            ],
+        ]);
+        let out = set_value(text, "e.bst", source_start(text, 0), "ref", &value).unwrap();
+        assert_eq!(
+            out,
+            "sources:\n- kind: cargo2\n  ref:\n  - kind: registry\n    name: a\n    version: 2\n  - kind: registry\n    name: b\n    version: 1.0\n  # a comment\n  url: crates:x\n"
+        );
+        let text = "sources:\n- kind: cargo2\n  url: crates:x\n";
+        let out = set_value(text, "e.bst", source_start(text, 0), "ref", &value).unwrap();
+        assert!(
+            out.starts_with("sources:\n- kind: cargo2\n  ref:\n  - kind: registry\n    name: a\n"),
+            "{out}"
+        );
+        assert_eq!(
+            parse_str("e.bst", &out)
+                .unwrap()
+                .as_map()
+                .unwrap()
+                .get("sources")
+                .unwrap()
+                .as_list()
+                .unwrap()[0]
+                .as_map()
+                .unwrap()
+                .get("ref")
+                .unwrap()
+                .as_list()
+                .unwrap()
+                .len(),
+            2
+        );
+        let empty = set_value(&out, "e.bst", source_start(&out, 0), "ref", &NewValue::List(Vec::new())).unwrap();
+        assert_eq!(empty, "sources:\n- kind: cargo2\n  ref: []\n  url: crates:x\n");
     }
 
     #[test]

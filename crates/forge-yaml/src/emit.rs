@@ -92,6 +92,10 @@ pub fn write_scalar(s: &str) -> String {
         return double_quoted(s);
     }
     if needs_quotes(s) {
+        // ruamel picks double quotes over doubling a single quote.
+        if s.contains('\'') {
+            return double_quoted(s);
+        }
         return format!("'{}'", s.replace('\'', "''"));
     }
     s.to_string()
@@ -144,6 +148,8 @@ mod tests {
             ("", ""),
             ("it's", "it's"),
             ("'q", "\"'q\""),
+            ("  --root '/usr'", "\"  --root '/usr'\""),
+            ("a: 'b'", "\"a: 'b'\""),
             ("a: b", "'a: b'"),
             ("x #y", "'x #y'"),
             ("x:", "'x:'"),

@@ -1,0 +1,192 @@
+//! Source kinds forge loads, checks and keys as BuildStream does, but
+//! cannot fetch yet: buildstream-plugins' `docker` (container image
+//! layers from a registry), the community `ostree` (a commit of an OSTree
+//! repository) and freedesktop-sdk's local `ostree_mirror`. A project that
+//! declares them loads and shows; `forge fetch`, `track` and `build` of an
+//! element that uses one fail with an error saying so
+//! (docs/format.md lists them).
+
+use std::path::Path;
+
+use forge_project::{KeyContext, LoadError, Project, Source, SourceKind};
+use serde_json::{Value, json};
+
+use crate::checks::{check_project_path, optional_str, required_str, span_of};
+use crate::runtime::{SourceContext, SourceError, SourceRuntime, Tracked};
+
+fn not_yet(source: &Source, what: &str) -> SourceError {
+    let why = match source.kind_id {
+        "docker" => "pulling container images from a registry",
+        _ => "pulling from OSTree repositories",
+    };
+    SourceError::new(format!(
+        "forge cannot {what} '{}' sources yet: it does not implement {why}; build this element with bst, \
+         or replace the source by a pinned tar or remote source",
+        source.kind
+    ))
+}
+
+/// Refuses every runtime operation of a kind forge cannot fetch.
+macro_rules! no_runtime {
+    ($kind:ty) => {
+        impl SourceRuntime for $kind {
+            fn is_cached(&self, _source: &Source, _cache: &crate::SourceCache) -> bool {
+                false
+            }
+            fn fetch(&self, source: &Source, _ctx: &SourceContext<'_>) -> Result<(), SourceError> {
+                Err(not_yet(source, "fetch"))
+            }
+            fn track(&self, source: &Source, _ctx: &SourceContext<'_>) -> Result<Option<Tracked>, SourceError> {
+                Err(not_yet(source, "track"))
+            }
+            fn stage(&self, source: &Source, _ctx: &SourceContext<'_>, _dir: &Path) -> Result<(), SourceError> {
+                Err(not_yet(source, "stage"))
+            }
+        }
+    };
+}
+
+/// buildstream-plugins' `docker`.
+pub struct Docker;
+
+impl SourceKind for Docker {
+    fn name(&self) -> &'static str {
+        "docker"
+    }
+    fn config_keys(&self) -> &'static [&'static str] {
+        &[
+            "architecture",
+            "registry-url",
+            "image",
+            "os",
+            "ref",
+            "track",
+            "url",
+            "version",
+        ]
+    }
+    fn validate(&self, source: &Source, project: &Project) -> Result<(), LoadError> {
+        let has = |k: &str| source.get(k).is_some();
+        if has("url") && (has("image") || has("registry-url")) {
+            return Err(LoadError::at(
+                &source.span,
+                "a docker source may specify either 'url', or 'image' and 'registry-url'",
+            ));
+        }
+        if !has("url") && !has("image") {
+            return Err(LoadError::at(
+                &source.span,
+                "a docker source must define either 'url' or 'image'",
+            ));
+        }
+        for key in ["url", "registry-url"] {
+            if let Some(url) = optional_str(source, key)? {
+                project.check_url_alias(url, span_of(source, key))?;
+            }
+        }
+        for key in ["image", "track", "architecture", "os", "version"] {
+            optional_str(source, key)?;
+        }
+        if let Some(reference) = optional_str(source, "ref")?
+            && !crate::checks::is_sha256(reference)
+        {
+            return Err(LoadError::at(
+                span_of(source, "ref"),
+                format!("'ref' of a docker source is the sha256 of the image manifest, not '{reference}'"),
+            ));
+        }
+        Ok(())
+    }
+    fn unique_key(&self, source: &Source, _ctx: &KeyContext<'_>) -> Result<Option<Value>, LoadError> {
+        let Some(digest) = optional_str(source, "ref")? else {
+            return Ok(None);
+        };
+        Ok(Some(match optional_str(source, "url")? {
+            Some(url) => json!([url, digest, optional_str(source, "version")?]),
+            None => json!([
+                optional_str(source, "registry-url")?.unwrap_or("https://registry.hub.docker.com"),
+                optional_str(source, "image")?,
+                digest,
+                optional_str(source, "version")?
+            ]),
+        }))
+    }
+    fn urls<'a>(&self, source: &'a Source) -> Vec<&'a str> {
+        ["url", "registry-url"]
+            .iter()
+            .filter_map(|k| optional_str(source, k).ok().flatten())
+            .collect()
+    }
+}
+
+no_runtime!(Docker);
+
+/// The community `ostree`.
+pub struct Ostree;
+
+impl SourceKind for Ostree {
+    fn name(&self) -> &'static str {
+        "ostree"
+    }
+    fn config_keys(&self) -> &'static [&'static str] {
+        &["url", "ref", "track", "gpg-key"]
+    }
+    fn validate(&self, source: &Source, project: &Project) -> Result<(), LoadError> {
+        let url = required_str(source, "url")?;
+        project.check_url_alias(url, span_of(source, "url"))?;
+        if optional_str(source, "ref")?.is_none() && optional_str(source, "track")?.is_none() {
+            return Err(LoadError::at(&source.span, "OSTree sources require a ref and/or track"));
+        }
+        if source.get("gpg-key").is_some() {
+            check_project_path(source, project, "gpg-key")?;
+        }
+        Ok(())
+    }
+    fn unique_key(&self, source: &Source, _ctx: &KeyContext<'_>) -> Result<Option<Value>, LoadError> {
+        let Some(reference) = optional_str(source, "ref")? else {
+            return Ok(None);
+        };
+        Ok(Some(json!([required_str(source, "url")?, reference])))
+    }
+}
+
+no_runtime!(Ostree);
+
+/// freedesktop-sdk's local `ostree_mirror`.
+pub struct OstreeMirror;
+
+impl SourceKind for OstreeMirror {
+    fn name(&self) -> &'static str {
+        "ostree_mirror"
+    }
+    fn config_keys(&self) -> &'static [&'static str] {
+        &["match", "path", "url", "ref", "gpg"]
+    }
+    fn validate(&self, source: &Source, project: &Project) -> Result<(), LoadError> {
+        match optional_str(source, "url")? {
+            Some(url) => project.check_url_alias(url, span_of(source, "url"))?,
+            None => check_project_path(source, project, "path")?,
+        }
+        check_project_path(source, project, "gpg")?;
+        optional_str(source, "match")?;
+        if let Some(list) = source.get("ref") {
+            let items = list
+                .as_list()
+                .ok_or_else(|| LoadError::at(&list.span, "'ref' is a list of {ref, checksum}"))?;
+            for item in items {
+                let map = item
+                    .as_map()
+                    .ok_or_else(|| LoadError::at(&item.span, "a ref entry is a mapping of ref and checksum"))?;
+                forge_project::error::check_keys(map, &["ref", "checksum"], "an ostree_mirror ref")?;
+            }
+        }
+        Ok(())
+    }
+    fn unique_key(&self, source: &Source, _ctx: &KeyContext<'_>) -> Result<Option<Value>, LoadError> {
+        let url = optional_str(source, "url")?.or(optional_str(source, "path")?);
+        let refs = source.get("ref").map(forge_project::keys::node_to_json);
+        Ok(Some(json!([url, refs])))
+    }
+}
+
+no_runtime!(OstreeMirror);
