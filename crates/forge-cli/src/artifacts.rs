@@ -255,18 +255,8 @@ pub fn shell(session: &Session, args: &ShellArgs) -> Result<(), Failure> {
             let downloader = session.downloader()?;
             let progress = crate::progress::BarProgress::new();
             let ctx = session.source_context(&downloader, &progress);
-            for source in &element.sources {
-                let runtime =
-                    forge_sources::runtime(source.kind_id).ok_or_else(|| Failure::internal("unknown source kind"))?;
-                let dir = match &source.directory {
-                    Some(sub) => build.join(sub.trim_start_matches('/')),
-                    None => build.clone(),
-                };
-                fs::create_dir_all(&dir).map_err(|e| Failure::internal(e.to_string()))?;
-                runtime
-                    .stage(source, &ctx, &dir)
-                    .map_err(|e| Failure::fetch(format!("{}: {e}; run `forge fetch`", element.name)))?;
-            }
+            forge_sources::stage_sources(&element.sources, &ctx, &build)
+                .map_err(|e| Failure::fetch(format!("{}: {e}; run `forge fetch`", element.name)))?;
             let build_root = element
                 .variables
                 .get("build-root")

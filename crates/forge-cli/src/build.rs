@@ -137,6 +137,16 @@ pub fn run(session: &Session, args: &BuildArgs) -> Result<(), Failure> {
     let started = Instant::now();
     let project = &session.project;
     let (graph, plan) = select(project, &args.targets, DepsSelection::All)?;
+    if let Some(&junction) = graph.targets.iter().find(|&&t| graph.elements[t].junction)
+        && !args.targets.is_empty()
+    {
+        return Err(Failure::usage(format!(
+            "{} is a junction: it names a subproject and is never built; build elements of it instead, as '{}:element.bst'",
+            graph.elements[junction].name, graph.elements[junction].name
+        )));
+    }
+    // Junctions are loaded and keyed, never built (nothing can depend on one).
+    let plan: Vec<usize> = plan.into_iter().filter(|&e| !graph.elements[e].junction).collect();
     let keys = session.cache_keys(&graph)?;
     let unpinned: Vec<&str> = plan
         .iter()
@@ -175,7 +185,12 @@ pub fn run(session: &Session, args: &BuildArgs) -> Result<(), Failure> {
         })?;
     }
 
-    let targets: Vec<usize> = graph.targets.clone();
+    let targets: Vec<usize> = graph
+        .targets
+        .iter()
+        .copied()
+        .filter(|&t| !graph.elements[t].junction)
+        .collect();
     let options = BuildOptions {
         builders: args
             .builders

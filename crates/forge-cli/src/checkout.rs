@@ -1,7 +1,7 @@
 //! `forge source checkout`: stage exactly the pinned sources, offline.
 
 use std::fs;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use forge_project::element::normal_name;
 
@@ -47,38 +47,16 @@ pub fn run(session: &Session, args: &SourceCheckoutArgs) -> Result<(), Failure> 
             fs::create_dir_all(&element_dir)
                 .map_err(|e| Failure::fetch(format!("cannot create {}: {e}", element_dir.display())))?;
             for source in &element.sources {
-                let Some(runtime) = forge_sources::runtime(source.kind_id) else {
-                    continue;
-                };
-                if !runtime.is_cached(source, &session.sources) {
+                if forge_sources::runtime(source.kind_id).is_some_and(|r| !r.is_cached(source, &session.sources)) {
                     return Err(Failure::fetch(format!(
                         "{} is not in the source cache; run `forge fetch {}`",
                         describe(&element.name, source),
                         element.name
                     )));
                 }
-                let dir = match &source.directory {
-                    Some(sub) => {
-                        let sub_path = Path::new(sub);
-                        if sub_path
-                            .components()
-                            .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir))
-                        {
-                            return Err(Failure::fetch(format!(
-                                "{}: 'directory' must stay inside the element's sources",
-                                describe(&element.name, source)
-                            )));
-                        }
-                        element_dir.join(sub_path)
-                    }
-                    None => element_dir.clone(),
-                };
-                fs::create_dir_all(&dir)
-                    .map_err(|e| Failure::fetch(format!("cannot create {}: {e}", dir.display())))?;
-                runtime
-                    .stage(source, &ctx, &dir)
-                    .map_err(|e| Failure::fetch(format!("{}: {e}", describe(&element.name, source))))?;
             }
+            forge_sources::stage_sources(&element.sources, &ctx, &element_dir)
+                .map_err(|e| Failure::fetch(format!("{}: {e}", element.name)))?;
         }
         if let Some(tar) = &args.tar {
             write_tar(&target, tar).map_err(|e| Failure::fetch(format!("cannot write {}: {e}", tar.display())))?;

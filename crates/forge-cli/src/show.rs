@@ -37,6 +37,9 @@ fn state(session: &Session, cas: &forge_cas::Cas, graph: &Graph, keys: &CacheKey
     if !keys.sources_resolved[element] {
         return "no reference";
     }
+    if graph.elements[element].junction {
+        return "junction";
+    }
     let Some(key) = keys.keys[element].as_deref() else {
         return "waiting";
     };
@@ -76,6 +79,9 @@ pub fn select(project: &Project, targets: &[String], deps: DepsSelection) -> Res
         all_element_names(project)
     };
     let graph = Graph::load(project, &targets)?;
+    for warning in project.take_warnings() {
+        eprintln!("warning: {}", crate::exit::printable(&warning));
+    }
     let scope = match deps {
         DepsSelection::None => Scope::None,
         DepsSelection::Run => Scope::Run,

@@ -44,11 +44,20 @@ pub fn run(session: &Session, args: &TrackArgs) -> Result<(), Failure> {
     let mut changed = 0;
     for &index in &selected {
         let element = &graph.elements[index];
-        for source in &element.sources {
+        // Sources as tracked so far: a later source that reads the ones
+        // before it sees their new pins.
+        let mut current = element.sources.clone();
+        for position in 0..current.len() {
+            let source = &current[position];
             let Some(runtime) = forge_sources::runtime(source.kind_id) else {
                 continue;
             };
-            let tracked = match runtime.track(source, &ctx) {
+            let result = if runtime.tracks_from_previous_sources() {
+                track_from_previous(session, &ctx, &current[..position], source, runtime)
+            } else {
+                runtime.track(source, &ctx)
+            };
+            let tracked = match result {
                 Ok(Some(tracked)) => tracked,
                 Ok(None) => continue,
                 Err(err) => {
@@ -56,6 +65,10 @@ pub fn run(session: &Session, args: &TrackArgs) -> Result<(), Failure> {
                     continue;
                 }
             };
+            if let Some(config) = current[position].config.as_map_mut() {
+                forge_project::refs::set_pin(config, &tracked.new_ref);
+            }
+            let source = &element.sources[position];
             let old = tracked.old_display.clone();
             let same = old.as_deref() == Some(tracked.new_display.as_str());
             let arrow = match &old {
@@ -103,6 +116,36 @@ pub fn run(session: &Session, args: &TrackArgs) -> Result<(), Failure> {
             failures.join("\n  ")
         )))
     }
+}
+
+/// Tracks `source` from the sources before it (`previous`), staged into a
+/// scratch directory, fetching them first where needed.
+fn track_from_previous(
+    session: &Session,
+    ctx: &forge_sources::SourceContext<'_>,
+    previous: &[forge_project::Source],
+    source: &forge_project::Source,
+    runtime: &dyn forge_sources::SourceRuntime,
+) -> Result<Option<forge_sources::Tracked>, forge_sources::SourceError> {
+    for earlier in previous {
+        if let Some(r) = forge_sources::runtime(earlier.kind_id)
+            && !r.is_cached(earlier, ctx.cache)
+        {
+            r.fetch(earlier, ctx)?;
+        }
+    }
+    static SCRATCH: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = SCRATCH.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let scratch = session
+        .cache_dir
+        .join("tmp")
+        .join(format!("track-{}-{n}", std::process::id()));
+    std::fs::create_dir_all(&scratch)
+        .map_err(|e| forge_sources::SourceError::new(format!("cannot create {}: {e}", scratch.display())))?;
+    let result =
+        forge_sources::stage_sources(previous, ctx, &scratch).and_then(|()| runtime.track_from(source, ctx, &scratch));
+    let _ = std::fs::remove_dir_all(&scratch);
+    result
 }
 
 /// Edits each file in place: only the `ref` values change.

@@ -118,25 +118,7 @@ impl BuildContext<'_> {
 
     /// Stages the element's sources into `dir`, each in its `directory`.
     pub fn stage_sources(&mut self, dir: &Path) -> Result<(), BuildError> {
-        for source in &self.element.sources {
-            let runtime = forge_sources::runtime(source.kind_id)
-                .ok_or_else(|| BuildError(format!("source kind '{}' cannot be staged", source.kind)))?;
-            let target = match &source.directory {
-                Some(sub) if sub.split('/').any(|p| p == "..") => {
-                    return Err(BuildError(format!(
-                        "source {}: 'directory' must stay inside the sources",
-                        source.index + 1
-                    )));
-                }
-                Some(sub) => dir.join(sub.trim_start_matches('/')),
-                None => dir.to_path_buf(),
-            };
-            fs::create_dir_all(&target).map_err(io("cannot create a source directory"))?;
-            runtime
-                .stage(source, self.sources, &target)
-                .map_err(|e| BuildError(format!("source {} ({}): {e}", source.index + 1, source.kind)))?;
-        }
-        Ok(())
+        forge_sources::stage_sources(&self.element.sources, self.sources, dir).map_err(|e| BuildError(e.to_string()))
     }
 
     /// Stages every dependency under `root` at its location. Hardlinks are

@@ -197,12 +197,7 @@ fn compose_appstream(
 
 /// `files/` from the staged tree's `directory`, `export/` for applications,
 /// each extension's directory, `/etc` for runtimes, and `metadata`.
-fn build_layout(
-    allfiles: &Path,
-    install: &Path,
-    directory: &str,
-    sections: &Sections,
-) -> std::io::Result<()> {
+fn build_layout(allfiles: &Path, install: &Path, directory: &str, sections: &Sections) -> std::io::Result<()> {
     let kind = component_type(sections);
     let files = install.join("files");
     fs::create_dir_all(&files)?;

@@ -105,6 +105,9 @@ pub struct Element {
     pub public: Arc<Node>,
     /// Sandbox settings.
     pub sandbox: Node,
+    /// Whether it is a junction: it names a subproject, has no
+    /// dependencies and is never built.
+    pub junction: bool,
 }
 
 impl Element {
@@ -322,6 +325,7 @@ pub fn load_element(project: &Project, name: &str, text: &str) -> Result<Element
         config,
         public,
         sandbox,
+        junction: element_kind.is_junction(),
     };
     for source in &element.sources {
         let source_kind = kinds.source(&source.kind).expect("checked when loading sources");
@@ -331,6 +335,18 @@ pub fn load_element(project: &Project, name: &str, text: &str) -> Result<Element
             &format!("a {} source", source.kind),
         )?;
         source_kind.validate(source, project)?;
+        for url in source_kind.urls(source) {
+            if crate::project::url_alias(url).is_none() {
+                project.warn(
+                    "unaliased-url",
+                    &source.span,
+                    format!(
+                        "the {} source of {} uses an unaliased URL: {url}",
+                        source.kind, element.name
+                    ),
+                )?;
+            }
+        }
     }
     element_kind.validate(&element)?;
     Ok(element)

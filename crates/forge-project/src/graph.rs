@@ -74,6 +74,21 @@ impl Graph {
         }
         elements.sort_by(|a, b| a.name.cmp(&b.name));
         let index: HashMap<String, usize> = elements.iter().enumerate().map(|(i, e)| (e.name.clone(), i)).collect();
+        for element in &elements {
+            if let Some(dep) = element.dependencies.iter().find(|d| elements[index[&d.name]].junction) {
+                return Err(LoadError::at(
+                    &dep.span,
+                    format!(
+                        "{} depends on the junction '{}': a junction cannot be depended on",
+                        element.name, dep.name
+                    ),
+                )
+                .with_hint(format!(
+                    "depend on an element of the subproject: '{}:element.bst'",
+                    dep.name
+                )));
+            }
+        }
         let target_ids = targets.iter().map(|t| index[t]).collect();
         let unsorted: Vec<Vec<Edge>> = elements
             .iter()

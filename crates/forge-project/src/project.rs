@@ -157,6 +157,7 @@ pub struct Project {
     pub refs: crate::refs::Refs,
     kind_bases: HashMap<String, Arc<KindBase>>,
     includes: IncludeCache,
+    warnings: Mutex<Vec<String>>,
     shared_public: Mutex<HashMap<(String, String), Arc<Node>>>,
 }
 
@@ -549,8 +550,31 @@ impl Project {
             refs,
             kind_bases,
             includes,
+            warnings: Mutex::default(),
             shared_public: Mutex::default(),
         })
+    }
+
+    /// Reports a BuildStream warning: an error when project.conf lists
+    /// its token under `fatal-warnings`, else kept for
+    /// [`Project::take_warnings`]. Each message is kept once.
+    pub fn warn(&self, token: &str, span: &Span, message: String) -> Result<(), LoadError> {
+        if self.fatal_warnings.iter().any(|w| w == token) {
+            return Err(LoadError::at(span, message).with_hint(format!(
+                "project.conf lists '{token}' under fatal-warnings, which makes this an error"
+            )));
+        }
+        let line = format!("{span}: [{token}] {message}");
+        let mut warnings = self.warnings.lock().unwrap_or_else(|e| e.into_inner());
+        if !warnings.contains(&line) {
+            warnings.push(line);
+        }
+        Ok(())
+    }
+
+    /// The warnings reported while loading, in order, once each.
+    pub fn take_warnings(&self) -> Vec<String> {
+        std::mem::take(&mut *self.warnings.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// The base for elements of `kind`.

@@ -109,6 +109,39 @@ pub trait SourceRuntime: Send + Sync {
     }
 }
 
+/// Stages `sources` in order into `dir`, each in its `directory` (which
+/// must stay inside `dir`), from the source cache, offline.
+pub fn stage_sources(sources: &[Source], ctx: &SourceContext<'_>, dir: &Path) -> Result<(), SourceError> {
+    for source in sources {
+        let runtime = runtime(source.kind_id)
+            .ok_or_else(|| SourceError::new(format!("source kind '{}' cannot be staged", source.kind)))?;
+        let target = match &source.directory {
+            Some(sub) => {
+                let relative = Path::new(sub.trim_start_matches('/'));
+                if relative
+                    .components()
+                    .any(|c| !matches!(c, std::path::Component::Normal(_) | std::path::Component::CurDir))
+                {
+                    return Err(SourceError::new(format!(
+                        "source {} ({}): 'directory' must stay inside the element's sources, not '{sub}'",
+                        source.index + 1,
+                        source.kind
+                    )));
+                }
+                dir.join(relative)
+            }
+            None => dir.to_path_buf(),
+        };
+        std::fs::create_dir_all(&target)
+            .map_err(|e| SourceError::new(format!("cannot create {}: {e}", target.display())))?;
+        runtime.stage(source, ctx, &target).map_err(|e| SourceError {
+            message: format!("source {} ({}): {}", source.index + 1, source.kind, e.message),
+            details: e.details,
+        })?;
+    }
+    Ok(())
+}
+
 /// The runtime of the source kind with implementation id `kind`.
 pub fn runtime(kind: &str) -> Option<&'static dyn SourceRuntime> {
     Some(match kind {
