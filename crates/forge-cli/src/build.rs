@@ -98,6 +98,10 @@ impl BuildReport for LineReport {
         self.update_summary(board.len());
     }
 
+    fn warned(&self, element: &str, message: &str) {
+        self.line(&format!("[ warn ] {element}: {}", crate::exit::printable(message)));
+    }
+
     fn finished(&self, element: &str, outcome: &Outcome, seconds: f64, log: &std::path::Path) {
         match outcome {
             Outcome::Built => self.line(&format!("[  ok  ] {element} ({seconds:.1} s)")),

@@ -144,10 +144,7 @@ pub fn run(session: &Session, args: &ShowArgs) -> Result<(), Failure> {
                         "vars".into(),
                         Json::Object(e.variables.iter().map(|(k, v)| (k.to_string(), json!(v))).collect()),
                     );
-                    row.insert(
-                        "env".into(),
-                        Json::Object(e.environment.iter().map(|(k, v)| (k.clone(), json!(v))).collect()),
-                    );
+                    row.insert("env".into(), node_to_json(&e.environment_node));
                     row.insert("config".into(), node_to_json(&e.config));
                     row.insert("public".into(), node_to_json(&e.public));
                     let names = |deps: Vec<usize>| deps.into_iter().map(name_of).collect::<Vec<_>>();
@@ -199,9 +196,7 @@ pub fn run(session: &Session, args: &ShowArgs) -> Result<(), Failure> {
                                 "full-key" => full_key(keys.keys[i].as_deref()),
                                 "state" => state(session, &cas, &graph, &keys, i).to_string(),
                                 "vars" => to_yaml_string(&string_map_node(e.variables.iter())),
-                                "env" => to_yaml_string(&string_map_node(
-                                    e.environment.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-                                )),
+                                "env" => to_yaml_string(&e.environment_node),
                                 "config" => to_yaml_string(&e.config),
                                 "public" => to_yaml_string(&e.public),
                                 "deps" => {

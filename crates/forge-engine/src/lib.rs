@@ -48,6 +48,8 @@ pub trait BuildReport: Sync {
     fn started(&self, element: &str, running: usize, waiting: usize);
     /// `element` is done.
     fn finished(&self, element: &str, outcome: &Outcome, seconds: f64, log: &std::path::Path);
+    /// Building `element` raised a warning (an overlap, say).
+    fn warned(&self, _element: &str, _message: &str) {}
 }
 
 /// Builds elements of a loaded graph.
@@ -67,6 +69,8 @@ pub struct Engine<'a> {
     pub sources: &'a SourceContext<'a>,
     /// Where build logs go.
     pub logs: PathBuf,
+    /// Warnings of builds not reported yet, by element.
+    warnings: Mutex<Vec<(usize, String)>>,
 }
 
 impl<'a> Engine<'a> {
@@ -88,6 +92,7 @@ impl<'a> Engine<'a> {
             cas,
             sources,
             logs,
+            warnings: Mutex::default(),
         }
     }
 
@@ -209,25 +214,40 @@ impl<'a> Engine<'a> {
             workdir: workdir.clone(),
             log,
             manifest: None,
+            warnings: Vec::new(),
         };
         ctx.log(&format!(
             "# forge {}: building {} ({key})",
             env!("CARGO_PKG_VERSION"),
             e.name
         ));
-        let result = assembler(e.kind_id)
-            .ok_or_else(|| format!("element kind '{}' cannot be built", e.kind))
-            .and_then(|a| a.assemble(&mut ctx).map_err(|err| err.to_string()))
-            .and_then(|output| match ctx.manifest.take() {
-                Some(manifest) => Ok(manifest),
-                None => self
-                    .cas
-                    .import_dir(&output)
-                    .map_err(|err| format!("cannot store the artifact: {err}")),
-            });
+        let not_string = e.environment_node.as_map().and_then(|m| {
+            m.iter()
+                .find(|(_, v)| v.as_str().is_none())
+                .map(|(k, _)| k.name.clone())
+        });
+        let result = match not_string {
+            Some(name) => Err(format!(
+                "the environment variable '{name}' is not a string; only strings can be passed to the sandbox"
+            )),
+            None => Ok(()),
+        }
+        .and_then(|()| assembler(e.kind_id).ok_or_else(|| format!("element kind '{}' cannot be built", e.kind)))
+        .and_then(|a| a.assemble(&mut ctx).map_err(|err| err.to_string()))
+        .and_then(|output| match ctx.manifest.take() {
+            Some(manifest) => Ok(manifest),
+            None => self
+                .cas
+                .import_dir(&output)
+                .map_err(|err| format!("cannot store the artifact: {err}")),
+        });
         if let Err(message) = &result {
             ctx.log(&format!("# failed: {message}"));
         }
+        self.warnings
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(ctx.warnings.drain(..).map(|w| (element, w)));
         drop(ctx);
         remove_tree(&workdir);
         let log_bytes = fs::read(&log_path).unwrap_or_default();
@@ -342,6 +362,15 @@ impl<'a> Engine<'a> {
                 Ok(false) => Outcome::Cached,
                 Err(message) => Outcome::Failed(message),
             };
+            let warnings: Vec<String> = {
+                let mut pending = self.warnings.lock().unwrap_or_else(|e| e.into_inner());
+                let (mine, others) = pending.drain(..).partition(|(e, _)| *e == element);
+                *pending = others;
+                mine.into_iter().map(|(_, w)| w).collect()
+            };
+            for warning in warnings {
+                report.warned(name, &warning);
+            }
             report.finished(name, &outcome, started.elapsed().as_secs_f64(), &self.log_path(element));
             let mut s = state.lock().unwrap_or_else(|e| e.into_inner());
             if matches!(outcome, Outcome::Failed(_)) && !options.keep_going {

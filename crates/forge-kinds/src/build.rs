@@ -23,6 +23,30 @@ pub struct StagedDep<'a> {
     pub location: String,
 }
 
+/// A staged file that a later dependency replaced.
+struct Overlap {
+    location: String,
+    path: String,
+    /// The dependency that wrote it first at this location, if any.
+    earlier: Option<usize>,
+    /// The dependency that replaced it.
+    later: usize,
+}
+
+/// Whether `path` (absolute) matches the element's `overlap-whitelist`.
+fn whitelisted(public: &serde_json::Value, path: &str) -> bool {
+    public
+        .get("bst")
+        .and_then(|b| b.get("overlap-whitelist"))
+        .and_then(|w| w.as_array())
+        .is_some_and(|patterns| {
+            patterns
+                .iter()
+                .filter_map(|p| p.as_str())
+                .any(|p| forge_sources::extract::glob_matches(p, path))
+        })
+}
+
 /// An environment as name and value pairs.
 pub type Environment = Vec<(String, String)>;
 
@@ -54,6 +78,9 @@ pub struct BuildContext<'a> {
     /// itself (a [`forge_cas::TreeWriter`]); otherwise the directory
     /// `assemble` returns is imported.
     pub manifest: Option<forge_cas::Manifest>,
+    /// BuildStream warnings the build raised (overlaps), for the user;
+    /// each is in the log too.
+    pub warnings: Vec<String>,
 }
 
 /// An element kind's build step.
@@ -123,20 +150,81 @@ impl BuildContext<'_> {
 
     /// Stages every dependency under `root` at its location. Hardlinks are
     /// only used when the root will be mounted read-only.
+    ///
+    /// A file that a later dependency replaces is an overlap, as in
+    /// BuildStream: a warning naming both elements, unless the later one
+    /// lists the path under `public: bst: overlap-whitelist`; a build
+    /// failure when project.conf lists `overlaps` under `fatal-warnings`.
     pub fn stage_deps(&mut self, root: &Path, mode: StageMode) -> Result<(), BuildError> {
-        let mut overlaps = Vec::new();
-        for dep in &self.deps {
+        // Per location: who wrote each path, and the paths replaced.
+        let mut written: std::collections::BTreeMap<&str, std::collections::HashMap<String, usize>> =
+            std::collections::BTreeMap::new();
+        let mut overlaps: Vec<Overlap> = Vec::new();
+        for (index, dep) in self.deps.iter().enumerate() {
             let target = host_path(root, &dep.location);
             fs::create_dir_all(&target).map_err(io("cannot create a staging directory"))?;
             let replaced = self
                 .cas
                 .stage(&dep.manifest, &target, mode)
                 .map_err(|e| BuildError(format!("cannot stage {}: {e}", dep.element.name)))?;
-            overlaps.extend(replaced.into_iter().map(|p| format!("{}: {p}", dep.element.name)));
+            let here = written.entry(dep.location.as_str()).or_default();
+            for path in replaced {
+                let earlier = here.get(&path).copied();
+                overlaps.push(Overlap {
+                    location: dep.location.clone(),
+                    path: path.clone(),
+                    earlier,
+                    later: index,
+                });
+            }
+            for entry in &dep.manifest.entries {
+                if !matches!(entry.kind, forge_cas::EntryKind::Dir) {
+                    here.insert(entry.path.clone(), index);
+                }
+            }
         }
+        self.report_overlaps(&overlaps)
+    }
+
+    fn report_overlaps(&mut self, overlaps: &[Overlap]) -> Result<(), BuildError> {
+        let mut lines = Vec::new();
         for overlap in overlaps {
-            self.log(&format!("warning: overlapping file replaced by {overlap}"));
+            let later = &self.deps[overlap.later];
+            let absolute = format!("/{}", overlap.path);
+            let shown = Path::new(&overlap.location).join(&overlap.path).display().to_string();
+            match overlap.earlier {
+                Some(earlier) => {
+                    if whitelisted(&later.record.public, &absolute) {
+                        continue;
+                    }
+                    lines.push(format!(
+                        "{shown}: {} is not permitted to overlap other elements, order {} above {}",
+                        later.element.name, later.element.name, self.deps[earlier].element.name
+                    ));
+                }
+                // Written at another location staged earlier.
+                None => lines.push(format!(
+                    "{shown}: {} overlaps files previously staged in another location",
+                    later.element.name
+                )),
+            }
         }
+        if lines.is_empty() {
+            return Ok(());
+        }
+        let message = format!(
+            "{}: non-whitelisted overlaps detected while staging dependencies:\n  {}",
+            self.element.name,
+            lines.join("\n  ")
+        );
+        self.log(&format!("warning [overlaps]: {message}"));
+        if self.sources.project.fatal_warnings.iter().any(|w| w == "overlaps") {
+            return Err(BuildError(format!(
+                "{message}\n  project.conf lists 'overlaps' under fatal-warnings, which makes this an error; \
+                 list the paths under the later element's 'public: bst: overlap-whitelist' if the overlap is intended"
+            )));
+        }
+        self.warnings.push(message);
         Ok(())
     }
 

@@ -57,6 +57,29 @@ impl ElementKind for Filter {
         config_bool(element, "pass-integration")?;
         Ok(())
     }
+    fn validate_dependencies(
+        &self,
+        element: &Element,
+        dependencies: &[(&Element, &dyn ElementKind)],
+    ) -> Result<(), LoadError> {
+        let parent = element.dependencies.iter().zip(dependencies).find(|(d, _)| d.build);
+        if let Some((declared, (dep, kind))) = parent
+            && !kind.produces_artifact()
+        {
+            return Err(LoadError::at(
+                &declared.span,
+                format!(
+                    "the build dependency of a filter element must produce an artifact: {} does not",
+                    dep.name
+                ),
+            )
+            .with_detail(format!(
+                "{} is a '{}' element, so there is nothing to filter",
+                dep.name, dep.kind
+            )));
+        }
+        Ok(())
+    }
     fn unique_key(&self, element: &Element) -> Value {
         let sorted = |key| sorted_config_list(element, key);
         json!({

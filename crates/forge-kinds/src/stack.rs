@@ -21,6 +21,12 @@ impl ElementKind for Stack {
     fn config_keys(&self) -> &'static [&'static str] {
         &[]
     }
+    fn checks_config_keys(&self) -> bool {
+        false
+    }
+    fn produces_artifact(&self) -> bool {
+        false
+    }
     fn validate(&self, element: &Element) -> Result<(), LoadError> {
         no_sources(element)?;
         if let Some(dep) = element.dependencies.iter().find(|d| !(d.build && d.runtime)) {

@@ -9,7 +9,7 @@ use forge_yaml::{Mapping, Node, Span, Value, parse_str};
 
 use crate::compose::{compose, finish};
 use crate::error::{LoadError, check_keys};
-use crate::project::{Project, RefStorage, str_list as string_list, string_map};
+use crate::project::{Project, RefStorage, str_list as string_list};
 use crate::variables::{PROTECTED, Variables};
 
 const ELEMENT_KEYS: &[&str] = &[
@@ -94,8 +94,11 @@ pub struct Element {
     pub sources: Vec<Source>,
     /// Resolved variables.
     pub variables: Variables,
-    /// The sandbox environment.
+    /// The sandbox environment (its string values).
     pub environment: IndexMap<String, String>,
+    /// The environment as composed, for `show` and keys: BuildStream
+    /// accepts values that are not strings there (a build refuses them).
+    pub environment_node: Node,
     /// Environment variables left out of the cache key.
     pub env_nocache: Vec<String>,
     /// The kind's configuration, composed and expanded.
@@ -168,7 +171,18 @@ fn as_bool(node: &Node, what: &str) -> Result<bool, LoadError> {
 pub fn load_element(project: &Project, name: &str, text: &str) -> Result<Element, LoadError> {
     let file: Arc<str> = Arc::from(project.element_display_path(name));
     let mut node = parse_str(&file, text)?;
-    project.process_directives(&mut node)?;
+    project.with_directives(&mut node, |node| {
+        resolve_element(
+            project,
+            name,
+            file,
+            std::mem::replace(node, Node::map(Span::synthetic("<taken>"))),
+        )
+    })
+}
+
+/// Builds the element from its node, its directives processed.
+fn resolve_element(project: &Project, name: &str, file: Arc<str>, node: Node) -> Result<Element, LoadError> {
     let whole = Span {
         file: file.clone(),
         line: 1,
@@ -256,14 +270,23 @@ pub fn load_element(project: &Project, name: &str, text: &str) -> Result<Element
         variables.expand_node(&mut node)?;
         Ok(node)
     };
-    let environment = string_map(&layered(&base.environment, "environment")?, "environment")?;
+    let environment_node = layered(&base.environment, "environment")?;
+    let environment: IndexMap<String, String> = environment_node
+        .as_map()
+        .expect("mapping")
+        .iter()
+        .filter_map(|(k, v)| v.as_str().map(|v| (k.name.clone(), v.to_string())))
+        .collect();
     let config = layered(&base.config, "config")?;
     let sandbox = layered(&base.sandbox, "sandbox")?;
-    check_keys(
-        config.as_map().expect("mapping"),
-        element_kind.config_keys(),
-        &format!("the config of a {kind} element"),
-    )?;
+    if element_kind.checks_config_keys() {
+        check_keys(
+            config.as_map().expect("mapping"),
+            element_kind.config_keys(),
+            &format!("the config of a {kind} element"),
+        )?;
+    }
+    check_sandbox(&sandbox)?;
 
     let mut env_nocache = base.env_nocache.clone();
     if let Some(list) = map.get("environment-nocache") {
@@ -321,6 +344,7 @@ pub fn load_element(project: &Project, name: &str, text: &str) -> Result<Element
         sources,
         variables,
         environment,
+        environment_node,
         env_nocache,
         config,
         public,
@@ -350,6 +374,24 @@ pub fn load_element(project: &Project, name: &str, text: &str) -> Result<Element
     }
     element_kind.validate(&element)?;
     Ok(element)
+}
+
+/// Checks an element's composed `sandbox:`: its keys, and that
+/// `build-arch` names an architecture BuildStream knows.
+fn check_sandbox(sandbox: &Node) -> Result<(), LoadError> {
+    let map = sandbox.as_map().expect("mapping");
+    check_keys(map, crate::project::SANDBOX_KEYS, "'sandbox'")?;
+    if let Some(arch) = map.get("build-arch")
+        && let Some(text) = arch.as_str()
+        && crate::options::canonicalize_arch(text).is_none()
+    {
+        return Err(LoadError::at(
+            &arch.span,
+            format!("unknown architecture '{text}' in 'sandbox: build-arch'"),
+        )
+        .with_hint("use a name such as x86_64, aarch64, i686, ppc64le, riscv64 or loongarch64"));
+    }
+    Ok(())
 }
 
 fn compose_public(map: &Mapping, base_rules: &Node, whole: &Span) -> Result<Node, LoadError> {

@@ -75,6 +75,21 @@ impl Graph {
         elements.sort_by(|a, b| a.name.cmp(&b.name));
         let index: HashMap<String, usize> = elements.iter().enumerate().map(|(i, e)| (e.name.clone(), i)).collect();
         for element in &elements {
+            let kind_of = |e: &Element| {
+                project
+                    .kinds
+                    .element(&e.kind)
+                    .expect("loaded elements have known kinds")
+            };
+            let direct: Vec<(&Element, &dyn crate::ElementKind)> = element
+                .dependencies
+                .iter()
+                .map(|d| {
+                    let dep = &elements[index[&d.name]];
+                    (dep, kind_of(dep).as_ref())
+                })
+                .collect();
+            kind_of(element).validate_dependencies(element, &direct)?;
             if let Some(dep) = element.dependencies.iter().find(|d| elements[index[&d.name]].junction) {
                 return Err(LoadError::at(
                     &dep.span,

@@ -270,10 +270,12 @@ impl CacheKeys {
             input.insert("fatal-warnings".into(), json!(fatal_warnings));
             if kind.runs_commands(element) {
                 let environment: Map<String, Json> = element
-                    .environment
+                    .environment_node
+                    .as_map()
+                    .expect("mapping")
                     .iter()
-                    .filter(|(name, _)| !element.env_nocache.contains(name))
-                    .map(|(name, value)| (name.clone(), json!(value)))
+                    .filter(|(name, _)| !element.env_nocache.contains(&name.name))
+                    .map(|(name, value)| (name.name.clone(), node_to_json(value)))
                     .collect();
                 input.insert("environment".into(), Json::Object(environment));
                 input.insert("sandbox".into(), sandbox_key(&element.sandbox));

@@ -52,6 +52,25 @@ pub trait ElementKind: Send + Sync {
     fn runs_commands(&self, element: &Element) -> bool;
     /// The keys allowed under `config:`.
     fn config_keys(&self) -> &'static [&'static str];
+    /// Whether `config:` keys are checked against [`ElementKind::config_keys`]
+    /// (BuildStream's `stack` takes any and ignores them).
+    fn checks_config_keys(&self) -> bool {
+        true
+    }
+    /// Whether the kind produces an artifact to stage (a `stack` does not:
+    /// it only gathers its dependencies).
+    fn produces_artifact(&self) -> bool {
+        true
+    }
+    /// Checks that need the element's direct dependencies, once the graph
+    /// is loaded (a `filter`'s parent must produce an artifact, say).
+    fn validate_dependencies(
+        &self,
+        _element: &Element,
+        _dependencies: &[(&Element, &dyn ElementKind)],
+    ) -> Result<(), LoadError> {
+        Ok(())
+    }
     /// Whether dependencies may carry `config:` (such as `location:`).
     fn accepts_dependency_config(&self) -> bool {
         false

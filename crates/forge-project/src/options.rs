@@ -151,13 +151,13 @@ impl OptionPool {
             };
             return Err(err);
         };
+        // As BuildStream: blanks go, every comma-separated item counts (an
+        // empty one is invalid), and the command line's list is sorted.
         let list = || -> Vec<String> {
-            value
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
-                .collect()
+            let compact: String = value.chars().filter(|c| !c.is_whitespace()).collect();
+            let mut items: Vec<String> = compact.split(',').map(str::to_string).collect();
+            items.sort();
+            items
         };
         let new_value = match &option.ty {
             OptionType::Bool => OptionValue::Bool(match value {
@@ -227,11 +227,9 @@ impl OptionPool {
                 let value = match &o.value {
                     OptionValue::Bool(b) => if *b { "1" } else { "0" }.to_string(),
                     OptionValue::Str(s) => s.clone(),
-                    OptionValue::List(items) => {
-                        let mut sorted = items.clone();
-                        sorted.sort();
-                        sorted.join(",")
-                    }
+                    // A declared default keeps its order; values from the
+                    // command line come sorted.
+                    OptionValue::List(items) => items.join(","),
                 };
                 Some((variable, value))
             })
@@ -377,7 +375,8 @@ fn check_value(
     element_exists: &dyn Fn(&str) -> bool,
 ) -> Result<(), LoadError> {
     let fail = |what: &str, bad: &str, valid: &[String]| {
-        let message = format!("invalid value for {what} option '{name}': {bad}");
+        let shown = if bad.is_empty() { "''" } else { bad };
+        let message = format!("invalid value for {what} option '{name}': {shown}");
         let err = match span {
             Some(span) => LoadError::at(span, message),
             None => LoadError::new(message),
@@ -451,7 +450,7 @@ machine:
             vec![
                 ("debug".to_string(), "0".to_string()),
                 ("flavour".to_string(), "plain".to_string()),
-                ("extras".to_string(), "docs,tests".to_string()),
+                ("extras".to_string(), "tests,docs".to_string()),
             ]
         );
         assert_eq!(pool.lookup("machine"), Some(ExprValue::Str(host_arch().into())));
@@ -530,6 +529,12 @@ machine:
             "invalid value for enum option 'flavour': bogus\n  hint: valid values: plain, fancy"
         );
         assert!(pool.set_from_cli("debug", "yes").is_err());
+        assert_eq!(
+            pool.set_from_cli("extras", "docs,").unwrap_err().to_string(),
+            "invalid value for flags option 'extras': ''\n  hint: valid values: docs, tests, man"
+        );
+        pool.set_from_cli("extras", " tests , docs").unwrap();
+        assert_eq!(pool.exported_variables()[2].1, "docs,tests");
         assert!(
             pool.set_from_cli("extras", "docs,bogus")
                 .unwrap_err()

@@ -208,11 +208,47 @@ impl IncludeCache {
 struct ProjectDirectives<'a> {
     includes: &'a IncludeCache,
     options: Option<&'a OptionPool>,
+    /// Where each file included so far was included from.
+    included_from: Mutex<Vec<(String, Span)>>,
+}
+
+impl<'a> ProjectDirectives<'a> {
+    fn new(includes: &'a IncludeCache, options: Option<&'a OptionPool>) -> ProjectDirectives<'a> {
+        ProjectDirectives {
+            includes,
+            options,
+            included_from: Mutex::default(),
+        }
+    }
+
+    /// Adds to an error in an included file the lines that included it.
+    fn explain(&self, mut err: LoadError) -> LoadError {
+        let recorded = self.included_from.lock().unwrap_or_else(|e| e.into_inner());
+        let mut file = err.span.as_ref().map(|s| s.file.to_string());
+        let mut seen = 0;
+        while let Some(current) = file.take() {
+            let Some((_, at)) = recorded.iter().find(|(path, _)| *path == current) else {
+                break;
+            };
+            err = err.with_detail(format!("included from {at}"));
+            file = Some(at.file.to_string());
+            seen += 1;
+            if seen > recorded.len() {
+                break;
+            }
+        }
+        err
+    }
 }
 
 impl DirectiveContext for ProjectDirectives<'_> {
     fn include(&self, path: &str, at: &Span) -> Result<Node, LoadError> {
-        self.includes.load(path, at)
+        let node = self.includes.load(path, at)?;
+        let mut recorded = self.included_from.lock().unwrap_or_else(|e| e.into_inner());
+        if !recorded.iter().any(|(p, _)| p == path) {
+            recorded.push((path.to_string(), at.clone()));
+        }
+        Ok(node)
     }
     fn option(&self, name: &str) -> Option<ExprValue> {
         self.options.and_then(|o| o.lookup(name))
@@ -354,13 +390,8 @@ impl Project {
             files: Mutex::default(),
         };
         let mut conf = conf;
-        directives::process_includes(
-            &mut conf,
-            &ProjectDirectives {
-                includes: &includes,
-                options: None,
-            },
-        )?;
+        let first_pass = ProjectDirectives::new(&includes, None);
+        directives::process_includes(&mut conf, &first_pass).map_err(|e| first_pass.explain(e))?;
         for key in ["name", "min-version", "element-path", "plugins"] {
             let from_file = |node: &Node| {
                 node.as_map()
@@ -394,13 +425,9 @@ impl Project {
             options.set_from_cli(name, value)?;
         }
         options.check_host_defaults()?;
-        directives::process(
-            &mut config,
-            &ProjectDirectives {
-                includes: &includes,
-                options: Some(&options),
-            },
-        )?;
+        check_unconditional(&config)?;
+        let second_pass = ProjectDirectives::new(&includes, Some(&options));
+        directives::process(&mut config, &second_pass).map_err(|e| second_pass.explain(e))?;
         // Per-kind overrides are composed over kind defaults later: their
         // list directives have not met their lists yet.
         let config_map = config.as_map_mut().expect("mapping");
@@ -602,15 +629,18 @@ impl Project {
         Ok(public)
     }
 
-    /// Reads an include file for an element.
-    pub(crate) fn process_directives(&self, node: &mut Node) -> Result<(), LoadError> {
-        directives::process(
-            node,
-            &ProjectDirectives {
-                includes: &self.includes,
-                options: Some(&self.options),
-            },
-        )
+    /// Processes an element's directives; `body` then resolves it, and an
+    /// error either raises in an included file also names the lines that
+    /// included it.
+    pub(crate) fn with_directives<T>(
+        &self,
+        node: &mut Node,
+        body: impl FnOnce(&mut Node) -> Result<T, LoadError>,
+    ) -> Result<T, LoadError> {
+        let ctx = ProjectDirectives::new(&self.includes, Some(&self.options));
+        directives::process(node, &ctx)
+            .and_then(|()| body(node))
+            .map_err(|e| ctx.explain(e))
     }
 
     /// The file name of element `name` as shown in messages.
@@ -681,7 +711,8 @@ impl Project {
     }
 }
 
-const SANDBOX_KEYS: &[&str] = &["build-os", "build-arch", "build-uid", "build-gid", "remote-apis-socket"];
+/// The keys a `sandbox:` mapping may hold.
+pub(crate) const SANDBOX_KEYS: &[&str] = &["build-os", "build-arch", "build-uid", "build-gid", "remote-apis-socket"];
 
 /// The alias part of `alias:rest`, unless it is a URL scheme.
 pub fn url_alias(url: &str) -> Option<&str> {
@@ -738,6 +769,43 @@ fn check_element_path(dir: &Path, conf: &Mapping, path: &str) -> Result<PathBuf,
         ));
     }
     Ok(full)
+}
+
+/// project.conf keys that a top-level `(?)` may not set (BuildStream's
+/// list): they must be known before options are.
+const UNCONDITIONAL_KEYS: [&str; 9] = [
+    "min-version",
+    "name",
+    "element-path",
+    "junctions",
+    "defaults",
+    "fatal-warnings",
+    "ref-storage",
+    "options",
+    "plugins",
+];
+
+fn check_unconditional(config: &Node) -> Result<(), LoadError> {
+    let Some(conditions) = config.as_map().and_then(|m| m.get("(?)")).and_then(Node::as_list) else {
+        return Ok(());
+    };
+    for fragment in conditions
+        .iter()
+        .filter_map(Node::as_map)
+        .flat_map(|m| m.iter())
+        .filter_map(|(_, v)| v.as_map())
+    {
+        for key in UNCONDITIONAL_KEYS {
+            if let Some((written, _)) = fragment.get_entry(key) {
+                return Err(LoadError::at(
+                    &written.span,
+                    format!("the '{key}' key cannot be specified conditionally"),
+                )
+                .with_hint("set it outside '(?)' in project.conf"));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Refuses a definition of a variable only forge may set.
@@ -970,26 +1038,4 @@ fn kind_base(
         sandbox,
         split_rule_variables,
     })
-}
-
-/// Reads `key` of a mapping node as a string-to-string map.
-pub(crate) fn string_map(node: &Node, what: &str) -> Result<IndexMap<String, String>, LoadError> {
-    let mut out = IndexMap::new();
-    let Some(map) = node.as_map() else {
-        return Err(LoadError::at(&node.span, format!("'{what}' must be a mapping")));
-    };
-    for (key, value) in map.iter() {
-        match &value.value {
-            Value::Str(s) => {
-                out.insert(key.name.clone(), s.clone());
-            }
-            _ => {
-                return Err(LoadError::at(
-                    &value.span,
-                    format!("'{what}: {}' must be a string, not {}", key.name, value.type_name()),
-                ));
-            }
-        }
-    }
-    Ok(out)
 }
