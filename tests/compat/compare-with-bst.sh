@@ -4,9 +4,15 @@
 # dependencies and order must be byte for byte the same (cache keys differ
 # by design: forge's key layout is its own, see docs/cache-keys.md).
 #
-# Opt-in: needs BuildStream 2.8.1 and buildstream-plugins 2.8.0, e.g.
-#   python3 -m venv /opt/bst && /opt/bst/bin/pip install buildstream==2.8.1 buildstream-plugins==2.8.0
-#   apt-get install bubblewrap
+# Opt-in: needs BuildStream 2.8.1 with buildstream-plugins 2.8.0 and
+# buildstream-plugins-community 2.4.0 (whose plugins need dulwich, requests
+# and tomlkit, and host git and lzip), e.g.
+#   python3 -m venv /opt/bst && /opt/bst/bin/pip install buildstream==2.8.1 \
+#     buildstream-plugins==2.8.0 buildstream-plugins-community==2.4.0 dulwich requests tomlkit
+#   apt-get install bubblewrap git lzip
+# (buildstream-plugins-community 2.4.0 ships go_module without its entry
+# point: add `go_module = buildstream_plugins_community.sources.go_module`
+# under [buildstream.plugins.sources] in its entry_points.txt.)
 # Usage: tests/compat/compare-with-bst.sh [--record] [BST] [FORGE]
 #
 # --record also writes bst's answers to tests/fixtures/*/bst-show.golden,

@@ -143,3 +143,9 @@ pub const CONF: &str = "name: test\nmin-version: 2.0\nelement-path: elements\n";
 pub fn import_of(path: &str) -> String {
     format!("kind: import\nsources:\n- kind: local\n  path: {path}\n")
 }
+
+/// The sha256 of `bytes`, lowercase hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
