@@ -48,7 +48,10 @@ fn declared_plugins_of_every_origin_mean_forge_kinds_of_those_names() {
             "kind: collect_initial_scripts\nbuild-depends:\n- hello.bst\nconfig:\n  path: /initial\n",
         )
         .build();
-    let out = p.show("%{name} %{kind} %{state}", &["--deps", "none", "hello.bst", "tool.bst", "py.bst", "scripts.bst"]);
+    let out = p.show(
+        "%{name} %{kind} %{state}",
+        &["--deps", "none", "hello.bst", "tool.bst", "py.bst", "scripts.bst"],
+    );
     assert_eq!(
         out,
         "hello.bst autotools waiting\ntool.bst meson waiting\npy.bst pyproject waiting\nscripts.bst collect_initial_scripts waiting\n"
@@ -76,13 +79,19 @@ fn a_plugin_junction_shows_and_keys_without_its_source() {
     // Nothing was fetched: the URL does not exist.
     assert!(!p.outside().join("cache/sources/git").exists());
     let err = p.forge(&["build", "plugins/buildstream-plugins.bst"]).fails(2);
-    assert!(err.contains("is a junction: it names a subproject and is never built"), "{err}");
+    assert!(
+        err.contains("is a junction: it names a subproject and is never built"),
+        "{err}"
+    );
 }
 
 #[test]
 fn depending_on_a_junction_is_refused() {
     let p = plugin_project()
-        .file("elements/e.bst", "kind: stack\ndepends:\n- plugins/buildstream-plugins.bst\n")
+        .file(
+            "elements/e.bst",
+            "kind: stack\ndepends:\n- plugins/buildstream-plugins.bst\n",
+        )
         .build();
     let err = p.forge(&["show", "e.bst"]).fails(3);
     assert!(
@@ -93,9 +102,7 @@ fn depending_on_a_junction_is_refused() {
 
 #[test]
 fn an_undeclared_plugin_kind_says_what_to_declare() {
-    let p = project(CONF)
-        .file("elements/e.bst", "kind: autotools\n")
-        .build();
+    let p = project(CONF).file("elements/e.bst", "kind: autotools\n").build();
     let err = p.forge(&["show", "e.bst"]).fails(3);
     assert_eq!(
         err,
@@ -144,7 +151,9 @@ fn pip_origins_must_name_the_package_that_has_the_plugin() {
     let p = project(&bad_origin).file("elements/e.bst", "kind: stack\n").build();
     let err = p.forge(&["show", "e.bst"]).fails(3);
     assert!(
-        err.starts_with("error: project.conf:6:13: the plugin junction 'missing.bst' is not an element of this project"),
+        err.starts_with(
+            "error: project.conf:6:13: the plugin junction 'missing.bst' is not an element of this project"
+        ),
         "{err}"
     );
 }
@@ -156,7 +165,10 @@ fn colliding_names_mean_forge_kinds_until_declared() {
         "0".repeat(64)
     );
     let p = project(CONF).file("elements/e.bst", &forge_pip).build();
-    assert!(p.show("%{vars}", &["e.bst"]).contains("python-site-packages: /usr/lib/python3.11/site-packages"));
+    assert!(
+        p.show("%{vars}", &["e.bst"])
+            .contains("python-site-packages: /usr/lib/python3.11/site-packages")
+    );
 
     let conf = format!("{CONF}plugins:\n- origin: pip\n  package-name: buildstream-plugins\n  elements: [pip]\n");
     let p = project(&conf)
@@ -169,7 +181,10 @@ fn colliding_names_mean_forge_kinds_until_declared() {
     assert!(p.show("%{config}", &["own.bst"]).contains("compile-bytecode: False"));
     p.write("elements/bst.bst", "kind: pip\nconfig:\n  compile-bytecode: false\n");
     let err = p.forge(&["show", "bst.bst"]).fails(3);
-    assert!(err.contains("unknown key 'compile-bytecode' in the config of a pip element"), "{err}");
+    assert!(
+        err.contains("unknown key 'compile-bytecode' in the config of a pip element"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -183,19 +198,38 @@ fn arch_options_keep_the_spelling_projects_use() {
     let element = "kind: manual\nvariables:\n  (?):\n  - target_arch == \"x86_64\":\n      triplet: x86_64-linux-gnu\n  - target_arch == \"aarch64\":\n      triplet: aarch64-linux-gnu\n";
     let p = project(&conf).file("elements/e.bst", element).build();
     let vars = p.show("%{vars}", &["e.bst"]);
-    assert!(vars.contains("target_arch: x86_64\n") && vars.contains("triplet: x86_64-linux-gnu\n"), "{vars}");
+    assert!(
+        vars.contains("target_arch: x86_64\n") && vars.contains("triplet: x86_64-linux-gnu\n"),
+        "{vars}"
+    );
     let native = p.key("e.bst");
-    let cross = p.forge(&["-o", "target_arch", "aarch64", "show", "--format", "%{vars}%{full-key}", "e.bst"]).ok();
+    let cross = p
+        .forge(&[
+            "-o",
+            "target_arch",
+            "aarch64",
+            "show",
+            "--format",
+            "%{vars}%{full-key}",
+            "e.bst",
+        ])
+        .ok();
     assert!(cross.contains("triplet: aarch64-linux-gnu\n"), "{cross}");
     assert!(!cross.contains(&native), "the build arch enters the key");
     // The same architecture in another spelling is the same sandbox.
     let err = p.forge(&["-o", "target_arch", "x86-64", "show", "e.bst"]).fails(3);
-    assert!(err.contains("valid values: aarch64, x86_64, ppc64le, riscv64, loongarch64"), "{err}");
+    assert!(
+        err.contains("valid values: aarch64, x86_64, ppc64le, riscv64, loongarch64"),
+        "{err}"
+    );
 
     let only_others = conf.replace("[aarch64, x86_64, ppc64le, riscv64, loongarch64]", "[aarch64, riscv64]");
     let p = project(&only_others).file("elements/e.bst", "kind: manual\n").build();
     let err = p.forge(&["show", "e.bst"]).fails(3);
-    assert!(err.contains("this machine's x86-64 is not one of the project's values"), "{err}");
+    assert!(
+        err.contains("this machine's x86-64 is not one of the project's values"),
+        "{err}"
+    );
     assert!(err.contains("choose one with -o target_arch VALUE"), "{err}");
     p.forge(&["-o", "target_arch", "riscv64", "show", "e.bst"]).ok();
 }
@@ -207,7 +241,10 @@ fn aliases_may_use_the_project_root_and_mirrors_may_name_other_aliases() {
     );
     let p = project(&conf)
         .file("tarballs/data.txt", "from upstream\n")
-        .file("elements/e.bst", "kind: import\nsources:\n- kind: remote\n  url: t:data.txt\n")
+        .file(
+            "elements/e.bst",
+            "kind: import\nsources:\n- kind: remote\n  url: t:data.txt\n",
+        )
         .build();
     p.forge(&["track", "e.bst"]).ok();
     let fetched = p.forge(&["fetch", "e.bst"]);
@@ -230,7 +267,10 @@ fn per_kind_overrides_for_kinds_no_element_uses_are_accepted() {
     let protected = format!("{CONF}elements:\n  manual:\n    variables:\n      max-jobs: '9'\n");
     let p = project(&protected).file("elements/e.bst", "kind: stack\n").build();
     let err = p.forge(&["show", "e.bst"]).fails(3);
-    assert!(err.starts_with("error: project.conf:7:7: invalid redefinition of protected variable 'max-jobs'"), "{err}");
+    assert!(
+        err.starts_with("error: project.conf:7:7: invalid redefinition of protected variable 'max-jobs'"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod base;
+pub mod git;
 pub mod http;
 
 use std::fs;
