@@ -23,8 +23,9 @@ use crate::options::{canonicalize_arch, host_arch};
 use crate::parallel;
 use crate::project::Project;
 
-/// Bumped when the key layout changes, so old artifacts are not reused.
-pub const KEY_FORMAT_VERSION: u32 = 1;
+/// Bumped when the key layout changes, or what every build sees (2: staged
+/// sources have BuildStream's fixed times), so old artifacts are not reused.
+pub const KEY_FORMAT_VERSION: u32 = 2;
 
 /// The key state of every element of a graph.
 #[derive(Clone, Debug)]

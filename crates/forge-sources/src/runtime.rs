@@ -109,9 +109,44 @@ pub trait SourceRuntime: Send + Sync {
     }
 }
 
+/// The modification time of every staged source file: BuildStream's
+/// 2011-11-11 11:11:11 UTC. Builds see the same times whatever the clock
+/// and whatever order files were written in (make never takes a generated
+/// file for stale).
+pub const SOURCE_MTIME: i64 = 1_321_009_871;
+
 /// Stages `sources` in order into `dir`, each in its `directory` (which
-/// must stay inside `dir`), from the source cache, offline.
+/// must stay inside `dir`), from the source cache, offline; then gives
+/// everything under `dir` the time [`SOURCE_MTIME`].
 pub fn stage_sources(sources: &[Source], ctx: &SourceContext<'_>, dir: &Path) -> Result<(), SourceError> {
+    stage_each(sources, ctx, dir)?;
+    set_source_times(dir).map_err(|e| SourceError::new(format!("cannot set the times of the staged sources: {e}")))
+}
+
+fn set_source_times(dir: &Path) -> std::io::Result<()> {
+    let time = filetime::FileTime::from_unix_time(SOURCE_MTIME, 0);
+    let mut pending = vec![dir.to_path_buf()];
+    let mut dirs = Vec::new();
+    while let Some(current) = pending.pop() {
+        for entry in std::fs::read_dir(&current)? {
+            let entry = entry?;
+            let kind = entry.file_type()?;
+            if kind.is_dir() {
+                pending.push(entry.path());
+            } else {
+                filetime::set_symlink_file_times(entry.path(), time, time)?;
+            }
+        }
+        dirs.push(current);
+    }
+    // Directories last: writing into them changed their times.
+    for dir in dirs.iter().rev() {
+        filetime::set_symlink_file_times(dir, time, time)?;
+    }
+    Ok(())
+}
+
+fn stage_each(sources: &[Source], ctx: &SourceContext<'_>, dir: &Path) -> Result<(), SourceError> {
     for source in sources {
         let runtime = runtime(source.kind_id)
             .ok_or_else(|| SourceError::new(format!("source kind '{}' cannot be staged", source.kind)))?;

@@ -150,3 +150,29 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::{Digest, Sha256};
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// A copy of the fixture project `tests/fixtures/NAME`, with its own cache
+/// and home.
+pub fn fixture(name: &str) -> TestProject {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures")
+        .join(name);
+    let temp = tempfile::tempdir().expect("temp dir");
+    let root = temp.path().join("project");
+    let mut pending = vec![PathBuf::new()];
+    while let Some(relative) = pending.pop() {
+        fs::create_dir_all(root.join(&relative)).expect("mkdir");
+        for entry in fs::read_dir(source.join(&relative))
+            .expect("fixture directory")
+            .flatten()
+        {
+            let path = relative.join(entry.file_name());
+            if entry.file_type().expect("file type").is_dir() {
+                pending.push(path);
+            } else {
+                fs::copy(entry.path(), root.join(&path)).expect("copy fixture");
+            }
+        }
+    }
+    TestProject { temp, root }
+}
