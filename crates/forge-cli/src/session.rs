@@ -95,6 +95,7 @@ impl Session {
             downloader,
             progress,
             default_mirror: self.default_mirror.as_deref(),
+            file_hashes: &self.file_hashes,
         }
     }
 }

@@ -16,7 +16,10 @@ fn overlapping(conf: &str, whitelist: bool) -> support::TestProject {
         .file("files/a/etc/app.conf", "from a\n")
         .file("files/a/etc/only-a", "a\n")
         .file("files/b/etc/app.conf", "from b\n")
-        .file("elements/a.bst", "kind: import\nsources:\n- kind: local\n  path: files/a\n")
+        .file(
+            "elements/a.bst",
+            "kind: import\nsources:\n- kind: local\n  path: files/a\n",
+        )
         .file(
             "elements/b.bst",
             &format!("kind: import\nsources:\n- kind: local\n  path: files/b\n{public}"),
@@ -47,7 +50,10 @@ fn fatal_overlaps_fail_the_build_and_a_whitelist_exempts_them() {
     let conf = format!("{CONF}fatal-warnings:\n- overlaps\n");
     let p = overlapping(&conf, false);
     let err = p.forge(&["build", "all.bst"]).fails(5);
-    assert!(err.contains("/etc/app.conf: b.bst is not permitted to overlap other elements"), "{err}");
+    assert!(
+        err.contains("/etc/app.conf: b.bst is not permitted to overlap other elements"),
+        "{err}"
+    );
     assert!(err.contains("lists 'overlaps' under fatal-warnings"), "{err}");
 
     let p = overlapping(&conf, true);

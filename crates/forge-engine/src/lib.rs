@@ -150,7 +150,8 @@ impl<'a> Engine<'a> {
                 })
                 .collect();
             if locations.is_empty() {
-                locations.push("/".into());
+                let kind = self.project.kinds.element(&self.graph.elements[element].kind);
+                locations.push(kind.map_or("/", |k| k.default_location()).into());
             }
             for location in locations {
                 for staged in self.graph.walk(&[dep], Scope::Run) {
@@ -215,6 +216,7 @@ impl<'a> Engine<'a> {
             log,
             manifest: None,
             warnings: Vec::new(),
+            public: serde_json::Map::new(),
         };
         ctx.log(&format!(
             "# forge {}: building {} ({key})",
@@ -248,6 +250,7 @@ impl<'a> Engine<'a> {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .extend(ctx.warnings.drain(..).map(|w| (element, w)));
+        let added_public = std::mem::take(&mut ctx.public);
         drop(ctx);
         remove_tree(&workdir);
         let log_bytes = fs::read(&log_path).unwrap_or_default();
@@ -269,7 +272,13 @@ impl<'a> Engine<'a> {
             success,
             manifest: manifest_digest,
             log: log_digest,
-            public: node_to_json(&e.public),
+            public: {
+                let mut public = node_to_json(&e.public);
+                if let Some(map) = public.as_object_mut() {
+                    map.extend(added_public);
+                }
+                public
+            },
             dependencies: self
                 .staging_set(element)
                 .into_iter()

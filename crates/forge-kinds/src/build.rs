@@ -81,6 +81,9 @@ pub struct BuildContext<'a> {
     /// BuildStream warnings the build raised (overlaps), for the user;
     /// each is in the log too.
     pub warnings: Vec<String>,
+    /// Public data the build adds to the artifact's (what a manifest
+    /// element collected, say).
+    pub public: serde_json::Map<String, serde_json::Value>,
 }
 
 /// An element kind's build step.
@@ -103,6 +106,7 @@ pub fn assembler(kind: &str) -> Option<&'static dyn Assemble> {
         "collect_initial_scripts" => &crate::collect_initial_scripts::CollectInitialScripts,
         "flatpak_image" => &crate::flatpak_image::FlatpakImage,
         "flatpak_repo" => &crate::flatpak_repo::FlatpakRepo,
+        "collect_manifest" => &crate::collect_manifest::CollectManifest,
         "stack" => &crate::stack::Stack,
         "compose" => &crate::compose::Compose,
         "filter" => &crate::filter::Filter,

@@ -80,6 +80,9 @@ impl ElementKind for FlatpakImage {
     fn accepts_dependency_config(&self) -> bool {
         true
     }
+    fn default_location(&self) -> &'static str {
+        INPUT
+    }
     fn validate(&self, element: &Element) -> Result<(), LoadError> {
         no_sources(element)?;
         no_runtime_deps(element)?;

@@ -71,6 +71,10 @@ pub trait ElementKind: Send + Sync {
     ) -> Result<(), LoadError> {
         Ok(())
     }
+    /// Where build dependencies without a `location:` are staged.
+    fn default_location(&self) -> &'static str {
+        "/"
+    }
     /// Whether dependencies may carry `config:` (such as `location:`).
     fn accepts_dependency_config(&self) -> bool {
         false
@@ -97,6 +101,63 @@ pub struct KeyContext<'a> {
     pub file_hashes: &'a crate::filehash::FileHashCache,
 }
 
+/// What a source is made of, for manifests and SBOMs (BuildStream's
+/// `SourceInfo`): where it comes from and which version it is pinned to.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SourceInfo {
+    /// The source kind, as written.
+    pub kind: String,
+    /// `git`, `local` or `remote-file`.
+    pub medium: &'static str,
+    /// Where it comes from: the URL with its alias expanded, or a project path.
+    pub url: String,
+    /// What `version` is: `commit`, `sha256` or `cas-digest`.
+    pub version_type: &'static str,
+    /// The pin.
+    pub version: String,
+    /// A human version guessed from the URL or tag (`1.2.3`).
+    pub version_guess: Option<String>,
+    /// Kind-specific facts (`tag-name`, `commit-offset`, `crate-name`).
+    pub extra: Vec<(String, String)>,
+}
+
+/// BuildStream's `guess_version`: the non-overlapping `N.N[.N]` match with
+/// the most parts, its parts joined with dots.
+pub fn guess_version(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let digits = |from: usize| bytes[from..].iter().take_while(|b| b.is_ascii_digit()).count();
+    let (mut best, mut best_parts): (Option<String>, usize) = (None, 0);
+    let mut i = 0;
+    while i < bytes.len() {
+        let first = digits(i);
+        if first == 0 || (i > 0 && bytes[i - 1].is_ascii_digit()) {
+            i += first.max(1);
+            continue;
+        }
+        let mut parts = vec![&text[i..i + first]];
+        let mut end = i + first;
+        for _ in 0..2 {
+            if bytes.get(end) == Some(&b'.') && digits(end + 1) > 0 {
+                let n = digits(end + 1);
+                parts.push(&text[end + 1..end + 1 + n]);
+                end += 1 + n;
+            } else {
+                break;
+            }
+        }
+        if parts.len() >= 2 {
+            if best.is_none() || parts.len() > best_parts {
+                best_parts = parts.len();
+                best = Some(parts.join("."));
+            }
+            i = end;
+        } else {
+            i += first;
+        }
+    }
+    best
+}
+
 /// A source kind as loading sees it.
 pub trait SourceKind: Send + Sync {
     /// The name written after `kind:`.
@@ -120,6 +181,22 @@ pub trait SourceKind: Send + Sync {
     /// sources live in the project and never do).
     fn needs_fetch(&self) -> bool {
         true
+    }
+    /// What the source is made of (BuildStream's `collect_source_info`):
+    /// by default one remote file, the `url` pinned by the sha256 `ref`.
+    fn info(&self, source: &Source, project: &Project, _ctx: &KeyContext<'_>) -> Vec<SourceInfo> {
+        match (source.get_str("url"), source.get_str("ref")) {
+            (Some(url), Some(sha)) => vec![SourceInfo {
+                kind: source.kind.clone(),
+                medium: "remote-file",
+                url: project.translate_url(url),
+                version_type: "sha256",
+                version: sha.to_string(),
+                version_guess: guess_version(url),
+                extra: Vec::new(),
+            }],
+            _ => Vec::new(),
+        }
     }
     /// The URLs the source downloads from, as written (aliased or not), for
     /// BuildStream's `unaliased-url` warning.
@@ -386,5 +463,22 @@ fn unknown<'a>(
                 .collect::<Vec<_>>()
                 .join(", ")
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::guess_version;
+
+    #[test]
+    fn versions_are_guessed_as_bst_guesses() {
+        assert_eq!(
+            guess_version("https://x/releases/1.2/release-1.2.3.tgz").as_deref(),
+            Some("1.2.3")
+        );
+        assert_eq!(guess_version("hello-2.10.tar.gz").as_deref(), Some("2.10"));
+        assert_eq!(guess_version("v1.2.3-rc1").as_deref(), Some("1.2.3"));
+        assert_eq!(guess_version("no version"), None);
+        assert_eq!(guess_version("lib-1.2.3.4"), Some("1.2.3".into()));
     }
 }

@@ -27,5 +27,5 @@ pub use element::{Dependency, Element, Source};
 pub use error::LoadError;
 pub use graph::{Graph, Scope};
 pub use keys::CacheKeys;
-pub use kind::{ElementKind, KeyContext, KindRegistry, ProjectKinds, Provider, SourceKind};
+pub use kind::{ElementKind, KeyContext, KindRegistry, ProjectKinds, Provider, SourceInfo, SourceKind, guess_version};
 pub use project::{LoadSettings, Project, UrlPurpose};

@@ -187,6 +187,39 @@ impl SourceKind for Cargo2 {
         }
         Ok(())
     }
+    fn info(&self, source: &Source, project: &Project, _ctx: &KeyContext<'_>) -> Vec<forge_project::SourceInfo> {
+        crates(source)
+            .ok()
+            .flatten()
+            .unwrap_or_default()
+            .iter()
+            .map(|krate| match krate {
+                Crate::Registry { name, version, sha } => {
+                    let mut info = crate::checks::file_info(
+                        source,
+                        project,
+                        &crate_url(source, name, version),
+                        sha.as_deref().unwrap_or_default(),
+                        Some("crates.io"),
+                    );
+                    info.version_guess = Some(version.clone());
+                    info
+                }
+                Crate::Git {
+                    name,
+                    version,
+                    repo,
+                    commit,
+                    ..
+                } => {
+                    let mut info = crate::checks::git_info(source, project, repo, commit);
+                    info.version_guess = Some(version.clone());
+                    info.extra.insert(0, ("crate-name".to_string(), name.clone()));
+                    info
+                }
+            })
+            .collect()
+    }
     fn unique_key(&self, source: &Source, _ctx: &KeyContext<'_>) -> Result<Option<Value>, LoadError> {
         let Some(list) = crates(source)? else {
             return Ok(None);

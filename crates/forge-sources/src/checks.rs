@@ -160,3 +160,61 @@ pub fn checked_file_pin(source: &Source) -> Result<Option<(FilePin, &Node)>, Loa
     }
     Ok(Some((pin, node)))
 }
+
+/// The source info of a git commit: the URL with its alias expanded, the
+/// commit, and the tag and distance of a `<tag>-<n>-g<commit>` ref.
+pub fn git_info(source: &Source, project: &Project, url: &str, reference: &str) -> forge_project::SourceInfo {
+    let (tag, commit) = match crate::git_repo::parse_ref(reference) {
+        Some((tag, commit)) => (tag, commit),
+        None => (None, reference),
+    };
+    let mut extra = Vec::new();
+    if let Some((name, distance)) = tag {
+        extra.push(("tag-name".to_string(), name.to_string()));
+        extra.push(("commit-offset".to_string(), distance.to_string()));
+    }
+    extra.push(("ecosystem".to_string(), "GIT".to_string()));
+    forge_project::SourceInfo {
+        kind: source.kind.clone(),
+        medium: "git",
+        url: project.translate_url(url),
+        version_type: "commit",
+        version: commit.to_string(),
+        version_guess: tag.and_then(|(name, _)| forge_project::guess_version(name)),
+        extra,
+    }
+}
+
+/// The source info of a file the source downloads from `url`.
+pub fn file_info(
+    source: &Source,
+    project: &Project,
+    url: &str,
+    sha256: &str,
+    ecosystem: Option<&str>,
+) -> forge_project::SourceInfo {
+    forge_project::SourceInfo {
+        kind: source.kind.clone(),
+        medium: "remote-file",
+        url: project.translate_url(url),
+        version_type: "sha256",
+        version: sha256.to_string(),
+        version_guess: forge_project::guess_version(url),
+        extra: ecosystem
+            .map(|e| vec![("ecosystem".to_string(), e.to_string())])
+            .unwrap_or_default(),
+    }
+}
+
+/// The source info of a project file or directory.
+pub fn local_info(source: &Source, path: &str, digest: String) -> forge_project::SourceInfo {
+    forge_project::SourceInfo {
+        kind: source.kind.clone(),
+        medium: "local",
+        url: path.to_string(),
+        version_type: "cas-digest",
+        version: digest,
+        version_guess: None,
+        extra: Vec::new(),
+    }
+}

@@ -67,6 +67,18 @@ impl SourceKind for Cpan {
         }
         Ok(())
     }
+    fn info(&self, source: &Source, project: &Project, _ctx: &KeyContext<'_>) -> Vec<forge_project::SourceInfo> {
+        match pin(source) {
+            Some((suffix, sha)) => vec![crate::checks::file_info(
+                source,
+                project,
+                &format!("{}{suffix}", index(source)),
+                &sha,
+                None,
+            )],
+            None => Vec::new(),
+        }
+    }
     fn unique_key(&self, source: &Source, _ctx: &KeyContext<'_>) -> Result<Option<Value>, LoadError> {
         let Some((suffix, sha)) = pin(source) else {
             return Ok(None);

@@ -80,6 +80,15 @@ impl SourceKind for GitModule {
         }
         Ok(())
     }
+    fn info(&self, source: &Source, project: &Project, _ctx: &KeyContext<'_>) -> Vec<forge_project::SourceInfo> {
+        match (
+            optional_str(source, "url").ok().flatten(),
+            optional_str(source, "ref").ok().flatten(),
+        ) {
+            (Some(url), Some(reference)) => vec![crate::checks::git_info(source, project, url, reference)],
+            _ => Vec::new(),
+        }
+    }
     fn unique_key(&self, source: &Source, _ctx: &KeyContext<'_>) -> Result<Option<Value>, LoadError> {
         let Some(reference) = optional_str(source, "ref")? else {
             return Ok(None);

@@ -88,6 +88,12 @@ impl SourceKind for GoModule {
         go_ref(source)?;
         Ok(())
     }
+    fn info(&self, source: &Source, project: &Project, _ctx: &KeyContext<'_>) -> Vec<forge_project::SourceInfo> {
+        match (required_str(source, "url").ok(), go_ref(source).ok().flatten()) {
+            (Some(url), Some(reference)) => vec![crate::checks::git_info(source, project, url, &reference.git_ref)],
+            _ => Vec::new(),
+        }
+    }
     fn unique_key(&self, source: &Source, _ctx: &KeyContext<'_>) -> Result<Option<Value>, LoadError> {
         let Some(reference) = go_ref(source)? else {
             return Ok(None);

@@ -28,6 +28,13 @@ impl SourceKind for Local {
     fn validate(&self, source: &Source, project: &Project) -> Result<(), LoadError> {
         check_project_path(source, project, "path")
     }
+    fn info(&self, source: &Source, _project: &Project, ctx: &KeyContext<'_>) -> Vec<forge_project::SourceInfo> {
+        let Ok(path) = required_str(source, "path") else {
+            return Vec::new();
+        };
+        let digest = tree_digest(&ctx.project_dir.join(path), ctx.file_hashes).unwrap_or_default();
+        vec![crate::checks::local_info(source, path, digest)]
+    }
     fn unique_key(&self, source: &Source, ctx: &KeyContext<'_>) -> Result<Option<Value>, LoadError> {
         let path = required_str(source, "path")?;
         let digest = tree_digest(&ctx.project_dir.join(path), ctx.file_hashes)

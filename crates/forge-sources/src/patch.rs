@@ -46,6 +46,13 @@ impl SourceKind for Patch {
         strip_level(source)?;
         Ok(())
     }
+    fn info(&self, source: &Source, _project: &Project, ctx: &KeyContext<'_>) -> Vec<forge_project::SourceInfo> {
+        let Ok(path) = required_str(source, "path") else {
+            return Vec::new();
+        };
+        let digest = tree_digest(&ctx.project_dir.join(path), ctx.file_hashes).unwrap_or_default();
+        vec![crate::checks::local_info(source, path, digest)]
+    }
     fn unique_key(&self, source: &Source, ctx: &KeyContext<'_>) -> Result<Option<Value>, LoadError> {
         let path = required_str(source, "path")?;
         let digest = tree_digest(&ctx.project_dir.join(path), ctx.file_hashes)

@@ -43,6 +43,23 @@ impl SourceKind for PatchQueue {
         }
         Ok(())
     }
+    fn info(&self, source: &Source, _project: &Project, ctx: &KeyContext<'_>) -> Vec<forge_project::SourceInfo> {
+        let Ok(path) = required_str(source, "path") else {
+            return Vec::new();
+        };
+        patches(&ctx.project_dir.join(path))
+            .unwrap_or_default()
+            .iter()
+            .map(|patch| {
+                let name = patch
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let digest = tree_digest(patch, ctx.file_hashes).unwrap_or_default();
+                crate::checks::local_info(source, &format!("{path}/{name}"), digest)
+            })
+            .collect()
+    }
     fn unique_key(&self, source: &Source, ctx: &KeyContext<'_>) -> Result<Option<Value>, LoadError> {
         let path = required_str(source, "path")?;
         let dir = ctx.project_dir.join(path);

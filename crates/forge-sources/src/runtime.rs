@@ -21,6 +21,8 @@ pub struct SourceContext<'a> {
     pub progress: &'a dyn Progress,
     /// `--default-mirror`.
     pub default_mirror: Option<&'a str>,
+    /// Digests of project files from earlier runs.
+    pub file_hashes: &'a forge_project::filehash::FileHashCache,
 }
 
 impl SourceContext<'_> {
