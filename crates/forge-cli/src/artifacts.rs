@@ -6,7 +6,6 @@ use std::fs;
 use std::path::Path;
 
 use forge_cas::{ArtifactRecord, Cas, StageMode};
-use forge_project::element::normal_name;
 use forge_project::{Graph, Scope};
 use forge_sandbox::{Mount, SandboxCommand};
 
@@ -35,11 +34,12 @@ fn artifacts(
     elements
         .iter()
         .map(|&e| {
-            let name = &graph.elements[e].name;
+            let element = &graph.elements[e];
+            let name = &element.name;
             let key = keys.keys[e]
                 .as_deref()
                 .ok_or_else(|| Failure::fetch(format!("{name} has unpinned sources; run `forge track`")))?;
-            match cas.get_artifact(&session.project.name, &normal_name(name), key) {
+            match cas.get_artifact(&element.project.name, &element.normal_name(), key) {
                 Some(r) if r.success => Ok((e, r)),
                 Some(_) => Err(build_failure(format!(
                     "the build of {name} failed; see `forge artifact log {name}`"
@@ -255,7 +255,7 @@ pub fn shell(session: &Session, args: &ShellArgs) -> Result<(), Failure> {
             let downloader = session.downloader()?;
             let progress = crate::progress::BarProgress::new();
             let ctx = session.source_context(&downloader, &progress);
-            forge_sources::stage_sources(&element.sources, &ctx, &build)
+            forge_sources::stage_sources(&element.sources, &ctx.for_project(&element.project), &build)
                 .map_err(|e| Failure::fetch(format!("{}: {e}; run `forge fetch`", element.name)))?;
             let build_root = element
                 .variables
@@ -325,8 +325,9 @@ pub fn artifact(session: &Session, command: &ArtifactCommand) -> Result<(), Fail
             let key = keys.keys[target]
                 .as_deref()
                 .ok_or_else(|| build_failure(format!("{element} has no cache key yet")))?;
+            let owner = &graph.elements[target];
             let record = cas
-                .get_artifact(&session.project.name, &normal_name(element), key)
+                .get_artifact(&owner.project.name, &owner.normal_name(), key)
                 .ok_or_else(|| build_failure(format!("{element} has not been built with its current key")))?;
             let log = cas
                 .get_blob(&record.log)
@@ -338,10 +339,11 @@ pub fn artifact(session: &Session, command: &ArtifactCommand) -> Result<(), Fail
             let (graph, _) = select(&session.project, elements, DepsSelection::None)?;
             let keys = session.cache_keys(&graph)?;
             for &target in &graph.targets {
-                let name = &graph.elements[target].name;
+                let owner = &graph.elements[target];
+                let name = &owner.name;
                 let deleted = match keys.keys[target].as_deref() {
                     Some(key) => cas
-                        .delete_artifact(&session.project.name, &normal_name(name), key)
+                        .delete_artifact(&owner.project.name, &owner.normal_name(), key)
                         .map_err(|e| Failure::internal(e.to_string()))?,
                     None => false,
                 };

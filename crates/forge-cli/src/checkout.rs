@@ -42,7 +42,7 @@ pub fn run(session: &Session, args: &SourceCheckoutArgs) -> Result<(), Failure> 
             let element_dir = if one {
                 target.clone()
             } else {
-                target.join(normal_name(&element.name))
+                target.join(normal_name(&element.name.replace(':', "/")))
             };
             fs::create_dir_all(&element_dir)
                 .map_err(|e| Failure::fetch(format!("cannot create {}: {e}", element_dir.display())))?;
@@ -55,7 +55,7 @@ pub fn run(session: &Session, args: &SourceCheckoutArgs) -> Result<(), Failure> 
                     )));
                 }
             }
-            forge_sources::stage_sources(&element.sources, &ctx, &element_dir)
+            forge_sources::stage_sources(&element.sources, &ctx.for_project(&element.project), &element_dir)
                 .map_err(|e| Failure::fetch(format!("{}: {e}", element.name)))?;
         }
         if let Some(tar) = &args.tar {

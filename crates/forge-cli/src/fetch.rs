@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use forge_project::keys::canonical_json;
-use forge_project::{KeyContext, Source};
+use forge_project::{Element, KeyContext, Source};
 
 use crate::cli::FetchArgs;
 use crate::exit::Failure;
@@ -14,9 +14,9 @@ use crate::progress::BarProgress;
 use crate::session::Session;
 use crate::show::select;
 
-/// A source to fetch, and the element that names it (for messages).
+/// A source to fetch, and the element that names it.
 struct Job<'a> {
-    element: &'a str,
+    element: &'a Element,
     source: &'a Source,
 }
 
@@ -40,25 +40,28 @@ pub fn fetch_sources(
     elements: &[usize],
     summary: bool,
 ) -> Result<(), Failure> {
-    let project = &session.project;
     let started = Instant::now();
     session.sources.discard_stale_partials();
 
-    let key_context = KeyContext {
-        project_dir: &project.dir,
-        file_hashes: &session.file_hashes,
-    };
     let mut unpinned = Vec::new();
     let mut jobs: Vec<Job> = Vec::new();
     let mut seen = HashSet::new();
     let mut cached = 0;
     for &index in elements {
         let element = &graph.elements[index];
+        let key_context = KeyContext {
+            project_dir: &element.project.dir,
+            file_hashes: &session.file_hashes,
+        };
         for source in &element.sources {
             let Some(runtime) = forge_sources::runtime(source.kind_id) else {
                 continue;
             };
-            let kind = project.kinds.source(&source.kind).expect("loaded kinds are registered");
+            let kind = element
+                .project
+                .kinds
+                .source(&source.kind)
+                .expect("loaded kinds are registered");
             if !kind.needs_fetch() {
                 continue;
             }
@@ -71,11 +74,8 @@ pub fn fetch_sources(
                 continue;
             }
             // The same pin named by several elements is fetched once.
-            if seen.insert(format!("{}:{}", source.kind, canonical_json(&key))) {
-                jobs.push(Job {
-                    element: &element.name,
-                    source,
-                });
+            if seen.insert(format!("{}:{}", source.kind_id, canonical_json(&key))) {
+                jobs.push(Job { element, source });
             }
         }
     }
@@ -95,13 +95,13 @@ pub fn fetch_sources(
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(job) = jobs.get(i) else { break };
                     let runtime = forge_sources::runtime(job.source.kind_id).expect("checked above");
-                    match runtime.fetch(job.source, &ctx) {
+                    match runtime.fetch(job.source, &ctx.for_project(&job.element.project)) {
                         Ok(()) => {
                             fetched.fetch_add(1, Ordering::Relaxed);
-                            progress.println(&format!("fetched {}", describe(job.element, job.source)));
+                            progress.println(&format!("fetched {}", describe(&job.element.name, job.source)));
                         }
                         Err(err) => {
-                            let line = format!("{}: {err}", describe(job.element, job.source));
+                            let line = format!("{}: {err}", describe(&job.element.name, job.source));
                             failures.lock().unwrap_or_else(|e| e.into_inner()).push(line);
                         }
                     }

@@ -8,6 +8,7 @@ mod exit;
 mod fetch;
 mod format;
 mod import;
+mod junctions;
 mod progress;
 mod session;
 mod show;

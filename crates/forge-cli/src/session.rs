@@ -1,6 +1,7 @@
 //! What every command works with: the project, the caches, the network.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use forge_project::Project;
 use forge_project::filehash::FileHashCache;
@@ -13,7 +14,7 @@ use crate::progress::BarProgress;
 /// A loaded project with its caches.
 pub struct Session {
     /// The project.
-    pub project: Project,
+    pub project: Arc<Project>,
     /// The cache directory.
     pub cache_dir: PathBuf,
     /// The source cache in it.
@@ -23,7 +24,7 @@ pub struct Session {
     /// `--fetchers`.
     pub fetchers: usize,
     /// Digests of project files from earlier runs.
-    pub file_hashes: FileHashCache,
+    pub file_hashes: Arc<FileHashCache>,
     network_retries: u32,
     network_timeout: u64,
 }
@@ -47,13 +48,19 @@ fn cache_dir(global: &GlobalOptions) -> Result<PathBuf, Failure> {
 
 impl Session {
     /// Opens the caches for `project`.
-    pub fn new(global: &GlobalOptions, project: Project) -> Result<Session, Failure> {
+    pub fn new(global: &GlobalOptions, mut project: Project) -> Result<Session, Failure> {
         let cache_dir = cache_dir(global)?;
         let project_id = forge_project::keys::hash_json(&serde_json::json!(project.dir.display().to_string()));
-        let file_hashes = FileHashCache::load(cache_dir.join("file-hashes").join(&project_id[..32]));
+        let file_hashes = Arc::new(FileHashCache::load(
+            cache_dir.join("file-hashes").join(&project_id[..32]),
+        ));
+        project.set_junction_stager(Arc::new(crate::junctions::CacheStager::new(
+            &cache_dir,
+            file_hashes.clone(),
+        )));
         Ok(Session {
             file_hashes,
-            project,
+            project: Arc::new(project),
             sources: SourceCache::new(&cache_dir),
             cache_dir,
             default_mirror: global.default_mirror.clone(),
@@ -66,7 +73,7 @@ impl Session {
     /// Computes the cache keys of `graph` and keeps the file digests it
     /// learnt for the next run.
     pub fn cache_keys(&self, graph: &forge_project::Graph) -> Result<forge_project::CacheKeys, Failure> {
-        let keys = forge_project::CacheKeys::compute(&self.project, graph, &self.file_hashes)?;
+        let keys = forge_project::CacheKeys::compute(graph, &self.file_hashes)?;
         if let Err(e) = self.file_hashes.save() {
             eprintln!("warning: cannot save the file digest cache: {e}");
         }

@@ -45,10 +45,14 @@ fn state(session: &Session, cas: &forge_cas::Cas, graph: &Graph, keys: &CacheKey
     };
     let artifact = |e: usize| -> Option<bool> {
         let key = keys.keys[e].as_deref()?;
-        cas.get_artifact(&session.project.name, &graph.elements[e].normal_name(), key)
+        cas.get_artifact(&graph.elements[e].project.name, &graph.elements[e].normal_name(), key)
             .map(|r| r.success)
     };
-    match cas.get_artifact(&session.project.name, &graph.elements[element].normal_name(), key) {
+    match cas.get_artifact(
+        &graph.elements[element].project.name,
+        &graph.elements[element].normal_name(),
+        key,
+    ) {
         Some(r) if !r.success => return "failed",
         Some(_) => return "cached",
         None => {}
@@ -70,7 +74,11 @@ fn state(session: &Session, cas: &forge_cas::Cas, graph: &Graph, keys: &CacheKey
 }
 
 /// The elements the command line selects, in the order asked for.
-pub fn select(project: &Project, targets: &[String], deps: DepsSelection) -> Result<(Graph, Vec<usize>), Failure> {
+pub fn select(
+    project: &std::sync::Arc<Project>,
+    targets: &[String],
+    deps: DepsSelection,
+) -> Result<(Graph, Vec<usize>), Failure> {
     let targets = if !targets.is_empty() {
         targets.to_vec()
     } else if !project.default_targets.is_empty() {

@@ -47,6 +47,7 @@ pub fn run(session: &Session, args: &TrackArgs) -> Result<(), Failure> {
         // Sources as tracked so far: a later source that reads the ones
         // before it sees their new pins.
         let mut current = element.sources.clone();
+        let ctx = ctx.for_project(&element.project);
         for position in 0..current.len() {
             let source = &current[position];
             let Some(runtime) = forge_sources::runtime(source.kind_id) else {
@@ -87,6 +88,16 @@ pub fn run(session: &Session, args: &TrackArgs) -> Result<(), Failure> {
                 eprintln!("warning: {}: {warning}", describe(&element.name, source));
             }
             if same {
+                continue;
+            }
+            if !element.project.prefix.is_empty() {
+                // As in BuildStream: a subproject's files are its own.
+                eprintln!(
+                    "warning: {}: the new ref is not written: {} belongs to a subproject; track its junction, or \
+                     change the subproject upstream",
+                    describe(&element.name, source),
+                    element.name
+                );
                 continue;
             }
             changed += 1;

@@ -10,7 +10,6 @@ use std::time::Instant;
 
 use forge_cas::{ArtifactRecord, Cas, Manifest};
 use forge_kinds::{BuildContext, StagedDep, assembler};
-use forge_project::element::normal_name;
 use forge_project::keys::node_to_json;
 use forge_project::{CacheKeys, Graph, Project, Scope};
 use forge_sources::SourceContext;
@@ -118,11 +117,8 @@ impl<'a> Engine<'a> {
     /// The recorded artifact of `element`, if any (success or failure).
     pub fn artifact(&self, element: usize) -> Option<ArtifactRecord> {
         let key = self.keys.keys[element].as_deref()?;
-        self.cas.get_artifact(
-            &self.project.name,
-            &normal_name(&self.graph.elements[element].name),
-            key,
-        )
+        let e = &self.graph.elements[element];
+        self.cas.get_artifact(&e.project.name, &e.normal_name(), key)
     }
 
     /// Whether `element` has a successful artifact.
@@ -150,7 +146,8 @@ impl<'a> Engine<'a> {
                 })
                 .collect();
             if locations.is_empty() {
-                let kind = self.project.kinds.element(&self.graph.elements[element].kind);
+                let owner = &self.graph.elements[element];
+                let kind = owner.project.kinds.element(&owner.kind);
                 locations.push(kind.map_or("/", |k| k.default_location()).into());
             }
             for location in locations {
@@ -169,9 +166,10 @@ impl<'a> Engine<'a> {
     /// Where the log of `element`'s build goes.
     pub fn log_path(&self, element: usize) -> PathBuf {
         let key = self.keys.keys[element].as_deref().unwrap_or("unknown");
+        let e = &self.graph.elements[element];
         self.logs
-            .join(&self.project.name)
-            .join(normal_name(&self.graph.elements[element].name))
+            .join(&e.project.name)
+            .join(e.normal_name())
             .join(format!("{key}.log"))
     }
 
@@ -207,10 +205,11 @@ impl<'a> Engine<'a> {
             .cas
             .temp_dir("build")
             .map_err(|err| format!("cannot create a build directory: {err}"))?;
+        let sources = self.sources.for_project(&e.project);
         let mut ctx = BuildContext {
             element: e,
             cas: self.cas,
-            sources: self.sources,
+            sources: &sources,
             deps,
             workdir: workdir.clone(),
             log,
@@ -293,7 +292,7 @@ impl<'a> Engine<'a> {
         };
         if record {
             self.cas
-                .put_artifact(&self.project.name, &normal_name(&e.name), &artifact)
+                .put_artifact(&e.project.name, &e.normal_name(), &artifact)
                 .map_err(|err| format!("cannot record the artifact: {err}"))?;
             self.states.lock().unwrap_or_else(|e| e.into_inner())[element] = Some(Some(success));
         }
@@ -408,11 +407,8 @@ impl<'a> Engine<'a> {
         let key = self.keys.keys[element].as_deref().unwrap_or("unknown");
         let locks = self.cas.root().join("locks");
         fs::create_dir_all(&locks).map_err(|e| format!("cannot create {}: {e}", locks.display()))?;
-        let lock_path = locks.join(format!(
-            "{}-{}-{key}",
-            self.project.name,
-            normal_name(&self.graph.elements[element].name)
-        ));
+        let e = &self.graph.elements[element];
+        let lock_path = locks.join(format!("{}-{}-{key}", e.project.name, e.normal_name()));
         let lock = fs::File::options()
             .create(true)
             .truncate(false)

@@ -76,7 +76,8 @@ impl Source {
 /// A fully resolved element.
 #[derive(Clone, Debug)]
 pub struct Element {
-    /// Its name: the path relative to the element path (`app.bst`).
+    /// Its name: the path relative to the element path (`app.bst`), behind
+    /// its junctions for elements of subprojects (`sdk.bst:app.bst`).
     pub name: String,
     /// Its file as shown in messages (`elements/app.bst`).
     pub file: Arc<str>,
@@ -111,6 +112,10 @@ pub struct Element {
     /// Whether it is a junction: it names a subproject, has no
     /// dependencies and is never built.
     pub junction: bool,
+    /// For a `link`: the element it stands for, qualified.
+    pub link: Option<String>,
+    /// The project it belongs to (a subproject for `junction.bst:…` names).
+    pub project: Arc<Project>,
 }
 
 impl Element {
@@ -119,9 +124,15 @@ impl Element {
         self.config.as_map().and_then(|m| m.get(key))
     }
 
-    /// The element's name for artifacts: `/` becomes `-`, `.bst` is dropped.
+    /// The element's name for artifacts: `/` becomes `-`, `.bst` is dropped
+    /// (the name within its own project: artifacts are named by project).
     pub fn normal_name(&self) -> String {
-        normal_name(&self.name)
+        normal_name(self.local_name())
+    }
+
+    /// The element's name within its own project.
+    pub fn local_name(&self) -> &str {
+        &self.name[self.project.prefix.len()..]
     }
 }
 
@@ -139,8 +150,17 @@ pub fn check_element_name(name: &str, span: Option<&Span>) -> Result<(), LoadErr
             None => LoadError::new(message),
         }
     };
-    if name.contains(':') {
-        return Err(fail("junctions are not supported by forge yet"));
+    // `junction.bst:element.bst`, nested as deep as junctions go: each
+    // part is an element path.
+    let parts: Vec<&str> = name.split(':').collect();
+    if parts.len() > 1 {
+        for part in &parts {
+            if part.is_empty() || !part.ends_with(".bst") {
+                return Err(fail("each part between ':' must be an element name ending in '.bst'"));
+            }
+            check_element_name(part, span)?;
+        }
+        return Ok(());
     }
     if !name.ends_with(".bst") {
         return Err(fail("element names end in '.bst'"));
@@ -167,8 +187,8 @@ fn as_bool(node: &Node, what: &str) -> Result<bool, LoadError> {
     }
 }
 
-/// Loads element `name` from `text`.
-pub fn load_element(project: &Project, name: &str, text: &str) -> Result<Element, LoadError> {
+/// Loads element `name` (local to `project`) from `text`.
+pub fn load_element(project: &Arc<Project>, name: &str, text: &str) -> Result<Element, LoadError> {
     let file: Arc<str> = Arc::from(project.element_display_path(name));
     let mut node = parse_str(&file, text)?;
     project.with_directives(&mut node, |node| {
@@ -182,7 +202,7 @@ pub fn load_element(project: &Project, name: &str, text: &str) -> Result<Element
 }
 
 /// Builds the element from its node, its directives processed.
-fn resolve_element(project: &Project, name: &str, file: Arc<str>, node: Node) -> Result<Element, LoadError> {
+fn resolve_element(project: &Arc<Project>, name: &str, file: Arc<str>, node: Node) -> Result<Element, LoadError> {
     let whole = Span {
         file: file.clone(),
         line: 1,
@@ -217,7 +237,12 @@ fn resolve_element(project: &Project, name: &str, file: Arc<str>, node: Node) ->
         None => String::new(),
     };
 
-    let dependencies = load_dependencies(&map)?;
+    // Dependencies are named within this project; the graph names them
+    // from the top.
+    let mut dependencies = load_dependencies(&map)?;
+    for dep in &mut dependencies {
+        dep.name = format!("{}{}", project.prefix, dep.name);
+    }
     if !element_kind.accepts_dependency_config()
         && let Some(dep) = dependencies.iter().find(|d| !d.config.is_empty())
     {
@@ -326,15 +351,17 @@ fn resolve_element(project: &Project, name: &str, file: Arc<str>, node: Node) ->
             *dir = variables.expand(dir, &source.span)?;
         }
     }
-    let mut dependencies = dependencies;
     for dep in &mut dependencies {
         for config in &mut dep.config {
             variables.expand_node(config)?;
         }
     }
 
+    let link = element_kind
+        .link_target(&config)
+        .map(|t| format!("{}{t}", project.prefix));
     let element = Element {
-        name: name.to_string(),
+        name: format!("{}{name}", project.prefix),
         file,
         kind,
         kind_id: element_kind.id(),
@@ -350,6 +377,8 @@ fn resolve_element(project: &Project, name: &str, file: Arc<str>, node: Node) ->
         public,
         sandbox,
         junction: element_kind.is_junction(),
+        link,
+        project: project.clone(),
     };
     for source in &element.sources {
         let source_kind = kinds.source(&source.kind).expect("checked when loading sources");
@@ -427,10 +456,13 @@ fn compose_public(map: &Mapping, base_rules: &Node, whole: &Span) -> Result<Node
 fn load_dependencies(map: &Mapping) -> Result<Vec<Dependency>, LoadError> {
     let mut deps: Vec<Dependency> = Vec::new();
     let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    // BuildStream's order: build-depends, runtime-depends, then depends.
+    // It decides the order among dependencies that do not depend on each
+    // other once sorted, since that sort is not a total order.
     for (list_key, default_build, default_runtime) in [
-        ("depends", true, true),
         ("build-depends", true, false),
         ("runtime-depends", false, true),
+        ("depends", true, true),
     ] {
         let Some(list) = map.get(list_key) else { continue };
         let items = list.as_list().ok_or_else(|| {
@@ -482,12 +514,16 @@ fn parse_dependency(item: &Node, list_key: &str, build: bool, runtime: bool) -> 
         &["filename", "junction", "type", "strict", "config"],
         "a dependency",
     )?;
-    if let Some(junction) = entry.get("junction") {
-        return Err(LoadError::at(
-            &junction.span,
-            "junctions are not supported by forge yet",
-        ));
-    }
+    let junction = match entry.get("junction") {
+        Some(node) => {
+            let name = node
+                .as_str()
+                .ok_or_else(|| LoadError::at(&node.span, "'junction' must be the name of a junction element"))?;
+            check_element_name(name, Some(&node.span))?;
+            Some(name.to_string())
+        }
+        None => None,
+    };
     let (mut build, mut runtime) = (build, runtime);
     if let Some(ty) = entry.get("type") {
         if list_key != "depends" {
@@ -560,8 +596,17 @@ fn parse_dependency(item: &Node, list_key: &str, build: bool, runtime: bool) -> 
                 .as_str()
                 .ok_or_else(|| LoadError::at(&n.span, "'filename' entries must be element names"))?;
             check_element_name(name, Some(&n.span))?;
+            if junction.is_some() && name.contains(':') {
+                return Err(LoadError::at(
+                    &n.span,
+                    "with 'junction' set, 'filename' names an element of that junction and may not contain ':'",
+                ));
+            }
             Ok(Dependency {
-                name: name.to_string(),
+                name: match &junction {
+                    Some(j) => format!("{j}:{name}"),
+                    None => name.to_string(),
+                },
                 build,
                 runtime,
                 strict,

@@ -4,7 +4,7 @@
 
 use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
-use std::sync::{Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 
 use crate::element::{Element, check_element_name, load_element};
 use crate::error::{LoadError, did_you_mean};
@@ -56,11 +56,11 @@ impl Graph {
     /// Elements load on every core. Results do not depend on timing: the
     /// elements are numbered by name, and when several fail, the error of
     /// the first by name is reported.
-    pub fn load(project: &Project, targets: &[String]) -> Result<Graph, LoadError> {
+    pub fn load(project: &Arc<Project>, targets: &[String]) -> Result<Graph, LoadError> {
         for target in targets {
             check_element_name(target, None)?;
         }
-        let loaded = load_closure(project, targets);
+        let (loaded, redirects) = load_closure(project, targets);
         let mut failures: Vec<(String, LoadError)> = Vec::new();
         let mut elements: Vec<Element> = Vec::with_capacity(loaded.len());
         for (name, result) in loaded {
@@ -72,22 +72,50 @@ impl Graph {
         if let Some((_, err)) = failures.into_iter().min_by(|a, b| a.0.cmp(&b.0)) {
             return Err(err);
         }
+        // Links and overridden elements stand for others: follow them.
+        let resolve = |name: &str| -> String {
+            let mut current = name.to_string();
+            let mut steps = 0;
+            while let Some(next) = redirects.get(&current) {
+                current = next.clone();
+                steps += 1;
+                if steps > redirects.len() {
+                    break;
+                }
+            }
+            current
+        };
+        for element in &mut elements {
+            for dep in &mut element.dependencies {
+                dep.name = resolve(&dep.name);
+            }
+            merge_duplicate_dependencies(&mut element.dependencies);
+        }
         elements.sort_by(|a, b| a.name.cmp(&b.name));
-        let index: HashMap<String, usize> = elements.iter().enumerate().map(|(i, e)| (e.name.clone(), i)).collect();
+        let mut index: HashMap<String, usize> = elements.iter().enumerate().map(|(i, e)| (e.name.clone(), i)).collect();
+        for (from, _) in redirects.iter() {
+            if let Some(&target) = index.get(&resolve(from)) {
+                index.insert(from.clone(), target);
+            }
+        }
         for element in &elements {
             let kind_of = |e: &Element| {
-                project
+                e.project
                     .kinds
                     .element(&e.kind)
                     .expect("loaded elements have known kinds")
+                    .clone()
             };
+            let kinds: Vec<Arc<dyn crate::ElementKind>> = element
+                .dependencies
+                .iter()
+                .map(|d| kind_of(&elements[index[&d.name]]))
+                .collect();
             let direct: Vec<(&Element, &dyn crate::ElementKind)> = element
                 .dependencies
                 .iter()
-                .map(|d| {
-                    let dep = &elements[index[&d.name]];
-                    (dep, kind_of(dep).as_ref())
-                })
+                .zip(&kinds)
+                .map(|(d, k)| (&elements[index[&d.name]], k.as_ref()))
                 .collect();
             kind_of(element).validate_dependencies(element, &direct)?;
             if let Some(dep) = element.dependencies.iter().find(|d| elements[index[&d.name]].junction) {
@@ -247,13 +275,64 @@ impl Graph {
     }
 }
 
+/// What a name in the graph is.
+enum Resolved {
+    /// An element of `project`, by its local name.
+    Element(Arc<Project>, String),
+    /// Another name (an element a junction overrides).
+    Redirect(String),
+}
+
+/// Finds the project and local name of a name qualified from the top
+/// (`a.bst:b.bst:c.bst`), loading subprojects on the way, and applying the
+/// elements their junctions override.
+fn resolve(top: &Arc<Project>, name: &str, from: Option<&forge_yaml::Span>) -> Result<Resolved, LoadError> {
+    let mut project = top.clone();
+    let mut rest = name;
+    loop {
+        if let Some(info) = &project.junction
+            && let Some(replacement) = info.overrides.get(rest)
+        {
+            return Ok(Resolved::Redirect(replacement.clone()));
+        }
+        let Some(at) = rest.find(".bst:") else {
+            return Ok(Resolved::Element(project, rest.to_string()));
+        };
+        let junction = &rest[..at + 4];
+        project = project.subproject(junction, from)?;
+        rest = &rest[at + 5..];
+    }
+}
+
+/// Merges dependencies that name the same element after links and
+/// overrides were followed.
+fn merge_duplicate_dependencies(deps: &mut Vec<crate::element::Dependency>) {
+    let mut merged: Vec<crate::element::Dependency> = Vec::with_capacity(deps.len());
+    for dep in deps.drain(..) {
+        match merged.iter_mut().find(|d| d.name == dep.name) {
+            Some(existing) => {
+                existing.build |= dep.build;
+                existing.runtime |= dep.runtime;
+                existing.strict |= dep.strict;
+                existing.config.extend(dep.config);
+            }
+            None => merged.push(dep),
+        }
+    }
+    *deps = merged;
+}
+
+/// Every element loaded for a graph, and the names that stand for others.
+type Loaded = (Vec<(String, Result<Element, LoadError>)>, HashMap<String, String>);
+
 /// Loads every element reachable from `targets`, each once, on every core.
-fn load_closure(project: &Project, targets: &[String]) -> Vec<(String, Result<Element, LoadError>)> {
+fn load_closure(project: &Arc<Project>, targets: &[String]) -> Loaded {
     struct Queue {
         pending: Vec<(String, Option<forge_yaml::Span>)>,
         seen: HashSet<String>,
         busy: usize,
         done: Vec<(String, Result<Element, LoadError>)>,
+        redirects: HashMap<String, String>,
     }
     let mut seen = HashSet::new();
     let mut pending = Vec::new();
@@ -267,6 +346,7 @@ fn load_closure(project: &Project, targets: &[String]) -> Vec<(String, Result<El
         seen,
         busy: 0,
         done: Vec::new(),
+        redirects: HashMap::new(),
     });
     let wake = Condvar::new();
     let worker = || loop {
@@ -284,17 +364,39 @@ fn load_closure(project: &Project, targets: &[String]) -> Vec<(String, Result<El
                 q = wake.wait(q).unwrap_or_else(|e| e.into_inner());
             }
         };
-        let result = read_element(project, &name, from.as_ref()).and_then(|text| load_element(project, &name, &text));
+        let result = resolve(project, &name, from.as_ref()).and_then(|resolved| match resolved {
+            Resolved::Redirect(target) => Ok(Err(target)),
+            Resolved::Element(owner, local) => read_element(&owner, &local, from.as_ref())
+                .and_then(|text| load_element(&owner, &local, &text))
+                .map(Ok),
+        });
         let mut q = queue.lock().unwrap_or_else(|e| e.into_inner());
-        if let Ok(element) = &result {
-            for dep in &element.dependencies {
-                if !q.seen.contains(&dep.name) {
-                    q.seen.insert(dep.name.clone());
-                    q.pending.push((dep.name.clone(), Some(dep.span.clone())));
+        let follow = |q: &mut Queue, next: &str, span: &forge_yaml::Span| {
+            if q.seen.insert(next.to_string()) {
+                q.pending.push((next.to_string(), Some(span.clone())));
+            }
+        };
+        match result {
+            Ok(Ok(element)) => {
+                if let Some(target) = element.link.clone() {
+                    follow(&mut q, &target, &element.kind_span);
+                    q.redirects.insert(name, target);
+                } else {
+                    for dep in &element.dependencies {
+                        follow(&mut q, &dep.name, &dep.span);
+                    }
+                    q.done.push((name, Ok(element)));
                 }
             }
+            Ok(Err(target)) => {
+                let span = from
+                    .clone()
+                    .unwrap_or_else(|| forge_yaml::Span::synthetic("<override>"));
+                follow(&mut q, &target, &span);
+                q.redirects.insert(name, target);
+            }
+            Err(err) => q.done.push((name, Err(err))),
         }
-        q.done.push((name, result));
         q.busy -= 1;
         wake.notify_all();
     };
@@ -304,7 +406,8 @@ fn load_closure(project: &Project, targets: &[String]) -> Vec<(String, Result<El
         }
         worker();
     });
-    queue.into_inner().unwrap_or_else(|e| e.into_inner()).done
+    let q = queue.into_inner().unwrap_or_else(|e| e.into_inner());
+    (q.done, q.redirects)
 }
 
 fn mark(build: &mut [bool], run: &mut [bool], element: usize, scope: Scope) {
@@ -319,7 +422,11 @@ fn mark(build: &mut [bool], run: &mut [bool], element: usize, scope: Scope) {
     }
 }
 
-fn read_element(project: &Project, name: &str, from: Option<&forge_yaml::Span>) -> Result<String, LoadError> {
+pub(crate) fn read_element(
+    project: &Project,
+    name: &str,
+    from: Option<&forge_yaml::Span>,
+) -> Result<String, LoadError> {
     let path = project.element_path.join(name);
     std::fs::read_to_string(&path).map_err(|e| {
         let display = project.element_display_path(name);
@@ -439,49 +546,23 @@ fn sort_dependencies(elements: &[Element], mut edges: Vec<Vec<Edge>>, topologica
                 (false, true) => return Ordering::Less,
                 _ => {}
             }
-            elements[a.element].name.cmp(&elements[b.element].name)
+            // By the name within each element's own project; between
+            // equal names, elements of subprojects first (BuildStream's
+            // comparison does that, whatever its comment says), and
+            // subprojects by their junction.
+            let (ea, eb) = (&elements[a.element], &elements[b.element]);
+            ea.local_name().cmp(eb.local_name()).then_with(|| {
+                match (ea.project.prefix.is_empty(), eb.project.prefix.is_empty()) {
+                    (false, false) => ea.project.prefix.cmp(&eb.project.prefix),
+                    (false, true) => Ordering::Less,
+                    (true, false) => Ordering::Greater,
+                    (true, true) => Ordering::Equal,
+                }
+            })
         };
-        python_sort(list, &compare);
+        crate::pysort::sort(list, &|a, b| compare(a, b) == Ordering::Less);
     }
     edges
-}
-
-/// Python's list.sort for a comparator that may not be a total order: an
-/// initial run, then binary insertion, as CPython's timsort does for short
-/// lists (and a stable, panic-free sort for long ones).
-fn python_sort(list: &mut Vec<Edge>, compare: &dyn Fn(&Edge, &Edge) -> Ordering) {
-    let n = list.len();
-    // The initial run: ascending, or strictly descending (then reversed).
-    let mut run = 1;
-    if n > 1 {
-        if compare(&list[1], &list[0]) == Ordering::Less {
-            run = 2;
-            while run < n && compare(&list[run], &list[run - 1]) == Ordering::Less {
-                run += 1;
-            }
-            list[..run].reverse();
-        } else {
-            run = 2;
-            while run < n && compare(&list[run], &list[run - 1]) != Ordering::Less {
-                run += 1;
-            }
-        }
-    }
-    for i in run..n {
-        let pivot = list[i];
-        // Rightmost insertion point, as CPython's binarysort.
-        let (mut lo, mut hi) = (0, i);
-        while lo < hi {
-            let mid = (lo + hi) / 2;
-            if compare(&pivot, &list[mid]) == Ordering::Less {
-                hi = mid;
-            } else {
-                lo = mid + 1;
-            }
-        }
-        list.remove(i);
-        list.insert(lo, pivot);
-    }
 }
 
 /// Transitive dependencies of every element, as bitsets.

@@ -21,7 +21,6 @@ use crate::graph::Graph;
 use crate::kind::KeyContext;
 use crate::options::{canonicalize_arch, host_arch};
 use crate::parallel;
-use crate::project::Project;
 
 /// Bumped when the key layout changes, or what every build sees (2: staged
 /// sources have BuildStream's fixed times), so old artifacts are not reused.
@@ -184,28 +183,27 @@ fn sandbox_key(sandbox: &Node) -> Json {
 impl CacheKeys {
     /// Computes every key of `graph`, dependencies first; `file_hashes`
     /// spares reading project files that have not changed.
-    pub fn compute(project: &Project, graph: &Graph, file_hashes: &FileHashCache) -> Result<CacheKeys, LoadError> {
+    pub fn compute(graph: &Graph, file_hashes: &FileHashCache) -> Result<CacheKeys, LoadError> {
         let n = graph.elements.len();
-        let ctx = KeyContext {
-            project_dir: &project.dir,
-            file_hashes,
-        };
         let mut keys: Vec<Option<String>> = vec![None; n];
         let mut runtime_keys: Vec<Option<String>> = vec![None; n];
         let mut sources_resolved = vec![true; n];
         let mut inputs = vec![None; n];
         let mut public_digests: HashMap<*const Node, String> = HashMap::new();
-        let mut fatal_warnings = project.fatal_warnings.clone();
-        fatal_warnings.sort();
 
         // Source keys may read files (local sources): compute them on every
         // core first; the Merkle pass below is cheap and sequential.
         let source_keys = parallel::map(&graph.elements, |element| {
+            let ctx = KeyContext {
+                project_dir: &element.project.dir,
+                file_hashes,
+            };
             element
                 .sources
                 .iter()
                 .map(|source| {
-                    let kind = project
+                    let kind = element
+                        .project
                         .kinds
                         .source(&source.kind)
                         .expect("loaded sources have known kinds");
@@ -217,7 +215,10 @@ impl CacheKeys {
 
         for &index in &graph.topological {
             let element = &graph.elements[index];
-            let kind = project
+            let mut fatal_warnings = element.project.fatal_warnings.clone();
+            fatal_warnings.sort();
+            let kind = element
+                .project
                 .kinds
                 .element(&element.kind)
                 .expect("loaded elements have known kinds");

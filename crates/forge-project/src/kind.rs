@@ -84,6 +84,11 @@ pub trait ElementKind: Send + Sync {
     fn is_junction(&self) -> bool {
         false
     }
+    /// For a `link`: the element (local name) it stands for, from its
+    /// composed config. Loading replaces the link by its target.
+    fn link_target(&self, _config: &forge_yaml::Node) -> Option<String> {
+        None
+    }
     /// Further checks of the resolved element: dependency shapes, sources,
     /// value types in `config`.
     fn validate(&self, _element: &Element) -> Result<(), LoadError> {

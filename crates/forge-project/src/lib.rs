@@ -14,12 +14,14 @@ pub mod error;
 pub mod expr;
 pub mod filehash;
 pub mod graph;
+pub mod junctions;
 pub mod keys;
 pub mod kind;
 pub mod options;
 pub mod parallel;
 pub mod plugins;
 pub mod project;
+pub mod pysort;
 pub mod refs;
 pub mod variables;
 

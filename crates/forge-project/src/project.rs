@@ -118,6 +118,8 @@ pub struct KindBase {
     pub split_rule_variables: Vec<String>,
 }
 
+pub use crate::junctions::JunctionInfo;
+
 /// A loaded project.conf.
 pub struct Project {
     /// The directory holding project.conf.
@@ -158,6 +160,25 @@ pub struct Project {
     kind_bases: HashMap<String, Arc<KindBase>>,
     includes: IncludeCache,
     warnings: Mutex<Vec<String>>,
+    /// Where this project sits in the tree of projects: its junction and
+    /// what the junction says about it (empty for the top-level project).
+    pub junction: Option<JunctionInfo>,
+    /// The prefix of this project's element names in the graph: empty at
+    /// the top, `junction.bst:` (and so on down) in subprojects.
+    pub prefix: String,
+    /// `junctions: internal:` of project.conf (junction paths).
+    pub internal_junctions: Vec<String>,
+    /// `junctions: duplicates:` of project.conf: project name → junction paths.
+    pub duplicate_junctions: IndexMap<String, Vec<String>>,
+    /// Subprojects loaded so far, by junction element (local name).
+    subprojects: Mutex<HashMap<String, Arc<Project>>>,
+    /// How junction sources are staged (set by the front end; without one,
+    /// only junctions of one local directory load).
+    pub(crate) stager: Option<Arc<dyn crate::junctions::JunctionStager>>,
+    /// Every project loaded in this tree, shared from the top.
+    tree: Arc<crate::junctions::ProjectTree>,
+    /// How this project was loaded (for its subprojects).
+    settings: LoadSettings,
     shared_public: Mutex<HashMap<(String, String), Arc<Node>>>,
 }
 
@@ -165,6 +186,8 @@ pub struct Project {
 #[derive(Default)]
 struct IncludeCache {
     dir: PathBuf,
+    /// Put before file names in messages (`junction.bst:` in subprojects).
+    label: String,
     files: Mutex<HashMap<String, Arc<Node>>>,
 }
 
@@ -195,7 +218,7 @@ impl IncludeCache {
             LoadError::at(at, format!("cannot read included file '{path}': {e}"))
                 .with_hint("(@) paths are relative to the project directory, not to the including file")
         })?;
-        let node = Arc::new(parse_str(path, &text)?);
+        let node = Arc::new(parse_str(&format!("{}{path}", self.label), &text)?);
         let mut files = self
             .files
             .lock()
@@ -356,11 +379,34 @@ impl Project {
         settings: &LoadSettings,
         registry: KindRegistry,
     ) -> Result<Project, LoadError> {
-        let conf = parse_str("project.conf", text)?;
+        Project::from_text_in(dir, text, settings, registry, "")
+    }
+
+    /// [`Project::from_text`] for a subproject, with `label` (its junction)
+    /// before file names in messages.
+    pub(crate) fn load_subproject_conf(
+        dir: PathBuf,
+        text: &str,
+        settings: &LoadSettings,
+        registry: KindRegistry,
+        label: &str,
+    ) -> Result<Project, LoadError> {
+        Project::from_text_in(dir, text, settings, registry, label)
+    }
+
+    fn from_text_in(
+        dir: PathBuf,
+        text: &str,
+        settings: &LoadSettings,
+        registry: KindRegistry,
+        label: &str,
+    ) -> Result<Project, LoadError> {
+        let conf_file = format!("{label}project.conf");
+        let conf = parse_str(&conf_file, text)?;
         let conf_map = conf.as_map().expect("parse_str returns mappings");
         check_keys(conf_map, &[PROJECT_KEYS, &["(@)", "(?)"]].concat(), "project.conf")?;
         let whole_file = Span {
-            file: "project.conf".into(),
+            file: conf_file.as_str().into(),
             line: 1,
             col: 1,
             start: 0,
@@ -387,6 +433,7 @@ impl Project {
         // which may come from an include, so they wait for the second pass.
         let includes = IncludeCache {
             dir: dir.clone(),
+            label: label.to_string(),
             files: Mutex::default(),
         };
         let mut conf = conf;
@@ -399,7 +446,7 @@ impl Project {
                     .map(|(k, _)| k.span.file.clone())
             };
             if let Some(file) = from_file(&conf)
-                && file.as_ref() != "project.conf"
+                && file.as_ref() != conf_file
             {
                 let span = conf
                     .as_map()
@@ -498,6 +545,8 @@ impl Project {
             None => Vec::new(),
         };
 
+        let (internal_junctions, duplicate_junctions) = load_junction_settings(map)?;
+
         let environment = mapping_or_empty(map, "environment", &whole_file)?;
         let env_nocache = match map.get("environment-nocache") {
             Some(node) => str_list(node, "environment-nocache")?,
@@ -578,6 +627,14 @@ impl Project {
             kind_bases,
             includes,
             warnings: Mutex::default(),
+            junction: None,
+            prefix: String::new(),
+            settings: settings.clone(),
+            internal_junctions,
+            duplicate_junctions,
+            subprojects: Mutex::default(),
+            stager: None,
+            tree: Arc::default(),
             shared_public: Mutex::default(),
         })
     }
@@ -643,13 +700,51 @@ impl Project {
             .map_err(|e| ctx.explain(e))
     }
 
-    /// The file name of element `name` as shown in messages.
+    /// The file name of element `name` (local to this project) as shown
+    /// in messages: under the element path, behind the junction in
+    /// subprojects.
     pub fn element_display_path(&self, name: &str) -> String {
         if self.element_path_display == "." || self.element_path_display.is_empty() {
-            name.to_string()
+            format!("{}{name}", self.prefix)
         } else {
-            format!("{}/{name}", self.element_path_display.trim_end_matches('/'))
+            format!(
+                "{}{}/{name}",
+                self.prefix,
+                self.element_path_display.trim_end_matches('/')
+            )
         }
+    }
+
+    /// Lets subprojects stage their junctions' sources with `stager`.
+    pub fn set_junction_stager(&mut self, stager: Arc<dyn crate::junctions::JunctionStager>) {
+        self.stager = Some(stager);
+    }
+
+    /// The subproject of the junction element `junction` (a name local to
+    /// this project), loaded on first use: its sources staged, its
+    /// project.conf loaded with the options the junction passes.
+    pub fn subproject(self: &Arc<Self>, junction: &str, from: Option<&Span>) -> Result<Arc<Project>, LoadError> {
+        let mut subprojects = self.subprojects.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(sub) = subprojects.get(junction) {
+            return Ok(sub.clone());
+        }
+        let sub = Arc::new(crate::junctions::load_subproject(self, junction, from)?);
+        self.tree.register(&sub)?;
+        subprojects.insert(junction.to_string(), sub.clone());
+        Ok(sub)
+    }
+
+    /// A subproject's project: what `load_subproject` fills in.
+    pub(crate) fn attach(&mut self, info: JunctionInfo, prefix: String, parent: &Project) {
+        self.junction = Some(info);
+        self.prefix = prefix;
+        self.stager = parent.stager.clone();
+        self.tree = parent.tree.clone();
+    }
+
+    /// The settings the top level was loaded with, for subprojects.
+    pub(crate) fn settings(&self) -> &LoadSettings {
+        &self.settings
     }
 
     /// Checks that `url` uses a declared alias (or none).
@@ -769,6 +864,39 @@ fn check_element_path(dir: &Path, conf: &Mapping, path: &str) -> Result<PathBuf,
         ));
     }
     Ok(full)
+}
+
+/// Junction paths a project lists under `junctions: internal:`, and under
+/// `duplicates:` by project name.
+type JunctionSettings = (Vec<String>, IndexMap<String, Vec<String>>);
+
+/// `junctions: {internal: [...], duplicates: {project: [...]}}`.
+fn load_junction_settings(map: &Mapping) -> Result<JunctionSettings, LoadError> {
+    let Some(node) = map.get("junctions") else {
+        return Ok((Vec::new(), IndexMap::new()));
+    };
+    let junctions = node
+        .as_map()
+        .ok_or_else(|| LoadError::at(&node.span, "'junctions' must be a mapping"))?;
+    check_keys(
+        junctions,
+        &["duplicates", "internal", "disallow-subproject-uris"],
+        "'junctions'",
+    )?;
+    let internal = match junctions.get("internal") {
+        Some(list) => str_list(list, "internal")?,
+        None => Vec::new(),
+    };
+    let mut duplicates = IndexMap::new();
+    if let Some(node) = junctions.get("duplicates") {
+        let map = node
+            .as_map()
+            .ok_or_else(|| LoadError::at(&node.span, "'duplicates' maps project names to junctions"))?;
+        for (project, list) in map.iter() {
+            duplicates.insert(project.name.clone(), str_list(list, "duplicates")?);
+        }
+    }
+    Ok((internal, duplicates))
 }
 
 /// project.conf keys that a top-level `(?)` may not set (BuildStream's
@@ -1038,4 +1166,14 @@ fn kind_base(
         sandbox,
         split_rule_variables,
     })
+}
+
+impl std::fmt::Debug for Project {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Project")
+            .field("name", &self.name)
+            .field("dir", &self.dir)
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
 }

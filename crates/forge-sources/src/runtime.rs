@@ -25,6 +25,24 @@ pub struct SourceContext<'a> {
     pub file_hashes: &'a forge_project::filehash::FileHashCache,
 }
 
+impl<'a> SourceContext<'a> {
+    /// The same context for the sources of `project` (a subproject's
+    /// elements fetch through its own aliases and mirrors).
+    pub fn for_project<'b>(&'b self, project: &'b Project) -> SourceContext<'b>
+    where
+        'a: 'b,
+    {
+        SourceContext {
+            project,
+            cache: self.cache,
+            downloader: self.downloader,
+            progress: self.progress,
+            default_mirror: self.default_mirror,
+            file_hashes: self.file_hashes,
+        }
+    }
+}
+
 impl SourceContext<'_> {
     /// The mirror to try first: the command line's, else the user
     /// configuration's.
