@@ -101,6 +101,7 @@ pub fn assembler(kind: &str) -> Option<&'static dyn Assemble> {
     Some(match kind {
         "import" => &crate::import::Import,
         "junction" => &crate::junction::Junction,
+        "link" => &crate::link::Link,
         "check_forbidden" => &crate::check_forbidden::CheckForbidden,
         "collect_integration" => &crate::collect_integration::CollectIntegration,
         "collect_initial_scripts" => &crate::collect_initial_scripts::CollectInitialScripts,

@@ -34,6 +34,7 @@ mod flatpak_repo;
 pub mod image;
 mod import;
 mod junction;
+mod link;
 mod pip;
 mod pyproject;
 mod script;
@@ -43,13 +44,14 @@ const COMMUNITY: Provider = Provider::Plugin("buildstream-plugins-community");
 
 /// Adds every element kind forge knows to `registry`.
 pub fn register(registry: &mut KindRegistry) {
-    let core: [Arc<dyn ElementKind>; 6] = [
+    let core: [Arc<dyn ElementKind>; 7] = [
         Arc::new(import::Import),
         Arc::new(stack::Stack),
         Arc::new(compose::Compose),
         Arc::new(filter::Filter),
         Arc::new(script::Script),
         Arc::new(junction::Junction),
+        Arc::new(link::Link),
     ];
     for kind in core {
         registry.add_element(kind, Provider::Core);

@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use forge_yaml::{Node, Span};
 use indexmap::IndexMap;
 
-use crate::element::{Element, load_element};
+use crate::element::Element;
 use crate::error::LoadError;
 use crate::project::{LoadSettings, Project};
 
@@ -150,15 +150,13 @@ fn string_pairs(element: &Element, key: &str) -> IndexMap<String, String> {
         .unwrap_or_default()
 }
 
-/// Loads the subproject of junction `junction` (a name local to `parent`).
+/// Loads the subproject of the junction `element` (of `parent`).
 pub(crate) fn load_subproject(
     parent: &Arc<Project>,
-    junction: &str,
+    element: Element,
     from: Option<&Span>,
 ) -> Result<Project, LoadError> {
-    let text = crate::graph::read_element(parent, junction, from)?;
-    let element = load_element(parent, junction, &text)?;
-    let qualified = format!("{}{junction}", parent.prefix);
+    let qualified = element.name.clone();
     if !element.junction {
         let message = format!("{qualified} is not a junction but a '{}' element", element.kind);
         return Err(match from {

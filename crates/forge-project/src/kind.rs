@@ -84,6 +84,11 @@ pub trait ElementKind: Send + Sync {
     fn is_junction(&self) -> bool {
         false
     }
+    /// Whether the kind loads in BuildStream's first pass (junctions and
+    /// links): without the project's environment, sandbox and split rules.
+    fn first_pass(&self) -> bool {
+        self.is_junction()
+    }
     /// For a `link`: the element (local name) it stands for, from its
     /// composed config. Loading replaces the link by its target.
     fn link_target(&self, _config: &forge_yaml::Node) -> Option<String> {

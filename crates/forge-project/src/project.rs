@@ -179,6 +179,9 @@ pub struct Project {
     tree: Arc<crate::junctions::ProjectTree>,
     /// How this project was loaded (for its subprojects).
     settings: LoadSettings,
+    /// The project's variables, unresolved (files included from this
+    /// project by a parent are expanded with them).
+    base_variables: Mapping,
     shared_public: Mutex<HashMap<(String, String), Arc<Node>>>,
 }
 
@@ -201,11 +204,12 @@ impl IncludeCache {
         {
             return Ok(Node::clone(node));
         }
-        if path.contains(':') && path.split(':').next().is_some_and(|p| p.ends_with(".bst")) {
+        if junction_part(path).is_some() {
             return Err(LoadError::at(
                 at,
-                format!("cannot include '{path}': junctions are not supported by forge yet"),
-            ));
+                format!("cannot include '{path}' here: files of junctions can be included in elements only"),
+            )
+            .with_hint("project.conf can include files of its own project"));
         }
         let relative = Path::new(path);
         if relative.is_absolute() || relative.components().any(|c| matches!(c, Component::ParentDir)) {
@@ -228,9 +232,17 @@ impl IncludeCache {
     }
 }
 
+/// `junction.bst:path`: the junction and the path in its subproject.
+fn junction_part(path: &str) -> Option<(&str, &str)> {
+    let at = path.find(".bst:")?;
+    Some((&path[..at + 4], &path[at + 5..]))
+}
+
 struct ProjectDirectives<'a> {
     includes: &'a IncludeCache,
     options: Option<&'a OptionPool>,
+    /// The project, where includes of junctions' files are allowed.
+    project: Option<&'a Arc<Project>>,
     /// Where each file included so far was included from.
     included_from: Mutex<Vec<(String, Span)>>,
 }
@@ -240,6 +252,7 @@ impl<'a> ProjectDirectives<'a> {
         ProjectDirectives {
             includes,
             options,
+            project: None,
             included_from: Mutex::default(),
         }
     }
@@ -266,7 +279,12 @@ impl<'a> ProjectDirectives<'a> {
 
 impl DirectiveContext for ProjectDirectives<'_> {
     fn include(&self, path: &str, at: &Span) -> Result<Node, LoadError> {
-        let node = self.includes.load(path, at)?;
+        let node = match (junction_part(path), self.project) {
+            (Some((junction, rest)), Some(project)) => {
+                project.subproject(junction, Some(at))?.include_file(rest, at)?
+            }
+            _ => self.includes.load(path, at)?,
+        };
         let mut recorded = self.included_from.lock().unwrap_or_else(|e| e.into_inner());
         if !recorded.iter().any(|(p, _)| p == path) {
             recorded.push((path.to_string(), at.clone()));
@@ -566,6 +584,7 @@ impl Project {
             check_keys(over_map, &["config"], &format!("'sources: {}'", kind.name))?;
         }
 
+        let base_variables = variables.as_map().expect("mapping").clone();
         let project_base = KindBase {
             variables,
             environment,
@@ -598,7 +617,7 @@ impl Project {
         };
         let mut kind_bases = HashMap::new();
         for (name, kind) in kinds.element_kinds() {
-            let project_base = if kind.is_junction() {
+            let project_base = if kind.first_pass() {
                 &first_pass_base
             } else {
                 &project_base
@@ -630,6 +649,7 @@ impl Project {
             junction: None,
             prefix: String::new(),
             settings: settings.clone(),
+            base_variables,
             internal_junctions,
             duplicate_junctions,
             subprojects: Mutex::default(),
@@ -690,11 +710,12 @@ impl Project {
     /// error either raises in an included file also names the lines that
     /// included it.
     pub(crate) fn with_directives<T>(
-        &self,
+        self: &Arc<Self>,
         node: &mut Node,
         body: impl FnOnce(&mut Node) -> Result<T, LoadError>,
     ) -> Result<T, LoadError> {
-        let ctx = ProjectDirectives::new(&self.includes, Some(&self.options));
+        let mut ctx = ProjectDirectives::new(&self.includes, Some(&self.options));
+        ctx.project = Some(self);
         directives::process(node, &ctx)
             .and_then(|()| body(node))
             .map_err(|e| ctx.explain(e))
@@ -715,6 +736,22 @@ impl Project {
         }
     }
 
+    /// A file of this project for an include from a parent: its own
+    /// directives (includes, conditions on this project's options) done.
+    /// As in BuildStream, its `%{variables}` are expanded with this
+    /// project's variables.
+    fn include_file(self: &Arc<Self>, path: &str, at: &Span) -> Result<Node, LoadError> {
+        if let Some((junction, rest)) = junction_part(path) {
+            return self.subproject(junction, Some(at))?.include_file(rest, at);
+        }
+        let mut node = self.includes.load(path, at)?;
+        let mut ctx = ProjectDirectives::new(&self.includes, Some(&self.options));
+        ctx.project = Some(self);
+        directives::process(&mut node, &ctx).map_err(|e| ctx.explain(e))?;
+        Variables::resolve_needed(&self.base_variables, &[&node])?.expand_node(&mut node)?;
+        Ok(node)
+    }
+
     /// Lets subprojects stage their junctions' sources with `stager`.
     pub fn set_junction_stager(&mut self, stager: Arc<dyn crate::junctions::JunctionStager>) {
         self.stager = Some(stager);
@@ -728,7 +765,18 @@ impl Project {
         if let Some(sub) = subprojects.get(junction) {
             return Ok(sub.clone());
         }
-        let sub = Arc::new(crate::junctions::load_subproject(self, junction, from)?);
+        let text = crate::graph::read_element(self, junction, from)?;
+        let element = crate::element::load_element(self, junction, &text)?;
+        // A link to a junction stands for that junction's subproject.
+        if let Some(target) = &element.link {
+            let mut project = self.clone();
+            for part in target[self.prefix.len()..].split(':') {
+                project = project.subproject(part, from)?;
+            }
+            subprojects.insert(junction.to_string(), project.clone());
+            return Ok(project);
+        }
+        let sub = Arc::new(crate::junctions::load_subproject(self, element, from)?);
         self.tree.register(&sub)?;
         subprojects.insert(junction.to_string(), sub.clone());
         Ok(sub)
@@ -771,6 +819,40 @@ impl Project {
             return vec![url.to_string()];
         };
         let rest = &url[alias.len() + 1..];
+        // An alias the junction maps to one of the parent's is the parent's.
+        if let Some(info) = &self.junction
+            && let Some(parent_alias) = info.parent_alias(alias)
+        {
+            return info
+                .parent
+                .source_urls(&format!("{parent_alias}:{rest}"), purpose, default_mirror);
+        }
+        // Mirrors reach into subprojects: the mirrors of every project above
+        // this one serve its aliases too, the top's first.
+        let mut urls = Vec::new();
+        let mut ancestors = Vec::new();
+        let mut above = self.junction.as_ref().map(|j| j.parent.clone());
+        while let Some(project) = above {
+            above = project.junction.as_ref().map(|j| j.parent.clone());
+            ancestors.push(project);
+        }
+        for project in ancestors.iter().rev() {
+            urls.extend(project.mirror_urls(alias, rest, default_mirror));
+        }
+        urls.extend(self.mirror_urls(alias, rest, default_mirror));
+        if let Some(value) = self.aliases.get(alias) {
+            urls.push(format!("{value}{rest}"));
+        }
+        let mut seen = std::collections::HashSet::new();
+        urls.retain(|u| seen.insert(u.clone()));
+        if purpose == UrlPurpose::Track {
+            urls.reverse();
+        }
+        urls
+    }
+
+    /// This project's mirror URLs for `alias`, the default mirror first.
+    fn mirror_urls(&self, alias: &str, rest: &str, default_mirror: Option<&str>) -> Vec<String> {
         let mut order: Vec<&Mirror> = Vec::new();
         let default = default_mirror
             .and_then(|name| self.mirrors.iter().find(|m| m.name == name))
@@ -783,22 +865,24 @@ impl Project {
                 .iter()
                 .filter(|m| default.is_none_or(|d| !std::ptr::eq(*m, d))),
         );
-        let mut urls: Vec<String> = order
+        order
             .iter()
             .filter_map(|m| m.aliases.get(alias))
             .flat_map(|prefixes| prefixes.iter().map(|p| format!("{p}{rest}")))
-            .collect();
-        if let Some(value) = self.aliases.get(alias) {
-            urls.push(format!("{value}{rest}"));
-        }
-        if purpose == UrlPurpose::Track {
-            urls.reverse();
-        }
-        urls
+            .collect()
     }
 
-    /// The URL with its alias replaced by the alias's value.
+    /// The URL with its alias replaced by the alias's value (the parent's,
+    /// for an alias the junction maps).
     pub fn translate_url(&self, url: &str) -> String {
+        if let Some(alias) = url_alias(url)
+            && let Some(info) = &self.junction
+            && let Some(parent_alias) = info.parent_alias(alias)
+        {
+            return info
+                .parent
+                .translate_url(&format!("{parent_alias}:{}", &url[alias.len() + 1..]));
+        }
         match url_alias(url).and_then(|a| self.aliases.get(a).map(|v| (a, v))) {
             Some((alias, value)) => format!("{value}{}", &url[alias.len() + 1..]),
             None => url.to_string(),
