@@ -201,6 +201,45 @@ pub fn load_element(project: &Arc<Project>, name: &str, text: &str) -> Result<El
     })
 }
 
+/// The element's variables: its own laid over its kind's base, its name,
+/// and `max-jobs: 1` when it says `notparallel`.
+fn resolve_variables(
+    base: &crate::project::KindBase,
+    name: &str,
+    own: Option<(&Node, &forge_yaml::Mapping)>,
+) -> Result<Variables, LoadError> {
+    let forge = Span::synthetic("<forge>");
+    let not_parallel = |value: Option<&str>| value.is_some_and(|v| matches!(v, "True" | "true" | "1"));
+    // Most elements set a few string variables: only what those reach is
+    // resolved again.
+    let all_strings = own.is_none_or(|(_, map)| map.iter().all(|(_, v)| v.as_str().is_some()));
+    if let Some(prepared) = base.prepared_variables()
+        && all_strings
+    {
+        let mut strings: Vec<(&str, &str, &Span)> = own
+            .into_iter()
+            .flat_map(|(_, map)| map.iter())
+            .map(|(k, v)| (k.name.as_str(), v.as_str().expect("checked above"), &v.span))
+            .collect();
+        let own_setting = strings.iter().find(|(k, _, _)| *k == "notparallel").map(|(_, v, _)| *v);
+        if not_parallel(own_setting.or_else(|| prepared.raw("notparallel"))) {
+            strings.push(("max-jobs", "1", &forge));
+        }
+        strings.push(("element-name", name, &forge));
+        return prepared.resolve_with(&strings);
+    }
+    let mut variables = base.variables.clone();
+    if let Some((own, _)) = own {
+        compose(&mut variables, own.clone())?;
+    }
+    let vars_map = variables.as_map_mut().expect("mapping");
+    if not_parallel(vars_map.get("notparallel").and_then(Node::as_str)) {
+        vars_map.insert_str_key("max-jobs", Node::string("1", forge.clone()));
+    }
+    vars_map.insert_str_key("element-name", Node::string(name, forge));
+    Variables::resolve(vars_map)
+}
+
 /// Builds the element from its node, its directives processed.
 fn resolve_element(project: &Arc<Project>, name: &str, file: Arc<str>, node: Node) -> Result<Element, LoadError> {
     let whole = Span {
@@ -226,7 +265,7 @@ fn resolve_element(project: &Arc<Project>, name: &str, file: Arc<str>, node: Nod
     let element_kind = kinds.element_for(&kind, &file, &kind_node.span)?.clone();
     let base = project
         .kind_base(&kind)
-        .expect("every registered kind has a base")
+        .expect("every registered kind has a base")?
         .clone();
 
     let description = match map.get("description") {
@@ -253,32 +292,25 @@ fn resolve_element(project: &Arc<Project>, name: &str, file: Arc<str>, node: Nod
     }
 
     // Variables: the kind's base, then the element's own.
-    let mut variables = base.variables.clone();
-    if let Some(own) = map.get("variables") {
-        let own_map = own
-            .as_map()
-            .ok_or_else(|| LoadError::at(&own.span, "'variables' must be a mapping"))?;
-        for protected in PROTECTED {
-            if let Some((key, _)) = own_map.get_entry(protected) {
-                return Err(LoadError::at(
-                    &key.span,
-                    format!("invalid redefinition of protected variable '{protected}'"),
-                )
-                .with_hint("forge sets this variable itself"));
+    let own_map = match map.get("variables") {
+        Some(own) => {
+            let own_map = own
+                .as_map()
+                .ok_or_else(|| LoadError::at(&own.span, "'variables' must be a mapping"))?;
+            for protected in PROTECTED {
+                if let Some((key, _)) = own_map.get_entry(protected) {
+                    return Err(LoadError::at(
+                        &key.span,
+                        format!("invalid redefinition of protected variable '{protected}'"),
+                    )
+                    .with_hint("forge sets this variable itself"));
+                }
             }
+            Some((own, own_map))
         }
-        compose(&mut variables, own.clone())?;
-    }
-    let vars_map = variables.as_map_mut().expect("mapping");
-    if vars_map
-        .get("notparallel")
-        .and_then(Node::as_str)
-        .is_some_and(|v| matches!(v, "True" | "true" | "1"))
-    {
-        vars_map.insert_str_key("max-jobs", Node::string("1", Span::synthetic("<forge>")));
-    }
-    vars_map.insert_str_key("element-name", Node::string(name, Span::synthetic("<forge>")));
-    let variables = Variables::resolve(vars_map)?;
+        None => None,
+    };
+    let variables = resolve_variables(&base, name, own_map)?;
 
     let layered = |base: &Node, key: &str| -> Result<Node, LoadError> {
         let mut node = base.clone();

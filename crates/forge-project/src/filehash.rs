@@ -8,7 +8,7 @@ use std::fs::Metadata;
 use std::io::Write;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 #[derive(Clone, PartialEq, Eq)]
@@ -36,11 +36,17 @@ struct Entry {
     used: bool,
 }
 
+/// A tree digest computed once per run, shared by every caller.
+type TreeDigest = Arc<OnceLock<Result<String, (std::io::ErrorKind, String)>>>;
+
 /// Digests of files by path, valid while their metadata is unchanged.
 pub struct FileHashCache {
     file: Option<PathBuf>,
     entries: Mutex<HashMap<PathBuf, Entry>>,
     changed: Mutex<bool>,
+    /// Digests of whole trees in this run: several junctions of one
+    /// project name the same directories, and a command keys them twice.
+    trees: Mutex<HashMap<PathBuf, TreeDigest>>,
 }
 
 impl FileHashCache {
@@ -50,6 +56,7 @@ impl FileHashCache {
             file: None,
             entries: Mutex::default(),
             changed: Mutex::new(false),
+            trees: Mutex::default(),
         }
     }
 
@@ -94,6 +101,7 @@ impl FileHashCache {
             file: Some(file),
             entries: Mutex::new(entries),
             changed: Mutex::new(false),
+            trees: Mutex::default(),
         }
     }
 
@@ -130,6 +138,21 @@ impl FileHashCache {
             },
         );
         *self.changed.lock().unwrap_or_else(|e| e.into_inner()) = true;
+    }
+
+    /// The digest of the tree at `path`, computed by `compute` the first
+    /// time this run asks for it (callers asking meanwhile wait for it).
+    pub fn tree_once(&self, path: &Path, compute: impl FnOnce() -> std::io::Result<String>) -> std::io::Result<String> {
+        let slot = self
+            .trees
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(path.to_path_buf())
+            .or_default()
+            .clone();
+        slot.get_or_init(|| compute().map_err(|e| (e.kind(), e.to_string())))
+            .clone()
+            .map_err(|(kind, message)| std::io::Error::new(kind, message))
     }
 
     /// Writes the entries used in this run back, atomically.
@@ -192,6 +215,26 @@ mod tests {
         assert_eq!(again.lookup(&file, &meta).as_deref(), Some("digest-of-x"));
         std::fs::write(&file, "changed").unwrap();
         assert_eq!(again.lookup(&file, &std::fs::metadata(&file).unwrap()), None);
+    }
+
+    #[test]
+    fn trees_are_computed_once_per_run() {
+        let cache = FileHashCache::disabled();
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        let compute = || {
+            calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Ok("d".to_string())
+        };
+        assert_eq!(cache.tree_once(Path::new("/a"), compute).unwrap(), "d");
+        assert_eq!(cache.tree_once(Path::new("/a"), compute).unwrap(), "d");
+        assert_eq!(calls.load(std::sync::atomic::Ordering::Relaxed), 1);
+        let failing = || Err(std::io::Error::new(std::io::ErrorKind::NotFound, "gone"));
+        let err = cache.tree_once(Path::new("/b"), failing).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+        assert_eq!(
+            cache.tree_once(Path::new("/b"), compute).unwrap_err().to_string(),
+            "gone"
+        );
     }
 
     #[test]

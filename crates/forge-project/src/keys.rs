@@ -8,7 +8,7 @@
 //! only, in dependency order.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use serde_json::{Map, Value as Json, json};
 use sha2::{Digest, Sha256};
@@ -35,8 +35,6 @@ pub struct CacheKeys {
     pub runtime_keys: Vec<Option<String>>,
     /// Whether every source of the element has a pin.
     pub sources_resolved: Vec<bool>,
-    /// The canonical key input, for `forge show --format %{key-input}`.
-    pub inputs: Vec<Option<Json>>,
 }
 
 /// A node as JSON (strings, objects, arrays).
@@ -128,20 +126,52 @@ pub fn write_canonical_node(node: &Node, out: &mut String) {
 fn write_json_string(s: &str, out: &mut String) {
     use std::fmt::Write;
     out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
+    let bytes = s.as_bytes();
+    // Runs that need no escape are copied whole; eight bytes at a time
+    // are checked for one that does.
+    let mut run_start = 0;
+    let mut at = 0;
+    while at < bytes.len() {
+        if at + 8 <= bytes.len() {
+            let word = u64::from_le_bytes(bytes[at..at + 8].try_into().expect("eight bytes"));
+            if !needs_escape(word) {
+                at += 8;
+                continue;
             }
-            c => out.push(c),
         }
+        let escape = match bytes[at] {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0..0x20 => "",
+            _ => {
+                at += 1;
+                continue;
+            }
+        };
+        out.push_str(&s[run_start..at]);
+        if escape.is_empty() {
+            let _ = write!(out, "\\u{:04x}", bytes[at]);
+        } else {
+            out.push_str(escape);
+        }
+        at += 1;
+        run_start = at;
     }
+    out.push_str(&s[run_start..]);
     out.push('"');
+}
+
+/// Whether one of the eight bytes of `word` may be a control character,
+/// a quote or a backslash (it may say so of a byte after one that is).
+fn needs_escape(word: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH != 0;
+    let below_space = word.wrapping_sub(ONES * 0x20) & !word & HIGH != 0;
+    below_space || has_zero(word ^ (ONES * u64::from(b'"'))) || has_zero(word ^ (ONES * u64::from(b'\\')))
 }
 
 /// SHA-256 of the canonical form, as lowercase hex.
@@ -180,133 +210,164 @@ fn sandbox_key(sandbox: &Node) -> Json {
     Json::Object(key)
 }
 
+/// What keying one element gives.
+struct ElementKeys {
+    key: Option<String>,
+    runtime_key: Option<String>,
+    sources_resolved: bool,
+}
+
 impl CacheKeys {
-    /// Computes every key of `graph`, dependencies first; `file_hashes`
-    /// spares reading project files that have not changed.
+    /// Computes every key of `graph` on every core, each element once its
+    /// dependencies are keyed; `file_hashes` spares reading project files
+    /// that have not changed.
     pub fn compute(graph: &Graph, file_hashes: &FileHashCache) -> Result<CacheKeys, LoadError> {
-        let n = graph.elements.len();
-        let mut keys: Vec<Option<String>> = vec![None; n];
-        let mut runtime_keys: Vec<Option<String>> = vec![None; n];
-        let mut sources_resolved = vec![true; n];
-        let mut inputs = vec![None; n];
-        let mut public_digests: HashMap<*const Node, String> = HashMap::new();
-
-        // Source keys may read files (local sources): compute them on every
-        // core first; the Merkle pass below is cheap and sequential.
-        let source_keys = parallel::map(&graph.elements, |element| {
-            let ctx = KeyContext {
-                project_dir: &element.project.dir,
-                file_hashes,
-            };
-            element
-                .sources
-                .iter()
-                .map(|source| {
-                    let kind = element
-                        .project
-                        .kinds
-                        .source(&source.kind)
-                        .expect("loaded sources have known kinds");
-                    kind.unique_key(source, &ctx)
-                })
-                .collect::<Result<Vec<_>, LoadError>>()
-        });
-        let mut source_keys = source_keys.into_iter().collect::<Result<Vec<_>, LoadError>>()?;
-
-        for &index in &graph.topological {
-            let element = &graph.elements[index];
-            let mut fatal_warnings = element.project.fatal_warnings.clone();
-            fatal_warnings.sort();
-            let kind = element
-                .project
-                .kinds
-                .element(&element.kind)
-                .expect("loaded elements have known kinds");
-            let mut sources = Vec::with_capacity(element.sources.len());
-            for (source, unique_key) in element.sources.iter().zip(std::mem::take(&mut source_keys[index])) {
-                match unique_key {
-                    Some(key) => {
-                        let mut entry = Map::new();
-                        entry.insert("kind".into(), json!(source.kind_id));
-                        entry.insert("key".into(), key);
-                        if let Some(dir) = &source.directory {
-                            entry.insert("directory".into(), json!(dir));
-                        }
-                        sources.push(Json::Object(entry));
-                    }
-                    None => sources_resolved[index] = false,
-                }
-            }
-            let mut dependencies = Vec::new();
-            let mut dependencies_known = true;
-            for dep in graph.build_deps(index) {
-                match &runtime_keys[dep] {
-                    Some(key) => dependencies.push(json!([graph.elements[dep].name, key])),
-                    None => dependencies_known = false,
-                }
-            }
-            if !sources_resolved[index] || !dependencies_known {
-                continue;
-            }
-            let mut input = Map::new();
-            input.insert("format".into(), json!(KEY_FORMAT_VERSION));
-            input.insert("kind".into(), json!(element.kind_id));
-            input.insert("kind-version".into(), json!(kind.version()));
-            input.insert("config".into(), kind.unique_key(element));
-            input.insert(
-                "build-root".into(),
-                json!(element.variables.get("build-root").unwrap_or_default()),
-            );
-            // Public data goes in as its own digest, computed once per
-            // shared copy.
-            let public = public_digests
-                .entry(Arc::as_ptr(&element.public))
-                .or_insert_with(|| {
-                    let mut text = String::new();
-                    write_canonical_node(&element.public, &mut text);
-                    hash_text(&text)
-                })
-                .clone();
-            input.insert("public".into(), json!(public));
-            input.insert("sources".into(), Json::Array(sources));
-            input.insert("fatal-warnings".into(), json!(fatal_warnings));
-            if kind.runs_commands(element) {
-                let environment: Map<String, Json> = element
-                    .environment_node
-                    .as_map()
-                    .expect("mapping")
-                    .iter()
-                    .filter(|(name, _)| !element.env_nocache.contains(&name.name))
-                    .map(|(name, value)| (name.name.clone(), node_to_json(value)))
-                    .collect();
-                input.insert("environment".into(), Json::Object(environment));
-                input.insert("sandbox".into(), sandbox_key(&element.sandbox));
-            }
-            input.insert("dependencies".into(), Json::Array(dependencies));
-            let input = Json::Object(input);
-            let key = hash_json(&input);
-            inputs[index] = Some(input);
-
-            let mut runtime = Vec::new();
-            let mut runtime_known = true;
-            for dep in graph.runtime_deps(index) {
-                match &runtime_keys[dep] {
-                    Some(k) => runtime.push(json!([graph.elements[dep].name, k])),
-                    None => runtime_known = false,
-                }
-            }
-            if runtime_known {
-                runtime_keys[index] = Some(hash_json(&json!({"key": key, "runtime": runtime})));
-            }
-            keys[index] = Some(key);
+        // Elements of one kind often share their public data: its digest is
+        // computed once per shared copy.
+        let public_digests: Mutex<HashMap<usize, String>> = Mutex::default();
+        let prerequisites: Vec<Vec<usize>> = (0..graph.elements.len())
+            .map(|i| graph.build_deps(i).chain(graph.runtime_deps(i)).collect())
+            .collect();
+        let results = parallel::dag(
+            &prerequisites,
+            |index, done: &[OnceLock<Result<ElementKeys, LoadError>>]| {
+                let runtime_key_of = |dep: usize| {
+                    done[dep]
+                        .get()
+                        .and_then(|r| r.as_ref().ok())
+                        .and_then(|k| k.runtime_key.clone())
+                };
+                key_element(graph, index, file_hashes, &public_digests, runtime_key_of)
+            },
+        );
+        let mut keys = CacheKeys {
+            keys: Vec::with_capacity(results.len()),
+            runtime_keys: Vec::with_capacity(results.len()),
+            sources_resolved: Vec::with_capacity(results.len()),
+        };
+        for result in results {
+            let element = result?;
+            keys.keys.push(element.key);
+            keys.runtime_keys.push(element.runtime_key);
+            keys.sources_resolved.push(element.sources_resolved);
         }
-        Ok(CacheKeys {
-            keys,
-            runtime_keys,
-            sources_resolved,
-            inputs,
-        })
+        Ok(keys)
     }
+}
+
+/// Keys one element, given the runtime keys of its dependencies.
+fn key_element(
+    graph: &Graph,
+    index: usize,
+    file_hashes: &FileHashCache,
+    public_digests: &Mutex<HashMap<usize, String>>,
+    runtime_key_of: impl Fn(usize) -> Option<String>,
+) -> Result<ElementKeys, LoadError> {
+    let element = &graph.elements[index];
+    let ctx = KeyContext {
+        project_dir: &element.project.dir,
+        file_hashes,
+    };
+    let mut unkeyed = ElementKeys {
+        key: None,
+        runtime_key: None,
+        sources_resolved: true,
+    };
+    let mut sources = Vec::with_capacity(element.sources.len());
+    for source in &element.sources {
+        let kind = element
+            .project
+            .kinds
+            .source(&source.kind)
+            .expect("loaded sources have known kinds");
+        match kind.unique_key(source, &ctx)? {
+            Some(key) => {
+                let mut entry = Map::new();
+                entry.insert("kind".into(), json!(source.kind_id));
+                entry.insert("key".into(), key);
+                if let Some(dir) = &source.directory {
+                    entry.insert("directory".into(), json!(dir));
+                }
+                sources.push(Json::Object(entry));
+            }
+            None => unkeyed.sources_resolved = false,
+        }
+    }
+    let mut dependencies = Vec::new();
+    for dep in graph.build_deps(index) {
+        match runtime_key_of(dep) {
+            Some(key) => dependencies.push(json!([graph.elements[dep].name, key])),
+            None => return Ok(unkeyed),
+        }
+    }
+    if !unkeyed.sources_resolved {
+        return Ok(unkeyed);
+    }
+    let mut fatal_warnings = element.project.fatal_warnings.clone();
+    fatal_warnings.sort();
+    let kind = element
+        .project
+        .kinds
+        .element(&element.kind)
+        .expect("loaded elements have known kinds");
+    let mut input = Map::new();
+    input.insert("format".into(), json!(KEY_FORMAT_VERSION));
+    input.insert("kind".into(), json!(element.kind_id));
+    input.insert("kind-version".into(), json!(kind.version()));
+    input.insert("config".into(), kind.unique_key(element));
+    input.insert(
+        "build-root".into(),
+        json!(element.variables.get("build-root").unwrap_or_default()),
+    );
+    // Public data goes in as its own digest.
+    let address = Arc::as_ptr(&element.public) as usize;
+    let known = public_digests
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&address)
+        .cloned();
+    let public = known.unwrap_or_else(|| {
+        let mut text = String::new();
+        write_canonical_node(&element.public, &mut text);
+        let digest = hash_text(&text);
+        public_digests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(address, digest.clone());
+        digest
+    });
+    input.insert("public".into(), json!(public));
+    input.insert("sources".into(), Json::Array(sources));
+    input.insert("fatal-warnings".into(), json!(fatal_warnings));
+    if kind.runs_commands(element) {
+        let environment: Map<String, Json> = element
+            .environment_node
+            .as_map()
+            .expect("mapping")
+            .iter()
+            .filter(|(name, _)| !element.env_nocache.contains(&name.name))
+            .map(|(name, value)| (name.name.clone(), node_to_json(value)))
+            .collect();
+        input.insert("environment".into(), Json::Object(environment));
+        input.insert("sandbox".into(), sandbox_key(&element.sandbox));
+    }
+    input.insert("dependencies".into(), Json::Array(dependencies));
+    let input = Json::Object(input);
+    let key = hash_json(&input);
+
+    let mut runtime = Vec::new();
+    let mut runtime_known = true;
+    for dep in graph.runtime_deps(index) {
+        match runtime_key_of(dep) {
+            Some(k) => runtime.push(json!([graph.elements[dep].name, k])),
+            None => runtime_known = false,
+        }
+    }
+    Ok(ElementKeys {
+        runtime_key: runtime_known.then(|| hash_json(&json!({"key": key, "runtime": runtime}))),
+        key: Some(key),
+        sources_resolved: true,
+    })
 }
 
 #[cfg(test)]
@@ -325,5 +386,20 @@ mod tests {
         assert_eq!(text, canonical_json(&node_to_json(&node)));
         assert_eq!(hash_json(&a), hash_json(&b));
         assert_eq!(hash_json(&a).len(), 64);
+        let mut text = String::new();
+        write_json_string("a\"b\\c\nd\re\tf\u{1}g\u{1f}é", &mut text);
+        assert_eq!(text, r#""a\"b\\c\nd\re\tf\u0001g\u001fé""#);
+        // Escapes at every offset of a long run, and runs with none.
+        for at in 0..20 {
+            for c in ['"', '\n', '\\', '\u{7}', 'é'] {
+                let mut plain: String = "abcdefghijklmnopqrst".into();
+                plain.insert(at, c);
+                let mut ours = String::new();
+                write_json_string(&plain, &mut ours);
+                let expected = serde_json::to_string(&plain).unwrap();
+                assert_eq!(ours, expected, "{plain:?}");
+            }
+        }
+        assert_eq!(text, serde_json::to_string("a\"b\\c\nd\re\tf\u{1}g\u{1f}é").unwrap());
     }
 }

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use indexmap::IndexMap;
 
@@ -116,6 +116,18 @@ pub struct KindBase {
     pub sandbox: Node,
     /// The variables the split rules refer to.
     pub split_rule_variables: Vec<String>,
+    /// `variables`, resolved once for all the kind's elements.
+    prepared: std::sync::OnceLock<Option<Arc<crate::variables::BaseVariables>>>,
+}
+
+impl KindBase {
+    /// The base variables prepared for elements to lay theirs over
+    /// (`None` when one is not a string: elements take the general path).
+    pub fn prepared_variables(&self) -> Option<&Arc<crate::variables::BaseVariables>> {
+        self.prepared
+            .get_or_init(|| crate::variables::BaseVariables::prepare(self.variables.as_map()?).map(Arc::new))
+            .as_ref()
+    }
 }
 
 pub use crate::junctions::JunctionInfo;
@@ -157,7 +169,12 @@ pub struct Project {
     pub registry: KindRegistry,
     /// Pins from `project.refs` (with `ref-storage: project.refs`).
     pub refs: crate::refs::Refs,
-    kind_bases: HashMap<String, Arc<KindBase>>,
+    kind_bases: HashMap<String, OnceLock<Result<Arc<KindBase>, LoadError>>>,
+    /// What kind bases are made from: the project's values, and the
+    /// first-pass ones junctions see.
+    base_layers: [KindBase; 2],
+    /// The per-kind overrides of project.conf (`elements:`).
+    overrides: Mapping,
     includes: IncludeCache,
     warnings: Mutex<Vec<String>>,
     /// Where this project sits in the tree of projects: its junction and
@@ -593,6 +610,7 @@ impl Project {
             split_rules,
             sandbox,
             split_rule_variables: Vec::new(),
+            prepared: Default::default(),
         };
         let overrides = element_overrides.as_map().expect("mapping");
         for (kind, over) in overrides.iter() {
@@ -614,17 +632,15 @@ impl Project {
             split_rules: Node::map(synthetic.clone()),
             sandbox: Node::map(synthetic.clone()),
             split_rule_variables: Vec::new(),
+            prepared: Default::default(),
         };
-        let mut kind_bases = HashMap::new();
-        for (name, kind) in kinds.element_kinds() {
-            let project_base = if kind.first_pass() {
-                &first_pass_base
-            } else {
-                &project_base
-            };
-            let base = kind_base(project_base, name, kind.as_ref(), overrides.get(name))?;
-            kind_bases.insert(name.to_string(), Arc::new(base));
-        }
+        // Each kind's base is made when an element first uses it, as
+        // BuildStream reads a plugin's defaults when it first loads it.
+        let kind_bases = kinds
+            .element_kinds()
+            .map(|(name, _)| (name.to_string(), OnceLock::new()))
+            .collect();
+        let overrides = overrides.clone();
 
         Ok(Project {
             dir,
@@ -644,6 +660,8 @@ impl Project {
             registry,
             refs,
             kind_bases,
+            base_layers: [project_base, first_pass_base],
+            overrides,
             includes,
             warnings: Mutex::default(),
             junction: None,
@@ -681,9 +699,16 @@ impl Project {
         std::mem::take(&mut *self.warnings.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
-    /// The base for elements of `kind`.
-    pub fn kind_base(&self, kind: &str) -> Option<&Arc<KindBase>> {
-        self.kind_bases.get(kind)
+    /// The base for elements of `kind` (`None` for a kind the project
+    /// does not have).
+    pub fn kind_base(&self, kind: &str) -> Option<Result<&Arc<KindBase>, LoadError>> {
+        let slot = self.kind_bases.get(kind)?;
+        let element_kind = self.kinds.element(kind)?;
+        let made = slot.get_or_init(|| {
+            let layer = &self.base_layers[usize::from(element_kind.first_pass())];
+            kind_base(layer, kind, element_kind.as_ref(), self.overrides.get(kind)).map(Arc::new)
+        });
+        Some(made.as_ref().map_err(Clone::clone))
     }
 
     /// The public data of elements of `kind` whose split-rule variables
@@ -1249,6 +1274,7 @@ fn kind_base(
         split_rules,
         sandbox,
         split_rule_variables,
+        prepared: Default::default(),
     })
 }
 

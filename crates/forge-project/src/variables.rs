@@ -5,9 +5,13 @@
 //! variable is still an error), `$VAR` is left to the shell, and a `%{` that
 //! does not open a valid name stays literal.
 
-use indexmap::IndexMap;
+use std::sync::Arc;
 
 use forge_yaml::{Mapping, Node, Span, Value};
+
+/// Name lookups are the inner loop of loading: a fast hasher (names come
+/// from the project, whose size bounds the work anyway).
+type IndexMap<K, V> = indexmap::IndexMap<K, V, foldhash::fast::RandomState>;
 
 use crate::error::{LoadError, did_you_mean};
 
@@ -27,7 +31,7 @@ fn pieces(text: &str) -> Vec<Piece<'_>> {
     let mut rest = text;
     let mut literal_start = 0;
     let mut offset = 0;
-    while let Some(found) = rest.find("%{") {
+    while let Some(found) = find_reference_start(rest) {
         let after = &rest[found + 2..];
         let name_len = reference_name_len(after);
         if name_len > 0 && after[name_len..].starts_with('}') {
@@ -49,6 +53,25 @@ fn pieces(text: &str) -> Vec<Piece<'_>> {
         out.push(Piece::Text(&text[literal_start..]));
     }
     out
+}
+
+/// Where the first `%{` of `text` starts: a byte search, not a substring
+/// searcher built for every string (most strings have none).
+fn find_reference_start(text: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut from = 0;
+    while let Some(found) = bytes[from..].iter().position(|&b| b == b'%') {
+        let at = from + found;
+        if bytes.get(at + 1) == Some(&b'{') {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
+}
+
+fn has_reference_start(text: &str) -> bool {
+    find_reference_start(text).is_some()
 }
 
 /// The variable names `text` refers to, in order.
@@ -74,13 +97,267 @@ fn reference_name_len(s: &str) -> usize {
 /// An element's resolved variables.
 #[derive(Clone, Debug, Default)]
 pub struct Variables {
+    /// The kind's base, whose values this element shares where it does
+    /// not change them.
+    base: Option<Arc<BaseVariables>>,
+    /// By index of the base: this element's value where it differs.
+    changed: Vec<Option<String>>,
+    /// Variables beyond the base, in definition order.
     values: IndexMap<String, String>,
+}
+
+/// The definitions a resolution works on: variable `i` has a raw value
+/// and a span, and may be known already; names are looked up to indices.
+trait Definitions {
+    fn len(&self) -> usize;
+    fn raw(&self, index: usize) -> (&str, &Span);
+    fn name(&self, index: usize) -> &str;
+    fn index_of(&self, name: &str) -> Option<usize>;
+    /// The value of a variable resolved beforehand.
+    fn known(&self, index: usize) -> Option<&str>;
+}
+
+impl Definitions for IndexMap<&str, (&str, &Span)> {
+    fn len(&self) -> usize {
+        IndexMap::len(self)
+    }
+    fn raw(&self, index: usize) -> (&str, &Span) {
+        self[index]
+    }
+    fn name(&self, index: usize) -> &str {
+        self.get_index(index).expect("index").0
+    }
+    fn index_of(&self, name: &str) -> Option<usize> {
+        self.get_index_of(name)
+    }
+    fn known(&self, _: usize) -> Option<&str> {
+        None
+    }
+}
+
+/// Resolves every variable `defs` does not know, in definition order,
+/// depth first without recursion: the first error met is the one
+/// reported, whatever was resolved beforehand. Slots of known variables
+/// stay empty.
+fn resolve_all(defs: &impl Definitions) -> Result<Vec<Option<String>>, LoadError> {
+    let mut resolved: Vec<Option<String>> = vec![None; defs.len()];
+    let mut parsed: Vec<Option<Vec<Piece<'_>>>> = (0..defs.len()).map(|_| None).collect();
+    let mut in_progress = vec![false; defs.len()];
+    // (variable, how many of its pieces are known resolved)
+    let mut stack: Vec<(usize, usize)> = Vec::new();
+    for root in 0..defs.len() {
+        if resolved[root].is_some() || defs.known(root).is_some() {
+            continue;
+        }
+        stack.push((root, 0));
+        in_progress[root] = true;
+        while let Some(&mut (current, ref mut done)) = stack.last_mut() {
+            let (value, span) = defs.raw(current);
+            let pieces = parsed[current].get_or_insert_with(|| pieces(value));
+            let mut waiting_on = None;
+            while let Some(piece) = pieces.get(*done) {
+                if let Piece::Ref(name) = piece {
+                    let Some(index) = defs.index_of(name) else {
+                        return Err(undefined(name, span, (0..defs.len()).map(|i| defs.name(i))));
+                    };
+                    if resolved[index].is_none() && defs.known(index).is_none() {
+                        if in_progress[index] {
+                            let chain: Vec<usize> = stack.iter().map(|(i, _)| *i).collect();
+                            return Err(cycle(defs, &chain, index));
+                        }
+                        waiting_on = Some(index);
+                        break;
+                    }
+                }
+                *done += 1;
+            }
+            match waiting_on {
+                Some(index) => {
+                    in_progress[index] = true;
+                    stack.push((index, 0));
+                }
+                None => {
+                    let mut text = String::with_capacity(value.len());
+                    for piece in pieces.iter() {
+                        match piece {
+                            Piece::Text(t) => text.push_str(t),
+                            Piece::Ref(name) => {
+                                let index = defs.index_of(name).expect("checked above");
+                                let value = resolved[index].as_deref().or_else(|| defs.known(index));
+                                text.push_str(value.expect("resolved"));
+                            }
+                        }
+                    }
+                    resolved[current] = Some(text);
+                    in_progress[current] = false;
+                    stack.pop();
+                }
+            }
+        }
+    }
+    Ok(resolved)
+}
+
+/// A kind's base variables, resolved once for every element of the kind:
+/// an element resolves again only the variables its own definitions (and
+/// its name) reach, and shares the rest.
+#[derive(Debug)]
+pub struct BaseVariables {
+    /// name → (raw value, span), in definition order.
+    defs: IndexMap<String, (String, Span)>,
+    /// The value of each variable that needs nothing from an element;
+    /// `None` for those that refer to a name the base lacks (such as
+    /// `element-name`) or sit in a cycle.
+    values: Vec<Option<String>>,
+    /// For each variable, the variables whose values refer to it.
+    dependents: Vec<Vec<usize>>,
+}
+
+/// A base with an element's own string variables laid over it.
+struct Layered<'a> {
+    base: &'a BaseVariables,
+    /// Replacement raw values of base variables.
+    replaced: Vec<Option<(&'a str, &'a Span)>>,
+    /// Base variables to resolve again.
+    dirty: Vec<bool>,
+    /// Variables the base lacks, after the base's.
+    added: IndexMap<&'a str, (&'a str, &'a Span)>,
+}
+
+impl Definitions for Layered<'_> {
+    fn len(&self) -> usize {
+        self.base.defs.len() + self.added.len()
+    }
+    fn raw(&self, index: usize) -> (&str, &Span) {
+        match self.base.defs.get_index(index) {
+            Some((_, (value, span))) => self.replaced[index].unwrap_or((value.as_str(), span)),
+            None => self.added[index - self.base.defs.len()],
+        }
+    }
+    fn name(&self, index: usize) -> &str {
+        match self.base.defs.get_index(index) {
+            Some((name, _)) => name,
+            None => self.added.get_index(index - self.base.defs.len()).expect("index").0,
+        }
+    }
+    fn index_of(&self, name: &str) -> Option<usize> {
+        self.base
+            .defs
+            .get_index_of(name)
+            .or_else(|| self.added.get_index_of(name).map(|i| i + self.base.defs.len()))
+    }
+    fn known(&self, index: usize) -> Option<&str> {
+        match self.dirty.get(index) {
+            Some(false) => self.base.values[index].as_deref(),
+            _ => None,
+        }
+    }
+}
+
+impl BaseVariables {
+    /// Prepares `defs`; `None` when a value is not a string (the element
+    /// then takes the general path, which reports it).
+    pub fn prepare(defs: &Mapping) -> Option<BaseVariables> {
+        let mut table: IndexMap<String, (String, Span)> =
+            IndexMap::with_capacity_and_hasher(defs.len(), Default::default());
+        for (key, node) in defs.iter() {
+            table.insert(key.name.clone(), (node.as_str()?.to_string(), node.span.clone()));
+        }
+        let mut dependents = vec![Vec::new(); table.len()];
+        let mut broken = vec![false; table.len()];
+        for (index, (value, _)) in table.values().enumerate() {
+            for name in references(value) {
+                match table.get_index_of(name) {
+                    Some(target) => dependents[target].push(index),
+                    None => broken[index] = true,
+                }
+            }
+        }
+        // What reaches a missing name cannot resolve without the element.
+        let mut queue: Vec<usize> = (0..table.len()).filter(|&i| broken[i]).collect();
+        while let Some(index) = queue.pop() {
+            for &dependent in &dependents[index] {
+                if !broken[dependent] {
+                    broken[dependent] = true;
+                    queue.push(dependent);
+                }
+            }
+        }
+        let raw: IndexMap<&str, (&str, &Span)> = table
+            .iter()
+            .filter(|(name, _)| !broken[table.get_index_of(name.as_str()).expect("present")])
+            .map(|(name, (value, span))| (name.as_str(), (value.as_str(), span)))
+            .collect();
+        let mut values: Vec<Option<String>> = vec![None; table.len()];
+        // A cycle among the rest leaves every variable to the elements,
+        // which report it.
+        if let Ok(resolved) = resolve_all(&raw) {
+            for ((name, _), value) in raw.iter().zip(resolved) {
+                values[table.get_index_of(*name).expect("present")] = value;
+            }
+        }
+        Some(BaseVariables {
+            defs: table,
+            values,
+            dependents,
+        })
+    }
+
+    /// The raw value of `name`.
+    pub fn raw(&self, name: &str) -> Option<&str> {
+        self.defs.get(name).map(|(value, _)| value.as_str())
+    }
+
+    /// Resolves the base with `own` (name, raw value, span) laid over it,
+    /// as composing them and resolving the whole would.
+    pub fn resolve_with(self: &Arc<Self>, own: &[(&str, &str, &Span)]) -> Result<Variables, LoadError> {
+        let mut layered = Layered {
+            base: self,
+            replaced: vec![None; self.defs.len()],
+            dirty: self.values.iter().map(Option::is_none).collect(),
+            added: IndexMap::default(),
+        };
+        let mut replaced: Vec<usize> = Vec::new();
+        for &(name, value, span) in own {
+            match self.defs.get_index_of(name) {
+                Some(index) => {
+                    layered.replaced[index] = Some((value, span));
+                    layered.dirty[index] = true;
+                    replaced.push(index);
+                }
+                None => {
+                    layered.added.insert(name, (value, span));
+                }
+            }
+        }
+        // Whatever refers to a replaced variable, directly or not, resolves
+        // again; names the base lacks were never resolved.
+        while let Some(index) = replaced.pop() {
+            for &dependent in &self.dependents[index] {
+                if !layered.dirty[dependent] {
+                    layered.dirty[dependent] = true;
+                    replaced.push(dependent);
+                }
+            }
+        }
+        let mut resolved = resolve_all(&layered)?;
+        let values = resolved
+            .drain(self.defs.len()..)
+            .zip(layered.added.keys())
+            .map(|(value, name)| (name.to_string(), value.expect("every variable resolved")))
+            .collect();
+        Ok(Variables {
+            base: Some(self.clone()),
+            changed: resolved,
+            values,
+        })
+    }
 }
 
 impl Variables {
     /// Resolves every variable in `defs` (name → string node).
     pub fn resolve(defs: &Mapping) -> Result<Variables, LoadError> {
-        let mut raw: IndexMap<&str, (&str, &Span)> = IndexMap::with_capacity(defs.len());
+        let mut raw: IndexMap<&str, (&str, &Span)> = IndexMap::with_capacity_and_hasher(defs.len(), Default::default());
         for (key, node) in defs.iter() {
             let value = node.as_str().ok_or_else(|| {
                 LoadError::at(
@@ -90,62 +367,17 @@ impl Variables {
             })?;
             raw.insert(key.name.as_str(), (value, &node.span));
         }
-        let mut resolved: Vec<Option<String>> = vec![None; raw.len()];
-        let mut in_progress = vec![false; raw.len()];
-        for root in 0..raw.len() {
-            if resolved[root].is_some() {
-                continue;
-            }
-            // Iterative depth-first resolution: the stack holds variables
-            // whose references are not all resolved yet.
-            let mut stack = vec![root];
-            in_progress[root] = true;
-            while let Some(&current) = stack.last() {
-                let (value, span) = raw[current];
-                let mut waiting_on = None;
-                for piece in pieces(value) {
-                    let Piece::Ref(name) = piece else { continue };
-                    let Some(index) = raw.get_index_of(name) else {
-                        return Err(undefined(name, span, raw.keys().copied()));
-                    };
-                    if resolved[index].is_some() {
-                        continue;
-                    }
-                    if in_progress[index] {
-                        return Err(cycle(&raw, &stack, index));
-                    }
-                    waiting_on = Some(index);
-                    break;
-                }
-                match waiting_on {
-                    Some(index) => {
-                        in_progress[index] = true;
-                        stack.push(index);
-                    }
-                    None => {
-                        let mut text = String::with_capacity(value.len());
-                        for piece in pieces(value) {
-                            match piece {
-                                Piece::Text(t) => text.push_str(t),
-                                Piece::Ref(name) => {
-                                    let index = raw.get_index_of(name).expect("checked above");
-                                    text.push_str(resolved[index].as_deref().expect("resolved"));
-                                }
-                            }
-                        }
-                        resolved[current] = Some(text);
-                        in_progress[current] = false;
-                        stack.pop();
-                    }
-                }
-            }
-        }
+        let resolved = resolve_all(&raw)?;
         let values = raw
             .keys()
             .zip(resolved)
             .map(|(name, value)| (name.to_string(), value.expect("every variable resolved")))
             .collect();
-        Ok(Variables { values })
+        Ok(Variables {
+            base: None,
+            changed: Vec::new(),
+            values,
+        })
     }
 
     /// Resolves only the variables that the strings in `nodes` need, and
@@ -179,26 +411,37 @@ impl Variables {
 
     /// The value of `name`.
     pub fn get(&self, name: &str) -> Option<&str> {
+        if let Some(base) = &self.base
+            && let Some(index) = base.defs.get_index_of(name)
+        {
+            return self.changed[index].as_deref().or(base.values[index].as_deref());
+        }
         self.values.get(name).map(String::as_str)
     }
 
     /// All variables in definition order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.values.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+        let shared = self.base.iter().flat_map(move |base| {
+            base.defs.keys().enumerate().map(move |(index, name)| {
+                let value = self.changed[index].as_deref().or(base.values[index].as_deref());
+                (name.as_str(), value.expect("every variable resolved"))
+            })
+        });
+        shared.chain(self.values.iter().map(|(k, v)| (k.as_str(), v.as_str())))
     }
 
     /// Expands the references in `text`, found at `span`.
     pub fn expand(&self, text: &str, span: &Span) -> Result<String, LoadError> {
-        if !text.contains("%{") {
+        if !has_reference_start(text) {
             return Ok(text.to_string());
         }
         let mut out = String::with_capacity(text.len());
         for piece in pieces(text) {
             match piece {
                 Piece::Text(t) => out.push_str(t),
-                Piece::Ref(name) => match self.values.get(name) {
+                Piece::Ref(name) => match self.get(name) {
                     Some(value) => out.push_str(value),
-                    None => return Err(undefined(name, span, self.values.keys().map(String::as_str))),
+                    None => return Err(undefined(name, span, self.iter().map(|(name, _)| name))),
                 },
             }
         }
@@ -211,7 +454,7 @@ impl Variables {
         while let Some(node) = stack.pop() {
             match &mut node.value {
                 Value::Str(s) => {
-                    if s.contains("%{") {
+                    if has_reference_start(s) {
                         *s = self.expand(s, &node.span)?;
                     }
                 }
@@ -233,19 +476,19 @@ fn undefined<'a>(name: &str, span: &Span, known: impl Iterator<Item = &'a str>) 
     }
 }
 
-fn cycle(raw: &IndexMap<&str, (&str, &Span)>, stack: &[usize], back_to: usize) -> LoadError {
-    let name = |i: usize| *raw.get_index(i).expect("index").0;
+fn cycle(raw: &impl Definitions, stack: &[usize], back_to: usize) -> LoadError {
+    let name = |i: usize| raw.name(i);
     let start = stack.iter().position(|&i| i == back_to).unwrap_or(0);
     let chain = &stack[start..];
     let mut err = LoadError::at(
-        raw[back_to].1,
+        raw.raw(back_to).1,
         format!("circular dependency detected on variable '{}'", name(back_to)),
     );
     for (i, &var) in chain.iter().enumerate() {
         let next = chain.get(i + 1).copied().unwrap_or(back_to);
         err = err.with_detail(format!(
             "{}: variable '{}' refers to variable '{}'",
-            raw[var].1,
+            raw.raw(var).1,
             name(var),
             name(next)
         ));
@@ -273,6 +516,8 @@ mod tests {
         assert_eq!(pieces("%{1x}"), vec![Piece::Text("%{1x}")]);
         assert_eq!(pieces("%%{a}"), vec![Piece::Text("%"), Piece::Ref("a")]);
         assert_eq!(pieces("%{a-b_c}%{d}"), vec![Piece::Ref("a-b_c"), Piece::Ref("d")]);
+        assert!(has_reference_start("50% %{x}") && has_reference_start("%{"));
+        assert!(!has_reference_start("100% {}") && !has_reference_start("%") && !has_reference_start(""));
     }
 
     #[test]
@@ -335,6 +580,52 @@ mod tests {
         assert_eq!(vars.get("url"), Some("file:///srv/t/"));
         assert_eq!(vars.get("build-root"), None);
         assert!(Variables::resolve(node.as_map().unwrap()).is_err());
+    }
+
+    /// Laying variables over a prepared base gives what composing them and
+    /// resolving the whole gives, values and errors alike.
+    #[test]
+    fn prepared_bases_resolve_as_the_whole_does() {
+        let base = "prefix: /usr\nbindir: '%{prefix}/bin'\nroot: '/b/%{element-name}'\n\
+                    dir: '%{root}/%{bindir}'\nloop-a: '%{loop-b}'\nloop-b: '%{loop-a}'\nlate: '%{extra}'\n";
+        let cases: &[&str] = &[
+            "element-name: e\nloop-a: x\nextra: y\n",
+            "element-name: e\nprefix: /opt\nloop-b: '%{prefix}'\nextra: '%{dir}'\n",
+            "element-name: e\nloop-a: x\n",
+            "element-name: e\nextra: y\n",
+            "element-name: e\nloop-a: x\nextra: '%{late}'\n",
+            "element-name: e\nloop-a: x\nextra: '%{prefx}'\n",
+        ];
+        let base_node = parse_str("base.yml", base).unwrap();
+        let prepared = Arc::new(BaseVariables::prepare(base_node.as_map().unwrap()).unwrap());
+        for case in cases {
+            let own = parse_str("e.bst", case).unwrap();
+            let mut whole = base_node.clone();
+            crate::compose::compose(&mut whole, own.clone()).unwrap();
+            let expected = Variables::resolve(whole.as_map().unwrap());
+            let strings: Vec<(&str, &str, &Span)> = own
+                .as_map()
+                .unwrap()
+                .iter()
+                .map(|(k, v)| (k.name.as_str(), v.as_str().unwrap(), &v.span))
+                .collect();
+            let got = prepared.resolve_with(&strings);
+            match (expected, got) {
+                (Ok(a), Ok(b)) => assert_eq!(a.iter().collect::<Vec<_>>(), b.iter().collect::<Vec<_>>(), "{case}"),
+                (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "{case}"),
+                (a, b) => panic!("{case}: {a:?} vs {b:?}"),
+            }
+        }
+        // Once prepared, the base's own values are not resolved again.
+        let own = [
+            ("element-name", "e", &Span::synthetic("t")),
+            ("loop-a", "x", &Span::synthetic("t")),
+            ("extra", "y", &Span::synthetic("t")),
+        ];
+        let vars = prepared.resolve_with(&own).unwrap();
+        assert_eq!(vars.get("dir"), Some("/b/e//usr/bin"));
+        assert_eq!(prepared.raw("bindir"), Some("%{prefix}/bin"));
+        assert!(BaseVariables::prepare(parse_str("b", "a: [x]\n").unwrap().as_map().unwrap()).is_none());
     }
 
     #[test]

@@ -119,6 +119,10 @@ pub fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
 /// contents are hashed on every core, and not at all when `hashes` knows
 /// the file unchanged.
 pub fn tree_digest(path: &Path, hashes: &FileHashCache) -> std::io::Result<String> {
+    hashes.tree_once(path, || walk_digest(path, hashes))
+}
+
+fn walk_digest(path: &Path, hashes: &FileHashCache) -> std::io::Result<String> {
     let meta = fs::symlink_metadata(path)?;
     if !meta.is_dir() {
         return entry_digest(path, &meta, hashes);
