@@ -1,6 +1,6 @@
 #!/bin/sh
 # Build benchmarks, forge against its peers in the same run:
-#  1. 1,000 trivial import elements (../shared/bench/gen_elements.sh, fan):
+#  1. 1,000 trivial import elements (bench/gen-elements.sh, fan):
 #     first build and no-op build, forge build against bst build;
 #  2. staging a cached 500 MB artifact (5,000 files of 100 KiB) the way a
 #     read-only sandbox root is staged (hardlinks from the cache, through
@@ -9,8 +9,7 @@
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
-gen="$root/../shared/bench/gen_elements.sh"
-[ -f "$gen" ] || { echo "bench/build.sh: needs ../shared/bench/gen_elements.sh beside the repository" >&2; exit 2; }
+gen="$here/gen-elements.sh"
 BST=${1:-${BST:-bst}}
 FORGE="$root/target/release/forge"
 (cd "$root" && cargo build --release -q)

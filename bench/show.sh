@@ -1,14 +1,14 @@
 #!/bin/sh
 # forge show vs bst show on generated projects (1,000 and 10,000 trivial
-# import elements, fan-out and one deep chain), in the same run.
+# import elements, fan-out and one deep chain, from
+# bench/gen-elements.sh), in the same run.
 #
 # Usage: bench/show.sh [BST]   (BST: path to bst 2.8.1; skipped if absent)
 # Writes a table to stdout; medians of 5 runs (3 for bst).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
-gen="$root/../shared/bench/gen_elements.sh"
-[ -f "$gen" ] || { echo "bench/show.sh: needs ../shared/bench/gen_elements.sh beside the repository" >&2; exit 2; }
+gen="$here/gen-elements.sh"
 BST=${1:-${BST:-bst}}
 FORGE="$root/target/release/forge"
 (cd "$root" && cargo build --release -q)

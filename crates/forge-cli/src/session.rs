@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use forge_project::Project;
 use forge_project::filehash::FileHashCache;
+use forge_project::parsecache::ParseCache;
 use forge_sources::{Downloader, SourceCache, SourceContext};
 
 use crate::cli::GlobalOptions;
@@ -25,6 +26,8 @@ pub struct Session {
     pub fetchers: usize,
     /// Digests of project files from earlier runs.
     pub file_hashes: Arc<FileHashCache>,
+    /// Element files parsed in earlier runs.
+    parsed: Arc<ParseCache>,
     network_retries: u32,
     network_timeout: u64,
 }
@@ -54,12 +57,15 @@ impl Session {
         let file_hashes = Arc::new(FileHashCache::load(
             cache_dir.join("file-hashes").join(&project_id[..32]),
         ));
+        let parsed = Arc::new(ParseCache::new(cache_dir.join("parsed")));
+        project.set_parse_cache(parsed.clone());
         project.set_junction_stager(Arc::new(crate::junctions::CacheStager::new(
             &cache_dir,
             file_hashes.clone(),
         )));
         Ok(Session {
             file_hashes,
+            parsed,
             project: Arc::new(project),
             sources: SourceCache::new(&cache_dir),
             cache_dir,
@@ -70,13 +76,15 @@ impl Session {
         })
     }
 
-    /// Computes the cache keys of `graph` and keeps the file digests it
-    /// learnt for the next run.
+    /// Computes the cache keys of `graph` and keeps the file digests and
+    /// parsed files it learnt for the next run (only now: a project that
+    /// does not load leaves the caches as they were).
     pub fn cache_keys(&self, graph: &forge_project::Graph) -> Result<forge_project::CacheKeys, Failure> {
         let keys = forge_project::CacheKeys::compute(graph, &self.file_hashes)?;
         if let Err(e) = self.file_hashes.save() {
             eprintln!("warning: cannot save the file digest cache: {e}");
         }
+        self.parsed.save();
         Ok(keys)
     }
 

@@ -260,3 +260,35 @@ fn help_exists_for_every_command() {
         "{out}"
     );
 }
+
+/// Parsed element files are kept between runs by their text: the second
+/// run reads them back, an edit is seen at once, and a failed load keeps
+/// nothing.
+#[test]
+fn parsed_files_are_kept_by_their_text() {
+    let p = sample();
+    let parsed = p.outside().join("cache/parsed");
+    let entries = || -> usize {
+        std::fs::read_dir(&parsed)
+            .map(|dirs| {
+                dirs.map(|d| std::fs::read_dir(d.unwrap().path()).unwrap().count())
+                    .sum()
+            })
+            .unwrap_or(0)
+    };
+    let first = p.show("%{name}|%{vars}|%{config}", &["app.bst"]);
+    // app, base and tool: one entry each.
+    assert_eq!(entries(), 3);
+    assert_eq!(p.show("%{name}|%{vars}|%{config}", &["app.bst"]), first);
+    assert_eq!(entries(), 3);
+
+    let edited = "kind: manual\nbuild-depends:\n- base.bst\nconfig:\n  build-commands:\n  - make DESTDIR=%{install-root}\n";
+    std::fs::write(p.root.join("elements/app.bst"), edited).unwrap();
+    let after = p.show("%{config}", &["--deps", "none", "app.bst"]);
+    assert!(after.contains("make DESTDIR=/buildstream-install"), "{after}");
+    assert_eq!(entries(), 4);
+
+    std::fs::write(p.root.join("elements/app.bst"), "kind: manual\ndepends:\n- gone.bst\n").unwrap();
+    p.forge(&["show", "app.bst"]).fails(3);
+    assert_eq!(entries(), 4, "a project that does not load adds nothing");
+}

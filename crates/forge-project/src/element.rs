@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use indexmap::IndexMap;
 
-use forge_yaml::{Mapping, Node, Span, Value, parse_str};
+use forge_yaml::{Mapping, Node, Span, Value};
 
 use crate::compose::{compose, finish};
 use crate::error::{LoadError, check_keys};
@@ -190,7 +190,7 @@ fn as_bool(node: &Node, what: &str) -> Result<bool, LoadError> {
 /// Loads element `name` (local to `project`) from `text`.
 pub fn load_element(project: &Arc<Project>, name: &str, text: &str) -> Result<Element, LoadError> {
     let file: Arc<str> = Arc::from(project.element_display_path(name));
-    let mut node = parse_str(&file, text)?;
+    let mut node = project.parse_element_file(&file, text)?;
     project.with_directives(&mut node, |node| {
         resolve_element(
             project,

@@ -8,6 +8,7 @@
 //! only, in dependency order.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use serde_json::{Map, Value as Json, json};
@@ -273,7 +274,9 @@ fn key_element(
         runtime_key: None,
         sources_resolved: true,
     };
-    let mut sources = Vec::with_capacity(element.sources.len());
+    // The key input is written in its canonical form directly: building
+    // JSON values first costs more than the rest of keying.
+    let mut sources = String::from("[");
     for source in &element.sources {
         let kind = element
             .project
@@ -282,92 +285,177 @@ fn key_element(
             .expect("loaded sources have known kinds");
         match kind.unique_key(source, &ctx)? {
             Some(key) => {
-                let mut entry = Map::new();
-                entry.insert("kind".into(), json!(source.kind_id));
-                entry.insert("key".into(), key);
-                if let Some(dir) = &source.directory {
-                    entry.insert("directory".into(), json!(dir));
+                if sources.len() > 1 {
+                    sources.push(',');
                 }
-                sources.push(Json::Object(entry));
+                let mut entry = Object::new(&mut sources);
+                if let Some(dir) = &source.directory {
+                    write_json_string(dir, entry.key("directory"));
+                }
+                write_canonical(&key, entry.key("key"));
+                write_json_string(source.kind_id, entry.key("kind"));
+                entry.end();
             }
             None => unkeyed.sources_resolved = false,
         }
     }
-    let mut dependencies = Vec::new();
+    sources.push(']');
+    let mut dependencies = String::from("[");
     for dep in graph.build_deps(index) {
         match runtime_key_of(dep) {
-            Some(key) => dependencies.push(json!([graph.elements[dep].name, key])),
+            Some(key) => write_pair(&mut dependencies, &graph.elements[dep].name, &key),
             None => return Ok(unkeyed),
         }
     }
+    dependencies.push(']');
     if !unkeyed.sources_resolved {
         return Ok(unkeyed);
     }
-    let mut fatal_warnings = element.project.fatal_warnings.clone();
-    fatal_warnings.sort();
     let kind = element
         .project
         .kinds
         .element(&element.kind)
         .expect("loaded elements have known kinds");
-    let mut input = Map::new();
-    input.insert("format".into(), json!(KEY_FORMAT_VERSION));
-    input.insert("kind".into(), json!(element.kind_id));
-    input.insert("kind-version".into(), json!(kind.version()));
-    input.insert("config".into(), kind.unique_key(element));
-    input.insert(
-        "build-root".into(),
-        json!(element.variables.get("build-root").unwrap_or_default()),
+    let public = public_digest(&element.public, public_digests);
+
+    let mut text = String::with_capacity(4096);
+    let mut input = Object::new(&mut text);
+    write_json_string(
+        element.variables.get("build-root").unwrap_or_default(),
+        input.key("build-root"),
     );
-    // Public data goes in as its own digest.
-    let address = Arc::as_ptr(&element.public) as usize;
-    let known = public_digests
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .get(&address)
-        .cloned();
-    let public = known.unwrap_or_else(|| {
-        let mut text = String::new();
-        write_canonical_node(&element.public, &mut text);
-        let digest = hash_text(&text);
-        public_digests
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(address, digest.clone());
-        digest
-    });
-    input.insert("public".into(), json!(public));
-    input.insert("sources".into(), Json::Array(sources));
-    input.insert("fatal-warnings".into(), json!(fatal_warnings));
-    if kind.runs_commands(element) {
-        let environment: Map<String, Json> = element
+    write_canonical(&kind.unique_key(element), input.key("config"));
+    input.key("dependencies").push_str(&dependencies);
+    let runs_commands = kind.runs_commands(element);
+    if runs_commands {
+        let out = input.key("environment");
+        let mut entries: Vec<(&str, &Node)> = element
             .environment_node
             .as_map()
             .expect("mapping")
             .iter()
             .filter(|(name, _)| !element.env_nocache.contains(&name.name))
-            .map(|(name, value)| (name.name.clone(), node_to_json(value)))
+            .map(|(name, value)| (name.name.as_str(), value))
             .collect();
-        input.insert("environment".into(), Json::Object(environment));
-        input.insert("sandbox".into(), sandbox_key(&element.sandbox));
+        entries.sort_by(|a, b| a.0.cmp(b.0));
+        out.push('{');
+        for (i, (name, value)) in entries.into_iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            write_json_string(name, out);
+            out.push(':');
+            write_canonical_node(value, out);
+        }
+        out.push('}');
     }
-    input.insert("dependencies".into(), Json::Array(dependencies));
-    let input = Json::Object(input);
-    let key = hash_json(&input);
+    let mut fatal_warnings: Vec<&String> = element.project.fatal_warnings.iter().collect();
+    fatal_warnings.sort();
+    write_string_list(input.key("fatal-warnings"), fatal_warnings.into_iter());
+    let _ = write!(input.key("format"), "{KEY_FORMAT_VERSION}");
+    write_json_string(element.kind_id, input.key("kind"));
+    let _ = write!(input.key("kind-version"), "{}", kind.version());
+    write_json_string(&public, input.key("public"));
+    if runs_commands {
+        write_canonical(&sandbox_key(&element.sandbox), input.key("sandbox"));
+    }
+    input.key("sources").push_str(&sources);
+    input.end();
+    let key = hash_text(&text);
 
-    let mut runtime = Vec::new();
+    let mut runtime = String::from("[");
     let mut runtime_known = true;
     for dep in graph.runtime_deps(index) {
         match runtime_key_of(dep) {
-            Some(k) => runtime.push(json!([graph.elements[dep].name, k])),
+            Some(k) => write_pair(&mut runtime, &graph.elements[dep].name, &k),
             None => runtime_known = false,
         }
     }
+    runtime.push(']');
+    let runtime_key = runtime_known.then(|| {
+        let mut text = String::new();
+        let mut object = Object::new(&mut text);
+        write_json_string(&key, object.key("key"));
+        object.key("runtime").push_str(&runtime);
+        object.end();
+        hash_text(&text)
+    });
     Ok(ElementKeys {
-        runtime_key: runtime_known.then(|| hash_json(&json!({"key": key, "runtime": runtime}))),
+        runtime_key,
         key: Some(key),
         sources_resolved: true,
     })
+}
+
+/// The digest of public data, computed once per shared copy.
+fn public_digest(public: &Arc<Node>, known: &Mutex<HashMap<usize, String>>) -> String {
+    let address = Arc::as_ptr(public) as usize;
+    if let Some(digest) = known.lock().unwrap_or_else(|e| e.into_inner()).get(&address) {
+        return digest.clone();
+    }
+    let mut text = String::new();
+    write_canonical_node(public, &mut text);
+    let digest = hash_text(&text);
+    known
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(address, digest.clone());
+    digest
+}
+
+/// Appends `[name, key]` to a JSON array being written.
+fn write_pair(out: &mut String, name: &str, key: &str) {
+    if out.len() > 1 {
+        out.push(',');
+    }
+    out.push('[');
+    write_json_string(name, out);
+    out.push(',');
+    write_json_string(key, out);
+    out.push(']');
+}
+
+fn write_string_list<'a>(out: &mut String, items: impl Iterator<Item = &'a String>) {
+    out.push('[');
+    for (i, item) in items.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_json_string(item, out);
+    }
+    out.push(']');
+}
+
+/// A JSON object written in canonical form: its keys must come in order.
+struct Object<'a> {
+    out: &'a mut String,
+    last: Option<&'static str>,
+}
+
+impl<'a> Object<'a> {
+    fn new(out: &'a mut String) -> Object<'a> {
+        out.push('{');
+        Object { out, last: None }
+    }
+
+    /// Starts the value of `key`; the caller writes it.
+    fn key(&mut self, key: &'static str) -> &mut String {
+        assert!(
+            self.last.is_none_or(|last| last < key),
+            "canonical keys must come in order"
+        );
+        if self.last.is_some() {
+            self.out.push(',');
+        }
+        write_json_string(key, self.out);
+        self.out.push(':');
+        self.last = Some(key);
+        self.out
+    }
+
+    fn end(self) {
+        self.out.push('}');
+    }
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@ pub mod keys;
 pub mod kind;
 pub mod options;
 pub mod parallel;
+pub mod parsecache;
 pub mod plugins;
 pub mod project;
 pub mod pysort;

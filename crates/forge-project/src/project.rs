@@ -192,6 +192,9 @@ pub struct Project {
     /// How junction sources are staged (set by the front end; without one,
     /// only junctions of one local directory load).
     pub(crate) stager: Option<Arc<dyn crate::junctions::JunctionStager>>,
+    /// Where parsed element files are kept between runs (set by the front
+    /// end; without one, every file is parsed).
+    parse_cache: Option<Arc<crate::parsecache::ParseCache>>,
     /// Every project loaded in this tree, shared from the top.
     tree: Arc<crate::junctions::ProjectTree>,
     /// How this project was loaded (for its subprojects).
@@ -672,6 +675,7 @@ impl Project {
             duplicate_junctions,
             subprojects: Mutex::default(),
             stager: None,
+            parse_cache: None,
             tree: Arc::default(),
             shared_public: Mutex::default(),
         })
@@ -777,6 +781,19 @@ impl Project {
         Ok(node)
     }
 
+    /// Keeps parsed element files in `cache` between runs.
+    pub fn set_parse_cache(&mut self, cache: Arc<crate::parsecache::ParseCache>) {
+        self.parse_cache = Some(cache);
+    }
+
+    /// Parses an element file: from the parse cache when there is one.
+    pub fn parse_element_file(&self, file: &str, text: &str) -> Result<Node, forge_yaml::YamlError> {
+        match &self.parse_cache {
+            Some(cache) => cache.parse(file, text),
+            None => parse_str(file, text),
+        }
+    }
+
     /// Lets subprojects stage their junctions' sources with `stager`.
     pub fn set_junction_stager(&mut self, stager: Arc<dyn crate::junctions::JunctionStager>) {
         self.stager = Some(stager);
@@ -812,6 +829,7 @@ impl Project {
         self.junction = Some(info);
         self.prefix = prefix;
         self.stager = parent.stager.clone();
+        self.parse_cache = parent.parse_cache.clone();
         self.tree = parent.tree.clone();
     }
 

@@ -8,6 +8,7 @@
 //! error can point at the text that caused it, and `forge track` can splice a
 //! new value into the file without touching anything else.
 
+pub mod binary;
 pub mod edit;
 mod emit;
 mod load;

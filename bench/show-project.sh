@@ -1,0 +1,66 @@
+#!/bin/sh
+# forge show --deps all against bst show --deps all of every element of a
+# project, in the same run, on the same directory and targets.
+#
+# Usage: bench/show-project.sh DIR [TARGETS] [BST]
+#   DIR      a project both tools load offline. For freedesktop-sdk, make
+#            one with tests/compat/prepare-realworld.sh SNAPSHOT DEST and
+#            pass DEST/project and DEST/targets.txt.
+#   TARGETS  a file of element names (default: every .bst under the
+#            project's element-path)
+#   BST      bst 2.8.1 (default: bst on PATH; bst is skipped if absent)
+# Each tool runs once to warm its caches, then forge 5 times and bst 3
+# times; medians are reported.
+set -eu
+[ $# -ge 1 ] || { echo "usage: $0 DIR [TARGETS] [BST]" >&2; exit 2; }
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+dir=$(cd "$1" && pwd)
+BST=${3:-${BST:-bst}}
+FORGE="$root/target/release/forge"
+(cd "$root" && cargo build --release -q)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+if [ -n "${2:-}" ]; then
+  cp "$2" "$work/targets"
+else
+  element_path=$(sed -n 's/^element-path: *//p' "$dir/project.conf" | head -n 1)
+  (cd "$dir/${element_path:-.}" && find . -name '*.bst' | sed 's|^\./||' | LC_ALL=C sort) > "$work/targets"
+fi
+count=$(wc -l < "$work/targets")
+
+# median of N timed runs, in seconds; "failed" if a run fails
+median() {
+  n=$1; shift
+  : > "$work/times"
+  i=0
+  while [ "$i" -lt "$n" ]; do
+    start=$(date +%s%N)
+    # shellcheck disable=SC2046
+    if ! "$@" show --deps all $(cat "$work/targets") > "$work/out" 2> "$work/err"; then
+      echo "failed: $(head -n 1 "$work/err")" >&2
+      echo failed
+      return
+    fi
+    end=$(date +%s%N)
+    echo $(((end - start) / 1000)) >> "$work/times"
+    i=$((i + 1))
+  done
+  sort -n "$work/times" | awk '{ t[NR] = $1 } END { printf "%.3f", t[int((NR + 1) / 2)] / 1e6 }'
+}
+
+cd "$dir"
+median 1 "$FORGE" > /dev/null
+forge=$(median 5 "$FORGE")
+shown=$(wc -l < "$work/out")
+if command -v "$BST" > /dev/null 2>&1; then
+  median 1 "$BST" > /dev/null
+  bst=$(median 3 "$BST")
+else
+  bst="not run"
+fi
+ratio=$(awk -v b="$bst" -v f="$forge" 'BEGIN { if (b ~ /^[0-9.]+$/ && f ~ /^[0-9.]+$/ && f > 0) printf "%.0f×", b / f; else print "—" }')
+printf '| project | targets | elements shown | forge | bst | bst / forge |\n|---|---|---|---|---|---|\n'
+printf '| %s | %s | %s | %s s | %s | %s |\n' "$(basename "$dir")" "$count" "$shown" "$forge" \
+  "$(case "$bst" in [0-9]*) echo "$bst s" ;; *) echo "$bst" ;; esac)" "$ratio"
