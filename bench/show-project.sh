@@ -62,5 +62,5 @@ else
 fi
 ratio=$(awk -v b="$bst" -v f="$forge" 'BEGIN { if (b ~ /^[0-9.]+$/ && f ~ /^[0-9.]+$/ && f > 0) printf "%.0f×", b / f; else print "—" }')
 printf '| project | targets | elements shown | forge | bst | bst / forge |\n|---|---|---|---|---|---|\n'
-printf '| %s | %s | %s | %s s | %s | %s |\n' "$(basename "$dir")" "$count" "$shown" "$forge" \
+printf '| %s | %s | %s | %s s | %s | %s |\n' "$(sed -n 's/^name: *//p' "$dir/project.conf" | head -n 1)" "$count" "$shown" "$forge" \
   "$(case "$bst" in [0-9]*) echo "$bst s" ;; *) echo "$bst" ;; esac)" "$ratio"

@@ -282,7 +282,8 @@ fn parsed_files_are_kept_by_their_text() {
     assert_eq!(p.show("%{name}|%{vars}|%{config}", &["app.bst"]), first);
     assert_eq!(entries(), 3);
 
-    let edited = "kind: manual\nbuild-depends:\n- base.bst\nconfig:\n  build-commands:\n  - make DESTDIR=%{install-root}\n";
+    let edited =
+        "kind: manual\nbuild-depends:\n- base.bst\nconfig:\n  build-commands:\n  - make DESTDIR=%{install-root}\n";
     std::fs::write(p.root.join("elements/app.bst"), edited).unwrap();
     let after = p.show("%{config}", &["--deps", "none", "app.bst"]);
     assert!(after.contains("make DESTDIR=/buildstream-install"), "{after}");
