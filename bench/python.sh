@@ -1,5 +1,5 @@
 #!/bin/sh
-# A site-packages from a realistic wheel set (../shared/bench/wheels-large.txt:
+# A site-packages from a realistic wheel set (bench/wheels-large.txt:
 # 89 wheels for CPython 3.11 on manylinux x86_64, pinned by hash), in the
 # same run:
 #   pip install --no-index --require-hashes --no-deps --target
@@ -13,8 +13,7 @@
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
-list="$root/../shared/bench/wheels-large.txt"
-[ -f "$list" ] || { echo "bench/python.sh: needs ../shared/bench/wheels-large.txt beside the repository" >&2; exit 2; }
+list="$here/wheels-large.txt"
 UV=${1:-${UV:-uv}}
 FORGE="$root/target/release/forge"
 (cd "$root" && cargo build --release -q)
