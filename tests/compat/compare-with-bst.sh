@@ -14,6 +14,7 @@
 # point: add `go_module = buildstream_plugins_community.sources.go_module`
 # under [buildstream.plugins.sources] in its entry_points.txt.)
 # Usage: tests/compat/compare-with-bst.sh [--record] [BST] [FORGE]
+# (FIXTURE=NAME limits it to tests/fixtures/NAME.)
 #
 # --record also writes bst's answers to tests/fixtures/*/bst-show.golden,
 # which the hermetic test suite (crates/forge-cli/tests/compat.rs) checks
@@ -32,7 +33,7 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 failures=0
 checks=0
-for project in "$root"/tests/fixtures/*/; do
+for project in "$root"/tests/fixtures/${FIXTURE:-*}/; do
   [ -f "$project/compat-targets" ] || continue
   targets=$(cat "$project/compat-targets")
   golden="$project/bst-show.golden"
@@ -50,7 +51,7 @@ for project in "$root"/tests/fixtures/*/; do
           cat "$out/bst" >> "$golden"
         fi
         # shellcheck disable=SC2086
-        (cd "$project" && "$FORGE" --max-jobs 2 $opts show --deps "$deps" --format "$fmt" $targets 2>&1) > "$out/forge" || true
+        (cd "$project" && "$FORGE" --max-jobs 2 $opts show --deps "$deps" --format "$fmt" $targets 2>/dev/null) > "$out/forge" || true
         if ! cmp -s "$out/bst" "$out/forge"; then
           failures=$((failures + 1))
           echo "DIFF: $(basename "$project") [$opts] --deps $deps --format '$fmt'"

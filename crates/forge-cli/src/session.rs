@@ -1,6 +1,6 @@
 //! What every command works with: the project, the caches, the network.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use forge_project::Project;
@@ -49,6 +49,15 @@ fn cache_dir(global: &GlobalOptions) -> Result<PathBuf, Failure> {
     }
 }
 
+/// Lets `project` read parsed files from the cache and stage junctions.
+fn attach_caches(project: &mut Project, cache_dir: &Path, file_hashes: &Arc<FileHashCache>, parsed: &Arc<ParseCache>) {
+    project.set_parse_cache(parsed.clone());
+    project.set_junction_stager(Arc::new(crate::junctions::CacheStager::new(
+        cache_dir,
+        file_hashes.clone(),
+    )));
+}
+
 impl Session {
     /// Opens the caches for `project`.
     pub fn new(global: &GlobalOptions, mut project: Project) -> Result<Session, Failure> {
@@ -58,11 +67,7 @@ impl Session {
             cache_dir.join("file-hashes").join(&project_id[..32]),
         ));
         let parsed = Arc::new(ParseCache::new(cache_dir.join("parsed")));
-        project.set_parse_cache(parsed.clone());
-        project.set_junction_stager(Arc::new(crate::junctions::CacheStager::new(
-            &cache_dir,
-            file_hashes.clone(),
-        )));
+        attach_caches(&mut project, &cache_dir, &file_hashes, &parsed);
         Ok(Session {
             file_hashes,
             parsed,
@@ -73,6 +78,24 @@ impl Session {
             fetchers: global.fetchers.max(1),
             network_retries: global.network_retries,
             network_timeout: global.network_timeout,
+        })
+    }
+
+    /// The same session on the project loaded again from its files (after
+    /// this command changed them).
+    pub fn reloaded(&self) -> Result<Session, Failure> {
+        let mut project = self.project.reload()?;
+        attach_caches(&mut project, &self.cache_dir, &self.file_hashes, &self.parsed);
+        Ok(Session {
+            project: Arc::new(project),
+            cache_dir: self.cache_dir.clone(),
+            sources: SourceCache::new(&self.cache_dir),
+            default_mirror: self.default_mirror.clone(),
+            fetchers: self.fetchers,
+            file_hashes: self.file_hashes.clone(),
+            parsed: self.parsed.clone(),
+            network_retries: self.network_retries,
+            network_timeout: self.network_timeout,
         })
     }
 

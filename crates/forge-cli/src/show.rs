@@ -129,6 +129,18 @@ pub fn run(session: &Session, args: &ShowArgs) -> Result<(), Failure> {
         Some(parse(&args.format, SYMBOLS).map_err(Failure::usage)?)
     };
     let (graph, mut selected) = select(project, &args.targets, args.deps)?;
+    if args.deps == DepsSelection::None && !args.targets.is_empty() {
+        // As bst lists them: each target once by name, so a link and its
+        // target both appear, as the same element.
+        let mut seen = std::collections::HashSet::new();
+        selected = args
+            .targets
+            .iter()
+            .zip(&graph.targets)
+            .filter(|(name, _)| seen.insert(name.as_str()))
+            .map(|(_, &index)| index)
+            .collect();
+    }
     if args.order == Order::Alpha {
         selected.sort_by(|a, b| graph.elements[*a].name.cmp(&graph.elements[*b].name));
     }
@@ -234,11 +246,48 @@ pub fn run(session: &Session, args: &ShowArgs) -> Result<(), Failure> {
             println!("{report}");
         }
     }
+    if let Some(summary) = build_summary(&cas, &graph, &keys, &selected) {
+        eprintln!("{summary}");
+    }
     // The process ends right after: freeing tens of thousands of small
     // allocations one by one would cost more than the whole load.
     std::mem::forget(graph);
     std::mem::forget(keys);
     Ok(())
+}
+
+/// What building the selection costs, when junctions are part of it:
+/// how many elements are not built, and how many of those come through
+/// each junction (after a junction bump, most of them do).
+fn build_summary(cas: &forge_cas::Cas, graph: &Graph, keys: &CacheKeys, selected: &[usize]) -> Option<String> {
+    let mut unbuilt = 0;
+    let mut through: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+    for &i in selected {
+        let element = &graph.elements[i];
+        if element.junction {
+            continue;
+        }
+        let built = keys.keys[i].as_deref().is_some_and(|key| {
+            cas.get_artifact(&element.project.name, &element.normal_name(), key)
+                .is_some_and(|r| r.success)
+        });
+        if built {
+            continue;
+        }
+        unbuilt += 1;
+        if let Some((junction, _)) = element.name.split_once(':') {
+            *through.entry(junction).or_default() += 1;
+        }
+    }
+    if through.is_empty() {
+        return None;
+    }
+    let junctions: Vec<String> = through.iter().map(|(j, n)| format!("{n} through {j}")).collect();
+    Some(format!(
+        "show: {unbuilt} of {} elements need building ({})",
+        selected.iter().filter(|&&i| !graph.elements[i].junction).count(),
+        crate::exit::printable(&junctions.join(", "))
+    ))
 }
 
 fn full_key(key: Option<&str>) -> String {

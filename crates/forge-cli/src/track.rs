@@ -13,6 +13,8 @@ use crate::fetch::describe;
 use crate::progress::BarProgress;
 use crate::session::Session;
 use crate::show::select;
+use forge_project::Graph;
+use forge_project::graph::{all_element_names, loadable_targets};
 
 /// One new pin to write.
 struct Edit {
@@ -37,6 +39,16 @@ pub fn run(session: &Session, args: &TrackArgs) -> Result<(), Failure> {
     let downloader = session.downloader()?;
     let progress = BarProgress::new();
     let ctx = session.source_context(&downloader, &progress);
+
+    // The keys before, to say what tracking a junction costs.
+    let junctions: Vec<String> = selected
+        .iter()
+        .map(|&i| &graph.elements[i])
+        .filter(|e| e.junction && e.project.prefix.is_empty())
+        .map(|e| e.name.clone())
+        .collect();
+    let keys_before: Vec<Option<BTreeMap<String, Option<String>>>> =
+        junctions.iter().map(|j| project_keys(session, j).ok()).collect();
 
     // file → edits in that file
     let mut edits: BTreeMap<String, Vec<Edit>> = BTreeMap::new();
@@ -110,11 +122,17 @@ pub fn run(session: &Session, args: &TrackArgs) -> Result<(), Failure> {
         }
     }
 
+    let bumped: Vec<usize> = (0..junctions.len())
+        .filter(|&j| edits.values().flatten().any(|e| e.element == junctions[j]))
+        .collect();
     if !args.dry_run && changed > 0 {
         match project.ref_storage {
             RefStorage::Inline => write_inline(&project.dir, edits)?,
             RefStorage::ProjectRefs => write_project_refs(session, &graph, edits)?,
         }
+    }
+    if !args.dry_run && !bumped.is_empty() {
+        report_junction_costs(session, &junctions, &keys_before, &bumped);
     }
     let verb = if args.dry_run { "would change" } else { "changed" };
     eprintln!("track: {changed} pin(s) {verb}, {} failed", failures.len());
@@ -126,6 +144,79 @@ pub fn run(session: &Session, args: &TrackArgs) -> Result<(), Failure> {
             failures.len(),
             failures.join("\n  ")
         )))
+    }
+}
+
+/// The keys of every element of `junction`'s subproject and of this
+/// project that loads (a broken element must not hide the others).
+fn project_keys(session: &Session, junction: &str) -> Result<BTreeMap<String, Option<String>>, Failure> {
+    let project = &session.project;
+    let sub = project.subproject(junction, None)?;
+    let mut names: Vec<String> = all_element_names(&sub)
+        .into_iter()
+        .map(|name| format!("{junction}:{name}"))
+        .collect();
+    names.extend(all_element_names(project));
+    let (loadable, _) = loadable_targets(project, &names);
+    let graph = Graph::load(project, &loadable)?;
+    let keys = session.cache_keys(&graph)?;
+    Ok(graph
+        .elements
+        .iter()
+        .zip(keys.keys)
+        .map(|(element, key)| (element.name.clone(), key))
+        .collect())
+}
+
+/// Says how many elements of each bumped junction's subproject, and of
+/// this project, change key with the new pins: what the next build costs.
+fn report_junction_costs(
+    session: &Session,
+    junctions: &[String],
+    before: &[Option<BTreeMap<String, Option<String>>>],
+    bumped: &[usize],
+) {
+    let reloaded = match session.reloaded() {
+        Ok(reloaded) => reloaded,
+        Err(err) => {
+            eprintln!("warning: cannot load the project with the new pins: {}", err.message);
+            return;
+        }
+    };
+    for &j in bumped {
+        let junction = &junctions[j];
+        let after = match project_keys(&reloaded, junction) {
+            Ok(after) => after,
+            Err(err) => {
+                eprintln!(
+                    "warning: {junction}: the subproject at the new pin does not load: {}",
+                    err.message
+                );
+                continue;
+            }
+        };
+        let Some(before) = &before[j] else {
+            println!(
+                "{junction}: {} elements of its subproject (the old pin was not staged: nothing to compare with)",
+                after.keys().filter(|n| n.starts_with(&format!("{junction}:"))).count()
+            );
+            continue;
+        };
+        let inside = |name: &str| name.starts_with(&format!("{junction}:"));
+        let count = |keep: &dyn Fn(&str) -> bool| {
+            let total = after.keys().filter(|n| keep(n)).count();
+            let changed = after
+                .iter()
+                .filter(|(n, key)| keep(n) && (key.is_none() || before.get(*n) != Some(key)))
+                .count();
+            (changed, total)
+        };
+        let (sub_changed, sub_total) = count(&inside);
+        let (own_changed, own_total) = count(&|n: &str| !inside(n));
+        println!(
+            "{junction}: {sub_changed} of {sub_total} elements of its subproject change key, and {own_changed} of \
+             {own_total} of this project"
+        );
     }
 }
 

@@ -258,3 +258,60 @@ fn elements_build_across_a_junction() {
     let listing = p.forge(&["artifact", "list"]).ok();
     assert!(listing.contains("sdk/lib/"), "{listing}");
 }
+
+/// Tracking a junction writes its ref in place and says what the new pin
+/// costs: how many elements of the subproject, and of this project, get a
+/// new key.
+#[test]
+fn tracking_a_junction_writes_its_ref_and_counts_new_keys() {
+    let p = project(CONF).build();
+    let upstream = p.outside().join("sdk-repo");
+    init(&upstream);
+    write_sdk(&upstream);
+    git(&upstream, &["add", "-A"]);
+    git(&upstream, &["commit", "-q", "-m", "sdk"]);
+    let old = git(&upstream, &["rev-parse", "HEAD"]);
+    let junction = format!(
+        "kind: junction\n# the sdk\nsources:\n- kind: git\n  url: file://{}\n  track: main\n  ref: {old}  # pinned\n",
+        upstream.display()
+    );
+    p.write("elements/sdk.bst", &junction);
+    p.write("elements/app.bst", &app("- sdk.bst:lib.bst\n"));
+    p.write("files/other.txt", "other\n");
+    p.write(
+        "elements/other.bst",
+        "kind: import\nsources:\n- kind: local\n  path: files/other.txt\n",
+    );
+    p.forge(&["fetch", "sdk.bst"]).ok();
+    p.forge(&["build", "app.bst"]).ok();
+    let base_key = p.show("%{full-key}", &["--deps", "none", "sdk.bst:base.bst"]);
+    let lib_key = p.show("%{full-key}", &["--deps", "none", "sdk.bst:lib.bst"]);
+
+    fs::write(upstream.join("files/lib/usr/lib/lib.txt"), "lib 2\n").unwrap();
+    git(&upstream, &["commit", "-q", "-am", "lib 2"]);
+    let new = git(&upstream, &["rev-parse", "HEAD"]);
+    let out = p.forge(&["track", "sdk.bst"]).ok();
+    assert!(
+        out.contains("sdk.bst: 1 of 2 elements of its subproject change key, and 2 of 3 of this project"),
+        "{out}"
+    );
+    assert_eq!(
+        fs::read_to_string(p.root.join("elements/sdk.bst")).unwrap(),
+        junction.replace(&old, &new),
+        "only the ref changes"
+    );
+    assert_eq!(p.show("%{full-key}", &["--deps", "none", "sdk.bst:base.bst"]), base_key);
+    assert_ne!(p.show("%{full-key}", &["--deps", "none", "sdk.bst:lib.bst"]), lib_key);
+    // show says what the bump costs before the build.
+    let run = p.forge(&["show", "--format", "%{name} %{state}", "app.bst"]);
+    assert_eq!(
+        run.stdout,
+        "sdk.bst:base.bst cached\nsdk.bst:lib.bst buildable\napp.bst waiting\n"
+    );
+    assert!(
+        run.stderr
+            .ends_with("\nshow: 2 of 3 elements need building (1 through sdk.bst)\n"),
+        "{}",
+        run.stderr
+    );
+}

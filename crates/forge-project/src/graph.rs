@@ -325,6 +325,67 @@ fn merge_duplicate_dependencies(deps: &mut Vec<crate::element::Dependency>) {
 /// Every element loaded for a graph, and the names that stand for others.
 type Loaded = (Vec<(String, Result<Element, LoadError>)>, HashMap<String, String>);
 
+/// Splits `targets` into those whose whole closure loads and those that
+/// do not (each with the first error of its closure), for reports over a
+/// whole project where one broken element must not hide the rest.
+pub fn loadable_targets(project: &Arc<Project>, targets: &[String]) -> (Vec<String>, Vec<(String, LoadError)>) {
+    let (loaded, redirects) = load_closure(project, targets);
+    let mut dependencies: HashMap<String, Vec<String>> = HashMap::new();
+    let mut errors: HashMap<String, LoadError> = HashMap::new();
+    for (name, result) in loaded {
+        match result {
+            Ok(element) => {
+                dependencies.insert(name, element.dependencies.into_iter().map(|d| d.name).collect());
+            }
+            Err(err) => {
+                errors.insert(name, err);
+            }
+        }
+    }
+    for (from, to) in &redirects {
+        dependencies.insert(from.clone(), vec![to.clone()]);
+    }
+    // The first error in each name's closure, found without recursion.
+    let mut verdict: HashMap<String, Option<LoadError>> = HashMap::new();
+    let mut loadable = Vec::new();
+    let mut broken = Vec::new();
+    for target in targets {
+        let mut stack = vec![(target.clone(), 0usize)];
+        let mut on_stack: HashSet<String> = HashSet::from([target.clone()]);
+        while let Some((name, next)) = stack.pop() {
+            if verdict.contains_key(&name) {
+                on_stack.remove(&name);
+                continue;
+            }
+            if let Some(err) = errors.get(&name) {
+                verdict.insert(name.clone(), Some(err.clone()));
+                on_stack.remove(&name);
+                continue;
+            }
+            let deps = dependencies.get(&name).map(Vec::as_slice).unwrap_or_default();
+            match deps.get(next) {
+                Some(dep) if !verdict.contains_key(dep) && !on_stack.contains(dep) => {
+                    stack.push((name, next + 1));
+                    on_stack.insert(dep.clone());
+                    stack.push((dep.clone(), 0));
+                }
+                Some(_) => stack.push((name, next + 1)),
+                None => {
+                    // Cycles are left for the graph to report.
+                    let first = deps.iter().find_map(|d| verdict.get(d).cloned().flatten());
+                    verdict.insert(name.clone(), first);
+                    on_stack.remove(&name);
+                }
+            }
+        }
+        match verdict.get(target).cloned().flatten() {
+            None => loadable.push(target.clone()),
+            Some(err) => broken.push((target.clone(), err)),
+        }
+    }
+    (loadable, broken)
+}
+
 /// Loads every element reachable from `targets`, each once, on every core.
 fn load_closure(project: &Arc<Project>, targets: &[String]) -> Loaded {
     struct Queue {

@@ -781,6 +781,13 @@ impl Project {
         Ok(node)
     }
 
+    /// This project loaded again from its files, as it was first loaded
+    /// (after a command changed them); the front end attaches its caches
+    /// again.
+    pub fn reload(&self) -> Result<Project, LoadError> {
+        Project::load(&self.settings, self.registry.clone())
+    }
+
     /// Keeps parsed element files in `cache` between runs.
     pub fn set_parse_cache(&mut self, cache: Arc<crate::parsecache::ParseCache>) {
         self.parse_cache = Some(cache);
