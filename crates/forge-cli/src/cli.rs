@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use forge_project::{KindRegistry, LoadSettings, Project};
+use forge_project::{KindRegistry, LoadSettings};
 
 use crate::exit::Failure;
 use crate::session::Session;
@@ -364,8 +364,9 @@ pub struct ShowArgs {
 /// Runs the command.
 pub fn run(cli: Cli) -> Result<(), Failure> {
     let settings = load_settings(&cli.global)?;
-    let project = Project::load(&settings, registry())?;
-    let session = Session::new(&cli.global, project)?;
+    // Commands that fetch may fetch the junctions loading needs.
+    let network = matches!(cli.command, Command::Fetch(_) | Command::Track(_) | Command::Build(_));
+    let session = Session::open(&cli.global, settings, registry(), network)?;
     match cli.command {
         Command::Show(args) => show::run(&session, &args),
         Command::Fetch(args) => fetch::run(&session, &args),
@@ -409,5 +410,6 @@ fn load_settings(global: &GlobalOptions) -> Result<LoadSettings, Failure> {
         options,
         max_jobs: global.max_jobs,
         user_config,
+        services: Default::default(),
     })
 }

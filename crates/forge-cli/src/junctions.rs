@@ -23,19 +23,48 @@ pub struct CacheStager {
     pub root: PathBuf,
     /// Digests of project files (local junction sources are keyed by them).
     pub file_hashes: Arc<FileHashCache>,
-    /// Only needed to satisfy the source context: staging is offline.
+    /// Set for commands that use the network: a junction whose sources
+    /// are missing is fetched when loading needs it, as bst does.
+    pub fetching: Option<JunctionFetching>,
+    /// Made on first use (staging alone is offline).
     downloader: OnceLock<Result<Downloader, String>>,
+}
+
+/// How a stager that may fetch reaches the network.
+pub struct JunctionFetching {
+    /// `--network-retries`.
+    pub retries: u32,
+    /// `--network-timeout`, in seconds.
+    pub timeout: u64,
+    /// `--default-mirror`.
+    pub default_mirror: Option<String>,
 }
 
 impl CacheStager {
     /// A stager for the cache in `cache_dir`.
-    pub fn new(cache_dir: &std::path::Path, file_hashes: Arc<FileHashCache>) -> CacheStager {
+    pub fn new(
+        cache_dir: &std::path::Path,
+        file_hashes: Arc<FileHashCache>,
+        fetching: Option<JunctionFetching>,
+    ) -> CacheStager {
         CacheStager {
             cache: SourceCache::new(cache_dir),
             root: cache_dir.join("junctions"),
             file_hashes,
+            fetching,
             downloader: OnceLock::new(),
         }
+    }
+
+    fn downloader(&self) -> Result<&Downloader, LoadError> {
+        let (retries, timeout) = match &self.fetching {
+            Some(f) => (f.retries, f.timeout.max(1)),
+            None => (0, 1),
+        };
+        self.downloader
+            .get_or_init(|| Downloader::new(retries, Duration::from_secs(timeout)))
+            .as_ref()
+            .map_err(|e| LoadError::new(e.clone()))
     }
 }
 
@@ -70,33 +99,42 @@ impl JunctionStager for CacheStager {
         if done.join("tree").is_dir() {
             return Ok(done.join("tree"));
         }
-        if let Some(source) = junction
-            .sources
-            .iter()
-            .find(|s| forge_sources::runtime(s.kind_id).is_some_and(|r| !r.is_cached(s, &self.cache)))
-        {
-            return Err(LoadError::at(
-                &source.span,
-                format!(
-                    "the subproject of the junction {} is not in the source cache",
-                    junction.name
-                ),
-            )
-            .with_hint(format!("run `forge fetch {}` first", junction.name)));
-        }
-        let downloader = self
-            .downloader
-            .get_or_init(|| Downloader::new(0, Duration::from_secs(1)))
-            .as_ref()
-            .map_err(|e| LoadError::new(e.clone()))?;
         let sources = SourceContext {
             project,
             cache: &self.cache,
-            downloader,
+            downloader: self.downloader()?,
             progress: &NoProgress,
-            default_mirror: None,
+            default_mirror: self.fetching.as_ref().and_then(|f| f.default_mirror.as_deref()),
             file_hashes: &self.file_hashes,
         };
+        for source in &junction.sources {
+            let Some(runtime) = forge_sources::runtime(source.kind_id) else {
+                continue;
+            };
+            if runtime.is_cached(source, &self.cache) {
+                continue;
+            }
+            if self.fetching.is_none() {
+                return Err(LoadError::at(
+                    &source.span,
+                    format!(
+                        "the subproject of the junction {} is not in the source cache",
+                        junction.name
+                    ),
+                )
+                .with_hint(format!("run `forge fetch {}` first", junction.name)));
+            }
+            eprintln!(
+                "fetch: {}, to load the subproject of the junction",
+                crate::fetch::describe(&junction.name, source)
+            );
+            runtime.fetch(source, &sources).map_err(|e| {
+                LoadError::at(
+                    &source.span,
+                    format!("cannot fetch the junction {}: {e}", junction.name),
+                )
+            })?;
+        }
         let partial = self
             .root
             .join(format!("{}.partial-{}", &digest[..32], std::process::id()));

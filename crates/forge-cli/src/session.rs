@@ -1,11 +1,11 @@
 //! What every command works with: the project, the caches, the network.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use forge_project::Project;
 use forge_project::filehash::FileHashCache;
 use forge_project::parsecache::ParseCache;
+use forge_project::{KindRegistry, LoadServices, LoadSettings, Project};
 use forge_sources::{Downloader, SourceCache, SourceContext};
 
 use crate::cli::GlobalOptions;
@@ -49,25 +49,38 @@ fn cache_dir(global: &GlobalOptions) -> Result<PathBuf, Failure> {
     }
 }
 
-/// Lets `project` read parsed files from the cache and stage junctions.
-fn attach_caches(project: &mut Project, cache_dir: &Path, file_hashes: &Arc<FileHashCache>, parsed: &Arc<ParseCache>) {
-    project.set_parse_cache(parsed.clone());
-    project.set_junction_stager(Arc::new(crate::junctions::CacheStager::new(
-        cache_dir,
-        file_hashes.clone(),
-    )));
-}
-
 impl Session {
-    /// Opens the caches for `project`.
-    pub fn new(global: &GlobalOptions, mut project: Project) -> Result<Session, Failure> {
+    /// Opens the caches for the project `settings` point at and loads it,
+    /// reading parsed files from the cache and staging junctions from the
+    /// source cache (fetching missing ones when the command may use the
+    /// `network`).
+    pub fn open(
+        global: &GlobalOptions,
+        mut settings: LoadSettings,
+        registry: KindRegistry,
+        network: bool,
+    ) -> Result<Session, Failure> {
         let cache_dir = cache_dir(global)?;
-        let project_id = forge_project::keys::hash_json(&serde_json::json!(project.dir.display().to_string()));
+        let dir = Project::find_dir(&settings)?;
+        let project_id = forge_project::keys::hash_json(&serde_json::json!(dir.display().to_string()));
         let file_hashes = Arc::new(FileHashCache::load(
             cache_dir.join("file-hashes").join(&project_id[..32]),
         ));
         let parsed = Arc::new(ParseCache::new(cache_dir.join("parsed")));
-        attach_caches(&mut project, &cache_dir, &file_hashes, &parsed);
+        settings.directory = Some(dir);
+        settings.services = LoadServices {
+            stager: Some(Arc::new(crate::junctions::CacheStager::new(
+                &cache_dir,
+                file_hashes.clone(),
+                network.then(|| crate::junctions::JunctionFetching {
+                    retries: global.network_retries,
+                    timeout: global.network_timeout,
+                    default_mirror: global.default_mirror.clone(),
+                }),
+            ))),
+            parse_cache: Some(parsed.clone()),
+        };
+        let project = Project::load(&settings, registry)?;
         Ok(Session {
             file_hashes,
             parsed,
@@ -84,8 +97,7 @@ impl Session {
     /// The same session on the project loaded again from its files (after
     /// this command changed them).
     pub fn reloaded(&self) -> Result<Session, Failure> {
-        let mut project = self.project.reload()?;
-        attach_caches(&mut project, &self.cache_dir, &self.file_hashes, &self.parsed);
+        let project = self.project.reload()?;
         Ok(Session {
             project: Arc::new(project),
             cache_dir: self.cache_dir.clone(),

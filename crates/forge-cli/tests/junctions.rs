@@ -130,6 +130,74 @@ fn files_of_a_junction_can_be_included() {
 }
 
 #[test]
+fn project_conf_includes_files_of_a_junction() {
+    let conf = format!("{CONF}(@):\n- sdk.bst:include/flags.yml\n- sdk.bst:include/options.yml\n");
+    let p = project(&conf)
+        .file(
+            "elements/sdk.bst",
+            &local_junction("config:\n  options:\n    flavour: fancy\n"),
+        )
+        .file("elements/app.bst", "kind: manual\n")
+        .build();
+    write_sdk(&p.root.join("sdk"));
+    p.write(
+        "sdk/include/options.yml",
+        "options:\n  shared_debug:\n    type: bool\n    description: d\n    default: False\n    variable: shared_debug\n",
+    );
+    // Every element of the parent sees the file, expanded with the
+    // subproject's variables (its options as the junction sets them).
+    let vars = p.show("%{vars}", &["app.bst"]);
+    assert!(vars.contains("sdk-flags: -O2 fancy\n"), "{vars}");
+    assert!(vars.contains("shared_debug: 0\n"), "{vars}");
+    // An option declared in the included file can be set on the command line.
+    let run = p.forge(&["-o", "shared_debug", "True", "show", "--format", "%{vars}", "app.bst"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("shared_debug: 1\n"), "{}", run.stdout);
+    // An unknown option is still refused.
+    let err = p.forge(&["-o", "no-such", "x", "show", "app.bst"]).fails(3);
+    assert!(err.contains("unknown option 'no-such'"), "{err}");
+    // A file missing from the subproject names the junction and the include.
+    p.write("project.conf", &format!("{CONF}(@): sdk.bst:include/none.yml\n"));
+    let err = p.forge(&["show", "app.bst"]).fails(3);
+    assert!(
+        err.contains("project.conf:4") && err.contains("include/none.yml"),
+        "{err}"
+    );
+}
+
+#[test]
+fn project_conf_including_from_a_git_junction_fetches_it_for_fetch() {
+    let p = project(&format!("{CONF}(@): sdk.bst:include/flags.yml\n")).build();
+    let upstream = p.outside().join("sdk-repo");
+    init(&upstream);
+    write_sdk(&upstream);
+    git(&upstream, &["add", "-A"]);
+    git(&upstream, &["commit", "-q", "-m", "sdk"]);
+    let head = git(&upstream, &["rev-parse", "HEAD"]);
+    p.write(
+        "elements/sdk.bst",
+        &format!(
+            "kind: junction\nsources:\n- kind: git\n  url: file://{}\n  track: main\n  ref: {head}\n",
+            upstream.display()
+        ),
+    );
+    p.write("elements/app.bst", "kind: manual\n");
+    // show stays offline: it says what to run.
+    let err = p.forge(&["show", "app.bst"]).fails(3);
+    assert!(err.contains("run `forge fetch sdk.bst` first"), "{err}");
+    // fetch fetches the junction loading needs, then what it was asked.
+    let run = p.forge(&["fetch", "sdk.bst"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("to load the subproject of the junction"),
+        "{}",
+        run.stderr
+    );
+    fs::remove_dir_all(&upstream).unwrap();
+    assert!(p.show("%{vars}", &["app.bst"]).contains("sdk-flags: -O2 plain\n"));
+}
+
+#[test]
 fn a_project_loaded_twice_is_refused_unless_internal() {
     let two = "- one.bst:lib.bst\n- two.bst:lib.bst\n";
     let p = project(CONF)
@@ -236,6 +304,75 @@ fn mirrors_of_the_parent_serve_a_subprojects_alias() {
     let run = p.forge(&["fetch", "--deps", "all", "app.bst"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stderr.contains("1 fetched"), "{}", run.stderr);
+}
+
+#[test]
+fn junction_aliases_map_to_the_parents_and_can_be_required() {
+    let p = project(CONF)
+        .file("elements/app.bst", &app("- sdk.bst:data.bst\n"))
+        .build();
+    write_sdk(&p.root.join("sdk"));
+    let served = p.outside().join("served");
+    fs::create_dir_all(&served).unwrap();
+    fs::write(served.join("data.txt"), "served\n").unwrap();
+    let sha = support::sha256_hex(b"served\n");
+    p.write(
+        "sdk/elements/data.bst",
+        &format!("kind: import\nsources:\n- kind: remote\n  url: up:data.txt\n  ref: {sha}\n"),
+    );
+    let with = |conf: &str, junction: &str| {
+        p.write("project.conf", &format!("{CONF}{conf}"));
+        p.write("elements/sdk.bst", &local_junction(junction));
+    };
+    let ours = format!("aliases:\n  mine: file://{}/\n", served.display());
+    let fetch = || p.forge(&["fetch", "--deps", "all", "app.bst"]);
+
+    // `aliases:` maps the subproject's alias to one of ours; its own
+    // upstream (sdk.example.invalid) is never asked.
+    with(&ours, "config:\n  aliases:\n    up: mine\n");
+    let run = fetch();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("1 fetched"), "{}", run.stderr);
+
+    // `map-aliases: identity` maps it to ours of the same name.
+    fs::write(served.join("other.txt"), "other\n").unwrap();
+    let other = support::sha256_hex(b"other\n");
+    p.write(
+        "sdk/elements/data.bst",
+        &format!("kind: import\nsources:\n- kind: remote\n  url: up:other.txt\n  ref: {other}\n"),
+    );
+    let same = format!("aliases:\n  up: file://{}/\n", served.display());
+    with(&same, "config:\n  map-aliases: identity\n");
+    let run = fetch();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("1 fetched"), "{}", run.stderr);
+
+    // A mapping to an alias we do not declare names the junction.
+    with(&ours, "config:\n  aliases:\n    up: theirs\n");
+    let err = p.forge(&["show", "app.bst"]).fails(3);
+    assert!(
+        err.contains("sdk.bst:elements/data.bst:4:8")
+            && err.contains("the junction sdk.bst maps the alias 'up' to 'theirs'"),
+        "{err}"
+    );
+
+    // disallow-subproject-uris: every alias below must be mapped.
+    let strict = format!("{ours}junctions:\n  disallow-subproject-uris: True\n");
+    with(&strict, "");
+    let err = p.forge(&["show", "app.bst"]).fails(3);
+    assert!(
+        err.contains("the alias 'up' is not mapped by the junction sdk.bst") && err.contains("config: aliases:"),
+        "{err}"
+    );
+    with(&strict, "config:\n  aliases:\n    up: mine\n");
+    p.forge(&["show", "app.bst"]).ok();
+    // ...and unaliased URLs in subprojects are errors.
+    p.write(
+        "sdk/elements/data.bst",
+        "kind: import\nsources:\n- kind: remote\n  url: https://example.invalid/x\n",
+    );
+    let err = p.forge(&["show", "app.bst"]).fails(3);
+    assert!(err.contains("unaliased-url"), "{err}");
 }
 
 #[test]

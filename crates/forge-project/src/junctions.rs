@@ -18,7 +18,7 @@ use indexmap::IndexMap;
 
 use crate::element::Element;
 use crate::error::LoadError;
-use crate::project::{LoadSettings, Project};
+use crate::project::{LoadSettings, Place, Project};
 
 /// Brings a junction's sources into a directory the subproject loads from.
 pub trait JunctionStager: Send + Sync {
@@ -29,6 +29,7 @@ pub trait JunctionStager: Send + Sync {
 }
 
 /// What a subproject knows of the junction it was loaded through.
+#[derive(Clone)]
 pub struct JunctionInfo {
     /// The junction element, qualified from the top (`a.bst`, `a.bst:b.bst`).
     pub element: String,
@@ -186,10 +187,8 @@ pub(crate) fn load_subproject(
         options: string_pairs(&element, "options").into_iter().collect(),
         max_jobs: parent.settings().max_jobs,
         user_config: parent.settings().user_config.clone(),
+        services: parent.settings().services.clone(),
     };
-    let label = format!("{qualified}:");
-    let mut sub = Project::load_subproject_conf(dir, &text, &settings, parent.registry.clone(), &label)
-        .map_err(|e| e.with_detail(format!("in the subproject of the junction {qualified}")))?;
     let overrides = string_pairs(&element, "overrides")
         .into_iter()
         .map(|(sub_element, replacement)| (sub_element, format!("{}{replacement}", parent.prefix)))
@@ -201,8 +200,13 @@ pub(crate) fn load_subproject(
         map_identity: element.config_value("map-aliases").and_then(Node::as_str) == Some("identity"),
         overrides,
     };
-    sub.attach(info, label, parent);
-    Ok(sub)
+    let place = Place {
+        info,
+        prefix: format!("{qualified}:"),
+        tree: parent.tree().clone(),
+    };
+    Project::load_subproject_conf(dir, &text, &settings, parent.registry.clone(), place)
+        .map_err(|e| e.with_detail(format!("in the subproject of the junction {qualified}")))
 }
 
 /// The directory of a junction whose only source is one local directory.

@@ -31,4 +31,4 @@ pub use error::LoadError;
 pub use graph::{Graph, Scope};
 pub use keys::CacheKeys;
 pub use kind::{ElementKind, KeyContext, KindRegistry, ProjectKinds, Provider, SourceInfo, SourceKind, guess_version};
-pub use project::{LoadSettings, Project, UrlPurpose};
+pub use project::{LoadServices, LoadSettings, Project, UrlPurpose};

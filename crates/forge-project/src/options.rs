@@ -140,6 +140,11 @@ impl OptionPool {
     }
 
     /// Sets an option from `-o NAME VALUE`.
+    /// Whether the project declares option `name`.
+    pub fn declares(&self, name: &str) -> bool {
+        self.options.iter().any(|o| o.name == name)
+    }
+
     pub fn set_from_cli(&mut self, name: &str, value: &str) -> Result<(), LoadError> {
         let Some(option) = self.options.iter_mut().find(|o| o.name == name) else {
             let names: Vec<&str> = self.options.iter().map(|o| o.name.as_str()).collect();

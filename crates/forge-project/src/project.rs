@@ -57,6 +57,26 @@ const KIND_OVERRIDE_KEYS: &[&str] = &[
     "sandbox",
 ];
 
+/// What the front end lends loading: how junction sources are staged and
+/// where parsed files are kept. Without them, only junctions of one local
+/// directory load and every file is parsed.
+#[derive(Clone, Default)]
+pub struct LoadServices {
+    /// Stages junctions' sources (from the source cache).
+    pub stager: Option<Arc<dyn crate::junctions::JunctionStager>>,
+    /// Keeps parsed element files between runs.
+    pub parse_cache: Option<Arc<crate::parsecache::ParseCache>>,
+}
+
+impl std::fmt::Debug for LoadServices {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadServices")
+            .field("stager", &self.stager.is_some())
+            .field("parse_cache", &self.parse_cache.is_some())
+            .finish()
+    }
+}
+
 /// What the command line says about loading.
 #[derive(Clone, Debug, Default)]
 pub struct LoadSettings {
@@ -69,6 +89,8 @@ pub struct LoadSettings {
     /// The user configuration file (`--config`), which may replace the
     /// project's mirrors and choose the default mirror.
     pub user_config: Option<PathBuf>,
+    /// What the front end lends loading.
+    pub services: LoadServices,
 }
 
 /// Where refs are kept.
@@ -187,6 +209,9 @@ pub struct Project {
     pub internal_junctions: Vec<String>,
     /// `junctions: duplicates:` of project.conf: project name → junction paths.
     pub duplicate_junctions: IndexMap<String, Vec<String>>,
+    /// `junctions: disallow-subproject-uris:` here or in a project above:
+    /// every alias a subproject uses must be mapped to one of its parent's.
+    pub disallow_subproject_uris: bool,
     /// Subprojects loaded so far, by junction element (local name).
     subprojects: Mutex<HashMap<String, Arc<Project>>>,
     /// How junction sources are staged (set by the front end; without one,
@@ -224,13 +249,6 @@ impl IncludeCache {
         {
             return Ok(Node::clone(node));
         }
-        if junction_part(path).is_some() {
-            return Err(LoadError::at(
-                at,
-                format!("cannot include '{path}' here: files of junctions can be included in elements only"),
-            )
-            .with_hint("project.conf can include files of its own project"));
-        }
         let relative = Path::new(path);
         if relative.is_absolute() || relative.components().any(|c| matches!(c, Component::ParentDir)) {
             return Err(
@@ -258,21 +276,61 @@ fn junction_part(path: &str) -> Option<(&str, &str)> {
     Some((&path[..at + 4], &path[at + 5..]))
 }
 
+/// What project.conf says before its includes: the keys that must be
+/// in the file itself.
+struct ConfHeader {
+    conf_file: String,
+    whole_file: Span,
+    name: String,
+    element_path: PathBuf,
+    element_path_display: String,
+    /// Put before file names in messages (`junction.bst:` in subprojects).
+    label: String,
+}
+
+/// Where a subproject sits in the tree of projects.
+pub(crate) struct Place {
+    pub info: JunctionInfo,
+    /// `junction.bst:` (and so on down).
+    pub prefix: String,
+    pub tree: Arc<crate::junctions::ProjectTree>,
+}
+
+/// How `(@)` treats `junction.bst:file` includes.
+enum JunctionFiles<'a> {
+    /// project.conf's first pass leaves them out (and notes it did).
+    Skip(Mutex<bool>),
+    /// Included from the subprojects of this project.
+    From(&'a Arc<Project>),
+}
+
+impl JunctionFiles<'_> {
+    fn skipped(&self) -> bool {
+        match self {
+            JunctionFiles::Skip(seen) => *seen.lock().unwrap_or_else(|e| e.into_inner()),
+            JunctionFiles::From(_) => false,
+        }
+    }
+}
+
 struct ProjectDirectives<'a> {
     includes: &'a IncludeCache,
     options: Option<&'a OptionPool>,
-    /// The project, where includes of junctions' files are allowed.
-    project: Option<&'a Arc<Project>>,
+    junction_files: &'a JunctionFiles<'a>,
     /// Where each file included so far was included from.
     included_from: Mutex<Vec<(String, Span)>>,
 }
 
 impl<'a> ProjectDirectives<'a> {
-    fn new(includes: &'a IncludeCache, options: Option<&'a OptionPool>) -> ProjectDirectives<'a> {
+    fn new(
+        includes: &'a IncludeCache,
+        options: Option<&'a OptionPool>,
+        junction_files: &'a JunctionFiles<'a>,
+    ) -> ProjectDirectives<'a> {
         ProjectDirectives {
             includes,
             options,
-            project: None,
+            junction_files,
             included_from: Mutex::default(),
         }
     }
@@ -299,11 +357,15 @@ impl<'a> ProjectDirectives<'a> {
 
 impl DirectiveContext for ProjectDirectives<'_> {
     fn include(&self, path: &str, at: &Span) -> Result<Node, LoadError> {
-        let node = match (junction_part(path), self.project) {
-            (Some((junction, rest)), Some(project)) => {
+        let node = match (junction_part(path), self.junction_files) {
+            (Some((junction, rest)), JunctionFiles::From(project)) => {
                 project.subproject(junction, Some(at))?.include_file(rest, at)?
             }
-            _ => self.includes.load(path, at)?,
+            (Some(_), JunctionFiles::Skip(seen)) => {
+                *seen.lock().unwrap_or_else(|e| e.into_inner()) = true;
+                return Ok(Node::map(at.clone()));
+            }
+            (None, _) => self.includes.load(path, at)?,
         };
         let mut recorded = self.included_from.lock().unwrap_or_else(|e| e.into_inner());
         if !recorded.iter().any(|(p, _)| p == path) {
@@ -391,23 +453,28 @@ fn is_symbol_name(name: &str) -> bool {
 impl Project {
     /// Loads the project that `settings` point at.
     pub fn load(settings: &LoadSettings, registry: KindRegistry) -> Result<Project, LoadError> {
+        let dir = Project::find_dir(settings)?;
+        let text = std::fs::read_to_string(dir.join("project.conf"))
+            .map_err(|e| LoadError::new(format!("cannot read {}: {e}", dir.join("project.conf").display())))?;
+        Project::from_text(dir, &text, settings, registry)
+    }
+
+    /// The directory of the project that `settings` point at.
+    pub fn find_dir(settings: &LoadSettings) -> Result<PathBuf, LoadError> {
         let start = match &settings.directory {
             Some(dir) => dir.clone(),
             None => std::env::current_dir()
                 .map_err(|e| LoadError::new(format!("cannot read the current directory: {e}")))?,
         };
-        let dir = if settings.directory.is_some() {
+        if settings.directory.is_some() {
             if !start.join("project.conf").is_file() {
                 return Err(LoadError::new(format!("no project.conf in {}", start.display()))
                     .with_hint("-C names the directory that holds project.conf"));
             }
-            start
+            Ok(start)
         } else {
-            find_project_dir(&start)?
-        };
-        let text = std::fs::read_to_string(dir.join("project.conf"))
-            .map_err(|e| LoadError::new(format!("cannot read {}: {e}", dir.join("project.conf").display())))?;
-        Project::from_text(dir, &text, settings, registry)
+            find_project_dir(&start)
+        }
     }
 
     /// Loads a project from the text of its project.conf.
@@ -417,19 +484,20 @@ impl Project {
         settings: &LoadSettings,
         registry: KindRegistry,
     ) -> Result<Project, LoadError> {
-        Project::from_text_in(dir, text, settings, registry, "")
+        Project::from_text_in(dir, text, settings, registry, None)
     }
 
-    /// [`Project::from_text`] for a subproject, with `label` (its junction)
-    /// before file names in messages.
+    /// [`Project::from_text`] for a subproject: `place` says where it sits
+    /// (its junction, the prefix of its names, which is also put before
+    /// file names in messages, and the tree it belongs to).
     pub(crate) fn load_subproject_conf(
         dir: PathBuf,
         text: &str,
         settings: &LoadSettings,
         registry: KindRegistry,
-        label: &str,
+        place: Place,
     ) -> Result<Project, LoadError> {
-        Project::from_text_in(dir, text, settings, registry, label)
+        Project::from_text_in(dir, text, settings, registry, Some(place))
     }
 
     fn from_text_in(
@@ -437,8 +505,9 @@ impl Project {
         text: &str,
         settings: &LoadSettings,
         registry: KindRegistry,
-        label: &str,
+        place: Option<Place>,
     ) -> Result<Project, LoadError> {
+        let label = place.as_ref().map(|p| p.prefix.clone()).unwrap_or_default();
         let conf_file = format!("{label}project.conf");
         let conf = parse_str(&conf_file, text)?;
         let conf_map = conf.as_map().expect("parse_str returns mappings");
@@ -465,18 +534,74 @@ impl Project {
         check_min_version(conf_map, &whole_file)?;
         let element_path_display = str_value(conf_map, "element-path")?.unwrap_or(".").to_string();
         let element_path = check_element_path(&dir, conf_map, &element_path_display)?;
+        let header = ConfHeader {
+            conf_file,
+            whole_file,
+            name,
+            element_path,
+            element_path_display,
+            label,
+        };
 
-        // First pass, as BuildStream: includes of project.conf, then the
-        // result over the built-in defaults. Conditions need the options,
-        // which may come from an include, so they wait for the second pass.
+        // As BuildStream, the project loads without the files it includes
+        // from junctions first: its junctions load with what that gives.
+        // When project.conf includes such files, it loads again with them,
+        // keeping the subprojects the first pass loaded.
+        let (project, skipped) = Project::from_conf(&dir, conf.clone(), &header, settings, &registry, place, None)?;
+        if !skipped {
+            return Ok(project);
+        }
+        let first_pass = Arc::new(project);
+        let place = first_pass.junction.as_ref().map(|info| Place {
+            info: info.clone(),
+            prefix: first_pass.prefix.clone(),
+            tree: first_pass.tree.clone(),
+        });
+        let (mut project, _) = Project::from_conf(&dir, conf, &header, settings, &registry, place, Some(&first_pass))?;
+        project.tree = first_pass.tree.clone();
+        *project.subprojects.get_mut().unwrap_or_else(|e| e.into_inner()) =
+            first_pass.subprojects.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        for line in first_pass.take_warnings() {
+            let warnings = project.warnings.get_mut().unwrap_or_else(|e| e.into_inner());
+            if !warnings.contains(&line) {
+                warnings.push(line);
+            }
+        }
+        Ok(project)
+    }
+
+    /// One pass over project.conf: with the files it includes from
+    /// junctions when `first_pass` (the project as loaded without them)
+    /// is given, else skipping them (the flag says whether any were).
+    fn from_conf(
+        dir: &Path,
+        mut conf: Node,
+        header: &ConfHeader,
+        settings: &LoadSettings,
+        registry: &KindRegistry,
+        place: Option<Place>,
+        first_pass: Option<&Arc<Project>>,
+    ) -> Result<(Project, bool), LoadError> {
+        let dir = dir.to_path_buf();
+        let registry = registry.clone();
+        let (conf_file, whole_file, name) = (header.conf_file.as_str(), &header.whole_file, header.name.clone());
+        let (element_path, element_path_display) = (header.element_path.clone(), header.element_path_display.clone());
+        let junction_files = match first_pass {
+            Some(project) => JunctionFiles::From(project),
+            None => JunctionFiles::Skip(Mutex::new(false)),
+        };
+
+        // Includes of project.conf first, then the result over the
+        // built-in defaults. Conditions need the options, which may come
+        // from an include, so they wait for the second round.
         let includes = IncludeCache {
             dir: dir.clone(),
-            label: label.to_string(),
+            label: header.label.clone(),
             files: Mutex::default(),
         };
-        let mut conf = conf;
-        let first_pass = ProjectDirectives::new(&includes, None);
-        directives::process_includes(&mut conf, &first_pass).map_err(|e| first_pass.explain(e))?;
+        let first_round = ProjectDirectives::new(&includes, None, &junction_files);
+        directives::process_includes(&mut conf, &first_round).map_err(|e| first_round.explain(e))?;
+        let skipped = junction_files.skipped();
         for key in ["name", "min-version", "element-path", "plugins"] {
             let from_file = |node: &Node| {
                 node.as_map()
@@ -502,17 +627,22 @@ impl Project {
         let declarations = crate::plugins::load(config.as_map().expect("mapping"), &dir, &element_path)?;
         let kinds = registry.for_project(&declarations)?;
 
-        let declarations = mapping_or_empty(config.as_map().expect("mapping"), "options", &whole_file)?;
+        let declarations = mapping_or_empty(config.as_map().expect("mapping"), "options", whole_file)?;
         let element_dir = element_path.clone();
         let element_exists = move |e: &str| element_dir.join(e).is_file();
         let mut options = OptionPool::load(declarations.as_map().expect("mapping"), &element_exists)?;
         for (name, value) in &settings.options {
+            // Options declared in a file of a junction are not known yet.
+            if skipped && !options.declares(name) {
+                continue;
+            }
             options.set_from_cli(name, value)?;
         }
         options.check_host_defaults()?;
         check_unconditional(&config)?;
-        let second_pass = ProjectDirectives::new(&includes, Some(&options));
-        directives::process(&mut config, &second_pass).map_err(|e| second_pass.explain(e))?;
+        let second_round = ProjectDirectives::new(&includes, Some(&options), &junction_files);
+        directives::process(&mut config, &second_round).map_err(|e| second_round.explain(e))?;
+        let skipped = skipped || junction_files.skipped();
         // Per-kind overrides are composed over kind defaults later: their
         // list directives have not met their lists yet.
         let config_map = config.as_map_mut().expect("mapping");
@@ -522,7 +652,7 @@ impl Project {
         let map = config.as_map().expect("mapping");
 
         // Variables every element starts from.
-        let mut variables = mapping_or_empty(map, "variables", &whole_file)?;
+        let mut variables = mapping_or_empty(map, "variables", whole_file)?;
         let vars = variables.as_map_mut().expect("mapping");
         check_protected(vars)?;
         let synthetic = Span::synthetic("<forge>");
@@ -583,18 +713,26 @@ impl Project {
             None => Vec::new(),
         };
 
-        let (internal_junctions, duplicate_junctions) = load_junction_settings(map)?;
+        let (internal_junctions, duplicate_junctions, disallow) = load_junction_settings(map)?;
+        // A parent that disallows subproject URIs does so for the whole
+        // tree below it, and makes unaliased URLs errors there.
+        let inherited = place.as_ref().is_some_and(|p| p.info.parent.disallow_subproject_uris);
+        let disallow_subproject_uris = disallow || inherited;
+        let mut fatal_warnings = fatal_warnings;
+        if inherited && !fatal_warnings.iter().any(|w| w == "unaliased-url") {
+            fatal_warnings.push("unaliased-url".to_string());
+        }
 
-        let environment = mapping_or_empty(map, "environment", &whole_file)?;
+        let environment = mapping_or_empty(map, "environment", whole_file)?;
         let env_nocache = match map.get("environment-nocache") {
             Some(node) => str_list(node, "environment-nocache")?,
             None => Vec::new(),
         };
-        let split_rules = mapping_or_empty(map, "split-rules", &whole_file)?;
-        let sandbox = mapping_or_empty(map, "sandbox", &whole_file)?;
+        let split_rules = mapping_or_empty(map, "split-rules", whole_file)?;
+        let sandbox = mapping_or_empty(map, "sandbox", whole_file)?;
         check_keys(sandbox.as_map().expect("mapping"), SANDBOX_KEYS, "'sandbox'")?;
-        let element_overrides = mapping_override(element_overrides, "elements", &whole_file)?;
-        let source_overrides = mapping_override(source_overrides, "sources", &whole_file)?;
+        let element_overrides = mapping_override(element_overrides, "elements", whole_file)?;
+        let source_overrides = mapping_override(source_overrides, "sources", whole_file)?;
         // Overrides for kinds no element uses are read but never applied,
         // as in BuildStream.
         for (kind, over) in source_overrides.as_map().expect("mapping").iter() {
@@ -645,7 +783,11 @@ impl Project {
             .collect();
         let overrides = overrides.clone();
 
-        Ok(Project {
+        let (junction, prefix, tree) = match place {
+            Some(place) => (Some(place.info), place.prefix, place.tree),
+            None => (None, String::new(), Arc::default()),
+        };
+        let project = Project {
             dir,
             name,
             element_path,
@@ -667,18 +809,20 @@ impl Project {
             overrides,
             includes,
             warnings: Mutex::default(),
-            junction: None,
-            prefix: String::new(),
+            junction,
+            prefix,
             settings: settings.clone(),
             base_variables,
             internal_junctions,
             duplicate_junctions,
+            disallow_subproject_uris,
             subprojects: Mutex::default(),
-            stager: None,
-            parse_cache: None,
-            tree: Arc::default(),
+            stager: settings.services.stager.clone(),
+            parse_cache: settings.services.parse_cache.clone(),
+            tree,
             shared_public: Mutex::default(),
-        })
+        };
+        Ok((project, skipped))
     }
 
     /// Reports a BuildStream warning: an error when project.conf lists
@@ -743,8 +887,8 @@ impl Project {
         node: &mut Node,
         body: impl FnOnce(&mut Node) -> Result<T, LoadError>,
     ) -> Result<T, LoadError> {
-        let mut ctx = ProjectDirectives::new(&self.includes, Some(&self.options));
-        ctx.project = Some(self);
+        let junction_files = JunctionFiles::From(self);
+        let ctx = ProjectDirectives::new(&self.includes, Some(&self.options), &junction_files);
         directives::process(node, &ctx)
             .and_then(|()| body(node))
             .map_err(|e| ctx.explain(e))
@@ -767,17 +911,18 @@ impl Project {
 
     /// A file of this project for an include from a parent: its own
     /// directives (includes, conditions on this project's options) done.
-    /// As in BuildStream, its `%{variables}` are expanded with this
-    /// project's variables.
+    /// As in BuildStream, the `%{variables}` of the file itself (not of
+    /// the files it includes) are expanded with this project's variables,
+    /// before its directives.
     fn include_file(self: &Arc<Self>, path: &str, at: &Span) -> Result<Node, LoadError> {
         if let Some((junction, rest)) = junction_part(path) {
             return self.subproject(junction, Some(at))?.include_file(rest, at);
         }
         let mut node = self.includes.load(path, at)?;
-        let mut ctx = ProjectDirectives::new(&self.includes, Some(&self.options));
-        ctx.project = Some(self);
-        directives::process(&mut node, &ctx).map_err(|e| ctx.explain(e))?;
         Variables::resolve_needed(&self.base_variables, &[&node])?.expand_node(&mut node)?;
+        let junction_files = JunctionFiles::From(self);
+        let ctx = ProjectDirectives::new(&self.includes, Some(&self.options), &junction_files);
+        directives::process(&mut node, &ctx).map_err(|e| ctx.explain(e))?;
         Ok(node)
     }
 
@@ -788,22 +933,12 @@ impl Project {
         Project::load(&self.settings, self.registry.clone())
     }
 
-    /// Keeps parsed element files in `cache` between runs.
-    pub fn set_parse_cache(&mut self, cache: Arc<crate::parsecache::ParseCache>) {
-        self.parse_cache = Some(cache);
-    }
-
     /// Parses an element file: from the parse cache when there is one.
     pub fn parse_element_file(&self, file: &str, text: &str) -> Result<Node, forge_yaml::YamlError> {
         match &self.parse_cache {
             Some(cache) => cache.parse(file, text),
             None => parse_str(file, text),
         }
-    }
-
-    /// Lets subprojects stage their junctions' sources with `stager`.
-    pub fn set_junction_stager(&mut self, stager: Arc<dyn crate::junctions::JunctionStager>) {
-        self.stager = Some(stager);
     }
 
     /// The subproject of the junction element `junction` (a name local to
@@ -831,22 +966,54 @@ impl Project {
         Ok(sub)
     }
 
-    /// A subproject's project: what `load_subproject` fills in.
-    pub(crate) fn attach(&mut self, info: JunctionInfo, prefix: String, parent: &Project) {
-        self.junction = Some(info);
-        self.prefix = prefix;
-        self.stager = parent.stager.clone();
-        self.parse_cache = parent.parse_cache.clone();
-        self.tree = parent.tree.clone();
-    }
-
     /// The settings the top level was loaded with, for subprojects.
     pub(crate) fn settings(&self) -> &LoadSettings {
         &self.settings
     }
 
+    /// Every project loaded in this tree, shared from the top.
+    pub(crate) fn tree(&self) -> &Arc<crate::junctions::ProjectTree> {
+        &self.tree
+    }
+
     /// Checks that `url` uses a declared alias (or none).
     pub fn check_url_alias(&self, url: &str, span: &Span) -> Result<(), LoadError> {
+        if let (Some(alias), Some(info)) = (url_alias(url), &self.junction) {
+            let rest = &url[alias.len() + 1..];
+            match info.parent_alias(alias) {
+                Some(parent_alias) => {
+                    return info
+                        .parent
+                        .check_url_alias(&format!("{parent_alias}:{rest}"), span)
+                        .map_err(|_| {
+                            LoadError::at(
+                                span,
+                                format!(
+                                    "the junction {} maps the alias '{alias}' to '{parent_alias}', which the project holding the junction does not declare",
+                                    info.element
+                                ),
+                            )
+                            .with_hint(format!(
+                                "declare '{parent_alias}' under 'aliases:' of that project, or map '{alias}' to an alias it declares"
+                            ))
+                        });
+                }
+                None if info.parent.disallow_subproject_uris => {
+                    return Err(LoadError::at(
+                        span,
+                        format!(
+                            "the alias '{alias}' is not mapped by the junction {}, and its parent disallows unmapped aliases (junctions: disallow-subproject-uris)",
+                            info.element
+                        ),
+                    )
+                    .with_hint(format!(
+                        "map it under 'config: aliases:' of {} (or set 'map-aliases: identity')",
+                        info.element
+                    )));
+                }
+                None => {}
+            }
+        }
         if let Some(alias) = url_alias(url)
             && !self.aliases.contains_key(alias)
         {
@@ -1001,13 +1168,13 @@ fn check_element_path(dir: &Path, conf: &Mapping, path: &str) -> Result<PathBuf,
 }
 
 /// Junction paths a project lists under `junctions: internal:`, and under
-/// `duplicates:` by project name.
-type JunctionSettings = (Vec<String>, IndexMap<String, Vec<String>>);
+/// `duplicates:` by project name, and `disallow-subproject-uris`.
+type JunctionSettings = (Vec<String>, IndexMap<String, Vec<String>>, bool);
 
 /// `junctions: {internal: [...], duplicates: {project: [...]}}`.
 fn load_junction_settings(map: &Mapping) -> Result<JunctionSettings, LoadError> {
     let Some(node) = map.get("junctions") else {
-        return Ok((Vec::new(), IndexMap::new()));
+        return Ok((Vec::new(), IndexMap::new(), false));
     };
     let junctions = node
         .as_map()
@@ -1030,7 +1197,19 @@ fn load_junction_settings(map: &Mapping) -> Result<JunctionSettings, LoadError> 
             duplicates.insert(project.name.clone(), str_list(list, "duplicates")?);
         }
     }
-    Ok((internal, duplicates))
+    let disallow = match junctions.get("disallow-subproject-uris") {
+        Some(node) => parse_bool(node, "disallow-subproject-uris")?,
+        None => false,
+    };
+    Ok((internal, duplicates, disallow))
+}
+
+fn parse_bool(node: &Node, key: &str) -> Result<bool, LoadError> {
+    match node.as_str() {
+        Some("true" | "True" | "TRUE" | "yes" | "Yes" | "on" | "On") => Ok(true),
+        Some("false" | "False" | "FALSE" | "no" | "No" | "off" | "Off") => Ok(false),
+        _ => Err(LoadError::at(&node.span, format!("'{key}' must be True or False"))),
+    }
 }
 
 /// project.conf keys that a top-level `(?)` may not set (BuildStream's
