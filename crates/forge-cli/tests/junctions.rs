@@ -281,6 +281,43 @@ fn a_git_junction_needs_a_fetch_then_loads_offline() {
 }
 
 #[test]
+fn a_tar_junction_loads_from_its_archive_and_errors_name_it() {
+    let p = project(CONF).file("elements/app.bst", &app("- sdk.bst:lib.bst\n")).build();
+    let tree = p.outside().join("sdk-1.0");
+    write_sdk(&tree);
+    let archive = p.outside().join("sdk-1.0.tar.gz");
+    let status = std::process::Command::new("tar")
+        .arg("-czf")
+        .arg(&archive)
+        .arg("-C")
+        .arg(p.outside())
+        .arg("sdk-1.0")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let sha = support::sha256_hex(&fs::read(&archive).unwrap());
+    p.write(
+        "elements/sdk.bst",
+        &format!(
+            "kind: junction\nsources:\n- kind: tar\n  url: file://{}\n  ref: {sha}\n",
+            archive.display()
+        ),
+    );
+    p.forge(&["fetch", "sdk.bst"]).ok();
+    fs::remove_file(&archive).unwrap();
+    assert_eq!(
+        p.show("%{name}", &["app.bst"]),
+        "sdk.bst:base.bst\nsdk.bst:lib.bst\napp.bst\n"
+    );
+    // An element of the subproject that does not exist: where it was
+    // named, and through which junction.
+    p.write("elements/app.bst", &app("- sdk.bst:nothing.bst\n"));
+    let err = p.forge(&["show", "app.bst"]).fails(3);
+    assert!(err.contains("elements/app.bst:3:3"), "{err}");
+    assert!(err.contains("nothing.bst"), "{err}");
+}
+
+#[test]
 fn mirrors_of_the_parent_serve_a_subprojects_alias() {
     let mirror = project(CONF).build();
     let served = mirror.outside().join("mirror");
