@@ -71,6 +71,10 @@ impl Progress for BarProgress {
         self.println(&format!("warning: {message}"));
     }
 
+    fn note(&self, message: &str) {
+        self.println(message);
+    }
+
     fn finish(&self, id: usize) {
         if let Some(slot) = self.bars.lock().unwrap_or_else(|e| e.into_inner()).get_mut(id)
             && let Some(bar) = slot.take()

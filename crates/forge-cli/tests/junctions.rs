@@ -282,7 +282,9 @@ fn a_git_junction_needs_a_fetch_then_loads_offline() {
 
 #[test]
 fn a_tar_junction_loads_from_its_archive_and_errors_name_it() {
-    let p = project(CONF).file("elements/app.bst", &app("- sdk.bst:lib.bst\n")).build();
+    let p = project(CONF)
+        .file("elements/app.bst", &app("- sdk.bst:lib.bst\n"))
+        .build();
     let tree = p.outside().join("sdk-1.0");
     write_sdk(&tree);
     let archive = p.outside().join("sdk-1.0.tar.gz");
@@ -341,6 +343,13 @@ fn mirrors_of_the_parent_serve_a_subprojects_alias() {
     let run = p.forge(&["fetch", "--deps", "all", "app.bst"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stderr.contains("1 fetched"), "{}", run.stderr);
+    // ...and says which mirror served it.
+    assert!(
+        run.stderr
+            .contains("up:data.txt: served by mirror 'office' of project 'test'"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]

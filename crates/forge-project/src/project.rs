@@ -1068,6 +1068,30 @@ impl Project {
         urls
     }
 
+    /// Which mirror, of this project or of one above it, gives the URL
+    /// `served` for `url` (`mirror 'office' of project 'parent'`); `None`
+    /// when upstream served it.
+    pub fn mirror_serving(&self, url: &str, served: &str) -> Option<String> {
+        let alias = url_alias(url)?;
+        let rest = &url[alias.len() + 1..];
+        if let Some(info) = &self.junction
+            && let Some(parent_alias) = info.parent_alias(alias)
+        {
+            return info.parent.mirror_serving(&format!("{parent_alias}:{rest}"), served);
+        }
+        let mut project = Some(self);
+        while let Some(current) = project {
+            for mirror in &current.mirrors {
+                let prefixes = mirror.aliases.get(alias).into_iter().flatten();
+                if prefixes.into_iter().any(|p| format!("{p}{rest}") == served) {
+                    return Some(format!("mirror '{}' of project '{}'", mirror.name, current.name));
+                }
+            }
+            project = current.junction.as_ref().map(|j| j.parent.as_ref());
+        }
+        None
+    }
+
     /// This project's mirror URLs for `alias`, the default mirror first.
     fn mirror_urls(&self, alias: &str, rest: &str, default_mirror: Option<&str>) -> Vec<String> {
         let mut order: Vec<&Mirror> = Vec::new();

@@ -397,15 +397,7 @@ impl SourceRuntime for Cargo2 {
                         continue;
                     }
                     let url = crate_url(source, name, version);
-                    let urls = ctx.project.source_urls(&url, UrlPurpose::Fetch, ctx.default_mirror());
-                    ctx.downloader
-                        .fetch(
-                            ctx.cache,
-                            &format!("{name}-{version}.crate"),
-                            &urls,
-                            Some(sha),
-                            ctx.progress,
-                        )
+                    ctx.download(&url, UrlPurpose::Fetch, &format!("{name}-{version}.crate"), Some(sha))
                         .map_err(|failure| {
                             failure.into_error(format!("cannot fetch crate {name} {version} from {url}"))
                         })?;
@@ -450,10 +442,8 @@ impl SourceRuntime for Cargo2 {
                 && sha.is_none()
             {
                 let url = crate_url(source, name, version);
-                let urls = ctx.project.source_urls(&url, UrlPurpose::Track, ctx.default_mirror());
                 let done = ctx
-                    .downloader
-                    .fetch(ctx.cache, &format!("{name}-{version}.crate"), &urls, None, ctx.progress)
+                    .download(&url, UrlPurpose::Track, &format!("{name}-{version}.crate"), None)
                     .map_err(|failure| failure.into_error(format!("cannot download crate {name} {version}")))?;
                 *sha = Some(done.sha256);
             }

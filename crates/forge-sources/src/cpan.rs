@@ -127,10 +127,8 @@ impl SourceRuntime for Cpan {
             return Ok(());
         }
         let url = format!("{}{suffix}", index(source));
-        let urls = ctx.project.source_urls(&url, UrlPurpose::Fetch, ctx.default_mirror());
         let label = suffix.rsplit('/').next().unwrap_or(&suffix).to_string();
-        ctx.downloader
-            .fetch(ctx.cache, &label, &urls, Some(&sha), ctx.progress)
+        ctx.download(&url, UrlPurpose::Fetch, &label, Some(&sha))
             .map(|_| ())
             .map_err(|failure| failure.into_error(format!("cannot fetch {url} (sha256 {sha})")))
     }
@@ -138,12 +136,8 @@ impl SourceRuntime for Cpan {
     fn track(&self, source: &Source, ctx: &SourceContext<'_>) -> Result<Option<Tracked>, SourceError> {
         let name = required_str(source, "name").map_err(|e| err(e.to_string()))?;
         let listing_url = format!("{}{PACKAGES}", index(source));
-        let urls = ctx
-            .project
-            .source_urls(&listing_url, UrlPurpose::Track, ctx.default_mirror());
         let listing = ctx
-            .downloader
-            .fetch(ctx.cache, "02packages.details.txt.gz", &urls, None, ctx.progress)
+            .download(&listing_url, UrlPurpose::Track, "02packages.details.txt.gz", None)
             .map_err(|failure| failure.into_error(format!("cannot read the package list {listing_url}")))?;
         let file = std::fs::File::open(ctx.cache.file_path(&listing.sha256))
             .map_err(|e| err(format!("cannot read the package list: {e}")))?;
@@ -153,11 +147,9 @@ impl SourceRuntime for Cpan {
             .ok_or_else(|| err(format!("\"{name}\" not found in {}", index(source))))?;
         let suffix = format!("authors/id/{path}");
         let url = format!("{}{suffix}", index(source));
-        let urls = ctx.project.source_urls(&url, UrlPurpose::Track, ctx.default_mirror());
         let label = suffix.rsplit('/').next().unwrap_or(&suffix).to_string();
         let done = ctx
-            .downloader
-            .fetch(ctx.cache, &label, &urls, None, ctx.progress)
+            .download(&url, UrlPurpose::Track, &label, None)
             .map_err(|failure| failure.into_error(format!("cannot track {url}")))?;
         let old = pin(source);
         let note = (old.as_ref().map(|(_, s)| s.as_str()) == Some(done.sha256.as_str())).then(|| "unchanged".into());

@@ -100,12 +100,8 @@ impl<'a> Archive<'a> {
             ))
         })?;
         let index_url = format!("{}dists/{}/{}", self.url, self.suite, entry.path);
-        let index_urls = ctx
-            .project
-            .source_urls(&index_url, UrlPurpose::Track, ctx.default_mirror());
         let done = ctx
-            .downloader
-            .fetch(ctx.cache, &entry.path, &index_urls, Some(&entry.sha256), ctx.progress)
+            .download(&index_url, UrlPurpose::Track, &entry.path, Some(&entry.sha256))
             .map_err(|failure| {
                 failure.into_error(format!(
                     "the Packages index does not match the signed Release ({index_url})"
@@ -186,10 +182,8 @@ impl SourceRuntime for Deb {
             return Ok(());
         }
         let url = format!("{}{}", archive_url(source)?, pin.filename);
-        let urls = ctx.project.source_urls(&url, UrlPurpose::Fetch, ctx.default_mirror());
         let label = pin.filename.rsplit('/').next().unwrap_or(&pin.filename);
-        ctx.downloader
-            .fetch(ctx.cache, label, &urls, Some(&pin.sha256), ctx.progress)
+        ctx.download(&url, UrlPurpose::Fetch, label, Some(&pin.sha256))
             .map(|_| ())
             .map_err(|failure| {
                 failure.into_error(format!(
@@ -221,10 +215,8 @@ impl SourceRuntime for Deb {
             field("SHA256")?.to_ascii_lowercase(),
         );
         let url = format!("{}{filename}", archive.url);
-        let urls = ctx.project.source_urls(&url, UrlPurpose::Track, ctx.default_mirror());
         let label = filename.rsplit('/').next().unwrap_or(&filename).to_string();
-        ctx.downloader
-            .fetch(ctx.cache, &label, &urls, Some(&sha256), ctx.progress)
+        ctx.download(&url, UrlPurpose::Track, &label, Some(&sha256))
             .map_err(|failure| failure.into_error(format!("cannot download {package} {version}")))?;
         Ok(Some(Tracked {
             new_ref: NewValue::Mapping(vec![

@@ -18,6 +18,8 @@ pub trait Progress: Sync {
     fn finish(&self, id: usize);
     /// Something the user should know that does not stop the work.
     fn warn(&self, message: &str);
+    /// A line of information (above the bars, if any).
+    fn note(&self, message: &str);
 }
 
 /// A progress reporter that shows nothing but warnings, on stderr.
@@ -31,6 +33,9 @@ impl Progress for NoProgress {
     fn finish(&self, _: usize) {}
     fn warn(&self, message: &str) {
         eprintln!("warning: {message}");
+    }
+    fn note(&self, message: &str) {
+        eprintln!("{message}");
     }
 }
 

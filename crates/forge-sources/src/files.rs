@@ -39,9 +39,7 @@ pub fn fetch(source: &Source, ctx: &SourceContext<'_>) -> Result<(), SourceError
     if ctx.cache.has_file(&sha) {
         return Ok(());
     }
-    let urls = ctx.project.source_urls(url, UrlPurpose::Fetch, ctx.default_mirror());
-    ctx.downloader
-        .fetch(ctx.cache, label(url), &urls, Some(&sha), ctx.progress)
+    ctx.download(url, UrlPurpose::Fetch, label(url), Some(&sha))
         .map(|_| ())
         .map_err(|failure| failure.into_error(format!("cannot fetch {url} (sha256 {sha})")))
 }
@@ -49,10 +47,8 @@ pub fn fetch(source: &Source, ctx: &SourceContext<'_>) -> Result<(), SourceError
 /// Downloads what the URL serves now and pins its sha256.
 pub fn track(source: &Source, ctx: &SourceContext<'_>) -> Result<Option<Tracked>, SourceError> {
     let url = required_str(source, "url").map_err(|e| SourceError::new(e.to_string()))?;
-    let urls = ctx.project.source_urls(url, UrlPurpose::Track, ctx.default_mirror());
     let done = ctx
-        .downloader
-        .fetch(ctx.cache, label(url), &urls, None, ctx.progress)
+        .download(url, UrlPurpose::Track, label(url), None)
         .map_err(|failure| failure.into_error(format!("cannot track {url}")))?;
     Ok(Some(Tracked {
         new_ref: NewValue::Scalar(done.sha256.clone()),

@@ -304,7 +304,10 @@ pub(crate) fn fetch_until(
         let result = fetch_all(&repo, &candidate);
         ctx.progress.finish(id);
         match result {
-            Ok(()) if done(&repo) => return Ok((repo, lock)),
+            Ok(()) if done(&repo) => {
+                ctx.report_served(url, &candidate);
+                return Ok((repo, lock));
+            }
             Ok(()) => attempts.push(format!("{candidate}: does not have {wanted}")),
             Err(why) => attempts.push(format!("{candidate}: {why}")),
         }
@@ -325,7 +328,10 @@ pub(crate) fn fetch_for_track(ctx: &SourceContext<'_>, url: &str) -> Result<(Rep
         let result = fetch_all(&repo, &candidate);
         ctx.progress.finish(id);
         match result {
-            Ok(()) => return Ok((repo, lock)),
+            Ok(()) => {
+                ctx.report_served(url, &candidate);
+                return Ok((repo, lock));
+            }
             Err(why) => attempts.push(format!("{candidate}: {why}")),
         }
     }

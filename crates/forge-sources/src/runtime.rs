@@ -49,6 +49,43 @@ impl SourceContext<'_> {
     pub fn default_mirror(&self) -> Option<&str> {
         self.default_mirror.or(self.project.default_mirror.as_deref())
     }
+
+    /// Downloads the file at `url` (which may use an alias) from the first
+    /// of its candidates that answers, mirrors first for fetching; a
+    /// mirror that served it is named on the progress output.
+    pub fn download(
+        &self,
+        url: &str,
+        purpose: forge_project::UrlPurpose,
+        label: &str,
+        expected: Option<&str>,
+    ) -> Result<crate::download::Downloaded, crate::download::DownloadFailure> {
+        let urls = self.project.source_urls(url, purpose, self.default_mirror());
+        let done = self
+            .downloader
+            .fetch(self.cache, label, &urls, expected, self.progress)?;
+        self.report_served(url, &done.url);
+        Ok(done)
+    }
+
+    /// Says which mirror served `url` when one did (`served` is the URL
+    /// that answered).
+    pub fn report_served(&self, url: &str, served: &str) {
+        if let Some(mirror) = self.project.mirror_serving(url, served) {
+            // Project files may hold anything: no control characters reach the terminal.
+            let line: String = format!("{url}: served by {mirror}")
+                .chars()
+                .flat_map(|c| {
+                    if c.is_control() {
+                        c.escape_default().collect::<Vec<_>>()
+                    } else {
+                        vec![c]
+                    }
+                })
+                .collect();
+            self.progress.note(&line);
+        }
+    }
 }
 
 /// A source operation that failed.
