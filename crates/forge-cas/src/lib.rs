@@ -1,15 +1,17 @@
 //! forge's artifact cache.
 //!
-//! Files are stored once, by the blake3 digest of their content (and their
-//! exec bit, so an object can be hardlinked with the right mode), read-only.
-//! An artifact is a [`Manifest`] — sorted entries of path, type, exec bit,
-//! size, digest, symlink target; no times, no owners — plus an
-//! [`ArtifactRecord`] naming it under `project/element/key`. Every write goes
-//! to a temporary name and is renamed into place: a crash leaves the old
-//! state or the new one.
+//! Files are stored once, by the SHA-256 of their content (and their exec
+//! bit, so an object can be hardlinked with the right mode), read-only.
+//! An artifact's tree is a [`Manifest`] — sorted entries of path, type,
+//! exec bit, size, digest, symlink target; no times, no owners — stored as
+//! REAPI `Directory` messages, so the objects are exactly the blobs a
+//! remote REAPI cache holds; an [`ArtifactRecord`] names it under
+//! `project/element/key`. Every write goes to a temporary name and is
+//! renamed into place: a crash leaves the old state or the new one.
 
 mod manifest;
+pub mod reapi;
 mod store;
 
 pub use manifest::{Entry, EntryKind, Manifest};
-pub use store::{ArtifactRecord, Cas, StageMode, TreeWriter, VerifyReport};
+pub use store::{ArtifactRecord, Cas, FORMAT, StageMode, TreeWriter, VerifyReport};

@@ -10,7 +10,7 @@ pub enum EntryKind {
     Dir,
     /// A regular file.
     File {
-        /// blake3 of the content.
+        /// SHA-256 of the content.
         digest: String,
         /// Size in bytes.
         size: u64,
@@ -42,11 +42,6 @@ pub struct Manifest {
 }
 
 impl Manifest {
-    /// The canonical bytes of the manifest (its digest names it).
-    pub fn to_bytes(&self) -> Vec<u8> {
-        serde_json::to_vec(self).expect("manifests serialise")
-    }
-
     /// Total size of the files.
     pub fn size(&self) -> u64 {
         self.entries

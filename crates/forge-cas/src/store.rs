@@ -27,10 +27,17 @@ pub struct ArtifactRecord {
     pub key: String,
     /// Whether the build succeeded (failed builds are recorded too).
     pub success: bool,
-    /// Digest of the manifest object (an empty manifest for failures).
+    /// SHA-256 of the root `Directory` of the artifact's tree (an empty
+    /// tree for failures).
     pub manifest: String,
-    /// Digest of the build log object.
+    /// Its size (with the hash, its REAPI digest).
+    #[serde(default)]
+    pub manifest_size: u64,
+    /// SHA-256 of the build log object.
     pub log: String,
+    /// Its size.
+    #[serde(default)]
+    pub log_size: u64,
     /// The element's public data, for dependents (split rules,
     /// integration commands).
     pub public: Json,
@@ -153,9 +160,14 @@ fn mark_used(object: &Path) {
     }
 }
 
-/// blake3 of a file's content.
+/// The layout of `cas/`, written to `cas/format`: a cache without it, or
+/// with another, is from an older forge and is cleared on open.
+pub const FORMAT: &str = "forge-cas 2: objects by sha256, trees as REAPI Directory messages\n";
+
+/// SHA-256 of a file's content.
 fn digest_file(path: &Path) -> io::Result<String> {
-    let mut hasher = blake3::Hasher::new();
+    use sha2::Digest as _;
+    let mut hasher = sha2::Sha256::new();
     let mut file = fs::File::open(path)?;
     // Most artifact files are small: size the buffer to the file (a large
     // zeroed buffer per file costs more than hashing it).
@@ -169,7 +181,7 @@ fn digest_file(path: &Path) -> io::Result<String> {
         }
         hasher.update(&buffer);
     }
-    Ok(hasher.finalize().to_hex().to_string())
+    Ok(crate::reapi::hex(&hasher.finalize()))
 }
 
 /// A name that is safe as one path component of the refs tree.
@@ -188,6 +200,33 @@ impl Cas {
     /// The root of the store.
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// Makes sure the store has this forge's layout: a store from an older
+    /// forge (objects by another hash) is moved aside and removed, never
+    /// misread. Returns a notice when it did so.
+    pub fn ensure_format(&self) -> io::Result<Option<String>> {
+        let marker = self.root.join("format");
+        match fs::read_to_string(&marker) {
+            Ok(text) if text == FORMAT => return Ok(None),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        let had_content = fs::read_dir(&self.root).is_ok_and(|mut d| d.next().is_some());
+        if had_content {
+            let old = self.root.with_extension(format!("old-{}", std::process::id()));
+            fs::rename(&self.root, &old)?;
+            fs::remove_dir_all(&old)?;
+        }
+        fs::create_dir_all(&self.root)?;
+        write_atomically(&marker, FORMAT.as_bytes(), 0o644)?;
+        Ok(had_content.then(|| {
+            format!(
+                "the artifact cache {} was in an older format and has been cleared",
+                self.root.display()
+            )
+        }))
     }
 
     /// Where the object with `digest` lives (executable objects apart, so
@@ -212,7 +251,7 @@ impl Cas {
 
     /// Stores bytes (a log, a manifest) and returns their digest.
     pub fn put_blob(&self, bytes: &[u8]) -> io::Result<String> {
-        let digest = blake3::hash(bytes).to_hex().to_string();
+        let digest = crate::reapi::sha256_hex(bytes);
         let path = self.object_path(&digest, false);
         if !path.exists() {
             write_atomically(&path, bytes, 0o444)?;
@@ -226,7 +265,7 @@ impl Cas {
     /// one, and `verify` finds an object that a crash left corrupt.
     pub fn put_file(&self, bytes: &[u8], exec: bool) -> io::Result<String> {
         use std::os::unix::fs::OpenOptionsExt;
-        let digest = blake3::hash(bytes).to_hex().to_string();
+        let digest = crate::reapi::sha256_hex(bytes);
         let object = self.object_path(&digest, exec);
         if object.exists() {
             mark_used(&object);
@@ -379,15 +418,51 @@ impl Cas {
         Ok(digest)
     }
 
-    /// Stores a manifest and returns its digest.
+    /// Stores a manifest as `Directory` messages and returns the SHA-256
+    /// of the root one.
     pub fn put_manifest(&self, manifest: &Manifest) -> io::Result<String> {
-        self.put_blob(&manifest.to_bytes())
+        let (root, blobs) = crate::reapi::encode_tree(manifest);
+        for (_, bytes) in blobs {
+            self.put_blob(&bytes)?;
+        }
+        Ok(root.hash)
     }
 
-    /// Reads a manifest.
+    /// Reads a manifest from its root `Directory`.
     pub fn get_manifest(&self, digest: &str) -> io::Result<Manifest> {
-        let bytes = self.get_blob(digest)?;
-        serde_json::from_slice(&bytes).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+        crate::reapi::decode_tree(digest, |hash| self.get_blob(hash))
+    }
+
+    /// The digests of the `Directory` messages of a stored tree, the root's
+    /// first.
+    pub fn tree_directories(&self, root: &str) -> io::Result<Vec<crate::reapi::Digest>> {
+        use prost::Message as _;
+        let mut out = Vec::new();
+        let mut pending = vec![root.to_string()];
+        let mut seen = HashSet::new();
+        while let Some(hash) = pending.pop() {
+            if !seen.insert(hash.clone()) {
+                continue;
+            }
+            let bytes = self.get_blob(&hash)?;
+            let dir = crate::reapi::Directory::decode(bytes.as_slice())
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("directory {hash}: {e}")))?;
+            for child in dir.directories.iter().filter_map(|d| d.digest.as_ref()) {
+                pending.push(crate::reapi::checked_hash(&child.hash)?);
+            }
+            out.push(crate::reapi::Digest {
+                hash,
+                size_bytes: bytes.len() as i64,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The size of a stored object, if present.
+    pub fn object_size(&self, digest: &str, exec: bool) -> Option<u64> {
+        (digest.len() > 2)
+            .then(|| fs::metadata(self.object_path(digest, exec)).ok().map(|m| m.len()))
+            .flatten()
     }
 
     /// Writes the files of `manifest` under `target`. Returns the paths
@@ -440,8 +515,21 @@ impl Cas {
         let path = self
             .ref_path(project, element, &record.key)
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "invalid artifact name"))?;
-        let bytes = serde_json::to_vec_pretty(record).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        let mut record = record.clone();
+        if record.manifest_size == 0 {
+            record.manifest_size = self.object_size(&record.manifest, false).unwrap_or(0);
+        }
+        if record.log_size == 0 {
+            record.log_size = self.object_size(&record.log, false).unwrap_or(0);
+        }
+        let bytes = serde_json::to_vec_pretty(&record).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
         write_atomically(&path, &bytes, 0o644)
+    }
+
+    /// The bytes of an artifact record as it is stored and exchanged with
+    /// remote caches (canonical JSON).
+    pub fn record_bytes(record: &ArtifactRecord) -> Vec<u8> {
+        serde_json::to_vec(record).expect("records serialise")
     }
 
     /// The artifact recorded under `project/element/key`, if any and if
@@ -592,8 +680,10 @@ impl Cas {
             let Some(record) = self.record_at(&project, &element, &key) else {
                 continue;
             };
-            live.insert(self.object_path(&record.manifest, false));
             live.insert(self.object_path(&record.log, false));
+            for dir in self.tree_directories(&record.manifest).unwrap_or_default() {
+                live.insert(self.object_path(&dir.hash, false));
+            }
             if let Ok(manifest) = self.get_manifest(&record.manifest) {
                 for entry in manifest.entries {
                     if let EntryKind::File { digest, exec, .. } = entry.kind {
@@ -671,6 +761,8 @@ mod tests {
             success: true,
             manifest: cas.put_manifest(manifest).unwrap(),
             log: cas.put_blob(b"log").unwrap(),
+            log_size: 0,
+            manifest_size: 0,
             public: Json::Null,
             dependencies: Vec::new(),
             forge_version: "test".into(),

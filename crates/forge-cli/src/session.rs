@@ -125,7 +125,15 @@ impl Session {
 
     /// The artifact cache.
     pub fn cas(&self) -> forge_cas::Cas {
-        forge_cas::Cas::new(&self.cache_dir)
+        let cas = forge_cas::Cas::new(&self.cache_dir);
+        // Once per run: a cache from an older forge is cleared, not misread.
+        static CHECKED: std::sync::Once = std::sync::Once::new();
+        CHECKED.call_once(|| match cas.ensure_format() {
+            Ok(Some(notice)) => eprintln!("note: {notice}"),
+            Ok(None) => {}
+            Err(e) => eprintln!("warning: cannot check the artifact cache {}: {e}", cas.root().display()),
+        });
+        cas
     }
 
     /// A network client (only commands that use the network make one).

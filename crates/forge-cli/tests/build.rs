@@ -340,6 +340,34 @@ fn corrupt_objects_are_found_and_rebuilt() {
 }
 
 #[test]
+fn objects_are_named_by_sha256_and_an_old_cache_is_cleared_not_misread() {
+    let p = hello_project();
+    // A cache as an older forge left it: objects by another hash, no format.
+    let cas = p.outside().join("cache/cas");
+    fs::create_dir_all(cas.join("objects/ab")).unwrap();
+    fs::write(cas.join("objects/ab/cdef"), "old object").unwrap();
+    let run = p.forge(&["build", "hello.bst"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("was in an older format and has been cleared"),
+        "{}",
+        run.stderr
+    );
+    assert!(!cas.join("objects/ab/cdef").exists());
+    // The greeting's object is named by the SHA-256 of its content, as a
+    // REAPI server names the blob.
+    let sha = support::sha256_hex(b"hello, world\n");
+    assert_eq!(
+        fs::read(cas.join("objects").join(&sha[..2]).join(&sha[2..])).unwrap(),
+        b"hello, world\n"
+    );
+    // Once cleared, the cache is kept.
+    let again = p.forge(&["build", "hello.bst"]);
+    assert!(!again.stderr.contains("older format"), "{}", again.stderr);
+    assert!(again.stderr.contains("0 built"), "{}", again.stderr);
+}
+
+#[test]
 fn a_killed_build_leaves_a_cache_the_next_build_uses() {
     let p = with_base(project(CONF).file(
         "elements/slow.bst",

@@ -271,6 +271,8 @@ impl<'a> Engine<'a> {
             success,
             manifest: manifest_digest,
             log: log_digest,
+            log_size: 0,
+            manifest_size: 0,
             public: {
                 let mut public = node_to_json(&e.public);
                 if let Some(map) = public.as_object_mut() {

@@ -253,7 +253,9 @@ impl BuildContext<'_> {
             .cas
             .put_manifest(&manifest)
             .map_err(io("cannot store a manifest"))?;
-        Ok(format!("{digest}/{}", manifest.to_bytes().len()))
+        // The tree's REAPI digest, as BuildStream's.
+        let size = self.cas.object_size(&digest, false).unwrap_or(0);
+        Ok(format!("{digest}/{size}"))
     }
 
     /// Whether any dependency staged at `/` has integration commands.
