@@ -335,6 +335,8 @@ pub fn artifact(session: &Session, command: &ArtifactCommand) -> Result<(), Fail
             print!("{}", String::from_utf8_lossy(&log));
             Ok(())
         }
+        ArtifactCommand::Push(args) => transfer(session, args, true),
+        ArtifactCommand::Pull(args) => transfer(session, args, false),
         ArtifactCommand::Delete { elements } => {
             let (graph, _) = select(&session.project, elements, DepsSelection::None)?;
             let keys = session.cache_keys(&graph)?;
@@ -352,6 +354,76 @@ pub fn artifact(session: &Session, command: &ArtifactCommand) -> Result<(), Fail
             Ok(())
         }
     }
+}
+
+/// `forge artifact push|pull`.
+fn transfer(session: &Session, args: &crate::cli::TransferArgs, push: bool) -> Result<(), Failure> {
+    use std::sync::atomic::Ordering;
+    let started = std::time::Instant::now();
+    let specs = crate::remotes::load_specs(session.user_config(), "artifacts")?;
+    if specs.is_empty() {
+        return Err(Failure::usage(
+            "no artifact servers are configured: add `artifacts: servers: [{url: ...}]` to the user configuration",
+        ));
+    }
+    if push && !specs.iter().any(|s| s.push) {
+        return Err(Failure::usage(
+            "no artifact server takes pushes: set `push: true` on one in the user configuration",
+        ));
+    }
+    let servers = session.artifact_servers()?;
+    if servers.is_empty() {
+        return Err(Failure::fetch("no artifact server answered (see the warnings above)"));
+    }
+    let (graph, selected) = select(&session.project, &args.targets, args.deps)?;
+    let selected: Vec<usize> = selected.into_iter().filter(|&e| !graph.elements[e].junction).collect();
+    let keys = session.cache_keys(&graph)?;
+    let cas = session.cas();
+    let moved = crate::remotes::Transfer::default();
+    let here = |e: &usize| {
+        let element = &graph.elements[*e];
+        keys.keys[*e]
+            .as_deref()
+            .and_then(|key| cas.get_artifact(&element.project.name, &element.normal_name(), key))
+            .is_some_and(|r| r.success)
+    };
+    let (verb, not_done) = if push {
+        let missing: Vec<&str> = selected
+            .iter()
+            .filter(|e| !here(e))
+            .map(|&e| graph.elements[e].name.as_str())
+            .collect();
+        crate::remotes::push(servers, &cas, &graph, &keys, &selected, &moved);
+        ("pushed", missing)
+    } else {
+        let wanted: Vec<usize> = selected.iter().copied().filter(|e| !here(e)).collect();
+        let pulled = crate::remotes::pull(servers, &cas, &graph, &keys, &wanted, &moved);
+        let missing = wanted
+            .iter()
+            .filter(|e| !pulled.contains(e))
+            .map(|&e| graph.elements[e].name.as_str())
+            .collect();
+        ("pulled", missing)
+    };
+    let count = moved.artifacts.load(Ordering::Relaxed);
+    let failed = moved.failed.load(Ordering::Relaxed);
+    eprintln!(
+        "artifact: {count} {verb} ({} blobs, {}), {} not available, {failed} failed, in {:.1} s",
+        moved.blobs.load(Ordering::Relaxed),
+        crate::remotes::size(moved.bytes.load(Ordering::Relaxed)),
+        not_done.len(),
+        started.elapsed().as_secs_f64()
+    );
+    if failed > 0 {
+        return Err(Failure::fetch(format!(
+            "{failed} artifact transfer(s) failed (see the warnings above)"
+        )));
+    }
+    if !not_done.is_empty() {
+        let why = if push { "not built here" } else { "on no server" };
+        return Err(Failure::fetch(format!("{why}: {}", not_done.join(", "))));
+    }
+    Ok(())
 }
 
 fn parse_size(text: &str) -> Option<u64> {

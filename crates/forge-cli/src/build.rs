@@ -169,7 +169,15 @@ pub fn run(session: &Session, args: &BuildArgs) -> Result<(), Failure> {
     let sources = session.source_context(&downloader, &progress);
     let engine = Engine::new(project, &graph, &keys, &cas, &sources, session.cache_dir.join("logs"));
     engine.prime(&plan);
-    let to_build: Vec<usize> = plan.iter().copied().filter(|&e| !engine.is_cached(e)).collect();
+    let mut to_build: Vec<usize> = plan.iter().copied().filter(|&e| !engine.is_cached(e)).collect();
+    // What a server has is pulled, not built.
+    let servers = session.artifact_servers()?;
+    let pulled_transfer = crate::remotes::Transfer::default();
+    if !to_build.is_empty() && !servers.is_empty() {
+        let pulled = crate::remotes::pull(servers, &cas, &graph, &keys, &to_build, &pulled_transfer);
+        engine.prime(&pulled);
+        to_build.retain(|e| !pulled.contains(e));
+    }
     // pip elements may install the wheels of dependencies' sources too.
     let mut to_fetch = to_build.clone();
     for &e in &to_build {
@@ -221,8 +229,19 @@ pub fn run(session: &Session, args: &BuildArgs) -> Result<(), Failure> {
         })
         .collect();
     let skipped = count(&|o| *o == Outcome::Skipped);
+    // Every artifact of the plan goes to the servers that take pushes and
+    // lack it (so a push an earlier run could not finish is finished now).
+    let pushed_transfer = crate::remotes::Transfer::default();
+    crate::remotes::push(servers, &cas, &graph, &keys, &plan, &pushed_transfer);
+    let pulled = pulled_transfer.artifacts.load(Ordering::Relaxed);
+    let pushed = pushed_transfer.artifacts.load(Ordering::Relaxed);
+    let remote = if servers.is_empty() {
+        String::new()
+    } else {
+        format!(", {pulled} pulled, {pushed} pushed")
+    };
     eprintln!(
-        "build: {built} built, {cached} cached, {} failed, {skipped} skipped, in {:.1} s",
+        "build: {built} built, {cached} cached, {} failed, {skipped} skipped{remote}, in {:.1} s",
         failed.len(),
         started.elapsed().as_secs_f64()
     );

@@ -250,6 +250,23 @@ pub enum ArtifactCommand {
         #[arg(value_name = "ELEMENT", required = true)]
         elements: Vec<String>,
     },
+    /// Send the artifacts of elements to the artifact servers that take
+    /// pushes (only what each lacks).
+    Push(TransferArgs),
+    /// Bring the artifacts of elements from the artifact servers.
+    Pull(TransferArgs),
+}
+
+/// `forge artifact push|pull`.
+#[derive(Args, Debug)]
+pub struct TransferArgs {
+    /// The elements.
+    #[arg(value_name = "TARGET", required = true)]
+    pub targets: Vec<String>,
+
+    /// Which dependencies' artifacts too.
+    #[arg(short, long, value_enum, default_value = "none")]
+    pub deps: DepsSelection,
 }
 
 /// `forge cache ...`.

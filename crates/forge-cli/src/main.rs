@@ -10,6 +10,7 @@ mod format;
 mod import;
 mod junctions;
 mod progress;
+mod remotes;
 mod session;
 mod show;
 mod track;

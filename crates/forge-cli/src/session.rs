@@ -28,6 +28,10 @@ pub struct Session {
     pub file_hashes: Arc<FileHashCache>,
     /// Element files parsed in earlier runs.
     parsed: Arc<ParseCache>,
+    /// The user configuration file, if any.
+    user_config: Option<PathBuf>,
+    /// The artifact servers, connected on first use.
+    artifact_servers: std::sync::OnceLock<Vec<forge_remote::Remote>>,
     network_retries: u32,
     network_timeout: u64,
 }
@@ -91,6 +95,8 @@ impl Session {
             fetchers: global.fetchers.max(1),
             network_retries: global.network_retries,
             network_timeout: global.network_timeout,
+            user_config: settings.user_config.clone(),
+            artifact_servers: std::sync::OnceLock::new(),
         })
     }
 
@@ -108,6 +114,8 @@ impl Session {
             parsed: self.parsed.clone(),
             network_retries: self.network_retries,
             network_timeout: self.network_timeout,
+            user_config: self.user_config.clone(),
+            artifact_servers: std::sync::OnceLock::new(),
         })
     }
 
@@ -121,6 +129,22 @@ impl Session {
         }
         self.parsed.save();
         Ok(keys)
+    }
+
+    /// The user configuration file, if any.
+    pub fn user_config(&self) -> Option<&std::path::Path> {
+        self.user_config.as_deref()
+    }
+
+    /// The artifact servers of the user configuration that answer.
+    pub fn artifact_servers(&self) -> Result<&[forge_remote::Remote], Failure> {
+        if let Some(servers) = self.artifact_servers.get() {
+            return Ok(servers);
+        }
+        let specs = crate::remotes::load_specs(self.user_config.as_deref(), "artifacts")?;
+        Ok(self
+            .artifact_servers
+            .get_or_init(|| crate::remotes::connect_all(&specs)))
     }
 
     /// The artifact cache.

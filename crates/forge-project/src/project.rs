@@ -1384,7 +1384,12 @@ fn load_user_config(path: &Path, project: &str, vars: &Mapping) -> Result<UserPr
     let display = path.display().to_string();
     let root = parse_str(&display, &text)?;
     let map = root.as_map().expect("mapping");
-    check_keys(map, &["projects", "pypi-index"], "the user configuration")?;
+    // Remote caches are the front end's (see forge-cli's remotes).
+    check_keys(
+        map,
+        &["projects", "pypi-index", "artifacts", "source-caches"],
+        "the user configuration",
+    )?;
     let mut config = UserProjectConfig {
         mirrors: None,
         default_mirror: None,

@@ -1,0 +1,259 @@
+//! Remote artifact caches from the user configuration, as bst users write
+//! them:
+//!
+//! ```yaml
+//! artifacts:
+//!   servers:
+//!   - url: https://cache.example.com:11001
+//!     push: true
+//!     instance-name: main
+//!     auth: {server-cert: ca.crt, client-cert: c.crt, client-key: c.key, access-token: token.txt}
+//! ```
+//!
+//! A server that cannot be reached is named in a warning and left out:
+//! it never fails work that can go on locally.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use forge_project::{CacheKeys, Graph, LoadError};
+use forge_remote::{PullOutcome, Remote, RemoteSpec};
+use forge_yaml::{Node, parse_str};
+
+use crate::exit::printable;
+
+/// The servers of one section (`artifacts` or `source-caches`).
+pub fn load_specs(config: Option<&Path>, section: &str) -> Result<Vec<RemoteSpec>, LoadError> {
+    let Some(path) = config else {
+        return Ok(Vec::new());
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| LoadError::new(format!("cannot read the user configuration {}: {e}", path.display())))?;
+    let root = parse_str(&path.display().to_string(), &text)?;
+    let Some(node) = root.as_map().and_then(|m| m.get(section)) else {
+        return Ok(Vec::new());
+    };
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let map = node
+        .as_map()
+        .ok_or_else(|| LoadError::at(&node.span, format!("'{section}' must be a mapping with 'servers:'")))?;
+    check_keys(map, &["servers"], section)?;
+    let Some(servers) = map.get("servers") else {
+        return Ok(Vec::new());
+    };
+    let list = servers
+        .as_list()
+        .ok_or_else(|| LoadError::at(&servers.span, "'servers' must be a list"))?;
+    list.iter().map(|server| load_spec(server, &base)).collect()
+}
+
+fn check_keys(map: &forge_yaml::Mapping, allowed: &[&str], what: &str) -> Result<(), LoadError> {
+    for (key, _) in map.iter() {
+        if !allowed.contains(&key.name.as_str()) {
+            return Err(
+                LoadError::at(&key.span, format!("unknown key '{}' in {what}", key.name))
+                    .with_hint(format!("valid keys: {}", allowed.join(", "))),
+            );
+        }
+    }
+    Ok(())
+}
+
+fn load_spec(node: &Node, base: &Path) -> Result<RemoteSpec, LoadError> {
+    let map = node
+        .as_map()
+        .ok_or_else(|| LoadError::at(&node.span, "a server is a mapping with 'url:'"))?;
+    check_keys(map, &["url", "push", "instance-name", "auth", "type"], "a server")?;
+    let string = |key: &str| -> Result<Option<String>, LoadError> {
+        match map.get(key) {
+            None => Ok(None),
+            Some(value) => value
+                .as_str()
+                .map(|s| Some(s.to_string()))
+                .ok_or_else(|| LoadError::at(&value.span, format!("'{key}' must be a string"))),
+        }
+    };
+    let url = string("url")?.ok_or_else(|| LoadError::at(&node.span, "a server needs a 'url'"))?;
+    if !url.starts_with("http://") && !url.starts_with("https://") {
+        let span = &map.get("url").expect("present").span;
+        return Err(
+            LoadError::at(span, format!("'{url}' is not an http:// or https:// URL"))
+                .with_hint("REAPI servers are named like https://cache.example.com:11001"),
+        );
+    }
+    if let Some(kind) = string("type")?
+        && kind != "all"
+    {
+        let span = &map.get("type").expect("present").span;
+        return Err(
+            LoadError::at(span, format!("server type '{kind}' is not supported yet"))
+                .with_hint("forge uses each server for both the index and the storage (type: all)"),
+        );
+    }
+    let push = match map.get("push") {
+        None => false,
+        Some(value) => match value.as_str() {
+            Some("true" | "True" | "yes") => true,
+            Some("false" | "False" | "no") => false,
+            _ => return Err(LoadError::at(&value.span, "'push' must be true or false")),
+        },
+    };
+    let mut spec = RemoteSpec {
+        url,
+        push,
+        instance_name: string("instance-name")?.unwrap_or_default(),
+        timeout_seconds: 60,
+        ..Default::default()
+    };
+    if let Some(auth) = map.get("auth") {
+        let auth_map = auth
+            .as_map()
+            .ok_or_else(|| LoadError::at(&auth.span, "'auth' must be a mapping"))?;
+        check_keys(
+            auth_map,
+            &["server-cert", "client-cert", "client-key", "access-token"],
+            "'auth'",
+        )?;
+        let file = |key: &str| -> Result<Option<PathBuf>, LoadError> {
+            match auth_map.get(key) {
+                None => Ok(None),
+                Some(value) => {
+                    let text = value
+                        .as_str()
+                        .ok_or_else(|| LoadError::at(&value.span, format!("'{key}' must be a file name")))?;
+                    // As in bst: relative to the configuration file.
+                    Ok(Some(base.join(text)))
+                }
+            }
+        };
+        spec.server_cert = file("server-cert")?;
+        spec.client_cert = file("client-cert")?;
+        spec.client_key = file("client-key")?;
+        spec.access_token = file("access-token")?;
+    }
+    Ok(spec)
+}
+
+/// Connects to each server; one that fails is named in a warning and
+/// left out.
+pub fn connect_all(specs: &[RemoteSpec]) -> Vec<Remote> {
+    specs
+        .iter()
+        .filter_map(|spec| match Remote::connect(spec) {
+            Ok(remote) => Some(remote),
+            Err(err) => {
+                eprintln!("warning: {}; going on without it", printable(&err.to_string()));
+                None
+            }
+        })
+        .collect()
+}
+
+/// What pulling or pushing did, for the summary line.
+#[derive(Default)]
+pub struct Transfer {
+    /// Artifacts moved.
+    pub artifacts: AtomicUsize,
+    /// Blobs moved.
+    pub blobs: AtomicUsize,
+    /// Bytes moved.
+    pub bytes: AtomicU64,
+    /// Artifacts that could not be moved (warned about).
+    pub failed: AtomicUsize,
+}
+
+/// Pulls the artifacts of `elements` that the local cache lacks, from the
+/// first server that has each; returns the elements pulled.
+pub fn pull(
+    remotes: &[Remote],
+    cas: &forge_cas::Cas,
+    graph: &Graph,
+    keys: &CacheKeys,
+    elements: &[usize],
+    transfer: &Transfer,
+) -> Vec<usize> {
+    if remotes.is_empty() {
+        return Vec::new();
+    }
+    let pulled = forge_project::parallel::map(elements, |&e| {
+        let element = &graph.elements[e];
+        let key = keys.keys[e].as_deref()?;
+        for remote in remotes {
+            match forge_remote::pull_artifact(remote, cas, &element.project.name, &element.normal_name(), key) {
+                Ok(PullOutcome::Pulled { blobs, bytes, .. }) => {
+                    transfer.artifacts.fetch_add(1, Ordering::Relaxed);
+                    transfer.blobs.fetch_add(blobs, Ordering::Relaxed);
+                    transfer.bytes.fetch_add(bytes, Ordering::Relaxed);
+                    eprintln!(
+                        "pulled {} from {} ({blobs} blobs, {})",
+                        element.name,
+                        remote.spec.url,
+                        size(bytes)
+                    );
+                    return Some(e);
+                }
+                Ok(PullOutcome::NotThere) => {}
+                Err(err) => {
+                    transfer.failed.fetch_add(1, Ordering::Relaxed);
+                    eprintln!("warning: cannot pull {}: {}", element.name, printable(&err.to_string()));
+                }
+            }
+        }
+        None
+    });
+    pulled.into_iter().flatten().collect()
+}
+
+/// Pushes the cached artifacts of `elements` to every server that takes
+/// pushes, sending only what each lacks.
+pub fn push(
+    remotes: &[Remote],
+    cas: &forge_cas::Cas,
+    graph: &Graph,
+    keys: &CacheKeys,
+    elements: &[usize],
+    transfer: &Transfer,
+) {
+    for remote in remotes.iter().filter(|r| r.spec.push) {
+        forge_project::parallel::map(elements, |&e| {
+            let element = &graph.elements[e];
+            let Some(key) = keys.keys[e].as_deref() else { return };
+            let name = element.normal_name();
+            if cas
+                .get_artifact(&element.project.name, &name, key)
+                .is_none_or(|r| !r.success)
+            {
+                return;
+            }
+            match forge_remote::push_artifact(remote, cas, &element.project.name, &name, key) {
+                Ok(outcome) if outcome.already_there => {}
+                Ok(outcome) => {
+                    transfer.artifacts.fetch_add(1, Ordering::Relaxed);
+                    transfer.blobs.fetch_add(outcome.blobs_sent, Ordering::Relaxed);
+                    transfer.bytes.fetch_add(outcome.bytes_sent, Ordering::Relaxed);
+                    eprintln!(
+                        "pushed {} to {} ({} blobs, {})",
+                        element.name,
+                        remote.spec.url,
+                        outcome.blobs_sent,
+                        size(outcome.bytes_sent)
+                    );
+                }
+                Err(err) => {
+                    transfer.failed.fetch_add(1, Ordering::Relaxed);
+                    eprintln!("warning: cannot push {}: {}", element.name, printable(&err.to_string()));
+                }
+            }
+        });
+    }
+}
+
+/// `1.2 MB`, `340 B`.
+pub fn size(bytes: u64) -> String {
+    match bytes {
+        b if b >= 1 << 30 => format!("{:.1} GB", b as f64 / (1u64 << 30) as f64),
+        b if b >= 1 << 20 => format!("{:.1} MB", b as f64 / (1u64 << 20) as f64),
+        b if b >= 1 << 10 => format!("{:.1} kB", b as f64 / 1024.0),
+        b => format!("{b} B"),
+    }
+}

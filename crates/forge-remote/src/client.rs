@@ -1,0 +1,684 @@
+//! One REAPI server: capabilities, blobs in and out (batched, ByteStream
+//! for large ones, several requests at once, every byte checked against
+//! its digest), and the index that names artifacts (Remote Asset where the
+//! server has it, else the ActionCache).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use bazel_remote_apis::build::bazel::remote::asset::v1 as ra;
+use bazel_remote_apis::build::bazel::remote::execution::v2 as re;
+use bazel_remote_apis::google::bytestream as bs;
+use forge_cas::reapi::{Digest, sha256_hex};
+use tonic::metadata::MetadataValue;
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
+use tonic::{Code, Request, Status};
+
+use crate::{RemoteError, RemoteSpec};
+
+/// Blobs up to this size travel in batches; larger ones by ByteStream.
+const BATCH_BLOB_LIMIT: usize = 1 << 20;
+/// What one batch request carries at most (gRPC's default message limit is
+/// 4 MiB; servers report their own, which can only lower it).
+const BATCH_TOTAL_LIMIT: usize = 3 << 20;
+/// ByteStream chunk size.
+const CHUNK: usize = 1 << 20;
+/// Requests in flight at once.
+const PARALLEL: usize = 4;
+
+type Svc = InterceptedService<Channel, Auth>;
+
+/// Gives the bytes of a blob to upload.
+pub type ReadBlob<'a> = dyn Fn(&Digest) -> std::io::Result<Vec<u8>> + Sync + 'a;
+/// Keeps a downloaded blob (already checked against its digest).
+pub type StoreBlob<'a> = dyn Fn(&Digest, Vec<u8>) -> Result<(), String> + Sync + 'a;
+
+/// Adds the bearer token, when there is one, to every call.
+#[derive(Clone)]
+pub struct Auth {
+    token: Option<MetadataValue<tonic::metadata::Ascii>>,
+}
+
+impl Interceptor for Auth {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        if let Some(token) = &self.token {
+            request.metadata_mut().insert("authorization", token.clone());
+        }
+        Ok(request)
+    }
+}
+
+/// How artifacts are named on a server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IndexKind {
+    /// Remote Asset `PushBlob` / `FetchBlob` under a URN.
+    RemoteAsset,
+    /// An `ActionResult` under the digest of the URN (servers without
+    /// Remote Asset, such as BuildGrid).
+    ActionCache,
+}
+
+/// A connection to one server.
+pub struct Remote {
+    /// What the user configured.
+    pub spec: RemoteSpec,
+    runtime: Arc<tokio::runtime::Runtime>,
+    channel: Channel,
+    auth: Auth,
+    batch_total: usize,
+    /// How this server names artifacts.
+    pub index: IndexKind,
+}
+
+static UPLOADS: AtomicU64 = AtomicU64::new(0);
+
+impl Remote {
+    /// Connects and asks the server what it offers: it must digest with
+    /// SHA-256.
+    pub fn connect(spec: &RemoteSpec) -> Result<Remote, RemoteError> {
+        let fail = |message: String| RemoteError::new(&spec.url, message);
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|e| fail(format!("cannot start the network runtime: {e}")))?;
+        let loopback = is_loopback(&spec.url);
+        let plain = spec.url.starts_with("http://");
+        if !plain && !spec.url.starts_with("https://") {
+            return Err(fail("the URL must start with http:// or https://".into()));
+        }
+        let token = match &spec.access_token {
+            Some(path) => {
+                if plain && !loopback {
+                    return Err(fail(
+                        "an access token is never sent over plain http except to loopback: use https://".into(),
+                    ));
+                }
+                let text = read_file(path).map_err(&fail)?;
+                let text = String::from_utf8(text).map_err(|_| fail(format!("{} is not text", path.display())))?;
+                let value = MetadataValue::try_from(format!("Bearer {}", text.trim()))
+                    .map_err(|_| fail(format!("the token in {} is not a valid header value", path.display())))?;
+                Some(value)
+            }
+            None => None,
+        };
+        let mut endpoint = Endpoint::from_shared(spec.url.clone())
+            .map_err(|e| fail(format!("invalid URL: {e}")))?
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(spec.timeout_seconds.max(1)));
+        if !plain {
+            let mut tls = ClientTlsConfig::new().with_enabled_roots();
+            if let Some(ca) = &spec.server_cert {
+                tls = tls.ca_certificate(Certificate::from_pem(read_file(ca).map_err(&fail)?));
+            }
+            match (&spec.client_cert, &spec.client_key) {
+                (Some(cert), Some(key)) => {
+                    tls = tls.identity(Identity::from_pem(
+                        read_file(cert).map_err(&fail)?,
+                        read_file(key).map_err(&fail)?,
+                    ));
+                }
+                (None, None) => {}
+                _ => return Err(fail("client-cert and client-key go together".into())),
+            }
+            endpoint = endpoint
+                .tls_config(tls)
+                .map_err(|e| fail(format!("invalid TLS configuration: {e}")))?;
+        }
+        let channel = runtime
+            .block_on(endpoint.connect())
+            .map_err(|e| fail(format!("cannot connect: {}", describe_transport(&e))))?;
+        let auth = Auth { token };
+        let mut remote = Remote {
+            spec: spec.clone(),
+            runtime: Arc::new(runtime),
+            channel,
+            auth,
+            batch_total: BATCH_TOTAL_LIMIT,
+            index: IndexKind::RemoteAsset,
+        };
+        let caps = remote.capabilities()?;
+        let cache = caps
+            .cache_capabilities
+            .ok_or_else(|| fail("the server offers no cache".into()))?;
+        if !cache
+            .digest_functions
+            .contains(&(re::digest_function::Value::Sha256 as i32))
+        {
+            return Err(fail(
+                "the server does not digest with SHA-256, which forge's cache uses".into(),
+            ));
+        }
+        if cache.max_batch_total_size_bytes > 0 {
+            remote.batch_total = remote
+                .batch_total
+                .min(usize::try_from(cache.max_batch_total_size_bytes).unwrap_or(usize::MAX) - 1024);
+        }
+        remote.index = remote.probe_index()?;
+        Ok(remote)
+    }
+
+    fn cas(&self) -> re::content_addressable_storage_client::ContentAddressableStorageClient<Svc> {
+        re::content_addressable_storage_client::ContentAddressableStorageClient::with_interceptor(
+            self.channel.clone(),
+            self.auth.clone(),
+        )
+    }
+
+    fn bytestream(&self) -> bs::byte_stream_client::ByteStreamClient<Svc> {
+        bs::byte_stream_client::ByteStreamClient::with_interceptor(self.channel.clone(), self.auth.clone())
+    }
+
+    fn fail(&self, what: &str, status: &Status) -> RemoteError {
+        RemoteError::new(&self.spec.url, format!("{what}: {}", describe_status(status)))
+    }
+
+    fn capabilities(&self) -> Result<re::ServerCapabilities, RemoteError> {
+        let mut client =
+            re::capabilities_client::CapabilitiesClient::with_interceptor(self.channel.clone(), self.auth.clone());
+        let request = re::GetCapabilitiesRequest {
+            instance_name: self.spec.instance_name.clone(),
+        };
+        self.runtime
+            .block_on(client.get_capabilities(request))
+            .map(|r| r.into_inner())
+            .map_err(|s| self.fail("GetCapabilities", &s))
+    }
+
+    /// Remote Asset answers an empty `FetchBlob` with INVALID_ARGUMENT;
+    /// a server without it says UNIMPLEMENTED (as bst checks).
+    fn probe_index(&self) -> Result<IndexKind, RemoteError> {
+        let mut client = ra::fetch_client::FetchClient::with_interceptor(self.channel.clone(), self.auth.clone());
+        let request = ra::FetchBlobRequest {
+            instance_name: self.spec.instance_name.clone(),
+            ..Default::default()
+        };
+        match self.runtime.block_on(client.fetch_blob(request)) {
+            Err(status) if status.code() == Code::Unimplemented => Ok(IndexKind::ActionCache),
+            Err(status) if matches!(status.code(), Code::Unauthenticated | Code::PermissionDenied) => {
+                Err(self.fail("Remote Asset", &status))
+            }
+            _ => Ok(IndexKind::RemoteAsset),
+        }
+    }
+
+    /// The digests of `digests` the server does not have.
+    pub fn find_missing(&self, digests: &[Digest]) -> Result<Vec<Digest>, RemoteError> {
+        let mut missing = Vec::new();
+        for chunk in digests.chunks(10_000) {
+            let request = re::FindMissingBlobsRequest {
+                instance_name: self.spec.instance_name.clone(),
+                blob_digests: chunk.iter().map(to_re).collect(),
+                ..Default::default()
+            };
+            let response = self
+                .runtime
+                .block_on(self.cas().find_missing_blobs(request))
+                .map_err(|s| self.fail("FindMissingBlobs", &s))?;
+            missing.extend(response.into_inner().missing_blob_digests.iter().map(from_re));
+        }
+        Ok(missing)
+    }
+
+    /// Sends blobs: `read` gives each one's bytes. Small blobs go in
+    /// batches, large ones by ByteStream, several requests at once.
+    pub fn upload(
+        &self,
+        blobs: &[Digest],
+        read: &ReadBlob<'_>,
+    ) -> Result<u64, RemoteError> {
+        let mut batches: Vec<Vec<(Digest, Vec<u8>)>> = Vec::new();
+        let mut large: Vec<(Digest, Vec<u8>)> = Vec::new();
+        let mut current = Vec::new();
+        let mut current_size = 0;
+        let mut sent = 0;
+        for digest in blobs {
+            let bytes =
+                read(digest).map_err(|e| RemoteError::new(&self.spec.url, format!("cannot read {digest}: {e}")))?;
+            sent += bytes.len() as u64;
+            if bytes.len() > BATCH_BLOB_LIMIT || bytes.len() + 200 > self.batch_total {
+                large.push((digest.clone(), bytes));
+                continue;
+            }
+            if current_size + bytes.len() + 200 > self.batch_total {
+                batches.push(std::mem::take(&mut current));
+                current_size = 0;
+            }
+            current_size += bytes.len() + 200;
+            current.push((digest.clone(), bytes));
+        }
+        if !current.is_empty() {
+            batches.push(current);
+        }
+        let instance = self.spec.instance_name.clone();
+        let url = self.spec.url.clone();
+        self.runtime.block_on(async {
+            let mut tasks = tokio::task::JoinSet::new();
+            let mut results = Vec::new();
+            for batch in batches {
+                if tasks.len() >= PARALLEL
+                    && let Some(done) = tasks.join_next().await
+                {
+                    results.push(done);
+                }
+                let mut client = self.cas();
+                let instance = instance.clone();
+                let url = url.clone();
+                tasks.spawn(async move {
+                    let request = re::BatchUpdateBlobsRequest {
+                        instance_name: instance,
+                        requests: batch
+                            .into_iter()
+                            .map(|(d, data)| re::batch_update_blobs_request::Request {
+                                digest: Some(to_re(&d)),
+                                data,
+                                ..Default::default()
+                            })
+                            .collect(),
+                        ..Default::default()
+                    };
+                    let response = client
+                        .batch_update_blobs(request)
+                        .await
+                        .map_err(|s| RemoteError::new(&url, format!("BatchUpdateBlobs: {}", describe_status(&s))))?;
+                    for answer in response.into_inner().responses {
+                        if let Some(status) = answer.status.filter(|s| s.code != 0) {
+                            let digest = answer.digest.as_ref().map(from_re).unwrap_or_default();
+                            return Err(RemoteError::new(&url, format!("refused {digest}: {}", status.message)));
+                        }
+                    }
+                    Ok(())
+                });
+            }
+            for (digest, bytes) in large {
+                if tasks.len() >= PARALLEL
+                    && let Some(done) = tasks.join_next().await
+                {
+                    results.push(done);
+                }
+                let mut client = self.bytestream();
+                let name = upload_name(&instance, &digest);
+                let url = url.clone();
+                tasks.spawn(async move {
+                    let total = bytes.len();
+                    let mut requests = Vec::new();
+                    let mut offset = 0;
+                    loop {
+                        let end = (offset + CHUNK).min(total);
+                        requests.push(bs::WriteRequest {
+                            resource_name: if offset == 0 { name.clone() } else { String::new() },
+                            write_offset: offset as i64,
+                            finish_write: end == total,
+                            data: bytes[offset..end].to_vec(),
+                        });
+                        offset = end;
+                        if offset >= total {
+                            break;
+                        }
+                    }
+                    let response = client.write(tokio_stream::iter(requests)).await.map_err(|s| {
+                        RemoteError::new(&url, format!("ByteStream.Write of {digest}: {}", describe_status(&s)))
+                    })?;
+                    let committed = response.into_inner().committed_size;
+                    // A server that already had the blob may answer with
+                    // its size before reading everything.
+                    if committed != total as i64 {
+                        return Err(RemoteError::new(
+                            &url,
+                            format!("ByteStream.Write of {digest} committed {committed} of {total} bytes"),
+                        ));
+                    }
+                    Ok(())
+                });
+            }
+            while let Some(done) = tasks.join_next().await {
+                results.push(done);
+            }
+            for result in results {
+                result.map_err(|e| RemoteError::new(&url, format!("an upload task failed: {e}")))??;
+            }
+            Ok::<(), RemoteError>(())
+        })?;
+        Ok(sent)
+    }
+
+    /// Reads blobs; each one's bytes are checked against its digest before
+    /// `store` sees them. A blob the server lacks is an error naming it.
+    pub fn download(
+        &self,
+        digests: &[Digest],
+        store: &StoreBlob<'_>,
+    ) -> Result<u64, RemoteError> {
+        let mut batches: Vec<Vec<Digest>> = Vec::new();
+        let mut large = Vec::new();
+        let mut current = Vec::new();
+        let mut current_size = 0;
+        for digest in digests {
+            let size = usize::try_from(digest.size_bytes).unwrap_or(usize::MAX);
+            if size > BATCH_BLOB_LIMIT || size + 200 > self.batch_total {
+                large.push(digest.clone());
+                continue;
+            }
+            if current_size + size + 200 > self.batch_total {
+                batches.push(std::mem::take(&mut current));
+                current_size = 0;
+            }
+            current_size += size + 200;
+            current.push(digest.clone());
+        }
+        if !current.is_empty() {
+            batches.push(current);
+        }
+        let url = self.spec.url.clone();
+        let check = |digest: &Digest, bytes: Vec<u8>| -> Result<u64, RemoteError> {
+            if bytes.len() as i64 != digest.size_bytes || sha256_hex(&bytes) != digest.hash {
+                return Err(RemoteError::new(
+                    &url,
+                    format!("sent bytes that do not match {digest}; nothing of them was kept"),
+                ));
+            }
+            let size = bytes.len() as u64;
+            store(digest, bytes).map_err(|e| RemoteError::new(&url, format!("cannot store {digest}: {e}")))?;
+            Ok(size)
+        };
+        let instance = self.spec.instance_name.clone();
+        self.runtime.block_on(async {
+            let mut received = 0;
+            let mut tasks = tokio::task::JoinSet::new();
+            let mut pending = batches.into_iter().map(Err).chain(large.into_iter().map(Ok));
+            loop {
+                while tasks.len() < PARALLEL {
+                    let Some(work) = pending.next() else { break };
+                    let instance = instance.clone();
+                    let url = url.clone();
+                    match work {
+                        Err(batch) => {
+                            let mut client = self.cas();
+                            tasks.spawn(async move {
+                                let request = re::BatchReadBlobsRequest {
+                                    instance_name: instance,
+                                    digests: batch.iter().map(to_re).collect(),
+                                    ..Default::default()
+                                };
+                                let response = client.batch_read_blobs(request).await.map_err(|s| {
+                                    RemoteError::new(&url, format!("BatchReadBlobs: {}", describe_status(&s)))
+                                })?;
+                                let mut out = Vec::new();
+                                for answer in response.into_inner().responses {
+                                    let digest = answer.digest.as_ref().map(from_re).unwrap_or_default();
+                                    if let Some(status) = answer.status.filter(|s| s.code != 0) {
+                                        return Err(RemoteError::new(
+                                            &url,
+                                            format!("does not have {digest}: {}", status.message),
+                                        ));
+                                    }
+                                    out.push((digest, answer.data));
+                                }
+                                Ok(out)
+                            });
+                        }
+                        Ok(digest) => {
+                            let mut client = self.bytestream();
+                            let name = download_name(&instance, &digest);
+                            tasks.spawn(async move {
+                                let request = bs::ReadRequest {
+                                    resource_name: name,
+                                    read_offset: 0,
+                                    read_limit: 0,
+                                };
+                                let what = |s: Status| {
+                                    RemoteError::new(
+                                        &url,
+                                        format!("ByteStream.Read of {digest}: {}", describe_status(&s)),
+                                    )
+                                };
+                                let mut stream = client.read(request).await.map_err(what)?.into_inner();
+                                let mut data = Vec::new();
+                                while let Some(chunk) = stream.message().await.map_err(what)? {
+                                    if data.len() + chunk.data.len() > usize::try_from(digest.size_bytes).unwrap_or(0) {
+                                        return Err(RemoteError::new(&url, format!("sent more than {digest} holds")));
+                                    }
+                                    data.extend_from_slice(&chunk.data);
+                                }
+                                Ok(vec![(digest, data)])
+                            });
+                        }
+                    }
+                }
+                let Some(done) = tasks.join_next().await else { break };
+                let blobs = done.map_err(|e| RemoteError::new(&url, format!("a download task failed: {e}")))??;
+                for (digest, bytes) in blobs {
+                    received += check(&digest, bytes)?;
+                }
+            }
+            Ok(received)
+        })
+    }
+
+    /// What the index names `urn`, if anything.
+    pub fn resolve(&self, urn: &str) -> Result<Option<Digest>, RemoteError> {
+        match self.index {
+            IndexKind::RemoteAsset => {
+                let mut client =
+                    ra::fetch_client::FetchClient::with_interceptor(self.channel.clone(), self.auth.clone());
+                let request = ra::FetchBlobRequest {
+                    instance_name: self.spec.instance_name.clone(),
+                    uris: vec![urn.to_string()],
+                    ..Default::default()
+                };
+                match self.runtime.block_on(client.fetch_blob(request)) {
+                    Ok(response) => {
+                        let response = response.into_inner();
+                        match response.status {
+                            Some(status) if status.code == Code::NotFound as i32 => Ok(None),
+                            Some(status) if status.code != 0 => Err(RemoteError::new(
+                                &self.spec.url,
+                                format!("FetchBlob of {urn}: {}", status.message),
+                            )),
+                            _ => Ok(response.blob_digest.as_ref().map(from_re)),
+                        }
+                    }
+                    Err(status) if status.code() == Code::NotFound => Ok(None),
+                    Err(status) => Err(self.fail(&format!("FetchBlob of {urn}"), &status)),
+                }
+            }
+            IndexKind::ActionCache => {
+                let mut client = re::action_cache_client::ActionCacheClient::with_interceptor(
+                    self.channel.clone(),
+                    self.auth.clone(),
+                );
+                let request = re::GetActionResultRequest {
+                    instance_name: self.spec.instance_name.clone(),
+                    action_digest: Some(to_re(&action_digest(urn))),
+                    ..Default::default()
+                };
+                match self.runtime.block_on(client.get_action_result(request)) {
+                    Ok(result) => Ok(result
+                        .into_inner()
+                        .output_files
+                        .iter()
+                        .find(|f| f.path == INDEX_FILE)
+                        .and_then(|f| f.digest.as_ref())
+                        .map(from_re)),
+                    Err(status) if status.code() == Code::NotFound => Ok(None),
+                    Err(status) => Err(self.fail(&format!("GetActionResult for {urn}"), &status)),
+                }
+            }
+        }
+    }
+
+    /// Names `blob` by `urn` in the index; the blob and what it refers to
+    /// must be on the server already.
+    pub fn publish(
+        &self,
+        urn: &str,
+        blob: &Digest,
+        directories: &[Digest],
+        blobs: &[Digest],
+    ) -> Result<(), RemoteError> {
+        match self.index {
+            IndexKind::RemoteAsset => {
+                let mut client = ra::push_client::PushClient::with_interceptor(self.channel.clone(), self.auth.clone());
+                let request = ra::PushBlobRequest {
+                    instance_name: self.spec.instance_name.clone(),
+                    uris: vec![urn.to_string()],
+                    blob_digest: Some(to_re(blob)),
+                    references_directories: directories.iter().map(to_re).collect(),
+                    references_blobs: blobs.iter().map(to_re).collect(),
+                    ..Default::default()
+                };
+                self.runtime
+                    .block_on(client.push_blob(request))
+                    .map(|_| ())
+                    .map_err(|s| self.fail(&format!("PushBlob of {urn}"), &s))
+            }
+            IndexKind::ActionCache => {
+                let mut client = re::action_cache_client::ActionCacheClient::with_interceptor(
+                    self.channel.clone(),
+                    self.auth.clone(),
+                );
+                let request = re::UpdateActionResultRequest {
+                    instance_name: self.spec.instance_name.clone(),
+                    action_digest: Some(to_re(&action_digest(urn))),
+                    action_result: Some(re::ActionResult {
+                        output_files: vec![re::OutputFile {
+                            path: INDEX_FILE.to_string(),
+                            digest: Some(to_re(blob)),
+                            ..Default::default()
+                        }],
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                };
+                self.runtime
+                    .block_on(client.update_action_result(request))
+                    .map(|_| ())
+                    .map_err(|s| self.fail(&format!("UpdateActionResult for {urn}"), &s))
+            }
+        }
+    }
+}
+
+/// The output file of the ActionResult that indexes an artifact.
+const INDEX_FILE: &str = "forge-index";
+
+/// The action digest under which servers without Remote Asset keep what
+/// `urn` names: the digest of the URN's text (no such Action exists, so
+/// no real build result can collide with it).
+pub fn action_digest(urn: &str) -> Digest {
+    Digest::of(urn.as_bytes())
+}
+
+fn upload_name(instance: &str, digest: &Digest) -> String {
+    let n = UPLOADS.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let id = sha256_hex(format!("{}-{nanos}-{n}", std::process::id()).as_bytes());
+    let uuid = format!(
+        "{}-{}-4{}-8{}-{}",
+        &id[..8],
+        &id[8..12],
+        &id[13..16],
+        &id[17..20],
+        &id[20..32]
+    );
+    let path = format!("uploads/{uuid}/blobs/{}/{}", digest.hash, digest.size_bytes);
+    if instance.is_empty() {
+        path
+    } else {
+        format!("{instance}/{path}")
+    }
+}
+
+fn download_name(instance: &str, digest: &Digest) -> String {
+    let path = format!("blobs/{}/{}", digest.hash, digest.size_bytes);
+    if instance.is_empty() {
+        path
+    } else {
+        format!("{instance}/{path}")
+    }
+}
+
+fn to_re(digest: &Digest) -> re::Digest {
+    re::Digest {
+        hash: digest.hash.clone(),
+        size_bytes: digest.size_bytes,
+    }
+}
+
+fn from_re(digest: &re::Digest) -> Digest {
+    Digest {
+        hash: digest.hash.clone(),
+        size_bytes: digest.size_bytes,
+    }
+}
+
+fn read_file(path: &PathBuf) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+}
+
+fn is_loopback(url: &str) -> bool {
+    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
+    let host = rest.split(['/', '?']).next().unwrap_or("");
+    let host = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host.rsplit_once(':').map(|(h, _)| h).unwrap_or(host),
+    };
+    host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+fn describe_status(status: &Status) -> String {
+    let message = status.message();
+    let text = match status.code() {
+        Code::Unavailable => format!("unavailable ({message})"),
+        Code::DeadlineExceeded => "timed out".to_string(),
+        Code::Unauthenticated => format!("not authenticated ({message}): check access-token or client-cert"),
+        Code::PermissionDenied => format!("permission denied ({message})"),
+        code => format!("{code:?}: {message}"),
+    };
+    // Servers' messages reach the terminal: no control characters.
+    text.chars().filter(|c| !c.is_control()).collect()
+}
+
+fn describe_transport(err: &tonic::transport::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(inner) = source {
+        text.push_str(&format!(": {inner}"));
+        source = inner.source();
+    }
+    text.chars().filter(|c| !c.is_control()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_hosts_are_told_apart() {
+        assert!(is_loopback("http://127.0.0.1:5000"));
+        assert!(is_loopback("http://localhost:5000/"));
+        assert!(is_loopback("http://[::1]:5000"));
+        assert!(!is_loopback("http://cache.example.com:5000"));
+        assert!(!is_loopback("http://127.0.0.1.example.com"));
+    }
+
+    #[test]
+    fn resource_names_follow_the_bytestream_convention() {
+        let d = Digest::of(b"x");
+        assert_eq!(download_name("", &d), format!("blobs/{}/1", d.hash));
+        assert_eq!(download_name("main", &d), format!("main/blobs/{}/1", d.hash));
+        let up = upload_name("main", &d);
+        assert!(
+            up.starts_with("main/uploads/") && up.ends_with(&format!("/blobs/{}/1", d.hash)),
+            "{up}"
+        );
+        assert_ne!(upload_name("", &d), upload_name("", &d), "each upload has its own id");
+    }
+}
