@@ -57,6 +57,17 @@ fn state(session: &Session, cas: &forge_cas::Cas, graph: &Graph, keys: &CacheKey
         Some(_) => return "cached",
         None => {}
     }
+    // As bst: an artifact a configured server has is downloadable.
+    let urn = forge_remote::artifact_urn(
+        &graph.elements[element].project.name,
+        &graph.elements[element].normal_name(),
+        key,
+    );
+    if let Ok(servers) = session.artifact_servers()
+        && servers.iter().any(|s| s.resolve(&urn).is_ok_and(|d| d.is_some()))
+    {
+        return "downloadable";
+    }
     let needs_fetch = graph.elements[element]
         .sources
         .iter()

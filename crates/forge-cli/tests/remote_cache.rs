@@ -97,9 +97,12 @@ fn two_caches_share_artifacts_through_casd() {
         again.stderr
     );
 
-    // The second machine (its own cache) builds nothing: it pulls.
+    // The second machine (its own cache) sees the artifacts on the server...
     let second = p.outside().join("second-cache");
     let second = second.to_str().unwrap();
+    let shown = p.forge(&["--config", &config, "--cache-dir", second, "show", "--format", "%{name} %{state}", "top.bst"]);
+    assert_eq!(shown.stdout, "a.bst downloadable\ntop.bst downloadable\n", "{}", shown.stderr);
+    // ...builds nothing: it pulls.
     let run = p.forge(&["--config", &config, "--cache-dir", second, "build", "top.bst"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stderr.contains("0 built"), "{}", run.stderr);
