@@ -257,3 +257,83 @@ pub fn size(bytes: u64) -> String {
         b => format!("{b} B"),
     }
 }
+
+/// The URN under which a source file is named on a source cache server:
+/// `urn:fdc:forge.build:2026:source:sha256:{sha256}`.
+pub fn source_urn(sha256: &str) -> String {
+    format!("urn:fdc:forge.build:2026:source:sha256:{}", sha256.to_ascii_lowercase())
+}
+
+/// The `source-caches:` servers, for the source cache.
+pub struct SourceCacheServers {
+    /// The servers that answered.
+    pub remotes: Vec<Remote>,
+}
+
+impl forge_sources::SourceServers for SourceCacheServers {
+    fn pull(&self, cache: &forge_sources::SourceCache, sha256: &str, progress: &dyn forge_sources::Progress) -> bool {
+        let urn = source_urn(sha256);
+        for remote in &self.remotes {
+            let found = match remote.resolve(&urn) {
+                Ok(Some(digest)) if digest.hash.eq_ignore_ascii_case(sha256) => digest,
+                Ok(Some(digest)) => {
+                    progress.warn(&printable(&format!(
+                        "source cache {} names {urn} by another blob ({digest}); not used",
+                        remote.spec.url
+                    )));
+                    continue;
+                }
+                Ok(None) => continue,
+                Err(err) => {
+                    progress.warn(&printable(&err.to_string()));
+                    continue;
+                }
+            };
+            let store = |_: &forge_cas::reapi::Digest, data: Vec<u8>| -> Result<(), String> {
+                use std::io::Write as _;
+                let mut partial = cache.partial().map_err(|e| e.to_string())?;
+                partial.write_all(&data).map_err(|e| e.to_string())?;
+                match cache.commit(partial, Some(sha256)).map_err(|e| e.to_string())? {
+                    Ok(_) => Ok(()),
+                    Err(mismatch) => Err(format!("its sha256 is {}", mismatch.actual)),
+                }
+            };
+            match remote.download(std::slice::from_ref(&found), &store) {
+                Ok(bytes) => {
+                    progress.note(&format!(
+                        "{}: from the source cache {} ({})",
+                        &urn[urn.len() - 64..],
+                        remote.spec.url,
+                        size(bytes)
+                    ));
+                    return true;
+                }
+                Err(err) => progress.warn(&printable(&err.to_string())),
+            }
+        }
+        false
+    }
+
+    fn push(&self, cache: &forge_sources::SourceCache, sha256: &str, progress: &dyn forge_sources::Progress) {
+        let path = cache.file_path(sha256);
+        let Ok(meta) = std::fs::metadata(&path) else { return };
+        let digest = forge_cas::reapi::Digest {
+            hash: sha256.to_ascii_lowercase(),
+            size_bytes: meta.len() as i64,
+        };
+        let urn = source_urn(sha256);
+        for remote in self.remotes.iter().filter(|r| r.spec.push) {
+            let result = (|| -> Result<(), forge_remote::RemoteError> {
+                if remote.resolve(&urn)?.as_ref() == Some(&digest) {
+                    return Ok(());
+                }
+                let missing = remote.find_missing(std::slice::from_ref(&digest))?;
+                remote.upload(&missing, &|_| std::fs::read(&path))?;
+                remote.publish(&urn, &digest, &[], &[])
+            })();
+            if let Err(err) = result {
+                progress.warn(&printable(&format!("cannot push a source: {err}")));
+            }
+        }
+    }
+}

@@ -32,6 +32,8 @@ pub struct Session {
     user_config: Option<PathBuf>,
     /// The artifact servers, connected on first use.
     artifact_servers: std::sync::OnceLock<Vec<forge_remote::Remote>>,
+    /// The source cache servers, connected on first use.
+    source_servers: std::sync::OnceLock<Option<crate::remotes::SourceCacheServers>>,
     network_retries: u32,
     network_timeout: u64,
 }
@@ -97,6 +99,7 @@ impl Session {
             network_timeout: global.network_timeout,
             user_config: settings.user_config.clone(),
             artifact_servers: std::sync::OnceLock::new(),
+            source_servers: std::sync::OnceLock::new(),
         })
     }
 
@@ -116,6 +119,7 @@ impl Session {
             network_timeout: self.network_timeout,
             user_config: self.user_config.clone(),
             artifact_servers: std::sync::OnceLock::new(),
+            source_servers: std::sync::OnceLock::new(),
         })
     }
 
@@ -178,6 +182,26 @@ impl Session {
             progress,
             default_mirror: self.default_mirror.as_deref(),
             file_hashes: &self.file_hashes,
+            servers: self.source_servers().map(|s| s as &dyn forge_sources::SourceServers),
         }
+    }
+
+    /// The source cache servers of the user configuration that answer
+    /// (`None` when there are none; a configuration error is a warning
+    /// here: the command reads the configuration again where it matters).
+    fn source_servers(&self) -> Option<&crate::remotes::SourceCacheServers> {
+        self.source_servers
+            .get_or_init(|| {
+                let specs = match crate::remotes::load_specs(self.user_config.as_deref(), "source-caches") {
+                    Ok(specs) => specs,
+                    Err(err) => {
+                        eprintln!("warning: {}", crate::exit::printable(&err.to_string()));
+                        return None;
+                    }
+                };
+                let remotes = crate::remotes::connect_all(&specs);
+                (!remotes.is_empty()).then_some(crate::remotes::SourceCacheServers { remotes })
+            })
+            .as_ref()
     }
 }

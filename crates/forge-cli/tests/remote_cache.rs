@@ -100,8 +100,21 @@ fn two_caches_share_artifacts_through_casd() {
     // The second machine (its own cache) sees the artifacts on the server...
     let second = p.outside().join("second-cache");
     let second = second.to_str().unwrap();
-    let shown = p.forge(&["--config", &config, "--cache-dir", second, "show", "--format", "%{name} %{state}", "top.bst"]);
-    assert_eq!(shown.stdout, "a.bst downloadable\ntop.bst downloadable\n", "{}", shown.stderr);
+    let shown = p.forge(&[
+        "--config",
+        &config,
+        "--cache-dir",
+        second,
+        "show",
+        "--format",
+        "%{name} %{state}",
+        "top.bst",
+    ]);
+    assert_eq!(
+        shown.stdout, "a.bst downloadable\ntop.bst downloadable\n",
+        "{}",
+        shown.stderr
+    );
     // ...builds nothing: it pulls.
     let run = p.forge(&["--config", &config, "--cache-dir", second, "build", "top.bst"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -246,4 +259,57 @@ fn pushing_needs_push_true_and_config_errors_say_where() {
         "{}",
         run.stderr
     );
+}
+
+#[test]
+fn sources_come_from_the_source_cache_when_the_upstream_is_down() {
+    let p = project(CONF).build();
+    let upstream = p.outside().join("upstream");
+    fs::create_dir_all(&upstream).unwrap();
+    let data: Vec<u8> = (0..2_500_000u32).map(|i| (i % 251) as u8).collect();
+    fs::write(upstream.join("data.bin"), &data).unwrap();
+    let sha = support::sha256_hex(&data);
+    p.write(
+        "elements/data.bst",
+        &format!(
+            "kind: import\nsources:\n- kind: remote\n  url: file://{}/data.bin\n  ref: {sha}\n",
+            upstream.display()
+        ),
+    );
+    let server = Casd::start(&p.outside().join("casd"));
+    let config = p.outside().join("forge.conf");
+    fs::write(
+        &config,
+        format!(
+            "source-caches:\n  servers:\n  - url: {}\n    push: true\n",
+            server.url()
+        ),
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+
+    // The first machine fetches from upstream and pushes to the cache.
+    p.forge(&["--config", config, "fetch", "data.bst"]).ok();
+    fs::remove_dir_all(&upstream).unwrap();
+
+    // Another machine, upstream gone: without the cache it cannot fetch...
+    let alone = p.outside().join("alone");
+    let err = p
+        .forge(&["--cache-dir", alone.to_str().unwrap(), "fetch", "data.bst"])
+        .fails(4);
+    assert!(err.contains("could not be fetched"), "{err}");
+    // ...with it, it can, and builds.
+    let other = p.outside().join("other");
+    let other = other.to_str().unwrap();
+    let run = p.forge(&["--config", config, "--cache-dir", other, "build", "data.bst"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("from the source cache http://127.0.0.1:"),
+        "{}",
+        run.stderr
+    );
+    let out = p.outside().join("out");
+    p.forge(&["--cache-dir", other, "checkout", "data.bst", out.to_str().unwrap()])
+        .ok();
+    assert_eq!(fs::read(out.join("data.bin")).unwrap(), data);
 }

@@ -226,11 +226,7 @@ impl Remote {
 
     /// Sends blobs: `read` gives each one's bytes. Small blobs go in
     /// batches, large ones by ByteStream, several requests at once.
-    pub fn upload(
-        &self,
-        blobs: &[Digest],
-        read: &ReadBlob<'_>,
-    ) -> Result<u64, RemoteError> {
+    pub fn upload(&self, blobs: &[Digest], read: &ReadBlob<'_>) -> Result<u64, RemoteError> {
         let mut batches: Vec<Vec<(Digest, Vec<u8>)>> = Vec::new();
         let mut large: Vec<(Digest, Vec<u8>)> = Vec::new();
         let mut current = Vec::new();
@@ -348,11 +344,7 @@ impl Remote {
 
     /// Reads blobs; each one's bytes are checked against its digest before
     /// `store` sees them. A blob the server lacks is an error naming it.
-    pub fn download(
-        &self,
-        digests: &[Digest],
-        store: &StoreBlob<'_>,
-    ) -> Result<u64, RemoteError> {
+    pub fn download(&self, digests: &[Digest], store: &StoreBlob<'_>) -> Result<u64, RemoteError> {
         let mut batches: Vec<Vec<Digest>> = Vec::new();
         let mut large = Vec::new();
         let mut current = Vec::new();

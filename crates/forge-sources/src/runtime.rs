@@ -23,6 +23,20 @@ pub struct SourceContext<'a> {
     pub default_mirror: Option<&'a str>,
     /// Digests of project files from earlier runs.
     pub file_hashes: &'a forge_project::filehash::FileHashCache,
+    /// Source cache servers, asked for a pinned file before its URLs.
+    pub servers: Option<&'a dyn SourceServers>,
+}
+
+/// Cache servers that hold source files by their sha256 (the
+/// `source-caches:` of the user configuration): a pinned file is asked of
+/// them before its upstream, so they double as a mirror.
+pub trait SourceServers: Sync {
+    /// Brings the file with `sha256` into `cache` from a server that has
+    /// it, checked; false when none has it (a failing server is warned
+    /// about, never an error).
+    fn pull(&self, cache: &crate::SourceCache, sha256: &str, progress: &dyn crate::Progress) -> bool;
+    /// Offers the cached file with `sha256` to the servers that take pushes.
+    fn push(&self, cache: &crate::SourceCache, sha256: &str, progress: &dyn crate::Progress);
 }
 
 impl<'a> SourceContext<'a> {
@@ -39,6 +53,7 @@ impl<'a> SourceContext<'a> {
             progress: self.progress,
             default_mirror: self.default_mirror,
             file_hashes: self.file_hashes,
+            servers: self.servers,
         }
     }
 }
@@ -60,11 +75,26 @@ impl SourceContext<'_> {
         label: &str,
         expected: Option<&str>,
     ) -> Result<crate::download::Downloaded, crate::download::DownloadFailure> {
+        if let (Some(servers), Some(sha), forge_project::UrlPurpose::Fetch) = (self.servers, expected, purpose)
+            && servers.pull(self.cache, sha, self.progress)
+        {
+            let size = std::fs::metadata(self.cache.file_path(sha))
+                .map(|m| m.len())
+                .unwrap_or(0);
+            return Ok(crate::download::Downloaded {
+                sha256: sha.to_ascii_lowercase(),
+                url: "a source cache server".to_string(),
+                size,
+            });
+        }
         let urls = self.project.source_urls(url, purpose, self.default_mirror());
         let done = self
             .downloader
             .fetch(self.cache, label, &urls, expected, self.progress)?;
         self.report_served(url, &done.url);
+        if let Some(servers) = self.servers {
+            servers.push(self.cache, &done.sha256, self.progress);
+        }
         Ok(done)
     }
 
