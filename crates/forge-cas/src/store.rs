@@ -68,6 +68,12 @@ impl TreeWriter<'_> {
     /// Adds the file at `path` (relative, `/`-separated), and its parent
     /// directories. A path added twice is an `AlreadyExists` error.
     pub fn add_file(&mut self, path: &str, bytes: &[u8], exec: bool) -> io::Result<()> {
+        self.add_file_hashed(path, bytes, exec, None)
+    }
+
+    /// [`TreeWriter::add_file`] of bytes whose SHA-256 (lowercase hex) the
+    /// caller computed from them (`None`: hash them here).
+    pub fn add_file_hashed(&mut self, path: &str, bytes: &[u8], exec: bool, sha256: Option<&str>) -> io::Result<()> {
         if path.is_empty() || path.starts_with('/') || path.split('/').any(|c| c.is_empty() || c == "." || c == "..") {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -96,7 +102,10 @@ impl TreeWriter<'_> {
             }
             parent = dir;
         }
-        let digest = self.cas.put_file(bytes, exec)?;
+        let digest = match sha256 {
+            Some(known) => self.cas.put_file_as(bytes, exec, known)?,
+            None => self.cas.put_file(bytes, exec)?,
+        };
         self.entries.insert(
             path.to_string(),
             EntryKind::File {
@@ -264,8 +273,14 @@ impl Cas {
     /// rename, as files moved in by `import_dir` are: never synced one by
     /// one, and `verify` finds an object that a crash left corrupt.
     pub fn put_file(&self, bytes: &[u8], exec: bool) -> io::Result<String> {
+        self.put_file_as(bytes, exec, &crate::reapi::sha256_hex(bytes))
+    }
+
+    /// [`Cas::put_file`] of bytes whose SHA-256 the caller computed from
+    /// them (a wrong one is found by `verify`).
+    pub fn put_file_as(&self, bytes: &[u8], exec: bool, sha256: &str) -> io::Result<String> {
         use std::os::unix::fs::OpenOptionsExt;
-        let digest = crate::reapi::sha256_hex(bytes);
+        let digest = crate::reapi::checked_hash(sha256)?;
         let object = self.object_path(&digest, exec);
         if object.exists() {
             mark_used(&object);

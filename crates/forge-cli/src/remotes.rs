@@ -149,6 +149,9 @@ pub fn connect_all(specs: &[RemoteSpec]) -> Vec<Remote> {
         .collect()
 }
 
+/// Artifacts moved at once: the calls mostly wait on the network.
+const TRANSFERS: usize = 8;
+
 /// What pulling or pushing did, for the summary line.
 #[derive(Default)]
 pub struct Transfer {
@@ -175,7 +178,7 @@ pub fn pull(
     if remotes.is_empty() {
         return Vec::new();
     }
-    let pulled = forge_project::parallel::map(elements, |&e| {
+    let pulled = forge_project::parallel::map_on(TRANSFERS, elements, |&e| {
         let element = &graph.elements[e];
         let key = keys.keys[e].as_deref()?;
         for remote in remotes {
@@ -215,7 +218,7 @@ pub fn push(
     transfer: &Transfer,
 ) {
     for remote in remotes.iter().filter(|r| r.spec.push) {
-        forge_project::parallel::map(elements, |&e| {
+        forge_project::parallel::map_on(TRANSFERS, elements, |&e| {
             let element = &graph.elements[e];
             let Some(key) = keys.keys[e].as_deref() else { return };
             let name = element.normal_name();

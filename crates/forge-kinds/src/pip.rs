@@ -231,17 +231,41 @@ struct CasSink<'c> {
 
 impl Sink for CasSink<'_> {
     fn write(&mut self, path: &std::path::Path, bytes: &[u8], executable: bool) -> Result<(), String> {
+        self.write_maybe_hashed(path, bytes, executable, None)
+    }
+
+    fn write_hashed(
+        &mut self,
+        path: &std::path::Path,
+        bytes: &[u8],
+        executable: bool,
+        sha256: &str,
+    ) -> Result<(), String> {
+        self.write_maybe_hashed(path, bytes, executable, Some(sha256))
+    }
+}
+
+impl CasSink<'_> {
+    fn write_maybe_hashed(
+        &mut self,
+        path: &std::path::Path,
+        bytes: &[u8],
+        executable: bool,
+        sha256: Option<&str>,
+    ) -> Result<(), String> {
         let relative = path
             .strip_prefix(&self.output)
             .ok()
             .and_then(|p| p.to_str())
             .ok_or_else(|| format!("{} is outside the install root", path.display()))?;
-        self.tree.add_file(relative, bytes, executable).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::AlreadyExists {
-                format!("/{relative} is installed twice")
-            } else {
-                format!("cannot store /{relative}: {e}")
-            }
-        })
+        self.tree
+            .add_file_hashed(relative, bytes, executable, sha256)
+            .map_err(|e| {
+                if e.kind() == std::io::ErrorKind::AlreadyExists {
+                    format!("/{relative} is installed twice")
+                } else {
+                    format!("cannot store /{relative}: {e}")
+                }
+            })
     }
 }

@@ -13,7 +13,13 @@ pub fn workers() -> usize {
 
 /// `items.iter().map(f)` on every core; results keep the input order.
 pub fn map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let threads = workers().min(items.len());
+    map_on(workers(), items, f)
+}
+
+/// [`map`] on `threads` threads (more than the cores for work that waits,
+/// such as network calls).
+pub fn map_on<T: Sync, R: Send>(threads: usize, items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = threads.min(items.len());
     if threads <= 1 {
         return items.iter().map(f).collect();
     }

@@ -59,8 +59,12 @@ fn fail(wheel: &str, message: impl std::fmt::Display) -> InstallError {
 
 /// `sha256=` + urlsafe base64 without padding, as RECORD writes hashes.
 pub fn record_hash(bytes: &[u8]) -> String {
+    record_hash_of(&Sha256::digest(bytes))
+}
+
+/// [`record_hash`] of a SHA-256 already computed.
+fn record_hash_of(digest: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let digest = Sha256::digest(bytes);
     let mut out = String::from("sha256=");
     for chunk in digest.chunks(3) {
         let n = chunk.iter().fold(0u32, |acc, b| (acc << 8) | u32::from(*b)) << (8 * (3 - chunk.len()));
@@ -69,6 +73,10 @@ pub fn record_hash(bytes: &[u8]) -> String {
         }
     }
     out
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Splits one CSV line (RECORD quotes paths that hold commas).
@@ -163,6 +171,13 @@ pub fn entry_point_script(python: &str, module: &str, attr: &str) -> String {
 pub trait Sink {
     /// Writes one file; a path written twice is an error.
     fn write(&mut self, path: &Path, bytes: &[u8], executable: bool) -> Result<(), String>;
+
+    /// [`Sink::write`] of bytes whose SHA-256 (lowercase hex) the caller
+    /// computed: a content-addressed sink need not hash them again.
+    fn write_hashed(&mut self, path: &Path, bytes: &[u8], executable: bool, sha256: &str) -> Result<(), String> {
+        let _ = sha256;
+        self.write(path, bytes, executable)
+    }
 }
 
 /// Writes files into the file system; remembers the directories known to
@@ -271,8 +286,10 @@ pub fn install_wheel_into(
             .collect()
     });
     let mut members: BTreeMap<String, (Vec<u8>, bool, String)> = BTreeMap::new();
+    let mut digests: BTreeMap<String, String> = BTreeMap::new();
     for result in results {
         for member in result? {
+            digests.insert(member.name.clone(), member.sha256);
             if members
                 .insert(member.name.clone(), (member.bytes, member.executable, member.hash))
                 .is_some()
@@ -395,7 +412,10 @@ pub fn install_wheel_into(
             sink.write(&destination, &content, exec).map_err(|e| fail(w, e))?;
             record_rows.push((destination, record_hash(&content), content.len()));
         } else {
-            sink.write(&destination, bytes, exec).map_err(|e| fail(w, e))?;
+            // One hash pass per file: RECORD's check gave the digest the
+            // artifact cache names the file by.
+            sink.write_hashed(&destination, bytes, exec, &digests[member])
+                .map_err(|e| fail(w, e))?;
             record_rows.push((destination, hash.clone(), bytes.len()));
         }
     }
@@ -442,6 +462,8 @@ struct Member {
     bytes: Vec<u8>,
     executable: bool,
     hash: String,
+    /// Its SHA-256, lowercase hex.
+    sha256: String,
 }
 
 /// Reads and hashes the members `worker`, `worker + workers`, ... of the
@@ -472,12 +494,13 @@ fn read_members(path: &Path, w: &str, worker: usize, workers: usize) -> Result<V
         member
             .read_to_end(&mut bytes)
             .map_err(|e| fail(w, format!("cannot read '{name}': {e}")))?;
-        let hash = record_hash(&bytes);
+        let digest = Sha256::digest(&bytes);
         out.push(Member {
             name,
             bytes,
             executable: mode & 0o111 != 0,
-            hash,
+            hash: record_hash_of(&digest),
+            sha256: hex(&digest),
         });
     }
     Ok(out)

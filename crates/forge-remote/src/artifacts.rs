@@ -230,18 +230,25 @@ pub fn pull_artifact(
     }
     let mut unique = HashSet::new();
     wanted.retain(|d| unique.insert(d.hash.clone()));
-    let exec_of = |hash: &str| -> (bool, bool) {
-        let plain = files.iter().any(|(d, e)| d.hash == hash && !e) || hash == log.hash;
-        let exec = files.iter().any(|(d, e)| d.hash == hash && *e);
-        (plain, exec)
-    };
+    // Which copies each blob needs: plain, executable or both.
+    let mut copies: std::collections::HashMap<&str, (bool, bool)> = std::collections::HashMap::new();
+    for (digest, exec) in &files {
+        let slot = copies.entry(digest.hash.as_str()).or_default();
+        if *exec {
+            slot.1 = true;
+        } else {
+            slot.0 = true;
+        }
+    }
+    copies.entry(log.hash.as_str()).or_default().0 = true;
     let store_file = |d: &Digest, data: Vec<u8>| -> Result<(), String> {
-        let (plain, exec) = exec_of(&d.hash);
+        let (plain, exec) = copies.get(d.hash.as_str()).copied().unwrap_or((true, false));
+        // Already checked against its digest: not hashed again.
         if plain {
-            cas.put_file(&data, false).map_err(|e| e.to_string())?;
+            cas.put_file_as(&data, false, &d.hash).map_err(|e| e.to_string())?;
         }
         if exec {
-            cas.put_file(&data, true).map_err(|e| e.to_string())?;
+            cas.put_file_as(&data, true, &d.hash).map_err(|e| e.to_string())?;
         }
         Ok(())
     };
