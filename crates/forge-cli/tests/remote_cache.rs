@@ -313,3 +313,102 @@ fn sources_come_from_the_source_cache_when_the_upstream_is_down() {
         .ok();
     assert_eq!(fs::read(out.join("data.bin")).unwrap(), data);
 }
+
+#[test]
+fn buildgrid_without_remote_asset_shares_through_the_action_cache_over_tls_with_a_token() {
+    use support::buildgrid::{BuildGrid, make_credentials};
+    let p = sharing_project();
+    let creds = p.outside().join("creds");
+    make_credentials(&creds);
+    let _server = BuildGrid::start_tls(&p.outside().join("bgd"), &creds);
+    let port = _server.port;
+    let conf = |name: &str, auth: &[(&str, &str)]| -> String {
+        let mut text =
+            format!("artifacts:\n  servers:\n  - url: https://localhost:{port}\n    push: true\n    auth:\n");
+        for (key, file) in auth {
+            text.push_str(&format!("      {key}: {}\n", creds.join(file).display()));
+        }
+        let path = p.outside().join(name);
+        fs::write(&path, text).unwrap();
+        path.display().to_string()
+    };
+    let full = conf(
+        "full.conf",
+        &[
+            ("server-cert", "ca.crt"),
+            ("client-cert", "client.crt"),
+            ("client-key", "client.key"),
+            ("access-token", "token.txt"),
+        ],
+    );
+
+    let run = p.forge(&["--config", &full, "build", "a.bst"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains(&format!("pushed a.bst to https://localhost:{port}")),
+        "{}",
+        run.stderr
+    );
+    let second = p.outside().join("second");
+    let second = second.to_str().unwrap();
+    let run = p.forge(&["--config", &full, "--cache-dir", second, "build", "a.bst"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("0 built") && run.stderr.contains("pulled a.bst"),
+        "{}",
+        run.stderr
+    );
+    let first_out = p.outside().join("first-out");
+    let second_out = p.outside().join("second-out");
+    p.forge(&["checkout", "a.bst", first_out.to_str().unwrap()]).ok();
+    p.forge(&["--cache-dir", second, "checkout", "a.bst", second_out.to_str().unwrap()])
+        .ok();
+    assert_eq!(listing(&first_out), listing(&second_out));
+
+    // Refused credentials are clear warnings, and the build goes on locally.
+    let third = p.outside().join("third");
+    let third = third.to_str().unwrap();
+    let cases = [
+        (
+            conf(
+                "no-token.conf",
+                &[
+                    ("server-cert", "ca.crt"),
+                    ("client-cert", "client.crt"),
+                    ("client-key", "client.key"),
+                ],
+            ),
+            "not authenticated",
+        ),
+        (
+            conf(
+                "no-ca.conf",
+                &[
+                    ("client-cert", "client.crt"),
+                    ("client-key", "client.key"),
+                    ("access-token", "token.txt"),
+                ],
+            ),
+            "invalid peer certificate",
+        ),
+        (
+            conf(
+                "no-client-cert.conf",
+                &[("server-cert", "ca.crt"), ("access-token", "token.txt")],
+            ),
+            "set auth: client-cert and client-key",
+        ),
+    ];
+    for (config, why) in cases {
+        let run = p.forge(&["--config", &config, "--cache-dir", third, "show", "a.bst"]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert!(
+            run.stderr
+                .contains(&format!("warning: cache server https://localhost:{port}"))
+                && run.stderr.contains(why),
+            "{why}: {}",
+            run.stderr
+        );
+    }
+}

@@ -174,7 +174,15 @@ impl Remote {
     }
 
     fn fail(&self, what: &str, status: &Status) -> RemoteError {
-        RemoteError::new(&self.spec.url, format!("{what}: {}", describe_status(status)))
+        let mut message = format!("{what}: {}", describe_status(status));
+        // A TLS server that wants a client certificate drops the call.
+        if matches!(status.code(), Code::Cancelled | Code::Unavailable | Code::Unknown)
+            && self.spec.url.starts_with("https://")
+            && self.spec.client_cert.is_none()
+        {
+            message.push_str(" (if the server requires a client certificate, set auth: client-cert and client-key)");
+        }
+        RemoteError::new(&self.spec.url, message)
     }
 
     fn capabilities(&self) -> Result<re::ServerCapabilities, RemoteError> {
@@ -642,7 +650,10 @@ fn describe_transport(err: &tonic::transport::Error) -> String {
     let mut text = err.to_string();
     let mut source = std::error::Error::source(err);
     while let Some(inner) = source {
-        text.push_str(&format!(": {inner}"));
+        let more = inner.to_string();
+        if !text.contains(&more) {
+            text.push_str(&format!(": {more}"));
+        }
         source = inner.source();
     }
     text.chars().filter(|c| !c.is_control()).collect()

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod base;
+pub mod buildgrid;
 pub mod casd;
 pub mod git;
 pub mod http;
