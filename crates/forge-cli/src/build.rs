@@ -178,15 +178,12 @@ pub fn run(session: &Session, args: &BuildArgs) -> Result<(), Failure> {
         engine.prime(&pulled);
         to_build.retain(|e| !pulled.contains(e));
     }
-    // pip elements may install the wheels of dependencies' sources too.
+    // Some kinds read the sources of other elements too (pip: wheels).
     let mut to_fetch = to_build.clone();
     for &e in &to_build {
-        if graph.elements[e].kind_id == "pip" {
-            to_fetch.extend(
-                forge_kinds::wheel_dependencies(&graph.elements[e])
-                    .iter()
-                    .filter_map(|n| graph.find(n)),
-            );
+        let element = &graph.elements[e];
+        if let Some(kind) = element.project.kinds.element(&element.kind) {
+            to_fetch.extend(kind.sources_also_needed(element).iter().filter_map(|n| graph.find(n)));
         }
     }
     fetch_sources(session, &graph, &to_fetch, false)?;

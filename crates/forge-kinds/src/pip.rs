@@ -50,6 +50,9 @@ impl ElementKind for Pip {
         }
         Ok(())
     }
+    fn sources_also_needed(&self, element: &Element) -> Vec<String> {
+        wheel_dependencies(element)
+    }
     fn unique_key(&self, element: &Element) -> Value {
         let mut key = install_key(element);
         let wheels_from = wheel_dependencies(element);

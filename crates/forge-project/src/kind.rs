@@ -99,6 +99,12 @@ pub trait ElementKind: Send + Sync {
     fn validate(&self, _element: &Element) -> Result<(), LoadError> {
         Ok(())
     }
+    /// Other elements (names as the graph has them) whose sources building
+    /// this one reads, so they are fetched with its own (`pip` installs the
+    /// wheels of dependencies' sources).
+    fn sources_also_needed(&self, _element: &Element) -> Vec<String> {
+        Vec::new()
+    }
     /// The part of the element's configuration that decides its output.
     fn unique_key(&self, element: &Element) -> Json;
 }
