@@ -412,3 +412,61 @@ fn buildgrid_without_remote_asset_shares_through_the_action_cache_over_tls_with_
         );
     }
 }
+
+#[test]
+fn a_push_killed_midway_names_nothing_half_sent_and_the_next_run_completes_it() {
+    let p = project(CONF)
+        .file(
+            "elements/big.bst",
+            "kind: import\nsources:\n- kind: local\n  path: files/big\n",
+        )
+        .build();
+    fs::create_dir_all(p.root.join("files/big")).unwrap();
+    for i in 0..24u32 {
+        let data: Vec<u8> = (0..2_000_000u32)
+            .map(|j| (j.wrapping_mul(2_654_435_761).wrapping_add(i) >> 11) as u8)
+            .collect();
+        fs::write(p.root.join(format!("files/big/part{i:02}.bin")), data).unwrap();
+    }
+    let server = Casd::start(&p.outside().join("casd"));
+    let config = write_config(&p, &server.url(), true);
+    // Built without the server, then pushed by hand and killed midway.
+    p.forge(&["build", "big.bst"]).ok();
+    let cache = p.outside().join("cache");
+    let mut push = std::process::Command::new(assert_cmd::cargo::cargo_bin("forge"))
+        .current_dir(&p.root)
+        .env("FORGE_CACHE_DIR", &cache)
+        .args(["--config", &config, "artifact", "push", "big.bst"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(120));
+    let _ = push.kill();
+    let _ = push.wait();
+
+    // Whatever the kill left, another cache sees all of the artifact or
+    // none of it.
+    let other = p.outside().join("other");
+    let other = other.to_str().unwrap();
+    let pull = p.forge(&["--config", &config, "--cache-dir", other, "artifact", "pull", "big.bst"]);
+    assert!(
+        (pull.code == 0 && pull.stderr.contains("1 pulled"))
+            || (pull.code == 4 && pull.stderr.contains("on no server: big.bst")),
+        "{}",
+        pull.stderr
+    );
+    // The next run completes the push; then a fresh cache pulls it whole.
+    let run = p.forge(&["--config", &config, "build", "big.bst"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let fresh = p.outside().join("fresh");
+    let fresh = fresh.to_str().unwrap();
+    let pull = p.forge(&["--config", &config, "--cache-dir", fresh, "artifact", "pull", "big.bst"]);
+    assert_eq!(pull.code, 0, "{}", pull.stderr);
+    let a = p.outside().join("a");
+    let b = p.outside().join("b");
+    p.forge(&["checkout", "big.bst", a.to_str().unwrap()]).ok();
+    p.forge(&["--cache-dir", fresh, "checkout", "big.bst", b.to_str().unwrap()])
+        .ok();
+    assert_eq!(listing(&a), listing(&b));
+}
