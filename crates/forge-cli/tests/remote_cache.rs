@@ -470,3 +470,69 @@ fn a_push_killed_midway_names_nothing_half_sent_and_the_next_run_completes_it() 
         .ok();
     assert_eq!(listing(&a), listing(&b));
 }
+
+#[test]
+fn two_forges_pulling_into_one_cache_and_pushing_at_once_are_safe() {
+    let p = sharing_project();
+    let server = Casd::start(&p.outside().join("casd"));
+    let config = write_config(&p, &server.url(), true);
+    p.forge(&["--config", &config, "build", "top.bst"]).ok();
+    let shared = p.outside().join("shared");
+    let spawn = |args: &[&str]| {
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("forge"))
+            .current_dir(&p.root)
+            .env("FORGE_CACHE_DIR", &shared)
+            .args(["--config", &config])
+            .args(args)
+            .output()
+    };
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(|| spawn(&["artifact", "pull", "--deps", "all", "top.bst"]).unwrap());
+        let b = s.spawn(|| spawn(&["artifact", "pull", "--deps", "all", "top.bst"]).unwrap());
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    assert!(a.status.success(), "{}", String::from_utf8_lossy(&a.stderr));
+    assert!(b.status.success(), "{}", String::from_utf8_lossy(&b.stderr));
+    let shared_dir = shared.to_str().unwrap();
+    let verify = p.forge(&["--cache-dir", shared_dir, "cache", "verify"]).ok();
+    assert!(verify.contains(" 0 corrupt, 0 artifacts dropped"), "{verify}");
+    // Both push at once to a fresh server: each sends what it finds missing.
+    let fresh = Casd::start(&p.outside().join("casd2"));
+    let config2 = write_config(&p, &fresh.url(), true);
+    let push = |cache: &Path| {
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("forge"))
+            .current_dir(&p.root)
+            .env("FORGE_CACHE_DIR", cache)
+            .args(["--config", &config2, "artifact", "push", "--deps", "all", "top.bst"])
+            .output()
+            .unwrap()
+    };
+    let first_cache = p.outside().join("cache");
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(|| push(&first_cache));
+        let b = s.spawn(|| push(&shared));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    assert!(a.status.success(), "{}", String::from_utf8_lossy(&a.stderr));
+    assert!(b.status.success(), "{}", String::from_utf8_lossy(&b.stderr));
+    let out = p.outside().join("out");
+    let last = p.outside().join("last");
+    let run = p.forge(&[
+        "--config",
+        &config2,
+        "--cache-dir",
+        last.to_str().unwrap(),
+        "build",
+        "top.bst",
+    ]);
+    assert!(run.stderr.contains("0 built"), "{}", run.stderr);
+    p.forge(&[
+        "--cache-dir",
+        last.to_str().unwrap(),
+        "checkout",
+        "top.bst",
+        out.to_str().unwrap(),
+    ])
+    .ok();
+    assert!(out.join("big.bin").is_file());
+}
