@@ -356,6 +356,37 @@ pub fn artifact(session: &Session, command: &ArtifactCommand) -> Result<(), Fail
     }
 }
 
+/// Prints what `forge artifact push|pull` moves, a line each.
+struct TransferLines;
+
+impl forge_engine::BuildReport for TransferLines {
+    fn started(&self, _: &str, _: usize, _: usize) {}
+    fn finished(&self, _: &str, _: &forge_engine::Outcome, _: f64, _: &std::path::Path) {}
+}
+
+impl forge_engine::PipelineReport for TransferLines {
+    fn pulled(&self, element: &str, server: &str, blobs: usize, bytes: u64) {
+        eprintln!(
+            "pulled {element} from {} ({blobs} blobs, {})",
+            crate::exit::printable(server),
+            crate::remotes::size(bytes)
+        );
+    }
+    fn pushed(&self, element: &str, server: &str, blobs: usize, bytes: u64) {
+        eprintln!(
+            "pushed {element} to {} ({blobs} blobs, {})",
+            crate::exit::printable(server),
+            crate::remotes::size(bytes)
+        );
+    }
+    fn pull_failed(&self, element: &str, error: &str) {
+        eprintln!("warning: cannot pull {element}: {}", crate::exit::printable(error));
+    }
+    fn push_failed(&self, element: &str, error: &str) {
+        eprintln!("warning: cannot push {element}: {}", crate::exit::printable(error));
+    }
+}
+
 /// `forge artifact push|pull`.
 fn transfer(session: &Session, args: &crate::cli::TransferArgs, push: bool) -> Result<(), Failure> {
     use std::sync::atomic::Ordering;
@@ -379,7 +410,8 @@ fn transfer(session: &Session, args: &crate::cli::TransferArgs, push: bool) -> R
     let selected: Vec<usize> = selected.into_iter().filter(|&e| !graph.elements[e].junction).collect();
     let keys = session.cache_keys(&graph)?;
     let cas = session.cas();
-    let moved = crate::remotes::Transfer::default();
+    let moved = forge_engine::Transfers::default();
+    let report = TransferLines;
     let here = |e: &usize| {
         let element = &graph.elements[*e];
         keys.keys[*e]
@@ -393,11 +425,11 @@ fn transfer(session: &Session, args: &crate::cli::TransferArgs, push: bool) -> R
             .filter(|e| !here(e))
             .map(|&e| graph.elements[e].name.as_str())
             .collect();
-        crate::remotes::push(servers, &cas, &graph, &keys, &selected, &moved);
+        forge_engine::pipeline::push(servers, &graph, &keys, &cas, &selected, &report, &moved);
         ("pushed", missing)
     } else {
         let wanted: Vec<usize> = selected.iter().copied().filter(|e| !here(e)).collect();
-        let pulled = crate::remotes::pull(servers, &cas, &graph, &keys, &wanted, &moved);
+        let pulled = forge_engine::pipeline::pull(servers, &graph, &keys, &cas, &wanted, &report, &moved);
         let missing = wanted
             .iter()
             .filter(|e| !pulled.contains(e))

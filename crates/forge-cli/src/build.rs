@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use forge_engine::{BuildOptions, BuildReport, Engine, Outcome};
+use forge_engine::{BuildOptions, BuildReport, Engine, Outcome, PipelineReport};
 
 use crate::cli::{BuildArgs, DepsSelection, OnError};
 use crate::exit::{ExitClass, Failure};
@@ -22,26 +22,25 @@ use crate::show::select;
 struct LineReport {
     started: AtomicUsize,
     failed: AtomicUsize,
-    total: usize,
+    total: AtomicUsize,
     board: MultiProgress,
     summary: ProgressBar,
     running: Mutex<HashMap<String, ProgressBar>>,
 }
 
 impl LineReport {
-    fn new(total: usize) -> LineReport {
+    fn new() -> LineReport {
         let board = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
-        let summary = board.add(
-            ProgressBar::new(total as u64).with_style(
-                ProgressStyle::with_template("{bar:30.green} {pos}/{len} done · {msg}")
-                    .unwrap_or_else(|_| ProgressStyle::default_bar())
-                    .progress_chars("=> "),
-            ),
+        // Shown once the builds start (pulls and fetches come first).
+        let summary = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::hidden()).with_style(
+            ProgressStyle::with_template("{bar:30.green} {pos}/{len} done · {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
         );
         LineReport {
             started: AtomicUsize::new(0),
             failed: AtomicUsize::new(0),
-            total,
+            total: AtomicUsize::new(0),
             board,
             summary,
             running: Mutex::default(),
@@ -62,7 +61,10 @@ impl LineReport {
     }
 
     fn update_summary(&self, running: usize) {
-        let queued = self.total.saturating_sub(self.started.load(Ordering::Relaxed));
+        let queued = self
+            .total
+            .load(Ordering::Relaxed)
+            .saturating_sub(self.started.load(Ordering::Relaxed));
         let failed = self.failed.load(Ordering::Relaxed);
         self.summary
             .set_message(format!("{running} running · {queued} queued · {failed} failed"));
@@ -81,7 +83,7 @@ impl BuildReport for LineReport {
         if self.board.is_hidden() {
             eprintln!(
                 "[{n:>4}/{}] building {element}  ({running} running, {waiting} queued)",
-                self.total
+                self.total.load(Ordering::Relaxed)
             );
             return;
         }
@@ -123,6 +125,46 @@ impl BuildReport for LineReport {
             self.summary.inc(1);
         }
         self.update_summary(board.len());
+    }
+}
+
+impl PipelineReport for LineReport {
+    fn pulled(&self, element: &str, server: &str, blobs: usize, bytes: u64) {
+        self.line(&format!(
+            "pulled {element} from {} ({blobs} blobs, {})",
+            crate::exit::printable(server),
+            crate::remotes::size(bytes)
+        ));
+    }
+
+    fn pushed(&self, element: &str, server: &str, blobs: usize, bytes: u64) {
+        self.line(&format!(
+            "pushed {element} to {} ({blobs} blobs, {})",
+            crate::exit::printable(server),
+            crate::remotes::size(bytes)
+        ));
+    }
+
+    fn pull_failed(&self, element: &str, error: &str) {
+        self.line(&format!(
+            "warning: cannot pull {element}: {}",
+            crate::exit::printable(error)
+        ));
+    }
+
+    fn push_failed(&self, element: &str, error: &str) {
+        self.line(&format!(
+            "warning: cannot push {element}: {}",
+            crate::exit::printable(error)
+        ));
+    }
+
+    fn building(&self, count: usize) {
+        self.total.store(count, Ordering::Relaxed);
+        self.summary.set_length(count as u64);
+        if count > 0 {
+            self.board.add(self.summary.clone());
+        }
     }
 }
 
@@ -168,32 +210,6 @@ pub fn run(session: &Session, args: &BuildArgs) -> Result<(), Failure> {
     let progress = BarProgress::new();
     let sources = session.source_context(&downloader, &progress);
     let engine = Engine::new(project, &graph, &keys, &cas, &sources, session.cache_dir.join("logs"));
-    engine.prime(&plan);
-    let mut to_build: Vec<usize> = plan.iter().copied().filter(|&e| !engine.is_cached(e)).collect();
-    // What a server has is pulled, not built.
-    let servers = session.artifact_servers()?;
-    let pulled_transfer = crate::remotes::Transfer::default();
-    if !to_build.is_empty() && !servers.is_empty() {
-        let pulled = crate::remotes::pull(servers, &cas, &graph, &keys, &to_build, &pulled_transfer);
-        engine.prime(&pulled);
-        to_build.retain(|e| !pulled.contains(e));
-    }
-    // Some kinds read the sources of other elements too (pip: wheels).
-    let mut to_fetch = to_build.clone();
-    for &e in &to_build {
-        let element = &graph.elements[e];
-        if let Some(kind) = element.project.kinds.element(&element.kind) {
-            to_fetch.extend(kind.sources_also_needed(element).iter().filter_map(|n| graph.find(n)));
-        }
-    }
-    fetch_sources(session, &graph, &to_fetch, false)?;
-    if !to_build.is_empty() {
-        forge_sandbox::bwrap().map_err(|e| Failure {
-            message: e.to_string(),
-            code: ExitClass::Build,
-        })?;
-    }
-
     let targets: Vec<usize> = graph
         .targets
         .iter()
@@ -207,9 +223,22 @@ pub fn run(session: &Session, args: &BuildArgs) -> Result<(), Failure> {
         keep_going: args.on_error == OnError::Continue,
         retry_failed: args.retry_failed,
     };
-    let report = LineReport::new(to_build.len());
-    let outcomes = engine.build(&targets, &options, &report);
+    let servers = session.artifact_servers()?;
+    let report = LineReport::new();
+    let fetch = |elements: &[usize]| -> Result<(), Failure> {
+        fetch_sources(session, &graph, elements, false)?;
+        if !elements.is_empty() {
+            forge_sandbox::bwrap().map_err(|e| Failure {
+                message: e.to_string(),
+                code: ExitClass::Build,
+            })?;
+        }
+        Ok(())
+    };
+    let result = engine.run(&targets, &plan, &options, servers, fetch, &report);
     report.close();
+    let result = result?;
+    let outcomes = &result.outcomes;
     let count = |f: &dyn Fn(&Outcome) -> bool| outcomes.iter().filter(|(_, o)| f(o)).count();
     let built = count(&|o| *o == Outcome::Built);
     let cached = count(&|o| *o == Outcome::Cached);
@@ -226,12 +255,8 @@ pub fn run(session: &Session, args: &BuildArgs) -> Result<(), Failure> {
         })
         .collect();
     let skipped = count(&|o| *o == Outcome::Skipped);
-    // Every artifact of the plan goes to the servers that take pushes and
-    // lack it (so a push an earlier run could not finish is finished now).
-    let pushed_transfer = crate::remotes::Transfer::default();
-    crate::remotes::push(servers, &cas, &graph, &keys, &plan, &pushed_transfer);
-    let pulled = pulled_transfer.artifacts.load(Ordering::Relaxed);
-    let pushed = pushed_transfer.artifacts.load(Ordering::Relaxed);
+    let pulled = result.pulled.artifacts.load(Ordering::Relaxed);
+    let pushed = result.pushed.artifacts.load(Ordering::Relaxed);
     let remote = if servers.is_empty() {
         String::new()
     } else {

@@ -10,14 +10,15 @@
 //!     auth: {server-cert: ca.crt, client-cert: c.crt, client-key: c.key, access-token: token.txt}
 //! ```
 //!
-//! A server that cannot be reached is named in a warning and left out:
-//! it never fails work that can go on locally.
+//! This module reads that configuration, connects (a server that cannot
+//! be reached is named in a warning and left out: it never fails work that
+//! can go on locally) and serves the source caches to source fetching; the
+//! engine decides which artifacts move (`forge_engine::pipeline`).
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-use forge_project::{CacheKeys, Graph, LoadError};
-use forge_remote::{PullOutcome, Remote, RemoteSpec};
+use forge_project::LoadError;
+use forge_remote::{Remote, RemoteSpec};
 use forge_yaml::{Node, parse_str};
 
 use crate::exit::printable;
@@ -147,108 +148,6 @@ pub fn connect_all(specs: &[RemoteSpec]) -> Vec<Remote> {
             }
         })
         .collect()
-}
-
-/// Artifacts moved at once: the calls mostly wait on the network.
-const TRANSFERS: usize = 8;
-
-/// What pulling or pushing did, for the summary line.
-#[derive(Default)]
-pub struct Transfer {
-    /// Artifacts moved.
-    pub artifacts: AtomicUsize,
-    /// Blobs moved.
-    pub blobs: AtomicUsize,
-    /// Bytes moved.
-    pub bytes: AtomicU64,
-    /// Artifacts that could not be moved (warned about).
-    pub failed: AtomicUsize,
-}
-
-/// Pulls the artifacts of `elements` that the local cache lacks, from the
-/// first server that has each; returns the elements pulled.
-pub fn pull(
-    remotes: &[Remote],
-    cas: &forge_cas::Cas,
-    graph: &Graph,
-    keys: &CacheKeys,
-    elements: &[usize],
-    transfer: &Transfer,
-) -> Vec<usize> {
-    if remotes.is_empty() {
-        return Vec::new();
-    }
-    let pulled = forge_project::parallel::map_on(TRANSFERS, elements, |&e| {
-        let element = &graph.elements[e];
-        let key = keys.keys[e].as_deref()?;
-        for remote in remotes {
-            match forge_remote::pull_artifact(remote, cas, &element.project.name, &element.normal_name(), key) {
-                Ok(PullOutcome::Pulled { blobs, bytes, .. }) => {
-                    transfer.artifacts.fetch_add(1, Ordering::Relaxed);
-                    transfer.blobs.fetch_add(blobs, Ordering::Relaxed);
-                    transfer.bytes.fetch_add(bytes, Ordering::Relaxed);
-                    eprintln!(
-                        "pulled {} from {} ({blobs} blobs, {})",
-                        element.name,
-                        remote.spec.url,
-                        size(bytes)
-                    );
-                    return Some(e);
-                }
-                Ok(PullOutcome::NotThere) => {}
-                Err(err) => {
-                    transfer.failed.fetch_add(1, Ordering::Relaxed);
-                    eprintln!("warning: cannot pull {}: {}", element.name, printable(&err.to_string()));
-                }
-            }
-        }
-        None
-    });
-    pulled.into_iter().flatten().collect()
-}
-
-/// Pushes the cached artifacts of `elements` to every server that takes
-/// pushes, sending only what each lacks.
-pub fn push(
-    remotes: &[Remote],
-    cas: &forge_cas::Cas,
-    graph: &Graph,
-    keys: &CacheKeys,
-    elements: &[usize],
-    transfer: &Transfer,
-) {
-    for remote in remotes.iter().filter(|r| r.spec.push) {
-        forge_project::parallel::map_on(TRANSFERS, elements, |&e| {
-            let element = &graph.elements[e];
-            let Some(key) = keys.keys[e].as_deref() else { return };
-            let name = element.normal_name();
-            if cas
-                .get_artifact(&element.project.name, &name, key)
-                .is_none_or(|r| !r.success)
-            {
-                return;
-            }
-            match forge_remote::push_artifact(remote, cas, &element.project.name, &name, key) {
-                Ok(outcome) if outcome.already_there => {}
-                Ok(outcome) => {
-                    transfer.artifacts.fetch_add(1, Ordering::Relaxed);
-                    transfer.blobs.fetch_add(outcome.blobs_sent, Ordering::Relaxed);
-                    transfer.bytes.fetch_add(outcome.bytes_sent, Ordering::Relaxed);
-                    eprintln!(
-                        "pushed {} to {} ({} blobs, {})",
-                        element.name,
-                        remote.spec.url,
-                        outcome.blobs_sent,
-                        size(outcome.bytes_sent)
-                    );
-                }
-                Err(err) => {
-                    transfer.failed.fetch_add(1, Ordering::Relaxed);
-                    eprintln!("warning: cannot push {}: {}", element.name, printable(&err.to_string()));
-                }
-            }
-        });
-    }
 }
 
 /// `1.2 MB`, `340 B`.

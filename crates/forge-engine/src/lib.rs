@@ -1,6 +1,9 @@
 //! Building: which elements need a build, in which order, on how many
 //! builders at once, and recording each result (success or failure, with
-//! its log) in the artifact cache.
+//! its log) in the artifact cache; and the pipeline around it (pull,
+//! fetch, build, push: [`pipeline`]).
+
+pub mod pipeline;
 
 use std::collections::HashSet;
 use std::fs;
@@ -13,6 +16,8 @@ use forge_kinds::{BuildContext, StagedDep, assembler};
 use forge_project::keys::node_to_json;
 use forge_project::{CacheKeys, Graph, Project, Scope};
 use forge_sources::SourceContext;
+
+pub use pipeline::{PipelineReport, PipelineResult, Transfers};
 
 /// What happened to one element.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,0 +1,184 @@
+//! The build pipeline: pull what the artifact servers have, fetch the
+//! sources of what is left, build it, push what the servers lack. The
+//! engine decides; the front end renders the events it reports.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use forge_project::{CacheKeys, Graph};
+use forge_remote::{PullOutcome, Remote};
+
+use crate::{BuildOptions, BuildReport, Engine, Outcome};
+
+/// Artifacts moved at once: the calls mostly wait on the network.
+const TRANSFERS: usize = 8;
+
+/// What happened on the way, for the front end to show.
+pub trait PipelineReport: BuildReport {
+    /// `element`'s artifact came from `server`.
+    fn pulled(&self, element: &str, server: &str, blobs: usize, bytes: u64);
+    /// `element`'s artifact went to `server`.
+    fn pushed(&self, element: &str, server: &str, blobs: usize, bytes: u64);
+    /// Pulling `element`'s artifact failed; it is built instead.
+    fn pull_failed(&self, element: &str, error: &str);
+    /// Pushing `element`'s artifact failed; the next run tries again.
+    fn push_failed(&self, element: &str, error: &str);
+    /// The builds are about to start: `count` elements to build.
+    fn building(&self, _count: usize) {}
+}
+
+/// Totals of the transfers of one direction.
+#[derive(Debug, Default)]
+pub struct Transfers {
+    /// Artifacts moved.
+    pub artifacts: AtomicUsize,
+    /// Blobs moved.
+    pub blobs: AtomicUsize,
+    /// Bytes moved.
+    pub bytes: AtomicU64,
+    /// Artifacts that could not be moved.
+    pub failed: AtomicUsize,
+}
+
+impl Transfers {
+    fn add(&self, blobs: usize, bytes: u64) {
+        self.artifacts.fetch_add(1, Ordering::Relaxed);
+        self.blobs.fetch_add(blobs, Ordering::Relaxed);
+        self.bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+}
+
+/// What a pipeline run did.
+#[derive(Debug, Default)]
+pub struct PipelineResult {
+    /// Each element of the plan that was looked at, with what happened.
+    pub outcomes: Vec<(usize, Outcome)>,
+    /// Artifacts pulled.
+    pub pulled: Transfers,
+    /// Artifacts pushed.
+    pub pushed: Transfers,
+}
+
+/// Pulls the artifacts of `elements` that the local cache lacks, from the
+/// first server that has each; returns the elements pulled.
+pub fn pull(
+    remotes: &[Remote],
+    graph: &Graph,
+    keys: &CacheKeys,
+    cas: &forge_cas::Cas,
+    elements: &[usize],
+    report: &dyn PipelineReport,
+    totals: &Transfers,
+) -> Vec<usize> {
+    if remotes.is_empty() {
+        return Vec::new();
+    }
+    let pulled = forge_project::parallel::map_on(TRANSFERS, elements, |&e| {
+        let element = &graph.elements[e];
+        let key = keys.keys[e].as_deref()?;
+        for remote in remotes {
+            match forge_remote::pull_artifact(remote, cas, &element.project.name, &element.normal_name(), key) {
+                Ok(PullOutcome::Pulled { blobs, bytes, .. }) => {
+                    totals.add(blobs, bytes);
+                    report.pulled(&element.name, &remote.spec.url, blobs, bytes);
+                    return Some(e);
+                }
+                Ok(PullOutcome::NotThere) => {}
+                Err(err) => {
+                    totals.failed.fetch_add(1, Ordering::Relaxed);
+                    report.pull_failed(&element.name, &err.to_string());
+                }
+            }
+        }
+        None
+    });
+    pulled.into_iter().flatten().collect()
+}
+
+/// Pushes the successful artifacts of `elements` to every server that
+/// takes pushes, sending only what each lacks.
+pub fn push(
+    remotes: &[Remote],
+    graph: &Graph,
+    keys: &CacheKeys,
+    cas: &forge_cas::Cas,
+    elements: &[usize],
+    report: &dyn PipelineReport,
+    totals: &Transfers,
+) {
+    for remote in remotes.iter().filter(|r| r.spec.push) {
+        forge_project::parallel::map_on(TRANSFERS, elements, |&e| {
+            let element = &graph.elements[e];
+            let Some(key) = keys.keys[e].as_deref() else { return };
+            let name = element.normal_name();
+            if cas
+                .get_artifact(&element.project.name, &name, key)
+                .is_none_or(|r| !r.success)
+            {
+                return;
+            }
+            match forge_remote::push_artifact(remote, cas, &element.project.name, &name, key) {
+                Ok(outcome) if outcome.already_there => {}
+                Ok(outcome) => {
+                    totals.add(outcome.blobs_sent, outcome.bytes_sent);
+                    report.pushed(&element.name, &remote.spec.url, outcome.blobs_sent, outcome.bytes_sent);
+                }
+                Err(err) => {
+                    totals.failed.fetch_add(1, Ordering::Relaxed);
+                    report.push_failed(&element.name, &err.to_string());
+                }
+            }
+        });
+    }
+}
+
+impl Engine<'_> {
+    /// The whole of `forge build`: what the servers have is pulled, the
+    /// sources of what is left are fetched (`fetch`, with the elements
+    /// whose sources those builds read too), it is built, and every
+    /// artifact of the plan goes to the servers that take pushes and lack
+    /// it (so a push an earlier run could not finish is finished now).
+    /// `fetch` failing stops the run before any build, with its error.
+    pub fn run<E>(
+        &self,
+        targets: &[usize],
+        plan: &[usize],
+        options: &BuildOptions,
+        remotes: &[Remote],
+        fetch: impl FnOnce(&[usize]) -> Result<(), E>,
+        report: &dyn PipelineReport,
+    ) -> Result<PipelineResult, E> {
+        let mut result = PipelineResult::default();
+        self.prime(plan);
+        let mut to_build: Vec<usize> = plan.iter().copied().filter(|&e| !self.is_cached(e)).collect();
+        if !to_build.is_empty() {
+            let pulled = pull(
+                remotes,
+                self.graph,
+                self.keys,
+                self.cas,
+                &to_build,
+                report,
+                &result.pulled,
+            );
+            self.prime(&pulled);
+            to_build.retain(|e| !pulled.contains(e));
+        }
+        // Some kinds read the sources of other elements too (pip: wheels).
+        let mut to_fetch = to_build.clone();
+        for &e in &to_build {
+            let element = &self.graph.elements[e];
+            if let Some(kind) = element.project.kinds.element(&element.kind) {
+                to_fetch.extend(
+                    kind.sources_also_needed(element)
+                        .iter()
+                        .filter_map(|n| self.graph.find(n)),
+                );
+            }
+        }
+        fetch(&to_fetch)?;
+        report.building(to_build.len());
+        result.outcomes = self.build(targets, options, report);
+        push(remotes, self.graph, self.keys, self.cas, plan, report, &result.pushed);
+        Ok(result)
+    }
+}
