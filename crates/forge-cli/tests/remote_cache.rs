@@ -536,3 +536,38 @@ fn two_forges_pulling_into_one_cache_and_pushing_at_once_are_safe() {
     .ok();
     assert!(out.join("big.bin").is_file());
 }
+
+#[test]
+fn only_what_the_targets_need_is_pulled_or_built() {
+    let p = sharing_project();
+    p.write("elements/image.bst", "kind: compose\nbuild-depends:\n- a.bst\n");
+    let server = Casd::start(&p.outside().join("casd"));
+    let config = write_config(&p, &server.url(), true);
+    let run = p.forge(&["--config", &config, "build", "image.bst"]);
+    assert!(
+        run.stderr.contains("2 built") && run.stderr.contains("2 pushed"),
+        "{}",
+        run.stderr
+    );
+
+    // The image is on the server: its build dependency is not needed.
+    let other = p.outside().join("other");
+    let other = other.to_str().unwrap();
+    let run = p.forge(&["--config", &config, "--cache-dir", other, "build", "image.bst"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("pulled image.bst") && !run.stderr.contains("pulled a.bst"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("0 built") && run.stderr.contains("1 pulled"),
+        "{}",
+        run.stderr
+    );
+
+    // Nor locally: a cached element's build dependencies are not rebuilt.
+    p.forge(&["artifact", "delete", "a.bst"]).ok();
+    let run = p.forge(&["build", "image.bst"]);
+    assert!(run.stderr.contains("0 built, 1 cached"), "{}", run.stderr);
+}

@@ -309,12 +309,36 @@ impl<'a> Engine<'a> {
         }
     }
 
+    /// What `targets` need, in plan order, as BuildStream decides it: the
+    /// targets with their runtime dependencies, and for each of those that
+    /// must be built (`has` says it has no artifact to use), what its build
+    /// stages, and so on. A cached element's build dependencies are not
+    /// needed.
+    pub fn required(&self, targets: &[usize], has: impl Fn(usize) -> bool) -> Vec<usize> {
+        let mut wanted = vec![false; self.graph.elements.len()];
+        let mut pending: Vec<usize> = self.graph.walk(targets, Scope::Run);
+        while let Some(e) = pending.pop() {
+            if std::mem::replace(&mut wanted[e], true) {
+                continue;
+            }
+            if !has(e) {
+                pending.extend(self.staging_set(e).into_iter().map(|(d, _)| d).filter(|&d| !wanted[d]));
+            }
+        }
+        self.graph
+            .walk(targets, Scope::All)
+            .into_iter()
+            .filter(|&e| wanted[e])
+            .collect()
+    }
+
     /// Builds what `targets` need that is not cached, in dependency order,
-    /// `options.builders` at a time. Returns every element of the plan with
-    /// its outcome, in plan order.
+    /// `options.builders` at a time. Returns every element needed with its
+    /// outcome, in plan order.
     pub fn build(&self, targets: &[usize], options: &BuildOptions, report: &dyn BuildReport) -> Vec<(usize, Outcome)> {
-        let plan = self.graph.walk(targets, Scope::All);
-        self.prime(&plan);
+        let all = self.graph.walk(targets, Scope::All);
+        self.prime(&all);
+        let plan = self.required(targets, |e| self.is_cached(e));
         let mut outcomes: Vec<Option<Outcome>> = vec![None; self.graph.elements.len()];
         for &element in &plan {
             match self.state(element) {

@@ -149,20 +149,34 @@ impl Engine<'_> {
     ) -> Result<PipelineResult, E> {
         let mut result = PipelineResult::default();
         self.prime(plan);
-        let mut to_build: Vec<usize> = plan.iter().copied().filter(|&e| !self.is_cached(e)).collect();
-        if !to_build.is_empty() {
+        // From the targets down: what a server has is pulled, and only the
+        // build dependencies of what none has are needed (and asked for).
+        let mut asked = vec![false; self.graph.elements.len()];
+        loop {
+            let required = self.required(targets, |e| self.is_cached(e) || !asked[e]);
+            let wanted: Vec<usize> = required
+                .into_iter()
+                .filter(|&e| !self.is_cached(e) && !asked[e])
+                .collect();
+            if wanted.is_empty() {
+                break;
+            }
             let pulled = pull(
                 remotes,
                 self.graph,
                 self.keys,
                 self.cas,
-                &to_build,
+                &wanted,
                 report,
                 &result.pulled,
             );
             self.prime(&pulled);
-            to_build.retain(|e| !pulled.contains(e));
+            for e in wanted {
+                asked[e] = true;
+            }
         }
+        let required = self.required(targets, |e| self.is_cached(e));
+        let to_build: Vec<usize> = required.iter().copied().filter(|&e| !self.is_cached(e)).collect();
         // Some kinds read the sources of other elements too (pip: wheels).
         let mut to_fetch = to_build.clone();
         for &e in &to_build {
@@ -178,7 +192,15 @@ impl Engine<'_> {
         fetch(&to_fetch)?;
         report.building(to_build.len());
         result.outcomes = self.build(targets, options, report);
-        push(remotes, self.graph, self.keys, self.cas, plan, report, &result.pushed);
+        push(
+            remotes,
+            self.graph,
+            self.keys,
+            self.cas,
+            &required,
+            report,
+            &result.pushed,
+        );
         Ok(result)
     }
 }
