@@ -33,7 +33,49 @@ const SYMBOLS: &[&str] = &[
 ];
 
 /// What `show` says about an element's readiness.
-fn state(session: &Session, cas: &forge_cas::Cas, graph: &Graph, keys: &CacheKeys, element: usize) -> &'static str {
+/// Which of `elements` a configured artifact server has (asked of the
+/// servers in parallel, only for elements the local cache lacks).
+fn downloadable(
+    session: &Session,
+    cas: &forge_cas::Cas,
+    graph: &Graph,
+    keys: &CacheKeys,
+    elements: &[usize],
+) -> Vec<bool> {
+    let mut out = vec![false; graph.elements.len()];
+    let servers = match session.artifact_servers() {
+        Ok(servers) if !servers.is_empty() => servers,
+        _ => return out,
+    };
+    let asked = forge_project::parallel::map_on(8, elements, |&e| {
+        let element = &graph.elements[e];
+        let Some(key) = keys.keys[e].as_deref() else {
+            return false;
+        };
+        if element.junction
+            || cas
+                .get_artifact(&element.project.name, &element.normal_name(), key)
+                .is_some()
+        {
+            return false;
+        }
+        let urn = forge_remote::artifact_urn(&element.project.name, &element.normal_name(), key);
+        servers.iter().any(|s| s.resolve(&urn).is_ok_and(|d| d.is_some()))
+    });
+    for (&e, has) in elements.iter().zip(asked) {
+        out[e] = has;
+    }
+    out
+}
+
+fn state(
+    session: &Session,
+    cas: &forge_cas::Cas,
+    graph: &Graph,
+    keys: &CacheKeys,
+    remote: &[bool],
+    element: usize,
+) -> &'static str {
     if !keys.sources_resolved[element] {
         return "no reference";
     }
@@ -58,14 +100,7 @@ fn state(session: &Session, cas: &forge_cas::Cas, graph: &Graph, keys: &CacheKey
         None => {}
     }
     // As bst: an artifact a configured server has is downloadable.
-    let urn = forge_remote::artifact_urn(
-        &graph.elements[element].project.name,
-        &graph.elements[element].normal_name(),
-        key,
-    );
-    if let Ok(servers) = session.artifact_servers()
-        && servers.iter().any(|s| s.resolve(&urn).is_ok_and(|d| d.is_some()))
-    {
+    if remote[element] {
         return "downloadable";
     }
     let needs_fetch = graph.elements[element]
@@ -157,6 +192,12 @@ pub fn run(session: &Session, args: &ShowArgs) -> Result<(), Failure> {
     }
     let keys = session.cache_keys(&graph)?;
     let cas = session.cas();
+    // Servers are asked only when the state is shown.
+    let remote = if args.format == "json" || args.format.contains("state") {
+        downloadable(session, &cas, &graph, &keys, &selected)
+    } else {
+        vec![false; graph.elements.len()]
+    };
     let name_of = |i: usize| graph.elements[i].name.as_str();
     match template {
         None => {
@@ -170,7 +211,7 @@ pub fn run(session: &Session, args: &ShowArgs) -> Result<(), Failure> {
                     row.insert("description".into(), json!(e.description));
                     row.insert("key".into(), json!(brief_key(keys.keys[i].as_deref())));
                     row.insert("full-key".into(), json!(full_key(keys.keys[i].as_deref())));
-                    row.insert("state".into(), json!(state(session, &cas, &graph, &keys, i)));
+                    row.insert("state".into(), json!(state(session, &cas, &graph, &keys, &remote, i)));
                     row.insert(
                         "vars".into(),
                         Json::Object(e.variables.iter().map(|(k, v)| (k.to_string(), json!(v))).collect()),
@@ -225,7 +266,7 @@ pub fn run(session: &Session, args: &ShowArgs) -> Result<(), Failure> {
                                 "description" => e.description.lines().collect::<Vec<_>>().join(" "),
                                 "key" => brief_key(keys.keys[i].as_deref()),
                                 "full-key" => full_key(keys.keys[i].as_deref()),
-                                "state" => state(session, &cas, &graph, &keys, i).to_string(),
+                                "state" => state(session, &cas, &graph, &keys, &remote, i).to_string(),
                                 "vars" => to_yaml_string(&string_map_node(e.variables.iter())),
                                 "env" => to_yaml_string(&e.environment_node),
                                 "config" => to_yaml_string(&e.config),
