@@ -24,6 +24,8 @@ struct LineReport {
     failed: AtomicUsize,
     total: AtomicUsize,
     board: MultiProgress,
+    /// Pulls and pushes under way: a bar of artifacts with their bytes.
+    transfer: Mutex<Option<(ProgressBar, u64)>>,
     summary: ProgressBar,
     running: Mutex<HashMap<String, ProgressBar>>,
 }
@@ -41,6 +43,7 @@ impl LineReport {
             started: AtomicUsize::new(0),
             failed: AtomicUsize::new(0),
             total: AtomicUsize::new(0),
+            transfer: Mutex::default(),
             board,
             summary,
             running: Mutex::default(),
@@ -70,8 +73,21 @@ impl LineReport {
             .set_message(format!("{running} running · {queued} queued · {failed} failed"));
     }
 
+    /// Moves the transfer bar on by one artifact of `bytes`.
+    fn transferred(&self, bytes: u64) {
+        let mut transfer = self.transfer.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((bar, total)) = transfer.as_mut() {
+            *total += bytes;
+            bar.inc(1);
+            bar.set_message(crate::remotes::size(*total));
+        }
+    }
+
     /// Takes the board away before the closing summary.
     fn close(&self) {
+        if let Some((bar, _)) = self.transfer.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            bar.finish_and_clear();
+        }
         self.summary.finish_and_clear();
         let _ = self.board.clear();
     }
@@ -129,6 +145,29 @@ impl BuildReport for LineReport {
 }
 
 impl PipelineReport for LineReport {
+    fn transferring(&self, push: bool, count: usize) {
+        if self.board.is_hidden() {
+            return;
+        }
+        let mut transfer = self.transfer.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((bar, _)) = transfer.take() {
+            bar.finish_and_clear();
+        }
+        let verb = if push { "pushing" } else { "pulling" };
+        let bar = self.board.add(
+            ProgressBar::new(count as u64).with_style(
+                ProgressStyle::with_template(&format!("{{bar:30.cyan}} {{pos}}/{{len}} {verb} · {{msg}}"))
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+            ),
+        );
+        *transfer = Some((bar, 0));
+    }
+
+    fn transfer_step(&self, bytes: u64) {
+        self.transferred(bytes);
+    }
+
     fn pulled(&self, element: &str, server: &str, blobs: usize, bytes: u64) {
         self.line(&format!(
             "pulled {element} from {} ({blobs} blobs, {})",

@@ -24,6 +24,10 @@ pub trait PipelineReport: BuildReport {
     fn push_failed(&self, element: &str, error: &str);
     /// The builds are about to start: `count` elements to build.
     fn building(&self, _count: usize) {}
+    /// `count` artifacts are asked of the servers (`push`: offered to them).
+    fn transferring(&self, _push: bool, _count: usize) {}
+    /// One of those is done, `bytes` moved.
+    fn transfer_step(&self, _bytes: u64) {}
 }
 
 /// Totals of the transfers of one direction.
@@ -72,26 +76,42 @@ pub fn pull(
     if remotes.is_empty() {
         return Vec::new();
     }
+    report.transferring(false, elements.len());
     let pulled = forge_project::parallel::map_on(TRANSFERS, elements, |&e| {
-        let element = &graph.elements[e];
-        let key = keys.keys[e].as_deref()?;
-        for remote in remotes {
-            match forge_remote::pull_artifact(remote, cas, &element.project.name, &element.normal_name(), key) {
-                Ok(PullOutcome::Pulled { blobs, bytes, .. }) => {
-                    totals.add(blobs, bytes);
-                    report.pulled(&element.name, &remote.spec.url, blobs, bytes);
-                    return Some(e);
-                }
-                Ok(PullOutcome::NotThere) => {}
-                Err(err) => {
-                    totals.failed.fetch_add(1, Ordering::Relaxed);
-                    report.pull_failed(&element.name, &err.to_string());
-                }
-            }
-        }
-        None
+        let outcome = pull_one(remotes, graph, keys, cas, e, report, totals);
+        report.transfer_step(outcome.map_or(0, |(_, bytes)| bytes));
+        outcome.map(|_| e)
     });
     pulled.into_iter().flatten().collect()
+}
+
+/// Pulls one element from the first server that has it: `(element, bytes)`.
+fn pull_one(
+    remotes: &[Remote],
+    graph: &Graph,
+    keys: &CacheKeys,
+    cas: &forge_cas::Cas,
+    e: usize,
+    report: &dyn PipelineReport,
+    totals: &Transfers,
+) -> Option<(usize, u64)> {
+    let element = &graph.elements[e];
+    let key = keys.keys[e].as_deref()?;
+    for remote in remotes {
+        match forge_remote::pull_artifact(remote, cas, &element.project.name, &element.normal_name(), key) {
+            Ok(PullOutcome::Pulled { blobs, bytes, .. }) => {
+                totals.add(blobs, bytes);
+                report.pulled(&element.name, &remote.spec.url, blobs, bytes);
+                return Some((e, bytes));
+            }
+            Ok(PullOutcome::NotThere) => {}
+            Err(err) => {
+                totals.failed.fetch_add(1, Ordering::Relaxed);
+                report.pull_failed(&element.name, &err.to_string());
+            }
+        }
+    }
+    None
 }
 
 /// Pushes the successful artifacts of `elements` to every server that
@@ -106,20 +126,23 @@ pub fn push(
     totals: &Transfers,
 ) {
     for remote in remotes.iter().filter(|r| r.spec.push) {
+        report.transferring(true, elements.len());
         forge_project::parallel::map_on(TRANSFERS, elements, |&e| {
             let element = &graph.elements[e];
-            let Some(key) = keys.keys[e].as_deref() else { return };
             let name = element.normal_name();
-            if cas
-                .get_artifact(&element.project.name, &name, key)
-                .is_none_or(|r| !r.success)
-            {
+            let Some(key) = keys.keys[e].as_deref().filter(|key| {
+                cas.get_artifact(&element.project.name, &name, key)
+                    .is_some_and(|r| r.success)
+            }) else {
+                report.transfer_step(0);
                 return;
-            }
+            };
+            let mut moved = 0;
             match forge_remote::push_artifact(remote, cas, &element.project.name, &name, key) {
                 Ok(outcome) if outcome.already_there => {}
                 Ok(outcome) => {
                     totals.add(outcome.blobs_sent, outcome.bytes_sent);
+                    moved = outcome.bytes_sent;
                     report.pushed(&element.name, &remote.spec.url, outcome.blobs_sent, outcome.bytes_sent);
                 }
                 Err(err) => {
@@ -127,6 +150,7 @@ pub fn push(
                     report.push_failed(&element.name, &err.to_string());
                 }
             }
+            report.transfer_step(moved);
         });
     }
 }
