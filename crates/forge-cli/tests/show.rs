@@ -293,3 +293,33 @@ fn parsed_files_are_kept_by_their_text() {
     p.forge(&["show", "app.bst"]).fails(3);
     assert_eq!(entries(), 4, "a project that does not load adds nothing");
 }
+
+#[test]
+fn a_closed_pipe_ends_show_quietly() {
+    use std::io::{BufRead, BufReader};
+    let mut builder = project(CONF);
+    let mut stack = String::from("kind: stack\ndepends:\n");
+    for i in 0..400 {
+        builder = builder.file(&format!("elements/e{i}.bst"), "kind: stack\n");
+        stack.push_str(&format!("- e{i}.bst\n"));
+    }
+    let p = builder.file("elements/top.bst", &stack).build();
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("forge"))
+        .current_dir(&p.root)
+        .env("FORGE_CACHE_DIR", p.outside().join("cache"))
+        .args(["show", "--format", "%{vars}", "top.bst"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // `| head -1`: read one line, then close the pipe.
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!first.is_empty());
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(output.status.code(), Some(141), "{stderr}");
+}
