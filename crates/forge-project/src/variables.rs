@@ -139,7 +139,27 @@ impl Definitions for IndexMap<&str, (&str, &Span)> {
 /// depth first without recursion: the first error met is the one
 /// reported, whatever was resolved beforehand. Slots of known variables
 /// stay empty.
+/// The longest value a variable (or a string expanded with them) may grow
+/// to: far above any real project's (freedesktop-sdk's longest is a few
+/// kB), far below what a few lines that refer to each other over and over
+/// can make (2^30 bytes from 30 doubling definitions).
+pub const MAX_EXPANDED_LEN: usize = 1 << 20;
+/// What the resolved variables of one element may hold in all.
+const MAX_RESOLVED_TOTAL: usize = 64 << 20;
+
+fn too_long(name: &str, len: usize, span: &Span) -> LoadError {
+    LoadError::at(
+        span,
+        format!(
+            "the value of '{name}' grows to {len} bytes when expanded, more than forge's limit of {} bytes",
+            MAX_EXPANDED_LEN
+        ),
+    )
+    .with_hint("variables that refer to each other several times each multiply in size; refer to each once")
+}
+
 fn resolve_all(defs: &impl Definitions) -> Result<Vec<Option<String>>, LoadError> {
+    let mut total = 0usize;
     let mut resolved: Vec<Option<String>> = vec![None; defs.len()];
     let mut parsed: Vec<Option<Vec<Piece<'_>>>> = (0..defs.len()).map(|_| None).collect();
     let mut in_progress = vec![false; defs.len()];
@@ -177,7 +197,24 @@ fn resolve_all(defs: &impl Definitions) -> Result<Vec<Option<String>>, LoadError
                     stack.push((index, 0));
                 }
                 None => {
-                    let mut text = String::with_capacity(value.len());
+                    let len: usize = pieces
+                        .iter()
+                        .map(|piece| match piece {
+                            Piece::Text(t) => t.len(),
+                            Piece::Ref(name) => {
+                                let index = defs.index_of(name).expect("checked above");
+                                resolved[index]
+                                    .as_deref()
+                                    .or_else(|| defs.known(index))
+                                    .map_or(0, str::len)
+                            }
+                        })
+                        .sum();
+                    total += len;
+                    if len > MAX_EXPANDED_LEN || total > MAX_RESOLVED_TOTAL {
+                        return Err(too_long(defs.name(current), len, span));
+                    }
+                    let mut text = String::with_capacity(len);
                     for piece in pieces.iter() {
                         match piece {
                             Piece::Text(t) => text.push_str(t),
@@ -444,6 +481,15 @@ impl Variables {
                     None => return Err(undefined(name, span, self.iter().map(|(name, _)| name))),
                 },
             }
+            if out.len() > MAX_EXPANDED_LEN {
+                return Err(LoadError::at(
+                    span,
+                    format!("this value grows to more than forge's limit of {MAX_EXPANDED_LEN} bytes when expanded"),
+                )
+                .with_hint(
+                    "variables that refer to each other several times each multiply in size; refer to each once",
+                ));
+            }
         }
         Ok(out)
     }
@@ -556,6 +602,21 @@ mod tests {
         );
         let err = resolve("a: '%{a}'\n").unwrap_err();
         assert_eq!(err.details, vec!["e.bst:1:4: variable 'a' refers to variable 'a'"]);
+    }
+
+    #[test]
+    fn values_that_multiply_are_stopped_with_the_variable_named() {
+        let mut text = String::from("v0: 'xxxxxxxx'\n");
+        for i in 1..=30 {
+            text.push_str(&format!("v{i}: '%{{v{}}}%{{v{}}}'\n", i - 1, i - 1));
+        }
+        let err = resolve(&text).unwrap_err().to_string();
+        assert!(
+            err.contains("grows to") && err.contains("limit of 1048576 bytes"),
+            "{err}"
+        );
+        // The first one past the limit is named, where it is defined.
+        assert!(err.contains("the value of 'v18'") && err.contains(":19:"), "{err}");
     }
 
     #[test]
