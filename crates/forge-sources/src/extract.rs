@@ -110,6 +110,20 @@ fn symlink_stays_inside(link: &Path, target: &Path) -> bool {
     true
 }
 
+/// A path from an archive as it may be printed: control characters escaped.
+fn shown(path: &Path) -> String {
+    path.to_string_lossy()
+        .chars()
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
+}
+
 fn remove_existing(path: &Path) -> io::Result<()> {
     match fs::symlink_metadata(path) {
         Ok(meta) if meta.is_dir() => Ok(()),
@@ -161,8 +175,15 @@ pub fn extract_tar(reader: impl Read, target: &Path) -> io::Result<ExtractReport
                         link_target.display()
                     )));
                 }
+                if fs::symlink_metadata(&destination).is_ok_and(|m| m.is_dir()) {
+                    return Err(invalid(format!(
+                        "entry '{}' is a symlink where an earlier entry made a directory: forge does not replace a directory by a symlink, so the archive is refused",
+                        shown(&relative)
+                    )));
+                }
                 remove_existing(&destination)?;
-                std::os::unix::fs::symlink(&link_target, &destination)?;
+                std::os::unix::fs::symlink(&link_target, &destination)
+                    .map_err(|e| io::Error::new(e.kind(), format!("entry '{}': {e}", shown(&relative))))?;
             }
             tar::EntryType::Link => {
                 let link_target = entry
@@ -419,6 +440,28 @@ mod tests {
             let mode = fs::metadata(target.join("top/hello")).unwrap().permissions().mode() & 0o777;
             assert_eq!(mode, 0o755, "{name}");
         }
+    }
+
+    #[test]
+    fn a_symlink_over_a_directory_is_refused_by_name() {
+        let mut builder = tar::Builder::new(Vec::new());
+        let mut dir = tar::Header::new_gnu();
+        dir.set_entry_type(tar::EntryType::Directory);
+        dir.set_mode(0o755);
+        dir.set_size(0);
+        builder.append_data(&mut dir, "top/lib", &b""[..]).unwrap();
+        let mut link = tar::Header::new_gnu();
+        link.set_entry_type(tar::EntryType::Symlink);
+        link.set_size(0);
+        builder.append_link(&mut link, "top/lib", "elsewhere").unwrap();
+        let bytes = builder.into_inner().unwrap();
+        let out = tempfile::tempdir().unwrap();
+        let err = extract_tar(&bytes[..], out.path()).unwrap_err().to_string();
+        assert!(
+            err.contains("entry 'top/lib' is a symlink where an earlier entry made a directory"),
+            "{err}"
+        );
+        assert_eq!(shown(Path::new("a\u{1b}[2Jb")), "a\\u{1b}[2Jb");
     }
 
     #[test]
