@@ -18,6 +18,9 @@ pub fn artifact_urn(project: &str, element: &str, key: &str) -> String {
     format!("urn:fdc:forge.build:2026:artifact:{project}/{element}/{key}")
 }
 
+/// The largest `Directory` message a pull accepts.
+const MAX_DIRECTORY_SIZE: i64 = 128 << 20;
+
 /// What a push did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PushOutcome {
@@ -183,6 +186,17 @@ pub fn pull_artifact(
             .filter(|d| cas.object_size(&d.hash, false).is_none())
             .cloned()
             .collect();
+        // A directory of a million entries is some 100 MB; a server that
+        // claims more is not believed (blobs are held whole until checked).
+        if let Some(huge) = wanted.iter().find(|d| d.size_bytes > MAX_DIRECTORY_SIZE) {
+            return Err(io_err(
+                remote,
+                format!(
+                    "names a directory of {} bytes in {urn}: too large to be one",
+                    huge.size_bytes
+                ),
+            ));
+        }
         bytes += remote.download(&wanted, &store_dir)?;
         blobs += wanted.len();
         let mut next = Vec::new();
