@@ -2,19 +2,7 @@
 
 use forge_project::LoadError;
 
-/// `text` with control characters (from files, archives or servers) shown
-/// as escapes, so that nothing from outside can drive the terminal.
-pub fn printable(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if c.is_control() && c != '\n' && c != '\t' {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
+pub use forge_project::error::printable;
 
 /// Why forge stopped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

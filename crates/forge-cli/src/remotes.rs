@@ -18,6 +18,7 @@
 use std::path::{Path, PathBuf};
 
 use forge_project::LoadError;
+use forge_project::error::check_keys;
 use forge_remote::{Remote, RemoteSpec};
 use forge_yaml::{Node, parse_str};
 
@@ -46,18 +47,6 @@ pub fn load_specs(config: Option<&Path>, section: &str) -> Result<Vec<RemoteSpec
         .as_list()
         .ok_or_else(|| LoadError::at(&servers.span, "'servers' must be a list"))?;
     list.iter().map(|server| load_spec(server, &base)).collect()
-}
-
-fn check_keys(map: &forge_yaml::Mapping, allowed: &[&str], what: &str) -> Result<(), LoadError> {
-    for (key, _) in map.iter() {
-        if !allowed.contains(&key.name.as_str()) {
-            return Err(
-                LoadError::at(&key.span, format!("unknown key '{}' in {what}", key.name))
-                    .with_hint(format!("valid keys: {}", allowed.join(", "))),
-            );
-        }
-    }
-    Ok(())
 }
 
 fn load_spec(node: &Node, base: &Path) -> Result<RemoteSpec, LoadError> {

@@ -120,6 +120,31 @@ fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 /// Checks that `map` holds only `allowed` keys, suggesting the nearest one.
+/// `text` with control characters (from files, archives or servers) shown
+/// as escapes, so that nothing from outside can drive the terminal; line
+/// breaks and tabs are kept.
+pub fn printable(text: &str) -> String {
+    escape_controls(text, true)
+}
+
+/// [`printable`] for text that must stay on one line: line breaks and tabs
+/// are escaped too.
+pub fn printable_line(text: &str) -> String {
+    escape_controls(text, false)
+}
+
+fn escape_controls(text: &str, keep_layout: bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() && !(keep_layout && (c == '\n' || c == '\t')) {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 pub fn check_keys(map: &forge_yaml::Mapping, allowed: &[&str], what: &str) -> Result<(), LoadError> {
     for (key, _) in map.iter() {
         if !allowed.contains(&key.name.as_str()) {

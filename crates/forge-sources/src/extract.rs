@@ -112,16 +112,7 @@ fn symlink_stays_inside(link: &Path, target: &Path) -> bool {
 
 /// A path from an archive as it may be printed: control characters escaped.
 fn shown(path: &Path) -> String {
-    path.to_string_lossy()
-        .chars()
-        .flat_map(|c| {
-            if c.is_control() {
-                c.escape_default().collect::<Vec<_>>()
-            } else {
-                vec![c]
-            }
-        })
-        .collect()
+    forge_project::error::printable_line(&path.to_string_lossy())
 }
 
 fn remove_existing(path: &Path) -> io::Result<()> {

@@ -103,16 +103,7 @@ impl SourceContext<'_> {
     pub fn report_served(&self, url: &str, served: &str) {
         if let Some(mirror) = self.project.mirror_serving(url, served) {
             // Project files may hold anything: no control characters reach the terminal.
-            let line: String = format!("{url}: served by {mirror}")
-                .chars()
-                .flat_map(|c| {
-                    if c.is_control() {
-                        c.escape_default().collect::<Vec<_>>()
-                    } else {
-                        vec![c]
-                    }
-                })
-                .collect();
+            let line = forge_project::error::printable_line(&format!("{url}: served by {mirror}"));
             self.progress.note(&line);
         }
     }
