@@ -25,6 +25,9 @@ const BATCH_BLOB_LIMIT: usize = 1 << 20;
 /// What one batch request carries at most (gRPC's default message limit is
 /// 4 MiB; servers report their own, which can only lower it).
 const BATCH_TOTAL_LIMIT: usize = 3 << 20;
+/// What one blob adds to a batch request besides its bytes (digest and
+/// framing), generously.
+const BATCH_ENTRY_OVERHEAD: usize = 200;
 /// ByteStream chunk size.
 const CHUNK: usize = 1 << 20;
 /// Requests in flight at once.
@@ -232,32 +235,40 @@ impl Remote {
         Ok(missing)
     }
 
-    /// Sends blobs: `read` gives each one's bytes. Small blobs go in
-    /// batches, large ones by ByteStream, several requests at once.
-    pub fn upload(&self, blobs: &[Digest], read: &ReadBlob<'_>) -> Result<u64, RemoteError> {
-        let mut batches: Vec<Vec<(Digest, Vec<u8>)>> = Vec::new();
-        let mut large: Vec<(Digest, Vec<u8>)> = Vec::new();
+    /// `digests` grouped for the batch calls (each group under the
+    /// server's batch limit), and those too large for one, for ByteStream.
+    fn split_batches(&self, digests: &[Digest]) -> (Vec<Vec<Digest>>, Vec<Digest>) {
+        let mut batches = Vec::new();
+        let mut large = Vec::new();
         let mut current = Vec::new();
         let mut current_size = 0;
-        let mut sent = 0;
-        for digest in blobs {
-            let bytes =
-                read(digest).map_err(|e| RemoteError::new(&self.spec.url, format!("cannot read {digest}: {e}")))?;
-            sent += bytes.len() as u64;
-            if bytes.len() > BATCH_BLOB_LIMIT || bytes.len() + 200 > self.batch_total {
-                large.push((digest.clone(), bytes));
+        for digest in digests {
+            let size = usize::try_from(digest.size_bytes).unwrap_or(usize::MAX);
+            if size > BATCH_BLOB_LIMIT || size.saturating_add(BATCH_ENTRY_OVERHEAD) > self.batch_total {
+                large.push(digest.clone());
                 continue;
             }
-            if current_size + bytes.len() + 200 > self.batch_total {
+            if current_size + size + BATCH_ENTRY_OVERHEAD > self.batch_total {
                 batches.push(std::mem::take(&mut current));
                 current_size = 0;
             }
-            current_size += bytes.len() + 200;
-            current.push((digest.clone(), bytes));
+            current_size += size + BATCH_ENTRY_OVERHEAD;
+            current.push(digest.clone());
         }
         if !current.is_empty() {
             batches.push(current);
         }
+        (batches, large)
+    }
+
+    /// Sends blobs: `read` gives each one's bytes. Small blobs go in
+    /// batches, large ones by ByteStream, several requests at once.
+    pub fn upload(&self, blobs: &[Digest], read: &ReadBlob<'_>) -> Result<u64, RemoteError> {
+        let (batches, large) = self.split_batches(blobs);
+        let read = |digest: &Digest| {
+            read(digest).map_err(|e| RemoteError::new(&self.spec.url, format!("cannot read {digest}: {e}")))
+        };
+        let mut sent = 0;
         let instance = self.spec.instance_name.clone();
         let url = self.spec.url.clone();
         self.runtime.block_on(async {
@@ -269,20 +280,24 @@ impl Remote {
                 {
                     results.push(done);
                 }
+                // Read only now: what is in memory is what is in flight.
+                let mut requests = Vec::with_capacity(batch.len());
+                for d in batch {
+                    let data = read(&d)?;
+                    sent += data.len() as u64;
+                    requests.push(re::batch_update_blobs_request::Request {
+                        digest: Some(to_re(&d)),
+                        data,
+                        ..Default::default()
+                    });
+                }
                 let mut client = self.cas();
                 let instance = instance.clone();
                 let url = url.clone();
                 tasks.spawn(async move {
                     let request = re::BatchUpdateBlobsRequest {
                         instance_name: instance,
-                        requests: batch
-                            .into_iter()
-                            .map(|(d, data)| re::batch_update_blobs_request::Request {
-                                digest: Some(to_re(&d)),
-                                data,
-                                ..Default::default()
-                            })
-                            .collect(),
+                        requests,
                         ..Default::default()
                     };
                     let response = client
@@ -298,12 +313,14 @@ impl Remote {
                     Ok(())
                 });
             }
-            for (digest, bytes) in large {
+            for digest in large {
                 if tasks.len() >= PARALLEL
                     && let Some(done) = tasks.join_next().await
                 {
                     results.push(done);
                 }
+                let bytes = read(&digest)?;
+                sent += bytes.len() as u64;
                 let mut client = self.bytestream();
                 let name = upload_name(&instance, &digest);
                 let url = url.clone();
@@ -353,26 +370,7 @@ impl Remote {
     /// Reads blobs; each one's bytes are checked against its digest before
     /// `store` sees them. A blob the server lacks is an error naming it.
     pub fn download(&self, digests: &[Digest], store: &StoreBlob<'_>) -> Result<u64, RemoteError> {
-        let mut batches: Vec<Vec<Digest>> = Vec::new();
-        let mut large = Vec::new();
-        let mut current = Vec::new();
-        let mut current_size = 0;
-        for digest in digests {
-            let size = usize::try_from(digest.size_bytes).unwrap_or(usize::MAX);
-            if size > BATCH_BLOB_LIMIT || size + 200 > self.batch_total {
-                large.push(digest.clone());
-                continue;
-            }
-            if current_size + size + 200 > self.batch_total {
-                batches.push(std::mem::take(&mut current));
-                current_size = 0;
-            }
-            current_size += size + 200;
-            current.push(digest.clone());
-        }
-        if !current.is_empty() {
-            batches.push(current);
-        }
+        let (batches, large) = self.split_batches(digests);
         let url = self.spec.url.clone();
         let check = |digest: &Digest, bytes: Vec<u8>| -> Result<u64, RemoteError> {
             if bytes.len() as i64 != digest.size_bytes || sha256_hex(&bytes) != digest.hash {
