@@ -100,8 +100,19 @@ impl<'a> Engine<'a> {
         }
     }
 
-    /// Reads what the cache holds for `elements`, on every core.
+    /// Reads what the cache holds for those of `elements` not read yet, on
+    /// every core (reading records is most of a no-op build).
     pub fn prime(&self, elements: &[usize]) {
+        let unknown: Vec<usize> = {
+            let states = self.states.lock().unwrap_or_else(|e| e.into_inner());
+            elements.iter().copied().filter(|&e| states[e].is_none()).collect()
+        };
+        self.refresh(&unknown);
+    }
+
+    /// Reads again what the cache holds for `elements` (after something
+    /// else put artifacts there: a pull).
+    pub fn refresh(&self, elements: &[usize]) {
         let found = forge_project::parallel::map(elements, |&e| self.artifact(e).map(|r| r.success));
         let mut states = self.states.lock().unwrap_or_else(|e| e.into_inner());
         for (&e, state) in elements.iter().zip(found) {

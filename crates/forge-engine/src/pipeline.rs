@@ -194,7 +194,7 @@ impl Engine<'_> {
                 report,
                 &result.pulled,
             );
-            self.prime(&pulled);
+            self.refresh(&pulled);
             for e in wanted {
                 asked[e] = true;
             }
