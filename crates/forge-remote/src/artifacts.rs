@@ -76,12 +76,17 @@ pub fn push_artifact(
     cas.put_blob(&record_bytes)
         .map_err(|e| io_err(remote, format!("cannot store the record: {e}")))?;
 
-    let directories = cas
-        .tree_directories(&record.manifest)
-        .map_err(|e| io_err(remote, format!("cannot read the tree of {element}: {e}")))?;
-    let manifest = cas
-        .get_manifest(&record.manifest)
-        .map_err(|e| io_err(remote, format!("cannot read the tree of {element}: {e}")))?;
+    // One walk of the tree gives its files and its directories' digests.
+    let mut directories = Vec::new();
+    let manifest = reapi::decode_tree(&record.manifest, |hash| {
+        let bytes = cas.get_blob(hash)?;
+        directories.push(Digest {
+            hash: hash.to_string(),
+            size_bytes: bytes.len() as i64,
+        });
+        Ok(bytes)
+    })
+    .map_err(|e| io_err(remote, format!("cannot read the tree of {element}: {e}")))?;
     // Which local object holds each blob (files may be stored executable).
     let mut exec_only: HashSet<String> = HashSet::new();
     let mut blobs: Vec<Digest> = Vec::new();
@@ -99,15 +104,15 @@ pub fn push_artifact(
             });
         }
     }
-    blobs.extend(directories.iter().cloned());
     let log = Digest {
         hash: record.log.clone(),
         size_bytes: record.log_size as i64,
     };
-    blobs.push(log.clone());
-    blobs.push(record_digest.clone());
-    let mut unique = HashSet::new();
-    blobs.retain(|d| unique.insert(d.hash.clone()));
+    for digest in directories.into_iter().chain([log.clone(), record_digest.clone()]) {
+        if seen.insert(digest.hash.clone()) {
+            blobs.push(digest);
+        }
+    }
 
     let missing = remote.find_missing(&blobs)?;
     let read = |d: &Digest| -> std::io::Result<Vec<u8>> {
