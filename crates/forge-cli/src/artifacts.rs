@@ -356,37 +356,6 @@ pub fn artifact(session: &Session, command: &ArtifactCommand) -> Result<(), Fail
     }
 }
 
-/// Prints what `forge artifact push|pull` moves, a line each.
-struct TransferLines;
-
-impl forge_engine::BuildReport for TransferLines {
-    fn started(&self, _: &str, _: usize, _: usize) {}
-    fn finished(&self, _: &str, _: &forge_engine::Outcome, _: f64, _: &std::path::Path) {}
-}
-
-impl forge_engine::PipelineReport for TransferLines {
-    fn pulled(&self, element: &str, server: &str, blobs: usize, bytes: u64) {
-        eprintln!(
-            "pulled {element} from {} ({blobs} blobs, {})",
-            crate::exit::printable(server),
-            crate::remotes::size(bytes)
-        );
-    }
-    fn pushed(&self, element: &str, server: &str, blobs: usize, bytes: u64) {
-        eprintln!(
-            "pushed {element} to {} ({blobs} blobs, {})",
-            crate::exit::printable(server),
-            crate::remotes::size(bytes)
-        );
-    }
-    fn pull_failed(&self, element: &str, error: &str) {
-        eprintln!("warning: cannot pull {element}: {}", crate::exit::printable(error));
-    }
-    fn push_failed(&self, element: &str, error: &str) {
-        eprintln!("warning: cannot push {element}: {}", crate::exit::printable(error));
-    }
-}
-
 /// `forge artifact push|pull`.
 fn transfer(session: &Session, args: &crate::cli::TransferArgs, push: bool) -> Result<(), Failure> {
     use std::sync::atomic::Ordering;
@@ -411,7 +380,8 @@ fn transfer(session: &Session, args: &crate::cli::TransferArgs, push: bool) -> R
     let keys = session.cache_keys(&graph)?;
     let cas = session.cas();
     let moved = forge_engine::Transfers::default();
-    let report = TransferLines;
+    // The build's report: a line per artifact, a transfer bar on a terminal.
+    let report = crate::build::LineReport::new();
     let here = |e: &usize| {
         let element = &graph.elements[*e];
         keys.keys[*e]
@@ -437,6 +407,7 @@ fn transfer(session: &Session, args: &crate::cli::TransferArgs, push: bool) -> R
             .collect();
         ("pulled", missing)
     };
+    report.close();
     let count = moved.artifacts.load(Ordering::Relaxed);
     let failed = moved.failed.load(Ordering::Relaxed);
     eprintln!(

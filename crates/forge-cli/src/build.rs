@@ -19,7 +19,7 @@ use crate::show::select;
 /// Prints one line per build as it ends (and, off a terminal, as it
 /// starts). On a terminal, a board below those lines shows each running
 /// build with its time, and how many are done, running, queued and failed.
-struct LineReport {
+pub(crate) struct LineReport {
     started: AtomicUsize,
     failed: AtomicUsize,
     total: AtomicUsize,
@@ -31,7 +31,7 @@ struct LineReport {
 }
 
 impl LineReport {
-    fn new() -> LineReport {
+    pub(crate) fn new() -> LineReport {
         let board = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
         // Shown once the builds start (pulls and fetches come first).
         let summary = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::hidden()).with_style(
@@ -84,7 +84,7 @@ impl LineReport {
     }
 
     /// Takes the board away before the closing summary.
-    fn close(&self) {
+    pub(crate) fn close(&self) {
         if let Some((bar, _)) = self.transfer.lock().unwrap_or_else(|e| e.into_inner()).take() {
             bar.finish_and_clear();
         }
