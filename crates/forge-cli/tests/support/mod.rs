@@ -8,6 +8,7 @@ pub mod buildgrid;
 pub mod casd;
 pub mod git;
 pub mod http;
+pub mod server;
 
 use std::fs;
 use std::path::{Path, PathBuf};
