@@ -37,6 +37,24 @@ fn write_sdk(root: &Path) {
     }
 }
 
+/// The subproject `sdk` as a git repository beside the project, committed.
+fn sdk_repository(p: &support::TestProject) -> std::path::PathBuf {
+    let upstream = p.outside().join("sdk-repo");
+    init(&upstream);
+    write_sdk(&upstream);
+    git(&upstream, &["add", "-A"]);
+    git(&upstream, &["commit", "-q", "-m", "sdk"]);
+    upstream
+}
+
+/// A junction to the git repository `upstream` at `commit`.
+fn git_junction(upstream: &Path, commit: &str) -> String {
+    format!(
+        "kind: junction\nsources:\n- kind: git\n  url: file://{}\n  track: main\n  ref: {commit}\n",
+        upstream.display()
+    )
+}
+
 fn local_junction(options: &str) -> String {
     format!("kind: junction\nsources:\n- kind: local\n  path: sdk\n{options}")
 }
@@ -168,19 +186,9 @@ fn project_conf_includes_files_of_a_junction() {
 #[test]
 fn project_conf_including_from_a_git_junction_fetches_it_for_fetch() {
     let p = project(&format!("{CONF}(@): sdk.bst:include/flags.yml\n")).build();
-    let upstream = p.outside().join("sdk-repo");
-    init(&upstream);
-    write_sdk(&upstream);
-    git(&upstream, &["add", "-A"]);
-    git(&upstream, &["commit", "-q", "-m", "sdk"]);
+    let upstream = sdk_repository(&p);
     let head = git(&upstream, &["rev-parse", "HEAD"]);
-    p.write(
-        "elements/sdk.bst",
-        &format!(
-            "kind: junction\nsources:\n- kind: git\n  url: file://{}\n  track: main\n  ref: {head}\n",
-            upstream.display()
-        ),
-    );
+    p.write("elements/sdk.bst", &git_junction(&upstream, &head));
     p.write("elements/app.bst", "kind: manual\n");
     // show stays offline: it says what to run.
     let err = p.forge(&["show", "app.bst"]).fails(3);
@@ -250,19 +258,9 @@ fn a_cycle_through_a_junction_is_reported() {
 #[test]
 fn a_git_junction_needs_a_fetch_then_loads_offline() {
     let p = project(CONF).build();
-    let upstream = p.outside().join("sdk-repo");
-    init(&upstream);
-    write_sdk(&upstream);
-    git(&upstream, &["add", "-A"]);
-    git(&upstream, &["commit", "-q", "-m", "sdk"]);
+    let upstream = sdk_repository(&p);
     let head = git(&upstream, &["rev-parse", "HEAD"]);
-    p.write(
-        "elements/sdk.bst",
-        &format!(
-            "kind: junction\nsources:\n- kind: git\n  url: file://{}\n  track: main\n  ref: {head}\n",
-            upstream.display()
-        ),
-    );
+    p.write("elements/sdk.bst", &git_junction(&upstream, &head));
     p.write("elements/app.bst", &app("- sdk.bst:lib.bst\n"));
     let err = p.forge(&["show", "app.bst"]).fails(3);
     assert!(
@@ -448,11 +446,7 @@ fn elements_build_across_a_junction() {
 #[test]
 fn tracking_a_junction_writes_its_ref_and_counts_new_keys() {
     let p = project(CONF).build();
-    let upstream = p.outside().join("sdk-repo");
-    init(&upstream);
-    write_sdk(&upstream);
-    git(&upstream, &["add", "-A"]);
-    git(&upstream, &["commit", "-q", "-m", "sdk"]);
+    let upstream = sdk_repository(&p);
     let old = git(&upstream, &["rev-parse", "HEAD"]);
     let junction = format!(
         "kind: junction\n# the sdk\nsources:\n- kind: git\n  url: file://{}\n  track: main\n  ref: {old}  # pinned\n",
