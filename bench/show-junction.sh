@@ -32,36 +32,20 @@ awk -v dir="$parent/elements" 'BEGIN {
   }
 }'
 
-median() {
-  n=$1; shift
-  : > "$work/times"
-  i=0
-  while [ "$i" -lt "$n" ]; do
-    start=$(date +%s%N)
-    if ! "$@" show --deps all top.bst > "$work/out" 2> "$work/err"; then
-      echo "failed: $(head -n 1 "$work/err")" >&2
-      echo failed
-      return
-    fi
-    end=$(date +%s%N)
-    echo $(((end - start) / 1000)) >> "$work/times"
-    i=$((i + 1))
-  done
-  sort -n "$work/times" | awk '{ t[NR] = $1 } END { printf "%.3f", t[int((NR + 1) / 2)] / 1e6 }'
-}
+. "$here/timing.sh"
 
 cd "$parent"
 export XDG_CACHE_HOME="$work/cache"
-median 1 "$FORGE" > /dev/null
-forge=$(median 5 "$FORGE")
+median 1 "$FORGE" show --deps all top.bst > /dev/null
+forge=$(median 5 "$FORGE" show --deps all top.bst)
 shown=$(wc -l < "$work/out")
 if command -v "$BST" > /dev/null 2>&1; then
-  median 1 "$BST" > /dev/null
-  bst=$(median 3 "$BST")
+  median 1 "$BST" show --deps all top.bst > /dev/null
+  bst=$(median 3 "$BST" show --deps all top.bst)
 else
   bst="not run"
 fi
-ratio=$(awk -v b="$bst" -v f="$forge" 'BEGIN { if (b ~ /^[0-9.]+$/ && f ~ /^[0-9.]+$/ && f > 0) printf "%.0f×", b / f; else print "—" }')
+ratio=$(ratio "$bst" "$forge")
 printf '| project | elements shown | forge | bst | bst / forge |\n|---|---|---|---|---|\n'
 printf '| 500 over a junction of 1,000 | %s | %s s | %s | %s |\n' "$shown" "$forge" \
   "$(case "$bst" in [0-9]*) echo "$bst s" ;; *) echo "$bst" ;; esac)" "$ratio"

@@ -29,38 +29,23 @@ else
   (cd "$dir/${element_path:-.}" && find . -name '*.bst' | sed 's|^\./||' | LC_ALL=C sort) > "$work/targets"
 fi
 count=$(wc -l < "$work/targets")
+# One argument per target: left unquoted on purpose below.
+targets=$(cat "$work/targets")
 
-# median of N timed runs, in seconds; "failed" if a run fails
-median() {
-  n=$1; shift
-  : > "$work/times"
-  i=0
-  while [ "$i" -lt "$n" ]; do
-    start=$(date +%s%N)
-    # shellcheck disable=SC2046
-    if ! "$@" show --deps all $(cat "$work/targets") > "$work/out" 2> "$work/err"; then
-      echo "failed: $(head -n 1 "$work/err")" >&2
-      echo failed
-      return
-    fi
-    end=$(date +%s%N)
-    echo $(((end - start) / 1000)) >> "$work/times"
-    i=$((i + 1))
-  done
-  sort -n "$work/times" | awk '{ t[NR] = $1 } END { printf "%.3f", t[int((NR + 1) / 2)] / 1e6 }'
-}
+. "$here/timing.sh"
 
 cd "$dir"
-median 1 "$FORGE" > /dev/null
-forge=$(median 5 "$FORGE")
+# shellcheck disable=SC2086
+median 1 "$FORGE" show --deps all $targets > /dev/null
+forge=$(median 5 "$FORGE" show --deps all $targets)
 shown=$(wc -l < "$work/out")
 if command -v "$BST" > /dev/null 2>&1; then
-  median 1 "$BST" > /dev/null
-  bst=$(median 3 "$BST")
+  median 1 "$BST" show --deps all $targets > /dev/null
+  bst=$(median 3 "$BST" show --deps all $targets)
 else
   bst="not run"
 fi
-ratio=$(awk -v b="$bst" -v f="$forge" 'BEGIN { if (b ~ /^[0-9.]+$/ && f ~ /^[0-9.]+$/ && f > 0) printf "%.0f×", b / f; else print "—" }')
+ratio=$(ratio "$bst" "$forge")
 printf '| project | targets | elements shown | forge | bst | bst / forge |\n|---|---|---|---|---|---|\n'
 printf '| %s | %s | %s | %s s | %s | %s |\n' "$(sed -n 's/^name: *//p' "$dir/project.conf" | head -n 1)" "$count" "$shown" "$forge" \
   "$(case "$bst" in [0-9]*) echo "$bst s" ;; *) echo "$bst" ;; esac)" "$ratio"
