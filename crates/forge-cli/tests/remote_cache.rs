@@ -433,9 +433,8 @@ fn a_push_killed_midway_names_nothing_half_sent_and_the_next_run_completes_it() 
     // Built without the server, then pushed by hand and killed midway.
     p.forge(&["build", "big.bst"]).ok();
     let cache = p.outside().join("cache");
-    let mut push = std::process::Command::new(assert_cmd::cargo::cargo_bin("forge"))
-        .current_dir(&p.root)
-        .env("FORGE_CACHE_DIR", &cache)
+    let mut push = p
+        .process(&cache)
         .args(["--config", &config, "artifact", "push", "big.bst"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -478,14 +477,7 @@ fn two_forges_pulling_into_one_cache_and_pushing_at_once_are_safe() {
     let config = write_config(&p, &server.url(), true);
     p.forge(&["--config", &config, "build", "top.bst"]).ok();
     let shared = p.outside().join("shared");
-    let spawn = |args: &[&str]| {
-        std::process::Command::new(assert_cmd::cargo::cargo_bin("forge"))
-            .current_dir(&p.root)
-            .env("FORGE_CACHE_DIR", &shared)
-            .args(["--config", &config])
-            .args(args)
-            .output()
-    };
+    let spawn = |args: &[&str]| p.process(&shared).args(["--config", &config]).args(args).output();
     let (a, b) = std::thread::scope(|s| {
         let a = s.spawn(|| spawn(&["artifact", "pull", "--deps", "all", "top.bst"]).unwrap());
         let b = s.spawn(|| spawn(&["artifact", "pull", "--deps", "all", "top.bst"]).unwrap());
@@ -500,9 +492,7 @@ fn two_forges_pulling_into_one_cache_and_pushing_at_once_are_safe() {
     let fresh = Casd::start(&p.outside().join("casd2"));
     let config2 = write_config(&p, &fresh.url(), true);
     let push = |cache: &Path| {
-        std::process::Command::new(assert_cmd::cargo::cargo_bin("forge"))
-            .current_dir(&p.root)
-            .env("FORGE_CACHE_DIR", cache)
+        p.process(cache)
             .args(["--config", &config2, "artifact", "push", "--deps", "all", "top.bst"])
             .output()
             .unwrap()

@@ -304,9 +304,8 @@ fn a_closed_pipe_ends_show_quietly() {
         stack.push_str(&format!("- e{i}.bst\n"));
     }
     let p = builder.file("elements/top.bst", &stack).build();
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("forge"))
-        .current_dir(&p.root)
-        .env("FORGE_CACHE_DIR", p.outside().join("cache"))
+    let mut child = p
+        .process(&p.outside().join("cache"))
         .args(["show", "--format", "%{vars}", "top.bst"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

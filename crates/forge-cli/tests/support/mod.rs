@@ -120,6 +120,20 @@ impl TestProject {
         cmd.output().expect("run forge").into()
     }
 
+    /// forge as a process to spawn (to run several at once, or to kill
+    /// one), at the project root with `cache`, isolated as [`forge_in`].
+    ///
+    /// [`forge_in`]: TestProject::forge_in
+    pub fn process(&self, cache: &Path) -> std::process::Command {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("forge"));
+        cmd.current_dir(&self.root)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", self.temp.path().join("home"))
+            .env("FORGE_CACHE_DIR", cache);
+        cmd
+    }
+
     /// Runs forge at the project root.
     pub fn forge(&self, args: &[&str]) -> Run {
         self.forge_in(&self.root, args)
