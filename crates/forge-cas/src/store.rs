@@ -57,38 +57,59 @@ pub enum StageMode {
     Copy,
 }
 
-/// Files written one by one into the store; [`TreeWriter::finish`] gives
-/// the manifest `import_dir` would give for the same tree.
+/// Files written one by one into the store, from any number of threads;
+/// [`TreeWriter::finish`] gives the manifest `import_dir` would give for
+/// the same tree.
 pub struct TreeWriter<'c> {
     cas: &'c Cas,
-    entries: std::collections::BTreeMap<String, EntryKind>,
+    entries: std::sync::Mutex<std::collections::BTreeMap<String, EntryKind>>,
 }
 
 impl TreeWriter<'_> {
     /// Adds the file at `path` (relative, `/`-separated), and its parent
     /// directories. A path added twice is an `AlreadyExists` error.
-    pub fn add_file(&mut self, path: &str, bytes: &[u8], exec: bool) -> io::Result<()> {
+    pub fn add_file(&self, path: &str, bytes: &[u8], exec: bool) -> io::Result<()> {
         self.add_file_hashed(path, bytes, exec, None)
     }
 
     /// [`TreeWriter::add_file`] of bytes whose SHA-256 (lowercase hex) the
     /// caller computed from them (`None`: hash them here).
-    pub fn add_file_hashed(&mut self, path: &str, bytes: &[u8], exec: bool, sha256: Option<&str>) -> io::Result<()> {
-        if path.is_empty() || path.starts_with('/') || path.split('/').any(|c| c.is_empty() || c == "." || c == "..") {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("'{path}' is not a relative path"),
-            ));
-        }
-        if self.entries.contains_key(path) {
+    pub fn add_file_hashed(&self, path: &str, bytes: &[u8], exec: bool, sha256: Option<&str>) -> io::Result<()> {
+        check_tree_path(path)?;
+        let digest = match sha256 {
+            Some(known) => self.cas.put_file_as(bytes, exec, known)?,
+            None => self.cas.put_file(bytes, exec)?,
+        };
+        self.add_stored(path, digest, bytes.len() as u64, exec)
+    }
+
+    /// [`TreeWriter::add_file`] of content too large to hold in memory:
+    /// see [`Cas::put_stream`].
+    pub fn add_stream<R: Read>(
+        &self,
+        path: &str,
+        content: &mut R,
+        exec: bool,
+        digest: impl FnOnce(&mut R) -> io::Result<String>,
+    ) -> io::Result<()> {
+        check_tree_path(path)?;
+        let (digest, size) = self.cas.put_stream(content, exec, digest)?;
+        self.add_stored(path, digest, size, exec)
+    }
+
+    /// Records a stored object at `path` (checked by the caller).
+    fn add_stored(&self, path: &str, digest: String, size: u64, exec: bool) -> io::Result<()> {
+        let mut entries = self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if entries.contains_key(path) {
             return Err(io::Error::new(
                 io::ErrorKind::AlreadyExists,
                 format!("{path} is written twice"),
             ));
         }
+        let mut parents = Vec::new();
         let mut parent = path;
         while let Some((dir, _)) = parent.rsplit_once('/') {
-            match self.entries.get(dir) {
+            match entries.get(dir) {
                 Some(EntryKind::Dir) => break,
                 Some(_) => {
                     return Err(io::Error::new(
@@ -96,24 +117,14 @@ impl TreeWriter<'_> {
                         format!("{dir} is a file, not a directory"),
                     ));
                 }
-                None => {
-                    self.entries.insert(dir.to_string(), EntryKind::Dir);
-                }
+                None => parents.push(dir),
             }
             parent = dir;
         }
-        let digest = match sha256 {
-            Some(known) => self.cas.put_file_as(bytes, exec, known)?,
-            None => self.cas.put_file(bytes, exec)?,
-        };
-        self.entries.insert(
-            path.to_string(),
-            EntryKind::File {
-                digest,
-                size: bytes.len() as u64,
-                exec,
-            },
-        );
+        for dir in parents {
+            entries.insert(dir.to_string(), EntryKind::Dir);
+        }
+        entries.insert(path.to_string(), EntryKind::File { digest, size, exec });
         Ok(())
     }
 
@@ -122,11 +133,24 @@ impl TreeWriter<'_> {
         Manifest {
             entries: self
                 .entries
+                .into_inner()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
                 .into_iter()
                 .map(|(path, kind)| Entry { path, kind })
                 .collect(),
         }
     }
+}
+
+/// A path a tree may hold: relative, `/`-separated, no `.` or `..`.
+fn check_tree_path(path: &str) -> io::Result<()> {
+    if path.is_empty() || path.starts_with('/') || path.split('/').any(|c| c.is_empty() || c == "." || c == "..") {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("'{path}' is not a relative path"),
+        ));
+    }
+    Ok(())
 }
 
 /// What `verify` found.
@@ -143,8 +167,59 @@ pub struct VerifyReport {
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 fn temp_name(dir: &Path) -> PathBuf {
+    // getpid is a system call; a build names tens of thousands of these.
+    static PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    let pid = *PID.get_or_init(std::process::id);
     let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-    dir.join(format!(".tmp-{}-{n}", std::process::id()))
+    dir.join(format!(".tmp-{pid}-{n}"))
+}
+
+/// Writes an object through a temporary and a rename, read-only from the
+/// start. Objects are never synced one by one (a build stores tens of
+/// thousands): `verify` finds one that a crash left corrupt, and records,
+/// which name them, are synced.
+fn write_object(object: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = object.parent().expect("objects have parents");
+    let temporary = temp_name(dir);
+    let open = || {
+        fs::File::options()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(&temporary)
+    };
+    let mut file = match open() {
+        Err(err) if err.kind() == io::ErrorKind::NotFound => {
+            fs::create_dir_all(dir)?;
+            open()?
+        }
+        other => other?,
+    };
+    file.write_all(bytes)?;
+    // The umask may have taken bits away.
+    if umask_narrows(mode) {
+        file.set_permissions(fs::Permissions::from_mode(mode))?;
+    }
+    drop(file);
+    fs::rename(&temporary, object)
+}
+
+/// Whether the process umask clears any of `mode`'s bits. Read once from
+/// /proc (setting it to read it would race with other threads); where it
+/// cannot be read, assume it does.
+fn umask_narrows(mode: u32) -> bool {
+    static UMASK: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    let umask = *UMASK.get_or_init(|| {
+        fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|status| {
+                let line = status.lines().find(|l| l.starts_with("Umask:"))?;
+                u32::from_str_radix(line["Umask:".len()..].trim(), 8).ok()
+            })
+            .unwrap_or(0o777)
+    });
+    umask & mode != 0
 }
 
 /// Writes `bytes` to `path` through a temporary file and a rename.
@@ -263,7 +338,7 @@ impl Cas {
         let digest = crate::reapi::sha256_hex(bytes);
         let path = self.object_path(&digest, false);
         if !path.exists() {
-            write_atomically(&path, bytes, 0o444)?;
+            write_object(&path, bytes, 0o444)?;
         }
         Ok(digest)
     }
@@ -279,36 +354,70 @@ impl Cas {
     /// [`Cas::put_file`] of bytes whose SHA-256 the caller computed from
     /// them (a wrong one is found by `verify`).
     pub fn put_file_as(&self, bytes: &[u8], exec: bool, sha256: &str) -> io::Result<String> {
-        use std::os::unix::fs::OpenOptionsExt;
         let digest = crate::reapi::checked_hash(sha256)?;
         let object = self.object_path(&digest, exec);
         if object.exists() {
             mark_used(&object);
             return Ok(digest);
         }
-        let dir = object.parent().expect("objects have parents");
-        let temporary = temp_name(dir);
+        write_object(&object, bytes, if exec { 0o555 } else { 0o444 })?;
+        Ok(digest)
+    }
+
+    /// Stores content read from `content` to its end, for files too large
+    /// to hold in memory. Once it is read, `digest(content)` gives its
+    /// SHA-256 (the reader computed it while reading, so the content is
+    /// hashed once) or refuses it: then nothing is stored. Returns the
+    /// digest and size.
+    pub fn put_stream<R: Read>(
+        &self,
+        content: &mut R,
+        exec: bool,
+        digest: impl FnOnce(&mut R) -> io::Result<String>,
+    ) -> io::Result<(String, u64)> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let dir = self.root.join("tmp");
+        fs::create_dir_all(&dir)?;
+        let temporary = temp_name(&dir);
         let mode = if exec { 0o555 } else { 0o444 };
-        let open = || {
-            fs::File::options()
+        let stored = (|| {
+            let mut file = fs::File::options()
                 .write(true)
                 .create_new(true)
                 .mode(mode)
-                .open(&temporary)
-        };
-        let mut file = match open() {
-            Err(err) if err.kind() == io::ErrorKind::NotFound => {
-                fs::create_dir_all(dir)?;
-                open()?
+                .open(&temporary)?;
+            // Large reads and writes: the content is large by definition.
+            let mut buffer = vec![0u8; 256 << 10];
+            let mut size = 0u64;
+            loop {
+                let n = match content.read(&mut buffer) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e),
+                };
+                file.write_all(&buffer[..n])?;
+                size += n as u64;
             }
-            other => other?,
-        };
-        file.write_all(bytes)?;
-        // The umask may have taken bits away.
-        file.set_permissions(fs::Permissions::from_mode(mode))?;
-        drop(file);
-        fs::rename(&temporary, &object)?;
-        Ok(digest)
+            if umask_narrows(mode) {
+                file.set_permissions(fs::Permissions::from_mode(mode))?;
+            }
+            drop(file);
+            let digest = crate::reapi::checked_hash(&digest(content)?)?;
+            let object = self.object_path(&digest, exec);
+            if object.exists() {
+                mark_used(&object);
+                fs::remove_file(&temporary)?;
+            } else {
+                fs::create_dir_all(object.parent().expect("objects have parents"))?;
+                fs::rename(&temporary, &object)?;
+            }
+            Ok((digest, size))
+        })();
+        if stored.is_err() {
+            let _ = fs::remove_file(&temporary);
+        }
+        stored
     }
 
     /// A tree built file by file straight into the store, with no
@@ -316,7 +425,7 @@ impl Cas {
     pub fn tree_writer(&self) -> TreeWriter<'_> {
         TreeWriter {
             cas: self,
-            entries: std::collections::BTreeMap::new(),
+            entries: std::sync::Mutex::new(std::collections::BTreeMap::new()),
         }
     }
 
@@ -815,6 +924,37 @@ mod tests {
     }
 
     #[test]
+    fn streamed_objects_are_stored_only_once_accepted() {
+        let dir = tempfile::tempdir().unwrap();
+        let cas = Cas::new(&dir.path().join("cache"));
+        let content = b"streamed content".to_vec();
+        let sha = crate::reapi::sha256_hex(&content);
+        let tree = cas.tree_writer();
+        let mut reader = &content[..];
+        tree.add_stream("big", &mut reader, true, |_| Ok(sha.clone())).unwrap();
+        assert_eq!(fs::read(cas.object_path(&sha, true)).unwrap(), content);
+        let manifest = tree.finish();
+        assert_eq!(
+            manifest.entries[0].kind,
+            EntryKind::File {
+                digest: sha.clone(),
+                size: content.len() as u64,
+                exec: true
+            }
+        );
+
+        // Refused once read: nothing stored, no temporary left.
+        let other = b"refused".to_vec();
+        let mut reader = &other[..];
+        let refused = cas.put_stream(&mut reader, false, |_| {
+            Err(io::Error::new(io::ErrorKind::InvalidData, "not what RECORD says"))
+        });
+        assert_eq!(refused.unwrap_err().to_string(), "not what RECORD says");
+        assert!(!cas.object_path(&crate::reapi::sha256_hex(&other), false).exists());
+        assert_eq!(fs::read_dir(cas.root().join("tmp")).unwrap().count(), 0);
+    }
+
+    #[test]
     fn tree_writer_gives_the_manifest_of_the_same_tree_imported() {
         let dir = tempfile::tempdir().unwrap();
         let cas = Cas::new(&dir.path().join("cache"));
@@ -826,7 +966,7 @@ mod tests {
         let imported = cas.import_dir(&a).unwrap();
 
         let other = Cas::new(&dir.path().join("other"));
-        let mut writer = other.tree_writer();
+        let writer = other.tree_writer();
         writer.add_file("usr/data", b"data", false).unwrap();
         writer.add_file("usr/bin/tool", b"#!/bin/sh\n", true).unwrap();
         let twice = writer.add_file("usr/data", b"again", false).unwrap_err();
@@ -896,7 +1036,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cas = Cas::new(&dir.path().join("cache"));
         let kept = cas.put_file(b"needed", false).unwrap();
-        let mut tree = cas.tree_writer();
+        let tree = cas.tree_writer();
         tree.add_file("f", b"needed", false).unwrap();
         cas.put_artifact("p", "e", &record(&cas, &tree.finish(), "k")).unwrap();
         // Stored by a build that failed, or whose artifact was deleted.
