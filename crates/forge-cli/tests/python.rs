@@ -295,14 +295,19 @@ fn hostile_wheels_are_refused() {
     // RECORD vouches for other content than the wheel holds.
     let mut tampered = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     let options = zip::write::SimpleFileOptions::default();
+    let wheel_meta = b"Wheel-Version: 1.0\nRoot-Is-Purelib: true\n";
     tampered.start_file("bad.py", options).unwrap();
     tampered.write_all(b"import os; os.system('steal')\n").unwrap();
+    tampered.start_file("bad-1.0.dist-info/WHEEL", options).unwrap();
+    tampered.write_all(wheel_meta).unwrap();
     tampered.start_file("bad-1.0.dist-info/RECORD", options).unwrap();
     tampered
         .write_all(
             format!(
-                "bad.py,{},12\nbad-1.0.dist-info/RECORD,,\n",
-                record_hash(b"SAFE = True\n")
+                "bad.py,{},12\nbad-1.0.dist-info/WHEEL,{},{}\nbad-1.0.dist-info/RECORD,,\n",
+                record_hash(b"SAFE = True\n"),
+                record_hash(wheel_meta),
+                wheel_meta.len()
             )
             .as_bytes(),
         )
@@ -334,6 +339,92 @@ fn hostile_wheels_are_refused() {
     let err = p.forge(&["build", "bad.bst"]).fails(5);
     assert!(err.contains("would be written outside the target"), "{err}");
     assert!(!p.outside().join("escaped.py").exists());
+}
+
+/// Runs `cmd` to its end and returns its exit status and peak resident
+/// memory in KiB (from the kernel's accounting of that one child).
+#[expect(clippy::zombie_processes, reason = "wait4 reaps the child")]
+fn run_measured(mut cmd: std::process::Command) -> (i32, i64) {
+    let child = cmd
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn forge");
+    let mut status = 0;
+    // SAFETY: plain FFI calls on the pid of a child this test owns; the
+    // struct is plain data the kernel fills in.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        assert_eq!(
+            libc::wait4(child.id() as i32, &mut status, 0, &mut usage),
+            child.id() as i32
+        );
+        usage
+    };
+    (libc::WEXITSTATUS(status), usage.ru_maxrss)
+}
+
+#[test]
+fn a_gigabyte_member_installs_in_bounded_memory() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("zeros-1.0-py3-none-any.whl");
+    // 1 GiB of zeros as one deflate stream of about 1 MiB: a block
+    // compressed once with a full flush (so it stands alone) repeated
+    // 1,024 times, then an empty final block; the zip is written by hand
+    // around it, so making it takes a second, not a compression of 1 GiB.
+    let made = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(
+            r#"
+import base64, hashlib, struct, sys, zlib
+block = bytes(1 << 20)
+c = zlib.compressobj(9, zlib.DEFLATED, -15)
+big = (c.compress(block) + c.flush(zlib.Z_FULL_FLUSH)) * 1024 + b"\x03\x00"
+crc, h = 0, hashlib.sha256()
+for _ in range(1024):
+    crc = zlib.crc32(block, crc); h.update(block)
+b64 = lambda d: base64.urlsafe_b64encode(d).rstrip(b"=").decode()
+wheel = b"Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+record = ("zeros/big.bin,sha256=%s,%d\nzeros-1.0.dist-info/WHEEL,sha256=%s,%d\nzeros-1.0.dist-info/RECORD,,\n"
+          % (b64(h.digest()), 1 << 30, b64(hashlib.sha256(wheel).digest()), len(wheel))).encode()
+members = [("zeros/big.bin", 8, crc, big, 1 << 30)]
+members += [(n, 0, zlib.crc32(d), d, len(d)) for n, d in [("zeros-1.0.dist-info/WHEEL", wheel), ("zeros-1.0.dist-info/RECORD", record)]]
+out, central = bytearray(), bytearray()
+for name, method, crc, data, size in members:
+    n, offset = name.encode(), len(out)
+    out += struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, method, 0, 0, crc, len(data), size, len(n), 0) + n + data
+    central += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, method, 0, 0, crc, len(data), size, len(n), 0, 0, 0, 0, 0, offset) + n
+start = len(out)
+out += central + struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(members), len(members), len(central), start, 0)
+open(sys.argv[1], "wb").write(out)
+"#,
+        )
+        .arg(&path)
+        .status()
+        .expect("python3");
+    assert!(made.success());
+    let bytes = fs::read(&path).unwrap();
+    assert!(bytes.len() < 4 << 20, "the wheel is small: {}", bytes.len());
+    publish(&server, "zeros", &[("zeros-1.0-py3-none-any.whl", &bytes, false)], true);
+    let p = project(&conf(&server))
+        .file("elements/zeros.bst", &pypi_element("zeros", "==1.0", ""))
+        .build();
+    p.forge(&["track", "zeros.bst"]).ok();
+    p.forge(&["fetch", "zeros.bst"]).ok();
+    let mut build = p.process(&p.outside().join("cache"));
+    build.args(["build", "zeros.bst"]);
+    let (code, peak_kib) = run_measured(build);
+    assert_eq!(code, 0, "the build succeeds");
+    assert!(
+        peak_kib < 64 * 1024,
+        "peak resident memory {peak_kib} KiB, limit 64 MiB"
+    );
+    let out = p.outside().join("out");
+    p.forge(&["checkout", "--hardlinks", "zeros.bst", out.to_str().unwrap()])
+        .ok();
+    let installed = out.join("usr/lib/python3.11/site-packages/zeros/big.bin");
+    assert_eq!(fs::metadata(&installed).unwrap().len(), 1 << 30);
 }
 
 #[test]

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use forge_cas::{StageMode, TreeWriter};
 use forge_project::{Element, ElementKind, LoadError};
-use forge_python::install::{DirSink, Layout, Sink, install_wheel_into};
+use forge_python::install::{DirSink, Layout, Sink, StreamedFile, install_wheel_into};
 use forge_sandbox::Mount;
 use serde_json::{Value, json};
 
@@ -198,12 +198,12 @@ impl Assemble for Pip {
         // Without byte-compilation nothing needs the files on disk: they go
         // straight into the artifact cache.
         let cas = ctx.cas;
-        let mut to_cas = CasSink {
+        let to_cas = CasSink {
             output: output.clone(),
             tree: cas.tree_writer(),
         };
-        let mut to_dir = DirSink::default();
-        let sink: &mut dyn Sink = if compile { &mut to_dir } else { &mut to_cas };
+        let to_dir = DirSink::default();
+        let sink: &dyn Sink = if compile { &to_dir } else { &to_cas };
         for (name, wheel) in &wheels {
             let installed =
                 install_wheel_into(name, wheel, &layout, &python, sink).map_err(|e| BuildError(e.to_string()))?;
@@ -233,42 +233,52 @@ struct CasSink<'c> {
 }
 
 impl Sink for CasSink<'_> {
-    fn write(&mut self, path: &std::path::Path, bytes: &[u8], executable: bool) -> Result<(), String> {
-        self.write_maybe_hashed(path, bytes, executable, None)
-    }
-
-    fn write_hashed(
-        &mut self,
-        path: &std::path::Path,
-        bytes: &[u8],
-        executable: bool,
-        sha256: &str,
-    ) -> Result<(), String> {
-        self.write_maybe_hashed(path, bytes, executable, Some(sha256))
-    }
-}
-
-impl CasSink<'_> {
-    fn write_maybe_hashed(
-        &mut self,
+    fn write(
+        &self,
         path: &std::path::Path,
         bytes: &[u8],
         executable: bool,
         sha256: Option<&str>,
     ) -> Result<(), String> {
-        let relative = path
-            .strip_prefix(&self.output)
-            .ok()
-            .and_then(|p| p.to_str())
-            .ok_or_else(|| format!("{} is outside the install root", path.display()))?;
+        let relative = self.relative(path)?;
         self.tree
             .add_file_hashed(relative, bytes, executable, sha256)
-            .map_err(|e| {
-                if e.kind() == std::io::ErrorKind::AlreadyExists {
-                    format!("/{relative} is installed twice")
-                } else {
-                    format!("cannot store /{relative}: {e}")
-                }
+            .map_err(|e| stored_error(relative, e))
+    }
+
+    fn write_stream(
+        &self,
+        path: &std::path::Path,
+        content: &mut StreamedFile<'_>,
+        executable: bool,
+    ) -> Result<(), String> {
+        let relative = self.relative(path)?;
+        // The content's own verdict comes back as it is, not as a store error.
+        let mut refused = None;
+        self.tree
+            .add_stream(relative, content, executable, |content| {
+                content.verify().map_err(|why| {
+                    refused = Some(why);
+                    std::io::Error::new(std::io::ErrorKind::InvalidData, "refused")
+                })
             })
+            .map_err(|e| refused.take().unwrap_or_else(|| stored_error(relative, e)))
+    }
+}
+
+impl CasSink<'_> {
+    fn relative<'p>(&self, path: &'p std::path::Path) -> Result<&'p str, String> {
+        path.strip_prefix(&self.output)
+            .ok()
+            .and_then(|p| p.to_str())
+            .ok_or_else(|| format!("{} is outside the install root", path.display()))
+    }
+}
+
+fn stored_error(relative: &str, e: std::io::Error) -> String {
+    if e.kind() == std::io::ErrorKind::AlreadyExists {
+        format!("/{relative} is installed twice")
+    } else {
+        format!("cannot store /{relative}: {e}")
     }
 }

@@ -1,21 +1,25 @@
 //! Installing a wheel without running any of its code (PEP 427, PEP 491).
 //!
 //! Every member is checked against RECORD (a missing, extra or mismatched
-//! file is an error naming it) before anything is written; members may not
-//! escape the target or be symlinks. `.data/` subdirectories go to their
+//! file is an error naming it) and never written unless it matches;
+//! members may not escape the target or be symlinks, and are read in
+//! bounded memory whatever their size (see [`crate::wheel_zip`]). `.data/` subdirectories go to their
 //! scheme paths, `#!python` scripts get the target interpreter, entry points
 //! become small scripts, and INSTALLER, REQUESTED and a new RECORD are
 //! written. The same wheel always gives the same files.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
 
+use std::io::Read;
+
 use sha2::{Digest, Sha256};
 
+use crate::Version;
 use crate::names::{DistFile, parse_filename};
+use crate::wheel_zip::{Member, MemberStream, WheelZip, WholeReader};
 
 /// Where the parts of a wheel go.
 #[derive(Clone, Debug)]
@@ -167,16 +171,69 @@ pub fn entry_point_script(python: &str, module: &str, attr: &str) -> String {
 
 /// Where installed files go: a directory tree ([`DirSink`]) or, for a
 /// caller that stores them elsewhere (an artifact cache), anything that
-/// takes a path under the layout and its bytes.
-pub trait Sink {
-    /// Writes one file; a path written twice is an error.
-    fn write(&mut self, path: &Path, bytes: &[u8], executable: bool) -> Result<(), String>;
+/// takes a path under the layout and its bytes. Members are written from
+/// several threads at once.
+pub trait Sink: Sync {
+    /// Writes one file; a path written twice is an error. `sha256` is the
+    /// SHA-256 (lowercase hex) when the caller computed it from `bytes`:
+    /// a content-addressed sink need not hash them again.
+    fn write(&self, path: &Path, bytes: &[u8], executable: bool, sha256: Option<&str>) -> Result<(), String>;
 
-    /// [`Sink::write`] of bytes whose SHA-256 (lowercase hex) the caller
-    /// computed: a content-addressed sink need not hash them again.
-    fn write_hashed(&mut self, path: &Path, bytes: &[u8], executable: bool, sha256: &str) -> Result<(), String> {
-        let _ = sha256;
-        self.write(path, bytes, executable)
+    /// Writes a file too large to hold in memory, read from `content` to
+    /// its end; the file may become visible only once
+    /// [`StreamedFile::verify`] accepts it (an error from `verify` is
+    /// returned as it is).
+    fn write_stream(&self, path: &Path, content: &mut StreamedFile<'_>, executable: bool) -> Result<(), String>;
+}
+
+/// A large member's content for [`Sink::write_stream`], hashed as it is
+/// read.
+pub struct StreamedFile<'z> {
+    stream: MemberStream<'z>,
+    expected: &'z Expected,
+}
+
+impl Read for StreamedFile<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.stream.read(buf)
+    }
+}
+
+impl StreamedFile<'_> {
+    /// Once read to the end: its SHA-256 (lowercase hex), if it is the
+    /// content the archive and RECORD say.
+    pub fn verify(&mut self) -> Result<String, String> {
+        let name = &self.expected.member;
+        let digest = self.stream.finish().map_err(|e| format!("cannot read '{name}': {e}"))?;
+        // RECORD's signatures cannot be listed in it: nothing to compare.
+        if !self.expected.hash.is_empty() {
+            self.expected.check(&digest, self.stream.bytes_read())?;
+        }
+        Ok(hex(&digest))
+    }
+}
+
+/// What RECORD says of a member.
+struct Expected {
+    member: String,
+    hash: String,
+    size: String,
+}
+
+impl Expected {
+    fn check(&self, digest: &[u8; 32], size: u64) -> Result<(), String> {
+        let member = &self.member;
+        let actual = record_hash_of(digest);
+        if self.hash != actual {
+            return Err(format!(
+                "'{member}' does not match RECORD: expected {}, got {actual}",
+                self.hash
+            ));
+        }
+        if !self.size.is_empty() && self.size.parse::<u64>().ok() != Some(size) {
+            return Err(format!("'{member}' has {size} bytes, RECORD says {}", self.size));
+        }
+        Ok(())
     }
 }
 
@@ -185,21 +242,26 @@ pub trait Sink {
 /// created once).
 #[derive(Default)]
 pub struct DirSink {
-    dirs: BTreeSet<PathBuf>,
+    dirs: std::sync::Mutex<BTreeSet<PathBuf>>,
 }
 
-impl Sink for DirSink {
-    fn write(&mut self, path: &Path, bytes: &[u8], executable: bool) -> Result<(), String> {
-        use std::io::Write;
-        use std::os::unix::fs::OpenOptionsExt;
-        if let Some(parent) = path.parent()
-            && !self.dirs.contains(parent)
-        {
+impl DirSink {
+    fn make_parent(&self, path: &Path) -> Result<(), String> {
+        let Some(parent) = path.parent() else {
+            return Ok(());
+        };
+        let mut dirs = self.dirs.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if !dirs.contains(parent) {
             fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
-            self.dirs.insert(parent.to_path_buf());
+            dirs.insert(parent.to_path_buf());
         }
+        Ok(())
+    }
+
+    fn create(path: &Path, executable: bool) -> Result<fs::File, String> {
+        use std::os::unix::fs::OpenOptionsExt;
         let mode = if executable { 0o755 } else { 0o644 };
-        let mut file = fs::File::options()
+        let file = fs::File::options()
             .write(true)
             .create_new(true)
             .mode(mode)
@@ -211,8 +273,6 @@ impl Sink for DirSink {
                     format!("cannot write {}: {e}", path.display())
                 }
             })?;
-        file.write_all(bytes)
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         // The umask may have taken bits away.
         if file
             .metadata()
@@ -222,7 +282,37 @@ impl Sink for DirSink {
             file.set_permissions(fs::Permissions::from_mode(mode))
                 .map_err(|e| format!("cannot set the mode of {}: {e}", path.display()))?;
         }
-        Ok(())
+        Ok(file)
+    }
+}
+
+impl Sink for DirSink {
+    fn write(&self, path: &Path, bytes: &[u8], executable: bool, _sha256: Option<&str>) -> Result<(), String> {
+        use std::io::Write;
+        self.make_parent(path)?;
+        Self::create(path, executable)?
+            .write_all(bytes)
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))
+    }
+
+    fn write_stream(&self, path: &Path, content: &mut StreamedFile<'_>, executable: bool) -> Result<(), String> {
+        self.make_parent(path)?;
+        if path.symlink_metadata().is_ok() {
+            return Err(format!("{} is installed twice", path.display()));
+        }
+        // Written beside its place, renamed in once verified.
+        let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+        let temporary = path.with_file_name(format!(".{name}.forge-partial"));
+        let written = (|| {
+            let mut file = Self::create(&temporary, executable)?;
+            std::io::copy(content, &mut file).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            content.verify()?;
+            fs::rename(&temporary, path).map_err(|e| format!("cannot write {}: {e}", path.display()))
+        })();
+        if written.is_err() {
+            let _ = fs::remove_file(&temporary);
+        }
+        written
     }
 }
 
@@ -244,62 +334,57 @@ pub fn install_wheel_named(
     layout: &Layout,
     python: &str,
 ) -> Result<Installed, InstallError> {
-    install_wheel_into(file_name, wheel, layout, python, &mut DirSink::default())
+    install_wheel_into(file_name, wheel, layout, python, &DirSink::default())
+}
+
+/// The largest metadata file (RECORD, WHEEL, entry_points.txt) read.
+const METADATA_LIMIT: u64 = 64 << 20;
+
+/// The largest `#!python` script rewritten (in memory).
+const SCRIPT_LIMIT: u64 = crate::wheel_zip::WHOLE_MEMBER_LIMIT;
+
+/// A member to install and where.
+struct Planned<'z> {
+    member: &'z Member,
+    destination: PathBuf,
+    is_script: bool,
+    expected: Expected,
 }
 
 /// Installs the wheel called `file_name` (its name and tags come from it)
 /// stored at `wheel`, which may be a cache path with another name, into
-/// `sink`, at the paths of `layout`. Nothing is written unless every member
-/// matches RECORD.
+/// `sink`, at the paths of `layout`.
+///
+/// Every name is checked first (RECORD lists every member and every
+/// listed member exists, nothing escapes, the metadata is sound), then
+/// members are read, checked against their CRC-32 and RECORD and written
+/// one by one in bounded memory, on several cores for large wheels. A
+/// member that fails is never written; members written before it stay,
+/// so callers install into a place they discard on error (a build's
+/// output; objects no tree names).
 pub fn install_wheel_into(
     file_name: &str,
     wheel: &Path,
     layout: &Layout,
     python: &str,
-    sink: &mut dyn Sink,
+    sink: &dyn Sink,
 ) -> Result<Installed, InstallError> {
     let w = file_name;
     let Some(DistFile::Wheel { name, version, .. }) = parse_filename(w) else {
         return Err(fail(w, "not a wheel file name"));
     };
-    let file = fs::File::open(wheel).map_err(|e| fail(w, e))?;
-    let archive = zip::ZipArchive::new(file).map_err(|e| fail(w, format!("not a zip archive: {e}")))?;
-    // Read (inflate) and hash every member first, on every core for large
-    // wheels: nothing is written unless all is well.
-    let count = archive.len();
-    drop(archive);
-    let workers = if count > 256 {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-            .min(8)
-    } else {
-        1
-    };
-    let results: Vec<Result<Vec<Member>, InstallError>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..workers)
-            .map(|worker| scope.spawn(move || read_members(wheel, w, worker, workers)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Err(fail(w, "a reader thread panicked"))))
-            .collect()
-    });
-    let mut members: BTreeMap<String, (Vec<u8>, bool, String)> = BTreeMap::new();
-    let mut digests: BTreeMap<String, String> = BTreeMap::new();
-    for result in results {
-        for member in result? {
-            digests.insert(member.name.clone(), member.sha256);
-            if members
-                .insert(member.name.clone(), (member.bytes, member.executable, member.hash))
-                .is_some()
-            {
-                return Err(fail(w, format!("member '{}' appears twice", member.name)));
-            }
+    let archive = WheelZip::open(wheel).map_err(|e| fail(w, e))?;
+    let mut files: BTreeMap<&str, &Member> = BTreeMap::new();
+    for member in archive.members() {
+        if member.is_dir {
+            member_path(member.name.trim_end_matches('/')).map_err(|e| fail(w, e))?;
+        } else {
+            member_path(&member.name).map_err(|e| fail(w, e))?;
+            files.insert(&member.name, member);
         }
     }
 
-    let dist_infos: BTreeSet<&str> = members
+    let dist_infos: BTreeSet<&str> = files
         .keys()
         .filter_map(|m| m.split('/').next())
         .filter(|top| top.ends_with(".dist-info"))
@@ -309,21 +394,36 @@ pub fn install_wheel_into(
         0 => return Err(fail(w, "there is no .dist-info directory")),
         _ => return Err(fail(w, "there is more than one .dist-info directory")),
     };
-    let data_dir = format!("{}.data", dist_info.trim_end_matches(".dist-info"));
+    check_dist_info_name(&dist_info, &name, &version).map_err(|e| fail(w, e))?;
+    let mut whole = WholeReader::default();
+    let mut read_metadata = |file: &str| -> Result<Option<String>, InstallError> {
+        let path = format!("{dist_info}/{file}");
+        let Some(member) = files.get(path.as_str()) else {
+            return Ok(None);
+        };
+        if member.size > METADATA_LIMIT {
+            return Err(fail(
+                w,
+                format!(
+                    "{path} holds {} bytes, more than the {METADATA_LIMIT} read",
+                    member.size
+                ),
+            ));
+        }
+        let bytes = archive
+            .read_whole(member, &mut whole)
+            .map_err(|e| fail(w, format!("cannot read '{path}': {e}")))?;
+        Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
+    };
     let record_name = format!("{dist_info}/RECORD");
-    let record_text = members
-        .get(&record_name)
-        .map(|(bytes, _, _)| String::from_utf8_lossy(bytes).into_owned())
-        .ok_or_else(|| fail(w, format!("{record_name} is missing")))?;
-    let wheel_meta = members
-        .get(&format!("{dist_info}/WHEEL"))
-        .map(|(b, _, _)| String::from_utf8_lossy(b).into_owned())
-        .unwrap_or_default();
+    let record_text = read_metadata("RECORD")?.ok_or_else(|| fail(w, format!("{record_name} is missing")))?;
+    let wheel_meta = read_metadata("WHEEL")?.ok_or_else(|| fail(w, format!("{dist_info}/WHEEL is missing")))?;
+    check_wheel_version(&wheel_meta).map_err(|e| fail(w, format!("{dist_info}/WHEEL: {e}")))?;
+    let entry_points_text = read_metadata("entry_points.txt")?;
     let root_is_purelib = !wheel_meta
         .lines()
         .any(|l| l.replace(' ', "").eq_ignore_ascii_case("Root-Is-Purelib:false"));
 
-    // Check every member against RECORD, and RECORD against the members.
     let mut recorded: BTreeMap<String, (String, String)> = BTreeMap::new();
     for line in record_text.lines().filter(|l| !l.trim().is_empty()) {
         let fields = csv_fields(line);
@@ -336,53 +436,44 @@ pub fn install_wheel_into(
             ),
         );
     }
-    for (member, (bytes, _, actual)) in &members {
-        if *member == record_name || member.ends_with("/RECORD.jws") || member.ends_with("/RECORD.p7s") {
-            continue;
-        }
-        let Some((hash, size)) = recorded.get(member) else {
-            return Err(fail(w, format!("'{member}' is not listed in RECORD")));
-        };
-        if hash.is_empty() {
-            return Err(fail(w, format!("'{member}' has no hash in RECORD")));
-        }
-        if hash != actual {
-            return Err(fail(
-                w,
-                format!("'{member}' does not match RECORD: expected {hash}, got {actual}"),
-            ));
-        }
-        if !size.is_empty() && size.parse::<usize>().ok() != Some(bytes.len()) {
-            return Err(fail(
-                w,
-                format!("'{member}' has {} bytes, RECORD says {size}", bytes.len()),
-            ));
-        }
-    }
-    for path in recorded.keys() {
-        if !members.contains_key(path) && *path != record_name {
-            return Err(fail(
-                w,
-                format!("'{path}' is listed in RECORD but missing from the wheel"),
-            ));
-        }
-    }
 
+    let data_dir = format!("{}.data", dist_info.trim_end_matches(".dist-info"));
     let root = if root_is_purelib {
         &layout.purelib
     } else {
         &layout.platlib
     };
-    let mut record_rows: Vec<(PathBuf, String, usize)> = Vec::new();
-    for (member, (bytes, executable, hash)) in &members {
-        if *member == record_name {
+    // RECORD against the members, by name, before any member is read.
+    let mut planned = Vec::with_capacity(files.len());
+    for (&member_name, &member) in &files {
+        if member_name == record_name {
             continue;
         }
-        let (destination, is_script) = match member.strip_prefix(&format!("{data_dir}/")) {
+        let expected = if member_name.ends_with("/RECORD.jws") || member_name.ends_with("/RECORD.p7s") {
+            // Signatures of RECORD cannot be listed in it.
+            Expected {
+                member: member_name.to_string(),
+                hash: String::new(),
+                size: String::new(),
+            }
+        } else {
+            let Some((hash, size)) = recorded.get(member_name) else {
+                return Err(fail(w, format!("'{member_name}' is not listed in RECORD")));
+            };
+            if hash.is_empty() {
+                return Err(fail(w, format!("'{member_name}' has no hash in RECORD")));
+            }
+            Expected {
+                member: member_name.to_string(),
+                hash: hash.clone(),
+                size: size.clone(),
+            }
+        };
+        let (destination, is_script) = match member_name.strip_prefix(&format!("{data_dir}/")) {
             Some(rest) => {
                 let (scheme, inner) = rest
                     .split_once('/')
-                    .ok_or_else(|| fail(w, format!("'{member}' is not in a .data scheme directory")))?;
+                    .ok_or_else(|| fail(w, format!("'{member_name}' is not in a .data scheme directory")))?;
                 let base = match scheme {
                     "purelib" => layout.purelib.clone(),
                     "platlib" => layout.platlib.clone(),
@@ -396,47 +487,90 @@ pub fn install_wheel_into(
                     scheme == "scripts",
                 )
             }
-            None => (root.join(member_path(member).map_err(|e| fail(w, e))?), false),
+            None => (root.join(member_path(member_name).map_err(|e| fail(w, e))?), false),
         };
-        // Only `#!python` scripts change; everything else is written as it
-        // is, with the hash already checked against RECORD.
-        let exec = *executable || is_script;
-        if is_script && bytes.starts_with(b"#!python") {
-            let rest = bytes
-                .iter()
-                .position(|b| *b == b'\n')
-                .map(|i| &bytes[i + 1..])
-                .unwrap_or_default();
-            let mut content = format!("#!{python}\n").into_bytes();
-            content.extend_from_slice(rest);
-            sink.write(&destination, &content, exec).map_err(|e| fail(w, e))?;
-            record_rows.push((destination, record_hash(&content), content.len()));
-        } else {
-            // One hash pass per file: RECORD's check gave the digest the
-            // artifact cache names the file by.
-            sink.write_hashed(&destination, bytes, exec, &digests[member])
-                .map_err(|e| fail(w, e))?;
-            record_rows.push((destination, hash.clone(), bytes.len()));
+        if is_script && member.size > SCRIPT_LIMIT {
+            return Err(fail(
+                w,
+                format!(
+                    "script '{member_name}' holds {} bytes, more than the {SCRIPT_LIMIT} forge rewrites",
+                    member.size
+                ),
+            ));
+        }
+        planned.push(Planned {
+            member,
+            destination,
+            is_script,
+            expected,
+        });
+    }
+
+    for path in recorded.keys() {
+        if !files.contains_key(path.as_str()) && *path != record_name {
+            return Err(fail(
+                w,
+                format!("'{path}' is listed in RECORD but missing from the wheel"),
+            ));
         }
     }
 
-    if let Some((text, _, _)) = members.get(&format!("{dist_info}/entry_points.txt")) {
-        for (script, module, attr) in entry_points(&String::from_utf8_lossy(text)) {
+    // Read, check and write, on every core for large wheels.
+    let workers = if planned.len() > 256 {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .min(8)
+    } else {
+        1
+    };
+    let results: Vec<Result<Vec<RecordRow>, InstallError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|worker| {
+                let (archive, planned) = (&archive, &planned);
+                scope.spawn(move || {
+                    let mut whole = WholeReader::default();
+                    planned
+                        .iter()
+                        .skip(worker)
+                        .step_by(workers)
+                        .map(|plan| install_member(archive, plan, &mut whole, python, sink).map_err(|e| fail(w, e)))
+                        .collect()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(fail(w, "an installer thread panicked")))
+            })
+            .collect()
+    });
+    let mut record_rows: Vec<RecordRow> = Vec::with_capacity(planned.len() + 4);
+    for rows in results {
+        record_rows.extend(rows?);
+    }
+
+    if let Some(text) = entry_points_text {
+        for (script, module, attr) in entry_points(&text) {
             if script.contains('/') || script.is_empty() {
                 return Err(fail(w, format!("entry point name '{script}' is not a file name")));
             }
             let content = entry_point_script(python, &module, &attr);
             let path = layout.scripts.join(&script);
-            sink.write(&path, content.as_bytes(), true).map_err(|e| fail(w, e))?;
-            record_rows.push((path, record_hash(content.as_bytes()), content.len()));
+            sink.write(&path, content.as_bytes(), true, None)
+                .map_err(|e| fail(w, e))?;
+            record_rows.push((path, record_hash(content.as_bytes()), content.len() as u64));
         }
     }
 
     let info_dir = root.join(&dist_info);
     for (extra, content) in [("INSTALLER", "forge\n"), ("REQUESTED", "")] {
         let path = info_dir.join(extra);
-        sink.write(&path, content.as_bytes(), false).map_err(|e| fail(w, e))?;
-        record_rows.push((path, record_hash(content.as_bytes()), content.len()));
+        sink.write(&path, content.as_bytes(), false, None)
+            .map_err(|e| fail(w, e))?;
+        record_rows.push((path, record_hash(content.as_bytes()), content.len() as u64));
     }
     // RECORD lists paths relative to the site-packages directory.
     let mut lines: Vec<String> = record_rows
@@ -446,7 +580,7 @@ pub fn install_wheel_into(
     lines.push(format!("{},,", csv_quote(&format!("{dist_info}/RECORD"))));
     lines.sort();
     let record_path = info_dir.join("RECORD");
-    sink.write(&record_path, (lines.join("\n") + "\n").as_bytes(), false)
+    sink.write(&record_path, (lines.join("\n") + "\n").as_bytes(), false, None)
         .map_err(|e| fail(w, e))?;
     Ok(Installed {
         name,
@@ -456,54 +590,94 @@ pub fn install_wheel_into(
     })
 }
 
-/// A member read from a wheel, with its RECORD-style hash.
-struct Member {
-    name: String,
-    bytes: Vec<u8>,
-    executable: bool,
-    hash: String,
-    /// Its SHA-256, lowercase hex.
-    sha256: String,
+/// A row of the RECORD written: path, hash, size.
+type RecordRow = (PathBuf, String, u64);
+
+/// Reads one member, checks it and writes it: whole when it is small, so
+/// it is hashed once from memory; streamed otherwise.
+fn install_member(
+    archive: &WheelZip,
+    plan: &Planned<'_>,
+    whole: &mut WholeReader,
+    python: &str,
+    sink: &dyn Sink,
+) -> Result<RecordRow, String> {
+    let member = plan.member;
+    let name = &member.name;
+    let exec = member.executable || plan.is_script;
+    let signature = plan.expected.hash.is_empty();
+    if member.size <= crate::wheel_zip::WHOLE_MEMBER_LIMIT || plan.is_script {
+        let bytes = archive
+            .read_whole(member, whole)
+            .map_err(|e| format!("cannot read '{name}': {e}"))?;
+        let digest: [u8; 32] = Sha256::digest(&bytes).into();
+        if !signature {
+            plan.expected.check(&digest, bytes.len() as u64)?;
+        }
+        // Only `#!python` scripts change; everything else is written as it
+        // is, with the hash already checked against RECORD.
+        if plan.is_script && bytes.starts_with(b"#!python") {
+            let rest = bytes
+                .iter()
+                .position(|b| *b == b'\n')
+                .map(|i| &bytes[i + 1..])
+                .unwrap_or_default();
+            let mut content = format!("#!{python}\n").into_bytes();
+            content.extend_from_slice(rest);
+            sink.write(&plan.destination, &content, exec, None)?;
+            return Ok((plan.destination.clone(), record_hash(&content), content.len() as u64));
+        }
+        // One hash pass per file: RECORD's check gave the digest the
+        // artifact cache names the file by.
+        sink.write(&plan.destination, &bytes, exec, Some(&hex(&digest)))?;
+        return Ok((plan.destination.clone(), record_hash_of(&digest), bytes.len() as u64));
+    }
+    let stream = archive
+        .stream(member)
+        .map_err(|e| format!("cannot read '{name}': {e}"))?;
+    let mut content = StreamedFile {
+        stream,
+        expected: &plan.expected,
+    };
+    sink.write_stream(&plan.destination, &mut content, exec)?;
+    Ok((plan.destination.clone(), plan.expected.hash.clone(), member.size))
 }
 
-/// Reads and hashes the members `worker`, `worker + workers`, ... of the
-/// wheel at `path`, each reader with its own handle on the file.
-fn read_members(path: &Path, w: &str, worker: usize, workers: usize) -> Result<Vec<Member>, InstallError> {
-    let file = fs::File::open(path).map_err(|e| fail(w, e))?;
-    let mut archive = zip::ZipArchive::new(file).map_err(|e| fail(w, format!("not a zip archive: {e}")))?;
-    let mut out = Vec::new();
-    for i in (worker..archive.len()).step_by(workers) {
-        let mut member = archive.by_index(i).map_err(|e| fail(w, e))?;
-        let name = member
-            .name()
-            .map_err(|e| fail(w, format!("unreadable member name: {e}")))?
-            .to_string();
-        if member.is_dir() {
-            member_path(name.trim_end_matches('/')).map_err(|e| fail(w, e))?;
-            continue;
-        }
-        member_path(&name).map_err(|e| fail(w, e))?;
-        let mode = member.unix_mode().unwrap_or(0o644);
-        if mode & 0o170000 == 0o120000 {
-            return Err(fail(
-                w,
-                format!("member '{name}' is a symlink; wheels may not hold symlinks"),
-            ));
-        }
-        let mut bytes = Vec::with_capacity(member.size() as usize);
-        member
-            .read_to_end(&mut bytes)
-            .map_err(|e| fail(w, format!("cannot read '{name}': {e}")))?;
-        let digest = Sha256::digest(&bytes);
-        out.push(Member {
-            name,
-            bytes,
-            executable: mode & 0o111 != 0,
-            hash: record_hash_of(&digest),
-            sha256: hex(&digest),
-        });
+/// The `.dist-info` directory must be the wheel's own: its project name
+/// and version, normalized, are the file name's.
+fn check_dist_info_name(dist_info: &str, name: &str, version: &str) -> Result<(), String> {
+    let stem = dist_info.trim_end_matches(".dist-info");
+    let matches = stem.rsplit_once('-').is_some_and(|(project, dir_version)| {
+        crate::names::normalize(project) == crate::names::normalize(name)
+            && match (dir_version.parse::<Version>(), version.parse::<Version>()) {
+                (Ok(a), Ok(b)) => a == b,
+                _ => dir_version == version,
+            }
+    });
+    if matches {
+        Ok(())
+    } else {
+        Err(format!(
+            "{dist_info} is not the metadata of {name} {version} (the file name's project and version)"
+        ))
     }
-    Ok(out)
+}
+
+/// PEP 427: installers refuse a `Wheel-Version` major they do not know.
+fn check_wheel_version(wheel_meta: &str) -> Result<(), String> {
+    let value = wheel_meta
+        .lines()
+        .find_map(|l| {
+            let (key, value) = l.split_once(':')?;
+            key.trim().eq_ignore_ascii_case("Wheel-Version").then(|| value.trim())
+        })
+        .ok_or("there is no Wheel-Version")?;
+    match value.split('.').next().map(str::parse::<u32>) {
+        Some(Ok(1)) => Ok(()),
+        _ => Err(format!(
+            "Wheel-Version {value} is not supported (forge installs Wheel-Version 1.x, as PEP 427 says installers must)"
+        )),
+    }
 }
 
 /// `path` relative to `base`, with `..` where it lies outside.
@@ -557,6 +731,8 @@ mod tests {
         zip.finish().unwrap();
         path
     }
+
+    const WHEEL: &[u8] = b"Wheel-Version: 1.0\nRoot-Is-Purelib: true\n";
 
     fn layout(root: &Path) -> Layout {
         let site = root.join("lib/python3.11/site-packages");
@@ -622,14 +798,19 @@ mod tests {
     #[test]
     fn refuses_tampered_missing_extra_and_escaping_members() {
         let dir = tempfile::tempdir().unwrap();
-        let base: &[(&str, &[u8])] = &[
-            ("demo/__init__.py", b"X = 1\n"),
-            ("demo-1.0.dist-info/WHEEL", b"Root-Is-Purelib: true\n"),
-        ];
+        let base: &[(&str, &[u8])] = &[("demo/__init__.py", b"X = 1\n"), ("demo-1.0.dist-info/WHEEL", WHEEL)];
         let wheel = make_wheel(dir.path(), base, Some("demo/__init__.py"));
         let err = install_wheel(&wheel, &layout(&dir.path().join("r1")), "/p").unwrap_err();
         assert!(err.0.contains("'demo/__init__.py' does not match RECORD"), "{err}");
-        assert!(!dir.path().join("r1").exists(), "nothing written");
+        let site = dir.path().join("r1/lib/python3.11/site-packages");
+        assert!(
+            !site.join("demo/__init__.py").exists(),
+            "the tampered member is not written"
+        );
+        assert!(
+            !site.join("demo-1.0.dist-info/RECORD").exists(),
+            "no RECORD for a failed install"
+        );
 
         // A member not in RECORD.
         let path = dir.path().join("demo-1.0-py3-none-any.whl");
@@ -637,8 +818,18 @@ mod tests {
         let options = zip::write::SimpleFileOptions::default();
         zip.start_file("demo/extra.py", options).unwrap();
         zip.write_all(b"x").unwrap();
+        zip.start_file("demo-1.0.dist-info/WHEEL", options).unwrap();
+        zip.write_all(WHEEL).unwrap();
         zip.start_file("demo-1.0.dist-info/RECORD", options).unwrap();
-        zip.write_all(b"demo/missing.py,sha256=abc,1\n").unwrap();
+        zip.write_all(
+            format!(
+                "demo/missing.py,sha256=abc,1\ndemo-1.0.dist-info/WHEEL,{},{}\n",
+                record_hash(WHEEL),
+                WHEEL.len()
+            )
+            .as_bytes(),
+        )
+        .unwrap();
         zip.finish().unwrap();
         let err = install_wheel(&path, &layout(&dir.path().join("r2")), "/p").unwrap_err();
         assert!(err.0.contains("'demo/extra.py' is not listed in RECORD"), "{err}");
@@ -650,5 +841,139 @@ mod tests {
         let err = install_wheel(&path, &layout(&dir.path().join("r3")), "/p").unwrap_err();
         assert!(err.0.contains("would be written outside the target"), "{err}");
         assert!(!dir.path().join("escape.py").exists());
+    }
+
+    /// Replaces the `occurrence`-th (0-based) appearance of `from` in the
+    /// file with `to` (same length): a zip's names appear once in the
+    /// local header and once in the central directory.
+    fn patch(path: &Path, from: &[u8], to: &[u8], occurrence: usize) {
+        assert_eq!(from.len(), to.len());
+        let mut bytes = fs::read(path).unwrap();
+        let at = (0..bytes.len() - from.len())
+            .filter(|&i| bytes[i..i + from.len()] == *from)
+            .nth(occurrence)
+            .expect("the bytes to patch");
+        bytes[at..at + to.len()].copy_from_slice(to);
+        fs::write(path, bytes).unwrap();
+    }
+
+    /// Sets the uncompressed size the central directory declares for
+    /// `name`.
+    fn patch_declared_size(path: &Path, name: &str, size: u32) {
+        let mut bytes = fs::read(path).unwrap();
+        let at = (0..bytes.len() - 46 - name.len())
+            .find(|&i| bytes[i..i + 4] == *b"PK\x01\x02" && bytes[i + 46..i + 46 + name.len()] == *name.as_bytes())
+            .expect("the central directory entry");
+        bytes[at + 24..at + 28].copy_from_slice(&size.to_le_bytes());
+        fs::write(path, bytes).unwrap();
+    }
+
+    fn site(root: &Path) -> PathBuf {
+        root.join("lib/python3.11/site-packages")
+    }
+
+    #[test]
+    fn large_members_are_streamed_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        // Larger than what is read whole, and not all alike.
+        let big: Vec<u8> = (0..(crate::wheel_zip::WHOLE_MEMBER_LIMIT as usize + 12345))
+            .map(|i| (i % 251) as u8 ^ (i >> 16) as u8)
+            .collect();
+        let files: &[(&str, &[u8])] = &[("demo/big.bin", &big), ("demo-1.0.dist-info/WHEEL", WHEEL)];
+        let wheel = make_wheel(dir.path(), files, None);
+        let root = dir.path().join("ok");
+        install_wheel(&wheel, &layout(&root), "/p").unwrap();
+        assert!(fs::read(site(&root).join("demo/big.bin")).unwrap() == big);
+        let record = fs::read_to_string(site(&root).join("demo-1.0.dist-info/RECORD")).unwrap();
+        assert!(
+            record.contains(&format!("demo/big.bin,{},{}", record_hash(&big), big.len())),
+            "{record}"
+        );
+
+        let wheel = make_wheel(dir.path(), files, Some("demo/big.bin"));
+        let root = dir.path().join("tampered");
+        let err = install_wheel(&wheel, &layout(&root), "/p").unwrap_err();
+        assert!(err.0.contains("'demo/big.bin' does not match RECORD"), "{err}");
+        let left = fs::read_dir(site(&root).join("demo")).map(|d| d.count()).unwrap_or(0);
+        assert_eq!(left, 0, "no file or partial file is left");
+    }
+
+    #[test]
+    fn refuses_archives_that_tools_would_read_differently() {
+        let dir = tempfile::tempdir().unwrap();
+        let files: &[(&str, &[u8])] = &[
+            ("demo/a.py", b"A = 1\n"),
+            ("demo/b.py", b"B = 2\n"),
+            ("demo-1.0.dist-info/WHEEL", WHEEL),
+        ];
+        // Two central-directory entries with one name.
+        let wheel = make_wheel(dir.path(), files, None);
+        patch(&wheel, b"demo/b.py", b"demo/a.py", 1);
+        let err = install_wheel(&wheel, &layout(&dir.path().join("r1")), "/p").unwrap_err();
+        assert!(err.0.contains("appears twice"), "{err}");
+
+        // A local header that names another file than the directory does.
+        let wheel = make_wheel(dir.path(), files, None);
+        patch(&wheel, b"demo/b.py", b"demo/c.py", 0);
+        let err = install_wheel(&wheel, &layout(&dir.path().join("r2")), "/p").unwrap_err();
+        assert!(
+            err.0
+                .contains("cannot read 'demo/b.py': its local header names another file"),
+            "{err}"
+        );
+
+        // Sizes that lie, both ways.
+        let wheel = make_wheel(dir.path(), files, None);
+        patch_declared_size(&wheel, "demo/a.py", 3);
+        let err = install_wheel(&wheel, &layout(&dir.path().join("r3")), "/p").unwrap_err();
+        assert!(
+            err.0
+                .contains("cannot read 'demo/a.py': it inflates to more than the 3 bytes it claims"),
+            "{err}"
+        );
+        let wheel = make_wheel(dir.path(), files, None);
+        patch_declared_size(&wheel, "demo/a.py", 4_000_000);
+        let err = install_wheel(&wheel, &layout(&dir.path().join("r4")), "/p").unwrap_err();
+        assert!(err.0.contains("more than deflate can expand"), "{err}");
+    }
+
+    #[test]
+    fn refuses_unknown_wheel_versions_and_foreign_metadata() {
+        let dir = tempfile::tempdir().unwrap();
+        let wheel = make_wheel(
+            dir.path(),
+            &[(
+                "demo-1.0.dist-info/WHEEL",
+                b"Wheel-Version: 9.0\nRoot-Is-Purelib: true\n",
+            )],
+            None,
+        );
+        let err = install_wheel(&wheel, &layout(&dir.path().join("r1")), "/p").unwrap_err();
+        assert!(err.0.contains("Wheel-Version 9.0 is not supported"), "{err}");
+
+        let wheel = make_wheel(
+            dir.path(),
+            &[("demo-1.0.dist-info/WHEEL", b"Root-Is-Purelib: true\n")],
+            None,
+        );
+        let err = install_wheel(&wheel, &layout(&dir.path().join("r2")), "/p").unwrap_err();
+        assert!(err.0.contains("there is no Wheel-Version"), "{err}");
+
+        // The metadata of another project, in demo's wheel.
+        let path = dir.path().join("demo-1.0-py3-none-any.whl");
+        let mut zip = zip::ZipWriter::new(fs::File::create(&path).unwrap());
+        let options = zip::write::SimpleFileOptions::default();
+        zip.start_file("other-1.0.dist-info/WHEEL", options).unwrap();
+        zip.write_all(WHEEL).unwrap();
+        zip.finish().unwrap();
+        let err = install_wheel(&path, &layout(&dir.path().join("r3")), "/p").unwrap_err();
+        assert!(
+            err.0.contains("other-1.0.dist-info is not the metadata of demo 1.0"),
+            "{err}"
+        );
+
+        // Names and versions compare normalized.
+        assert!(check_dist_info_name("Demo_Pkg-1.0.0.dist-info", "demo.pkg", "1.0").is_ok());
+        assert!(check_dist_info_name("demo_pkg-1.1.dist-info", "demo-pkg", "1.0").is_err());
     }
 }

@@ -11,5 +11,6 @@ pub mod install;
 pub mod lockfile;
 pub mod names;
 pub mod tags;
+pub mod wheel_zip;
 
 pub use pep440_rs::{Version, VersionSpecifiers};

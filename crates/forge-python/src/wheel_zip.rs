@@ -1,0 +1,303 @@
+//! A wheel's zip archive, read for installing: the central directory once,
+//! then each member with positioned reads on one shared file, so any
+//! number of threads read members at once without seeking.
+//!
+//! Small members are inflated whole with libdeflate (their sizes are known
+//! from the central directory; about twice as fast as a streaming
+//! inflate); large ones are streamed in bounded memory. Either way a
+//! member must inflate to exactly its declared size and CRC-32, and its
+//! local header must be there and carry the central directory's name
+//! (archives whose two names differ show different files to different
+//! tools). Names that appear twice are refused when the archive is opened.
+
+use std::fs;
+use std::io::{self, Read};
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
+/// The largest member inflated whole in memory; larger ones are streamed.
+pub const WHOLE_MEMBER_LIMIT: u64 = 8 << 20;
+
+/// Deflate cannot expand by more than about 1032:1; a member that claims
+/// more is lying about its size.
+const MAX_DEFLATE_RATIO: u64 = 1032;
+
+/// An opened wheel.
+pub struct WheelZip {
+    file: fs::File,
+    file_size: u64,
+    members: Vec<Member>,
+}
+
+/// One entry of the central directory.
+pub struct Member {
+    /// Its name, as the central directory gives it.
+    pub name: String,
+    name_raw: Vec<u8>,
+    /// A directory entry (no content).
+    pub is_dir: bool,
+    /// Its Unix mode has an execute bit.
+    pub executable: bool,
+    /// Its uncompressed size, as declared.
+    pub size: u64,
+    packed: u64,
+    deflated: bool,
+    crc: u32,
+    header_start: u64,
+}
+
+impl WheelZip {
+    /// Reads the central directory of the wheel at `path`. Refuses
+    /// duplicate names, symlinks, encryption and methods other than store
+    /// and deflate (the only ones PEP 427 wheels use).
+    pub fn open(path: &Path) -> Result<WheelZip, String> {
+        let file = fs::File::open(path).map_err(|e| e.to_string())?;
+        let file_size = file.metadata().map_err(|e| e.to_string())?.len();
+        let directory = io::BufReader::new(file.try_clone().map_err(|e| e.to_string())?);
+        let archive = zip::ZipArchive::new(directory).map_err(|e| format!("not a zip archive: {e}"))?;
+        if archive.has_duplicate_names() {
+            return Err(
+                "a member name appears twice in the archive (tools would disagree on which copy is installed)".into(),
+            );
+        }
+        let mut members = Vec::with_capacity(archive.len());
+        for i in 0..archive.len() {
+            let entry = archive.by_index_data(i).map_err(|e| e.to_string())?;
+            let name = entry
+                .name()
+                .map_err(|e| format!("unreadable member name: {e}"))?
+                .to_string();
+            let mode = entry.unix_mode().unwrap_or(0o644);
+            if mode & 0o170000 == 0o120000 {
+                return Err(format!("member '{name}' is a symlink; wheels may not hold symlinks"));
+            }
+            if entry.encrypted() {
+                return Err(format!("member '{name}' is encrypted"));
+            }
+            let deflated = match entry.compression() {
+                zip::CompressionMethod::Stored => false,
+                zip::CompressionMethod::Deflated => true,
+                other => {
+                    return Err(format!(
+                        "member '{name}' uses compression method {other:?}; wheels use deflate or store"
+                    ));
+                }
+            };
+            members.push(Member {
+                is_dir: entry.is_dir(),
+                executable: mode & 0o111 != 0,
+                size: entry.size(),
+                packed: entry.compressed_size(),
+                deflated,
+                crc: entry.crc32(),
+                header_start: entry.header_start(),
+                name_raw: entry.name_raw().to_vec(),
+                name,
+            });
+        }
+        Ok(WheelZip {
+            file,
+            file_size,
+            members,
+        })
+    }
+
+    /// The entries, in central-directory order.
+    pub fn members(&self) -> &[Member] {
+        &self.members
+    }
+
+    /// The member named `name`, if any.
+    pub fn member(&self, name: &str) -> Option<&Member> {
+        self.members.iter().find(|m| m.name == name)
+    }
+
+    /// Where `member`'s compressed data lies, checked against its local
+    /// header and the file's size.
+    fn data_range(&self, member: &Member) -> Result<(u64, u64), String> {
+        const FIXED: usize = 30;
+        let mut header = vec![0u8; FIXED + member.name_raw.len()];
+        self.file
+            .read_exact_at(&mut header, member.header_start)
+            .map_err(|e| format!("its local header cannot be read: {e}"))?;
+        if header[..4] != *b"PK\x03\x04" {
+            return Err("its local header is missing".into());
+        }
+        let name_len = u16::from_le_bytes([header[26], header[27]]) as usize;
+        let extra_len = u64::from(u16::from_le_bytes([header[28], header[29]]));
+        if name_len != member.name_raw.len() || header[FIXED..] != *member.name_raw {
+            return Err("its local header names another file".into());
+        }
+        let start = member.header_start + (FIXED + name_len) as u64 + extra_len;
+        if start.checked_add(member.packed).is_none_or(|end| end > self.file_size) {
+            return Err(format!(
+                "its {} compressed bytes run past the end of the file",
+                member.packed
+            ));
+        }
+        if member.deflated && member.size > member.packed.saturating_mul(MAX_DEFLATE_RATIO).saturating_add(64) {
+            return Err(format!(
+                "it claims {} bytes from {} compressed, more than deflate can expand",
+                member.size, member.packed
+            ));
+        }
+        if !member.deflated && member.size != member.packed {
+            return Err(format!(
+                "it is stored with {} bytes but claims {}",
+                member.packed, member.size
+            ));
+        }
+        Ok((start, member.packed))
+    }
+
+    /// The content of a member of at most [`WHOLE_MEMBER_LIMIT`] bytes.
+    /// `reader` keeps the inflater and buffer between calls.
+    pub fn read_whole(&self, member: &Member, reader: &mut WholeReader) -> Result<Vec<u8>, String> {
+        if member.size > WHOLE_MEMBER_LIMIT {
+            return Err(format!(
+                "it holds {} bytes, more than the {WHOLE_MEMBER_LIMIT} read into memory",
+                member.size
+            ));
+        }
+        let (start, packed) = self.data_range(member)?;
+        let mut compressed = std::mem::take(&mut reader.compressed);
+        compressed.clear();
+        compressed.resize(packed as usize, 0);
+        self.file
+            .read_exact_at(&mut compressed, start)
+            .map_err(|e| e.to_string())?;
+        let bytes = if member.deflated {
+            let mut inflated = vec![0u8; member.size as usize];
+            let written = reader
+                .inflater
+                .deflate_decompress(&compressed, &mut inflated)
+                .map_err(|e| match e {
+                    libdeflater::DecompressionError::InsufficientSpace => {
+                        format!("it inflates to more than the {} bytes it claims", member.size)
+                    }
+                    libdeflater::DecompressionError::BadData => "its deflate data is corrupt".to_string(),
+                })?;
+            reader.compressed = compressed;
+            if written as u64 != member.size {
+                return Err(format!("it inflates to {written} bytes but claims {}", member.size));
+            }
+            inflated
+        } else {
+            compressed
+        };
+        if libdeflater::crc32(&bytes) != member.crc {
+            return Err("its CRC-32 does not match the archive's".into());
+        }
+        Ok(bytes)
+    }
+
+    /// The content of a member of any size, streamed; see [`MemberStream`].
+    pub fn stream<'z>(&'z self, member: &'z Member) -> Result<MemberStream<'z>, String> {
+        let (start, packed) = self.data_range(member)?;
+        let raw = Section {
+            file: &self.file,
+            position: start,
+            end: start + packed,
+        };
+        let inner: Box<dyn Read + 'z> = if member.deflated {
+            Box::new(flate2::read::DeflateDecoder::new(raw))
+        } else {
+            Box::new(io::BufReader::with_capacity(64 << 10, raw))
+        };
+        Ok(MemberStream {
+            member,
+            inner,
+            read: 0,
+            crc: libdeflater::Crc::new(),
+            sha256: Sha256::new(),
+        })
+    }
+}
+
+/// The inflater and buffer that [`WheelZip::read_whole`] reuses.
+pub struct WholeReader {
+    inflater: libdeflater::Decompressor,
+    compressed: Vec<u8>,
+}
+
+impl Default for WholeReader {
+    fn default() -> Self {
+        WholeReader {
+            inflater: libdeflater::Decompressor::new(),
+            compressed: Vec::new(),
+        }
+    }
+}
+
+/// A byte range of the file, read with positioned reads.
+struct Section<'f> {
+    file: &'f fs::File,
+    position: u64,
+    end: u64,
+}
+
+impl Read for Section<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let want = (self.end - self.position).min(buf.len() as u64) as usize;
+        if want == 0 {
+            return Ok(0);
+        }
+        let n = self.file.read_at(&mut buf[..want], self.position)?;
+        if n == 0 {
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the wheel ends early"));
+        }
+        self.position += n as u64;
+        Ok(n)
+    }
+}
+
+/// A member's content as it inflates, hashed on the way (SHA-256 and
+/// CRC-32). Reading past the declared size is an error, so a lying member
+/// cannot fill a disk; [`MemberStream::finish`] checks the rest.
+pub struct MemberStream<'z> {
+    member: &'z Member,
+    inner: Box<dyn Read + 'z>,
+    read: u64,
+    crc: libdeflater::Crc,
+    sha256: Sha256,
+}
+
+impl Read for MemberStream<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        if self.read > self.member.size {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("it inflates to more than the {} bytes it claims", self.member.size),
+            ));
+        }
+        self.crc.update(&buf[..n]);
+        self.sha256.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+impl MemberStream<'_> {
+    /// How many bytes were read so far.
+    pub fn bytes_read(&self) -> u64 {
+        self.read
+    }
+
+    /// Once read to the end: its SHA-256, if it had its declared size and
+    /// CRC-32.
+    pub fn finish(&mut self) -> Result<[u8; 32], String> {
+        if self.read != self.member.size {
+            return Err(format!(
+                "it inflates to {} bytes but claims {}",
+                self.read, self.member.size
+            ));
+        }
+        if self.crc.sum() != self.member.crc {
+            return Err("its CRC-32 does not match the archive's".into());
+        }
+        Ok(std::mem::take(&mut self.sha256).finalize().into())
+    }
+}
