@@ -77,8 +77,22 @@ CONF
 "$FORGE" -C "$work/project" --cache-dir "$work/cache" import python "$list" 2>/dev/null
 "$FORGE" -C "$work/project" --cache-dir "$work/cache" fetch python.bst 2>/dev/null
 
-t0=$(now); "$FORGE" -C "$work/project" --cache-dir "$work/cache" build python.bst 2>/dev/null; t1=$(now)
-forge_cold=$(secs "$t0" "$t1")
+# Cold runs are repeated (RUNS, default 3) and the medians compared: the
+# machines are shared and one run can be 20 % off. Each forge run starts
+# from a cache holding only the fetched sources; each uv run (below) from
+# an empty cache.
+RUNS=${RUNS:-3}
+median_of() { sort -n | awk '{ t[NR] = $1 } END { print t[int((NR + 1) / 2)] }'; }
+: > "$work/forge-cold-times"
+i=0
+while [ "$i" -lt "$RUNS" ]; do
+  rm -rf "$work/cold" && mkdir "$work/cold" && cp -a "$work/cache/sources" "$work/cold/"
+  t0=$(now); "$FORGE" -C "$work/project" --cache-dir "$work/cold" build python.bst 2>/dev/null; t1=$(now)
+  secs "$t0" "$t1" >> "$work/forge-cold-times"; echo >> "$work/forge-cold-times"
+  i=$((i + 1))
+done
+forge_cold=$(median_of < "$work/forge-cold-times")
+"$FORGE" -C "$work/project" --cache-dir "$work/cache" build python.bst 2>/dev/null
 "$FORGE" -C "$work/project" --cache-dir "$work/cache" checkout python.bst "$work/forge-first" --hardlinks
 t0=$(now); "$FORGE" -C "$work/project" --cache-dir "$work/cache" checkout python.bst "$work/forge-tree" --hardlinks; t1=$(now)
 forge_checkout=$(secs "$t0" "$t1")
@@ -92,8 +106,15 @@ t1=$(now)
 pip_s=$(secs "$t0" "$t1")
 
 if command -v "$UV" > /dev/null 2>&1; then
-  t0=$(now); "$UV" pip install -q --offline --no-deps --no-index --find-links "$wheels" --cache-dir "$work/uv-cache" --target "$work/uv-cold" -r "$list"; t1=$(now)
-  uv_cold=$(secs "$t0" "$t1")
+  : > "$work/uv-cold-times"
+  i=0
+  while [ "$i" -lt "$RUNS" ]; do
+    rm -rf "$work/uv-cache" "$work/uv-cold"
+    t0=$(now); "$UV" pip install -q --offline --no-deps --no-index --find-links "$wheels" --cache-dir "$work/uv-cache" --target "$work/uv-cold" -r "$list"; t1=$(now)
+    secs "$t0" "$t1" >> "$work/uv-cold-times"; echo >> "$work/uv-cold-times"
+    i=$((i + 1))
+  done
+  uv_cold=$(median_of < "$work/uv-cold-times")
   t0=$(now); "$UV" pip install -q --offline --no-deps --no-index --find-links "$wheels" --cache-dir "$work/uv-cache" --target "$work/uv-warm" -r "$list"; t1=$(now)
   uv_warm=$(secs "$t0" "$t1")
 else
@@ -117,15 +138,22 @@ if [ -n "$CASD" ] && [ -x "$CASD" ]; then
   push_first=$(secs "$t0" "$t1")
   t0=$(now); remote --cache-dir "$work/cache" artifact push --deps all python.bst; t1=$(now)
   push_again=$(secs "$t0" "$t1")
-  t0=$(now)
-  remote --cache-dir "$work/cache2" artifact pull --deps all python.bst
-  remote --cache-dir "$work/cache2" checkout python.bst "$work/pulled-tree" --hardlinks
-  t1=$(now)
-  pull_checkout=$(secs "$t0" "$t1")
+  : > "$work/pull-times"
+  i=0
+  while [ "$i" -lt "$RUNS" ]; do
+    rm -rf "$work/cache2" "$work/pulled-tree"
+    t0=$(now)
+    remote --cache-dir "$work/cache2" artifact pull --deps all python.bst
+    remote --cache-dir "$work/cache2" checkout python.bst "$work/pulled-tree" --hardlinks
+    t1=$(now)
+    secs "$t0" "$t1" >> "$work/pull-times"; echo >> "$work/pull-times"
+    i=$((i + 1))
+  done
+  pull_checkout=$(median_of < "$work/pull-times")
   diff -r "$work/forge-tree" "$work/pulled-tree" > /dev/null || { echo "python.sh: the pulled tree differs" >&2; exit 1; }
 fi
 
 files=$(find "$work/forge-tree" -type f | wc -l)
-echo "| 89 wheels ($files files) | forge build cold $forge_cold s | pip $pip_s s | uv cold $uv_cold s, warm $uv_warm s |"
+echo "| 89 wheels ($files files) | forge build cold $forge_cold s | pip $pip_s s | uv cold $uv_cold s, warm $uv_warm s | uv cold / forge $(awk -v u="$uv_cold" -v f="$forge_cold" 'BEGIN { if (u ~ /^[0-9.]+$/) printf "%.2f", u / f; else print "—" }') |"
 echo "| checkout of the cached artifacts | forge $forge_checkout s | cp -al $cpal s | |"
-echo "| through casd on loopback | push $push_first s, again $push_again s | pull + checkout from an empty cache $pull_checkout s | uv cold $uv_cold s |"
+echo "| through casd on loopback | push $push_first s, again $push_again s | pull + checkout from an empty cache $pull_checkout s | uv cold $uv_cold s | uv cold / pull $(awk -v u="$uv_cold" -v f="$pull_checkout" 'BEGIN { if (u ~ /^[0-9.]+$/ && f ~ /^[0-9.]+$/) printf "%.2f", u / f; else print "—" }') |"
