@@ -337,6 +337,7 @@ pub fn artifact(session: &Session, command: &ArtifactCommand) -> Result<(), Fail
         }
         ArtifactCommand::Push(args) => transfer(session, args, true),
         ArtifactCommand::Pull(args) => transfer(session, args, false),
+        ArtifactCommand::Checkout(args) => checkout(session, args),
         ArtifactCommand::Delete { elements } => {
             let (graph, _) = select(&session.project, elements, DepsSelection::None)?;
             let keys = session.cache_keys(&graph)?;

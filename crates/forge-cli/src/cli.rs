@@ -91,6 +91,7 @@ pub enum Command {
     Build(BuildArgs),
     /// Write the artifact of an element (and what it needs at run time) to a
     /// directory or a tarball.
+    #[command(override_usage = CHECKOUT_USAGE)]
     Checkout(CheckoutArgs),
     /// Run a command (default: an interactive shell) in a sandbox with an
     /// element's runtime closure.
@@ -104,6 +105,16 @@ pub enum Command {
     /// Write pinned elements from another tool's lock file.
     #[command(subcommand)]
     Import(ImportCommand),
+    /// Print a completion script for a shell, made from these definitions:
+    /// `forge completions bash > /etc/bash_completion.d/forge`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print forge's manual page (roff), made from these definitions:
+    /// `forge manual > forge.1; man ./forge.1`.
+    Manual,
 }
 
 /// `forge import ...`.
@@ -197,7 +208,8 @@ pub struct CheckoutArgs {
     /// The element.
     #[arg(value_name = "TARGET")]
     pub target: String,
-    /// The directory to write (created; must be empty if it exists).
+    /// The directory to write (created; must be empty if it exists);
+    /// required unless --tar is given.
     #[arg(value_name = "DIR", required_unless_present = "tar")]
     pub destination: Option<PathBuf>,
     /// Which dependencies to include.
@@ -255,7 +267,15 @@ pub enum ArtifactCommand {
     Push(TransferArgs),
     /// Bring the artifacts of elements from the artifact servers.
     Pull(TransferArgs),
+    /// `forge checkout`, as bst spells it.
+    #[command(
+        override_usage = "forge artifact checkout [OPTIONS] <TARGET> <DIR>\n       forge artifact checkout [OPTIONS] <TARGET> --tar <FILE>"
+    )]
+    Checkout(CheckoutArgs),
 }
+
+const CHECKOUT_USAGE: &str =
+    "forge checkout [OPTIONS] <TARGET> <DIR>\n       forge checkout [OPTIONS] <TARGET> --tar <FILE>";
 
 /// `forge artifact push|pull`.
 #[derive(Args, Debug)]
@@ -287,7 +307,14 @@ pub enum CacheCommand {
 #[derive(Subcommand, Debug)]
 pub enum SourceCommand {
     /// Stage exactly the pinned sources of an element, offline, for review.
+    #[command(
+        override_usage = "forge source checkout [OPTIONS] <ELEMENT> <DIR>\n       forge source checkout [OPTIONS] <ELEMENT> --tar <FILE>"
+    )]
     Checkout(SourceCheckoutArgs),
+    /// `forge fetch`, as bst spells it.
+    Fetch(FetchArgs),
+    /// `forge track`, as bst spells it.
+    Track(TrackArgs),
 }
 
 /// `forge fetch`.
@@ -321,7 +348,8 @@ pub struct SourceCheckoutArgs {
     /// The element.
     #[arg(value_name = "ELEMENT")]
     pub element: String,
-    /// The directory to write (created; must be empty if it exists).
+    /// The directory to write (created; must be empty if it exists);
+    /// required unless --tar is given.
     #[arg(value_name = "DIR", required_unless_present = "tar")]
     pub destination: Option<PathBuf>,
     /// Which dependencies' sources to stage too, one directory each.
@@ -380,15 +408,51 @@ pub struct ShowArgs {
 
 /// Runs the command.
 pub fn run(cli: Cli) -> Result<(), Failure> {
+    // These describe forge itself: no project is loaded.
+    let described = match &cli.command {
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(
+                *shell,
+                &mut <Cli as clap::CommandFactory>::command(),
+                "forge",
+                &mut script,
+            );
+            Some(script)
+        }
+        Command::Manual => {
+            let mut page = Vec::new();
+            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command())
+                .render(&mut page)
+                .map_err(|e| Failure::internal(format!("cannot render the manual: {e}")))?;
+            Some(page)
+        }
+        _ => None,
+    };
+    if let Some(text) = described {
+        return match std::io::Write::write_all(&mut std::io::stdout(), &text) {
+            // `forge manual | head` ends forge quietly, as `show` does.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(141),
+            other => other.map_err(|e| Failure::internal(format!("cannot write to stdout: {e}"))),
+        };
+    }
     let settings = load_settings(&cli.global)?;
     // Commands that fetch may fetch the junctions loading needs.
-    let network = matches!(cli.command, Command::Fetch(_) | Command::Track(_) | Command::Build(_));
+    let network = matches!(
+        cli.command,
+        Command::Fetch(_)
+            | Command::Track(_)
+            | Command::Build(_)
+            | Command::Source(SourceCommand::Fetch(_) | SourceCommand::Track(_))
+    );
     let session = Session::open(&cli.global, settings, registry(), network)?;
     match cli.command {
         Command::Show(args) => show::run(&session, &args),
         Command::Fetch(args) => fetch::run(&session, &args),
         Command::Track(args) => track::run(&session, &args),
         Command::Source(SourceCommand::Checkout(args)) => checkout::run(&session, &args),
+        Command::Source(SourceCommand::Fetch(args)) => fetch::run(&session, &args),
+        Command::Source(SourceCommand::Track(args)) => track::run(&session, &args),
         Command::Build(args) => build::run(&session, &args),
         Command::Checkout(args) => artifacts::checkout(&session, &args),
         Command::Shell(args) => artifacts::shell(&session, &args),
@@ -396,6 +460,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Cache(command) => artifacts::cache(&session, &command),
         Command::Import(ImportCommand::Python(args)) => import::run(&session, &args),
         Command::Import(ImportCommand::Deb(args)) => import::debs(&session, &args),
+        Command::Completions { .. } | Command::Manual => unreachable!("handled before loading"),
     }
 }
 

@@ -261,6 +261,65 @@ fn help_exists_for_every_command() {
     );
 }
 
+#[test]
+fn checkout_usage_says_a_directory_or_a_tarball_is_required() {
+    let p = sample();
+    for command in [&["checkout"][..], &["artifact", "checkout"], &["source", "checkout"]] {
+        let mut args = command.to_vec();
+        args.push("--help");
+        let out = p.forge(&args).ok();
+        assert!(
+            out.contains("<DIR>\n") && out.contains("--tar <FILE>\n") && out.contains("required unless --tar"),
+            "{out}"
+        );
+    }
+    let err = p.forge(&["checkout", "base.bst"]).fails(2);
+    assert!(err.contains("<DIR>"), "{err}");
+}
+
+#[test]
+fn bst_spellings_of_commands_work() {
+    let p = sample();
+    for (bst, forge) in [
+        (&["source", "fetch", "--help"][..], &["fetch", "--help"][..]),
+        (&["source", "track", "--help"], &["track", "--help"]),
+    ] {
+        let a = p.forge(bst).ok();
+        let b = p.forge(forge).ok();
+        // The same options, under another usage line.
+        let options = |help: &str| {
+            help.lines()
+                .filter(|l| l.trim_start().starts_with('-'))
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(options(&a), options(&b), "{a}");
+    }
+    // And they run: fetch of an element with local sources only.
+    p.forge(&["source", "fetch", "base.bst"]).ok();
+}
+
+#[test]
+fn completions_and_the_manual_come_from_the_command_definitions() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = sample();
+    // No project needed: from an empty directory.
+    let bash = p.forge_in(dir.path(), &["completions", "bash"]).ok();
+    assert!(
+        bash.contains("_forge()") && bash.contains("checkout") && bash.contains("--cache-dir"),
+        "{bash}"
+    );
+    let zsh = p.forge_in(dir.path(), &["completions", "zsh"]).ok();
+    assert!(zsh.starts_with("#compdef forge"), "{zsh}");
+    let man = p.forge_in(dir.path(), &["manual"]).ok();
+    assert!(
+        man.contains(".TH forge 1") && man.contains("hermetic build integrator"),
+        "{man}"
+    );
+    let err = p.forge_in(dir.path(), &["completions", "nosuchshell"]).fails(2);
+    assert!(err.contains("bash") && err.contains("zsh"), "{err}");
+}
+
 /// Parsed element files are kept between runs by their text: the second
 /// run reads them back, an edit is seen at once, and a failed load keeps
 /// nothing.
