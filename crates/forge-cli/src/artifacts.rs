@@ -11,7 +11,7 @@ use forge_sandbox::{Mount, SandboxCommand};
 
 use crate::checkout::write_tar;
 use crate::cli::{ArtifactCommand, CacheCommand, CheckoutArgs, DepsSelection, ShellArgs};
-use crate::exit::{ExitClass, Failure};
+use crate::exit::{ExitClass, Failure, printable};
 use crate::session::Session;
 use crate::show::select;
 
@@ -23,28 +23,42 @@ fn build_failure(message: impl Into<String>) -> Failure {
 }
 
 /// The successful artifacts of `elements`, or an error naming the first
-/// that is not built.
+/// that is not built and the command that builds what `target` needs.
 fn artifacts(
     session: &Session,
     cas: &Cas,
     graph: &Graph,
+    target: usize,
     elements: &[usize],
 ) -> Result<Vec<(usize, ArtifactRecord)>, Failure> {
     let keys = session.cache_keys(graph)?;
+    let wanted = &graph.elements[target].name;
     elements
         .iter()
         .map(|&e| {
             let element = &graph.elements[e];
             let name = &element.name;
-            let key = keys.keys[e]
-                .as_deref()
-                .ok_or_else(|| Failure::fetch(format!("{name} has unpinned sources; run `forge track`")))?;
+            let needed = if e == target {
+                String::new()
+            } else {
+                format!(" (needed by {wanted})")
+            };
+            let key = keys.keys[e].as_deref().ok_or_else(|| {
+                Failure::fetch(format!(
+                    "{name}{needed} has unpinned sources; run `{}`",
+                    session.suggest(&format!("track {name}"))
+                ))
+            })?;
             match cas.get_artifact(&element.project.name, &element.normal_name(), key) {
                 Some(r) if r.success => Ok((e, r)),
                 Some(_) => Err(build_failure(format!(
-                    "the build of {name} failed; see `forge artifact log {name}`"
+                    "the build of {name}{needed} failed; see `{}`",
+                    session.suggest(&format!("artifact log {name}"))
                 ))),
-                None => Err(build_failure(format!("{name} is not built; run `forge build {name}`"))),
+                None => Err(build_failure(format!(
+                    "{name}{needed} is not built; run `{}`",
+                    session.suggest(&format!("build {wanted}"))
+                ))),
             }
         })
         .collect()
@@ -169,7 +183,7 @@ pub fn checkout(session: &Session, args: &CheckoutArgs) -> Result<(), Failure> {
     )?;
     let elements = graph.walk(&graph.targets, scope(args.deps));
     let cas = session.cas();
-    let staged = artifacts(session, &cas, &graph, &elements)?;
+    let staged = artifacts(session, &cas, &graph, graph.targets[0], &elements)?;
     let integrate = !args.no_integrate && !args.hardlinks;
     let (target, temporary) = match (&args.destination, &args.tar) {
         (_, Some(_)) => {
@@ -245,7 +259,7 @@ pub fn shell(session: &Session, args: &ShellArgs) -> Result<(), Failure> {
                 .collect::<Vec<_>>();
             let mut seen = HashSet::new();
             let staging: Vec<usize> = staging.into_iter().filter(|e| seen.insert(*e)).collect();
-            let staged = artifacts(session, &cas, &graph, &staging)?;
+            let staged = artifacts(session, &cas, &graph, target, &staging)?;
             stage_and_integrate(&cas, &graph, &staged, &root, StageMode::Copy, true)?;
             let build = workdir.join("build");
             let install = workdir.join("install");
@@ -279,8 +293,30 @@ pub fn shell(session: &Session, args: &ShellArgs) -> Result<(), Failure> {
             cwd = build_root;
         } else {
             let elements = graph.walk(&[target], Scope::Run);
-            let staged = artifacts(session, &cas, &graph, &elements)?;
+            let staged = artifacts(session, &cas, &graph, target, &elements)?;
             stage_and_integrate(&cas, &graph, &staged, &root, StageMode::Copy, true)?;
+        }
+        // bwrap's own message would be `execvp x: No such file or directory`.
+        // (Paths may point into the mounted build directory: only PATH
+        // lookups are checked.)
+        let path = element
+            .environment
+            .get("PATH")
+            .map(String::as_str)
+            .unwrap_or("/usr/bin:/bin");
+        if !argv[0].contains('/') && !forge_sandbox::find_program(&root, path, &argv[0]) {
+            let staged = if args.build {
+                "the build dependencies of"
+            } else {
+                "the runtime closure of"
+            };
+            return Err(build_failure(format!(
+                "{}: not found in {staged} {} (PATH={}); add the element that provides it as a {} dependency",
+                printable(&argv[0]),
+                element.name,
+                printable(path),
+                if args.build { "build" } else { "runtime" }
+            )));
         }
         let sandbox = SandboxCommand {
             root: root.clone(),

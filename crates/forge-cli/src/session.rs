@@ -36,6 +36,8 @@ pub struct Session {
     source_servers: std::sync::OnceLock<Option<crate::remotes::SourceCacheServers>>,
     network_retries: u32,
     network_timeout: u64,
+    /// The `-o NAME VALUE` options given, for commands forge suggests.
+    options: Vec<(String, String)>,
 }
 
 /// `--cache-dir`, `$FORGE_CACHE_DIR`, `$XDG_CACHE_HOME/forge` or
@@ -56,6 +58,17 @@ fn cache_dir(global: &GlobalOptions) -> Result<PathBuf, Failure> {
 }
 
 impl Session {
+    /// A forge command line to suggest: `forge [-o NAME VALUE ...] ARGS`,
+    /// with the options this run was given (names and values quoted for
+    /// the shell where needed).
+    pub fn suggest(&self, args: &str) -> String {
+        let mut line = String::from("forge");
+        for (name, value) in &self.options {
+            line.push_str(&format!(" -o {} {}", shell_word(name), shell_word(value)));
+        }
+        format!("{line} {args}")
+    }
+
     /// Opens the caches for the project `settings` point at and loads it,
     /// reading parsed files from the cache and staging junctions from the
     /// source cache (fetching missing ones when the command may use the
@@ -100,6 +113,7 @@ impl Session {
             user_config: settings.user_config.clone(),
             artifact_servers: std::sync::OnceLock::new(),
             source_servers: std::sync::OnceLock::new(),
+            options: settings.options.clone(),
         })
     }
 
@@ -118,6 +132,7 @@ impl Session {
             network_retries: self.network_retries,
             network_timeout: self.network_timeout,
             user_config: self.user_config.clone(),
+            options: self.options.clone(),
             artifact_servers: std::sync::OnceLock::new(),
             source_servers: std::sync::OnceLock::new(),
         })
@@ -203,5 +218,18 @@ impl Session {
                 (!remotes.is_empty()).then_some(crate::remotes::SourceCacheServers { remotes })
             })
             .as_ref()
+    }
+}
+
+/// `word` as one shell word: as it is when it is plain, else single-quoted.
+fn shell_word(word: &str) -> String {
+    if !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.,:/=+@%".contains(c))
+    {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
     }
 }

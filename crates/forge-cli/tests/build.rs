@@ -136,6 +136,24 @@ fn builds_check_out_and_rebuild_nothing() {
 }
 
 #[test]
+fn the_not_built_hint_builds_the_target_with_the_same_options() {
+    let p = hello_project();
+    p.write(
+        "project.conf",
+        &format!("{CONF}options:\n  flavour:\n    type: enum\n    description: a flavour\n    values: [plain, spicy]\n    default: plain\n"),
+    );
+    p.forge(&["-o", "flavour", "spicy", "build", "base.bst"]).ok();
+    let out = p.outside().join("out");
+    let err = p
+        .forge(&["-o", "flavour", "spicy", "checkout", "app.bst", out.to_str().unwrap()])
+        .fails(5);
+    assert!(
+        err.contains("hello.bst (needed by app.bst) is not built; run `forge -o flavour spicy build app.bst`"),
+        "{err}"
+    );
+}
+
+#[test]
 fn shell_runs_in_the_runtime_closure_and_passes_the_status() {
     let p = hello_project();
     p.forge(&["build", "app.bst"]).ok();
@@ -145,6 +163,12 @@ fn shell_runs_in_the_runtime_closure_and_passes_the_status() {
     let run = p.forge(&["shell", "--build", "hello.bst", "--", "sh", "-c", "pwd; cat greeting"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.stdout, "/buildstream/test/hello.bst\nhello, world\n");
+    // A command the closure lacks is named, with the PATH searched.
+    let err = p.forge(&["shell", "app.bst", "--", "http", "--version"]).fails(5);
+    assert!(
+        err.contains("http: not found in the runtime closure of app.bst (PATH=") && !err.contains("execvp"),
+        "{err}"
+    );
 }
 
 const PROBE: &str = r#"kind: manual
