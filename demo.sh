@@ -10,5 +10,12 @@ if ! command -v bwrap >/dev/null; then
   [ "$(id -u)" = 0 ] || as_root="sudo"
   $as_root apt-get update -qq && DEBIAN_FRONTEND=noninteractive $as_root apt-get install -y -qq bubblewrap
 fi
-cargo run --release -q -- build app.bst image.bst
-cargo run --release -q -- shell app.bst -- hello-forge --details "$@"
+# The first run compiles forge (several minutes on a small machine): cargo
+# shows its progress; later runs start at once.
+forge="${CARGO_TARGET_DIR:-target}/release/forge"
+if [ ! -x "$forge" ]; then
+  echo "demo.sh: compiling forge (release build; the first time only)" >&2
+fi
+cargo build --release --bin forge
+"$forge" build app.bst image.bst
+"$forge" shell app.bst -- hello-forge --details "$@"
