@@ -374,3 +374,34 @@ fn errors_leave_files_as_they_were() {
     assert_eq!(std::fs::read_to_string(p.root.join("elements/e.bst")).unwrap(), text);
     assert!(!p.outside().join("cache").exists(), "show must not create a cache");
 }
+
+#[test]
+fn text_that_is_not_utf8_is_placed_and_explained() {
+    let p = project(CONF)
+        .file("files/a", "a")
+        .file("elements/ok.bst", "kind: stack\n")
+        .build();
+    std::fs::write(
+        p.root.join("elements/latin1.bst"),
+        b"kind: import\ndescription: caf\xe9\nsources:\n- kind: local\n  path: files/a\n",
+    )
+    .unwrap();
+    let err = p.forge(&["show", "latin1.bst"]).fails(3);
+    assert!(
+        err.contains("elements/latin1.bst:2:17: this file is not UTF-8 text (byte 0xe9 here)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("iconv -f latin1") && !err.contains("did you mean"),
+        "{err}"
+    );
+
+    let mut conf = CONF.as_bytes().to_vec();
+    conf.extend_from_slice(b"# \xff\n");
+    std::fs::write(p.root.join("project.conf"), conf).unwrap();
+    let err = p.forge(&["show", "ok.bst"]).fails(3);
+    assert!(
+        err.contains("project.conf:4:3: this file is not UTF-8 text (byte 0xff here)"),
+        "{err}"
+    );
+}

@@ -78,6 +78,35 @@ impl From<YamlError> for LoadError {
     }
 }
 
+/// Reads a project text file (project.conf, an element, an include) that
+/// must be UTF-8. An I/O error is returned as it is, for the caller to
+/// word; text that is not UTF-8 is a [`LoadError`] at the line and column
+/// of the first bad byte (shown as `display`).
+pub fn read_text(path: &std::path::Path, display: &str) -> std::io::Result<Result<String, LoadError>> {
+    let bytes = std::fs::read(path)?;
+    Ok(String::from_utf8(bytes).map_err(|e| {
+        let valid = e.utf8_error().valid_up_to();
+        let bytes = e.as_bytes();
+        let before = std::str::from_utf8(&bytes[..valid]).unwrap_or_default();
+        let line = before.matches('\n').count() + 1;
+        let col = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+        let span = Span {
+            file: display.into(),
+            line: line as u32,
+            col: col as u32,
+            start: valid,
+            end: valid + 1,
+        };
+        LoadError::at(
+            &span,
+            format!("this file is not UTF-8 text (byte 0x{:02x} here)", bytes[valid]),
+        )
+        .with_hint(format!(
+            "BuildStream files are UTF-8; convert it (from Latin-1: iconv -f latin1 -t utf-8 {display} > {display}.new)"
+        ))
+    }))
+}
+
 /// The closest of `candidates` to `word`, if it is close enough to be a typo.
 pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let mut best: Option<(usize, &str)> = None;

@@ -489,8 +489,8 @@ pub(crate) fn read_element(
     from: Option<&forge_yaml::Span>,
 ) -> Result<String, LoadError> {
     let path = project.element_path.join(name);
-    std::fs::read_to_string(&path).map_err(|e| {
-        let display = project.element_display_path(name);
+    let display = project.element_display_path(name);
+    crate::error::read_text(&path, &display).map_err(|e| {
         let message = if e.kind() == std::io::ErrorKind::NotFound {
             format!("element '{name}' not found: there is no file {display}")
         } else {
@@ -500,11 +500,11 @@ pub(crate) fn read_element(
             Some(span) => LoadError::at(span, message),
             None => LoadError::new(message),
         };
-        match nearest_element_name(project, name) {
+        match nearest_element_name(project, name).filter(|_| e.kind() == std::io::ErrorKind::NotFound) {
             Some(near) => err.with_hint(format!("did you mean '{near}'?")),
             None => err,
         }
-    })
+    })?
 }
 
 /// Every `.bst` file under the element path, as element names, sorted.

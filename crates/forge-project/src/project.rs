@@ -256,10 +256,11 @@ impl IncludeCache {
                     .with_hint("(@) paths are relative to the project directory and may not use '..'"),
             );
         }
-        let text = std::fs::read_to_string(self.dir.join(relative)).map_err(|e| {
-            LoadError::at(at, format!("cannot read included file '{path}': {e}"))
-                .with_hint("(@) paths are relative to the project directory, not to the including file")
-        })?;
+        let text =
+            crate::error::read_text(&self.dir.join(relative), &format!("{}{path}", self.label)).map_err(|e| {
+                LoadError::at(at, format!("cannot read included file '{path}': {e}"))
+                    .with_hint("(@) paths are relative to the project directory, not to the including file")
+            })??;
         let node = Arc::new(parse_str(&format!("{}{path}", self.label), &text)?);
         let mut files = self
             .files
@@ -454,8 +455,9 @@ impl Project {
     /// Loads the project that `settings` point at.
     pub fn load(settings: &LoadSettings, registry: KindRegistry) -> Result<Project, LoadError> {
         let dir = Project::find_dir(settings)?;
-        let text = std::fs::read_to_string(dir.join("project.conf"))
-            .map_err(|e| LoadError::new(format!("cannot read {}: {e}", dir.join("project.conf").display())))?;
+        let conf = dir.join("project.conf");
+        let text = crate::error::read_text(&conf, "project.conf")
+            .map_err(|e| LoadError::new(format!("cannot read {}: {e}", conf.display())))??;
         Project::from_text(dir, &text, settings, registry)
     }
 
@@ -1379,9 +1381,9 @@ struct UserProjectConfig {
 /// Reads this project's part of the user configuration:
 /// `projects: <name>: {mirrors: [...], default-mirror: NAME}`.
 fn load_user_config(path: &Path, project: &str, vars: &Mapping) -> Result<UserProjectConfig, LoadError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| LoadError::new(format!("cannot read the user configuration {}: {e}", path.display())))?;
     let display = path.display().to_string();
+    let text = crate::error::read_text(path, &display)
+        .map_err(|e| LoadError::new(format!("cannot read the user configuration {display}: {e}")))??;
     let root = parse_str(&display, &text)?;
     let map = root.as_map().expect("mapping");
     // Remote caches are the front end's (see forge-cli's remotes).
