@@ -149,7 +149,7 @@ pub fn debs(session: &Session, args: &ImportDebArgs) -> Result<(), Failure> {
     use std::collections::{BTreeMap, HashMap};
 
     use forge_debian::control::parse_depends;
-    use forge_sources::deb::{Archive, newest};
+    use forge_sources::deb::Archive;
 
     let project = &session.project;
     let keyring = project.dir.join(&args.keyring);
@@ -170,7 +170,7 @@ pub fn debs(session: &Session, args: &ImportDebArgs) -> Result<(), Failure> {
     let ctx = session.source_context(&downloader, &progress);
     let packages = archive.packages(&ctx).map_err(|e| Failure::fetch(e.to_string()))?;
     let mut providers: HashMap<String, Vec<String>> = HashMap::new();
-    for paragraph in &packages {
+    for paragraph in packages.iter() {
         let Some(name) = paragraph.get("Package") else { continue };
         for provided in paragraph
             .get("Provides")
@@ -183,7 +183,7 @@ pub fn debs(session: &Session, args: &ImportDebArgs) -> Result<(), Failure> {
         }
     }
     let resolve = |name: &str| -> Option<String> {
-        if newest(&packages, name).is_some() {
+        if packages.newest(name).is_some() {
             return Some(name.to_string());
         }
         providers.get(name).and_then(|p| p.iter().min().cloned())
@@ -208,7 +208,7 @@ pub fn debs(session: &Session, args: &ImportDebArgs) -> Result<(), Failure> {
         if chosen.contains_key(&name) {
             continue;
         }
-        let paragraph = newest(&packages, &name).expect("resolved names exist");
+        let paragraph = packages.newest(&name).expect("resolved names exist");
         let field = |f: &str| paragraph.get(f).unwrap_or_default().to_string();
         chosen.insert(
             name.clone(),

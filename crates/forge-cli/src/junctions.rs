@@ -107,6 +107,7 @@ impl JunctionStager for CacheStager {
             default_mirror: self.fetching.as_ref().and_then(|f| f.default_mirror.as_deref()),
             file_hashes: &self.file_hashes,
             servers: None,
+            run: &forge_sources::RunCache::default(),
         };
         for source in &junction.sources {
             let Some(runtime) = forge_sources::runtime(source.kind_id) else {

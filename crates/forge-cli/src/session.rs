@@ -38,6 +38,8 @@ pub struct Session {
     network_timeout: u64,
     /// The `-o NAME VALUE` options given, for commands forge suggests.
     options: Vec<(String, String)>,
+    /// What sources read once per run.
+    run: forge_sources::RunCache,
 }
 
 /// `--cache-dir`, `$FORGE_CACHE_DIR`, `$XDG_CACHE_HOME/forge` or
@@ -114,6 +116,7 @@ impl Session {
             artifact_servers: std::sync::OnceLock::new(),
             source_servers: std::sync::OnceLock::new(),
             options: settings.options.clone(),
+            run: Default::default(),
         })
     }
 
@@ -133,6 +136,7 @@ impl Session {
             network_timeout: self.network_timeout,
             user_config: self.user_config.clone(),
             options: self.options.clone(),
+            run: Default::default(),
             artifact_servers: std::sync::OnceLock::new(),
             source_servers: std::sync::OnceLock::new(),
         })
@@ -198,6 +202,7 @@ impl Session {
             default_mirror: self.default_mirror.as_deref(),
             file_hashes: &self.file_hashes,
             servers: self.source_servers().map(|s| s as &dyn forge_sources::SourceServers),
+            run: &self.run,
         }
     }
 

@@ -253,10 +253,16 @@ fn a_signed_archive_is_imported_pinned_and_unpacked_without_scripts() {
         "no maintainer script ran"
     );
 
-    // track pins the same thing the import did.
+    // track pins the same thing the import did, reading the signed index
+    // once for all the packages of the suite, and downloading no package
+    // it already holds under the index's hash.
     let before = fs::read_to_string(p.root.join("elements/base.bst")).unwrap();
+    let release = archive.server.hits("/debian/dists/test/InRelease");
+    let debs = archive.server.hits("/debian/pool/main/hello_1.0-2_amd64.deb");
     p.forge(&["track", "base.bst"]).ok();
     assert_eq!(fs::read_to_string(p.root.join("elements/base.bst")).unwrap(), before);
+    assert_eq!(archive.server.hits("/debian/dists/test/InRelease"), release + 1);
+    assert_eq!(archive.server.hits("/debian/pool/main/hello_1.0-2_amd64.deb"), debs);
 }
 
 #[test]

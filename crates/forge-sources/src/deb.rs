@@ -64,7 +64,22 @@ impl<'a> Archive<'a> {
 
     /// The verified `Packages` index of the archive: the Release signature
     /// is checked, then the index against the hash the Release lists.
-    pub fn packages(&self, ctx: &SourceContext<'_>) -> Result<Vec<Paragraph>, SourceError> {
+    /// Once per run for each archive, suite, component and architecture.
+    pub fn packages(&self, ctx: &SourceContext<'_>) -> Result<std::sync::Arc<PackageIndex>, SourceError> {
+        let key = format!(
+            "{}\n{}\n{}\n{}\n{}\n{}",
+            ctx.project.name,
+            self.url,
+            self.suite,
+            self.component,
+            self.arch,
+            self.keyring.display()
+        );
+        ctx.run
+            .debian_packages(key, || self.read_packages(ctx).map(PackageIndex::new))
+    }
+
+    fn read_packages(&self, ctx: &SourceContext<'_>) -> Result<Vec<Paragraph>, SourceError> {
         let inrelease = format!("{}dists/{}/InRelease", self.url, self.suite);
         let urls = ctx
             .project
@@ -115,12 +130,36 @@ impl<'a> Archive<'a> {
     }
 }
 
-/// The newest paragraph of `package` in `packages`.
-pub fn newest<'p>(packages: &'p [Paragraph], package: &str) -> Option<&'p Paragraph> {
-    packages
-        .iter()
-        .filter(|p| p.get("Package") == Some(package))
-        .max_by(|a, b| compare(a.get("Version").unwrap_or(""), b.get("Version").unwrap_or("")))
+/// A verified `Packages` index, with its paragraphs found by name.
+pub struct PackageIndex {
+    paragraphs: Vec<Paragraph>,
+    by_name: std::collections::HashMap<String, Vec<usize>>,
+}
+
+impl PackageIndex {
+    fn new(paragraphs: Vec<Paragraph>) -> PackageIndex {
+        let mut by_name: std::collections::HashMap<String, Vec<usize>> = std::collections::HashMap::new();
+        for (i, paragraph) in paragraphs.iter().enumerate() {
+            if let Some(name) = paragraph.get("Package") {
+                by_name.entry(name.to_string()).or_default().push(i);
+            }
+        }
+        PackageIndex { paragraphs, by_name }
+    }
+
+    /// Every paragraph, in the index's order.
+    pub fn iter(&self) -> impl Iterator<Item = &Paragraph> {
+        self.paragraphs.iter()
+    }
+
+    /// The newest paragraph of `package`.
+    pub fn newest(&self, package: &str) -> Option<&Paragraph> {
+        self.by_name
+            .get(package)?
+            .iter()
+            .map(|&i| &self.paragraphs[i])
+            .max_by(|a, b| compare(a.get("Version").unwrap_or(""), b.get("Version").unwrap_or("")))
+    }
 }
 
 impl SourceKind for Deb {
@@ -197,7 +236,7 @@ impl SourceRuntime for Deb {
         let package = required_str(source, "package").map_err(|e| SourceError::new(e.to_string()))?;
         let archive = Archive::of(source, ctx.project)?;
         let packages = archive.packages(ctx)?;
-        let paragraph = newest(&packages, package).ok_or_else(|| {
+        let paragraph = packages.newest(package).ok_or_else(|| {
             SourceError::new(format!(
                 "{}/{} of {} has no package '{package}'",
                 archive.component, archive.arch, archive.suite

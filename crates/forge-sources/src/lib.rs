@@ -45,7 +45,9 @@ mod zip;
 
 pub use cache::SourceCache;
 pub use download::{Downloader, NoProgress, Progress};
-pub use runtime::{SourceContext, SourceError, SourceRuntime, SourceServers, Tracked, runtime, stage_sources};
+pub use runtime::{
+    RunCache, SourceContext, SourceError, SourceRuntime, SourceServers, Tracked, runtime, stage_sources,
+};
 
 /// Adds every source kind forge knows to `registry`.
 pub fn register(registry: &mut KindRegistry) {

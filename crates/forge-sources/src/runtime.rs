@@ -25,6 +25,37 @@ pub struct SourceContext<'a> {
     pub file_hashes: &'a forge_project::filehash::FileHashCache,
     /// Source cache servers, asked for a pinned file before its URLs.
     pub servers: Option<&'a dyn SourceServers>,
+    /// What this run has read once for many sources.
+    pub run: &'a RunCache,
+}
+
+/// What one run reads once and shares between the sources that need it:
+/// a signed Debian `Packages` index is downloaded, verified and parsed
+/// once per archive, suite, component and architecture, not once per
+/// package. Threads that want the same index wait for the first.
+#[derive(Default)]
+pub struct RunCache {
+    debian: std::sync::Mutex<std::collections::HashMap<String, DebianIndex>>,
+}
+
+type DebianIndex = std::sync::Arc<std::sync::OnceLock<Result<std::sync::Arc<crate::deb::PackageIndex>, SourceError>>>;
+
+impl RunCache {
+    /// The index named `key`, from `load` the first time.
+    pub(crate) fn debian_packages(
+        &self,
+        key: String,
+        load: impl FnOnce() -> Result<crate::deb::PackageIndex, SourceError>,
+    ) -> Result<std::sync::Arc<crate::deb::PackageIndex>, SourceError> {
+        let cell = self
+            .debian
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .entry(key)
+            .or_default()
+            .clone();
+        cell.get_or_init(|| load().map(std::sync::Arc::new)).clone()
+    }
 }
 
 /// Cache servers that hold source files by their sha256 (the
@@ -54,6 +85,7 @@ impl<'a> SourceContext<'a> {
             default_mirror: self.default_mirror,
             file_hashes: self.file_hashes,
             servers: self.servers,
+            run: self.run,
         }
     }
 }
@@ -75,6 +107,18 @@ impl SourceContext<'_> {
         label: &str,
         expected: Option<&str>,
     ) -> Result<crate::download::Downloaded, crate::download::DownloadFailure> {
+        // Bytes already held under their pin need no download (tracking a
+        // package that has not changed, say).
+        if let Some(sha) = expected
+            && self.cache.has_file(sha)
+        {
+            let path = self.cache.file_path(sha);
+            return Ok(crate::download::Downloaded {
+                sha256: sha.to_ascii_lowercase(),
+                url: url.to_string(),
+                size: std::fs::metadata(path).map(|m| m.len()).unwrap_or(0),
+            });
+        }
         if let (Some(servers), Some(sha), forge_project::UrlPurpose::Fetch) = (self.servers, expected, purpose)
             && servers.pull(self.cache, sha, self.progress)
         {
