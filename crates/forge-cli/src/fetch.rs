@@ -20,10 +20,21 @@ struct Job<'a> {
     source: &'a Source,
 }
 
-/// Describes a source for messages: `app.bst: source 1 (tar up:x.tgz)`.
+/// Describes a source for messages: `app.bst: source 1 (tar up:x.tgz)`,
+/// and by its package where it names one (`base.bst: coreutils (source 7,
+/// deb debian:)`, `python.bst: click (source 1, pypi pypi:simple/)`).
+/// Control characters from the file are escaped.
 pub fn describe(element: &str, source: &Source) -> String {
     let what = source.get_str("url").or_else(|| source.get_str("path")).unwrap_or("");
-    format!("{element}: source {} ({} {what})", source.index + 1, source.kind)
+    let text = match source.get_str("package").or_else(|| source.get_str("name")) {
+        Some(package) => format!(
+            "{element}: {package} (source {}, {} {what})",
+            source.index + 1,
+            source.kind
+        ),
+        None => format!("{element}: source {} ({} {what})", source.index + 1, source.kind),
+    };
+    forge_project::error::printable_line(&text)
 }
 
 /// Runs `forge fetch`.

@@ -30,7 +30,9 @@ fn main() -> ExitCode {
     match cli::run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
-            eprintln!("error: {}", failure.message);
+            // Messages quote files, archives and servers: nothing in them
+            // may drive the terminal.
+            eprintln!("error: {}", exit::printable(&failure.message));
             ExitCode::from(failure.code as u8)
         }
     }

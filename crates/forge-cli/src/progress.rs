@@ -36,25 +36,17 @@ impl Progress for BarProgress {
         let bar = match total {
             Some(total) => ProgressBar::new(total).with_style(
                 ProgressStyle::with_template(
-                    "{prefix:>24.cyan} [{bar:30}] {bytes:>10}/{total_bytes:<10} {bytes_per_sec}",
+                    "{prefix:>32.cyan} [{bar:24}] {bytes:>10}/{total_bytes:<10} {bytes_per_sec}",
                 )
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
                 .progress_chars("=> "),
             ),
             None => ProgressBar::new_spinner().with_style(
-                ProgressStyle::with_template("{prefix:>24.cyan} {spinner} {bytes}")
+                ProgressStyle::with_template("{prefix:>32.cyan} {spinner} {bytes}")
                     .unwrap_or_else(|_| ProgressStyle::default_spinner()),
             ),
         };
-        let short: String = label
-            .chars()
-            .rev()
-            .take(24)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect();
-        bar.set_prefix(short);
+        bar.set_prefix(short_label(label));
         let bar = self.multi.add(bar);
         let mut bars = self.bars.lock().unwrap_or_else(|e| e.into_inner());
         bars.push(Some(bar));
@@ -68,11 +60,11 @@ impl Progress for BarProgress {
     }
 
     fn warn(&self, message: &str) {
-        self.println(&format!("warning: {message}"));
+        self.println(&format!("warning: {}", crate::exit::printable(message)));
     }
 
     fn note(&self, message: &str) {
-        self.println(message);
+        self.println(&crate::exit::printable(message));
     }
 
     fn finish(&self, id: usize) {
@@ -82,5 +74,37 @@ impl Progress for BarProgress {
             bar.finish_and_clear();
             self.multi.remove(&bar);
         }
+    }
+}
+
+/// A file name for a 32-column bar: as it is when it fits, else its start
+/// (the package's name) and its end (version tags, extension) around `…`;
+/// control characters escaped.
+fn short_label(label: &str) -> String {
+    let label = forge_project::error::printable_line(label);
+    let chars: Vec<char> = label.chars().collect();
+    if chars.len() <= 32 {
+        return label;
+    }
+    let head: String = chars[..20].iter().collect();
+    let tail: String = chars[chars.len() - 11..].iter().collect();
+    format!("{head}…{tail}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short_label;
+
+    #[test]
+    fn long_names_keep_their_start_and_end() {
+        assert_eq!(
+            short_label("click-8.5.1-py3-none-any.whl"),
+            "click-8.5.1-py3-none-any.whl"
+        );
+        assert_eq!(
+            short_label("numpy-2.2.6-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"),
+            "numpy-2.2.6-cp311-cp…_x86_64.whl"
+        );
+        assert_eq!(short_label("a\x1b[2Jb"), "a\\u{1b}[2Jb");
     }
 }

@@ -155,6 +155,36 @@ fn a_wrong_hash_is_an_error_and_nothing_is_cached() {
 }
 
 #[test]
+fn control_bytes_from_files_and_servers_never_reach_the_terminal() {
+    let server = Server::start();
+    // A URL that would clear the screen and paint a line of its own.
+    let p = project(&format!("{CONF}aliases:\n  up: {}/\n", server.base))
+        .file(
+            "elements/evil.bst",
+            &format!(
+                "kind: import\nsources:\n- kind: remote\n  url: \"up:x\\e[2J\\r[  ok  ] all good\\nfake.sh\"\n  ref: {}\n",
+                "0".repeat(64)
+            ),
+        )
+        .build();
+    // Refused when it loads, with the character shown escaped.
+    let run = p.forge(&["fetch", "evil.bst"]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    for raw in ['\u{1b}', '\r'] {
+        assert!(!run.stderr.contains(raw), "raw {raw:?} in {:?}", run.stderr);
+    }
+    assert!(
+        run.stderr.lines().count() == 2
+            && run
+                .stderr
+                .contains("elements/evil.bst:3:3: the URL of this remote source holds a control character (\\u{1b})")
+            && run.stderr.contains("percent-encode it (%1B)"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
 fn mirrors_serve_when_upstream_is_down_and_every_answer_is_checked() {
     let upstream = Server::start();
     let mirror = Server::start();

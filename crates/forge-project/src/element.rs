@@ -421,6 +421,20 @@ fn resolve_element(project: &Arc<Project>, name: &str, file: Arc<str>, node: Nod
         )?;
         source_kind.validate(source, project)?;
         for url in source_kind.urls(source) {
+            // Such a URL cannot be fetched, and would reach terminals and
+            // logs in every message that names it.
+            if let Some(c) = url.chars().find(|c| c.is_control()) {
+                return Err(LoadError::at(
+                    &source.span,
+                    format!(
+                        "the URL of this {} source holds a control character ({}): '{}'",
+                        source.kind,
+                        c.escape_default(),
+                        crate::error::printable_line(url)
+                    ),
+                )
+                .with_hint(format!("percent-encode it (%{:02X})", u32::from(c))));
+            }
             if crate::project::url_alias(url).is_none() {
                 project.warn(
                     "unaliased-url",

@@ -148,7 +148,6 @@ fn edit_distance(a: &str, b: &str) -> usize {
     d[a.len() * width + b.len()]
 }
 
-/// Checks that `map` holds only `allowed` keys, suggesting the nearest one.
 /// `text` with control characters (from files, archives or servers) shown
 /// as escapes, so that nothing from outside can drive the terminal; line
 /// breaks and tabs are kept.
@@ -174,6 +173,17 @@ fn escape_controls(text: &str, keep_layout: bool) -> String {
     out
 }
 
+/// Another program's output (git's, a server's), quoted under a message:
+/// each line escaped and indented behind `| `, so that nothing it says can
+/// pass for a line of forge's own.
+pub fn quoted_output(text: &str) -> String {
+    text.trim_end()
+        .lines()
+        .map(|line| format!("\n  | {}", printable_line(line)))
+        .collect()
+}
+
+/// Checks that `map` holds only `allowed` keys, suggesting the nearest one.
 pub fn check_keys(map: &forge_yaml::Mapping, allowed: &[&str], what: &str) -> Result<(), LoadError> {
     for (key, _) in map.iter() {
         if !allowed.contains(&key.name.as_str()) {

@@ -58,9 +58,9 @@ fn clean_relative(raw: &Path, what: &str) -> io::Result<PathBuf> {
         match component {
             Component::Normal(part) => clean.push(part),
             Component::CurDir => {}
-            Component::ParentDir => return Err(invalid(format!("{what} '{}' climbs out with '..'", raw.display()))),
+            Component::ParentDir => return Err(invalid(format!("{what} '{}' climbs out with '..'", shown(raw)))),
             Component::RootDir | Component::Prefix(_) => {
-                return Err(invalid(format!("{what} '{}' is an absolute path", raw.display())));
+                return Err(invalid(format!("{what} '{}' is an absolute path", shown(raw))));
             }
         }
     }
@@ -78,8 +78,8 @@ fn check_no_symlink_parents(root: &Path, relative: &Path) -> io::Result<()> {
             Ok(meta) if meta.file_type().is_symlink() => {
                 return Err(invalid(format!(
                     "entry '{}' would be written through the symlink '{}'",
-                    relative.display(),
-                    current.strip_prefix(root).unwrap_or(&current).display()
+                    shown(relative),
+                    shown(current.strip_prefix(root).unwrap_or(&current))
                 )));
             }
             _ => {}
@@ -157,13 +157,13 @@ pub fn extract_tar(reader: impl Read, target: &Path) -> io::Result<ExtractReport
             tar::EntryType::Symlink => {
                 let link_target = entry
                     .link_name()?
-                    .ok_or_else(|| invalid(format!("symlink '{}' has no target", relative.display())))?
+                    .ok_or_else(|| invalid(format!("symlink '{}' has no target", shown(&relative))))?
                     .into_owned();
                 if !symlink_stays_inside(&relative, &link_target) {
                     return Err(invalid(format!(
                         "symlink '{}' points outside the archive ('{}')",
-                        relative.display(),
-                        link_target.display()
+                        shown(&relative),
+                        shown(&link_target)
                     )));
                 }
                 if fs::symlink_metadata(&destination).is_ok_and(|m| m.is_dir()) {
@@ -179,7 +179,7 @@ pub fn extract_tar(reader: impl Read, target: &Path) -> io::Result<ExtractReport
             tar::EntryType::Link => {
                 let link_target = entry
                     .link_name()?
-                    .ok_or_else(|| invalid(format!("hardlink '{}' has no target", relative.display())))?
+                    .ok_or_else(|| invalid(format!("hardlink '{}' has no target", shown(&relative))))?
                     .into_owned();
                 let source_relative = clean_relative(&link_target, "hardlink target")?;
                 check_no_symlink_parents(target, &source_relative)?;
@@ -187,14 +187,14 @@ pub fn extract_tar(reader: impl Read, target: &Path) -> io::Result<ExtractReport
                 let meta = fs::symlink_metadata(&source).map_err(|_| {
                     invalid(format!(
                         "hardlink '{}' names '{}', which is not earlier in the archive",
-                        relative.display(),
-                        link_target.display()
+                        shown(&relative),
+                        shown(&link_target)
                     ))
                 })?;
                 if !meta.is_file() {
                     return Err(invalid(format!(
                         "hardlink '{}' must name a regular file",
-                        relative.display()
+                        shown(&relative)
                     )));
                 }
                 remove_existing(&destination)?;
@@ -203,16 +203,15 @@ pub fn extract_tar(reader: impl Read, target: &Path) -> io::Result<ExtractReport
             tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => {
                 report
                     .warnings
-                    .push(format!("skipped device node or FIFO '{}'", relative.display()));
+                    .push(format!("skipped device node or FIFO '{}'", shown(&relative)));
             }
             tar::EntryType::XGlobalHeader
             | tar::EntryType::XHeader
             | tar::EntryType::GNULongName
             | tar::EntryType::GNULongLink => {}
-            other => report.warnings.push(format!(
-                "skipped '{}' of unsupported type {other:?}",
-                relative.display()
-            )),
+            other => report
+                .warnings
+                .push(format!("skipped '{}' of unsupported type {other:?}", shown(&relative))),
         }
     }
     Ok(report)
@@ -241,7 +240,7 @@ pub fn extract_zip(archive: &Path, target: &Path) -> io::Result<ExtractReport> {
             continue;
         }
         if !seen.insert(relative.clone()) {
-            return Err(invalid(format!("the archive holds '{}' twice", relative.display())));
+            return Err(invalid(format!("the archive holds '{}' twice", shown(&relative))));
         }
         check_no_symlink_parents(target, &relative)?;
         let destination = target.join(&relative);
@@ -260,8 +259,8 @@ pub fn extract_zip(archive: &Path, target: &Path) -> io::Result<ExtractReport> {
             if !symlink_stays_inside(&relative, &link_target) {
                 return Err(invalid(format!(
                     "symlink '{}' points outside the archive ('{}')",
-                    relative.display(),
-                    link_target.display()
+                    shown(&relative),
+                    shown(&link_target)
                 )));
             }
             remove_existing(&destination)?;

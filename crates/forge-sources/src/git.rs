@@ -171,7 +171,10 @@ pub(crate) fn fetch_all(repo: &Repository, url: &str) -> Result<(), String> {
         if output.status.success() {
             Ok(())
         } else {
-            Err(String::from_utf8_lossy(&output.stderr).trim().to_string())
+            Err(format!(
+                "git fetch failed:{}",
+                forge_project::error::quoted_output(&String::from_utf8_lossy(&output.stderr))
+            ))
         }
     }
 }
