@@ -5,6 +5,7 @@ mod support;
 
 use std::fs;
 use std::os::unix::fs::MetadataExt;
+use std::process::Command;
 
 use support::base::link_base_into;
 use support::{CONF, project};
@@ -569,4 +570,72 @@ fn artifacts_can_be_deleted_and_collected() {
         "everything was collected"
     );
     p.forge(&["cache", "gc", "--keep", "lots"]).fails(2);
+}
+
+/// podman is how many people run a tool in a container: an image forge
+/// builds runs there. The recipe for this machine kind (runc, cgroupfs, no
+/// default ulimits) and a private vfs store, so nothing is left behind.
+#[test]
+fn podman_runs_the_oci_image() {
+    let found = |tool: &str| {
+        Command::new(tool)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    assert!(
+        found("podman") && found("skopeo") && found("runc"),
+        "podman, runc and skopeo are needed (apt-get install podman runc skopeo; .ci/run installs them)"
+    );
+    let p = hello_project();
+    p.write(
+        "elements/image.bst",
+        "kind: oci-image\nbuild-depends:\n- app.bst\nconfig:\n  entrypoint: [/usr/bin/hello]\n  env: [PATH=/usr/bin:/bin]\n",
+    );
+    p.forge(&["build", "image.bst"]).ok();
+    let layout = p.outside().join("oci");
+    p.forge(&["checkout", "image.bst", "--deps", "none", layout.to_str().unwrap()])
+        .ok();
+
+    let store = p.outside().join("containers");
+    let (graph, run) = (store.join("graph"), store.join("run"));
+    let conf = store.join("containers.conf");
+    fs::create_dir_all(&run).unwrap();
+    fs::write(
+        &conf,
+        "[containers]\ndefault_ulimits = []\n[engine]\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\n",
+    )
+    .unwrap();
+    let image = format!("localhost/forge-test-{}:latest", std::process::id());
+    let copied = Command::new("skopeo")
+        .arg("copy")
+        .arg(format!("oci:{}:latest", layout.display()))
+        .arg(format!(
+            "containers-storage:[vfs@{}+{}]{image}",
+            graph.display(),
+            run.display()
+        ))
+        .output()
+        .unwrap();
+    assert!(copied.status.success(), "{}", String::from_utf8_lossy(&copied.stderr));
+    let podman = Command::new("podman")
+        .env("CONTAINERS_CONF", &conf)
+        .arg("--root")
+        .arg(&graph)
+        .arg("--runroot")
+        .arg(&run)
+        .args([
+            "--storage-driver",
+            "vfs",
+            "--runtime",
+            "runc",
+            "run",
+            "--rm",
+            "--network=none",
+            &image,
+        ])
+        .output()
+        .unwrap();
+    assert!(podman.status.success(), "{}", String::from_utf8_lossy(&podman.stderr));
+    assert_eq!(String::from_utf8_lossy(&podman.stdout), "hello, world\n");
 }
