@@ -12,6 +12,7 @@ use forge_engine::{BuildOptions, BuildReport, Engine, Outcome, PipelineReport};
 use crate::cli::{BuildArgs, DepsSelection, OnError};
 use crate::exit::{ExitClass, Failure};
 use crate::fetch::fetch_sources;
+use crate::output::{Tone, tag};
 use crate::progress::BarProgress;
 use crate::session::Session;
 use crate::show::select;
@@ -32,7 +33,11 @@ pub(crate) struct LineReport {
 
 impl LineReport {
     pub(crate) fn new() -> LineReport {
-        let board = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+        let board = MultiProgress::with_draw_target(if crate::output::quiet() {
+            ProgressDrawTarget::hidden()
+        } else {
+            ProgressDrawTarget::stderr()
+        });
         // Shown once the builds start (pulls and fetches come first).
         let summary = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::hidden()).with_style(
             ProgressStyle::with_template("{bar:30.green} {pos}/{len} done · {msg}")
@@ -96,6 +101,9 @@ impl LineReport {
 impl BuildReport for LineReport {
     fn started(&self, element: &str, running: usize, waiting: usize) {
         let n = self.started.fetch_add(1, Ordering::Relaxed) + 1;
+        if crate::output::quiet() {
+            return;
+        }
         if self.board.is_hidden() {
             eprintln!(
                 "[{n:>4}/{}] building {element}  ({running} running, {waiting} queued)",
@@ -117,16 +125,36 @@ impl BuildReport for LineReport {
     }
 
     fn warned(&self, element: &str, message: &str) {
-        self.line(&format!("[ warn ] {element}: {}", crate::exit::printable(message)));
+        self.line(&format!(
+            "{} {element}: {}",
+            tag("[ warn ]", Tone::Warn),
+            crate::exit::printable(message)
+        ));
     }
 
     fn finished(&self, element: &str, outcome: &Outcome, seconds: f64, log: &std::path::Path) {
+        let log_line = if crate::output::verbose() {
+            format!("\n         {}", tag(&format!("log: {}", log.display()), Tone::Dim))
+        } else {
+            String::new()
+        };
         match outcome {
-            Outcome::Built => self.line(&format!("[  ok  ] {element} ({seconds:.1} s)")),
-            Outcome::Cached => self.line(&format!("[cached] {element} (built meanwhile by another forge)")),
+            Outcome::Built if !crate::output::quiet() => self.line(&format!(
+                "{} {element} ({seconds:.1} s){log_line}",
+                tag("[  ok  ]", Tone::Good)
+            )),
+            Outcome::Cached if !crate::output::quiet() => self.line(&format!(
+                "{} {element} (built meanwhile by another forge)",
+                tag("[cached]", Tone::Good)
+            )),
+            Outcome::Built | Outcome::Cached => {}
             Outcome::Failed(why) => {
                 self.failed.fetch_add(1, Ordering::Relaxed);
-                let mut text = format!("[FAILED] {element}: {why}\n         log: {}", log.display());
+                let mut text = format!(
+                    "{} {element}: {why}\n         log: {}",
+                    tag("[FAILED]", Tone::Bad),
+                    log.display()
+                );
                 for line in tail(log, 20) {
                     text.push_str(&format!("\n         | {line}"));
                 }
@@ -301,11 +329,13 @@ pub fn run(session: &Session, args: &BuildArgs) -> Result<(), Failure> {
     } else {
         format!(", {pulled} pulled, {pushed} pushed")
     };
-    eprintln!(
-        "build: {built} built, {cached} cached, {} failed, {skipped} skipped{remote}, in {:.1} s",
-        failed.len(),
-        started.elapsed().as_secs_f64()
-    );
+    if !crate::output::quiet() {
+        eprintln!(
+            "build: {built} built, {cached} cached, {} failed, {skipped} skipped{remote}, in {:.1} s",
+            failed.len(),
+            started.elapsed().as_secs_f64()
+        );
+    }
     if !failed.is_empty() {
         return Err(Failure {
             message: format!("build failed: {}", failed.join(", ")),

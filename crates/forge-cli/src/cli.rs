@@ -65,6 +65,18 @@ pub struct GlobalOptions {
     #[arg(long, global = true, value_name = "N", default_value_t = 8)]
     pub fetchers: usize,
 
+    /// Say only warnings and errors: no progress, no summaries.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Say more: the log of every build, each file fetched and where from.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+
+    /// When to colour the status lines on stderr.
+    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value = "auto")]
+    pub color: crate::output::ColorWhen,
+
     /// How often to retry a URL after a transient network error.
     #[arg(long, global = true, value_name = "N", default_value_t = 2)]
     pub network_retries: u32,
@@ -408,6 +420,7 @@ pub struct ShowArgs {
 
 /// Runs the command.
 pub fn run(cli: Cli) -> Result<(), Failure> {
+    crate::output::init(cli.global.quiet, cli.global.verbose, cli.global.color);
     // These describe forge itself: no project is loaded.
     let described = match &cli.command {
         Command::Completions { shell } => {

@@ -123,12 +123,14 @@ pub fn fetch_sources(
     let mut failures = failures.into_inner().unwrap_or_else(|e| e.into_inner());
     failures.sort();
     let fetched = fetched.into_inner();
-    eprintln!(
-        "fetch: {fetched} fetched, {cached} already cached, {} failed, {} without a pin, in {:.1} s",
-        failures.len(),
-        unpinned.len(),
-        started.elapsed().as_secs_f64()
-    );
+    if !crate::output::quiet() {
+        eprintln!(
+            "fetch: {fetched} fetched, {cached} already cached, {} failed, {} without a pin, in {:.1} s",
+            failures.len(),
+            unpinned.len(),
+            started.elapsed().as_secs_f64()
+        );
+    }
     if failures.is_empty() && unpinned.is_empty() {
         return Ok(());
     }

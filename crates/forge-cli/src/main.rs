@@ -9,6 +9,7 @@ mod fetch;
 mod format;
 mod import;
 mod junctions;
+mod output;
 mod progress;
 mod remotes;
 mod session;
@@ -32,7 +33,11 @@ fn main() -> ExitCode {
         Err(failure) => {
             // Messages quote files, archives and servers: nothing in them
             // may drive the terminal.
-            eprintln!("error: {}", exit::printable(&failure.message));
+            eprintln!(
+                "{} {}",
+                output::tag("error:", output::Tone::Bad),
+                exit::printable(&failure.message)
+            );
             ExitCode::from(failure.code as u8)
         }
     }

@@ -15,14 +15,26 @@ pub struct BarProgress {
 impl BarProgress {
     /// Bars on stderr, hidden when it is not a terminal.
     pub fn new() -> BarProgress {
+        let target = if crate::output::quiet() {
+            ProgressDrawTarget::hidden()
+        } else {
+            ProgressDrawTarget::stderr()
+        };
         BarProgress {
-            multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
+            multi: MultiProgress::with_draw_target(target),
             bars: Mutex::default(),
         }
     }
 
-    /// Prints a line above the bars.
+    /// Prints a line above the bars (not with `-q`).
     pub fn println(&self, line: &str) {
+        if crate::output::quiet() {
+            return;
+        }
+        self.say(line);
+    }
+
+    fn say(&self, line: &str) {
         if self.multi.is_hidden() {
             eprintln!("{line}");
         } else {
@@ -60,11 +72,24 @@ impl Progress for BarProgress {
     }
 
     fn warn(&self, message: &str) {
-        self.println(&format!("warning: {}", crate::exit::printable(message)));
+        self.say(&format!(
+            "{} {}",
+            crate::output::tag("warning:", crate::output::Tone::Warn),
+            crate::exit::printable(message)
+        ));
     }
 
     fn note(&self, message: &str) {
         self.println(&crate::exit::printable(message));
+    }
+
+    fn detail(&self, message: &str) {
+        if crate::output::verbose() {
+            self.say(&crate::output::tag(
+                &crate::exit::printable(message),
+                crate::output::Tone::Dim,
+            ));
+        }
     }
 
     fn finish(&self, id: usize) {

@@ -135,7 +135,9 @@ pub fn run(session: &Session, args: &TrackArgs) -> Result<(), Failure> {
         report_junction_costs(session, &junctions, &keys_before, &bumped);
     }
     let verb = if args.dry_run { "would change" } else { "changed" };
-    eprintln!("track: {changed} pin(s) {verb}, {} failed", failures.len());
+    if !crate::output::quiet() {
+        eprintln!("track: {changed} pin(s) {verb}, {} failed", failures.len());
+    }
     if failures.is_empty() {
         Ok(())
     } else {

@@ -639,3 +639,32 @@ fn podman_runs_the_oci_image() {
     assert!(podman.status.success(), "{}", String::from_utf8_lossy(&podman.stderr));
     assert_eq!(String::from_utf8_lossy(&podman.stdout), "hello, world\n");
 }
+
+#[test]
+fn quiet_verbose_and_color_change_only_what_is_said() {
+    let p = hello_project();
+    let quiet = p.forge(&["-q", "build", "app.bst"]);
+    assert_eq!(quiet.code, 0, "{}", quiet.stderr);
+    assert_eq!(quiet.stderr, "", "-q says nothing when all is well");
+    p.write("files/hello/greeting", "hello again\n");
+    let verbose = p.forge(&["build", "-v", "--color", "always", "app.bst"]);
+    assert_eq!(verbose.code, 0, "{}", verbose.stderr);
+    assert!(
+        verbose.stderr.contains("\u{1b}[32m[  ok  ]\u{1b}[0m hello.bst") && verbose.stderr.contains("log: "),
+        "{}",
+        verbose.stderr
+    );
+    // Not a terminal: no colour unless asked.
+    p.write("files/hello/greeting", "hello a third time\n");
+    let plain = p.forge(&["build", "app.bst"]);
+    assert!(
+        !plain.stderr.contains('\u{1b}') && plain.stderr.contains("[  ok  ] hello.bst"),
+        "{}",
+        plain.stderr
+    );
+    // Errors are said whatever -q says.
+    let err = p.forge(&["-q", "build", "nosuch.bst"]).fails(3);
+    assert!(err.contains("error: element 'nosuch.bst' not found"), "{err}");
+    let err = p.forge(&["-q", "-v", "show"]).fails(2);
+    assert!(err.contains("cannot be used with"), "{err}");
+}

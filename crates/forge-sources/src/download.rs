@@ -20,6 +20,10 @@ pub trait Progress: Sync {
     fn warn(&self, message: &str);
     /// A line of information (above the bars, if any).
     fn note(&self, message: &str);
+    /// A line of detail, shown only when the user asks for it (`-v`).
+    fn detail(&self, message: &str) {
+        let _ = message;
+    }
 }
 
 /// A progress reporter that shows nothing but warnings, on stderr.

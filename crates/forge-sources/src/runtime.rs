@@ -136,6 +136,10 @@ impl SourceContext<'_> {
             .downloader
             .fetch(self.cache, label, &urls, expected, self.progress)?;
         self.report_served(url, &done.url);
+        self.progress.detail(&forge_project::error::printable_line(&format!(
+            "{label}: {} bytes from {}",
+            done.size, done.url
+        )));
         if let Some(servers) = self.servers {
             servers.push(self.cache, &done.sha256, self.progress);
         }
