@@ -161,12 +161,19 @@ pub struct SourceCacheServers {
     pub remotes: Vec<Remote>,
 }
 
-impl forge_sources::SourceServers for SourceCacheServers {
-    fn pull(&self, cache: &forge_sources::SourceCache, sha256: &str, progress: &dyn forge_sources::Progress) -> bool {
-        let urn = source_urn(sha256);
+impl SourceCacheServers {
+    /// The blob named `urn` (it must be `expected`, when given), into the
+    /// source cache; its sha256.
+    fn pull_urn(
+        &self,
+        cache: &forge_sources::SourceCache,
+        urn: &str,
+        expected: Option<&str>,
+        progress: &dyn forge_sources::Progress,
+    ) -> Option<String> {
         for remote in &self.remotes {
-            let found = match remote.resolve(&urn) {
-                Ok(Some(digest)) if digest.hash.eq_ignore_ascii_case(sha256) => digest,
+            let found = match remote.resolve(urn) {
+                Ok(Some(digest)) if expected.is_none_or(|sha| digest.hash.eq_ignore_ascii_case(sha)) => digest,
                 Ok(Some(digest)) => {
                     progress.warn(&printable(&format!(
                         "source cache {} names {urn} by another blob ({digest}); not used",
@@ -180,47 +187,77 @@ impl forge_sources::SourceServers for SourceCacheServers {
                     continue;
                 }
             };
+            let sha256 = found.hash.to_ascii_lowercase();
             let store = |_: &forge_cas::reapi::Digest, data: Vec<u8>| -> Result<(), String> {
                 use std::io::Write as _;
                 let mut partial = cache.partial().map_err(|e| e.to_string())?;
                 partial.write_all(&data).map_err(|e| e.to_string())?;
-                match cache.commit(partial, Some(sha256)).map_err(|e| e.to_string())? {
+                match cache.commit(partial, Some(&sha256)).map_err(|e| e.to_string())? {
                     Ok(_) => Ok(()),
                     Err(mismatch) => Err(format!("its sha256 is {}", mismatch.actual)),
                 }
             };
             match remote.download(std::slice::from_ref(&found), &store) {
                 Ok(bytes) => {
+                    let what = urn.rsplit(':').next().unwrap_or(urn);
                     progress.note(&format!(
-                        "{}: from the source cache {} ({})",
-                        &urn[urn.len() - 64..],
+                        "{what}: from the source cache {} ({})",
                         remote.spec.url,
                         size(bytes)
                     ));
-                    return true;
+                    return Some(sha256);
                 }
                 Err(err) => progress.warn(&printable(&err.to_string())),
             }
         }
-        false
+        None
+    }
+}
+
+impl forge_sources::SourceServers for SourceCacheServers {
+    fn pull(&self, cache: &forge_sources::SourceCache, sha256: &str, progress: &dyn forge_sources::Progress) -> bool {
+        self.pull_urn(cache, &source_urn(sha256), Some(sha256), progress)
+            .is_some()
     }
 
     fn push(&self, cache: &forge_sources::SourceCache, sha256: &str, progress: &dyn forge_sources::Progress) {
+        self.push_named(cache, &source_urn(sha256), sha256, progress);
+    }
+
+    fn pull_named(
+        &self,
+        cache: &forge_sources::SourceCache,
+        urn: &str,
+        progress: &dyn forge_sources::Progress,
+    ) -> Option<String> {
+        self.pull_urn(cache, urn, None, progress)
+    }
+
+    fn pushes(&self) -> bool {
+        self.remotes.iter().any(|r| r.spec.push)
+    }
+
+    fn push_named(
+        &self,
+        cache: &forge_sources::SourceCache,
+        urn: &str,
+        sha256: &str,
+        progress: &dyn forge_sources::Progress,
+    ) {
         let path = cache.file_path(sha256);
         let Ok(meta) = std::fs::metadata(&path) else { return };
         let digest = forge_cas::reapi::Digest {
             hash: sha256.to_ascii_lowercase(),
             size_bytes: meta.len() as i64,
         };
-        let urn = source_urn(sha256);
         for remote in self.remotes.iter().filter(|r| r.spec.push) {
             let result = (|| -> Result<(), forge_remote::RemoteError> {
-                if remote.resolve(&urn)?.as_ref() == Some(&digest) {
+                if remote.resolve(urn)?.as_ref() == Some(&digest) {
                     return Ok(());
                 }
                 let missing = remote.find_missing(std::slice::from_ref(&digest))?;
                 remote.upload(&missing, &|_| std::fs::read(&path))?;
-                remote.publish(&urn, &digest, &[], &[])
+                remote.publish(urn, &digest, &[], &[])
             })();
             if let Err(err) = result {
                 progress.warn(&printable(&format!("cannot push a source: {err}")));

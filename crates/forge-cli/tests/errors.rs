@@ -405,3 +405,31 @@ fn text_that_is_not_utf8_is_placed_and_explained() {
         "{err}"
     );
 }
+
+#[test]
+fn variables_that_double_are_stopped_in_bounded_memory() {
+    // 30 definitions, each twice the one before: 2^30 bytes if expanded.
+    let mut vars = String::from("variables:\n  v0: xx\n");
+    for i in 1..=30 {
+        vars.push_str(&format!("  v{i}: '%{{v{}}}%{{v{}}}'\n", i - 1, i - 1));
+    }
+    let p = project(CONF)
+        .file(
+            "elements/bomb.bst",
+            &format!("kind: manual\n{vars}config:\n  build-commands:\n  - echo %{{v30}}\n"),
+        )
+        .build();
+    let mut show = p.process(&p.outside().join("cache"));
+    show.args(["show", "--format", "%{vars}", "bomb.bst"]);
+    let (code, peak_kib) = support::run_measured(show);
+    assert_eq!(code, 3, "a load error");
+    assert!(
+        peak_kib < 256 * 1024,
+        "peak resident memory {peak_kib} KiB, limit 256 MiB"
+    );
+    let err = p.forge(&["show", "bomb.bst"]).fails(3);
+    assert!(
+        err.contains("elements/bomb.bst:") && err.contains("forge's limit"),
+        "{err}"
+    );
+}

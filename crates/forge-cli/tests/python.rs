@@ -341,29 +341,6 @@ fn hostile_wheels_are_refused() {
     assert!(!p.outside().join("escaped.py").exists());
 }
 
-/// Runs `cmd` to its end and returns its exit status and peak resident
-/// memory in KiB (from the kernel's accounting of that one child).
-#[expect(clippy::zombie_processes, reason = "wait4 reaps the child")]
-fn run_measured(mut cmd: std::process::Command) -> (i32, i64) {
-    let child = cmd
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn forge");
-    let mut status = 0;
-    // SAFETY: plain FFI calls on the pid of a child this test owns; the
-    // struct is plain data the kernel fills in.
-    let usage = unsafe {
-        let mut usage: libc::rusage = std::mem::zeroed();
-        assert_eq!(
-            libc::wait4(child.id() as i32, &mut status, 0, &mut usage),
-            child.id() as i32
-        );
-        usage
-    };
-    (libc::WEXITSTATUS(status), usage.ru_maxrss)
-}
-
 #[test]
 fn a_gigabyte_member_installs_in_bounded_memory() {
     let server = Server::start();
@@ -414,7 +391,7 @@ open(sys.argv[1], "wb").write(out)
     p.forge(&["fetch", "zeros.bst"]).ok();
     let mut build = p.process(&p.outside().join("cache"));
     build.args(["build", "zeros.bst"]);
-    let (code, peak_kib) = run_measured(build);
+    let (code, peak_kib) = support::run_measured(build);
     assert_eq!(code, 0, "the build succeeds");
     assert!(
         peak_kib < 64 * 1024,

@@ -315,6 +315,66 @@ fn sources_come_from_the_source_cache_when_the_upstream_is_down() {
 }
 
 #[test]
+fn git_sources_come_from_the_source_cache_when_the_upstream_is_gone() {
+    use support::git::{commit, git, init};
+    let p = project(CONF).build();
+    let upstream = p.outside().join("upstream");
+    init(&upstream);
+    commit(&upstream, "src/hello.c", "int main(void) { return 0; }\n");
+    fs::write(upstream.join("run.sh"), "#!/bin/sh\necho run\n").unwrap();
+    fs::set_permissions(upstream.join("run.sh"), fs::Permissions::from_mode(0o755)).unwrap();
+    let head = commit(&upstream, "README", "pinned by commit\n");
+    git(&upstream, &["tag", "v1"]);
+    p.write(
+        "elements/repo.bst",
+        &format!(
+            "kind: import\nsources:\n- kind: git\n  url: file://{}\n  track: main\n  ref: {head}\n",
+            upstream.display()
+        ),
+    );
+    let server = Casd::start(&p.outside().join("casd"));
+    let config = p.outside().join("forge.conf");
+    fs::write(
+        &config,
+        format!("source-caches:\n  servers:\n  - url: {}\n    push: true\n", server.url()),
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+
+    // The first machine fetches from upstream, pushes the checked-out tree.
+    p.forge(&["--config", config, "fetch", "repo.bst"]).ok();
+    let first = p.outside().join("first");
+    p.forge(&["source", "checkout", "repo.bst", first.to_str().unwrap()]).ok();
+    fs::remove_dir_all(&upstream).unwrap();
+
+    // Another machine, upstream gone: the tree comes from the cache, and
+    // stages and builds the same files.
+    let other = p.outside().join("other");
+    let other = other.to_str().unwrap();
+    let run = p.forge(&["--config", config, "--cache-dir", other, "build", "repo.bst"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("from the source cache http://127.0.0.1:"), "{}", run.stderr);
+    let second = p.outside().join("second");
+    p.forge(&["--cache-dir", other, "source", "checkout", "repo.bst", second.to_str().unwrap()])
+        .ok();
+    for file in ["src/hello.c", "run.sh", "README"] {
+        assert_eq!(fs::read(first.join(file)).unwrap(), fs::read(second.join(file)).unwrap(), "{file}");
+    }
+    assert_eq!(fs::metadata(second.join("run.sh")).unwrap().permissions().mode() & 0o111, 0o111);
+    let out = p.outside().join("out");
+    p.forge(&["--cache-dir", other, "checkout", "repo.bst", out.to_str().unwrap()])
+        .ok();
+    assert_eq!(fs::read_to_string(out.join("README")).unwrap(), "pinned by commit\n");
+
+    // Without the cache, that machine could not have fetched it.
+    let alone = p.outside().join("alone");
+    let err = p
+        .forge(&["--cache-dir", alone.to_str().unwrap(), "fetch", "repo.bst"])
+        .fails(4);
+    assert!(err.contains("could not be fetched"), "{err}");
+}
+
+#[test]
 fn buildgrid_without_remote_asset_shares_through_the_action_cache_over_tls_with_a_token() {
     use support::buildgrid::{BuildGrid, make_credentials};
     let p = sharing_project();

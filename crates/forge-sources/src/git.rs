@@ -103,21 +103,26 @@ impl SourceKind for Git {
         }
     }
     fn unique_key(&self, source: &Source, _ctx: &KeyContext<'_>) -> Result<Option<Value>, LoadError> {
-        let Some(reference) = optional_str(source, "ref")? else {
-            return Ok(None);
-        };
-        let commit = commit_of(reference).unwrap_or(reference).to_ascii_lowercase();
-        let mut key = json!({ "url": required_str(source, "url")?, "commit": commit });
-        if let Some(false) = optional_bool(source, "checkout-submodules")? {
-            key["checkout-submodules"] = json!(false);
-        }
-        for extra in ["submodules", "tags"] {
-            if let Some(node) = source.get(extra) {
-                key[extra] = forge_project::keys::node_to_json(node);
-            }
-        }
-        Ok(Some(key))
+        git_key(source)
     }
+}
+
+/// A git source's key: it needs nothing but the source.
+fn git_key(source: &Source) -> Result<Option<Value>, LoadError> {
+    let Some(reference) = optional_str(source, "ref")? else {
+        return Ok(None);
+    };
+    let commit = commit_of(reference).unwrap_or(reference).to_ascii_lowercase();
+    let mut key = json!({ "url": required_str(source, "url")?, "commit": commit });
+    if let Some(false) = optional_bool(source, "checkout-submodules")? {
+        key["checkout-submodules"] = json!(false);
+    }
+    for extra in ["submodules", "tags"] {
+        if let Some(node) = source.get(extra) {
+            key[extra] = forge_project::keys::node_to_json(node);
+        }
+    }
+    Ok(Some(key))
 }
 
 fn err(message: impl Into<String>) -> SourceError {
@@ -462,18 +467,106 @@ pub(crate) fn describe(repo: &Repository, commit: Oid) -> Option<String> {
         .ok()
 }
 
+/// The name of a git source's staged tree on source cache servers:
+/// `urn:fdc:forge.build:2026:source:git-tree:{sha256 of its cache key}`
+/// (URL as written, commit, submodule settings). The tree is a
+/// deterministic tarball (see `tree_tar`).
+pub fn tree_urn(source: &Source) -> Option<String> {
+    let key = git_key(source).ok()??;
+    Some(format!(
+        "urn:fdc:forge.build:2026:source:git-tree:{}",
+        forge_project::keys::hash_json(&key)
+    ))
+}
+
+/// Where the cache records which tarball holds a source's tree, when it
+/// came from a source cache server instead of upstream.
+fn tree_record(cache: &crate::SourceCache, urn: &str) -> PathBuf {
+    cache
+        .root()
+        .join("git-trees")
+        .join(urn.rsplit(':').next().unwrap_or(urn))
+}
+
+/// The sha256 of the cached tarball of the source's tree, if any.
+fn cached_tree(cache: &crate::SourceCache, source: &Source) -> Option<String> {
+    let sha = fs::read_to_string(tree_record(cache, &tree_urn(source)?)).ok()?;
+    let sha = sha.trim().to_string();
+    cache.has_file(&sha).then_some(sha)
+}
+
+/// Brings the source's tree from a source cache server, when one has it.
+fn pull_tree(source: &Source, ctx: &SourceContext<'_>) -> bool {
+    let (Some(servers), Some(urn)) = (ctx.servers, tree_urn(source)) else {
+        return false;
+    };
+    let Some(sha) = servers.pull_named(ctx.cache, &urn, ctx.progress) else {
+        return false;
+    };
+    record_tree(ctx.cache, &urn, &sha).is_ok()
+}
+
+fn record_tree(cache: &crate::SourceCache, urn: &str, sha: &str) -> std::io::Result<()> {
+    let record = tree_record(cache, urn);
+    fs::create_dir_all(record.parent().expect("records have parents"))?;
+    let temporary = record.with_extension(format!("tmp-{}", std::process::id()));
+    fs::write(&temporary, format!("{sha}\n"))?;
+    fs::rename(&temporary, &record)
+}
+
+/// Offers the source's tree to the source cache servers that take pushes,
+/// as a deterministic tarball kept in the source cache.
+fn push_tree(source: &Source, ctx: &SourceContext<'_>, url: &str, commit: Oid) -> Result<(), SourceError> {
+    let (Some(servers), Some(urn)) = (ctx.servers, tree_urn(source)) else {
+        return Ok(());
+    };
+    if !servers.pushes() {
+        return Ok(());
+    }
+    let staging = ctx
+        .cache
+        .root()
+        .join("tmp")
+        .join(format!("git-tree-{}-{}", std::process::id(), commit));
+    let _ = fs::remove_dir_all(&staging);
+    fs::create_dir_all(&staging).map_err(|e| err(format!("cannot stage {url}: {e}")))?;
+    let result = (|| {
+        checkout(ctx, source, url, commit, &staging)?;
+        let mut partial = ctx.cache.partial().map_err(|e| err(e.to_string()))?;
+        crate::tree_tar::write(&staging, &mut partial).map_err(|e| err(format!("cannot archive {url}: {e}")))?;
+        let sha = ctx
+            .cache
+            .commit(partial, None)
+            .map_err(|e| err(e.to_string()))?
+            .map_err(|m| err(format!("the archive of {url} changed while written ({})", m.actual)))?;
+        record_tree(ctx.cache, &urn, &sha).map_err(|e| err(e.to_string()))?;
+        servers.push_named(ctx.cache, &urn, &sha, ctx.progress);
+        Ok(())
+    })();
+    let _ = fs::remove_dir_all(&staging);
+    result
+}
+
 impl SourceRuntime for Git {
     fn is_cached(&self, source: &Source, cache: &crate::SourceCache) -> bool {
         let (Some(commit), Ok(url)) = (pinned_commit(source), required_str(source, "url")) else {
             return false;
         };
-        commit_cached(cache, source, url, commit, 0)
+        commit_cached(cache, source, url, commit, 0) || cached_tree(cache, source).is_some()
     }
 
     fn fetch(&self, source: &Source, ctx: &SourceContext<'_>) -> Result<(), SourceError> {
         let url = required_str(source, "url").map_err(|e| err(e.to_string()))?;
         let commit = pinned_commit(source).ok_or_else(|| err(format!("{url} has no ref: run `forge track` first")))?;
+        // A source cache doubles as a mirror: asked before upstream.
+        if !commit_cached(ctx.cache, source, url, commit, 0) && pull_tree(source, ctx) {
+            return Ok(());
+        }
         ensure_commit(ctx, source, url, commit, 0)?;
+        if let Err(e) = push_tree(source, ctx, url, commit) {
+            ctx.progress
+                .warn(&format!("{url}: not pushed to the source cache: {e}"));
+        }
         // BuildStream's ref-not-in-track: the pin should be on the branch
         // or tag that track follows.
         if let (Some(track), Ok(repo)) = (
@@ -552,6 +645,14 @@ impl SourceRuntime for Git {
     fn stage(&self, source: &Source, ctx: &SourceContext<'_>, dir: &Path) -> Result<(), SourceError> {
         let url = required_str(source, "url").map_err(|e| err(e.to_string()))?;
         let commit = pinned_commit(source).ok_or_else(|| err(format!("{url} has no ref")))?;
+        if !commit_cached(ctx.cache, source, url, commit, 0)
+            && let Some(sha) = cached_tree(ctx.cache, source)
+        {
+            // From a source cache server: the tarball of the same tree.
+            let reader = fs::File::open(ctx.cache.file_path(&sha)).map_err(|e| err(e.to_string()))?;
+            crate::extract::extract_tar(reader, dir).map_err(|e| err(format!("cannot stage {url}: {e}")))?;
+            return Ok(());
+        }
         checkout(ctx, source, url, commit, dir)
     }
 }

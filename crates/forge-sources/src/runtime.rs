@@ -68,6 +68,15 @@ pub trait SourceServers: Sync {
     fn pull(&self, cache: &crate::SourceCache, sha256: &str, progress: &dyn crate::Progress) -> bool;
     /// Offers the cached file with `sha256` to the servers that take pushes.
     fn push(&self, cache: &crate::SourceCache, sha256: &str, progress: &dyn crate::Progress);
+    /// Brings the file a server names `urn` (a source that is not one
+    /// file, such as a git checkout: see `git::tree_urn`) into `cache`,
+    /// checked against the digest the server names; its sha256, or `None`.
+    fn pull_named(&self, cache: &crate::SourceCache, urn: &str, progress: &dyn crate::Progress) -> Option<String>;
+    /// Whether any server takes pushes.
+    fn pushes(&self) -> bool;
+    /// Sends the cached file `sha256` to the servers that take pushes and
+    /// names it `urn` there.
+    fn push_named(&self, cache: &crate::SourceCache, urn: &str, sha256: &str, progress: &dyn crate::Progress);
 }
 
 impl<'a> SourceContext<'a> {

@@ -193,3 +193,26 @@ pub fn fixture(name: &str) -> TestProject {
     }
     TestProject { temp, root }
 }
+
+/// Runs `cmd` to its end and returns its exit status and peak resident
+/// memory in KiB (from the kernel's accounting of that one child).
+#[expect(clippy::zombie_processes, reason = "wait4 reaps the child")]
+pub fn run_measured(mut cmd: std::process::Command) -> (i32, i64) {
+    let child = cmd
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn forge");
+    let mut status = 0;
+    // SAFETY: plain FFI calls on the pid of a child this test owns; the
+    // struct is plain data the kernel fills in.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        assert_eq!(
+            libc::wait4(child.id() as i32, &mut status, 0, &mut usage),
+            child.id() as i32
+        );
+        usage
+    };
+    (libc::WEXITSTATUS(status), usage.ru_maxrss)
+}

@@ -1,0 +1,82 @@
+//! A staged source tree as a deterministic tarball (sorted, owner 0, mtime
+//! 0, modes 0644/0755), so that the same tree always gives the same bytes
+//! and one sha256 names it on a source cache server.
+
+use std::fs;
+use std::io::{self, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+/// Writes the tree at `dir` to `out`.
+pub fn write(dir: &Path, out: impl Write) -> io::Result<()> {
+    let mut builder = tar::Builder::new(out);
+    builder.follow_symlinks(false);
+    let mut pending = vec![PathBuf::new()];
+    while let Some(relative) = pending.pop() {
+        let mut entries: Vec<_> = fs::read_dir(dir.join(&relative))?.collect::<Result<_, _>>()?;
+        entries.sort_by_key(|e| e.file_name());
+        let mut subdirs = Vec::new();
+        for entry in entries {
+            let path = relative.join(entry.file_name());
+            let meta = fs::symlink_metadata(entry.path())?;
+            let mut header = tar::Header::new_gnu();
+            header.set_mtime(0);
+            header.set_uid(0);
+            header.set_gid(0);
+            if meta.file_type().is_symlink() {
+                header.set_entry_type(tar::EntryType::Symlink);
+                header.set_mode(0o777);
+                header.set_size(0);
+                builder.append_link(&mut header, &path, fs::read_link(entry.path())?)?;
+            } else if meta.is_dir() {
+                header.set_entry_type(tar::EntryType::Directory);
+                header.set_mode(0o755);
+                header.set_size(0);
+                builder.append_data(&mut header, &path, io::empty())?;
+                subdirs.push(path);
+            } else {
+                header.set_entry_type(tar::EntryType::Regular);
+                header.set_mode(if meta.permissions().mode() & 0o111 != 0 {
+                    0o755
+                } else {
+                    0o644
+                });
+                header.set_size(meta.len());
+                builder.append_data(&mut header, &path, fs::File::open(entry.path())?)?;
+            }
+        }
+        // Depth first, in name order.
+        pending.extend(subdirs.into_iter().rev());
+    }
+    builder.into_inner()?.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_same_tree_gives_the_same_bytes_and_extracts_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let tree = dir.path().join("tree");
+        std::fs::create_dir_all(tree.join("b/c")).unwrap();
+        std::fs::write(tree.join("a.txt"), "a").unwrap();
+        std::fs::write(tree.join("b/c/tool"), "#!/bin/sh\n").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(tree.join("b/c/tool"), std::fs::Permissions::from_mode(0o700)).unwrap();
+        std::os::unix::fs::symlink("c/tool", tree.join("b/link")).unwrap();
+        let (mut one, mut two) = (Vec::new(), Vec::new());
+        super::write(&tree, &mut one).unwrap();
+        std::fs::write(tree.join("a.txt"), "a").unwrap(); // a new mtime
+        super::write(&tree, &mut two).unwrap();
+        assert_eq!(one, two);
+        let back = dir.path().join("back");
+        std::fs::create_dir(&back).unwrap();
+        crate::extract::extract_tar(&one[..], &back).unwrap();
+        assert_eq!(std::fs::read_to_string(back.join("b/c/tool")).unwrap(), "#!/bin/sh\n");
+        assert_eq!(
+            std::fs::read_link(back.join("b/link")).unwrap(),
+            std::path::Path::new("c/tool")
+        );
+        let mode = std::fs::metadata(back.join("b/c/tool")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o111, 0o111);
+    }
+}
