@@ -368,7 +368,14 @@ pub fn artifact(session: &Session, command: &ArtifactCommand) -> Result<(), Fail
             let log = cas
                 .get_blob(&record.log)
                 .map_err(|e| Failure::internal(format!("cannot read the log: {e}")))?;
-            print!("{}", String::from_utf8_lossy(&log));
+            let text = String::from_utf8_lossy(&log);
+            // Raw into a pipe or a file, as `cat` would; on a terminal,
+            // nothing the build printed may drive it.
+            if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+                print!("{}", printable(&text));
+            } else {
+                print!("{text}");
+            }
             Ok(())
         }
         ArtifactCommand::Push(args) => transfer(session, args, true),

@@ -236,12 +236,16 @@ impl PipelineReport for LineReport {
 }
 
 /// The last `n` lines of a file.
+/// The last `n` lines of a build log, each escaped to one printable line
+/// (what a build prints is input too: an sdist's setup.py may print
+/// anything, in any encoding).
 pub fn tail(path: &std::path::Path, n: usize) -> Vec<String> {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let bytes = std::fs::read(path).unwrap_or_default();
+    let text = String::from_utf8_lossy(&bytes);
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(n)..]
         .iter()
-        .map(|l| l.to_string())
+        .map(|l| forge_project::error::printable_line(l))
         .collect()
 }
 

@@ -668,3 +668,25 @@ fn quiet_verbose_and_color_change_only_what_is_said() {
     let err = p.forge(&["-q", "-v", "show"]).fails(2);
     assert!(err.contains("cannot be used with"), "{err}");
 }
+
+#[test]
+fn what_a_failing_build_prints_cannot_drive_the_terminal() {
+    let p = hello_project();
+    p.write(
+        "elements/loud.bst",
+        "kind: manual\nbuild-depends:\n- base.bst\nconfig:\n  build-commands:\n  - printf '\\033[2J\\r[  ok  ] fake\\n\\377\\n'; exit 1\n",
+    );
+    let run = p.forge(&["build", "loud.bst"]);
+    assert_eq!(run.code, 5, "{}", run.stderr);
+    assert!(
+        !run.stderr.contains('\u{1b}') && !run.stderr.contains('\r'),
+        "{:?}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("| \\u{1b}[2J\\r[  ok  ] fake"), "{}", run.stderr);
+    assert!(
+        !run.stderr.lines().any(|l| l.starts_with("[  ok  ] fake")),
+        "{}",
+        run.stderr
+    );
+}

@@ -336,7 +336,10 @@ fn git_sources_come_from_the_source_cache_when_the_upstream_is_gone() {
     let config = p.outside().join("forge.conf");
     fs::write(
         &config,
-        format!("source-caches:\n  servers:\n  - url: {}\n    push: true\n", server.url()),
+        format!(
+            "source-caches:\n  servers:\n  - url: {}\n    push: true\n",
+            server.url()
+        ),
     )
     .unwrap();
     let config = config.to_str().unwrap();
@@ -344,7 +347,8 @@ fn git_sources_come_from_the_source_cache_when_the_upstream_is_gone() {
     // The first machine fetches from upstream, pushes the checked-out tree.
     p.forge(&["--config", config, "fetch", "repo.bst"]).ok();
     let first = p.outside().join("first");
-    p.forge(&["source", "checkout", "repo.bst", first.to_str().unwrap()]).ok();
+    p.forge(&["source", "checkout", "repo.bst", first.to_str().unwrap()])
+        .ok();
     fs::remove_dir_all(&upstream).unwrap();
 
     // Another machine, upstream gone: the tree comes from the cache, and
@@ -353,14 +357,32 @@ fn git_sources_come_from_the_source_cache_when_the_upstream_is_gone() {
     let other = other.to_str().unwrap();
     let run = p.forge(&["--config", config, "--cache-dir", other, "build", "repo.bst"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stderr.contains("from the source cache http://127.0.0.1:"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("from the source cache http://127.0.0.1:"),
+        "{}",
+        run.stderr
+    );
     let second = p.outside().join("second");
-    p.forge(&["--cache-dir", other, "source", "checkout", "repo.bst", second.to_str().unwrap()])
-        .ok();
+    p.forge(&[
+        "--cache-dir",
+        other,
+        "source",
+        "checkout",
+        "repo.bst",
+        second.to_str().unwrap(),
+    ])
+    .ok();
     for file in ["src/hello.c", "run.sh", "README"] {
-        assert_eq!(fs::read(first.join(file)).unwrap(), fs::read(second.join(file)).unwrap(), "{file}");
+        assert_eq!(
+            fs::read(first.join(file)).unwrap(),
+            fs::read(second.join(file)).unwrap(),
+            "{file}"
+        );
     }
-    assert_eq!(fs::metadata(second.join("run.sh")).unwrap().permissions().mode() & 0o111, 0o111);
+    assert_eq!(
+        fs::metadata(second.join("run.sh")).unwrap().permissions().mode() & 0o111,
+        0o111
+    );
     let out = p.outside().join("out");
     p.forge(&["--cache-dir", other, "checkout", "repo.bst", out.to_str().unwrap()])
         .ok();
