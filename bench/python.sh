@@ -74,7 +74,7 @@ sources:
         glibc: '2.36'
         arch: x86_64
 CONF
-"$FORGE" -C "$work/project" --cache-dir "$work/cache" import python "$list" 2>/dev/null
+"$FORGE" -C "$work/project" --cache-dir "$work/cache" import python "$list" --into elements/python/ 2>/dev/null
 "$FORGE" -C "$work/project" --cache-dir "$work/cache" fetch python.bst 2>/dev/null
 
 # Cold runs are repeated (RUNS, default 3) and the medians compared: the

@@ -174,10 +174,15 @@ pub struct ImportPythonArgs {
     /// The lock file.
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
-    /// Where the elements go (inside the element path); the stack element
-    /// is written beside it as DIR.bst.
-    #[arg(long, value_name = "DIR", default_value = "elements/python/")]
-    pub into: PathBuf,
+    /// Where the elements go (inside the element path; default: a folder
+    /// named after the lock file, such as elements/requirements/); the
+    /// stack element is written beside it as DIR.bst.
+    #[arg(long, value_name = "DIR")]
+    pub into: Option<PathBuf>,
+    /// Remove the elements an earlier import of this folder wrote that the
+    /// lock file no longer names (without it they are kept, and listed).
+    #[arg(long)]
+    pub prune: bool,
     /// The index the sources name (default: the lock file's, else the
     /// `pypi` alias, else the public index).
     #[arg(long, value_name = "URL")]

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use forge_project::UrlPurpose;
 use forge_python::index::{ACCEPT, parse_html, parse_json};
-use forge_python::lockfile::{LockedFile, parse};
+use forge_python::lockfile::{LockedFile, parse, read_requirements};
 use forge_python::names::{DistFile, normalize, parse_filename};
 use forge_python::tags::{compatible_tags, rank};
 use forge_yaml::write_scalar;
@@ -31,14 +31,19 @@ fn best_file<'a>(files: &'a [LockedFile], tags: &[(String, String, String)]) -> 
 /// Runs `forge import python`.
 pub fn run(session: &Session, args: &ImportPythonArgs) -> Result<(), Failure> {
     let project = &session.project;
-    let text = std::fs::read_to_string(&args.file)
-        .map_err(|e| Failure::usage(format!("cannot read {}: {e}", args.file.display())))?;
     let file_name = args
         .file
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let lock = parse(&file_name, &text).map_err(|e| Failure::usage(format!("{}: {e}", args.file.display())))?;
+    let lock = if file_name.ends_with(".toml") || file_name.ends_with("uv.lock") {
+        let text = std::fs::read_to_string(&args.file)
+            .map_err(|e| Failure::usage(format!("cannot read {}: {e}", args.file.display())))?;
+        parse(&file_name, &text).map_err(|e| Failure::usage(format!("{}: {e}", args.file.display())))?
+    } else {
+        // Requirements files may include others (`-r`).
+        read_requirements(&args.file).map_err(Failure::usage)?
+    };
     let index = args
         .index
         .clone()
@@ -62,11 +67,31 @@ pub fn run(session: &Session, args: &ImportPythonArgs) -> Result<(), Failure> {
     let target = target.map(|n| forge_sources::pypi::target_from_node(&n)).transpose()?;
     let tags = compatible_tags(target.as_ref());
 
-    let into = project.dir.join(&args.into);
+    // Each lock file gets its own folder by default (requirements.txt:
+    // elements/requirements/), never one that holds other elements.
+    let into_arg = args.into.clone().unwrap_or_else(|| {
+        let stem = file_name
+            .split('.')
+            .next()
+            .filter(|s| !s.is_empty())
+            .unwrap_or("python");
+        let stem: String = stem
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .collect();
+        Path::new(&project.element_path_display).join(stem)
+    });
+    let into = project.dir.join(&into_arg);
     let relative = into.strip_prefix(&project.element_path).map_err(|_| {
         Failure::usage(format!(
             "{} is not inside the element path ({})",
-            args.into.display(),
+            into_arg.display(),
             project.element_path_display
         ))
     })?;
@@ -89,6 +114,7 @@ pub fn run(session: &Session, args: &ImportPythonArgs) -> Result<(), Failure> {
                 parse_html(&body, &url)
             };
             let wanted: BTreeSet<&str> = package.hashes.iter().map(String::as_str).collect();
+            let listed_count = listed.len();
             let files: Vec<LockedFile> = listed
                 .into_iter()
                 .filter(|f| f.sha256.as_deref().is_some_and(|s| wanted.contains(s)))
@@ -98,6 +124,13 @@ pub fn run(session: &Session, args: &ImportPythonArgs) -> Result<(), Failure> {
                     sha256: f.sha256.unwrap_or_default(),
                 })
                 .collect();
+            if files.is_empty() {
+                problems.push(format!(
+                    "{} {}: no file the index lists for it ({listed_count} listed) has any of its --hash values",
+                    package.name, package.version
+                ));
+                continue;
+            }
             best_file(&files, &tags).cloned()
         };
         let Some(file) = chosen else {
@@ -127,19 +160,76 @@ pub fn run(session: &Session, args: &ImportPythonArgs) -> Result<(), Failure> {
     }
     std::fs::create_dir_all(&into).map_err(|e| Failure::internal(format!("cannot create {}: {e}", into.display())))?;
     let prefix = relative.to_string_lossy().trim_end_matches('/').to_string();
-    let mut stack = String::from("kind: stack\ndescription: the Python packages of ");
+    let header = format!("# written by forge import python from {}\n", write_scalar(&file_name));
+    // What an earlier import wrote here (marked by its header), to say
+    // what changes and to leave everything else alone.
+    let mut earlier: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new();
+    for entry in std::fs::read_dir(&into).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if let (Some(stem), Ok(text)) = (name.strip_suffix(".bst"), std::fs::read_to_string(entry.path()))
+            && text.starts_with("# written by forge import python")
+        {
+            earlier.insert(stem.to_string(), text);
+        }
+    }
+    // Never over a file of someone else's (one without the header).
+    let stack_path: PathBuf = Path::new(&project.element_path).join(format!("{prefix}.bst"));
+    let targets = written
+        .iter()
+        .map(|(name, _)| into.join(format!("{name}.bst")))
+        .chain([stack_path.clone()]);
+    for target in targets {
+        if let Ok(text) = std::fs::read_to_string(&target)
+            && !text.starts_with("# written by forge import python")
+        {
+            return Err(Failure::usage(format!(
+                "{} exists and was not written by forge import; nothing was written (move it, or import --into another folder)",
+                target.strip_prefix(&project.dir).unwrap_or(&target).display()
+            )));
+        }
+    }
+    let mut stack = format!("{header}kind: stack\ndescription: the Python packages of ");
     stack.push_str(&write_scalar(&file_name));
     stack.push_str("\ndepends:\n");
+    let (mut added, mut changed, mut unchanged) = (Vec::new(), Vec::new(), 0);
     for (name, element) in &written {
-        write_atomically(&into.join(format!("{name}.bst")), element).map_err(|e| Failure::internal(e.to_string()))?;
+        let text = format!("{header}{element}");
+        match earlier.remove(name) {
+            Some(old) if old == text => unchanged += 1,
+            Some(_) => changed.push(name.clone()),
+            None => added.push(name.clone()),
+        }
+        write_atomically(&into.join(format!("{name}.bst")), &text).map_err(|e| Failure::internal(e.to_string()))?;
         stack.push_str(&format!("- {prefix}/{name}.bst\n"));
     }
-    let stack_path: PathBuf = Path::new(&project.element_path).join(format!("{prefix}.bst"));
     write_atomically(&stack_path, &stack).map_err(|e| Failure::internal(e.to_string()))?;
+    let stale: Vec<String> = earlier.into_keys().collect();
+    if args.prune {
+        for name in &stale {
+            std::fs::remove_file(into.join(format!("{name}.bst")))
+                .map_err(|e| Failure::internal(format!("cannot remove {name}.bst: {e}")))?;
+        }
+    }
+    for (mark, names) in [
+        ("+", &added),
+        ("~", &changed),
+        (if args.prune { "-" } else { "?" }, &stale),
+    ] {
+        for name in names.iter() {
+            eprintln!("  {mark} {prefix}/{name}.bst");
+        }
+    }
+    let stale_note = match (stale.len(), args.prune) {
+        (0, _) => String::new(),
+        (n, true) => format!(", {n} removed"),
+        (n, false) => format!(", {n} no longer in the lock file (kept; --prune removes them)"),
+    };
     eprintln!(
-        "import: {} pip elements in {}/, gathered by {prefix}.bst",
+        "import: {} pip elements in {}/ ({} added, {} changed, {unchanged} unchanged{stale_note}), gathered by {prefix}.bst",
         written.len(),
-        args.into.display()
+        into_arg.display(),
+        added.len(),
+        changed.len(),
     );
     Ok(())
 }

@@ -503,20 +503,82 @@ fn lock_files_become_pinned_elements() {
     .unwrap();
     let run = p.forge(&["import", "python", requirements.to_str().unwrap()]);
     assert_eq!(run.code, 0, "{}", run.stderr);
+    // A folder of its own, named after the lock file.
     assert_eq!(
-        fs::read_to_string(p.root.join("elements/python/click.bst")).unwrap(),
+        fs::read_to_string(p.root.join("elements/requirements/click.bst")).unwrap(),
         format!(
-            "kind: pip\nsources:\n- kind: pypi\n  url: pypi:simple/\n  name: click\n  version: ==8.1.7\n  ref:\n    version: 8.1.7\n    filename: click-8.1.7-py3-none-any.whl\n    sha256: {}\n",
+            "# written by forge import python from requirements.txt\nkind: pip\nsources:\n- kind: pypi\n  url: pypi:simple/\n  name: click\n  version: ==8.1.7\n  ref:\n    version: 8.1.7\n    filename: click-8.1.7-py3-none-any.whl\n    sha256: {}\n",
             sha256(&click)
         )
     );
     assert_eq!(
-        fs::read_to_string(p.root.join("elements/python.bst")).unwrap(),
-        "kind: stack\ndescription: the Python packages of requirements.txt\ndepends:\n- python/click.bst\n- python/attrs.bst\n"
+        fs::read_to_string(p.root.join("elements/requirements.bst")).unwrap(),
+        "# written by forge import python from requirements.txt\nkind: stack\ndescription: the Python packages of requirements.txt\ndepends:\n- requirements/click.bst\n- requirements/attrs.bst\n"
     );
-    let run = p.forge(&["build", "python.bst"]);
+    assert!(
+        run.stderr.contains("(2 added, 0 changed, 0 unchanged)"),
+        "{}",
+        run.stderr
+    );
+    let run = p.forge(&["build", "requirements.bst"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stderr.contains("3 built"), "{}", run.stderr);
+
+    // Again with a smaller lock: the stale element is kept and named,
+    // an element of the user's own in the folder is never touched, and
+    // --prune removes only what an import wrote.
+    fs::write(p.root.join("elements/requirements/mine.bst"), "kind: stack\n").unwrap();
+    fs::write(
+        &requirements,
+        format!("click==8.1.7 --hash=sha256:{}\n", sha256(&click)),
+    )
+    .unwrap();
+    let run = p.forge(&["import", "python", requirements.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("  ? requirements/attrs.bst")
+            && run
+                .stderr
+                .contains("0 added, 0 changed, 1 unchanged, 1 no longer in the lock file (kept; --prune removes them)"),
+        "{}",
+        run.stderr
+    );
+    assert!(p.root.join("elements/requirements/attrs.bst").exists());
+    let run = p.forge(&["import", "python", requirements.to_str().unwrap(), "--prune"]);
+    assert!(
+        run.stderr.contains("  - requirements/attrs.bst") && run.stderr.contains("1 removed"),
+        "{}",
+        run.stderr
+    );
+    assert!(!p.root.join("elements/requirements/attrs.bst").exists());
+    assert!(
+        p.root.join("elements/requirements/mine.bst").exists(),
+        "not forge's: kept"
+    );
+    // ...nor overwritten.
+    fs::write(p.root.join("elements/requirements/click.bst"), "kind: stack\n").unwrap();
+    let err = p.forge(&["import", "python", requirements.to_str().unwrap()]).fails(2);
+    assert!(
+        err.contains("elements/requirements/click.bst exists and was not written by forge import"),
+        "{err}"
+    );
+    assert_eq!(
+        fs::read_to_string(p.root.join("elements/requirements/click.bst")).unwrap(),
+        "kind: stack\n"
+    );
+
+    // A hash that no file on the index has is named as that.
+    let tampered = p.outside().join("tampered.txt");
+    fs::write(
+        &tampered,
+        format!("click==8.1.7 --hash=sha256:{}\n", sha256(b"something else")),
+    )
+    .unwrap();
+    let err = p.forge(&["import", "python", tampered.to_str().unwrap()]).fails(4);
+    assert!(
+        err.contains("click 8.1.7: no file the index lists for it (2 listed) has any of its --hash values"),
+        "{err}"
+    );
 
     let pylock = p.outside().join("pylock.toml");
     fs::write(
@@ -548,7 +610,9 @@ fn lock_files_become_pinned_elements() {
         .forge(&["import", "python", loose.to_str().unwrap(), "--into", "elements/loose"])
         .fails(2);
     assert!(
-        err.contains("not pinned by hash: flask>=2 (not pinned with ==, or no --hash), click==8.1.7 (no --hash)"),
+        err.contains(
+            "not pinned by hash: flask>=2 (not pinned with ==, or no --hash, line 1), click==8.1.7 (no --hash, line 2)"
+        ),
         "{err}"
     );
     assert!(!p.root.join("elements/loose").exists(), "nothing written");

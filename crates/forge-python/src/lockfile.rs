@@ -64,12 +64,92 @@ pub fn parse(file_name: &str, text: &str) -> Result<LockFile, String> {
 
 /// pip-compile output: `name==version --hash=sha256:...` (continued over
 /// lines with `\`). Requirements without `==` or without a hash are
-/// refused, each named.
+/// refused, each named. `-r FILE` is refused here (there is no file to
+/// read it beside): see [`read_requirements`].
 pub fn parse_requirements(text: &str) -> Result<LockFile, String> {
-    let joined = text.replace("\\\r\n", " ").replace("\\\n", " ");
+    let mut no_files = |name: &str| -> Result<(String, String), String> {
+        Err(format!(
+            "-r {name}: includes are read only from a requirements file on disk"
+        ))
+    };
+    parse_requirements_from(text, "requirements", &mut no_files, 0)
+}
+
+/// Reads the requirements file at `path`, with the files its `-r` lines
+/// include (relative to the file that names them, at most 8 deep).
+pub fn read_requirements(path: &std::path::Path) -> Result<LockFile, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let base = path.parent().map(std::path::Path::to_path_buf).unwrap_or_default();
+    let mut include = |name: &str| -> Result<(String, String), String> {
+        let included = base.join(name);
+        std::fs::read_to_string(&included)
+            .map(|text| (included.display().to_string(), text))
+            .map_err(|e| format!("cannot read {}: {e}", included.display()))
+    };
+    parse_requirements_from(&text, &path.display().to_string(), &mut include, 0)
+}
+
+/// Options pip takes in a requirements file that forge does not honour,
+/// and why.
+const REFUSED_OPTIONS: &[(&str, &str)] = &[
+    (
+        "-e",
+        "editable installs run a local project's build; build it with a pyproject element",
+    ),
+    (
+        "--editable",
+        "editable installs run a local project's build; build it with a pyproject element",
+    ),
+    (
+        "-c",
+        "constraints files are for resolvers; a lock file pins everything already",
+    ),
+    (
+        "--constraint",
+        "constraints files are for resolvers; a lock file pins everything already",
+    ),
+    (
+        "--extra-index-url",
+        "forge takes every file from one index (`forge import python --index URL`, or the `pypi` alias)",
+    ),
+    ("-f", "forge takes every file from the index, not from links"),
+    ("--find-links", "forge takes every file from the index, not from links"),
+];
+
+fn parse_requirements_from(
+    text: &str,
+    origin: &str,
+    include: &mut dyn FnMut(&str) -> Result<(String, String), String>,
+    depth: usize,
+) -> Result<LockFile, String> {
+    if depth > 8 {
+        return Err(format!("{origin}: -r includes nest more than 8 deep"));
+    }
+    // Logical lines (joined over trailing backslashes), with the number of
+    // the line each starts on.
+    let mut logical: Vec<(usize, String)> = Vec::new();
+    let mut pending: Option<(usize, String)> = None;
+    for (i, raw) in text.lines().enumerate() {
+        let (start, mut line) = pending.take().unwrap_or((i + 1, String::new()));
+        let raw = raw.trim_end_matches('\r');
+        match raw.strip_suffix('\\') {
+            Some(head) => {
+                line.push_str(head);
+                line.push(' ');
+                pending = Some((start, line));
+            }
+            None => {
+                line.push_str(raw);
+                logical.push((start, line));
+            }
+        }
+    }
+    logical.extend(pending);
+
     let mut lock = LockFile::default();
     let mut unpinned = Vec::new();
-    for raw in joined.lines() {
+    for (number, raw) in logical {
+        let at = format!("{origin}:{number}");
         let line = raw.split(" #").next().unwrap_or("").trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
@@ -77,15 +157,32 @@ pub fn parse_requirements(text: &str) -> Result<LockFile, String> {
         let mut words = line.split_whitespace();
         let first = words.next().unwrap_or("");
         if first.starts_with('-') {
-            if let Some(url) = first
-                .strip_prefix("--index-url=")
-                .or(if first == "--index-url" || first == "-i" {
-                    words.next()
-                } else {
-                    None
-                })
-            {
-                lock.index = Some(url.to_string());
+            let (option, inline) = match first.split_once('=') {
+                Some((option, value)) => (option, Some(value)),
+                None => (first, None),
+            };
+            let mut value = || inline.map(str::to_string).or_else(|| words.next().map(str::to_string));
+            match option {
+                "--index-url" | "-i" => {
+                    lock.index = Some(value().ok_or_else(|| format!("{at}: {option} needs a URL"))?);
+                }
+                "-r" | "--requirement" => {
+                    let name = value().ok_or_else(|| format!("{at}: {option} needs a file"))?;
+                    let (included, text) = include(&name).map_err(|e| format!("{at}: {e}"))?;
+                    let inner = parse_requirements_from(&text, &included, include, depth + 1)?;
+                    lock.packages.extend(inner.packages);
+                    if lock.index.is_none() {
+                        lock.index = inner.index;
+                    }
+                }
+                _ => {
+                    let why = REFUSED_OPTIONS
+                        .iter()
+                        .find(|(o, _)| *o == option)
+                        .map(|(_, why)| *why)
+                        .unwrap_or("forge does not know what it would change, so it does not guess");
+                    return Err(format!("{at}: `{option}` is not supported: {why}"));
+                }
             }
             continue;
         }
@@ -105,13 +202,15 @@ pub fn parse_requirements(text: &str) -> Result<LockFile, String> {
                     hashes,
                 });
             }
-            Some(_) if hashes.is_empty() => unpinned.push(format!("{requirement} (no --hash)")),
-            _ => unpinned.push(format!("{requirement} (not pinned with ==, or no --hash)")),
+            Some(_) if hashes.is_empty() => unpinned.push(format!("{requirement} (no --hash, line {number})")),
+            _ => unpinned.push(format!(
+                "{requirement} (not pinned with ==, or no --hash, line {number})"
+            )),
         }
     }
     if !unpinned.is_empty() {
         return Err(format!(
-            "these requirements are not pinned by hash: {}\n  hint: generate the file with `pip-compile --generate-hashes` or `uv pip compile --generate-hashes`",
+            "{origin}: these requirements are not pinned by hash: {}\n  hint: generate the file with `pip-compile --generate-hashes` or `uv pip compile --generate-hashes`",
             unpinned.join(", ")
         ));
     }
@@ -258,9 +357,44 @@ mod tests {
         assert_eq!(lock.packages[1].version, "2.2.0");
         let err = parse_requirements("flask>=2\nclick==8.1.7\nrich==13 --hash=sha256:ab\n").unwrap_err();
         assert!(
-            err.contains("flask>=2 (not pinned with ==, or no --hash), click==8.1.7 (no --hash)"),
+            err.contains("flask>=2 (not pinned with ==, or no --hash, line 1), click==8.1.7 (no --hash, line 2)"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn requirement_options_are_honoured_or_refused_with_their_line() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        std::fs::write(dir.path().join("sub/base.txt"), "attrs==24.2.0 --hash=sha256:aa\n").unwrap();
+        std::fs::write(
+            dir.path().join("req.txt"),
+            "-r sub/base.txt\nclick==8.1.7 \\\n    --hash=sha256:bb\n",
+        )
+        .unwrap();
+        let lock = read_requirements(&dir.path().join("req.txt")).unwrap();
+        let names: Vec<&str> = lock.packages.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["attrs", "click"]);
+
+        for (line, option) in [
+            ("-e ./local", "-e"),
+            ("--extra-index-url https://other/simple", "--extra-index-url"),
+            ("--find-links=./wheels", "--find-links"),
+            ("-c constraints.txt", "-c"),
+            ("--no-such-option", "--no-such-option"),
+        ] {
+            let text = format!("click==8.1.7 \\\n  --hash=sha256:bb\n{line}\n");
+            let err = parse_requirements(&text).unwrap_err();
+            assert!(
+                err.starts_with(&format!("requirements:3: `{option}` is not supported")),
+                "{err}"
+            );
+        }
+        std::fs::write(dir.path().join("loop.txt"), "-r loop.txt\n").unwrap();
+        let err = read_requirements(&dir.path().join("loop.txt")).unwrap_err();
+        assert!(err.contains("nest more than 8 deep"), "{err}");
+        let err = read_requirements(&dir.path().join("nosuch.txt")).unwrap_err();
+        assert!(err.contains("cannot read"), "{err}");
     }
 
     #[test]
