@@ -116,10 +116,14 @@ const REFUSED_OPTIONS: &[(&str, &str)] = &[
     ("--find-links", "forge takes every file from the index, not from links"),
 ];
 
+/// Reads an included requirements file by the name a `-r` line gives:
+/// what to call it in messages, and its text.
+type Include<'a> = dyn FnMut(&str) -> Result<(String, String), String> + 'a;
+
 fn parse_requirements_from(
     text: &str,
     origin: &str,
-    include: &mut dyn FnMut(&str) -> Result<(String, String), String>,
+    include: &mut Include<'_>,
     depth: usize,
 ) -> Result<LockFile, String> {
     if depth > 8 {
