@@ -98,7 +98,33 @@ pub fn run(session: &Session, args: &ImportPythonArgs) -> Result<(), Failure> {
     let downloader = session.downloader()?;
     let mut written = Vec::new();
     let mut problems = Vec::new();
+    // Markers are evaluated for the project's target, never the host.
+    let marker_env = forge_python::markers::MarkerEnv {
+        python: target.as_ref().map(|t| t.version),
+        machine: target
+            .as_ref()
+            .and_then(|t| t.platforms.last())
+            .and_then(|p| p.strip_prefix("linux_"))
+            .map(str::to_string),
+    };
+    let mut skipped = Vec::new();
     for package in &lock.packages {
+        if let Some((marker, at)) = &package.marker {
+            match forge_python::markers::evaluate(marker, &marker_env) {
+                Ok(true) => {}
+                Ok(false) => {
+                    skipped.push(format!("{} ({marker})", package.name));
+                    continue;
+                }
+                Err(why) => {
+                    problems.push(format!(
+                        "{at}: {}: the marker `{marker}` cannot be evaluated: {why}",
+                        package.name
+                    ));
+                    continue;
+                }
+            }
+        }
         let chosen: Option<LockedFile> = if !package.files.is_empty() {
             best_file(&package.files, &tags).cloned()
         } else {
@@ -209,6 +235,9 @@ pub fn run(session: &Session, args: &ImportPythonArgs) -> Result<(), Failure> {
             std::fs::remove_file(into.join(format!("{name}.bst")))
                 .map_err(|e| Failure::internal(format!("cannot remove {name}.bst: {e}")))?;
         }
+    }
+    for package in &skipped {
+        eprintln!("  skipped {package}: not for this target");
     }
     for (mark, names) in [
         ("+", &added),

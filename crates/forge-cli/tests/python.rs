@@ -567,6 +567,42 @@ fn lock_files_become_pinned_elements() {
         "kind: stack\n"
     );
 
+    // Markers are evaluated for the target: a Windows-only package is
+    // left out, and one that needs the Python version refused without a
+    // declared target, with its line.
+    let marked = p.outside().join("marked.txt");
+    fs::write(
+        &marked,
+        format!(
+            "click==8.1.7 --hash=sha256:{}\ncolorama==0.4.6 ; sys_platform == \"win32\" \\\n    --hash=sha256:{}\n",
+            sha256(&click),
+            sha256(b"colorama")
+        ),
+    )
+    .unwrap();
+    let run = p.forge(&["import", "python", marked.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("skipped colorama (sys_platform == \"win32\"): not for this target"),
+        "{}",
+        run.stderr
+    );
+    assert!(!p.root.join("elements/marked/colorama.bst").exists());
+    fs::write(
+        &marked,
+        format!(
+            "click==8.1.7 ; python_version >= \"3.8\" --hash=sha256:{}\n",
+            sha256(&click)
+        ),
+    )
+    .unwrap();
+    let err = p.forge(&["import", "python", marked.to_str().unwrap()]).fails(4);
+    assert!(
+        err.contains("marked.txt:1: click: the marker `python_version >= \"3.8\"` cannot be evaluated"),
+        "{err}"
+    );
+
     // A hash that no file on the index has is named as that.
     let tampered = p.outside().join("tampered.txt");
     fs::write(

@@ -9,6 +9,7 @@
 pub mod index;
 pub mod install;
 pub mod lockfile;
+pub mod markers;
 pub mod names;
 pub mod tags;
 pub mod wheel_zip;

@@ -24,6 +24,9 @@ pub struct LockedPackage {
     /// Hashes without file names (requirements.txt): the index tells
     /// which files they are.
     pub hashes: Vec<String>,
+    /// Its PEP 508 environment marker, if it has one (requirements.txt),
+    /// with where it is written (`file:line`).
+    pub marker: Option<(String, String)>,
 }
 
 /// A lock file read: the packages and the index it names, if any.
@@ -196,6 +199,11 @@ fn parse_requirements_from(
             .filter_map(|w| w.strip_prefix("--hash="))
             .filter_map(sha_of)
             .collect();
+        // `name==1.0 ; sys_platform == "win32" --hash=...`
+        let marker = line.split_once(';').map(|(_, rest)| {
+            let end = rest.find("--hash").unwrap_or(rest.len());
+            (rest[..end].trim().to_string(), at.clone())
+        });
         match requirement.split_once("==") {
             Some((name, version)) if !hashes.is_empty() && !version.contains(['*', ',']) => {
                 let name = name.split('[').next().unwrap_or(name).trim().to_string();
@@ -204,6 +212,7 @@ fn parse_requirements_from(
                     version: version.trim().to_string(),
                     files: Vec::new(),
                     hashes,
+                    marker,
                 });
             }
             Some(_) if hashes.is_empty() => unpinned.push(format!("{requirement} (no --hash, line {number})")),
@@ -267,6 +276,7 @@ fn add_locked(
         version: version.to_string(),
         files,
         hashes: Vec::new(),
+        marker: None,
     });
 }
 
