@@ -8,6 +8,7 @@ use forge_python::index::{ACCEPT, parse_html, parse_json};
 use forge_python::lockfile::{LockedFile, parse, read_requirements};
 use forge_python::names::{DistFile, normalize, parse_filename};
 use forge_python::tags::{compatible_tags, rank};
+use forge_sources::Progress as _;
 use forge_yaml::write_scalar;
 
 use crate::cli::{ImportDebArgs, ImportPythonArgs};
@@ -96,6 +97,8 @@ pub fn run(session: &Session, args: &ImportPythonArgs) -> Result<(), Failure> {
         ))
     })?;
     let downloader = session.downloader()?;
+    let progress = crate::progress::BarProgress::new();
+    let ctx = session.source_context(&downloader, &progress);
     let mut written = Vec::new();
     let mut problems = Vec::new();
     // Markers are evaluated for the project's target, never the host.
@@ -167,6 +170,31 @@ pub fn run(session: &Session, args: &ImportPythonArgs) -> Result<(), Failure> {
             continue;
         };
         let name = normalize(&package.name);
+        // What it requires (its METADATA, markers for the target) wires it
+        // to the packages of the lock it runs with.
+        let requires = match file.url.as_deref() {
+            Some(url) => match ctx.download(url, UrlPurpose::Fetch, &file.filename, Some(&file.sha256)) {
+                Ok(done) => {
+                    forge_python::metadata::wheel_requires(&session.sources.file_path(&done.sha256), &marker_env)
+                        .map_err(|e| Failure::fetch(format!("{}: {e}", file.filename)))?
+                }
+                Err(failure) => {
+                    problems.push(
+                        failure
+                            .into_error(format!("cannot fetch {}", file.filename))
+                            .to_string(),
+                    );
+                    continue;
+                }
+            },
+            None => {
+                progress.warn(&format!(
+                    "{}: the lock file gives no URL, so its dependencies are not wired",
+                    file.filename
+                ));
+                Vec::new()
+            }
+        };
         let element = format!(
             "kind: pip\nsources:\n- kind: pypi\n  url: {}\n  name: {}\n  version: {}\n  ref:\n    version: {}\n    filename: {}\n    sha256: {}\n",
             write_scalar(&index),
@@ -176,7 +204,7 @@ pub fn run(session: &Session, args: &ImportPythonArgs) -> Result<(), Failure> {
             write_scalar(&file.filename),
             file.sha256
         );
-        written.push((name, element));
+        written.push((name, element, requires));
     }
     if !problems.is_empty() {
         return Err(Failure::fetch(format!(
@@ -202,7 +230,7 @@ pub fn run(session: &Session, args: &ImportPythonArgs) -> Result<(), Failure> {
     let stack_path: PathBuf = Path::new(&project.element_path).join(format!("{prefix}.bst"));
     let targets = written
         .iter()
-        .map(|(name, _)| into.join(format!("{name}.bst")))
+        .map(|(name, _, _)| into.join(format!("{name}.bst")))
         .chain([stack_path.clone()]);
     for target in targets {
         if let Ok(text) = std::fs::read_to_string(&target)
@@ -218,8 +246,26 @@ pub fn run(session: &Session, args: &ImportPythonArgs) -> Result<(), Failure> {
     stack.push_str(&write_scalar(&file_name));
     stack.push_str("\ndepends:\n");
     let (mut added, mut changed, mut unchanged) = (Vec::new(), Vec::new(), 0);
-    for (name, element) in &written {
-        let text = format!("{header}{element}");
+    let imported: BTreeSet<&str> = written.iter().map(|(name, _, _)| name.as_str()).collect();
+    let mut unpinned_requirements = Vec::new();
+    for (name, element, requires) in &written {
+        let mut text = format!("{header}{element}");
+        let wired: Vec<&String> = requires
+            .iter()
+            .filter(|r| r.as_str() != name.as_str() && imported.contains(r.as_str()))
+            .collect();
+        if !wired.is_empty() {
+            text.push_str("runtime-depends:\n");
+            for dep in wired {
+                text.push_str(&format!("- {prefix}/{dep}.bst\n"));
+            }
+        }
+        unpinned_requirements.extend(
+            requires
+                .iter()
+                .filter(|r| !imported.contains(r.as_str()))
+                .map(|r| format!("{name} requires {r}")),
+        );
         match earlier.remove(name) {
             Some(old) if old == text => unchanged += 1,
             Some(_) => changed.push(name.clone()),
@@ -238,6 +284,12 @@ pub fn run(session: &Session, args: &ImportPythonArgs) -> Result<(), Failure> {
     }
     for package in &skipped {
         eprintln!("  skipped {package}: not for this target");
+    }
+    if !unpinned_requirements.is_empty() {
+        progress.warn(&format!(
+            "the lock file pins no package for: {} (is it the whole closure?)",
+            unpinned_requirements.join(", ")
+        ));
     }
     for (mark, names) in [
         ("+", &added),

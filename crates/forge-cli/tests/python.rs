@@ -20,14 +20,26 @@ fn sha256(bytes: &[u8]) -> String {
 
 /// A wheel of `name` `version` with `files`, RECORD and METADATA.
 fn wheel(name: &str, version: &str, files: &[(&str, &str)], entry_points: Option<&str>) -> Vec<u8> {
+    wheel_requiring(name, version, files, entry_points, &[])
+}
+
+/// [`wheel`] whose METADATA lists `requires` as `Requires-Dist`.
+fn wheel_requiring(
+    name: &str,
+    version: &str,
+    files: &[(&str, &str)],
+    entry_points: Option<&str>,
+    requires: &[&str],
+) -> Vec<u8> {
     let info = format!("{name}-{version}.dist-info");
+    let requires: String = requires.iter().map(|r| format!("Requires-Dist: {r}\n")).collect();
     let mut members: Vec<(String, Vec<u8>)> = files
         .iter()
         .map(|(p, c)| (p.to_string(), c.as_bytes().to_vec()))
         .collect();
     members.push((
         format!("{info}/METADATA"),
-        format!("Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n").into_bytes(),
+        format!("Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n{requires}").into_bytes(),
     ));
     members.push((
         format!("{info}/WHEEL"),
@@ -470,7 +482,17 @@ fn a_site_packages_on_a_staged_python_runs_in_the_shell() {
 #[test]
 fn lock_files_become_pinned_elements() {
     let server = Server::start();
-    let click = wheel("click", "8.1.7", &[("click/__init__.py", "C = 1\n")], None);
+    let click = wheel_requiring(
+        "click",
+        "8.1.7",
+        &[("click/__init__.py", "C = 1\n")],
+        None,
+        &[
+            "attrs>=20",
+            "colorama; sys_platform == \"win32\"",
+            "pytest; extra == \"test\"",
+        ],
+    );
     let attrs = wheel("attrs", "24.2.0", &[("attrs/__init__.py", "A = 1\n")], None);
     publish(
         &server,
@@ -507,7 +529,7 @@ fn lock_files_become_pinned_elements() {
     assert_eq!(
         fs::read_to_string(p.root.join("elements/requirements/click.bst")).unwrap(),
         format!(
-            "# written by forge import python from requirements.txt\nkind: pip\nsources:\n- kind: pypi\n  url: pypi:simple/\n  name: click\n  version: ==8.1.7\n  ref:\n    version: 8.1.7\n    filename: click-8.1.7-py3-none-any.whl\n    sha256: {}\n",
+            "# written by forge import python from requirements.txt\nkind: pip\nsources:\n- kind: pypi\n  url: pypi:simple/\n  name: click\n  version: ==8.1.7\n  ref:\n    version: 8.1.7\n    filename: click-8.1.7-py3-none-any.whl\n    sha256: {}\nruntime-depends:\n- requirements/attrs.bst\n",
             sha256(&click)
         )
     );
@@ -537,9 +559,13 @@ fn lock_files_become_pinned_elements() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
         run.stderr.contains("  ? requirements/attrs.bst")
+            && run.stderr.contains("  ~ requirements/click.bst")
             && run
                 .stderr
-                .contains("0 added, 0 changed, 1 unchanged, 1 no longer in the lock file (kept; --prune removes them)"),
+                .contains("the lock file pins no package for: click requires attrs")
+            && run
+                .stderr
+                .contains("0 added, 1 changed, 0 unchanged, 1 no longer in the lock file (kept; --prune removes them)"),
         "{}",
         run.stderr
     );

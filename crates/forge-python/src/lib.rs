@@ -10,6 +10,7 @@ pub mod index;
 pub mod install;
 pub mod lockfile;
 pub mod markers;
+pub mod metadata;
 pub mod names;
 pub mod tags;
 pub mod wheel_zip;

@@ -1,0 +1,88 @@
+//! Core metadata (`METADATA` in a wheel's `.dist-info`): what a package
+//! requires.
+
+use crate::markers::{MarkerEnv, evaluate};
+use crate::names::normalize;
+use crate::wheel_zip::{WheelZip, WholeReader};
+
+/// A `Requires-Dist` entry: the (normalized) project name and its marker.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Requirement {
+    /// The name, normalized (PEP 503).
+    pub name: String,
+    /// The environment marker after `;`, if any.
+    pub marker: Option<String>,
+}
+
+/// The `Requires-Dist` entries of a METADATA text (its header part).
+pub fn requires_dist(metadata: &str) -> Vec<Requirement> {
+    metadata
+        .lines()
+        .take_while(|line| !line.trim().is_empty())
+        .filter_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            key.trim().eq_ignore_ascii_case("Requires-Dist").then(|| value.trim())
+        })
+        .filter_map(|value| {
+            let (spec, marker) = match value.split_once(';') {
+                Some((spec, marker)) => (spec, Some(marker.trim().to_string())),
+                None => (value, None),
+            };
+            let name: String = spec
+                .trim()
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c))
+                .collect();
+            (!name.is_empty()).then(|| Requirement {
+                name: normalize(&name),
+                marker,
+            })
+        })
+        .collect()
+}
+
+/// What the wheel at `path` requires on `env`: names (normalized) whose
+/// marker holds or has none; a marker that cannot be evaluated counts as
+/// holding (the dependency is kept, never dropped on a guess).
+pub fn wheel_requires(path: &std::path::Path, env: &MarkerEnv) -> Result<Vec<String>, String> {
+    let archive = WheelZip::open(path)?;
+    let member = archive
+        .members()
+        .iter()
+        .find(|m| m.name.ends_with(".dist-info/METADATA") && m.name.matches('/').count() == 1)
+        .ok_or("the wheel has no .dist-info/METADATA")?;
+    let bytes = archive
+        .read_whole(member, &mut WholeReader::default())
+        .map_err(|e| format!("cannot read {}: {e}", member.name))?;
+    let mut names: Vec<String> = requires_dist(&String::from_utf8_lossy(&bytes))
+        .into_iter()
+        .filter(|r| r.marker.as_deref().is_none_or(|m| evaluate(m, env).unwrap_or(true)))
+        .map(|r| r.name)
+        .collect();
+    names.sort();
+    names.dedup();
+    Ok(names)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requires_dist_with_markers_and_extras() {
+        let text = "Metadata-Version: 2.1\nName: httpie\nRequires-Dist: requests[socks] (>=2.22.0)\nRequires-Dist: Pygments>=2.5.2\nRequires-Dist: colorama>=0.2.4; sys_platform == \"win32\"\nRequires-Dist: pytest; extra == 'test'\n\nRequires-Dist: in-the-body\n";
+        let all = requires_dist(text);
+        let names: Vec<&str> = all.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["requests", "pygments", "colorama", "pytest"]);
+        let env = MarkerEnv {
+            python: Some((3, 11)),
+            machine: Some("x86_64".into()),
+        };
+        let kept: Vec<&str> = all
+            .iter()
+            .filter(|r| r.marker.as_deref().is_none_or(|m| evaluate(m, &env).unwrap()))
+            .map(|r| r.name.as_str())
+            .collect();
+        assert_eq!(kept, ["requests", "pygments"]);
+    }
+}
