@@ -133,7 +133,7 @@ fn stage_and_integrate(
     Ok(())
 }
 
-fn scope(deps: DepsSelection) -> Scope {
+pub(crate) fn scope(deps: DepsSelection) -> Scope {
     match deps {
         DepsSelection::None => Scope::None,
         DepsSelection::Run => Scope::Run,

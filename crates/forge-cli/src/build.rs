@@ -347,25 +347,65 @@ pub fn run(session: &Session, args: &BuildArgs) -> Result<(), Failure> {
         });
     }
     if args.check {
-        for &target in &targets {
-            check(&engine, target)?;
+        let selection = engine.graph.walk(&targets, crate::artifacts::scope(args.deps));
+        let selection: Vec<usize> = if args.deps == DepsSelection::None {
+            targets.clone()
+        } else {
+            selection
+        };
+        let mut differing = Vec::new();
+        let (mut same, mut empty, mut unbuilt) = (0, 0, 0);
+        for &element in &selection {
+            match check(&engine, element)? {
+                Checked::Same => same += 1,
+                Checked::NoFiles => empty += 1,
+                Checked::NotBuilt => unbuilt += 1,
+                Checked::Differs(what) => differing.push(what),
+            }
+        }
+        eprintln!(
+            "check: {same} reproducible, {} not, {empty} with no files of their own, {unbuilt} not built by this run",
+            differing.len()
+        );
+        if !differing.is_empty() {
+            return Err(Failure {
+                message: format!("check: not reproducible:\n  {}", differing.join("\n  ")),
+                code: ExitClass::Build,
+            });
         }
     }
     Ok(())
 }
 
-/// Rebuilds `target` in a fresh sandbox and compares with its artifact.
-fn check(engine: &Engine<'_>, target: usize) -> Result<(), Failure> {
-    let name = &engine.graph.elements[target].name;
-    let cached = engine
-        .artifact(target)
-        .ok_or_else(|| Failure::internal(format!("{name} is not built")))?;
+/// What rebuilding one element found.
+enum Checked {
+    Same,
+    /// A stack, a junction, or anything else whose artifact is empty: there
+    /// is nothing to compare (its dependencies may be checked with --deps).
+    NoFiles,
+    /// Not needed by this build, so not built (a cached element's build
+    /// dependency).
+    NotBuilt,
+    /// The element and what differs.
+    Differs(String),
+}
+
+/// Rebuilds `element` in a fresh sandbox and compares with its artifact.
+fn check(engine: &Engine<'_>, element: usize) -> Result<Checked, Failure> {
+    let name = &engine.graph.elements[element].name;
+    let Some(cached) = engine.artifact(element) else {
+        return Ok(Checked::NotBuilt);
+    };
     let first = engine
         .cas
         .get_manifest(&cached.manifest)
         .map_err(|e| Failure::internal(e.to_string()))?;
+    if first.entries.is_empty() {
+        eprintln!("check: {name} has no files of its own (check what it gathers with --deps all)");
+        return Ok(Checked::NoFiles);
+    }
     eprintln!("check: rebuilding {name}");
-    let (_, second) = engine.build_one(target, false).map_err(|why| Failure {
+    let (_, second) = engine.build_one(element, false).map_err(|why| Failure {
         message: format!("check: the rebuild of {name} failed: {why}"),
         code: ExitClass::Build,
     })?;
@@ -375,11 +415,8 @@ fn check(engine: &Engine<'_>, target: usize) -> Result<(), Failure> {
             "check: {name} is reproducible ({} entries identical)",
             first.entries.len()
         );
-        Ok(())
+        Ok(Checked::Same)
     } else {
-        Err(Failure {
-            message: format!("check: {name} is not reproducible:\n  {}", differences.join("\n  ")),
-            code: ExitClass::Build,
-        })
+        Ok(Checked::Differs(format!("{name}: {}", differences.join("; "))))
     }
 }

@@ -217,6 +217,9 @@ pub struct BuildArgs {
     /// with the cached artifact.
     #[arg(long)]
     pub check: bool,
+    /// With --check: which dependencies of the targets to check as well.
+    #[arg(short, long, value_enum, default_value = "none", requires = "check")]
+    pub deps: DepsSelection,
 }
 
 /// `forge checkout`.

@@ -320,9 +320,31 @@ fn reproducibility_check() {
     );
     let err = p.forge(&["build", "--check", "clock.bst"]).fails(5);
     assert!(
-        err.contains("check: clock.bst is not reproducible:\n  now: differs"),
+        err.contains("check: not reproducible:\n  clock.bst: now: differs"),
         "{err}"
     );
+
+    // A stack has no files of its own: said so, and --deps checks what it
+    // gathers, every element of the selection.
+    p.write(
+        "elements/both.bst",
+        "kind: stack\ndepends:\n- steady.bst\n- clock.bst\n",
+    );
+    let run = p.forge(&["build", "--check", "both.bst"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("check: both.bst has no files of its own"),
+        "{}",
+        run.stderr
+    );
+    let err = p.forge(&["build", "--check", "--deps", "all", "both.bst"]).fails(5);
+    assert!(
+        err.contains("check: 2 reproducible, 1 not, 1 with no files of their own")
+            && err.contains("clock.bst: now: differs"),
+        "{err}"
+    );
+    let err = p.forge(&["build", "--deps", "all", "both.bst"]).fails(2);
+    assert!(err.contains("--check"), "{err}");
 }
 
 #[test]
