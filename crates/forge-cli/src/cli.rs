@@ -183,6 +183,15 @@ pub struct ImportPythonArgs {
     /// lock file no longer names (without it they are kept, and listed).
     #[arg(long)]
     pub prune: bool,
+    /// Also write the application element NAME.bst: the interpreter base
+    /// (--base) and the imported packages together, ready for `forge shell
+    /// NAME.bst -- COMMAND` and for an image.
+    #[arg(long, value_name = "NAME", requires = "base")]
+    pub app: Option<String>,
+    /// The element that provides the interpreter, for --app (such as the
+    /// base `forge import deb` writes).
+    #[arg(long, value_name = "ELEMENT", requires = "app")]
+    pub base: Option<String>,
     /// The index the sources name (default: the lock file's, else the
     /// `pypi` alias, else the public index).
     #[arg(long, value_name = "URL")]

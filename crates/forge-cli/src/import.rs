@@ -228,10 +228,29 @@ pub fn run(session: &Session, args: &ImportPythonArgs) -> Result<(), Failure> {
     }
     // Never over a file of someone else's (one without the header).
     let stack_path: PathBuf = Path::new(&project.element_path).join(format!("{prefix}.bst"));
+    let app = match (&args.app, &args.base) {
+        (Some(name), Some(base)) => {
+            let name = name.trim_end_matches(".bst");
+            if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
+                return Err(Failure::usage(format!("--app {name}: an element name, such as 'tool'")));
+            }
+            if !project.element_path.join(base).is_file() {
+                return Err(Failure::usage(format!(
+                    "--base {base}: there is no element {base} (the element that provides the interpreter)"
+                )));
+            }
+            Some((
+                Path::new(&project.element_path).join(format!("{name}.bst")),
+                base.clone(),
+            ))
+        }
+        _ => None,
+    };
     let targets = written
         .iter()
         .map(|(name, _, _)| into.join(format!("{name}.bst")))
-        .chain([stack_path.clone()]);
+        .chain([stack_path.clone()])
+        .chain(app.iter().map(|(path, _)| path.clone()));
     for target in targets {
         if let Ok(text) = std::fs::read_to_string(&target)
             && !text.starts_with("# written by forge import python")
@@ -275,6 +294,14 @@ pub fn run(session: &Session, args: &ImportPythonArgs) -> Result<(), Failure> {
         stack.push_str(&format!("- {prefix}/{name}.bst\n"));
     }
     write_atomically(&stack_path, &stack).map_err(|e| Failure::internal(e.to_string()))?;
+    if let Some((path, base)) = &app {
+        let text = format!(
+            "{header}kind: stack\ndescription: the interpreter and the Python packages of {}\ndepends:\n- {}\n- {prefix}.bst\n",
+            write_scalar(&file_name),
+            write_scalar(base)
+        );
+        write_atomically(path, &text).map_err(|e| Failure::internal(e.to_string()))?;
+    }
     let stale: Vec<String> = earlier.into_keys().collect();
     if args.prune {
         for name in &stale {
@@ -312,6 +339,15 @@ pub fn run(session: &Session, args: &ImportPythonArgs) -> Result<(), Failure> {
         added.len(),
         changed.len(),
     );
+    if let Some((path, _)) = &app {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        eprintln!(
+            "import: {name} puts the interpreter and the packages together: `forge build {name}`, then `forge shell {name} -- COMMAND`"
+        );
+    }
     Ok(())
 }
 

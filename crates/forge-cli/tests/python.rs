@@ -826,3 +826,63 @@ fn a_pip_element_can_install_the_wheels_of_its_dependencies() {
         "{err}"
     );
 }
+
+#[test]
+fn an_imported_lock_runs_as_an_application_right_away() {
+    let server = Server::start();
+    let demo = wheel(
+        "demo",
+        "1.0",
+        &[("demo/__init__.py", "def run():\n    print('hello from demo')\n")],
+        Some("[console_scripts]\ndemo = demo:run\n"),
+    );
+    publish(&server, "demo", &[("demo-1.0-py3-none-any.whl", &demo, false)], true);
+    let p = project(&format!(
+        "{}elements:\n  pip:\n    variables:\n      python-site-packages: /usr/lib/python3/dist-packages\n",
+        conf(&server)
+    ))
+    .file(
+        "elements/base.bst",
+        "kind: import\nsources:\n- kind: local\n  path: files/base\n",
+    )
+    .build();
+    link_base_into(&p.root.join("files/base"));
+    let requirements = p.outside().join("requirements.txt");
+    fs::write(&requirements, format!("demo==1.0 --hash=sha256:{}\n", sha256(&demo))).unwrap();
+    let run = p.forge(&[
+        "import",
+        "python",
+        requirements.to_str().unwrap(),
+        "--app",
+        "tool",
+        "--base",
+        "base.bst",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        fs::read_to_string(p.root.join("elements/tool.bst"))
+            .unwrap()
+            .ends_with("kind: stack\ndescription: the interpreter and the Python packages of requirements.txt\ndepends:\n- base.bst\n- requirements.bst\n")
+    );
+    p.forge(&["build", "tool.bst"]).ok();
+    let run = p.forge(&["shell", "tool.bst", "--", "demo"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, "hello from demo\n");
+
+    let err = p
+        .forge(&[
+            "import",
+            "python",
+            requirements.to_str().unwrap(),
+            "--app",
+            "tool",
+            "--base",
+            "nosuch.bst",
+        ])
+        .fails(2);
+    assert!(err.contains("there is no element nosuch.bst"), "{err}");
+    let err = p
+        .forge(&["import", "python", requirements.to_str().unwrap(), "--app", "tool"])
+        .fails(2);
+    assert!(err.contains("--base"), "{err}");
+}
