@@ -112,6 +112,9 @@ pub fn run(session: &Session, args: &ImportPythonArgs) -> Result<(), Failure> {
     };
     let mut skipped = Vec::new();
     for package in &lock.packages {
+        if let Some(near) = forge_python::typosquat::near_miss(&package.name) {
+            progress.warn(&near.warning(&package.name));
+        }
         if let Some((marker, at)) = &package.marker {
             match forge_python::markers::evaluate(marker, &marker_env) {
                 Ok(true) => {}

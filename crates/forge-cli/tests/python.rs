@@ -886,3 +886,54 @@ fn an_imported_lock_runs_as_an_application_right_away() {
         .fails(2);
     assert!(err.contains("--base"), "{err}");
 }
+
+#[test]
+fn near_misses_of_popular_projects_are_warned_about_at_track_and_import() {
+    let server = Server::start();
+    let squat = wheel("reqeusts", "2.0", &[("reqeusts/__init__.py", "STEAL = 1\n")], None);
+    let real = wheel("requests", "2.32.3", &[("requests/__init__.py", "R = 1\n")], None);
+    publish(
+        &server,
+        "reqeusts",
+        &[("reqeusts-2.0-py3-none-any.whl", &squat, false)],
+        true,
+    );
+    publish(
+        &server,
+        "requests",
+        &[("requests-2.32.3-py3-none-any.whl", &real, false)],
+        true,
+    );
+    let p = project(&conf(&server))
+        .file("elements/squat.bst", &pypi_element("reqeusts", "==2.0", ""))
+        .file("elements/real.bst", &pypi_element("requests", "==2.32.3", ""))
+        .build();
+    let run = p.forge(&["track", "squat.bst", "real.bst"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("'reqeusts' is a near miss of 'requests', PyPI's #")
+            && run.stderr.contains("(it has two letters swapped)"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        run.stderr.matches("near miss").count(),
+        1,
+        "the popular one never warns: {}",
+        run.stderr
+    );
+
+    let requirements = p.outside().join("requirements.txt");
+    fs::write(
+        &requirements,
+        format!("reqeusts==2.0 --hash=sha256:{}\n", sha256(&squat)),
+    )
+    .unwrap();
+    let run = p.forge(&["import", "python", requirements.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("'reqeusts' is a near miss of 'requests'"),
+        "{}",
+        run.stderr
+    );
+}

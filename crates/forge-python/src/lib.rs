@@ -13,6 +13,7 @@ pub mod markers;
 pub mod metadata;
 pub mod names;
 pub mod tags;
+pub mod typosquat;
 pub mod wheel_zip;
 
 pub use pep440_rs::{Version, VersionSpecifiers};

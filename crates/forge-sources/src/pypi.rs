@@ -289,7 +289,7 @@ impl SourceRuntime for Pypi {
             old_display: old,
             note: Some(file.filename.clone()),
             new_display,
-            warning: None,
+            warning: forge_python::typosquat::near_miss(name).map(|m| m.warning(name)),
         }))
     }
 
