@@ -937,3 +937,65 @@ fn near_misses_of_popular_projects_are_warned_about_at_track_and_import() {
         run.stderr
     );
 }
+
+#[test]
+fn a_cool_down_keeps_track_from_picking_a_release_younger_than_min_release_age() {
+    let server = Server::start();
+    let v1 = wheel("demo", "1.0", &[("demo/__init__.py", "V = 1\n")], None);
+    let v2 = wheel("demo", "2.0", &[("demo/__init__.py", "V = 2\n")], None);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    // PEP 700 upload times: a month ago, and an hour ago.
+    let rfc3339 = |t: i64| {
+        let out = std::process::Command::new("date")
+            .args(["-u", "-d", &format!("@{t}"), "+%Y-%m-%dT%H:%M:%S.000000Z"])
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    let mut entries = Vec::new();
+    for (name, bytes, uploaded) in [
+        ("demo-1.0-py3-none-any.whl", &v1, now - 30 * 86_400),
+        ("demo-2.0-py3-none-any.whl", &v2, now - 3_600),
+    ] {
+        server.serve(&format!("/files/{name}"), bytes);
+        entries.push(serde_json::json!({
+            "filename": name, "url": format!("../../files/{name}"),
+            "hashes": {"sha256": sha256(bytes)}, "upload-time": rfc3339(uploaded),
+        }));
+    }
+    let body = serde_json::json!({"meta": {"api-version": "1.1"}, "name": "demo", "files": entries}).to_string();
+    server.route(
+        "/simple/demo/",
+        Behavior::ServeTyped(body.into_bytes(), "application/vnd.pypi.simple.v1+json".into()),
+    );
+    // Project-wide, as a source default.
+    let p = project(&format!(
+        "{}sources:\n  pypi:\n    config:\n      min-release-age: 7d\n",
+        conf(&server)
+    ))
+    .file("elements/demo.bst", &pypi_element("demo", ">=1", ""))
+    .build();
+    let run = p.forge(&["track", "demo.bst"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let text = fs::read_to_string(p.root.join("elements/demo.bst")).unwrap();
+    assert!(text.contains("filename: demo-1.0-py3-none-any.whl"), "{text}");
+    assert!(
+        run.stderr
+            .contains("min-release-age 7d: not picked yet: demo-2.0-py3-none-any.whl (uploaded 1 h ago)"),
+        "{}",
+        run.stderr
+    );
+    // Nothing old enough: said so, nothing pinned.
+    p.write("elements/demo.bst", &pypi_element("demo", ">=2", ""));
+    let err = p.forge(&["track", "demo.bst"]).fails(4);
+    assert!(err.contains("not picked yet: demo-2.0-py3-none-any.whl"), "{err}");
+    p.write(
+        "elements/bad.bst",
+        &pypi_element("demo", ">=1", "  min-release-age: a week\n"),
+    );
+    let err = p.forge(&["show", "bad.bst"]).fails(3);
+    assert!(err.contains("'a week' is not an age"), "{err}");
+}

@@ -17,6 +17,33 @@ pub struct IndexFile {
     pub yanked: bool,
     /// `Requires-Python`, if given.
     pub requires_python: Option<String>,
+    /// When it was uploaded (seconds since 1970, UTC), when the index says
+    /// (PEP 700 `upload-time`, JSON pages only).
+    pub upload_time: Option<i64>,
+}
+
+/// Seconds since 1970 of an RFC 3339 UTC time as PEP 700 writes it
+/// (`2026-11-30T12:00:00.123456Z`).
+pub fn parse_upload_time(text: &str) -> Option<i64> {
+    let text = text.strip_suffix('Z').or_else(|| text.strip_suffix("+00:00"))?;
+    let (date, time) = text.split_once('T')?;
+    let mut d = date.split('-').map(|p| p.parse::<i64>());
+    let (year, month, day) = (d.next()?.ok()?, d.next()?.ok()?, d.next()?.ok()?);
+    let time = time.split('.').next()?;
+    let mut t = time.split(':').map(|p| p.parse::<i64>());
+    let (hour, minute, second) = (t.next()?.ok()?, t.next()?.ok()?, t.next()?.ok()?);
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
+        return None;
+    }
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + hour * 3_600 + minute * 60 + second)
 }
 
 /// Resolves `href` against the page at `base`.
@@ -82,12 +109,17 @@ pub fn parse_json(body: &str, page_url: &str) -> Result<Vec<IndexFile>, String> 
                 _ => false,
             };
             let requires_python = file.get("requires-python").and_then(|r| r.as_str()).map(str::to_string);
+            let upload_time = file
+                .get("upload-time")
+                .and_then(|t| t.as_str())
+                .and_then(parse_upload_time);
             Some(IndexFile {
                 filename,
                 url,
                 sha256,
                 yanked,
                 requires_python,
+                upload_time,
             })
         })
         .collect())
@@ -157,6 +189,7 @@ pub fn parse_html(body: &str, page_url: &str) -> Vec<IndexFile> {
             sha256,
             yanked: attribute(tag, "data-yanked").is_some(),
             requires_python: attribute(tag, "data-requires-python"),
+            upload_time: None,
         });
     }
     files
@@ -206,6 +239,9 @@ mod tests {
         assert_eq!(files.len(), 3);
         assert_eq!(files[0].sha256.as_deref(), Some("cd"));
         assert_eq!(files[0].requires_python.as_deref(), Some(">=3.8"));
+        assert_eq!(parse_upload_time("1970-01-02T00:00:01Z"), Some(86_401));
+        assert_eq!(parse_upload_time("2026-12-02T04:50:00.123456Z"), Some(1_796_187_000));
+        assert_eq!(parse_upload_time("2026-13-02T04:50:00Z"), None);
         assert!(!files[0].yanked && files[1].yanked);
         assert_eq!(files[1].url, "http://h/files/a-0.9.tar.gz");
         assert_eq!(files[2].url, "http://h/simple/a/a-0.8.zip");

@@ -38,6 +38,28 @@ fn index_url(source: &Source) -> String {
 
 /// The Python target of a source (`target:`; the project's default comes
 /// from `sources: pypi: config: target:`).
+/// `min-release-age: 7d` (also `12h`, `30m`, `3600s`): track picks no
+/// file uploaded more recently than that. Seconds.
+fn min_release_age(source: &Source) -> Result<Option<i64>, LoadError> {
+    let Some(text) = optional_str(source, "min-release-age")? else {
+        return Ok(None);
+    };
+    let (number, unit) = text.trim().split_at(text.trim().len().saturating_sub(1));
+    let seconds = match (number.parse::<i64>(), unit) {
+        (Ok(n), "d") => n * 86_400,
+        (Ok(n), "h") => n * 3_600,
+        (Ok(n), "m") => n * 60,
+        (Ok(n), "s") => n,
+        _ => {
+            return Err(
+                LoadError::at(span_of(source, "min-release-age"), format!("'{text}' is not an age"))
+                    .with_hint("write a number of days, hours, minutes or seconds: 7d, 12h, 30m, 3600s"),
+            );
+        }
+    };
+    Ok(Some(seconds))
+}
+
 fn target(source: &Source) -> Result<Option<Target>, LoadError> {
     source.get("target").map(target_from_node).transpose()
 }
@@ -90,7 +112,15 @@ impl SourceKind for Pypi {
         "pypi"
     }
     fn config_keys(&self) -> &'static [&'static str] {
-        &["url", "name", "version", "ref", "target", "allow-sdist"]
+        &[
+            "url",
+            "name",
+            "version",
+            "ref",
+            "target",
+            "allow-sdist",
+            "min-release-age",
+        ]
     }
     fn validate(&self, source: &Source, project: &Project) -> Result<(), LoadError> {
         let name = required_str(source, "name")?;
@@ -108,6 +138,7 @@ impl SourceKind for Pypi {
         }
         optional_bool(source, "allow-sdist")?;
         target(source)?;
+        min_release_age(source)?;
         if let Some((pin, node)) = checked_file_pin(source)? {
             match parse_filename(&pin.filename) {
                 Some(file) if normalize(file.name()) == normalize(name) => {}
@@ -206,6 +237,13 @@ impl SourceRuntime for Pypi {
             .as_ref()
             .and_then(|t| Version::from_str(&format!("{}.{}", t.version.0, t.version.1)).ok());
         let files = index_files(source, ctx, UrlPurpose::Track)?;
+        // A cool-down: releases younger than this are not picked yet.
+        let min_age = min_release_age(source).map_err(|e| err(e.to_string()))?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        let mut too_young: Vec<String> = Vec::new();
         // Candidates: (version, preference (lower is better), file).
         let mut best: Option<(Version, usize, &IndexFile)> = None;
         for file in files.iter().filter(|f| !f.yanked) {
@@ -240,6 +278,19 @@ impl SourceRuntime for Pypi {
                 DistFile::Sdist { .. } if allow_sdist => usize::MAX,
                 DistFile::Sdist { .. } => continue,
             };
+            if let Some(min_age) = min_age {
+                match file.upload_time {
+                    Some(uploaded) if now - uploaded >= min_age => {}
+                    Some(uploaded) => {
+                        too_young.push(format!("{} (uploaded {} ago)", file.filename, age_text(now - uploaded)));
+                        continue;
+                    }
+                    None => {
+                        too_young.push(format!("{} (the index gives no upload time)", file.filename));
+                        continue;
+                    }
+                }
+            }
             let better = match &best {
                 None => true,
                 Some((v, p, _)) => version > *v || (version == *v && preference < *p),
@@ -248,9 +299,16 @@ impl SourceRuntime for Pypi {
                 best = Some((version, preference, file));
             }
         }
+        let skipped = (!too_young.is_empty()).then(|| {
+            format!(
+                "min-release-age {}: not picked yet: {}",
+                optional_str(source, "min-release-age").ok().flatten().unwrap_or(""),
+                too_young.join(", ")
+            )
+        });
         let (version, _, file) = best.ok_or_else(|| {
             err(format!(
-                "the index has no {} of '{name}' matching '{}' for this target{}",
+                "the index has no {} of '{name}' matching '{}' for this target{}{}",
                 if allow_sdist { "file" } else { "wheel" },
                 spec.as_ref()
                     .map(|s| s.to_string())
@@ -259,7 +317,8 @@ impl SourceRuntime for Pypi {
                     ""
                 } else {
                     " (sdists need allow-sdist: true)"
-                }
+                },
+                skipped.as_ref().map(|s| format!("; {s}")).unwrap_or_default()
             ))
         })?;
         let done = ctx
@@ -289,7 +348,13 @@ impl SourceRuntime for Pypi {
             old_display: old,
             note: Some(file.filename.clone()),
             new_display,
-            warning: forge_python::typosquat::near_miss(name).map(|m| m.warning(name)),
+            warning: [
+                forge_python::typosquat::near_miss(name).map(|m| m.warning(name)),
+                skipped,
+            ]
+            .into_iter()
+            .flatten()
+            .reduce(|a, b| format!("{a}; {b}")),
         }))
     }
 
@@ -305,5 +370,14 @@ impl SourceRuntime for Pypi {
                 pin.filename
             ))
         })
+    }
+}
+
+/// `3 h`, `2 d`: how old, roughly.
+fn age_text(seconds: i64) -> String {
+    match seconds {
+        s if s < 3_600 => format!("{} min", s / 60),
+        s if s < 86_400 => format!("{} h", s / 3_600),
+        s => format!("{} d", s / 86_400),
     }
 }
