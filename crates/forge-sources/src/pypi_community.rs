@@ -268,6 +268,7 @@ mod tests {
             sha256: Some("0".repeat(64)),
             yanked,
             requires_python: None,
+            upload_time: None,
         }
     }
 
