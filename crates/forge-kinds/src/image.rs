@@ -18,55 +18,10 @@ use crate::checks::{config_bool, config_list, config_str, no_runtime_deps, no_so
 /// 2011-11-11 11:11:11 UTC).
 pub const TAR_MTIME: u64 = 1_321_009_871;
 
-/// Writes the tree `dir` as a tar stream: entries sorted, owner 0, fixed
-/// mtime, modes 0644/0755 (directories 0755, symlinks 0777).
+/// Writes the tree `dir` as a tar stream: see [`forge_sources::tree_tar`],
+/// with every mtime [`TAR_MTIME`].
 pub fn write_tar(dir: &Path, out: impl Write) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    let mut entries = Vec::new();
-    let mut pending = vec![PathBuf::new()];
-    while let Some(relative) = pending.pop() {
-        for entry in fs::read_dir(dir.join(&relative))? {
-            let entry = entry?;
-            let path = relative.join(entry.file_name());
-            if entry.file_type()?.is_dir() {
-                pending.push(path.clone());
-            }
-            entries.push(path);
-        }
-    }
-    entries.sort();
-    let mut builder = tar::Builder::new(out);
-    for relative in entries {
-        let full = dir.join(&relative);
-        let meta = fs::symlink_metadata(&full)?;
-        let mut header = tar::Header::new_gnu();
-        header.set_mtime(TAR_MTIME);
-        header.set_uid(0);
-        header.set_gid(0);
-        header.set_username("root")?;
-        header.set_groupname("root")?;
-        if meta.is_dir() {
-            header.set_entry_type(tar::EntryType::Directory);
-            header.set_mode(0o755);
-            header.set_size(0);
-            builder.append_data(&mut header, &relative, std::io::empty())?;
-        } else if meta.file_type().is_symlink() {
-            header.set_entry_type(tar::EntryType::Symlink);
-            header.set_mode(0o777);
-            header.set_size(0);
-            builder.append_link(&mut header, &relative, fs::read_link(&full)?)?;
-        } else {
-            header.set_entry_type(tar::EntryType::Regular);
-            header.set_mode(if meta.permissions().mode() & 0o100 != 0 {
-                0o755
-            } else {
-                0o644
-            });
-            header.set_size(meta.len());
-            builder.append_data(&mut header, &relative, fs::File::open(&full)?)?;
-        }
-    }
-    builder.into_inner()?.flush()
+    forge_sources::tree_tar::write(dir, out, TAR_MTIME)
 }
 
 /// gzip with no name and no timestamp, so the bytes depend on the content.

@@ -533,7 +533,7 @@ fn push_tree(source: &Source, ctx: &SourceContext<'_>, url: &str, commit: Oid) -
     let result = (|| {
         checkout(ctx, source, url, commit, &staging)?;
         let mut partial = ctx.cache.partial().map_err(|e| err(e.to_string()))?;
-        crate::tree_tar::write(&staging, &mut partial).map_err(|e| err(format!("cannot archive {url}: {e}")))?;
+        crate::tree_tar::write(&staging, &mut partial, 0).map_err(|e| err(format!("cannot archive {url}: {e}")))?;
         let sha = ctx
             .cache
             .commit(partial, None)

@@ -40,7 +40,7 @@ mod pypi_community;
 mod remote;
 pub mod runtime;
 mod tar;
-mod tree_tar;
+pub mod tree_tar;
 mod unsupported;
 mod zip;
 

@@ -1,52 +1,61 @@
-//! A staged source tree as a deterministic tarball (sorted, owner 0, mtime
-//! 0, modes 0644/0755), so that the same tree always gives the same bytes
-//! and one sha256 names it on a source cache server.
+//! A tree as a deterministic tarball (sorted, owner 0, one mtime, modes
+//! 0644/0755), so that the same tree always gives the same bytes: one
+//! sha256 names it on a source cache server, and images rebuild to the
+//! same digest.
 
 use std::fs;
 use std::io::{self, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-/// Writes the tree at `dir` to `out`.
-pub fn write(dir: &Path, out: impl Write) -> io::Result<()> {
-    let mut builder = tar::Builder::new(out);
-    builder.follow_symlinks(false);
+/// Writes the tree at `dir` to `out`: entries sorted by path, owner
+/// root (0), every mtime `mtime`, modes 0644/0755 (directories 0755,
+/// symlinks 0777). OCI layers, tarball images, checkouts and source
+/// cache trees are all written by it.
+pub fn write(dir: &Path, out: impl Write, mtime: u64) -> io::Result<()> {
+    let mut entries = Vec::new();
     let mut pending = vec![PathBuf::new()];
     while let Some(relative) = pending.pop() {
-        let mut entries: Vec<_> = fs::read_dir(dir.join(&relative))?.collect::<Result<_, _>>()?;
-        entries.sort_by_key(|e| e.file_name());
-        let mut subdirs = Vec::new();
-        for entry in entries {
+        for entry in fs::read_dir(dir.join(&relative))? {
+            let entry = entry?;
             let path = relative.join(entry.file_name());
-            let meta = fs::symlink_metadata(entry.path())?;
-            let mut header = tar::Header::new_gnu();
-            header.set_mtime(0);
-            header.set_uid(0);
-            header.set_gid(0);
-            if meta.file_type().is_symlink() {
-                header.set_entry_type(tar::EntryType::Symlink);
-                header.set_mode(0o777);
-                header.set_size(0);
-                builder.append_link(&mut header, &path, fs::read_link(entry.path())?)?;
-            } else if meta.is_dir() {
-                header.set_entry_type(tar::EntryType::Directory);
-                header.set_mode(0o755);
-                header.set_size(0);
-                builder.append_data(&mut header, &path, io::empty())?;
-                subdirs.push(path);
-            } else {
-                header.set_entry_type(tar::EntryType::Regular);
-                header.set_mode(if meta.permissions().mode() & 0o111 != 0 {
-                    0o755
-                } else {
-                    0o644
-                });
-                header.set_size(meta.len());
-                builder.append_data(&mut header, &path, fs::File::open(entry.path())?)?;
+            if entry.file_type()?.is_dir() {
+                pending.push(path.clone());
             }
+            entries.push(path);
         }
-        // Depth first, in name order.
-        pending.extend(subdirs.into_iter().rev());
+    }
+    entries.sort();
+    let mut builder = tar::Builder::new(out);
+    for relative in entries {
+        let full = dir.join(&relative);
+        let meta = fs::symlink_metadata(&full)?;
+        let mut header = tar::Header::new_gnu();
+        header.set_mtime(mtime);
+        header.set_uid(0);
+        header.set_gid(0);
+        header.set_username("root")?;
+        header.set_groupname("root")?;
+        if meta.is_dir() {
+            header.set_entry_type(tar::EntryType::Directory);
+            header.set_mode(0o755);
+            header.set_size(0);
+            builder.append_data(&mut header, &relative, io::empty())?;
+        } else if meta.file_type().is_symlink() {
+            header.set_entry_type(tar::EntryType::Symlink);
+            header.set_mode(0o777);
+            header.set_size(0);
+            builder.append_link(&mut header, &relative, fs::read_link(&full)?)?;
+        } else {
+            header.set_entry_type(tar::EntryType::Regular);
+            header.set_mode(if meta.permissions().mode() & 0o100 != 0 {
+                0o755
+            } else {
+                0o644
+            });
+            header.set_size(meta.len());
+            builder.append_data(&mut header, &relative, fs::File::open(&full)?)?;
+        }
     }
     builder.into_inner()?.flush()
 }
@@ -64,9 +73,9 @@ mod tests {
         std::fs::set_permissions(tree.join("b/c/tool"), std::fs::Permissions::from_mode(0o700)).unwrap();
         std::os::unix::fs::symlink("c/tool", tree.join("b/link")).unwrap();
         let (mut one, mut two) = (Vec::new(), Vec::new());
-        super::write(&tree, &mut one).unwrap();
+        super::write(&tree, &mut one, 0).unwrap();
         std::fs::write(tree.join("a.txt"), "a").unwrap(); // a new mtime
-        super::write(&tree, &mut two).unwrap();
+        super::write(&tree, &mut two, 0).unwrap();
         assert_eq!(one, two);
         let back = dir.path().join("back");
         std::fs::create_dir(&back).unwrap();
