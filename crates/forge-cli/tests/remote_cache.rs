@@ -261,6 +261,21 @@ fn pushing_needs_push_true_and_config_errors_say_where() {
     );
 }
 
+/// A user configuration with `server` as the one source cache, push
+/// allowed.
+fn source_cache_config(p: &support::TestProject, server: &Casd) -> std::path::PathBuf {
+    let config = p.outside().join("forge.conf");
+    fs::write(
+        &config,
+        format!(
+            "source-caches:\n  servers:\n  - url: {}\n    push: true\n",
+            server.url()
+        ),
+    )
+    .unwrap();
+    config
+}
+
 #[test]
 fn sources_come_from_the_source_cache_when_the_upstream_is_down() {
     let p = project(CONF).build();
@@ -277,15 +292,7 @@ fn sources_come_from_the_source_cache_when_the_upstream_is_down() {
         ),
     );
     let server = Casd::start(&p.outside().join("casd"));
-    let config = p.outside().join("forge.conf");
-    fs::write(
-        &config,
-        format!(
-            "source-caches:\n  servers:\n  - url: {}\n    push: true\n",
-            server.url()
-        ),
-    )
-    .unwrap();
+    let config = source_cache_config(&p, &server);
     let config = config.to_str().unwrap();
 
     // The first machine fetches from upstream and pushes to the cache.
@@ -333,15 +340,7 @@ fn git_sources_come_from_the_source_cache_when_the_upstream_is_gone() {
         ),
     );
     let server = Casd::start(&p.outside().join("casd"));
-    let config = p.outside().join("forge.conf");
-    fs::write(
-        &config,
-        format!(
-            "source-caches:\n  servers:\n  - url: {}\n    push: true\n",
-            server.url()
-        ),
-    )
-    .unwrap();
+    let config = source_cache_config(&p, &server);
     let config = config.to_str().unwrap();
 
     // The first machine fetches from upstream, pushes the checked-out tree.
