@@ -479,6 +479,14 @@ fn a_site_packages_on_a_staged_python_runs_in_the_shell() {
     assert_eq!(pyc.len(), 1, "byte-code compiled");
 }
 
+/// `forge import python` of a requirements file `name` holding `text`,
+/// which must fail with a fetch error (4): its message.
+fn import_error(p: &support::TestProject, name: &str, text: &str) -> String {
+    let path = p.outside().join(name);
+    fs::write(&path, text).unwrap();
+    p.forge(&["import", "python", path.to_str().unwrap()]).fails(4)
+}
+
 #[test]
 fn lock_files_become_pinned_elements() {
     let server = Server::start();
@@ -615,28 +623,25 @@ fn lock_files_become_pinned_elements() {
         run.stderr
     );
     assert!(!p.root.join("elements/marked/colorama.bst").exists());
-    fs::write(
-        &marked,
-        format!(
+    let err = import_error(
+        &p,
+        "marked.txt",
+        &format!(
             "click==8.1.7 ; python_version >= \"3.8\" --hash=sha256:{}\n",
             sha256(&click)
         ),
-    )
-    .unwrap();
-    let err = p.forge(&["import", "python", marked.to_str().unwrap()]).fails(4);
+    );
     assert!(
         err.contains("marked.txt:1: click: the marker `python_version >= \"3.8\"` cannot be evaluated"),
         "{err}"
     );
 
     // A hash that no file on the index has is named as that.
-    let tampered = p.outside().join("tampered.txt");
-    fs::write(
-        &tampered,
-        format!("click==8.1.7 --hash=sha256:{}\n", sha256(b"something else")),
-    )
-    .unwrap();
-    let err = p.forge(&["import", "python", tampered.to_str().unwrap()]).fails(4);
+    let err = import_error(
+        &p,
+        "tampered.txt",
+        &format!("click==8.1.7 --hash=sha256:{}\n", sha256(b"something else")),
+    );
     assert!(
         err.contains("click 8.1.7: no file the index lists for it (2 listed) has any of its --hash values"),
         "{err}"
