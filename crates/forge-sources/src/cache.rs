@@ -123,9 +123,15 @@ impl SourceCache {
         let dir = self.root.join("tmp");
         fs::create_dir_all(&dir)?;
         let n = PARTIAL_COUNTER.fetch_add(1, Ordering::Relaxed);
-        let path = dir.join(format!("{}-{n}-{}.part", std::process::id(), nanos()));
-        let file = File::options().create_new(true).write(true).open(&path)?;
+        let name = format!("{}-{n}-{}", std::process::id(), nanos());
+        // Created under another name and locked before it is a `.part`:
+        // another forge's `discard_stale_partials` takes an unlocked
+        // `.part` for a dead one and removes it.
+        let opening = dir.join(format!("{name}.opening"));
+        let file = File::options().create_new(true).write(true).open(&opening)?;
         file.lock()?;
+        let path = dir.join(format!("{name}.part"));
+        fs::rename(&opening, &path)?;
         Ok(Partial {
             file,
             path,
@@ -166,10 +172,19 @@ impl SourceCache {
         };
         for entry in entries.flatten() {
             let path = entry.path();
-            if path.extension().is_none_or(|e| e != "part") {
-                continue;
-            }
-            if let Ok(file) = File::options().write(true).open(&path)
+            let stale = match path.extension().and_then(|e| e.to_str()) {
+                Some("part") => true,
+                // Being opened (see `partial`), unless a crash left it long ago.
+                Some("opening") => entry
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.elapsed().ok())
+                    .is_some_and(|age| age.as_secs() > 60),
+                _ => false,
+            };
+            if stale
+                && let Ok(file) = File::options().write(true).open(&path)
                 && file.try_lock().is_ok()
             {
                 let _ = fs::remove_file(&path);
