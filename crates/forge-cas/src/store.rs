@@ -205,6 +205,11 @@ fn write_object(object: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
     fs::rename(&temporary, object)
 }
 
+/// The mode of an object: read-only, executable or not.
+fn object_mode(exec: bool) -> u32 {
+    if exec { 0o555 } else { 0o444 }
+}
+
 /// Whether the process umask clears any of `mode`'s bits. Read once from
 /// /proc (setting it to read it would race with other threads); where it
 /// cannot be read, assume it does.
@@ -360,7 +365,7 @@ impl Cas {
             mark_used(&object);
             return Ok(digest);
         }
-        write_object(&object, bytes, if exec { 0o555 } else { 0o444 })?;
+        write_object(&object, bytes, object_mode(exec))?;
         Ok(digest)
     }
 
@@ -379,7 +384,7 @@ impl Cas {
         let dir = self.root.join("tmp");
         fs::create_dir_all(&dir)?;
         let temporary = temp_name(&dir);
-        let mode = if exec { 0o555 } else { 0o444 };
+        let mode = object_mode(exec);
         let stored = (|| {
             let mut file = fs::File::options()
                 .write(true)
@@ -387,18 +392,7 @@ impl Cas {
                 .mode(mode)
                 .open(&temporary)?;
             // Large reads and writes: the content is large by definition.
-            let mut buffer = vec![0u8; 256 << 10];
-            let mut size = 0u64;
-            loop {
-                let n = match content.read(&mut buffer) {
-                    Ok(0) => break,
-                    Ok(n) => n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(e),
-                };
-                file.write_all(&buffer[..n])?;
-                size += n as u64;
-            }
+            let size = io::copy(&mut io::BufReader::with_capacity(256 << 10, &mut *content), &mut file)?;
             if umask_narrows(mode) {
                 file.set_permissions(fs::Permissions::from_mode(mode))?;
             }
@@ -532,11 +526,11 @@ impl Cas {
             if !parent.is_dir() {
                 fs::create_dir_all(parent)?;
             }
-            fs::set_permissions(full, fs::Permissions::from_mode(if exec { 0o555 } else { 0o444 }))?;
+            fs::set_permissions(full, fs::Permissions::from_mode(object_mode(exec)))?;
             if fs::rename(full, &object).is_err() {
                 // Another filesystem: copy through a temporary.
                 let bytes = fs::read(full)?;
-                write_atomically(&object, &bytes, if exec { 0o555 } else { 0o444 })?;
+                write_atomically(&object, &bytes, object_mode(exec))?;
             }
         }
         Ok(digest)

@@ -29,6 +29,10 @@ fn best_file<'a>(files: &'a [LockedFile], tags: &[(String, String, String)]) -> 
         .map(|(_, f)| f)
 }
 
+/// How every file `forge import python` writes begins: the files it may
+/// rewrite or prune are those, and no others.
+const IMPORT_MARK: &str = "# written by forge import python";
+
 /// Runs `forge import python`.
 pub fn run(session: &Session, args: &ImportPythonArgs) -> Result<(), Failure> {
     let project = &session.project;
@@ -217,14 +221,14 @@ pub fn run(session: &Session, args: &ImportPythonArgs) -> Result<(), Failure> {
     }
     std::fs::create_dir_all(&into).map_err(|e| Failure::internal(format!("cannot create {}: {e}", into.display())))?;
     let prefix = relative.to_string_lossy().trim_end_matches('/').to_string();
-    let header = format!("# written by forge import python from {}\n", write_scalar(&file_name));
+    let header = format!("{IMPORT_MARK} from {}\n", write_scalar(&file_name));
     // What an earlier import wrote here (marked by its header), to say
     // what changes and to leave everything else alone.
     let mut earlier: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new();
     for entry in std::fs::read_dir(&into).into_iter().flatten().flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
         if let (Some(stem), Ok(text)) = (name.strip_suffix(".bst"), std::fs::read_to_string(entry.path()))
-            && text.starts_with("# written by forge import python")
+            && text.starts_with(IMPORT_MARK)
         {
             earlier.insert(stem.to_string(), text);
         }
@@ -256,7 +260,7 @@ pub fn run(session: &Session, args: &ImportPythonArgs) -> Result<(), Failure> {
         .chain(app.iter().map(|(path, _)| path.clone()));
     for target in targets {
         if let Ok(text) = std::fs::read_to_string(&target)
-            && !text.starts_with("# written by forge import python")
+            && !text.starts_with(IMPORT_MARK)
         {
             return Err(Failure::usage(format!(
                 "{} exists and was not written by forge import; nothing was written (move it, or import --into another folder)",

@@ -337,9 +337,6 @@ pub fn install_wheel_named(
     install_wheel_into(file_name, wheel, layout, python, &DirSink::default())
 }
 
-/// The largest metadata file (RECORD, WHEEL, entry_points.txt) read.
-const METADATA_LIMIT: u64 = 64 << 20;
-
 /// The largest `#!python` script rewritten (in memory).
 const SCRIPT_LIMIT: u64 = crate::wheel_zip::WHOLE_MEMBER_LIMIT;
 
@@ -401,15 +398,7 @@ pub fn install_wheel_into(
         let Some(member) = files.get(path.as_str()) else {
             return Ok(None);
         };
-        if member.size > METADATA_LIMIT {
-            return Err(fail(
-                w,
-                format!(
-                    "{path} holds {} bytes, more than the {METADATA_LIMIT} read",
-                    member.size
-                ),
-            ));
-        }
+        // Bounded by what is read whole (WHOLE_MEMBER_LIMIT).
         let bytes = archive
             .read_whole(member, &mut whole)
             .map_err(|e| fail(w, format!("cannot read '{path}': {e}")))?;

@@ -109,11 +109,6 @@ impl WheelZip {
         &self.members
     }
 
-    /// The member named `name`, if any.
-    pub fn member(&self, name: &str) -> Option<&Member> {
-        self.members.iter().find(|m| m.name == name)
-    }
-
     /// Where `member`'s compressed data lies, checked against its local
     /// header and the file's size.
     fn data_range(&self, member: &Member) -> Result<(u64, u64), String> {

@@ -116,29 +116,25 @@ impl SourceContext<'_> {
         label: &str,
         expected: Option<&str>,
     ) -> Result<crate::download::Downloaded, crate::download::DownloadFailure> {
+        // What the source cache holds under `sha`, as if downloaded from `from`.
+        let held = |sha: &str, from: &str| crate::download::Downloaded {
+            sha256: sha.to_ascii_lowercase(),
+            url: from.to_string(),
+            size: std::fs::metadata(self.cache.file_path(sha))
+                .map(|m| m.len())
+                .unwrap_or(0),
+        };
         // Bytes already held under their pin need no download (tracking a
         // package that has not changed, say).
         if let Some(sha) = expected
             && self.cache.has_file(sha)
         {
-            let path = self.cache.file_path(sha);
-            return Ok(crate::download::Downloaded {
-                sha256: sha.to_ascii_lowercase(),
-                url: url.to_string(),
-                size: std::fs::metadata(path).map(|m| m.len()).unwrap_or(0),
-            });
+            return Ok(held(sha, url));
         }
         if let (Some(servers), Some(sha), forge_project::UrlPurpose::Fetch) = (self.servers, expected, purpose)
             && servers.pull(self.cache, sha, self.progress)
         {
-            let size = std::fs::metadata(self.cache.file_path(sha))
-                .map(|m| m.len())
-                .unwrap_or(0);
-            return Ok(crate::download::Downloaded {
-                sha256: sha.to_ascii_lowercase(),
-                url: "a source cache server".to_string(),
-                size,
-            });
+            return Ok(held(sha, "a source cache server"));
         }
         let urls = self.project.source_urls(url, purpose, self.default_mirror());
         let done = self
