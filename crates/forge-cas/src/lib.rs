@@ -14,4 +14,4 @@ pub mod reapi;
 mod store;
 
 pub use manifest::{Entry, EntryKind, Manifest};
-pub use store::{ArtifactRecord, Cas, FORMAT, StageMode, TreeWriter, VerifyReport};
+pub use store::{ArtifactRecord, Cas, FORMAT, ObjectWriter, StageMode, TreeWriter, VerifyReport};

@@ -57,6 +57,52 @@ pub enum StageMode {
     Copy,
 }
 
+/// See [`Cas::object_writer`].
+pub struct ObjectWriter<'c> {
+    cas: &'c Cas,
+    file: Option<io::BufWriter<fs::File>>,
+    temporary: PathBuf,
+    exec: bool,
+}
+
+impl ObjectWriter<'_> {
+    /// Appends bytes.
+    pub fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.file.as_mut().expect("written before commit").write_all(bytes)
+    }
+
+    /// Stores what was written under `sha256`, which the caller computed
+    /// from those bytes (a wrong one is found by `verify`).
+    pub fn commit(mut self, sha256: &str) -> io::Result<()> {
+        let file = self.file.take().expect("committed once");
+        let stored = (|| {
+            let digest = crate::reapi::checked_hash(sha256)?;
+            let file = file.into_inner().map_err(|e| e.into_error())?;
+            let mode = object_mode(self.exec);
+            if umask_narrows(mode) {
+                file.set_permissions(fs::Permissions::from_mode(mode))?;
+            }
+            drop(file);
+            let object = self.cas.object_path(&digest, self.exec);
+            fs::create_dir_all(object.parent().expect("objects have parents"))?;
+            fs::rename(&self.temporary, &object)
+        })();
+        if stored.is_err() {
+            let _ = fs::remove_file(&self.temporary);
+        }
+        stored
+    }
+}
+
+impl Drop for ObjectWriter<'_> {
+    fn drop(&mut self) {
+        if self.file.is_some() {
+            self.file = None;
+            let _ = fs::remove_file(&self.temporary);
+        }
+    }
+}
+
 /// Files written one by one into the store, from any number of threads;
 /// [`TreeWriter::finish`] gives the manifest `import_dir` would give for
 /// the same tree.
@@ -369,6 +415,37 @@ impl Cas {
         Ok(digest)
     }
 
+    /// [`Cas::put_file_as`] for a caller that has just found the object
+    /// missing (a pull): written without looking again. Should another
+    /// process have stored it meanwhile, the rename replaces it with the
+    /// same bytes.
+    pub fn put_missing_file(&self, bytes: &[u8], exec: bool, sha256: &str) -> io::Result<()> {
+        let digest = crate::reapi::checked_hash(sha256)?;
+        write_object(&self.object_path(&digest, exec), bytes, object_mode(exec))
+    }
+
+    /// An object written piece by piece (a blob arriving in chunks), held
+    /// under a temporary name until [`ObjectWriter::commit`] names it; one
+    /// dropped uncommitted leaves nothing behind.
+    pub fn object_writer(&self, exec: bool) -> io::Result<ObjectWriter<'_>> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let dir = self.root.join("tmp");
+        fs::create_dir_all(&dir)?;
+        let temporary = temp_name(&dir);
+        let mode = object_mode(exec);
+        let file = fs::File::options()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(&temporary)?;
+        Ok(ObjectWriter {
+            cas: self,
+            file: Some(io::BufWriter::with_capacity(256 << 10, file)),
+            temporary,
+            exec,
+        })
+    }
+
     /// Stores content read from `content` to its end, for files too large
     /// to hold in memory. Once it is read, `digest(content)` gives its
     /// SHA-256 (the reader computed it while reading, so the content is
@@ -590,26 +667,39 @@ impl Cas {
         for entry in &manifest.entries {
             let path = target.join(&entry.path);
             match &entry.kind {
-                EntryKind::Dir => match fs::symlink_metadata(&path) {
-                    Ok(meta) if meta.is_dir() => {}
-                    Ok(_) => {
-                        fs::remove_file(&path)?;
-                        fs::create_dir_all(&path)?;
+                // Made first and looked at only when in the way: a checkout
+                // into an empty directory never has anything in the way.
+                EntryKind::Dir => match fs::create_dir(&path) {
+                    Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {
+                        if !fs::symlink_metadata(&path)?.is_dir() {
+                            fs::remove_file(&path)?;
+                            fs::create_dir(&path)?;
+                        }
                     }
-                    Err(_) => fs::create_dir_all(&path)?,
+                    Err(err) if err.kind() == io::ErrorKind::NotFound => fs::create_dir_all(&path)?,
+                    other => other?,
                 },
                 EntryKind::File { digest, exec, .. } => {
+                    let object = self.object_path(digest, *exec);
+                    if mode == StageMode::Hardlink {
+                        match fs::hard_link(&object, &path) {
+                            Ok(()) => continue,
+                            Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {
+                                remove_existing(&path)?;
+                                overlaps.push(entry.path.clone());
+                                if fs::hard_link(&object, &path).is_ok() {
+                                    continue;
+                                }
+                            }
+                            // Another filesystem, say: copied.
+                            Err(_) => {}
+                        }
+                    }
                     if remove_existing(&path)? {
                         overlaps.push(entry.path.clone());
                     }
-                    let object = self.object_path(digest, *exec);
-                    match mode {
-                        StageMode::Hardlink if fs::hard_link(&object, &path).is_ok() => {}
-                        _ => {
-                            fs::copy(&object, &path)?;
-                            fs::set_permissions(&path, fs::Permissions::from_mode(if *exec { 0o755 } else { 0o644 }))?;
-                        }
-                    }
+                    fs::copy(&object, &path)?;
+                    fs::set_permissions(&path, fs::Permissions::from_mode(if *exec { 0o755 } else { 0o644 }))?;
                 }
                 EntryKind::Symlink { target: link } => {
                     if remove_existing(&path)? {
@@ -946,6 +1036,28 @@ mod tests {
         assert_eq!(refused.unwrap_err().to_string(), "not what RECORD says");
         assert!(!cas.object_path(&crate::reapi::sha256_hex(&other), false).exists());
         assert_eq!(fs::read_dir(cas.root().join("tmp")).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn an_object_written_in_pieces_is_named_only_on_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let cas = Cas::new(&dir.path().join("cache"));
+        let sha = crate::reapi::sha256_hex(b"one two");
+        let mut writer = cas.object_writer(true).unwrap();
+        writer.write_all(b"one ").unwrap();
+        writer.write_all(b"two").unwrap();
+        assert!(!cas.object_path(&sha, true).exists());
+        writer.commit(&sha).unwrap();
+        let object = cas.object_path(&sha, true);
+        assert_eq!(fs::read(&object).unwrap(), b"one two");
+        assert_eq!(fs::metadata(&object).unwrap().permissions().mode() & 0o777, 0o555);
+
+        // Dropped uncommitted (its bytes did not match): nothing stays.
+        let mut writer = cas.object_writer(false).unwrap();
+        writer.write_all(&[7; 300_000]).unwrap();
+        drop(writer);
+        assert_eq!(fs::read_dir(cas.root().join("tmp")).unwrap().count(), 0);
+        assert_eq!(cas.verify().unwrap().objects, 1);
     }
 
     #[test]

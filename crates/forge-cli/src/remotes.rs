@@ -188,15 +188,7 @@ impl SourceCacheServers {
                 }
             };
             let sha256 = found.hash.to_ascii_lowercase();
-            let store = |_: &forge_cas::reapi::Digest, data: Vec<u8>| -> Result<(), String> {
-                use std::io::Write as _;
-                let mut partial = cache.partial().map_err(|e| e.to_string())?;
-                partial.write_all(&data).map_err(|e| e.to_string())?;
-                match cache.commit(partial, Some(&sha256)).map_err(|e| e.to_string())? {
-                    Ok(_) => Ok(()),
-                    Err(mismatch) => Err(format!("its sha256 is {}", mismatch.actual)),
-                }
-            };
+            let store = SourceSink { cache, sha256: &sha256 };
             match remote.download(std::slice::from_ref(&found), &store) {
                 Ok(bytes) => {
                     let what = urn.rsplit(':').next().unwrap_or(urn);
@@ -211,6 +203,50 @@ impl SourceCacheServers {
             }
         }
         None
+    }
+}
+
+/// A source blob pulled into the source cache, which checks its sha256
+/// once more as it commits it.
+struct SourceSink<'a> {
+    cache: &'a forge_sources::SourceCache,
+    sha256: &'a str,
+}
+
+impl forge_remote::BlobSink for SourceSink<'_> {
+    fn store(&self, digest: &forge_cas::reapi::Digest, bytes: &[u8]) -> Result<(), String> {
+        let mut part = self.open(digest)?;
+        part.append(bytes)?;
+        part.keep()
+    }
+
+    fn open(&self, _: &forge_cas::reapi::Digest) -> Result<Box<dyn forge_remote::PartialBlob + '_>, String> {
+        let partial = self.cache.partial().map_err(|e| e.to_string())?;
+        Ok(Box::new(PartialSource { sink: self, partial }))
+    }
+}
+
+struct PartialSource<'a> {
+    sink: &'a SourceSink<'a>,
+    partial: forge_sources::Partial,
+}
+
+impl forge_remote::PartialBlob for PartialSource<'_> {
+    fn append(&mut self, bytes: &[u8]) -> Result<(), String> {
+        use std::io::Write as _;
+        self.partial.write_all(bytes).map_err(|e| e.to_string())
+    }
+
+    fn keep(self: Box<Self>) -> Result<(), String> {
+        match self
+            .sink
+            .cache
+            .commit(self.partial, Some(self.sink.sha256))
+            .map_err(|e| e.to_string())?
+        {
+            Ok(_) => Ok(()),
+            Err(mismatch) => Err(format!("its sha256 is {}", mismatch.actual)),
+        }
     }
 }
 

@@ -150,24 +150,9 @@ fn a_corrupt_blob_on_the_server_is_refused_and_the_build_goes_on() {
     let config = write_config(&p, &server.url(), true);
     p.forge(&["--config", &config, "build", "a.bst"]).ok();
 
-    // Corrupt the server's copy of hello.txt (casd keeps blobs as files
-    // named by their digest).
+    // Corrupt the server's copy of hello.txt.
     let sha = support::sha256_hex(b"hello\n");
-    let mut corrupted = 0;
-    let mut pending = vec![server.storage.clone()];
-    while let Some(dir) = pending.pop() {
-        for entry in fs::read_dir(&dir).unwrap().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                pending.push(path);
-            } else if path.file_name().unwrap().to_string_lossy().contains(&sha[2..]) {
-                fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
-                fs::write(&path, "HELLO\n").unwrap();
-                corrupted += 1;
-            }
-        }
-    }
-    assert!(corrupted > 0, "the blob is on the server");
+    corrupt_on_server(&server, &sha, |_| b"HELLO\n".to_vec());
 
     let other = p.outside().join("other-cache");
     let other = other.to_str().unwrap();
@@ -192,6 +177,75 @@ fn a_corrupt_blob_on_the_server_is_refused_and_the_build_goes_on() {
     p.forge(&["--cache-dir", other, "checkout", "a.bst", out.to_str().unwrap()])
         .ok();
     assert_eq!(fs::read_to_string(out.join("usr/share/hello.txt")).unwrap(), "hello\n");
+}
+
+/// Replaces the content of the blob `sha` on the server (casd keeps blobs
+/// as files named by their digest) with `change` of it.
+fn corrupt_on_server(server: &Casd, sha: &str, change: impl Fn(Vec<u8>) -> Vec<u8>) {
+    let mut corrupted = 0;
+    let mut pending = vec![server.storage.clone()];
+    while let Some(dir) = pending.pop() {
+        for entry in fs::read_dir(&dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.file_name().unwrap().to_string_lossy().contains(&sha[2..]) {
+                fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+                fs::write(&path, change(fs::read(&path).unwrap())).unwrap();
+                corrupted += 1;
+            }
+        }
+    }
+    assert!(corrupted > 0, "the blob is on the server");
+}
+
+#[test]
+fn a_corrupt_large_blob_is_refused_as_it_streams_and_leaves_nothing() {
+    let p = sharing_project();
+    let server = Casd::start(&p.outside().join("casd"));
+    let config = write_config(&p, &server.url(), true);
+    p.forge(&["--config", &config, "build", "a.bst"]).ok();
+
+    // The 3 MB file travels by ByteStream, in pieces: one byte changed at
+    // its end, after most of it has been written down.
+    let big = fs::read(p.root.join("files/a/big.bin")).unwrap();
+    let sha = support::sha256_hex(&big);
+    corrupt_on_server(&server, &sha, |mut bytes| {
+        *bytes.last_mut().unwrap() ^= 1;
+        bytes
+    });
+    let other = p.outside().join("other-cache");
+    let run = p.forge(&[
+        "--config",
+        &config,
+        "--cache-dir",
+        other.to_str().unwrap(),
+        "artifact",
+        "pull",
+        "a.bst",
+    ]);
+    assert_ne!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains(&format!("sent bytes that do not match {sha}/{}", big.len())),
+        "{}",
+        run.stderr
+    );
+    // Neither the object nor its pieces, nor the artifact.
+    let mut left = Vec::new();
+    let mut pending = vec![other.join("cas")];
+    while let Some(dir) = pending.pop() {
+        for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if fs::metadata(&path).unwrap().len() >= big.len() as u64 || path.starts_with(other.join("cas/refs"))
+            {
+                left.push(path.display().to_string());
+            }
+        }
+    }
+    assert!(left.is_empty(), "{left:?}");
 }
 
 #[test]

@@ -1,11 +1,12 @@
 //! Artifacts on a server: the record (canonical JSON) as a blob named by a
 //! URN, referring to the tree and the log.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use forge_cas::reapi::{self, Digest};
 use forge_cas::{ArtifactRecord, Cas, EntryKind};
 
+use crate::client::{BlobSink, MemorySink, PartialBlob};
 use crate::{Remote, RemoteError};
 
 /// The URN under which an artifact is named on a server:
@@ -20,6 +21,8 @@ pub fn artifact_urn(project: &str, element: &str, key: &str) -> String {
 
 /// The largest `Directory` message a pull accepts.
 const MAX_DIRECTORY_SIZE: i64 = 128 << 20;
+/// The most bytes of directories one `GetTree` may send.
+const MAX_TREE_SIZE: u64 = 512 << 20;
 
 /// What a push did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -154,12 +157,9 @@ pub fn pull_artifact(
             ),
         ));
     }
-    let fetched = std::sync::Mutex::new(Vec::new());
-    let mut bytes = remote.download(std::slice::from_ref(&record_digest), &|_, data| {
-        fetched.lock().unwrap_or_else(|e| e.into_inner()).push(data);
-        Ok(())
-    })?;
-    let record_bytes = fetched.into_inner().unwrap_or_default().pop().unwrap_or_default();
+    let records = MemorySink::default();
+    let mut bytes = remote.download(std::slice::from_ref(&record_digest), &records)?;
+    let record_bytes = records.take(&record_digest.hash).unwrap_or_default();
     let record: ArtifactRecord = serde_json::from_slice(&record_bytes).map_err(|e| {
         io_err(
             remote,
@@ -177,22 +177,48 @@ pub fn pull_artifact(
     let mut blobs = 1;
 
     // The tree, one level at a time: directories are small and name the
-    // next level.
-    let mut level = vec![Digest {
+    // next level. They are held in memory (those the cache has are read)
+    // and stored only once the whole tree has been checked.
+    let mut tree: HashMap<String, Vec<u8>> = HashMap::new();
+    let mut pulled_dirs = Vec::new();
+    let arrived = MemorySink::default();
+    let root = Digest {
         hash: record.manifest.clone(),
         size_bytes: record.manifest_size as i64,
-    }];
-    let store_dir = |_: &Digest, data: Vec<u8>| cas.put_blob(&data).map(|_| ()).map_err(|e| e.to_string());
-    let mut seen_dirs = HashSet::new();
+    };
+    // All of a tree the cache lacks in one call where the server can: a
+    // directory that came this way is used once its bytes match the
+    // digest its parent names (so the root's digest vouches for all); what
+    // did not come, or came otherwise encoded, is asked for by digest.
+    let mut offered: HashMap<String, Vec<u8>> = HashMap::new();
+    if cas.object_size(&root.hash, false).is_none() {
+        for bytes in remote.tree(&root, MAX_TREE_SIZE)?.unwrap_or_default() {
+            offered.insert(reapi::sha256_hex(&bytes), bytes);
+        }
+    }
+    let mut level = vec![root];
     while !level.is_empty() {
-        level.retain(|d| seen_dirs.insert(d.hash.clone()));
-        let wanted: Vec<Digest> = level
-            .iter()
-            .filter(|d| cas.object_size(&d.hash, false).is_none())
-            .cloned()
-            .collect();
+        level.retain(|d| !tree.contains_key(&d.hash));
+        level.sort();
+        level.dedup();
+        let mut wanted = Vec::new();
+        for dir in &level {
+            if let Some(data) = offered.remove(&dir.hash).filter(|d| d.len() as i64 == dir.size_bytes) {
+                bytes += data.len() as u64;
+                blobs += 1;
+                tree.insert(dir.hash.clone(), data);
+                pulled_dirs.push(dir.hash.clone());
+                continue;
+            }
+            match cas.get_blob(&dir.hash) {
+                Ok(data) => {
+                    tree.insert(dir.hash.clone(), data);
+                }
+                Err(_) => wanted.push(dir.clone()),
+            }
+        }
         // A directory of a million entries is some 100 MB; a server that
-        // claims more is not believed (blobs are held whole until checked).
+        // claims more is not believed (directories are held whole).
         if let Some(huge) = wanted.iter().find(|d| d.size_bytes > MAX_DIRECTORY_SIZE) {
             return Err(io_err(
                 remote,
@@ -202,76 +228,64 @@ pub fn pull_artifact(
                 ),
             ));
         }
-        bytes += remote.download(&wanted, &store_dir)?;
+        bytes += remote.download(&wanted, &arrived)?;
         blobs += wanted.len();
+        for dir in wanted {
+            let data = arrived
+                .take(&dir.hash)
+                .ok_or_else(|| io_err(remote, format!("did not send directory {dir}")))?;
+            tree.insert(dir.hash.clone(), data);
+            pulled_dirs.push(dir.hash);
+        }
         let mut next = Vec::new();
         for dir in &level {
-            let data = cas
-                .get_blob(&dir.hash)
-                .map_err(|e| io_err(remote, format!("cannot read directory {dir}: {e}")))?;
-            let decoded = <reapi::Directory as prost::Message>::decode(data.as_slice())
+            let decoded = <reapi::Directory as prost::Message>::decode(tree[&dir.hash].as_slice())
                 .map_err(|e| io_err(remote, format!("sent directory {dir} that does not decode: {e}")))?;
-            for child in decoded.directories.iter().filter_map(|d| d.digest.clone()) {
+            for child in decoded.directories.into_iter().filter_map(|d| d.digest) {
                 reapi::checked_hash(&child.hash).map_err(|e| io_err(remote, e.to_string()))?;
                 next.push(child);
             }
         }
         level = next;
     }
-    // Checks names and shape of the whole tree before any file is fetched.
-    let manifest = cas
-        .get_manifest(&record.manifest)
-        .map_err(|e| io_err(remote, format!("sent an invalid tree for {urn}: {e}")))?;
+    // Checks names and shape of the whole tree before any of it is kept.
+    let manifest = reapi::decode_tree(&record.manifest, |hash| {
+        tree.get(hash)
+            .cloned()
+            .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, format!("directory {hash} is missing")))
+    })
+    .map_err(|e| io_err(remote, format!("sent an invalid tree for {urn}: {e}")))?;
+    for hash in &pulled_dirs {
+        cas.put_missing_file(&tree[hash], false, hash)
+            .map_err(|e| io_err(remote, format!("cannot store directory {hash}: {e}")))?;
+    }
 
-    let mut files: Vec<(Digest, bool)> = Vec::new();
-    let mut seen = HashSet::new();
-    for entry in &manifest.entries {
-        if let EntryKind::File { digest, size, exec } = &entry.kind
-            && seen.insert((digest.clone(), *exec))
-            && cas.object_size(digest, *exec).is_none()
-        {
-            files.push((
-                Digest {
-                    hash: digest.clone(),
-                    size_bytes: *size as i64,
-                },
-                *exec,
-            ));
+    // Which copies each missing blob needs: plain, executable or both.
+    let mut copies: HashMap<String, Copies> = HashMap::new();
+    let mut wanted = Vec::new();
+    let files = manifest.entries.iter().filter_map(|entry| match &entry.kind {
+        EntryKind::File { digest, size, exec } => Some((digest, *size, *exec)),
+        _ => None,
+    });
+    let log = (&record.log, record.log_size, false);
+    for (hash, size, exec) in files.chain(std::iter::once(log)) {
+        if cas.object_size(hash, exec).is_some() {
+            continue;
         }
-    }
-    let log = Digest {
-        hash: record.log.clone(),
-        size_bytes: record.log_size as i64,
-    };
-    let mut wanted: Vec<Digest> = files.iter().map(|(d, _)| d.clone()).collect();
-    if cas.object_size(&log.hash, false).is_none() {
-        wanted.push(log.clone());
-    }
-    let mut unique = HashSet::new();
-    wanted.retain(|d| unique.insert(d.hash.clone()));
-    // Which copies each blob needs: plain, executable or both.
-    let mut copies: std::collections::HashMap<&str, (bool, bool)> = std::collections::HashMap::new();
-    for (digest, exec) in &files {
-        let slot = copies.entry(digest.hash.as_str()).or_default();
-        if *exec {
-            slot.1 = true;
-        } else {
-            slot.0 = true;
-        }
-    }
-    copies.entry(log.hash.as_str()).or_default().0 = true;
-    let store_file = |d: &Digest, data: Vec<u8>| -> Result<(), String> {
-        let (plain, exec) = copies.get(d.hash.as_str()).copied().unwrap_or((true, false));
-        // Already checked against its digest: not hashed again.
-        if plain {
-            cas.put_file_as(&data, false, &d.hash).map_err(|e| e.to_string())?;
-        }
+        let slot = copies.entry(hash.clone()).or_insert_with(|| {
+            wanted.push(Digest {
+                hash: hash.clone(),
+                size_bytes: size as i64,
+            });
+            Copies::default()
+        });
         if exec {
-            cas.put_file_as(&data, true, &d.hash).map_err(|e| e.to_string())?;
+            slot.exec = true;
+        } else {
+            slot.plain = true;
         }
-        Ok(())
-    };
-    bytes += remote.download(&wanted, &store_file)?;
+    }
+    bytes += remote.download(&wanted, &FileSink { cas, copies: &copies })?;
     blobs += wanted.len();
     cas.put_artifact(project, element, &record)
         .map_err(|e| io_err(remote, format!("cannot record {urn}: {e}")))?;
@@ -280,4 +294,82 @@ pub fn pull_artifact(
         blobs,
         bytes,
     })
+}
+
+/// The copies of a blob a pull stores: plain, executable or both (each is
+/// its own object, so a hardlink carries the right mode).
+#[derive(Clone, Copy, Default)]
+struct Copies {
+    plain: bool,
+    exec: bool,
+}
+
+impl Copies {
+    fn modes(self) -> impl Iterator<Item = bool> {
+        [(self.plain, false), (self.exec, true)]
+            .into_iter()
+            .filter_map(|(wanted, exec)| wanted.then_some(exec))
+    }
+}
+
+/// Pulled files, into the cache: only blobs found missing are asked for,
+/// so they are written without looking again.
+struct FileSink<'a> {
+    cas: &'a Cas,
+    copies: &'a HashMap<String, Copies>,
+}
+
+impl FileSink<'_> {
+    fn copies(&self, digest: &Digest) -> Copies {
+        self.copies.get(&digest.hash).copied().unwrap_or(Copies {
+            plain: true,
+            exec: false,
+        })
+    }
+}
+
+impl BlobSink for FileSink<'_> {
+    fn store(&self, digest: &Digest, bytes: &[u8]) -> Result<(), String> {
+        for exec in self.copies(digest).modes() {
+            self.cas
+                .put_missing_file(bytes, exec, &digest.hash)
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
+    fn open(&self, digest: &Digest) -> Result<Box<dyn PartialBlob + '_>, String> {
+        let writers = self
+            .copies(digest)
+            .modes()
+            .map(|exec| self.cas.object_writer(exec))
+            .collect::<std::io::Result<Vec<_>>>()
+            .map_err(|e| e.to_string())?;
+        Ok(Box::new(PartialObjects {
+            writers,
+            hash: digest.hash.clone(),
+        }))
+    }
+}
+
+/// A large blob on its way into the cache, as one object per copy.
+struct PartialObjects<'c> {
+    writers: Vec<forge_cas::ObjectWriter<'c>>,
+    hash: String,
+}
+
+impl PartialBlob for PartialObjects<'_> {
+    fn append(&mut self, bytes: &[u8]) -> Result<(), String> {
+        for writer in &mut self.writers {
+            writer.write_all(bytes).map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
+    fn keep(self: Box<Self>) -> Result<(), String> {
+        for writer in self.writers {
+            writer.commit(&self.hash).map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
 }

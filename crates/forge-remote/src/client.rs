@@ -30,15 +30,85 @@ const BATCH_TOTAL_LIMIT: usize = 3 << 20;
 const BATCH_ENTRY_OVERHEAD: usize = 200;
 /// ByteStream chunk size.
 const CHUNK: usize = 1 << 20;
-/// Requests in flight at once.
-const PARALLEL: usize = 4;
+/// Blob requests in flight at once, per server, whatever the number of
+/// threads asking: each holds up to a batch of several MiB in memory
+/// (more of them buy nothing once the machine's cores are busy).
+const PARALLEL: usize = 8;
 
 type Svc = InterceptedService<Channel, Auth>;
 
 /// Gives the bytes of a blob to upload.
 pub type ReadBlob<'a> = dyn Fn(&Digest) -> std::io::Result<Vec<u8>> + Sync + 'a;
-/// Keeps a downloaded blob (already checked against its digest).
-pub type StoreBlob<'a> = dyn Fn(&Digest, Vec<u8>) -> Result<(), String> + Sync + 'a;
+
+/// Where downloaded blobs go. Every byte is checked against its digest
+/// before anything of a blob is kept.
+pub trait BlobSink: Sync {
+    /// A blob that came whole (in a batch), already checked.
+    fn store(&self, digest: &Digest, bytes: &[u8]) -> Result<(), String>;
+    /// A blob that comes in pieces (by ByteStream, so never held whole):
+    /// where to put them. It is kept only if they match.
+    fn open(&self, digest: &Digest) -> Result<Box<dyn PartialBlob + '_>, String>;
+}
+
+/// A blob on its way in; dropped without [`PartialBlob::keep`], it leaves
+/// nothing behind.
+pub trait PartialBlob {
+    /// The next piece.
+    fn append(&mut self, bytes: &[u8]) -> Result<(), String>;
+    /// All pieces came and matched the digest.
+    fn keep(self: Box<Self>) -> Result<(), String>;
+}
+
+/// Blobs kept in memory, for small ones the caller reads at once
+/// (artifact records, directories).
+#[derive(Default)]
+pub struct MemorySink {
+    blobs: std::sync::Mutex<std::collections::HashMap<String, Vec<u8>>>,
+}
+
+impl MemorySink {
+    /// The blob with `hash`, if it came.
+    pub fn take(&self, hash: &str) -> Option<Vec<u8>> {
+        self.blobs.lock().unwrap_or_else(|e| e.into_inner()).remove(hash)
+    }
+
+    fn put(&self, hash: &str, bytes: Vec<u8>) {
+        self.blobs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(hash.to_string(), bytes);
+    }
+}
+
+impl BlobSink for MemorySink {
+    fn store(&self, digest: &Digest, bytes: &[u8]) -> Result<(), String> {
+        self.put(&digest.hash, bytes.to_vec());
+        Ok(())
+    }
+
+    fn open(&self, digest: &Digest) -> Result<Box<dyn PartialBlob + '_>, String> {
+        struct InMemory<'s> {
+            sink: &'s MemorySink,
+            hash: String,
+            bytes: Vec<u8>,
+        }
+        impl PartialBlob for InMemory<'_> {
+            fn append(&mut self, bytes: &[u8]) -> Result<(), String> {
+                self.bytes.extend_from_slice(bytes);
+                Ok(())
+            }
+            fn keep(self: Box<Self>) -> Result<(), String> {
+                self.sink.put(&self.hash, self.bytes);
+                Ok(())
+            }
+        }
+        Ok(Box::new(InMemory {
+            sink: self,
+            hash: digest.hash.clone(),
+            bytes: Vec::with_capacity(usize::try_from(digest.size_bytes).unwrap_or(0).min(CHUNK)),
+        }))
+    }
+}
 
 /// Adds the bearer token, when there is one, to every call.
 #[derive(Clone)]
@@ -73,6 +143,8 @@ pub struct Remote {
     channel: Channel,
     auth: Auth,
     batch_total: usize,
+    /// Permits for blob requests (see [`PARALLEL`]).
+    transfers: Arc<tokio::sync::Semaphore>,
     /// How this server names artifacts.
     pub index: IndexKind,
 }
@@ -146,6 +218,7 @@ impl Remote {
             channel,
             auth,
             batch_total: BATCH_TOTAL_LIMIT,
+            transfers: Arc::new(tokio::sync::Semaphore::new(PARALLEL)),
             index: IndexKind::RemoteAsset,
         };
         let caps = remote.capabilities()?;
@@ -371,94 +444,158 @@ impl Remote {
         Ok(sent)
     }
 
-    /// Reads blobs; each one's bytes are checked against its digest before
-    /// `store` sees them. A blob the server lacks is an error naming it.
-    pub fn download(&self, digests: &[Digest], store: &StoreBlob<'_>) -> Result<u64, RemoteError> {
+    /// Reads blobs into `sink`; each one's bytes are checked against its
+    /// digest before the sink keeps them. A blob the server lacks is an
+    /// error naming it. Returns the bytes received.
+    pub fn download(&self, digests: &[Digest], sink: &dyn BlobSink) -> Result<u64, RemoteError> {
+        use futures_util::StreamExt as _;
+        type Transfer<'f> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<u64, RemoteError>> + 'f>>;
         let (batches, large) = self.split_batches(digests);
-        let url = self.spec.url.clone();
-        let check = |digest: &Digest, bytes: Vec<u8>| -> Result<u64, RemoteError> {
-            if bytes.len() as i64 != digest.size_bytes || sha256_hex(&bytes) != digest.hash {
-                return Err(RemoteError::new(
-                    &url,
-                    format!("sent bytes that do not match {digest}; nothing of them was kept"),
-                ));
-            }
-            let size = bytes.len() as u64;
-            store(digest, bytes).map_err(|e| RemoteError::new(&url, format!("cannot store {digest}: {e}")))?;
-            Ok(size)
-        };
-        let instance = self.spec.instance_name.clone();
+        // Polled here rather than spawned, so the sink is written on the
+        // caller's thread and may borrow; the connection runs on the
+        // runtime's threads meanwhile.
         self.runtime.block_on(async {
             let mut received = 0;
-            let mut tasks = tokio::task::JoinSet::new();
+            let mut running = futures_util::stream::FuturesUnordered::<Transfer<'_>>::new();
             let mut pending = batches.into_iter().map(Err).chain(large.into_iter().map(Ok));
             loop {
-                while tasks.len() < PARALLEL {
-                    let Some(work) = pending.next() else { break };
-                    let instance = instance.clone();
-                    let url = url.clone();
-                    match work {
-                        Err(batch) => {
-                            let mut client = self.cas();
-                            tasks.spawn(async move {
-                                let request = re::BatchReadBlobsRequest {
-                                    instance_name: instance,
-                                    digests: batch.iter().map(to_re).collect(),
-                                    ..Default::default()
-                                };
-                                let response = client.batch_read_blobs(request).await.map_err(|s| {
-                                    RemoteError::new(&url, format!("BatchReadBlobs: {}", describe_status(&s)))
-                                })?;
-                                let mut out = Vec::new();
-                                for answer in response.into_inner().responses {
-                                    let digest = answer.digest.as_ref().map(from_re).unwrap_or_default();
-                                    if let Some(status) = answer.status.filter(|s| s.code != 0) {
-                                        return Err(RemoteError::new(
-                                            &url,
-                                            format!("does not have {digest}: {}", status.message),
-                                        ));
-                                    }
-                                    out.push((digest, answer.data));
-                                }
-                                Ok(out)
-                            });
-                        }
-                        Ok(digest) => {
-                            let mut client = self.bytestream();
-                            let name = download_name(&instance, &digest);
-                            tasks.spawn(async move {
-                                let request = bs::ReadRequest {
-                                    resource_name: name,
-                                    read_offset: 0,
-                                    read_limit: 0,
-                                };
-                                let what = |s: Status| {
-                                    RemoteError::new(
-                                        &url,
-                                        format!("ByteStream.Read of {digest}: {}", describe_status(&s)),
-                                    )
-                                };
-                                let mut stream = client.read(request).await.map_err(what)?.into_inner();
-                                let mut data = Vec::new();
-                                while let Some(chunk) = stream.message().await.map_err(what)? {
-                                    if data.len() + chunk.data.len() > usize::try_from(digest.size_bytes).unwrap_or(0) {
-                                        return Err(RemoteError::new(&url, format!("sent more than {digest} holds")));
-                                    }
-                                    data.extend_from_slice(&chunk.data);
-                                }
-                                Ok(vec![(digest, data)])
-                            });
-                        }
+                while running.len() < PARALLEL {
+                    match pending.next() {
+                        Some(Err(batch)) => running.push(Box::pin(self.read_batch(batch, sink))),
+                        Some(Ok(digest)) => running.push(Box::pin(self.read_stream(digest, sink))),
+                        None => break,
                     }
                 }
-                let Some(done) = tasks.join_next().await else { break };
-                let blobs = done.map_err(|e| RemoteError::new(&url, format!("a download task failed: {e}")))??;
-                for (digest, bytes) in blobs {
-                    received += check(&digest, bytes)?;
-                }
+                let Some(done) = running.next().await else { break };
+                received += done?;
             }
             Ok(received)
         })
+    }
+
+    /// The `Directory` messages of the tree under `root`, encoded, by one
+    /// `GetTree` call (pages followed): each is checked by the caller
+    /// against the digest that names it, so this only saves round trips.
+    /// `None` where the server has no GetTree; more than `limit` bytes of
+    /// them is an error.
+    pub fn tree(&self, root: &Digest, limit: u64) -> Result<Option<Vec<Vec<u8>>>, RemoteError> {
+        use prost::Message as _;
+        let url = &self.spec.url;
+        self.runtime.block_on(async {
+            let mut directories = Vec::new();
+            let mut total = 0u64;
+            let mut page_token = String::new();
+            loop {
+                let request = re::GetTreeRequest {
+                    instance_name: self.spec.instance_name.clone(),
+                    root_digest: Some(to_re(root)),
+                    page_size: 0,
+                    page_token: std::mem::take(&mut page_token),
+                    digest_function: re::digest_function::Value::Sha256 as i32,
+                };
+                let what = |s: &Status| RemoteError::new(url, format!("GetTree of {root}: {}", describe_status(s)));
+                let mut stream = match self.cas().get_tree(request).await {
+                    Ok(response) => response.into_inner(),
+                    Err(status) if status.code() == Code::Unimplemented => return Ok(None),
+                    Err(status) => return Err(what(&status)),
+                };
+                while let Some(page) = stream.message().await.map_err(|s| what(&s))? {
+                    for directory in page.directories {
+                        let bytes = directory.encode_to_vec();
+                        total += bytes.len() as u64;
+                        if total > limit {
+                            return Err(RemoteError::new(
+                                url,
+                                format!("sent more than {limit} bytes of directories for {root}"),
+                            ));
+                        }
+                        directories.push(bytes);
+                    }
+                    page_token = page.next_page_token;
+                }
+                if page_token.is_empty() {
+                    return Ok(Some(directories));
+                }
+            }
+        })
+    }
+
+    /// One `BatchReadBlobs` call, its blobs checked and given to `sink`.
+    async fn read_batch(&self, batch: Vec<Digest>, sink: &dyn BlobSink) -> Result<u64, RemoteError> {
+        let url = &self.spec.url;
+        let _permit = self.transfers.acquire().await.expect("never closed");
+        let request = re::BatchReadBlobsRequest {
+            instance_name: self.spec.instance_name.clone(),
+            digests: batch.iter().map(to_re).collect(),
+            ..Default::default()
+        };
+        let response = self
+            .cas()
+            .batch_read_blobs(request)
+            .await
+            .map_err(|s| RemoteError::new(url, format!("BatchReadBlobs: {}", describe_status(&s))))?;
+        let mut received = 0;
+        let mut asked: std::collections::HashSet<&Digest> = batch.iter().collect();
+        for answer in response.into_inner().responses {
+            let digest = answer.digest.as_ref().map(from_re).unwrap_or_default();
+            if let Some(status) = answer.status.filter(|s| s.code != 0) {
+                return Err(RemoteError::new(
+                    url,
+                    format!("does not have {digest}: {}", status.message),
+                ));
+            }
+            if !asked.remove(&digest) {
+                return Err(RemoteError::new(url, format!("sent {digest}, which was not asked for")));
+            }
+            if answer.data.len() as i64 != digest.size_bytes || sha256_hex(&answer.data) != digest.hash {
+                return Err(mismatch(url, &digest));
+            }
+            sink.store(&digest, &answer.data)
+                .map_err(|e| RemoteError::new(url, format!("cannot store {digest}: {e}")))?;
+            received += answer.data.len() as u64;
+        }
+        if let Some(left) = asked.into_iter().next() {
+            return Err(RemoteError::new(
+                url,
+                format!("did not send {left}, which was asked for"),
+            ));
+        }
+        Ok(received)
+    }
+
+    /// One blob by `ByteStream.Read`, hashed and handed on piece by piece.
+    async fn read_stream(&self, digest: Digest, sink: &dyn BlobSink) -> Result<u64, RemoteError> {
+        use sha2::Digest as _;
+        let url = &self.spec.url;
+        let _permit = self.transfers.acquire().await.expect("never closed");
+        let what = |s: Status| RemoteError::new(url, format!("ByteStream.Read of {digest}: {}", describe_status(&s)));
+        let request = bs::ReadRequest {
+            resource_name: download_name(&self.spec.instance_name, &digest),
+            read_offset: 0,
+            read_limit: 0,
+        };
+        let mut stream = self.bytestream().read(request).await.map_err(what)?.into_inner();
+        let mut part = sink
+            .open(&digest)
+            .map_err(|e| RemoteError::new(url, format!("cannot store {digest}: {e}")))?;
+        let expected = u64::try_from(digest.size_bytes).unwrap_or(0);
+        let mut hasher = sha2::Sha256::new();
+        let mut size = 0u64;
+        while let Some(chunk) = stream.message().await.map_err(what)? {
+            size += chunk.data.len() as u64;
+            if size > expected {
+                return Err(RemoteError::new(url, format!("sent more than {digest} holds")));
+            }
+            hasher.update(&chunk.data);
+            part.append(&chunk.data)
+                .map_err(|e| RemoteError::new(url, format!("cannot store {digest}: {e}")))?;
+        }
+        if size != expected || forge_cas::reapi::hex(&hasher.finalize()) != digest.hash {
+            return Err(mismatch(url, &digest));
+        }
+        part.keep()
+            .map_err(|e| RemoteError::new(url, format!("cannot store {digest}: {e}")))?;
+        Ok(size)
     }
 
     /// What the index names `urn`, if anything.
@@ -596,6 +733,14 @@ fn upload_name(instance: &str, digest: &Digest) -> String {
     } else {
         format!("{instance}/{path}")
     }
+}
+
+/// A server sent bytes other than the blob's.
+fn mismatch(url: &str, digest: &Digest) -> RemoteError {
+    RemoteError::new(
+        url,
+        format!("sent bytes that do not match {digest}; nothing of them was kept"),
+    )
 }
 
 fn download_name(instance: &str, digest: &Digest) -> String {

@@ -14,7 +14,7 @@ pub mod client;
 use std::path::PathBuf;
 
 pub use artifacts::{PullOutcome, PushOutcome, artifact_urn, pull_artifact, push_artifact};
-pub use client::{IndexKind, Remote};
+pub use client::{BlobSink, IndexKind, MemorySink, PartialBlob, Remote};
 
 /// One configured server (`artifacts: servers:` of the user config).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

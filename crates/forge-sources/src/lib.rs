@@ -44,7 +44,7 @@ pub mod tree_tar;
 mod unsupported;
 mod zip;
 
-pub use cache::SourceCache;
+pub use cache::{Partial, SourceCache};
 pub use download::{Downloader, NoProgress, Progress};
 pub use runtime::{
     RunCache, SourceContext, SourceError, SourceRuntime, SourceServers, Tracked, runtime, stage_sources,
