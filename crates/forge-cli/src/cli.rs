@@ -8,7 +8,7 @@ use forge_project::{KindRegistry, LoadSettings};
 
 use crate::exit::Failure;
 use crate::session::Session;
-use crate::{artifacts, build, checkout, fetch, import, show, track};
+use crate::{artifacts, build, checkout, fetch, import, lock, show, track};
 
 /// forge: a hermetic build integrator for BuildStream-format projects.
 ///
@@ -117,6 +117,10 @@ pub enum Command {
     /// Write pinned elements from another tool's lock file.
     #[command(subcommand)]
     Import(ImportCommand),
+    /// Resolve what a requirements.in (or pyproject.toml) asks for, for the
+    /// project's Python target, and write one pinned pip element per
+    /// package, wired like the packages are.
+    Lock(LockArgs),
     /// Print a completion script for a shell, made from these definitions:
     /// `forge completions bash > /etc/bash_completion.d/forge`.
     Completions {
@@ -194,6 +198,34 @@ pub struct ImportPythonArgs {
     pub base: Option<String>,
     /// The index the sources name (default: the lock file's, else the
     /// `pypi` alias, else the public index).
+    #[arg(long, value_name = "URL")]
+    pub index: Option<String>,
+}
+
+/// `forge lock`.
+#[derive(Args, Debug)]
+pub struct LockArgs {
+    /// What to resolve: a requirements.in (`name[extras] specifiers ;
+    /// marker` lines, `-r`, `-c`, `--index-url`) or a pyproject.toml.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Where the elements go (default: a folder named after the file, such
+    /// as elements/requirements/); the stack element is written beside it.
+    #[arg(long, value_name = "DIR")]
+    pub into: Option<PathBuf>,
+    /// Remove the elements an earlier run wrote that the resolution no
+    /// longer needs.
+    #[arg(long)]
+    pub prune: bool,
+    /// Also write the application element NAME.bst: the interpreter base
+    /// (--base) and the packages together.
+    #[arg(long, value_name = "NAME", requires = "base")]
+    pub app: Option<String>,
+    /// The element that provides the interpreter, for --app.
+    #[arg(long, value_name = "ELEMENT", requires = "app")]
+    pub base: Option<String>,
+    /// The index to resolve against (default: the file's --index-url, else
+    /// the `pypi` alias, else the public index).
     #[arg(long, value_name = "URL")]
     pub index: Option<String>,
 }
@@ -490,6 +522,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Cache(command) => artifacts::cache(&session, &command),
         Command::Import(ImportCommand::Python(args)) => import::run(&session, &args),
         Command::Import(ImportCommand::Deb(args)) => import::debs(&session, &args),
+        Command::Lock(args) => lock::run(&session, &args),
         Command::Completions { .. } | Command::Manual => unreachable!("handled before loading"),
     }
 }

@@ -29,9 +29,10 @@ fn best_file<'a>(files: &'a [LockedFile], tags: &[(String, String, String)]) -> 
         .map(|(_, f)| f)
 }
 
-/// How every file `forge import python` writes begins: the files it may
+/// How every file `forge import python` and `forge lock` write begins
+/// (`# written by forge import python from …`): the files they may
 /// rewrite or prune are those, and no others.
-const IMPORT_MARK: &str = "# written by forge import python";
+const IMPORT_MARK: &str = "# written by forge ";
 
 /// Runs `forge import python`.
 pub fn run(session: &Session, args: &ImportPythonArgs) -> Result<(), Failure> {
@@ -49,71 +50,16 @@ pub fn run(session: &Session, args: &ImportPythonArgs) -> Result<(), Failure> {
         // Requirements files may include others (`-r`).
         read_requirements(&args.file).map_err(Failure::usage)?
     };
-    let index = args
-        .index
-        .clone()
-        .or_else(|| lock.index.clone())
-        .or_else(|| project.aliases.contains_key("pypi").then(|| "pypi:simple/".to_string()))
-        .unwrap_or_else(|| forge_sources::pypi::DEFAULT_INDEX.to_string());
-    let index = if index.ends_with('/') {
-        index
-    } else {
-        format!("{index}/")
-    };
-    // The project's Python target, if `sources: pypi: config: target:` declares one.
-    let target = project
-        .source_overrides
-        .get("pypi")
-        .and_then(|n| n.as_map())
-        .and_then(|m| m.get("config"))
-        .and_then(|c| c.as_map())
-        .and_then(|c| c.get("target"))
-        .cloned();
-    let target = target.map(|n| forge_sources::pypi::target_from_node(&n)).transpose()?;
+    let index = index_for(project, args.index.as_deref(), lock.index.as_deref());
+    let target = python_target(project)?;
     let tags = compatible_tags(target.as_ref());
-
-    // Each lock file gets its own folder by default (requirements.txt:
-    // elements/requirements/), never one that holds other elements.
-    let into_arg = args.into.clone().unwrap_or_else(|| {
-        let stem = file_name
-            .split('.')
-            .next()
-            .filter(|s| !s.is_empty())
-            .unwrap_or("python");
-        let stem: String = stem
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                    c
-                } else {
-                    '-'
-                }
-            })
-            .collect();
-        Path::new(&project.element_path_display).join(stem)
-    });
-    let into = project.dir.join(&into_arg);
-    let relative = into.strip_prefix(&project.element_path).map_err(|_| {
-        Failure::usage(format!(
-            "{} is not inside the element path ({})",
-            into_arg.display(),
-            project.element_path_display
-        ))
-    })?;
+    let destination = Destination::new(project, &file_name, args.into.clone())?;
     let downloader = session.downloader()?;
     let progress = crate::progress::BarProgress::new();
     let ctx = session.source_context(&downloader, &progress);
     let mut written = Vec::new();
     let mut problems = Vec::new();
-    // Markers are evaluated for the project's target, never the host.
-    let marker_env = forge_python::markers::MarkerEnv {
-        python: target.as_ref().map(|t| t.version),
-        machine: target
-            .as_ref()
-            .and_then(|t| t.platforms.last())
-            .and_then(|p| p.strip_prefix("linux_"))
-            .map(str::to_string),
-    };
+    let marker_env = marker_env(target.as_ref());
     let mut skipped = Vec::new();
     for package in &lock.packages {
         if let Some(near) = forge_python::typosquat::near_miss(&package.name) {
@@ -202,16 +148,19 @@ pub fn run(session: &Session, args: &ImportPythonArgs) -> Result<(), Failure> {
                 Vec::new()
             }
         };
-        let element = format!(
-            "kind: pip\nsources:\n- kind: pypi\n  url: {}\n  name: {}\n  version: {}\n  ref:\n    version: {}\n    filename: {}\n    sha256: {}\n",
-            write_scalar(&index),
-            write_scalar(&package.name),
-            write_scalar(&format!("=={}", package.version)),
-            write_scalar(&package.version),
-            write_scalar(&file.filename),
-            file.sha256
+        let element = pip_element(
+            &index,
+            &package.name,
+            &format!("=={}", package.version),
+            &package.version,
+            &file.filename,
+            &file.sha256,
         );
-        written.push((name, element, requires));
+        written.push(Imported {
+            name,
+            element,
+            requires,
+        });
     }
     if !problems.is_empty() {
         return Err(Failure::fetch(format!(
@@ -219,13 +168,171 @@ pub fn run(session: &Session, args: &ImportPythonArgs) -> Result<(), Failure> {
             problems.join("\n  ")
         )));
     }
-    std::fs::create_dir_all(&into).map_err(|e| Failure::internal(format!("cannot create {}: {e}", into.display())))?;
-    let prefix = relative.to_string_lossy().trim_end_matches('/').to_string();
-    let header = format!("{IMPORT_MARK} from {}\n", write_scalar(&file_name));
+    let output = Output {
+        file_name: &file_name,
+        verb: "import python",
+        app: args.app.as_deref().zip(args.base.as_deref()),
+        prune: args.prune,
+    };
+    write_elements(project, &destination, &output, &written, &skipped, &progress)
+}
+
+/// Where the elements of a lock go: the folder as given, on disk, and
+/// inside the element path.
+pub struct Destination {
+    shown: PathBuf,
+    into: PathBuf,
+    prefix: String,
+}
+
+impl Destination {
+    /// `into`, or by default a folder named after the lock file
+    /// (requirements.txt: elements/requirements/), never one that holds
+    /// other elements.
+    pub fn new(
+        project: &forge_project::Project,
+        file_name: &str,
+        into: Option<PathBuf>,
+    ) -> Result<Destination, Failure> {
+        let shown = into.unwrap_or_else(|| {
+            let stem = file_name
+                .split('.')
+                .next()
+                .filter(|s| !s.is_empty())
+                .unwrap_or("python");
+            let stem: String = stem
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                        c
+                    } else {
+                        '-'
+                    }
+                })
+                .collect();
+            Path::new(&project.element_path_display).join(stem)
+        });
+        let into = project.dir.join(&shown);
+        let relative = into.strip_prefix(&project.element_path).map_err(|_| {
+            Failure::usage(format!(
+                "{} is not inside the element path ({})",
+                shown.display(),
+                project.element_path_display
+            ))
+        })?;
+        let prefix = relative.to_string_lossy().trim_end_matches('/').to_string();
+        Ok(Destination { shown, into, prefix })
+    }
+}
+
+/// The index sources name: the one given, else the file's, else the
+/// `pypi` alias, else the public index; ending in `/`.
+pub fn index_for(project: &forge_project::Project, given: Option<&str>, from_file: Option<&str>) -> String {
+    let index = given
+        .or(from_file)
+        .map(str::to_string)
+        .or_else(|| project.aliases.contains_key("pypi").then(|| "pypi:simple/".to_string()))
+        .unwrap_or_else(|| forge_sources::pypi::DEFAULT_INDEX.to_string());
+    if index.ends_with('/') {
+        index
+    } else {
+        format!("{index}/")
+    }
+}
+
+/// The project's Python target, if `sources: pypi: config: target:`
+/// declares one.
+pub fn python_target(project: &forge_project::Project) -> Result<Option<forge_python::tags::Target>, Failure> {
+    let target = project
+        .source_overrides
+        .get("pypi")
+        .and_then(|n| n.as_map())
+        .and_then(|m| m.get("config"))
+        .and_then(|c| c.as_map())
+        .and_then(|c| c.get("target"))
+        .cloned();
+    Ok(target.map(|n| forge_sources::pypi::target_from_node(&n)).transpose()?)
+}
+
+/// Markers are evaluated for the project's target, never the host.
+pub fn marker_env(target: Option<&forge_python::tags::Target>) -> forge_python::markers::MarkerEnv {
+    forge_python::markers::MarkerEnv {
+        python: target.map(|t| t.version),
+        machine: target
+            .and_then(|t| t.platforms.last())
+            .and_then(|p| p.strip_prefix("linux_"))
+            .map(str::to_string),
+        extra: None,
+    }
+}
+
+/// The element of one pinned file.
+pub fn pip_element(index: &str, name: &str, specifier: &str, version: &str, filename: &str, sha256: &str) -> String {
+    format!(
+        "kind: pip\nsources:\n- kind: pypi\n  url: {}\n  name: {}\n  version: {}\n  ref:\n    version: {}\n    filename: {}\n    sha256: {}\n",
+        write_scalar(index),
+        write_scalar(name),
+        write_scalar(specifier),
+        write_scalar(version),
+        write_scalar(filename),
+        sha256
+    )
+}
+
+/// One package's element, before it is written.
+pub struct Imported {
+    /// Its normalized name (the element's file name).
+    pub name: String,
+    /// The element, without the header and its dependencies.
+    pub element: String,
+    /// The names of the packages it requires.
+    pub requires: Vec<String>,
+}
+
+/// How a set of elements is written.
+pub struct Output<'a> {
+    /// The lock file's name, in the header and the stack's description.
+    pub file_name: &'a str,
+    /// `import` or `lock`, in the report.
+    pub verb: &'a str,
+    /// `--app NAME --base ELEMENT`.
+    pub app: Option<(&'a str, &'a str)>,
+    /// `--prune`.
+    pub prune: bool,
+}
+
+/// The version an element's ref pins.
+fn pinned_version(element: &str) -> Option<&str> {
+    let after_ref = &element[element.find("\n  ref:\n")?..];
+    after_ref.lines().find_map(|l| l.strip_prefix("    version: "))
+}
+
+impl Output<'_> {
+    /// The command, to begin its report's lines with.
+    fn command(&self) -> &str {
+        self.verb.split(' ').next().unwrap_or(self.verb)
+    }
+}
+
+/// Writes the elements (and the stack gathering them, and the application
+/// element), leaving everything not written by an import alone, and says
+/// what was added, changed and left.
+pub fn write_elements(
+    project: &forge_project::Project,
+    destination: &Destination,
+    output: &Output<'_>,
+    written: &[Imported],
+    skipped: &[String],
+    progress: &dyn forge_sources::Progress,
+) -> Result<(), Failure> {
+    let (into, into_arg, prefix) = (&destination.into, &destination.shown, &destination.prefix);
+    let file_name = output.file_name;
+    std::fs::create_dir_all(into).map_err(|e| Failure::internal(format!("cannot create {}: {e}", into.display())))?;
+    let header = format!("{IMPORT_MARK}{} from {}\n", output.verb, write_scalar(file_name));
     // What an earlier import wrote here (marked by its header), to say
     // what changes and to leave everything else alone.
     let mut earlier: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new();
-    for entry in std::fs::read_dir(&into).into_iter().flatten().flatten() {
+    for entry in std::fs::read_dir(into).into_iter().flatten().flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
         if let (Some(stem), Ok(text)) = (name.strip_suffix(".bst"), std::fs::read_to_string(entry.path()))
             && text.starts_with(IMPORT_MARK)
@@ -235,8 +342,8 @@ pub fn run(session: &Session, args: &ImportPythonArgs) -> Result<(), Failure> {
     }
     // Never over a file of someone else's (one without the header).
     let stack_path: PathBuf = Path::new(&project.element_path).join(format!("{prefix}.bst"));
-    let app = match (&args.app, &args.base) {
-        (Some(name), Some(base)) => {
+    let app = match output.app {
+        Some((name, base)) => {
             let name = name.trim_end_matches(".bst");
             if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
                 return Err(Failure::usage(format!("--app {name}: an element name, such as 'tool'")));
@@ -248,14 +355,14 @@ pub fn run(session: &Session, args: &ImportPythonArgs) -> Result<(), Failure> {
             }
             Some((
                 Path::new(&project.element_path).join(format!("{name}.bst")),
-                base.clone(),
+                base.to_string(),
             ))
         }
-        _ => None,
+        None => None,
     };
     let targets = written
         .iter()
-        .map(|(name, _, _)| into.join(format!("{name}.bst")))
+        .map(|imported| into.join(format!("{}.bst", imported.name)))
         .chain([stack_path.clone()])
         .chain(app.iter().map(|(path, _)| path.clone()));
     for target in targets {
@@ -263,18 +370,23 @@ pub fn run(session: &Session, args: &ImportPythonArgs) -> Result<(), Failure> {
             && !text.starts_with(IMPORT_MARK)
         {
             return Err(Failure::usage(format!(
-                "{} exists and was not written by forge import; nothing was written (move it, or import --into another folder)",
+                "{} exists and was not written by forge import or forge lock; nothing was written (move it, or write --into another folder)",
                 target.strip_prefix(&project.dir).unwrap_or(&target).display()
             )));
         }
     }
     let mut stack = format!("{header}kind: stack\ndescription: the Python packages of ");
-    stack.push_str(&write_scalar(&file_name));
+    stack.push_str(&write_scalar(file_name));
     stack.push_str("\ndepends:\n");
     let (mut added, mut changed, mut unchanged) = (Vec::new(), Vec::new(), 0);
-    let imported: BTreeSet<&str> = written.iter().map(|(name, _, _)| name.as_str()).collect();
+    let imported: BTreeSet<&str> = written.iter().map(|i| i.name.as_str()).collect();
     let mut unpinned_requirements = Vec::new();
-    for (name, element, requires) in &written {
+    for Imported {
+        name,
+        element,
+        requires,
+    } in written
+    {
         let mut text = format!("{header}{element}");
         let wired: Vec<&String> = requires
             .iter()
@@ -294,8 +406,11 @@ pub fn run(session: &Session, args: &ImportPythonArgs) -> Result<(), Failure> {
         );
         match earlier.remove(name) {
             Some(old) if old == text => unchanged += 1,
-            Some(_) => changed.push(name.clone()),
-            None => added.push(name.clone()),
+            Some(old) => changed.push(match (pinned_version(&old), pinned_version(&text)) {
+                (Some(from), Some(to)) if from != to => format!("{name}.bst ({from} -> {to})"),
+                _ => format!("{name}.bst"),
+            }),
+            None => added.push(format!("{name}.bst")),
         }
         write_atomically(&into.join(format!("{name}.bst")), &text).map_err(|e| Failure::internal(e.to_string()))?;
         stack.push_str(&format!("- {prefix}/{name}.bst\n"));
@@ -304,19 +419,19 @@ pub fn run(session: &Session, args: &ImportPythonArgs) -> Result<(), Failure> {
     if let Some((path, base)) = &app {
         let text = format!(
             "{header}kind: stack\ndescription: the interpreter and the Python packages of {}\ndepends:\n- {}\n- {prefix}.bst\n",
-            write_scalar(&file_name),
+            write_scalar(file_name),
             write_scalar(base)
         );
         write_atomically(path, &text).map_err(|e| Failure::internal(e.to_string()))?;
     }
-    let stale: Vec<String> = earlier.into_keys().collect();
-    if args.prune {
+    let stale: Vec<String> = earlier.into_keys().map(|name| format!("{name}.bst")).collect();
+    if output.prune {
         for name in &stale {
-            std::fs::remove_file(into.join(format!("{name}.bst")))
-                .map_err(|e| Failure::internal(format!("cannot remove {name}.bst: {e}")))?;
+            std::fs::remove_file(into.join(name))
+                .map_err(|e| Failure::internal(format!("cannot remove {name}: {e}")))?;
         }
     }
-    for package in &skipped {
+    for package in skipped {
         eprintln!("  skipped {package}: not for this target");
     }
     if !unpinned_requirements.is_empty() {
@@ -328,19 +443,20 @@ pub fn run(session: &Session, args: &ImportPythonArgs) -> Result<(), Failure> {
     for (mark, names) in [
         ("+", &added),
         ("~", &changed),
-        (if args.prune { "-" } else { "?" }, &stale),
+        (if output.prune { "-" } else { "?" }, &stale),
     ] {
         for name in names.iter() {
-            eprintln!("  {mark} {prefix}/{name}.bst");
+            eprintln!("  {mark} {prefix}/{name}");
         }
     }
-    let stale_note = match (stale.len(), args.prune) {
+    let stale_note = match (stale.len(), output.prune) {
         (0, _) => String::new(),
         (n, true) => format!(", {n} removed"),
         (n, false) => format!(", {n} no longer in the lock file (kept; --prune removes them)"),
     };
     eprintln!(
-        "import: {} pip elements in {}/ ({} added, {} changed, {unchanged} unchanged{stale_note}), gathered by {prefix}.bst",
+        "{}: {} pip elements in {}/ ({} added, {} changed, {unchanged} unchanged{stale_note}), gathered by {prefix}.bst",
+        output.command(),
         written.len(),
         into_arg.display(),
         added.len(),
@@ -352,7 +468,8 @@ pub fn run(session: &Session, args: &ImportPythonArgs) -> Result<(), Failure> {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         eprintln!(
-            "import: {name} puts the interpreter and the packages together: `forge build {name}`, then `forge shell {name} -- COMMAND`"
+            "{}: {name} puts the interpreter and the packages together: `forge build {name}`, then `forge shell {name} -- COMMAND`",
+            output.command()
         );
     }
     Ok(())

@@ -9,6 +9,7 @@ mod fetch;
 mod format;
 mod import;
 mod junctions;
+mod lock;
 mod output;
 mod progress;
 mod remotes;

@@ -1004,3 +1004,247 @@ fn a_cool_down_keeps_track_from_picking_a_release_younger_than_min_release_age()
     let err = p.forge(&["show", "bad.bst"]).fails(3);
     assert!(err.contains("'a week' is not an age"), "{err}");
 }
+
+/// A release of a test index: file name, bytes, yanked, Requires-Python.
+type Release<'a> = (&'a str, &'a [u8], bool, Option<&'a str>);
+
+/// A PEP 691 page for `project` listing `releases`.
+fn publish_releases(server: &Server, project: &str, releases: &[Release<'_>]) {
+    let mut entries = Vec::new();
+    for (name, bytes, yanked, requires_python) in releases {
+        server.serve(&format!("/files/{name}"), bytes);
+        let mut entry = serde_json::json!({
+            "filename": name, "url": format!("../../files/{name}"),
+            "hashes": {"sha256": sha256(bytes)}, "yanked": yanked,
+        });
+        if let Some(requires) = requires_python {
+            entry["requires-python"] = serde_json::json!(requires);
+        }
+        entries.push(entry);
+    }
+    let body = serde_json::json!({"meta": {"api-version": "1.1"}, "name": project, "files": entries}).to_string();
+    server.route(
+        &format!("/simple/{project}/"),
+        Behavior::ServeTyped(body.into_bytes(), "application/vnd.pypi.simple.v1+json".into()),
+    );
+}
+
+/// The graph `forge lock` is tested on: `app` 2.0 and `tool` clash over
+/// `lib` (back to `app` 1.0), `lib` 1.9 is yanked, `helper` 1.1 needs a
+/// newer Python than the target, `helper[fast]` adds `speedups`, and
+/// `winonly` is for another platform.
+fn publish_lock_graph(server: &Server) {
+    let py = |name: &str, version: &str, requires: &[&str]| -> Vec<u8> {
+        let module = format!("{name}/__init__.py");
+        let body = format!("def run():\n    print('{name} {version}')\n");
+        let scripts = format!("[console_scripts]\n{name} = {name}:run\n");
+        wheel_requiring(name, version, &[(&module, &body)], Some(&scripts), requires)
+    };
+    let app1 = py("app", "1.0", &["lib<2", "helper[fast]>=1.0"]);
+    let app2 = py("app", "2.0", &["lib>=2", "helper[fast]>=1.0"]);
+    publish_releases(
+        server,
+        "app",
+        &[
+            ("app-1.0-py3-none-any.whl", &app1, false, None),
+            ("app-2.0-py3-none-any.whl", &app2, false, None),
+        ],
+    );
+    let tool = py("tool", "1.0", &["lib<2", "winonly ; sys_platform == \"win32\""]);
+    publish_releases(server, "tool", &[("tool-1.0-py3-none-any.whl", &tool, false, None)]);
+    let (lib15, lib19, lib20) = (py("lib", "1.5", &[]), py("lib", "1.9", &[]), py("lib", "2.0", &[]));
+    publish_releases(
+        server,
+        "lib",
+        &[
+            ("lib-1.5-py3-none-any.whl", &lib15, false, None),
+            ("lib-1.9-py3-none-any.whl", &lib19, true, None),
+            ("lib-2.0-py3-none-any.whl", &lib20, false, None),
+        ],
+    );
+    let helper10 = py("helper", "1.0", &["speedups ; extra == \"fast\""]);
+    let helper11 = py("helper", "1.1", &["speedups ; extra == \"fast\""]);
+    publish_releases(
+        server,
+        "helper",
+        &[
+            ("helper-1.0-py3-none-any.whl", &helper10, false, Some(">=3.8")),
+            ("helper-1.1-py3-none-any.whl", &helper11, false, Some(">=3.12")),
+        ],
+    );
+    let speedups = py("speedups", "0.9", &[]);
+    publish_releases(
+        server,
+        "speedups",
+        &[("speedups-0.9-py3-none-any.whl", &speedups, false, None)],
+    );
+    let winonly = py("winonly", "1.0", &[]);
+    publish_releases(
+        server,
+        "winonly",
+        &[("winonly-1.0-py3-none-any.whl", &winonly, false, None)],
+    );
+}
+
+/// The `name==version` lines of the elements `forge lock` wrote.
+fn locked_pins(dir: &Path) -> Vec<String> {
+    let mut pins: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| {
+            let text = fs::read_to_string(e.path()).unwrap();
+            let name = e.file_name().to_string_lossy().trim_end_matches(".bst").to_string();
+            let version = text
+                .lines()
+                .find_map(|l| l.strip_prefix("    version: "))
+                .unwrap()
+                .to_string();
+            format!("{name}=={version}")
+        })
+        .collect();
+    pins.sort();
+    pins
+}
+
+#[test]
+fn lock_resolves_the_graph_as_uv_does_and_the_app_runs() {
+    let server = Server::start();
+    publish_lock_graph(&server);
+    let p = project(&format!(
+        "{}sources:\n  pypi:\n    config:\n      target:\n        python: '3.11'\n        glibc: '2.36'\n        arch: x86_64\nelements:\n  pip:\n    variables:\n      python-site-packages: /usr/lib/python3/dist-packages\n",
+        conf(&server)
+    ))
+    .file(
+        "elements/base.bst",
+        "kind: import\nsources:\n- kind: local\n  path: files/base\n",
+    )
+    .file("requirements.in", "app\ntool  # with app, it holds lib below 2\n")
+    .build();
+    link_base_into(&p.root.join("files/base"));
+
+    let run = p.forge(&["lock", "requirements.in", "--app", "tool-app", "--base", "base.bst"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let expected = ["app==1.0", "helper==1.0", "lib==1.5", "speedups==0.9", "tool==1.0"];
+    assert_eq!(locked_pins(&p.root.join("elements/requirements")), expected);
+    assert!(
+        run.stderr.contains("lock: 5 packages resolved for Python 3.11"),
+        "{}",
+        run.stderr
+    );
+    // Wired as the packages are: helper[fast] brings speedups in.
+    let helper = fs::read_to_string(p.root.join("elements/requirements/helper.bst")).unwrap();
+    assert!(
+        helper.starts_with("# written by forge lock from requirements.in\n")
+            && helper.ends_with("runtime-depends:\n- requirements/speedups.bst\n"),
+        "{helper}"
+    );
+    let app = fs::read_to_string(p.root.join("elements/requirements/app.bst")).unwrap();
+    assert!(
+        app.ends_with("runtime-depends:\n- requirements/helper.bst\n- requirements/lib.bst\n"),
+        "{app}"
+    );
+
+    // uv resolves the same graph to the same set.
+    if let Some(uv) = std::env::var_os("FORGE_TEST_UV") {
+        let out = std::process::Command::new(uv)
+            .args([
+                "pip",
+                "compile",
+                "--quiet",
+                "--no-header",
+                "--no-annotate",
+                "--no-cache",
+            ])
+            .args(["--python-version", "3.11", "--python-platform", "x86_64-manylinux_2_36"])
+            .arg("--index-url")
+            .arg(format!("{}/simple/", server.base))
+            .arg(p.root.join("requirements.in"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let uv_pins: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(str::to_string)
+            .collect();
+        assert_eq!(uv_pins, expected, "uv pip compile");
+    }
+
+    // The application runs right away.
+    let run = p.forge(&["build", "tool-app.bst"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let run = p.forge(&["shell", "tool-app.bst", "--", "app"]);
+    assert_eq!((run.code, run.stdout.as_str()), (0, "app 1.0\n"), "{}", run.stderr);
+
+    // A new release within the constraints: the next lock moves to it and
+    // says so; nothing else changes.
+    let lib16 = wheel("lib", "1.6", &[("lib/__init__.py", "")], None);
+    let (lib15, lib20) = (wheel("lib", "1.5", &[], None), wheel("lib", "2.0", &[], None));
+    publish_releases(
+        &server,
+        "lib",
+        &[
+            ("lib-1.5-py3-none-any.whl", &lib15, false, None),
+            ("lib-1.6-py3-none-any.whl", &lib16, false, None),
+            ("lib-2.0-py3-none-any.whl", &lib20, false, None),
+        ],
+    );
+    let run = p.forge(&["lock", "requirements.in"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("  ~ requirements/lib.bst (1.5 -> 1.6)"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("(0 added, 1 changed, 4 unchanged)"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn lock_explains_a_conflict_and_needs_a_target() {
+    let server = Server::start();
+    publish_lock_graph(&server);
+    let p = project(&format!(
+        "{}sources:\n  pypi:\n    config:\n      target:\n        python: '3.11'\n        glibc: '2.36'\n        arch: x86_64\n",
+        conf(&server)
+    ))
+    .file("requirements.in", "app>=2\ntool\n")
+    .file("elements/.keep", "")
+    .build();
+    let err = p.forge(&["lock", "requirements.in"]).fails(4);
+    assert!(
+        err.contains("requirements.in: no set of releases satisfies the requirements:")
+            && err.contains("app 2.0 depends on lib")
+            && err.contains("tool 1.0 depends on lib"),
+        "{err}"
+    );
+    assert!(!p.root.join("elements/requirements").exists());
+
+    // The cool-down holds back what the index gives no upload time for.
+    let cautious = project(&format!(
+        "{}sources:\n  pypi:\n    config:\n      min-release-age: 7d\n      target:\n        python: '3.11'\n        glibc: '2.36'\n        arch: x86_64\n",
+        conf(&server)
+    ))
+    .file("requirements.in", "lib\n")
+    .file("elements/.keep", "")
+    .build();
+    let err = cautious.forge(&["lock", "requirements.in"]).fails(4);
+    assert!(
+        err.contains("min-release-age: not considered yet (too new, or the index gives no upload time): lib-1.5-py3-none-any.whl, lib-2.0-py3-none-any.whl"),
+        "{err}"
+    );
+
+    let bare = project(&conf(&server))
+        .file("requirements.in", "app\n")
+        .file("elements/.keep", "")
+        .build();
+    let err = bare.forge(&["lock", "requirements.in"]).fails(2);
+    assert!(
+        err.contains("forge lock resolves for the project's Python target"),
+        "{err}"
+    );
+}

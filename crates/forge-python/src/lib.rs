@@ -8,10 +8,13 @@
 
 pub mod index;
 pub mod install;
+pub mod intent;
 pub mod lockfile;
 pub mod markers;
 pub mod metadata;
 pub mod names;
+pub mod requirement;
+pub mod resolve;
 pub mod tags;
 pub mod typosquat;
 pub mod wheel_zip;

@@ -4,12 +4,14 @@
 use crate::Version;
 
 /// What markers are evaluated against.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct MarkerEnv {
     /// `python_version` (`3.11`), when the project declares its target.
     pub python: Option<(u32, u32)>,
     /// `platform_machine` (`x86_64`), when the project declares its target.
     pub machine: Option<String>,
+    /// `extra`: the extra whose requirements are being read, if any.
+    pub extra: Option<String>,
 }
 
 impl MarkerEnv {
@@ -39,8 +41,7 @@ impl MarkerEnv {
             })?,
             "implementation_name" => "cpython".into(),
             "platform_python_implementation" => "CPython".into(),
-            // No extras are asked for when a lock file is imported.
-            "extra" => String::new(),
+            "extra" => self.extra.clone().unwrap_or_default(),
             "platform_release" | "platform_version" => {
                 return Err(format!(
                     "'{variable}' depends on the machine a build runs on; forge does not guess it"
@@ -224,6 +225,7 @@ mod tests {
         MarkerEnv {
             python: Some((3, 11)),
             machine: Some("x86_64".into()),
+            ..Default::default()
         }
     }
 
@@ -248,6 +250,7 @@ mod tests {
         let no_target = MarkerEnv {
             python: None,
             machine: Some("x86_64".into()),
+            ..Default::default()
         };
         assert!(
             evaluate("python_version >= '3.8'", &no_target)

@@ -41,10 +41,8 @@ pub fn requires_dist(metadata: &str) -> Vec<Requirement> {
         .collect()
 }
 
-/// What the wheel at `path` requires on `env`: names (normalized) whose
-/// marker holds or has none; a marker that cannot be evaluated counts as
-/// holding (the dependency is kept, never dropped on a guess).
-pub fn wheel_requires(path: &std::path::Path, env: &MarkerEnv) -> Result<Vec<String>, String> {
+/// The core metadata (`.dist-info/METADATA`) of the wheel at `path`.
+pub fn wheel_metadata(path: &std::path::Path) -> Result<String, String> {
     let archive = WheelZip::open(path)?;
     let member = archive
         .members()
@@ -54,7 +52,29 @@ pub fn wheel_requires(path: &std::path::Path, env: &MarkerEnv) -> Result<Vec<Str
     let bytes = archive
         .read_whole(member, &mut WholeReader::default())
         .map_err(|e| format!("cannot read {}: {e}", member.name))?;
-    let mut names: Vec<String> = requires_dist(&String::from_utf8_lossy(&bytes))
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// The `Requires-Dist` entries of a METADATA text in full (extras,
+/// specifiers, markers); one that does not read is an error naming it.
+pub fn requirements(metadata: &str) -> Result<Vec<crate::requirement::Requirement>, String> {
+    metadata
+        .lines()
+        .take_while(|line| !line.trim().is_empty())
+        .filter_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            key.trim().eq_ignore_ascii_case("Requires-Dist").then(|| value.trim())
+        })
+        .map(|value| crate::requirement::parse(value).map_err(|e| format!("Requires-Dist: {e}")))
+        .collect()
+}
+
+/// What the wheel at `path` requires on `env`: names (normalized) whose
+/// marker holds or has none; a marker that cannot be evaluated counts as
+/// holding (the dependency is kept, never dropped on a guess).
+pub fn wheel_requires(path: &std::path::Path, env: &MarkerEnv) -> Result<Vec<String>, String> {
+    let metadata = wheel_metadata(path)?;
+    let mut names: Vec<String> = requires_dist(&metadata)
         .into_iter()
         .filter(|r| r.marker.as_deref().is_none_or(|m| evaluate(m, env).unwrap_or(true)))
         .map(|r| r.name)
@@ -77,6 +97,7 @@ mod tests {
         let env = MarkerEnv {
             python: Some((3, 11)),
             machine: Some("x86_64".into()),
+            ..Default::default()
         };
         let kept: Vec<&str> = all
             .iter()

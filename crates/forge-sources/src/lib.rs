@@ -37,6 +37,7 @@ mod patch;
 mod patch_queue;
 pub mod pypi;
 mod pypi_community;
+pub mod pypi_index;
 mod remote;
 pub mod runtime;
 mod tar;

@@ -44,20 +44,26 @@ fn min_release_age(source: &Source) -> Result<Option<i64>, LoadError> {
     let Some(text) = optional_str(source, "min-release-age")? else {
         return Ok(None);
     };
+    match parse_age(text) {
+        Some(seconds) => Ok(Some(seconds)),
+        None => Err(
+            LoadError::at(span_of(source, "min-release-age"), format!("'{text}' is not an age"))
+                .with_hint("write a number of days, hours, minutes or seconds: 7d, 12h, 30m, 3600s"),
+        ),
+    }
+}
+
+/// `7d`, `12h`, `30m`, `3600s`: seconds.
+pub fn parse_age(text: &str) -> Option<i64> {
     let (number, unit) = text.trim().split_at(text.trim().len().saturating_sub(1));
-    let seconds = match (number.parse::<i64>(), unit) {
-        (Ok(n), "d") => n * 86_400,
-        (Ok(n), "h") => n * 3_600,
-        (Ok(n), "m") => n * 60,
-        (Ok(n), "s") => n,
-        _ => {
-            return Err(
-                LoadError::at(span_of(source, "min-release-age"), format!("'{text}' is not an age"))
-                    .with_hint("write a number of days, hours, minutes or seconds: 7d, 12h, 30m, 3600s"),
-            );
-        }
-    };
-    Ok(Some(seconds))
+    let n = number.parse::<i64>().ok()?;
+    match unit {
+        "d" => Some(n * 86_400),
+        "h" => Some(n * 3_600),
+        "m" => Some(n * 60),
+        "s" => Some(n),
+        _ => None,
+    }
 }
 
 fn target(source: &Source) -> Result<Option<Target>, LoadError> {
