@@ -252,6 +252,7 @@ pub fn shell(session: &Session, args: &ShellArgs) -> Result<(), Failure> {
     let result = (|| -> Result<i32, Failure> {
         let mut mounts = Vec::new();
         let mut cwd = "/".to_string();
+        let mut root_read_only = false;
         if args.build {
             let staging: Vec<usize> = graph
                 .build_deps(target)
@@ -294,7 +295,19 @@ pub fn shell(session: &Session, args: &ShellArgs) -> Result<(), Failure> {
         } else {
             let elements = graph.walk(&[target], Scope::Run);
             let staged = artifacts(session, &cas, &graph, target, &elements)?;
-            stage_and_integrate(&cas, &graph, &staged, &root, StageMode::Copy, true)?;
+            // Without integration commands nothing writes into the root:
+            // it is made of links into the cache and mounted read-only
+            // (only /tmp is writable), so opening a shell copies nothing.
+            let integrates = staged
+                .iter()
+                .any(|(_, record)| !forge_kinds::build::integration_commands(&record.public).is_empty());
+            let mode = if integrates {
+                StageMode::Copy
+            } else {
+                root_read_only = true;
+                StageMode::Hardlink
+            };
+            stage_and_integrate(&cas, &graph, &staged, &root, mode, true)?;
         }
         // bwrap's own message would be `execvp x: No such file or directory`.
         // (Paths may point into the mounted build directory: only PATH
@@ -320,7 +333,7 @@ pub fn shell(session: &Session, args: &ShellArgs) -> Result<(), Failure> {
         }
         let sandbox = SandboxCommand {
             root: root.clone(),
-            root_writable: true,
+            root_writable: !root_read_only,
             mounts,
             cwd,
             env: element

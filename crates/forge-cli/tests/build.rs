@@ -161,6 +161,21 @@ fn shell_runs_in_the_runtime_closure_and_passes_the_status() {
     let run = p.forge(&["shell", "app.bst", "--", "sh", "-c", "hello; exit 7"]);
     assert_eq!(run.code, 7, "{}", run.stderr);
     assert_eq!(run.stdout, "hello, world\n");
+    // The root is links into the cache, mounted read-only: nothing the
+    // shell does reaches the cache; /tmp is writable.
+    let run = p.forge(&[
+        "shell",
+        "app.bst",
+        "--",
+        "sh",
+        "-c",
+        "for f in /usr/bin/*; do echo x >> \"$f\"; done 2>/dev/null; touch /x 2>/dev/null && echo writable; echo ok > /tmp/t && cat /tmp/t",
+    ]);
+    assert_eq!((run.code, run.stdout.as_str()), (0, "ok\n"), "{}", run.stderr);
+    let verify = p.forge(&["cache", "verify"]).ok();
+    assert!(verify.contains(" 0 corrupt, 0 artifacts dropped"), "{verify}");
+    let run = p.forge(&["shell", "app.bst", "--", "sh", "-c", "hello; exit 7"]);
+    assert_eq!(run.stdout, "hello, world\n");
     let run = p.forge(&["shell", "--build", "hello.bst", "--", "sh", "-c", "pwd; cat greeting"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.stdout, "/buildstream/test/hello.bst\nhello, world\n");
