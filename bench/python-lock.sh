@@ -30,24 +30,7 @@ now() { date +%s%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b - a) / 1e9 }'; }
 median_of() { sort -n | awk '{ t[NR] = $1 } END { print t[int((NR + 1) / 2)] }'; }
 
-python3 - "$wheels" "$work/index" <<'PY'
-import hashlib, os, re, sys
-src, out = sys.argv[1], sys.argv[2]
-projects = {}
-for f in sorted(os.listdir(src)):
-    if f.endswith(".whl"):
-        name = re.sub(r"[-_.]+", "-", f.split("-")[0]).lower()
-        projects.setdefault(name, []).append(f)
-os.makedirs(out + "/files")
-for name, files in projects.items():
-    os.makedirs(f"{out}/simple/{name}")
-    links = []
-    for f in files:
-        os.symlink(f"{src}/{f}", f"{out}/files/{f}")
-        digest = hashlib.sha256(open(f"{src}/{f}", "rb").read()).hexdigest()
-        links.append(f'<a href="../../files/{f}#sha256={digest}">{f}</a>')
-    open(f"{out}/simple/{name}/index.html", "w").write("\n".join(links))
-PY
+python3 "$here/simple-index.py" "$wheels" "$work/index"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 (cd "$work/index" && exec python3 -m http.server "$port" --bind 127.0.0.1 >/dev/null 2>&1) &
 server_pid=$!

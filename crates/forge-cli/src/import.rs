@@ -243,15 +243,19 @@ pub fn index_for(project: &forge_project::Project, given: Option<&str>, from_fil
 /// The project's Python target, if `sources: pypi: config: target:`
 /// declares one.
 pub fn python_target(project: &forge_project::Project) -> Result<Option<forge_python::tags::Target>, Failure> {
-    let target = project
+    let target = pypi_config(project, "target");
+    Ok(target.map(forge_sources::pypi::target_from_node).transpose()?)
+}
+
+/// `key` of `sources: pypi: config:` in project.conf.
+pub fn pypi_config<'p>(project: &'p forge_project::Project, key: &str) -> Option<&'p forge_yaml::Node> {
+    project
         .source_overrides
         .get("pypi")
         .and_then(|n| n.as_map())
         .and_then(|m| m.get("config"))
         .and_then(|c| c.as_map())
-        .and_then(|c| c.get("target"))
-        .cloned();
-    Ok(target.map(|n| forge_sources::pypi::target_from_node(&n)).transpose()?)
+        .and_then(|c| c.get(key))
 }
 
 /// Markers are evaluated for the project's target, never the host.

@@ -7,7 +7,9 @@ use forge_sources::pypi_index::IndexReleases;
 
 use crate::cli::LockArgs;
 use crate::exit::Failure;
-use crate::import::{Destination, Imported, Output, index_for, marker_env, pip_element, python_target, write_elements};
+use crate::import::{
+    Destination, Imported, Output, index_for, marker_env, pip_element, pypi_config, python_target, write_elements,
+};
 use crate::session::Session;
 
 /// Runs `forge lock`.
@@ -92,14 +94,7 @@ pub fn run(session: &Session, args: &LockArgs) -> Result<(), Failure> {
 
 /// `sources: pypi: config: min-release-age:` of project.conf, in seconds.
 fn project_min_release_age(project: &forge_project::Project) -> Result<Option<i64>, Failure> {
-    let text = project
-        .source_overrides
-        .get("pypi")
-        .and_then(|n| n.as_map())
-        .and_then(|m| m.get("config"))
-        .and_then(|c| c.as_map())
-        .and_then(|c| c.get("min-release-age"))
-        .and_then(|n| n.as_str().map(str::to_string));
+    let text = pypi_config(project, "min-release-age").and_then(|n| n.as_str().map(str::to_string));
     text.map(|t| {
         forge_sources::pypi::parse_age(&t).ok_or_else(|| {
             Failure::usage(format!(
