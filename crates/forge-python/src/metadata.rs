@@ -14,8 +14,9 @@ pub struct Requirement {
     pub marker: Option<String>,
 }
 
-/// The `Requires-Dist` entries of a METADATA text (its header part).
-pub fn requires_dist(metadata: &str) -> Vec<Requirement> {
+/// The values of the `Requires-Dist` fields of a METADATA text's header
+/// (the body, after the first empty line, is the description).
+fn requires_dist_values(metadata: &str) -> impl Iterator<Item = &str> {
     metadata
         .lines()
         .take_while(|line| !line.trim().is_empty())
@@ -23,6 +24,11 @@ pub fn requires_dist(metadata: &str) -> Vec<Requirement> {
             let (key, value) = line.split_once(':')?;
             key.trim().eq_ignore_ascii_case("Requires-Dist").then(|| value.trim())
         })
+}
+
+/// The `Requires-Dist` entries of a METADATA text (its header part).
+pub fn requires_dist(metadata: &str) -> Vec<Requirement> {
+    requires_dist_values(metadata)
         .filter_map(|value| {
             let (spec, marker) = match value.split_once(';') {
                 Some((spec, marker)) => (spec, Some(marker.trim().to_string())),
@@ -58,13 +64,7 @@ pub fn wheel_metadata(path: &std::path::Path) -> Result<String, String> {
 /// The `Requires-Dist` entries of a METADATA text in full (extras,
 /// specifiers, markers); one that does not read is an error naming it.
 pub fn requirements(metadata: &str) -> Result<Vec<crate::requirement::Requirement>, String> {
-    metadata
-        .lines()
-        .take_while(|line| !line.trim().is_empty())
-        .filter_map(|line| {
-            let (key, value) = line.split_once(':')?;
-            key.trim().eq_ignore_ascii_case("Requires-Dist").then(|| value.trim())
-        })
+    requires_dist_values(metadata)
         .map(|value| crate::requirement::parse(value).map_err(|e| format!("Requires-Dist: {e}")))
         .collect()
 }

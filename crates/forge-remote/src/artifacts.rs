@@ -268,8 +268,11 @@ pub fn pull_artifact(
         _ => None,
     });
     let log = (&record.log, record.log_size, false);
+    // A file that appears many times (an empty `__init__.py`) is looked
+    // for once.
+    let mut seen = HashSet::new();
     for (hash, size, exec) in files.chain(std::iter::once(log)) {
-        if cas.object_size(hash, exec).is_some() {
+        if !seen.insert((hash.as_str(), exec)) || cas.object_size(hash, exec).is_some() {
             continue;
         }
         let slot = copies.entry(hash.clone()).or_insert_with(|| {

@@ -551,7 +551,7 @@ impl Remote {
                 return Err(mismatch(url, &digest));
             }
             sink.store(&digest, &answer.data)
-                .map_err(|e| RemoteError::new(url, format!("cannot store {digest}: {e}")))?;
+                .map_err(|e| store_failed(url, &digest, &e))?;
             received += answer.data.len() as u64;
         }
         if let Some(left) = asked.into_iter().next() {
@@ -575,9 +575,7 @@ impl Remote {
             read_limit: 0,
         };
         let mut stream = self.bytestream().read(request).await.map_err(what)?.into_inner();
-        let mut part = sink
-            .open(&digest)
-            .map_err(|e| RemoteError::new(url, format!("cannot store {digest}: {e}")))?;
+        let mut part = sink.open(&digest).map_err(|e| store_failed(url, &digest, &e))?;
         let expected = u64::try_from(digest.size_bytes).unwrap_or(0);
         let mut hasher = sha2::Sha256::new();
         let mut size = 0u64;
@@ -587,14 +585,12 @@ impl Remote {
                 return Err(RemoteError::new(url, format!("sent more than {digest} holds")));
             }
             hasher.update(&chunk.data);
-            part.append(&chunk.data)
-                .map_err(|e| RemoteError::new(url, format!("cannot store {digest}: {e}")))?;
+            part.append(&chunk.data).map_err(|e| store_failed(url, &digest, &e))?;
         }
         if size != expected || forge_cas::reapi::hex(&hasher.finalize()) != digest.hash {
             return Err(mismatch(url, &digest));
         }
-        part.keep()
-            .map_err(|e| RemoteError::new(url, format!("cannot store {digest}: {e}")))?;
+        part.keep().map_err(|e| store_failed(url, &digest, &e))?;
         Ok(size)
     }
 
@@ -733,6 +729,11 @@ fn upload_name(instance: &str, digest: &Digest) -> String {
     } else {
         format!("{instance}/{path}")
     }
+}
+
+/// Keeping a blob that came failed.
+fn store_failed(url: &str, digest: &Digest, error: &str) -> RemoteError {
+    RemoteError::new(url, format!("cannot store {digest}: {error}"))
 }
 
 /// A server sent bytes other than the blob's.

@@ -262,11 +262,6 @@ impl SourceRuntime for Pypi {
             let Ok(version) = Version::from_str(dist.version()) else {
                 continue;
             };
-            if let (Some(python), Some(requires)) = (&python, &file.requires_python)
-                && VersionSpecifiers::from_str(requires).is_ok_and(|r| !r.contains(python))
-            {
-                continue;
-            }
             if let Some(spec) = &spec {
                 if !spec.contains(&version) {
                     continue;
@@ -274,15 +269,8 @@ impl SourceRuntime for Pypi {
             } else if version.any_prerelease() {
                 continue;
             }
-            let preference = match &dist {
-                DistFile::Wheel {
-                    python, abi, platform, ..
-                } => match rank(python, abi, platform, &tags) {
-                    Some(r) => r,
-                    None => continue,
-                },
-                DistFile::Sdist { .. } if allow_sdist => usize::MAX,
-                DistFile::Sdist { .. } => continue,
+            let Some(preference) = preference(&dist, file, python.as_ref(), &tags, allow_sdist) else {
+                continue;
             };
             if let Some(min_age) = min_age {
                 match file.upload_time {
@@ -376,6 +364,30 @@ impl SourceRuntime for Pypi {
                 pin.filename
             ))
         })
+    }
+}
+
+/// How much a file of `dist` suits the target (lower is better), or
+/// `None` when it cannot be used there: its `Requires-Python` excludes
+/// the target's Python, or no tag of a wheel is compatible. An sdist
+/// comes last, and only with `allow_sdist`.
+pub fn preference(
+    dist: &DistFile,
+    file: &IndexFile,
+    python: Option<&Version>,
+    tags: &[(String, String, String)],
+    allow_sdist: bool,
+) -> Option<usize> {
+    if let (Some(python), Some(requires)) = (python, &file.requires_python)
+        && VersionSpecifiers::from_str(requires).is_ok_and(|r| !r.contains(python))
+    {
+        return None;
+    }
+    match dist {
+        DistFile::Wheel {
+            python, abi, platform, ..
+        } => rank(python, abi, platform, tags),
+        DistFile::Sdist { .. } => allow_sdist.then_some(usize::MAX),
     }
 }
 

@@ -11,13 +11,14 @@ use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
 
 use forge_project::UrlPurpose;
+use forge_python::Version;
 use forge_python::index::{ACCEPT, IndexFile, parse_html, parse_json};
 use forge_python::names::{DistFile, normalize, parse_filename};
 use forge_python::requirement::Requirement;
 use forge_python::resolve::PackageIndex;
-use forge_python::tags::{Target, compatible_tags, rank};
-use forge_python::{Version, VersionSpecifiers};
+use forge_python::tags::{Target, compatible_tags};
 
+use crate::pypi::preference;
 use crate::runtime::SourceContext;
 
 /// The releases of an index for one target. Single-threaded, as the
@@ -110,30 +111,17 @@ impl PackageIndex for IndexReleases<'_> {
         let mut best: BTreeMap<Version, (usize, IndexFile)> = BTreeMap::new();
         let mut listed = 0;
         for file in files.into_iter().filter(|f| !f.yanked) {
-            let Some(DistFile::Wheel {
-                name: wheel_name,
-                version,
-                python,
-                abi,
-                platform,
-                ..
-            }) = parse_filename(&file.filename)
-            else {
+            let Some(dist @ DistFile::Wheel { .. }) = parse_filename(&file.filename) else {
                 continue;
             };
-            if normalize(&wheel_name) != name {
+            if normalize(dist.name()) != name {
                 continue;
             }
-            let Ok(version) = Version::from_str(&version) else {
+            let Ok(version) = Version::from_str(dist.version()) else {
                 continue;
             };
             listed += 1;
-            if let (Some(target), Some(requires)) = (&self.python, &file.requires_python)
-                && VersionSpecifiers::from_str(requires).is_ok_and(|r| !r.contains(target))
-            {
-                continue;
-            }
-            let Some(preference) = rank(&python, &abi, &platform, &self.tags) else {
+            let Some(preference) = preference(&dist, &file, self.python.as_ref(), &self.tags, false) else {
                 continue;
             };
             if let Some(min_age) = self.min_age
