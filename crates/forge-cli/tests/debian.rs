@@ -8,46 +8,10 @@ use std::io::Write;
 use std::path::Path;
 use std::process::Command;
 
-use sha2::{Digest, Sha256};
+use support::archive::{ar_member, tar_gz};
 use support::http::Server;
+use support::pypi::sha256;
 use support::{CONF, project};
-
-fn sha256(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn tar_gz(entries: &[(&str, &[u8], u32)]) -> Vec<u8> {
-    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
-        Vec::new(),
-        flate2::Compression::default(),
-    ));
-    for (path, data, mode) in entries {
-        let mut header = tar::Header::new_gnu();
-        header.set_size(data.len() as u64);
-        header.set_mode(*mode);
-        header.set_entry_type(tar::EntryType::Regular);
-        builder.append_data(&mut header, path, *data).unwrap();
-    }
-    builder.into_inner().unwrap().finish().unwrap()
-}
-
-fn ar_member(name: &str, data: &[u8]) -> Vec<u8> {
-    let mut out = format!(
-        "{:<16}{:<12}{:<6}{:<6}{:<8}{:<10}`\n",
-        name,
-        0,
-        0,
-        0,
-        "100644",
-        data.len()
-    )
-    .into_bytes();
-    out.extend_from_slice(data);
-    if data.len() % 2 == 1 {
-        out.push(b'\n');
-    }
-    out
-}
 
 /// A .deb whose postinst would leave a marker if anything ran it.
 fn deb(package: &str, version: &str, data: Vec<u8>) -> Vec<u8> {

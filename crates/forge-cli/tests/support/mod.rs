@@ -3,11 +3,13 @@
 
 #![allow(dead_code)]
 
+pub mod archive;
 pub mod base;
 pub mod buildgrid;
 pub mod casd;
 pub mod git;
 pub mod http;
+pub mod pypi;
 pub mod server;
 
 use std::fs;
