@@ -30,6 +30,48 @@ pub fn data_member(deb: &[u8]) -> Result<(String, Vec<u8>), String> {
     Err("the .deb has no data.tar member".into())
 }
 
+/// The name and bytes of the `control.tar.*` member of a .deb, read from
+/// the start of the file only (it comes before the data), at most
+/// `limit` bytes of it.
+pub fn control_member(mut deb: impl Read, limit: u64) -> Result<(String, Vec<u8>), String> {
+    let mut magic = [0u8; 8];
+    deb.read_exact(&mut magic).map_err(|_| "not a .deb (no ar header)")?;
+    if &magic != b"!<arch>\n" {
+        return Err("not a .deb (no ar header)".into());
+    }
+    loop {
+        let mut header = [0u8; 60];
+        deb.read_exact(&mut header)
+            .map_err(|_| "the .deb has no control.tar member")?;
+        let name = String::from_utf8_lossy(&header[..16])
+            .trim()
+            .trim_end_matches('/')
+            .to_string();
+        let size: u64 = String::from_utf8_lossy(&header[48..58])
+            .trim()
+            .parse()
+            .map_err(|_| format!("bad ar member size for '{name}'"))?;
+        if name.starts_with("control.tar") {
+            if size > limit {
+                return Err(format!("its {name} is {size} bytes, more than {limit}"));
+            }
+            let mut body = Vec::new();
+            deb.take(size).read_to_end(&mut body).map_err(|e| e.to_string())?;
+            if body.len() as u64 != size {
+                return Err("truncated .deb".into());
+            }
+            return Ok((name, body));
+        }
+        if name.starts_with("data.tar") {
+            return Err("the .deb has no control.tar member before its data".into());
+        }
+        let skip = size + size % 2;
+        if std::io::copy(&mut (&mut deb).take(skip), &mut std::io::sink()).map_err(|e| e.to_string())? != skip {
+            return Err("truncated .deb".into());
+        }
+    }
+}
+
 /// Reads all of `reader`.
 pub fn read_all(mut reader: impl Read) -> std::io::Result<Vec<u8>> {
     let mut out = Vec::new();
@@ -67,5 +109,11 @@ mod tests {
         deb.extend(member("data.tar.zst", b"data!"));
         assert_eq!(data_member(&deb).unwrap(), ("data.tar.zst".into(), b"data!".to_vec()));
         assert!(data_member(b"junk").is_err());
+        assert_eq!(
+            control_member(&deb[..], 100).unwrap(),
+            ("control.tar.xz".into(), b"ctl".to_vec())
+        );
+        assert!(control_member(&deb[..], 2).is_err());
+        assert!(control_member(&b"junk"[..], 100).is_err());
     }
 }

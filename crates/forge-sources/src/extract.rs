@@ -24,13 +24,20 @@ pub fn open_compressed(archive: &Path) -> io::Result<Box<dyn Read>> {
     let mut file = File::open(archive)?;
     let mut magic = [0u8; 6];
     let n = read_fully(&mut file, &mut magic)?;
-    let file = File::open(archive)?;
-    let reader = BufReader::new(file);
-    Ok(match &magic[..n] {
-        [0x1f, 0x8b, ..] => Box::new(flate2::read::MultiGzDecoder::new(reader)),
-        [0xfd, b'7', b'z', b'X', b'Z', 0x00] => Box::new(liblzma::read::XzDecoder::new_multi_decoder(reader)),
-        [b'B', b'Z', b'h', ..] => Box::new(bzip2::read::MultiBzDecoder::new(reader)),
-        [0x28, 0xb5, 0x2f, 0xfd, ..] => Box::new(zstd::stream::read::Decoder::new(reader)?),
+    decoder(&magic[..n], BufReader::new(File::open(archive)?))
+}
+
+/// Reads `bytes` with the decompressor their first bytes call for.
+pub fn decompressed(bytes: &[u8]) -> io::Result<Box<dyn Read + '_>> {
+    decoder(&bytes[..bytes.len().min(6)], bytes)
+}
+
+fn decoder<'a, R: io::BufRead + 'a>(magic: &[u8], reader: R) -> io::Result<Box<dyn Read + 'a>> {
+    Ok(match magic {
+        [0x1f, 0x8b, ..] => Box::new(flate2::bufread::MultiGzDecoder::new(reader)),
+        [0xfd, b'7', b'z', b'X', b'Z', 0x00] => Box::new(liblzma::bufread::XzDecoder::new_multi_decoder(reader)),
+        [b'B', b'Z', b'h', ..] => Box::new(bzip2::bufread::MultiBzDecoder::new(reader)),
+        [0x28, 0xb5, 0x2f, 0xfd, ..] => Box::new(zstd::stream::read::Decoder::with_buffer(reader)?),
         _ => Box::new(reader),
     })
 }

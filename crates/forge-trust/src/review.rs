@@ -1,0 +1,330 @@
+//! What a pin change brings: the files a new wheel adds, removes and
+//! changes against the old one, and the changes a person should read
+//! before trusting it — `.pth` files (run at every interpreter start),
+//! console scripts (and those named like common commands), native
+//! binaries, and dependencies added or removed.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use forge_python::wheel_zip::{WheelZip, WholeReader};
+
+/// Commands a console script should not quietly replace.
+const COMMON_COMMANDS: &[&str] = &[
+    "apt",
+    "apt-get",
+    "awk",
+    "bash",
+    "bst",
+    "cat",
+    "cc",
+    "chmod",
+    "chown",
+    "cp",
+    "curl",
+    "docker",
+    "dpkg",
+    "env",
+    "find",
+    "forge",
+    "gcc",
+    "git",
+    "gpg",
+    "grep",
+    "gzip",
+    "kill",
+    "kubectl",
+    "ld",
+    "less",
+    "ls",
+    "make",
+    "mv",
+    "node",
+    "npm",
+    "openssl",
+    "pip",
+    "pip3",
+    "ps",
+    "python",
+    "python3",
+    "rm",
+    "scp",
+    "sed",
+    "sh",
+    "ssh",
+    "su",
+    "sudo",
+    "systemctl",
+    "tar",
+    "uv",
+    "vi",
+    "vim",
+    "wget",
+    "which",
+];
+
+/// What a wheel holds, as far as a review reads it.
+#[derive(Debug, Default)]
+pub struct WheelContents {
+    /// File → its RECORD hash (the central directory's size when RECORD
+    /// lists none).
+    files: BTreeMap<String, String>,
+    /// `Requires-Dist` values.
+    requires: BTreeSet<String>,
+    /// Console and GUI script names → what they run.
+    scripts: BTreeMap<String, String>,
+}
+
+impl WheelContents {
+    /// Reads the wheel at `path`.
+    pub fn read(path: &Path) -> Result<WheelContents, String> {
+        let wheel = WheelZip::open(path)?;
+        let mut reader = WholeReader::default();
+        let mut contents = WheelContents::default();
+        let mut record = String::new();
+        for member in wheel.members().iter().filter(|m| !m.is_dir) {
+            contents
+                .files
+                .insert(member.name.clone(), format!("size={}", member.size));
+            let in_info = member.name.matches('/').count() == 1 && member.name.contains(".dist-info/");
+            let read = |reader: &mut WholeReader| -> Result<String, String> {
+                let bytes = wheel
+                    .read_whole(member, reader)
+                    .map_err(|e| format!("{}: {e}", member.name))?;
+                Ok(String::from_utf8_lossy(&bytes).into_owned())
+            };
+            if in_info && member.name.ends_with("/RECORD") {
+                record = read(&mut reader)?;
+            } else if in_info && member.name.ends_with("/METADATA") {
+                let text = read(&mut reader)?;
+                let header = text.split("\n\n").next().unwrap_or("");
+                for line in header.lines() {
+                    if let Some((key, value)) = line.split_once(':')
+                        && key.trim().eq_ignore_ascii_case("Requires-Dist")
+                    {
+                        contents.requires.insert(value.trim().to_string());
+                    }
+                }
+            } else if in_info && member.name.ends_with("/entry_points.txt") {
+                let text = read(&mut reader)?;
+                let mut section = "";
+                for line in text.lines().map(str::trim) {
+                    if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+                        section = if name == "console_scripts" || name == "gui_scripts" {
+                            "scripts"
+                        } else {
+                            ""
+                        };
+                    } else if section == "scripts"
+                        && let Some((name, target)) = line.split_once('=')
+                    {
+                        contents
+                            .scripts
+                            .insert(name.trim().to_string(), target.trim().to_string());
+                    }
+                }
+            }
+        }
+        for line in record.lines() {
+            let mut fields = line.rsplitn(3, ',');
+            let (_size, hash, name) = (fields.next(), fields.next(), fields.next());
+            if let (Some(name), Some(hash)) = (name, hash)
+                && !hash.is_empty()
+                && let Some(entry) = contents.files.get_mut(name)
+            {
+                *entry = hash.to_string();
+            }
+        }
+        Ok(contents)
+    }
+}
+
+/// What a reviewer should look at in a change.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Concern {
+    /// A `.pth` file is new: Python runs its `import` lines at every start.
+    NewPth(String),
+    /// A `.pth` file changed.
+    ChangedPth(String),
+    /// A console script is new; `shadows` when it is named like a
+    /// common command.
+    NewScript {
+        name: String,
+        target: String,
+        shadows: bool,
+    },
+    /// A console script now runs something else.
+    ChangedScript { name: String, target: String },
+    /// A native binary (`.so`, `.pyd`, `.dylib`, `.dll`) is new or changed.
+    NativeBinary(String),
+    /// A dependency is new.
+    DependencyAdded(String),
+    /// A dependency is gone.
+    DependencyRemoved(String),
+}
+
+impl Concern {
+    /// Whether `--review strict` refuses the change until it is accepted:
+    /// it adds code that runs without being imported.
+    pub fn needs_acceptance(&self) -> bool {
+        matches!(self, Concern::NewPth(_) | Concern::ChangedPth(_))
+    }
+
+    /// One line for people.
+    pub fn describe(&self) -> String {
+        match self {
+            Concern::NewPth(path) => format!("new .pth file {path} (runs at every interpreter start)"),
+            Concern::ChangedPth(path) => format!("changed .pth file {path} (runs at every interpreter start)"),
+            Concern::NewScript { name, target, shadows } => format!(
+                "new console script '{name}' → {target}{}",
+                if *shadows { " (named like a common command)" } else { "" }
+            ),
+            Concern::ChangedScript { name, target } => format!("console script '{name}' now runs {target}"),
+            Concern::NativeBinary(path) => format!("native binary {path}"),
+            Concern::DependencyAdded(what) => format!("new dependency: {what}"),
+            Concern::DependencyRemoved(what) => format!("dependency removed: {what}"),
+        }
+    }
+}
+
+/// The difference between two wheels (or one and nothing, for a first
+/// pin).
+#[derive(Debug, Default)]
+pub struct Review {
+    /// Files only in the new wheel.
+    pub added: usize,
+    /// Files only in the old one.
+    pub removed: usize,
+    /// Files in both whose content differs.
+    pub changed: usize,
+    /// What to read, sorted.
+    pub concerns: Vec<Concern>,
+}
+
+fn is_native(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    [".pyd", ".dylib", ".dll"].iter().any(|e| name.ends_with(e)) || name.ends_with(".so") || name.contains(".so.")
+}
+
+fn is_pth(path: &str) -> bool {
+    // Only top-level .pth files of site-packages are read by Python.
+    !path.contains('/') && path.ends_with(".pth")
+}
+
+/// Compares `old` (nothing, for a first pin) with `new`.
+pub fn compare(old: Option<&WheelContents>, new: &WheelContents) -> Review {
+    let empty = WheelContents::default();
+    let old = old.unwrap_or(&empty);
+    let mut review = Review::default();
+    // RECORD and the dist-info directory name change with every version.
+    let comparable = |path: &str| !path.contains(".dist-info/");
+    for (path, hash) in &new.files {
+        match old.files.get(path) {
+            None => {
+                if comparable(path) {
+                    review.added += 1;
+                }
+                if is_pth(path) {
+                    review.concerns.push(Concern::NewPth(path.clone()));
+                } else if is_native(path) {
+                    review.concerns.push(Concern::NativeBinary(path.clone()));
+                }
+            }
+            Some(before) if before != hash => {
+                review.changed += 1;
+                if is_pth(path) {
+                    review.concerns.push(Concern::ChangedPth(path.clone()));
+                } else if is_native(path) {
+                    review.concerns.push(Concern::NativeBinary(path.clone()));
+                }
+            }
+            Some(_) => {}
+        }
+    }
+    review.removed = old
+        .files
+        .keys()
+        .filter(|p| comparable(p) && !new.files.contains_key(*p))
+        .count();
+    for (name, target) in &new.scripts {
+        match old.scripts.get(name) {
+            None => review.concerns.push(Concern::NewScript {
+                name: name.clone(),
+                target: target.clone(),
+                shadows: COMMON_COMMANDS.contains(&name.as_str()),
+            }),
+            Some(before) if before != target => review.concerns.push(Concern::ChangedScript {
+                name: name.clone(),
+                target: target.clone(),
+            }),
+            Some(_) => {}
+        }
+    }
+    for added in new.requires.difference(&old.requires) {
+        review.concerns.push(Concern::DependencyAdded(added.clone()));
+    }
+    for removed in old.requires.difference(&new.requires) {
+        review.concerns.push(Concern::DependencyRemoved(removed.clone()));
+    }
+    review.concerns.sort();
+    review
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn contents(files: &[(&str, &str)], requires: &[&str], scripts: &[(&str, &str)]) -> WheelContents {
+        WheelContents {
+            files: files.iter().map(|(p, h)| (p.to_string(), h.to_string())).collect(),
+            requires: requires.iter().map(|s| s.to_string()).collect(),
+            scripts: scripts.iter().map(|(n, t)| (n.to_string(), t.to_string())).collect(),
+        }
+    }
+
+    #[test]
+    fn a_new_pth_a_shadowing_script_and_new_dependencies_are_named() {
+        let old = contents(
+            &[
+                ("lib/__init__.py", "a"),
+                ("lib/x.py", "b"),
+                ("lib-1.0.dist-info/RECORD", ""),
+            ],
+            &["idna>=2"],
+            &[("lib", "lib:main")],
+        );
+        let new = contents(
+            &[
+                ("lib/__init__.py", "a2"),
+                ("lib_init.pth", "c"),
+                ("lib/_speed.cpython-311-x86_64-linux-gnu.so", "d"),
+                ("lib-2.0.dist-info/RECORD", ""),
+            ],
+            &["idna>=2", "requests"],
+            &[("lib", "lib:main"), ("ls", "lib.steal:run")],
+        );
+        let review = compare(Some(&old), &new);
+        assert_eq!((review.added, review.removed, review.changed), (2, 1, 1));
+        assert_eq!(
+            review.concerns,
+            [
+                Concern::NewPth("lib_init.pth".into()),
+                Concern::NewScript {
+                    name: "ls".into(),
+                    target: "lib.steal:run".into(),
+                    shadows: true
+                },
+                Concern::NativeBinary("lib/_speed.cpython-311-x86_64-linux-gnu.so".into()),
+                Concern::DependencyAdded("requests".into()),
+            ]
+        );
+        assert!(review.concerns[0].needs_acceptance());
+        assert!(!review.concerns[1].needs_acceptance());
+        // Nothing changed: nothing to read.
+        let same = compare(Some(&new), &new);
+        assert_eq!(
+            (same.added, same.removed, same.changed, same.concerns.len()),
+            (0, 0, 0, 0)
+        );
+    }
+}
