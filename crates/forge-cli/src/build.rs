@@ -280,6 +280,12 @@ pub fn run(session: &Session, args: &BuildArgs) -> Result<(), Failure> {
     let downloader = session.downloader()?;
     let progress = BarProgress::new();
     let sources = session.source_context(&downloader, &progress);
+    // Malicious releases are refused before anything is fetched or built.
+    if let Some(snapshot_graph) = crate::audit::snapshot_elements(project, &[], false)? {
+        let snapshot = crate::audit::load_snapshot(session, &snapshot_graph)?;
+        let (pinned, _) = forge_engine::audit::pinned_packages(&graph, &plan, &sources);
+        forge_engine::audit::refuse_malware(&graph, &snapshot, pinned).map_err(Failure::trust)?;
+    }
     let engine = Engine::new(project, &graph, &keys, &cas, &sources, session.cache_dir.join("logs"));
     let targets: Vec<usize> = graph
         .targets

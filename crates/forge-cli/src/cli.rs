@@ -8,7 +8,7 @@ use forge_project::{KindRegistry, LoadSettings};
 
 use crate::exit::Failure;
 use crate::session::Session;
-use crate::{artifacts, build, checkout, fetch, import, lock, show, track};
+use crate::{artifacts, audit, build, checkout, fetch, import, lock, show, track};
 
 /// forge: a hermetic build integrator for BuildStream-format projects.
 ///
@@ -121,6 +121,9 @@ pub enum Command {
     /// project's Python target, and write one pinned pip element per
     /// package, wired like the packages are.
     Lock(LockArgs),
+    /// Check every package the closure pins (PyPI projects, Debian source
+    /// packages) against the project's pinned advisory snapshot, offline.
+    Audit(AuditArgs),
     /// Print a completion script for a shell, made from these definitions:
     /// `forge completions bash > /etc/bash_completion.d/forge`.
     Completions {
@@ -200,6 +203,56 @@ pub struct ImportPythonArgs {
     /// `pypi` alias, else the public index).
     #[arg(long, value_name = "URL")]
     pub index: Option<String>,
+}
+
+/// `forge audit`.
+#[derive(Args, Debug)]
+pub struct AuditArgs {
+    /// Elements to audit (default: the project's default targets, else
+    /// every element).
+    #[arg(value_name = "TARGET")]
+    pub targets: Vec<String>,
+    /// Which dependencies of the targets to audit as well.
+    #[arg(short, long, value_enum, default_value = "all")]
+    pub deps: DepsSelection,
+    /// The advisory snapshot: elements of kind `advisories` (default:
+    /// advisories.bst). Repeat to combine several.
+    #[arg(long, value_name = "ELEMENT")]
+    pub advisories: Vec<String>,
+    /// `table` for people, `json` for tools.
+    #[arg(short, long, value_enum, default_value = "table")]
+    pub format: AuditFormat,
+    /// Exit with code 6 when a finding is this severe or more (a finding
+    /// whose severity the snapshot does not give counts at every level
+    /// short of `malware`); `none`: never.
+    #[arg(long, value_enum, default_value = "low")]
+    pub fail_on: FailOn,
+}
+
+/// How `forge audit` prints.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuditFormat {
+    /// Columns, one finding per row.
+    Table,
+    /// One JSON document.
+    Json,
+}
+
+/// The least severity that fails an audit.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailOn {
+    /// Any finding.
+    Low,
+    /// Medium, high, critical, malware (and unknown).
+    Medium,
+    /// High, critical, malware (and unknown).
+    High,
+    /// Critical, malware (and unknown).
+    Critical,
+    /// Malicious releases only.
+    Malware,
+    /// Never: report only.
+    None,
 }
 
 /// `forge lock`.
@@ -401,6 +454,24 @@ pub struct TrackArgs {
     /// Print what would change without writing anything.
     #[arg(long)]
     pub dry_run: bool,
+    /// `show`: print what each changed wheel brings (files, .pth files,
+    /// console scripts, native binaries, dependencies); `strict`: also
+    /// refuse a change that adds or changes a .pth file until --accept
+    /// names its package.
+    #[arg(long, value_enum, default_value = "show")]
+    pub review: Review,
+    /// With --review strict: the packages whose flagged change to write.
+    #[arg(long, value_name = "PACKAGE")]
+    pub accept: Vec<String>,
+}
+
+/// How `forge track` treats what a pin change brings.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Review {
+    /// Print it.
+    Show,
+    /// Print it, and refuse what runs code unasked until accepted.
+    Strict,
 }
 
 /// `forge source checkout`.
@@ -504,6 +575,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         cli.command,
         Command::Fetch(_)
             | Command::Track(_)
+            | Command::Audit(_)
             | Command::Build(_)
             | Command::Source(SourceCommand::Fetch(_) | SourceCommand::Track(_))
     );
@@ -523,6 +595,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Import(ImportCommand::Python(args)) => import::run(&session, &args),
         Command::Import(ImportCommand::Deb(args)) => import::debs(&session, &args),
         Command::Lock(args) => lock::run(&session, &args),
+        Command::Audit(args) => audit::run(&session, &args),
         Command::Completions { .. } | Command::Manual => unreachable!("handled before loading"),
     }
 }

@@ -16,6 +16,9 @@ pub enum ExitClass {
     /// An element failed to build.
     #[allow(dead_code)]
     Build = 5,
+    /// A trust check refused: `forge audit` found what `--fail-on` names,
+    /// or a pinned release is reported as malicious.
+    Trust = 6,
     /// Anything else: I/O on forge's own files, a bug.
     Internal = 70,
 }
@@ -45,6 +48,14 @@ impl Failure {
         Failure {
             message: message.into(),
             code: ExitClass::Fetch,
+        }
+    }
+
+    /// A trust check's refusal.
+    pub fn trust(message: impl Into<String>) -> Failure {
+        Failure {
+            message: message.into(),
+            code: ExitClass::Trust,
         }
     }
 

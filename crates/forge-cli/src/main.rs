@@ -1,6 +1,7 @@
 //! The `forge` command.
 
 mod artifacts;
+mod audit;
 mod build;
 mod checkout;
 mod cli;

@@ -4,10 +4,11 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use forge_project::error::printable_line;
 use forge_project::project::RefStorage;
 use forge_yaml::edit::{NewValue, set_value};
 
-use crate::cli::TrackArgs;
+use crate::cli::{Review, TrackArgs};
 use crate::exit::Failure;
 use crate::fetch::describe;
 use crate::progress::BarProgress;
@@ -49,6 +50,17 @@ pub fn run(session: &Session, args: &TrackArgs) -> Result<(), Failure> {
         .collect();
     let keys_before: Vec<Option<BTreeMap<String, Option<String>>>> =
         junctions.iter().map(|j| project_keys(session, j).ok()).collect();
+
+    // A new pin that the advisory snapshot reports as malicious is never
+    // written (the snapshot as pinned now: one tracked in this run counts
+    // from the next).
+    let snapshot = match crate::audit::snapshot_elements(project, &[], false)? {
+        Some(snapshot_graph) => Some(crate::audit::load_snapshot(session, &snapshot_graph)?),
+        None => None,
+    };
+    let mut refused = Vec::new();
+    // Changes --review strict holds back until accepted.
+    let mut held = Vec::new();
 
     // file → edits in that file
     let mut edits: BTreeMap<String, Vec<Edit>> = BTreeMap::new();
@@ -102,6 +114,57 @@ pub fn run(session: &Session, args: &TrackArgs) -> Result<(), Failure> {
             if same {
                 continue;
             }
+            if let Some(snapshot) = &snapshot
+                && let Ok(Some(package)) = runtime.pinned_package(&current[position], &session.sources)
+            {
+                let malicious: Vec<String> = snapshot
+                    .findings(&package)
+                    .into_iter()
+                    .filter(|f| f.severity == forge_trust::Severity::Malware)
+                    .map(|f| f.id)
+                    .collect();
+                if !malicious.is_empty() {
+                    refused.push(format!(
+                        "{}: {} {} is reported malicious ({}); the pin is not written",
+                        describe(&element.name, source),
+                        package.name,
+                        package.version,
+                        malicious.join(", ")
+                    ));
+                    continue;
+                }
+            }
+            match forge_engine::audit::review_pin_change(runtime, source, &current[position], &ctx) {
+                Ok(Some(review)) => {
+                    print_review(&review);
+                    let package = runtime
+                        .pinned_package(&current[position], &session.sources)
+                        .ok()
+                        .flatten()
+                        .map(|p| p.name)
+                        .unwrap_or_default();
+                    let accepted = args.accept.iter().any(|a| forge_python::names::normalize(a) == package);
+                    let flagged: Vec<String> = review
+                        .concerns
+                        .iter()
+                        .filter(|c| c.needs_acceptance())
+                        .map(|c| c.describe())
+                        .collect();
+                    if args.review == Review::Strict && !flagged.is_empty() && !accepted {
+                        held.push(format!(
+                            "{}: {} (accept with --accept {package})",
+                            describe(&element.name, source),
+                            flagged.join("; ")
+                        ));
+                        continue;
+                    }
+                }
+                Ok(None) => {}
+                Err(err) => eprintln!(
+                    "warning: {}: the change cannot be reviewed: {err}",
+                    describe(&element.name, source)
+                ),
+            }
             if !element.project.prefix.is_empty() {
                 // As in BuildStream: a subproject's files are its own.
                 eprintln!(
@@ -138,6 +201,18 @@ pub fn run(session: &Session, args: &TrackArgs) -> Result<(), Failure> {
     if !crate::output::quiet() {
         eprintln!("track: {changed} pin(s) {verb}, {} failed", failures.len());
     }
+    if !held.is_empty() {
+        refused.push(format!(
+            "--review strict holds back changes that run code at every interpreter start:\n    {}",
+            held.join("\n    ")
+        ));
+    }
+    if !refused.is_empty() {
+        for failure in &failures {
+            eprintln!("error: {failure}");
+        }
+        return Err(Failure::trust(format!("pins not written:\n  {}", refused.join("\n  "))));
+    }
     if failures.is_empty() {
         Ok(())
     } else {
@@ -146,6 +221,18 @@ pub fn run(session: &Session, args: &TrackArgs) -> Result<(), Failure> {
             failures.len(),
             failures.join("\n  ")
         )))
+    }
+}
+
+/// Prints what a changed wheel brings, under its track line.
+fn print_review(review: &forge_trust::review::Review) {
+    println!(
+        "  review: {} file(s) added, {} removed, {} changed",
+        review.added, review.removed, review.changed
+    );
+    for concern in &review.concerns {
+        let mark = if concern.needs_acceptance() { "!" } else { "·" };
+        println!("  {mark} {}", printable_line(&concern.describe()));
     }
 }
 

@@ -3,6 +3,7 @@
 //! its log) in the artifact cache; and the pipeline around it (pull,
 //! fetch, build, push: [`pipeline`]).
 
+pub mod audit;
 pub mod pipeline;
 
 use std::collections::HashSet;

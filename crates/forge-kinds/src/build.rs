@@ -99,6 +99,7 @@ pub fn assembler(kind: &str) -> Option<&'static dyn Assemble> {
         return Some(build_element);
     }
     Some(match kind {
+        "advisories" => &crate::advisories::Advisories,
         "import" => &crate::import::Import,
         "junction" => &crate::junction::Junction,
         "link" => &crate::link::Link,

@@ -16,9 +16,11 @@ use std::sync::Arc;
 
 use forge_project::{ElementKind, KindRegistry, Provider};
 
+pub use advisories::{advisory_paths, load_snapshot};
 pub use build::{Assemble, BuildContext, BuildError, StagedDep, assembler};
 pub use pip::wheel_dependencies;
 
+mod advisories;
 pub mod build;
 mod build_element;
 mod check_forbidden;
@@ -56,7 +58,8 @@ pub fn register(registry: &mut KindRegistry) {
     for kind in core {
         registry.add_element(kind, Provider::Core);
     }
-    let own: [Arc<dyn ElementKind>; 5] = [
+    let own: [Arc<dyn ElementKind>; 6] = [
+        Arc::new(advisories::Advisories),
         Arc::new(pip::Pip),
         Arc::new(pyproject::Pyproject),
         Arc::new(deb::Deb),

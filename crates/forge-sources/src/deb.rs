@@ -6,6 +6,7 @@
 //! when any of these checks fails.
 
 use std::fs;
+use std::io::Read;
 use std::path::Path;
 
 use forge_debian::control::{Paragraph, parse};
@@ -270,6 +271,31 @@ impl SourceRuntime for Deb {
         }))
     }
 
+    fn pinned_package(
+        &self,
+        source: &Source,
+        cache: &crate::SourceCache,
+    ) -> Result<Option<forge_trust::Package>, SourceError> {
+        let package = required_str(source, "package").map_err(|e| SourceError::new(e.to_string()))?;
+        let suite = required_str(source, "suite").map_err(|e| SourceError::new(e.to_string()))?;
+        let Some(pin) = file_pin(source) else {
+            return Ok(None);
+        };
+        let (_, cached) = self.cached_file(source, cache).ok_or_else(|| {
+            SourceError::new(format!(
+                "{package} {} is not in the source cache (its control names the source package); run `forge fetch`",
+                pin.version
+            ))
+        })?;
+        let (name, version) =
+            source_package(&cached).map_err(|e| SourceError::new(format!("{package} {}: {e}", pin.version)))?;
+        Ok(Some(forge_trust::Package {
+            ecosystem: forge_trust::Ecosystem::Debian(forge_trust::Ecosystem::debian_release(suite)),
+            name: name.unwrap_or_else(|| package.to_string()),
+            version: version.unwrap_or(pin.version),
+        }))
+    }
+
     fn stage(&self, source: &Source, ctx: &SourceContext<'_>, dir: &Path) -> Result<(), SourceError> {
         let (name, cached) = self
             .cached_file(source, ctx.cache)
@@ -278,4 +304,40 @@ impl SourceRuntime for Deb {
             .map(|_| ())
             .map_err(|e| SourceError::new(format!("cannot stage {name}: {e}")))
     }
+}
+
+/// The `Source:` of a .deb's control file: the source package's name and,
+/// when it differs from the binary's (a binNMU), its version. `None` for
+/// what the control leaves out (then the binary's name or version is
+/// the source's).
+fn source_package(deb: &Path) -> Result<(Option<String>, Option<String>), String> {
+    let file = fs::File::open(deb).map_err(|e| e.to_string())?;
+    let (_, control) = forge_debian::deb::control_member(std::io::BufReader::new(file), 16 << 20)?;
+    let reader = crate::extract::decompressed(&control).map_err(|e| e.to_string())?;
+    let mut archive = tar::Archive::new(reader.take(64 << 20));
+    for entry in archive.entries().map_err(|e| format!("control.tar: {e}"))? {
+        let entry = entry.map_err(|e| format!("control.tar: {e}"))?;
+        let path = entry.path().map_err(|e| e.to_string())?.into_owned();
+        if path.as_os_str() != "./control" && path.as_os_str() != "control" {
+            continue;
+        }
+        let mut text = String::new();
+        entry
+            .take(1 << 20)
+            .read_to_string(&mut text)
+            .map_err(|e| format!("control: {e}"))?;
+        let paragraph = parse(&text).into_iter().next().ok_or("its control file is empty")?;
+        let Some(field) = paragraph.get("Source") else {
+            return Ok((None, None));
+        };
+        // `Source: glibc (2.36-9+deb12u4)` when the versions differ.
+        return Ok(match field.split_once('(') {
+            Some((name, version)) => (
+                Some(name.trim().to_string()),
+                Some(version.trim_end_matches(')').trim().to_string()),
+            ),
+            None => (Some(field.trim().to_string()), None),
+        });
+    }
+    Err("its control.tar has no control file".into())
 }

@@ -190,6 +190,19 @@ impl SourceRuntime for Pypi {
         file_pin(source).is_some_and(|p| cache.has_file(&p.sha256))
     }
 
+    fn pinned_package(
+        &self,
+        source: &Source,
+        _cache: &crate::SourceCache,
+    ) -> Result<Option<forge_trust::Package>, SourceError> {
+        let name = required_str(source, "name").map_err(|e| err(e.to_string()))?;
+        Ok(file_pin(source).map(|pin| forge_trust::Package {
+            ecosystem: forge_trust::Ecosystem::PyPI,
+            name: normalize(name),
+            version: pin.version,
+        }))
+    }
+
     fn cached_file(&self, source: &Source, cache: &crate::SourceCache) -> Option<(String, std::path::PathBuf)> {
         let pin = file_pin(source)?;
         cache

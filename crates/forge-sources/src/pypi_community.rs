@@ -169,6 +169,26 @@ impl SourceRuntime for CommunityPypi {
         pin(source).is_some_and(|(_, sha)| cache.has_file(&sha))
     }
 
+    fn pinned_package(
+        &self,
+        source: &Source,
+        _cache: &crate::SourceCache,
+    ) -> Result<Option<forge_trust::Package>, SourceError> {
+        let name = required_str(source, "name").map_err(load_err)?;
+        let Some((suffix, _)) = pin(source) else {
+            return Ok(None);
+        };
+        // The ref names the file; the file's name carries the version.
+        let file = suffix.rsplit('/').next().unwrap_or(&suffix);
+        let parsed = forge_python::names::parse_filename(file)
+            .ok_or_else(|| err(format!("{name}: '{file}' is not a wheel or sdist name")))?;
+        Ok(Some(forge_trust::Package {
+            ecosystem: forge_trust::Ecosystem::PyPI,
+            name: forge_python::names::normalize(name),
+            version: parsed.version().to_string(),
+        }))
+    }
+
     fn fetch(&self, source: &Source, ctx: &SourceContext<'_>) -> Result<(), SourceError> {
         let name = required_str(source, "name").map_err(load_err)?;
         let (suffix, sha) = pin(source).ok_or_else(|| err(format!("{name} has no ref: run `forge track` first")))?;

@@ -231,6 +231,16 @@ pub trait SourceRuntime: Send + Sync {
     ) -> Result<Option<Tracked>, SourceError> {
         self.track(source, ctx)
     }
+    /// The package the pin names, for audits against advisories: a PyPI
+    /// project or a Debian source package, with its version. Offline; may
+    /// read the cached file (a `.deb` names its source package inside).
+    fn pinned_package(
+        &self,
+        _source: &Source,
+        _cache: &SourceCache,
+    ) -> Result<Option<forge_trust::Package>, SourceError> {
+        Ok(None)
+    }
     /// Writes the pinned content into `dir` (which exists), offline.
     fn stage(&self, source: &Source, ctx: &SourceContext<'_>, dir: &Path) -> Result<(), SourceError>;
     /// For a source that is one cached file: its name and where the cache

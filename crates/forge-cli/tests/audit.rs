@@ -1,0 +1,471 @@
+//! Audits: pinned packages matched against an advisory snapshot that is
+//! itself pinned (a git repository of PyPA-style YAML records and the
+//! Debian tracker's JSON, plus an OSV export zip served on 127.0.0.1),
+//! cross-checked against pip-audit on a loopback OSV mock; malware
+//! records stop `build` and `track`.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::io::Write;
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use support::archive::{ar_member, tar_gz};
+use support::http::Server;
+use support::pypi::{conf, publish, pypi_element, sha256, wheel};
+use support::server::{ServerProcess, free_port};
+use support::{CONF, git, project};
+
+/// PyPA's own record for lib, as its database writes it (YAML), and the
+/// same as JSON for the OSV mock.
+const LIB_YAML: &str = "id: PYSEC-2024-1
+modified: 2024-03-01T00:00:00Z
+published: 2024-02-01T00:00:00Z
+aliases:
+- CVE-2024-1001
+details: Remote code execution in lib's template loader.
+severity:
+- type: CVSS_V3
+  score: CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:H
+affected:
+- package:
+    name: lib
+    ecosystem: PyPI
+  ranges:
+  - type: ECOSYSTEM
+    events:
+    - introduced: \"0\"
+    - fixed: 1.2.0
+  versions:
+  - \"0.9\"
+  - \"1.0\"
+";
+
+fn lib_json() -> Value {
+    json!({
+        "id": "PYSEC-2024-1", "modified": "2024-03-01T00:00:00Z", "published": "2024-02-01T00:00:00Z",
+        "aliases": ["CVE-2024-1001"], "details": "Remote code execution in lib's template loader.",
+        "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:H"}],
+        "affected": [{"package": {"name": "lib", "ecosystem": "PyPI"},
+          "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1.2.0"}]}],
+          "versions": ["0.9", "1.0"]}]
+    })
+}
+
+/// The records of the export zip (OSV JSON, one per file).
+fn zip_records() -> Vec<Value> {
+    let pypi = |name: &str, events: Value| json!([{"package": {"ecosystem": "PyPI", "name": name}, "ranges": [{"type": "ECOSYSTEM", "events": events}]}]);
+    vec![
+        // The same vulnerability as PYSEC-2024-1, seen by GitHub.
+        json!({"id": "GHSA-4x7p-9q2m-v3c8", "modified": "2024-03-02T00:00:00Z", "aliases": ["CVE-2024-1001"],
+               "summary": "lib: code execution in templates", "database_specific": {"severity": "HIGH"},
+               "affected": pypi("Lib", json!([{"introduced": "0"}, {"fixed": "1.2.0"}]))}),
+        // Fixed long before the pinned version.
+        json!({"id": "PYSEC-2022-3", "modified": "2022-05-01T00:00:00Z", "summary": "old",
+               "affected": pypi("lib", json!([{"introduced": "0"}, {"fixed": "0.9"}]))}),
+        // Withdrawn: never reported.
+        json!({"id": "PYSEC-2023-5", "modified": "2023-05-01T00:00:00Z", "withdrawn": "2023-06-01T00:00:00Z",
+               "summary": "false alarm", "affected": [{"package": {"ecosystem": "PyPI", "name": "lib"}, "versions": ["1.0"]}]}),
+        // Malware: versions only, as ossf/malicious-packages writes them.
+        json!({"id": "MAL-2026-7", "modified": "2026-01-05T00:00:00Z", "summary": "Malicious code in evil (PyPI)",
+               "affected": [{"package": {"ecosystem": "PyPI", "name": "evil"}, "versions": ["1.0", "2.0"]}]}),
+        // Debian: the source package glibc, release 12 and (not matching) 11.
+        json!({"id": "DSA-5700-1", "modified": "2024-05-01T00:00:00Z", "aliases": ["CVE-2024-33599"],
+               "summary": "glibc security update",
+               "affected": [
+                 {"package": {"ecosystem": "Debian:12", "name": "glibc"},
+                  "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "2.36-9+deb12u4"}]}]},
+                 {"package": {"ecosystem": "Debian:11", "name": "glibc"},
+                  "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "2.31-13+deb11u9"}]}]}]}),
+    ]
+}
+
+/// The Debian security tracker's view of glibc.
+const TRACKER: &str = r#"{"glibc": {
+  "CVE-2024-2961": {"description": "iconv() ISO-2022-CN-EXT overflow", "releases": {
+    "bookworm": {"status": "resolved", "fixed_version": "2.36-9+deb12u6", "urgency": "high",
+                 "repositories": {"bookworm": "2.36-9+deb12u4"}}}},
+  "CVE-2019-1010022": {"description": "stack guard bypass", "releases": {
+    "bookworm": {"status": "open", "urgency": "unimportant"}}},
+  "CVE-2010-4756": {"description": "not affecting bookworm", "releases": {
+    "bookworm": {"status": "resolved", "fixed_version": "0"}}}
+}}"#;
+
+/// A .deb of binary package `package` built from source `source`.
+fn deb_of(package: &str, source: &str, version: &str) -> Vec<u8> {
+    let control = format!("Package: {package}\nSource: {source}\nVersion: {version}\nArchitecture: amd64\n");
+    let control = tar_gz(&[("./control", control.as_bytes(), 0o644)]);
+    let mut out = b"!<arch>\n".to_vec();
+    out.extend(ar_member("debian-binary", b"2.0\n"));
+    out.extend(ar_member("control.tar.gz", &control));
+    out.extend(ar_member("data.tar.gz", &tar_gz(&[])));
+    out
+}
+
+fn pinned_pip(name: &str, version: &str) -> String {
+    format!(
+        "kind: pip\nsources:\n- kind: pypi\n  url: pypi:simple/\n  name: {name}\n  ref:\n    version: '{version}'\n    filename: {name}-{version}-py3-none-any.whl\n    sha256: {}\n",
+        sha256(format!("{name} {version}").as_bytes())
+    )
+}
+
+struct Fixture {
+    project: support::TestProject,
+    server: Server,
+}
+
+/// A project pinning lib 1.0 (vulnerable), clean 2.0, evil 1.0 (malware)
+/// and libc6 from glibc 2.36-9+deb12u3, with advisories.bst pinning the
+/// snapshot: a git repository (YAML records, tracker JSON) and a zip.
+fn fixture() -> Fixture {
+    let server = Server::start();
+    let deb = deb_of("libc6", "glibc", "2.36-9+deb12u3");
+    let deb_path = "pool/main/g/glibc/libc6_2.36-9+deb12u3_amd64.deb";
+    server.serve(&format!("/debian/{deb_path}"), &deb);
+
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for record in zip_records() {
+        let id = record["id"].as_str().unwrap().to_string();
+        zip.start_file(format!("{id}.json"), zip::write::SimpleFileOptions::default())
+            .unwrap();
+        zip.write_all(record.to_string().as_bytes()).unwrap();
+    }
+    let all_zip = zip.finish().unwrap().into_inner();
+    server.serve("/osv/all.zip", &all_zip);
+
+    let p = project(&format!("{}  debian: {}/debian/\n  osv: {}/osv/\n", conf(&server), server.base, server.base))
+        .file("elements/lib.bst", &pinned_pip("lib", "1.0"))
+        .file("elements/clean.bst", &pinned_pip("clean", "2.0"))
+        .file("elements/evil.bst", &pinned_pip("evil", "1.0"))
+        .file(
+            "elements/libc.bst",
+            &format!(
+                "kind: deb\nsources:\n- kind: deb\n  url: 'debian:'\n  suite: bookworm\n  keyring: keys/archive.gpg\n  package: libc6\n  ref:\n    version: 2.36-9+deb12u3\n    filename: {deb_path}\n    sha256: {}\n",
+                sha256(&deb)
+            ),
+        )
+        .file(
+            "elements/app.bst",
+            "kind: stack\ndepends:\n- lib.bst\n- clean.bst\n- libc.bst\n",
+        )
+        .file("keys/archive.gpg", "")
+        .build();
+
+    let repo = p.outside().join("advisory-db");
+    git::init(&repo);
+    fs::create_dir_all(repo.join("vulns/lib")).unwrap();
+    fs::write(repo.join("vulns/lib/PYSEC-2024-1.yaml"), LIB_YAML).unwrap();
+    fs::write(repo.join("vulns/.id-allocator"), "PYSEC-2024-2\n").unwrap();
+    fs::create_dir_all(repo.join("triage")).unwrap();
+    fs::write(repo.join("triage/false_positives.yaml"), "ids:\n- CVE-2020-1\n").unwrap();
+    let commit = git::commit(&repo, "debian/tracker.json", TRACKER);
+    p.write(
+        "elements/advisories.bst",
+        &format!(
+            "kind: advisories\nsources:\n- kind: git\n  url: file://{}\n  track: main\n  ref: {commit}\n- kind: remote\n  url: osv:all.zip\n  ref: {}\nconfig:\n  paths: [vulns, debian, all.zip]\n",
+            repo.display(),
+            sha256(&all_zip)
+        ),
+    );
+    Fixture { project: p, server }
+}
+
+/// Package → ids forge reports for it, from `forge audit --format json`.
+fn reported(report: &Value) -> BTreeMap<String, BTreeSet<String>> {
+    report["dependencies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            let ids = d["vulns"].as_array().unwrap().iter();
+            (
+                d["name"].as_str().unwrap().to_string(),
+                ids.map(|v| v["id"].as_str().unwrap().to_string()).collect(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn audit_reports_what_the_pinned_snapshot_says_of_every_pin() {
+    let Fixture { project: p, server } = fixture();
+    let run = p.forge(&["audit", "app.bst", "evil.bst", "--format", "json"]);
+    assert_eq!(run.code, 6, "findings fail the run: {}", run.stderr);
+    let report: Value = serde_json::from_str(&run.stdout).unwrap();
+    let expected: BTreeMap<String, BTreeSet<String>> = [
+        ("lib", &["PYSEC-2024-1"][..]),
+        ("clean", &[]),
+        ("evil", &["MAL-2026-7"]),
+        ("glibc", &["CVE-2019-1010022", "CVE-2024-2961", "DSA-5700-1"]),
+    ]
+    .into_iter()
+    .map(|(n, ids)| (n.to_string(), ids.iter().map(|s| s.to_string()).collect()))
+    .collect();
+    assert_eq!(reported(&report), expected, "{}", run.stdout);
+    // Aliases merged, the PyPA id first; fixes; severity from the vector.
+    let lib = &report["dependencies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == "lib")
+        .unwrap()["vulns"][0];
+    assert_eq!(lib["aliases"], json!(["CVE-2024-1001", "GHSA-4x7p-9q2m-v3c8"]));
+    assert_eq!(lib["fix_versions"], json!(["1.2.0"]));
+    assert_eq!(lib["severity"], "high");
+    assert_eq!(lib["cvss"], 7.5);
+    let glibc = report["dependencies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == "glibc")
+        .unwrap();
+    assert_eq!(glibc["element"], "libc.bst");
+    assert_eq!(glibc["version"], "2.36-9+deb12u3");
+    assert_eq!(glibc["ecosystem"], "Debian:12");
+    // Records: 4 of the zip + lib's + 2 of the tracker; the withdrawn one apart.
+    assert_eq!(report["snapshot"]["records"], 7, "{}", report["snapshot"]);
+    assert_eq!(report["snapshot"]["withdrawn"], 1);
+    assert!(run.stderr.contains("4 packages (3 PyPI, 1 Debian)"), "{}", run.stderr);
+
+    // Thresholds: lib's finding is high, so --fail-on critical passes it.
+    p.forge(&["audit", "lib.bst", "--fail-on", "critical"]).ok();
+    p.forge(&["audit", "lib.bst", "--fail-on", "high"]).fails(6);
+    p.forge(&["audit", "clean.bst"]).ok();
+    // The snapshot comes from the source cache: offline, same answer.
+    let hits = server.hits("/osv/all.zip");
+    let table = p.forge(&["audit", "app.bst", "evil.bst", "--fail-on", "none"]).ok();
+    assert_eq!(server.hits("/osv/all.zip"), hits, "the pinned snapshot is fetched once");
+    assert!(
+        table.contains("PYSEC-2024-1") && table.contains("aliases: CVE-2024-1001, GHSA-4x7p-9q2m-v3c8"),
+        "{table}"
+    );
+    let mal = table.lines().find(|l| l.contains("MAL-2026-7")).unwrap();
+    assert!(mal.contains("malware") && mal.contains("evil.bst"), "{table}");
+    let again = p
+        .forge(&["audit", "app.bst", "evil.bst", "--format", "json", "--fail-on", "none"])
+        .ok();
+    assert_eq!(again, run.stdout, "the same snapshot gives the same report");
+}
+
+#[test]
+fn a_project_without_a_snapshot_is_told_how_to_add_one() {
+    let p = project(CONF).file("elements/a.bst", "kind: stack\n").build();
+    let err = p.forge(&["audit", "a.bst"]).fails(2);
+    assert!(
+        err.contains("no advisory snapshot") && err.contains("kind `advisories`"),
+        "{err}"
+    );
+    p.write("elements/x.bst", "kind: stack\n");
+    let err = p.forge(&["audit", "a.bst", "--advisories", "x.bst"]).fails(4);
+    assert!(
+        err.contains("x.bst is a 'stack' element, not an advisory snapshot"),
+        "{err}"
+    );
+    p.write(
+        "elements/bad.bst",
+        "kind: advisories\nsources:\n- kind: local\n  path: db\n",
+    );
+    p.write(
+        "db/PYSEC-1.json",
+        "{\"id\": \"PYSEC-1\", \"affected\": [{\"ranges\": [{}]}]}",
+    );
+    let err = p.forge(&["audit", "a.bst", "--advisories", "bad.bst"]).fails(4);
+    assert!(err.contains("bad.bst: PYSEC-1.json: a range has no 'type'"), "{err}");
+}
+
+#[test]
+fn malware_records_stop_build_and_track() {
+    let Fixture { project: p, server } = fixture();
+    let err = p.forge(&["build", "evil.bst"]).fails(6);
+    assert!(
+        err.contains("malicious releases") && err.contains("evil 1.0 (evil.bst, source 1): MAL-2026-7"),
+        "{err}"
+    );
+    assert_eq!(
+        server.hits("/files/evil-1.0-py3-none-any.whl"),
+        0,
+        "nothing of it is fetched"
+    );
+
+    // Track: upstream's newest is 2.0, also malicious: nothing is written.
+    let v2 = wheel("evil", "2.0", &[("evil/__init__.py", "STEAL = 1\n")], None);
+    publish(&server, "evil", &[("evil-2.0-py3-none-any.whl", &v2, false)], true);
+    p.write("elements/evil.bst", &pypi_element("evil", ">=1", ""));
+    let err = p.forge(&["track", "evil.bst"]).fails(6);
+    assert!(
+        err.contains("evil 2.0 is reported malicious (MAL-2026-7); the pin is not written"),
+        "{err}"
+    );
+    let text = fs::read_to_string(p.root.join("elements/evil.bst")).unwrap();
+    assert!(!text.contains("ref:"), "{text}");
+    // A clean release is pinned as before.
+    let v3 = wheel("evil", "3.0", &[("evil/__init__.py", "OK = 1\n")], None);
+    publish(
+        &server,
+        "evil",
+        &[
+            ("evil-2.0-py3-none-any.whl", &v2, false),
+            ("evil-3.0-py3-none-any.whl", &v3, false),
+        ],
+        true,
+    );
+    p.forge(&["track", "evil.bst"]).ok();
+    let text = fs::read_to_string(p.root.join("elements/evil.bst")).unwrap();
+    assert!(
+        text.contains("version: '3.0'") || text.contains("version: 3.0"),
+        "{text}"
+    );
+}
+
+/// pip-audit, given the same advisories through a loopback OSV mock,
+/// reports the same ids and fixes for the PyPI pins as forge does.
+#[test]
+fn pip_audit_reports_the_same_advisories_from_the_same_records() {
+    let Some(pip_audit) = std::env::var_os("FORGE_TEST_PIP_AUDIT") else {
+        eprintln!("skipped: set FORGE_TEST_PIP_AUDIT to a pip-audit (.ci/run does)");
+        return;
+    };
+    let Fixture {
+        project: p,
+        server: _server,
+    } = fixture();
+    let run = p.forge(&["audit", "lib.bst", "clean.bst", "evil.bst", "--format", "json"]);
+    assert_eq!(run.code, 6, "{}", run.stderr);
+    let forge: Value = serde_json::from_str(&run.stdout).unwrap();
+
+    let records = p.outside().join("osv-records");
+    fs::create_dir_all(&records).unwrap();
+    for record in zip_records().into_iter().chain([lib_json()]) {
+        fs::write(
+            records.join(format!("{}.json", record["id"].as_str().unwrap())),
+            record.to_string(),
+        )
+        .unwrap();
+    }
+    let port = free_port();
+    let python = Path::new(&pip_audit).parent().unwrap().join("python");
+    let mock = std::process::Command::new(python)
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/data/osv-mock.py"))
+        .arg(port.to_string())
+        .arg(&records)
+        .spawn()
+        .unwrap();
+    let _mock = ServerProcess::listening(mock, port, "the OSV mock", Duration::from_secs(20));
+    let requirements = p.outside().join("requirements.txt");
+    fs::write(&requirements, "lib==1.0\nclean==2.0\nevil==1.0\n").unwrap();
+    let out = std::process::Command::new(&pip_audit)
+        .args([
+            "--no-deps",
+            "--disable-pip",
+            "--progress-spinner",
+            "off",
+            "-s",
+            "osv",
+            "-f",
+            "json",
+            "-r",
+        ])
+        .arg(&requirements)
+        .arg("--osv-url")
+        .arg(format!("http://127.0.0.1:{port}/v1/query"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "pip-audit finds them too: {stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let theirs: Value = serde_json::from_str(&stdout).unwrap();
+    let fixes = |report: &Value, key: &str| -> BTreeMap<String, BTreeSet<(String, Vec<String>)>> {
+        report["dependencies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| {
+                let vulns = d["vulns"].as_array().unwrap().iter().map(|v| {
+                    let fixed = v[key]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|f| f.as_str().unwrap().to_string())
+                        .collect();
+                    (v["id"].as_str().unwrap().to_string(), fixed)
+                });
+                (d["name"].as_str().unwrap().to_string(), vulns.collect())
+            })
+            .collect()
+    };
+    assert_eq!(
+        fixes(&forge, "fix_versions"),
+        fixes(&theirs, "fix_versions"),
+        "forge: {forge}\npip-audit: {theirs}"
+    );
+}
+
+#[test]
+fn track_reviews_what_a_new_wheel_brings_and_strict_holds_a_new_pth_back() {
+    let server = Server::start();
+    let v1 = wheel(
+        "lib",
+        "1.0",
+        &[("lib/__init__.py", "V = 1\n"), ("lib/util.py", "U = 1\n")],
+        None,
+    );
+    let v2 = support::pypi::wheel_requiring(
+        "lib",
+        "2.0",
+        &[
+            ("lib/__init__.py", "V = 2\n"),
+            ("lib_init.pth", "import lib.steal\n"),
+            ("lib/steal.py", "S = 1\n"),
+        ],
+        Some("[console_scripts]\nls = lib.steal:run\n"),
+        &["requests>=2"],
+    );
+    publish(&server, "lib", &[("lib-1.0-py3-none-any.whl", &v1, false)], true);
+    let p = project(&conf(&server))
+        .file("elements/lib.bst", &pypi_element("lib", ">=1", ""))
+        .build();
+    let first = p.forge(&["track", "lib.bst"]).ok();
+    assert!(
+        first.contains("review: 2 file(s) added, 0 removed, 0 changed"),
+        "{first}"
+    );
+
+    publish(
+        &server,
+        "lib",
+        &[
+            ("lib-1.0-py3-none-any.whl", &v1, false),
+            ("lib-2.0-py3-none-any.whl", &v2, false),
+        ],
+        true,
+    );
+    let before = fs::read_to_string(p.root.join("elements/lib.bst")).unwrap();
+    let run = p.forge(&["track", "lib.bst", "--review", "strict"]);
+    assert_eq!(run.code, 6, "{}", run.stderr);
+    for line in [
+        "review: 2 file(s) added, 1 removed, 1 changed",
+        "! new .pth file lib_init.pth (runs at every interpreter start)",
+        "· new console script 'ls' → lib.steal:run (named like a common command)",
+        "· new dependency: requests>=2",
+    ] {
+        assert!(run.stdout.contains(line), "{line}: {}", run.stdout);
+    }
+    assert!(run.stderr.contains("accept with --accept lib"), "{}", run.stderr);
+    assert_eq!(
+        fs::read_to_string(p.root.join("elements/lib.bst")).unwrap(),
+        before,
+        "held back"
+    );
+    // Accepted by name: written.
+    p.forge(&["track", "lib.bst", "--review", "strict", "--accept", "lib"])
+        .ok();
+    let after = fs::read_to_string(p.root.join("elements/lib.bst")).unwrap();
+    assert!(after.contains("lib-2.0-py3-none-any.whl"), "{after}");
+}
