@@ -8,7 +8,7 @@ use forge_project::{KindRegistry, LoadSettings};
 
 use crate::exit::Failure;
 use crate::session::Session;
-use crate::{artifacts, audit, build, checkout, fetch, import, lock, show, track};
+use crate::{artifacts, audit, build, checkout, diff, fetch, import, lock, show, track};
 
 /// forge: a hermetic build integrator for BuildStream-format projects.
 ///
@@ -124,6 +124,10 @@ pub enum Command {
     /// Check every package the closure pins (PyPI projects, Debian source
     /// packages) against the project's pinned advisory snapshot, offline.
     Audit(AuditArgs),
+    /// Show what an element's sources changed since a git revision of the
+    /// project (default HEAD): the staged sources at the old pin against
+    /// those at the pin now, as a unified diff (wheels unpacked).
+    Diff(DiffArgs),
     /// Print a completion script for a shell, made from these definitions:
     /// `forge completions bash > /etc/bash_completion.d/forge`.
     Completions {
@@ -203,6 +207,20 @@ pub struct ImportPythonArgs {
     /// `pypi` alias, else the public index).
     #[arg(long, value_name = "URL")]
     pub index: Option<String>,
+}
+
+/// `forge diff`.
+#[derive(Args, Debug)]
+pub struct DiffArgs {
+    /// The element.
+    #[arg(value_name = "ELEMENT")]
+    pub element: String,
+    /// Only this source (counting from 1).
+    #[arg(long, value_name = "N")]
+    pub source: Option<usize>,
+    /// The git revision of the project whose pins are the old ones.
+    #[arg(long, value_name = "REF", default_value = "HEAD")]
+    pub from: String,
 }
 
 /// `forge audit`.
@@ -576,6 +594,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Fetch(_)
             | Command::Track(_)
             | Command::Audit(_)
+            | Command::Diff(_)
             | Command::Build(_)
             | Command::Source(SourceCommand::Fetch(_) | SourceCommand::Track(_))
     );
@@ -596,6 +615,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Import(ImportCommand::Deb(args)) => import::debs(&session, &args),
         Command::Lock(args) => lock::run(&session, &args),
         Command::Audit(args) => audit::run(&session, &args),
+        Command::Diff(args) => diff::run(&session, &args),
         Command::Completions { .. } | Command::Manual => unreachable!("handled before loading"),
     }
 }

@@ -5,6 +5,7 @@ mod audit;
 mod build;
 mod checkout;
 mod cli;
+mod diff;
 mod exit;
 mod fetch;
 mod format;

@@ -436,6 +436,10 @@ fn track_reviews_what_a_new_wheel_brings_and_strict_holds_a_new_pth_back() {
         first.contains("review: 2 file(s) added, 0 removed, 0 changed"),
         "{first}"
     );
+    // The project is committed with the first pin.
+    git::init(&p.root);
+    git::git(&p.root, &["add", "-A"]);
+    git::git(&p.root, &["commit", "-q", "-m", "lib 1.0"]);
 
     publish(
         &server,
@@ -468,4 +472,25 @@ fn track_reviews_what_a_new_wheel_brings_and_strict_holds_a_new_pth_back() {
         .ok();
     let after = fs::read_to_string(p.root.join("elements/lib.bst")).unwrap();
     assert!(after.contains("lib-2.0-py3-none-any.whl"), "{after}");
+
+    // forge diff: the committed pin's staged sources against the new one's.
+    let diff = p.forge(&["diff", "lib.bst"]).ok();
+    for part in [
+        "--- a/wheel/lib/__init__.py\n+++ b/wheel/lib/__init__.py\n@@ -1 +1 @@\n-V = 1\n+V = 2\n",
+        "--- /dev/null\n+++ b/wheel/lib_init.pth\n@@ -0,0 +1 @@\n+import lib.steal\n",
+        "--- a/wheel/lib/util.py\n+++ /dev/null\n",
+        "+Requires-Dist: requests>=2\n",
+    ] {
+        assert!(diff.contains(part), "{part}\n{diff}");
+    }
+    let err = p.forge(&["diff", "lib.bst", "--from", "nosuchref"]).fails(2);
+    assert!(err.contains("cannot read elements/lib.bst at nosuchref"), "{err}");
+    git::git(&p.root, &["commit", "-q", "-am", "lib 2.0"]);
+    let run = p.forge(&["diff", "lib.bst"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.is_empty() && run.stderr.contains("no pin differs from HEAD"),
+        "{}",
+        run.stderr
+    );
 }

@@ -328,3 +328,164 @@ mod tests {
         );
     }
 }
+
+/// Text files larger than this are compared by size only.
+const MAX_TEXT_DIFF: u64 = 1 << 20;
+
+/// A unified diff of the trees `old` and `new` (either may be absent:
+/// everything added or removed), file by file in name order; files that
+/// are not UTF-8 text, or larger than 1 MiB, are named with their sizes.
+pub fn tree_diff(old: Option<&Path>, new: Option<&Path>) -> std::io::Result<String> {
+    let mut files: BTreeSet<std::path::PathBuf> = BTreeSet::new();
+    for root in [old, new].into_iter().flatten() {
+        collect(root, root, &mut files)?;
+    }
+    let mut out = String::new();
+    for relative in files {
+        let read = |root: Option<&Path>| -> std::io::Result<Option<Content>> {
+            let Some(root) = root else { return Ok(None) };
+            Content::read(&root.join(&relative))
+        };
+        let (before, after) = (read(old)?, read(new)?);
+        if before == after {
+            continue;
+        }
+        let name = relative.display().to_string();
+        let (from, to) = (
+            if before.is_some() {
+                format!("a/{name}")
+            } else {
+                "/dev/null".into()
+            },
+            if after.is_some() {
+                format!("b/{name}")
+            } else {
+                "/dev/null".into()
+            },
+        );
+        match (&before, &after) {
+            (None | Some(Content::Text(_)), None | Some(Content::Text(_))) => {
+                let text = |c: &Option<Content>| match c {
+                    Some(Content::Text(t)) => t.clone(),
+                    _ => String::new(),
+                };
+                let (a, b) = (text(&before), text(&after));
+                let patch = diffy::DiffOptions::new()
+                    .set_original_filename(from)
+                    .set_modified_filename(to)
+                    .create_patch(&a, &b);
+                out.push_str(&patch.to_string());
+            }
+            _ => {
+                let describe = |c: &Option<Content>| match c {
+                    None => "absent".to_string(),
+                    Some(c) => c.describe(),
+                };
+                out.push_str(&format!(
+                    "--- {from}\n+++ {to}\n~ {name}: {} → {}\n",
+                    describe(&before),
+                    describe(&after)
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[derive(PartialEq)]
+enum Content {
+    Text(String),
+    Binary { size: u64, digest: [u8; 32] },
+    Link(std::path::PathBuf),
+}
+
+impl Content {
+    fn read(path: &Path) -> std::io::Result<Option<Content>> {
+        let meta = match std::fs::symlink_metadata(path) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        if meta.file_type().is_symlink() {
+            return Ok(Some(Content::Link(std::fs::read_link(path)?)));
+        }
+        if meta.len() <= MAX_TEXT_DIFF {
+            let bytes = std::fs::read(path)?;
+            if !bytes.contains(&0)
+                && let Ok(text) = std::str::from_utf8(&bytes)
+            {
+                return Ok(Some(Content::Text(text.to_string())));
+            }
+            return Ok(Some(Content::Binary {
+                size: meta.len(),
+                digest: digest(&mut &bytes[..])?,
+            }));
+        }
+        Ok(Some(Content::Binary {
+            size: meta.len(),
+            digest: digest(&mut std::fs::File::open(path)?)?,
+        }))
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Content::Text(t) => format!("text, {} bytes", t.len()),
+            Content::Binary { size, .. } => format!("binary, {size} bytes"),
+            Content::Link(target) => format!("symlink to {}", target.display()),
+        }
+    }
+}
+
+fn digest(reader: &mut dyn std::io::Read) -> std::io::Result<[u8; 32]> {
+    use sha2::Digest;
+    let mut hasher = sha2::Sha256::new();
+    let mut buffer = vec![0u8; 64 << 10];
+    loop {
+        match reader.read(&mut buffer)? {
+            0 => break,
+            n => hasher.update(&buffer[..n]),
+        }
+    }
+    Ok(hasher.finalize().into())
+}
+
+fn collect(root: &Path, dir: &Path, out: &mut BTreeSet<std::path::PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let path = entry.path();
+        if entry.file_type()?.is_dir() {
+            collect(root, &path, out)?;
+        } else {
+            out.insert(path.strip_prefix(root).expect("under its root").to_path_buf());
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod diff_tests {
+    use super::*;
+
+    #[test]
+    fn trees_diff_file_by_file() {
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        std::fs::write(a.path().join("same.txt"), "x\n").unwrap();
+        std::fs::write(b.path().join("same.txt"), "x\n").unwrap();
+        std::fs::write(a.path().join("code.py"), "a = 1\nb = 2\n").unwrap();
+        std::fs::write(b.path().join("code.py"), "a = 1\nb = 3\n").unwrap();
+        std::fs::create_dir(b.path().join("pkg")).unwrap();
+        std::fs::write(b.path().join("pkg/new.pth"), "import evil\n").unwrap();
+        std::fs::write(a.path().join("blob.so"), [0u8, 1, 2]).unwrap();
+        let diff = tree_diff(Some(a.path()), Some(b.path())).unwrap();
+        assert!(
+            diff.contains("--- a/code.py\n+++ b/code.py\n@@ -1,2 +1,2 @@\n a = 1\n-b = 2\n+b = 3\n"),
+            "{diff}"
+        );
+        assert!(
+            diff.contains("--- /dev/null\n+++ b/pkg/new.pth\n@@ -0,0 +1 @@\n+import evil\n"),
+            "{diff}"
+        );
+        assert!(diff.contains("~ blob.so: binary, 3 bytes → absent"), "{diff}");
+        assert!(!diff.contains("same.txt"), "{diff}");
+    }
+}
