@@ -73,25 +73,18 @@ pub fn run(session: &Session, args: &AuditArgs) -> Result<(), Failure> {
     let downloader = session.downloader()?;
     let progress = crate::progress::BarProgress::new();
     let ctx = session.source_context(&downloader, &progress);
-    let (mut pinned, problems) = pinned_packages(&graph, &selected, &ctx);
-    let mut not_audited = problems;
-    if !not_audited.is_empty() {
+    let (mut pinned, mut problems) = pinned_packages(&graph, &selected, &ctx);
+    if !problems.is_empty() {
         // A .deb names its source package inside: fetch those, then read again.
-        let missing: Vec<usize> = selected
-            .iter()
-            .copied()
-            .filter(|&e| {
-                not_audited
-                    .iter()
-                    .any(|p| p.starts_with(&format!("{}:", graph.elements[e].name)))
-            })
-            .collect();
+        let mut missing: Vec<usize> = problems.iter().map(|(e, _)| *e).collect();
+        missing.dedup();
         fetch_sources(session, &graph, &missing, false)?;
-        let (again, problems) = pinned_packages(&graph, &missing, &ctx);
+        let (again, still) = pinned_packages(&graph, &missing, &ctx);
         pinned.retain(|p| !missing.contains(&p.element));
         pinned.extend(again);
-        not_audited = problems;
+        problems = still;
     }
+    let not_audited: Vec<String> = problems.into_iter().map(|(_, message)| message).collect();
     let mut audited = audit(&snapshot, pinned);
     audited.sort_by(|a, b| {
         let key = |x: &Audited| {

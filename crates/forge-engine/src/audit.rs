@@ -34,9 +34,13 @@ pub struct Audited {
 }
 
 /// The packages the sources of `elements` pin, and the pins that could
-/// not be read (a `.deb` not fetched yet, say), as messages naming the
-/// element.
-pub fn pinned_packages(graph: &Graph, elements: &[usize], ctx: &SourceContext<'_>) -> (Vec<Pinned>, Vec<String>) {
+/// not be read (a `.deb` not fetched yet, say): the element and a message
+/// naming it.
+pub fn pinned_packages(
+    graph: &Graph,
+    elements: &[usize],
+    ctx: &SourceContext<'_>,
+) -> (Vec<Pinned>, Vec<(usize, String)>) {
     let mut pinned = Vec::new();
     let mut problems = Vec::new();
     for &e in elements {
@@ -52,7 +56,7 @@ pub fn pinned_packages(graph: &Graph, elements: &[usize], ctx: &SourceContext<'_
                     package,
                 }),
                 Ok(None) => {}
-                Err(err) => problems.push(format!("{}: source {}: {err}", element.name, i + 1)),
+                Err(err) => problems.push((e, format!("{}: source {}: {err}", element.name, i + 1))),
             }
         }
     }
