@@ -472,10 +472,10 @@ pub struct TrackArgs {
     /// Print what would change without writing anything.
     #[arg(long)]
     pub dry_run: bool,
-    /// `show`: print what each changed wheel brings (files, .pth files,
-    /// console scripts, native binaries, dependencies); `strict`: also
-    /// refuse a change that adds or changes a .pth file until --accept
-    /// names its package.
+    /// `show`: print what each changed wheel or sdist brings (files, .pth
+    /// files, console scripts, native binaries, dependencies, setup.py,
+    /// build backend); `strict`: also refuse a change that adds or changes
+    /// a .pth file, a setup.py or the backend until --accept names it.
     #[arg(long, value_enum, default_value = "show")]
     pub review: Review,
     /// With --review strict: the packages whose flagged change to write.

@@ -203,7 +203,7 @@ pub fn run(session: &Session, args: &TrackArgs) -> Result<(), Failure> {
     }
     if !held.is_empty() {
         refused.push(format!(
-            "--review strict holds back changes that run code at every interpreter start:\n    {}",
+            "--review strict holds back changes that run code unasked (at interpreter start or at build):\n    {}",
             held.join("\n    ")
         ));
     }

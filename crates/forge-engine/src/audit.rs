@@ -166,36 +166,29 @@ pub fn refuse_malware(graph: &Graph, snapshot: &Snapshot, pinned: Vec<Pinned>) -
 }
 
 /// What changing the pin of `old` to that of `new` brings, for sources
-/// whose pin is one wheel: both are fetched (through the source cache)
-/// and compared. `None` for other sources; a first pin is compared with
-/// nothing.
+/// whose pin is one wheel or sdist: both are fetched (through the source
+/// cache) and compared. `None` for other sources; a first pin is
+/// compared with nothing.
 pub fn review_pin_change(
     runtime: &dyn forge_sources::SourceRuntime,
     old: &forge_project::Source,
     new: &forge_project::Source,
     ctx: &SourceContext<'_>,
 ) -> Result<Option<forge_trust::review::Review>, String> {
-    use forge_trust::review::{WheelContents, compare};
-    let wheel = |source: &forge_project::Source| -> Result<Option<std::path::PathBuf>, String> {
+    use forge_trust::review::{DistContents, compare};
+    let contents = |source: &forge_project::Source, which: &str| -> Result<Option<DistContents>, String> {
         if !runtime.is_cached(source, ctx.cache) {
             runtime.fetch(source, ctx).map_err(|e| e.to_string())?;
         }
-        Ok(runtime
-            .cached_file(source, ctx.cache)
-            .filter(|(name, _)| name.ends_with(".whl"))
-            .map(|(_, path)| path))
+        match runtime.cached_file(source, ctx.cache) {
+            Some((name, path)) => DistContents::read(&path, &name).map_err(|e| format!("the {which} {name}: {e}")),
+            None => Ok(None),
+        }
     };
-    let Some(new_wheel) = wheel(new)? else {
+    let Some(new_contents) = contents(new, "new")? else {
         return Ok(None);
     };
-    let new_contents = WheelContents::read(&new_wheel).map_err(|e| format!("the new wheel: {e}"))?;
     let had_pin = runtime.pinned_package(old, ctx.cache).ok().flatten().is_some();
-    let old_contents = match had_pin {
-        true => match wheel(old)? {
-            Some(path) => Some(WheelContents::read(&path).map_err(|e| format!("the old wheel: {e}"))?),
-            None => None,
-        },
-        false => None,
-    };
+    let old_contents = if had_pin { contents(old, "old")? } else { None };
     Ok(Some(compare(old_contents.as_ref(), &new_contents)))
 }

@@ -63,9 +63,12 @@ const COMMON_COMMANDS: &[&str] = &[
     "which",
 ];
 
-/// What a wheel holds, as far as a review reads it.
+/// What a wheel or an sdist holds, as far as a review reads it.
 #[derive(Debug, Default)]
-pub struct WheelContents {
+pub struct DistContents {
+    /// An sdist's PEP 517 build backend (`setuptools.build_meta` when its
+    /// pyproject.toml names none).
+    backend: Option<String>,
     /// File → its RECORD hash (the central directory's size when RECORD
     /// lists none).
     files: BTreeMap<String, String>,
@@ -75,12 +78,76 @@ pub struct WheelContents {
     scripts: BTreeMap<String, String>,
 }
 
-impl WheelContents {
-    /// Reads the wheel at `path`.
-    pub fn read(path: &Path) -> Result<WheelContents, String> {
+impl DistContents {
+    /// Reads the wheel (`.whl`) or sdist (`.tar.gz`) at `path`; `None`
+    /// for other files.
+    pub fn read(path: &Path, name: &str) -> Result<Option<DistContents>, String> {
+        if name.ends_with(".whl") {
+            DistContents::read_wheel(path).map(Some)
+        } else if name.ends_with(".tar.gz") {
+            DistContents::read_sdist(path).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// Reads an sdist: its files (by sha256, the top directory left out,
+    /// so that two versions compare) and its build backend.
+    fn read_sdist(path: &Path) -> Result<DistContents, String> {
+        use sha2::Digest;
+        use std::io::Read;
+        let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+        let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(std::io::BufReader::new(file)));
+        let mut contents = DistContents::default();
+        let mut pyproject = None;
+        for entry in archive.entries().map_err(|e| format!("not a tar.gz: {e}"))? {
+            let mut entry = entry.map_err(|e| format!("not a tar.gz: {e}"))?;
+            if !entry.header().entry_type().is_file() {
+                continue;
+            }
+            let path = entry.path().map_err(|e| e.to_string())?.to_string_lossy().into_owned();
+            let Some((_, inner)) = path.split_once('/') else {
+                continue;
+            };
+            let inner = inner.to_string();
+            let mut hasher = sha2::Sha256::new();
+            let mut buffer = vec![0u8; 64 << 10];
+            let mut kept = Vec::new();
+            loop {
+                let n = entry.read(&mut buffer).map_err(|e| format!("{path}: {e}"))?;
+                if n == 0 {
+                    break;
+                }
+                hasher.update(&buffer[..n]);
+                if inner == "pyproject.toml" && kept.len() < 1 << 20 {
+                    kept.extend_from_slice(&buffer[..n]);
+                }
+            }
+            if inner == "pyproject.toml" {
+                pyproject = Some(String::from_utf8_lossy(&kept).into_owned());
+            }
+            let digest: [u8; 32] = hasher.finalize().into();
+            contents
+                .files
+                .insert(inner, digest.iter().map(|b| format!("{b:02x}")).collect());
+        }
+        let backend = pyproject
+            .and_then(|text| text.parse::<toml::Table>().ok())
+            .and_then(|t| {
+                t.get("build-system")?
+                    .get("build-backend")?
+                    .as_str()
+                    .map(str::to_string)
+            });
+        contents.backend = Some(backend.unwrap_or_else(|| "setuptools.build_meta".into()));
+        Ok(contents)
+    }
+
+    /// Reads a wheel.
+    fn read_wheel(path: &Path) -> Result<DistContents, String> {
         let wheel = WheelZip::open(path)?;
         let mut reader = WholeReader::default();
-        let mut contents = WheelContents::default();
+        let mut contents = DistContents::default();
         let mut record = String::new();
         for member in wheel.members().iter().filter(|m| !m.is_dir) {
             contents
@@ -157,6 +224,11 @@ pub enum Concern {
     ChangedScript { name: String, target: String },
     /// A native binary (`.so`, `.pyd`, `.dylib`, `.dll`) is new or changed.
     NativeBinary(String),
+    /// An sdist's `setup.py` is new or changed: code that runs when the
+    /// package is built (in forge's sandbox, but its output is installed).
+    InstallTimeCode(String),
+    /// An sdist is built by another PEP 517 backend.
+    BuildBackend { from: String, to: String },
     /// A dependency is new.
     DependencyAdded(String),
     /// A dependency is gone.
@@ -165,9 +237,12 @@ pub enum Concern {
 
 impl Concern {
     /// Whether `--review strict` refuses the change until it is accepted:
-    /// it adds code that runs without being imported.
+    /// it adds code that runs without being imported, or at build time.
     pub fn needs_acceptance(&self) -> bool {
-        matches!(self, Concern::NewPth(_) | Concern::ChangedPth(_))
+        matches!(
+            self,
+            Concern::NewPth(_) | Concern::ChangedPth(_) | Concern::InstallTimeCode(_) | Concern::BuildBackend { .. }
+        )
     }
 
     /// One line for people.
@@ -181,6 +256,8 @@ impl Concern {
             ),
             Concern::ChangedScript { name, target } => format!("console script '{name}' now runs {target}"),
             Concern::NativeBinary(path) => format!("native binary {path}"),
+            Concern::InstallTimeCode(path) => format!("new or changed {path} (runs when the package is built)"),
+            Concern::BuildBackend { from, to } => format!("build backend {from} → {to}"),
             Concern::DependencyAdded(what) => format!("new dependency: {what}"),
             Concern::DependencyRemoved(what) => format!("dependency removed: {what}"),
         }
@@ -212,13 +289,18 @@ fn is_pth(path: &str) -> bool {
 }
 
 /// Compares `old` (nothing, for a first pin) with `new`.
-pub fn compare(old: Option<&WheelContents>, new: &WheelContents) -> Review {
-    let empty = WheelContents::default();
+pub fn compare(old: Option<&DistContents>, new: &DistContents) -> Review {
+    let empty = DistContents::default();
     let old = old.unwrap_or(&empty);
     let mut review = Review::default();
     // RECORD and the dist-info directory name change with every version.
     let comparable = |path: &str| !path.contains(".dist-info/");
+    let is_setup = |path: &str| new.backend.is_some() && path == "setup.py";
     for (path, hash) in &new.files {
+        let changed = old.files.get(path).is_none_or(|before| before != hash);
+        if changed && is_setup(path) {
+            review.concerns.push(Concern::InstallTimeCode(path.clone()));
+        }
         match old.files.get(path) {
             None => {
                 if comparable(path) {
@@ -246,6 +328,14 @@ pub fn compare(old: Option<&WheelContents>, new: &WheelContents) -> Review {
         .keys()
         .filter(|p| comparable(p) && !new.files.contains_key(*p))
         .count();
+    if let (Some(from), Some(to)) = (&old.backend, &new.backend)
+        && from != to
+    {
+        review.concerns.push(Concern::BuildBackend {
+            from: from.clone(),
+            to: to.clone(),
+        });
+    }
     for (name, target) in &new.scripts {
         match old.scripts.get(name) {
             None => review.concerns.push(Concern::NewScript {
@@ -274,8 +364,9 @@ pub fn compare(old: Option<&WheelContents>, new: &WheelContents) -> Review {
 mod tests {
     use super::*;
 
-    fn contents(files: &[(&str, &str)], requires: &[&str], scripts: &[(&str, &str)]) -> WheelContents {
-        WheelContents {
+    fn contents(files: &[(&str, &str)], requires: &[&str], scripts: &[(&str, &str)]) -> DistContents {
+        DistContents {
+            backend: None,
             files: files.iter().map(|(p, h)| (p.to_string(), h.to_string())).collect(),
             requires: requires.iter().map(|s| s.to_string()).collect(),
             scripts: scripts.iter().map(|(n, t)| (n.to_string(), t.to_string())).collect(),
@@ -487,5 +578,73 @@ mod diff_tests {
         );
         assert!(diff.contains("~ blob.so: binary, 3 bytes → absent"), "{diff}");
         assert!(!diff.contains("same.txt"), "{diff}");
+    }
+}
+
+#[cfg(test)]
+mod sdist_tests {
+    use super::*;
+
+    fn sdist(dir: &Path, name: &str, files: &[(&str, &str)]) -> std::path::PathBuf {
+        let path = dir.join(name);
+        let gz = flate2::write::GzEncoder::new(std::fs::File::create(&path).unwrap(), flate2::Compression::fast());
+        let mut builder = tar::Builder::new(gz);
+        let top = name.trim_end_matches(".tar.gz");
+        for (file, text) in files {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(text.len() as u64);
+            header.set_mode(0o644);
+            header.set_entry_type(tar::EntryType::Regular);
+            builder
+                .append_data(&mut header, format!("{top}/{file}"), text.as_bytes())
+                .unwrap();
+        }
+        builder.into_inner().unwrap().finish().unwrap();
+        path
+    }
+
+    #[test]
+    fn an_sdist_with_new_setup_code_or_backend_needs_acceptance() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = sdist(
+            dir.path(),
+            "lib-1.0.tar.gz",
+            &[
+                (
+                    "pyproject.toml",
+                    "[build-system]\nbuild-backend = \"flit_core.buildapi\"\n",
+                ),
+                ("lib.py", "A = 1\n"),
+            ],
+        );
+        let new = sdist(
+            dir.path(),
+            "lib-2.0.tar.gz",
+            &[
+                ("pyproject.toml", "[build-system]\n"),
+                ("lib.py", "A = 1\n"),
+                ("setup.py", "import os\n"),
+            ],
+        );
+        let old = DistContents::read(&old, "lib-1.0.tar.gz").unwrap().unwrap();
+        let new = DistContents::read(&new, "lib-2.0.tar.gz").unwrap().unwrap();
+        let review = compare(Some(&old), &new);
+        assert_eq!((review.added, review.removed, review.changed), (1, 0, 1));
+        assert_eq!(
+            review.concerns,
+            [
+                Concern::InstallTimeCode("setup.py".into()),
+                Concern::BuildBackend {
+                    from: "flit_core.buildapi".into(),
+                    to: "setuptools.build_meta".into()
+                },
+            ]
+        );
+        assert!(review.concerns.iter().all(Concern::needs_acceptance));
+        assert!(
+            DistContents::read(&dir.path().join("x"), "notes.txt")
+                .unwrap()
+                .is_none()
+        );
     }
 }
