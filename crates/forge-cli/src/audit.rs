@@ -1,7 +1,9 @@
 //! `forge audit`: renders what the engine finds when the closure's pins
 //! meet the project's advisory snapshot.
 
+use clap::ValueEnum;
 use forge_engine::audit::{Audited, DEFAULT_SNAPSHOT, audit, pinned_packages, read_snapshot};
+use forge_project::error::printable_line;
 use forge_project::graph::all_element_names;
 use forge_project::{Graph, Project};
 use forge_trust::{Ecosystem, Severity, Snapshot};
@@ -12,7 +14,6 @@ use crate::exit::Failure;
 use crate::fetch::fetch_sources;
 use crate::session::Session;
 use crate::show::select;
-use forge_project::error::printable_line;
 
 /// The snapshot elements a command uses: those named, else the gate's
 /// `advisories.bst` when the project has it, else (`any`) every element
@@ -127,31 +128,10 @@ pub fn run(session: &Session, args: &AuditArgs) -> Result<(), Failure> {
         return Err(Failure::trust(format!(
             "{failing} finding{} at or above --fail-on {}",
             if failing == 1 { "" } else { "s" },
-            args.fail_on_name()
+            args.fail_on.to_possible_value().expect("no skipped values").get_name()
         )));
     }
     Ok(())
-}
-
-impl AuditArgs {
-    fn fail_on_name(&self) -> &'static str {
-        match self.fail_on {
-            FailOn::Low => "low",
-            FailOn::Medium => "medium",
-            FailOn::High => "high",
-            FailOn::Critical => "critical",
-            FailOn::Malware => "malware",
-            FailOn::None => "none",
-        }
-    }
-}
-
-fn ecosystem_name(ecosystem: Ecosystem) -> String {
-    match ecosystem {
-        Ecosystem::PyPI => "PyPI".into(),
-        Ecosystem::Debian(Some(n)) => format!("Debian:{n}"),
-        Ecosystem::Debian(None) => "Debian".into(),
-    }
 }
 
 fn print_table(graph: &Graph, audited: &[Audited]) {
@@ -218,7 +198,7 @@ fn print_json(
             json!({
                 "name": a.pinned.package.name,
                 "version": a.pinned.package.version,
-                "ecosystem": ecosystem_name(a.pinned.package.ecosystem),
+                "ecosystem": a.pinned.package.ecosystem.to_string(),
                 "element": graph.elements[a.pinned.element].name,
                 "source": a.pinned.source + 1,
                 "vulns": a.findings.iter().map(|f| json!({

@@ -114,15 +114,14 @@ pub fn run(session: &Session, args: &TrackArgs) -> Result<(), Failure> {
             if same {
                 continue;
             }
+            let package = runtime
+                .pinned_package(&current[position], &session.sources)
+                .ok()
+                .flatten();
             if let Some(snapshot) = &snapshot
-                && let Ok(Some(package)) = runtime.pinned_package(&current[position], &session.sources)
+                && let Some(package) = &package
             {
-                let malicious: Vec<String> = snapshot
-                    .findings(&package)
-                    .into_iter()
-                    .filter(|f| f.severity == forge_trust::Severity::Malware)
-                    .map(|f| f.id)
-                    .collect();
+                let malicious = forge_engine::audit::malicious_ids(snapshot, package);
                 if !malicious.is_empty() {
                     refused.push(format!(
                         "{}: {} {} is reported malicious ({}); the pin is not written",
@@ -137,12 +136,7 @@ pub fn run(session: &Session, args: &TrackArgs) -> Result<(), Failure> {
             match forge_engine::audit::review_pin_change(runtime, source, &current[position], &ctx) {
                 Ok(Some(review)) => {
                     print_review(&review);
-                    let package = runtime
-                        .pinned_package(&current[position], &session.sources)
-                        .ok()
-                        .flatten()
-                        .map(|p| p.name)
-                        .unwrap_or_default();
+                    let package = package.as_ref().map(|p| p.name.as_str()).unwrap_or_default();
                     let accepted = args.accept.iter().any(|a| forge_python::names::normalize(a) == package);
                     let flagged: Vec<String> = review
                         .concerns

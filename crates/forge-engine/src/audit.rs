@@ -135,6 +135,16 @@ pub fn audit(snapshot: &Snapshot, pinned: Vec<Pinned>) -> Vec<Audited> {
         .collect()
 }
 
+/// The ids of the `MAL-` findings `snapshot` has for `package`.
+pub fn malicious_ids(snapshot: &Snapshot, package: &Package) -> Vec<String> {
+    snapshot
+        .findings(package)
+        .into_iter()
+        .filter(|f| f.severity == Severity::Malware)
+        .map(|f| f.id)
+        .collect()
+}
+
 /// The malware gate of `build` and `track`: an error naming every pin of
 /// `pinned` that a `MAL-` record of `snapshot` reports, never a warning.
 pub fn refuse_malware(graph: &Graph, snapshot: &Snapshot, pinned: Vec<Pinned>) -> Result<(), String> {

@@ -133,7 +133,7 @@ fn member_path(name: &str) -> Result<PathBuf, String> {
 }
 
 /// The console and GUI scripts of `entry_points.txt`: (name, module, attr).
-fn entry_points(text: &str) -> Vec<(String, String, String)> {
+pub fn entry_points(text: &str) -> Vec<(String, String, String)> {
     let mut out = Vec::new();
     let mut section = String::new();
     for line in text.lines() {

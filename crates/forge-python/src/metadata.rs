@@ -16,7 +16,7 @@ pub struct Requirement {
 
 /// The values of the `Requires-Dist` fields of a METADATA text's header
 /// (the body, after the first empty line, is the description).
-fn requires_dist_values(metadata: &str) -> impl Iterator<Item = &str> {
+pub fn requires_dist_values(metadata: &str) -> impl Iterator<Item = &str> {
     metadata
         .lines()
         .take_while(|line| !line.trim().is_empty())

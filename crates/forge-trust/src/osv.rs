@@ -85,6 +85,17 @@ impl Ecosystem {
     }
 }
 
+/// As OSV spells it, the inverse of [`Ecosystem::parse`].
+impl std::fmt::Display for Ecosystem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Ecosystem::PyPI => f.write_str("PyPI"),
+            Ecosystem::Debian(Some(n)) => write!(f, "Debian:{n}"),
+            Ecosystem::Debian(None) => f.write_str("Debian"),
+        }
+    }
+}
+
 /// One event of a range, in the order written.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Event {
@@ -438,6 +449,9 @@ mod tests {
         );
         assert!(Ecosystem::parse("Debian").unwrap().covers(Ecosystem::Debian(Some(12))));
         assert_eq!(Ecosystem::parse("npm"), None);
+        for text in ["PyPI", "Debian", "Debian:12"] {
+            assert_eq!(Ecosystem::parse(text).unwrap().to_string(), text);
+        }
         let limited = [Event::Introduced("0".into()), Event::Limit("2.0".into())];
         assert!(in_range(Ecosystem::PyPI, &limited, "1.5"));
         assert!(!in_range(Ecosystem::PyPI, &limited, "2.0"));

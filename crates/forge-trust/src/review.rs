@@ -7,6 +7,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+use forge_python::install::entry_points;
+use forge_python::metadata::requires_dist_values;
 use forge_python::wheel_zip::{WheelZip, WholeReader};
 
 /// Commands a console script should not quietly replace.
@@ -164,31 +166,13 @@ impl DistContents {
                 record = read(&mut reader)?;
             } else if in_info && member.name.ends_with("/METADATA") {
                 let text = read(&mut reader)?;
-                let header = text.split("\n\n").next().unwrap_or("");
-                for line in header.lines() {
-                    if let Some((key, value)) = line.split_once(':')
-                        && key.trim().eq_ignore_ascii_case("Requires-Dist")
-                    {
-                        contents.requires.insert(value.trim().to_string());
-                    }
-                }
+                contents
+                    .requires
+                    .extend(requires_dist_values(&text).map(str::to_string));
             } else if in_info && member.name.ends_with("/entry_points.txt") {
-                let text = read(&mut reader)?;
-                let mut section = "";
-                for line in text.lines().map(str::trim) {
-                    if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-                        section = if name == "console_scripts" || name == "gui_scripts" {
-                            "scripts"
-                        } else {
-                            ""
-                        };
-                    } else if section == "scripts"
-                        && let Some((name, target)) = line.split_once('=')
-                    {
-                        contents
-                            .scripts
-                            .insert(name.trim().to_string(), target.trim().to_string());
-                    }
+                // The scripts an installation writes, as it reads them.
+                for (name, module, attr) in entry_points(&read(&mut reader)?) {
+                    contents.scripts.insert(name, format!("{module}:{attr}"));
                 }
             }
         }
