@@ -6,6 +6,7 @@ use forge_engine::audit::{Audited, DEFAULT_SNAPSHOT, audit, pinned_packages, rea
 use forge_project::error::printable_line;
 use forge_project::graph::all_element_names;
 use forge_project::{Graph, Project};
+use forge_sources::Withdrawn;
 use forge_trust::{Ecosystem, Severity, Snapshot};
 use serde_json::{Value as Json, json};
 
@@ -85,8 +86,11 @@ pub fn run(session: &Session, args: &AuditArgs) -> Result<(), Failure> {
         pinned.extend(again);
         problems = still;
     }
-    let not_audited: Vec<String> = problems.into_iter().map(|(_, message)| message).collect();
+    let mut not_audited: Vec<String> = problems.into_iter().map(|(_, message)| message).collect();
     let mut audited = audit(&snapshot, pinned);
+    if args.yanked {
+        not_audited.extend(forge_engine::audit::ask_upstream(&graph, &mut audited, &ctx));
+    }
     audited.sort_by(|a, b| {
         let key = |x: &Audited| {
             (
@@ -112,8 +116,11 @@ pub fn run(session: &Session, args: &AuditArgs) -> Result<(), Failure> {
         .map(|&t| snapshot_graph.elements[t].name.as_str())
         .collect();
     match args.format {
-        AuditFormat::Json => print_json(&graph, &snapshot, &snapshot_names, &audited, &not_audited)?,
-        AuditFormat::Table => print_table(&graph, &audited),
+        AuditFormat::Json => print_json(&graph, &snapshot, &snapshot_names, &audited, &not_audited, args.yanked)?,
+        AuditFormat::Table => {
+            print_table(&graph, &audited);
+            print_withdrawn(&graph, &audited);
+        }
     }
     for problem in &not_audited {
         eprintln!("warning: not audited: {}", printable_line(problem));
@@ -124,6 +131,7 @@ pub fn run(session: &Session, args: &AuditArgs) -> Result<(), Failure> {
         .flat_map(|a| &a.findings)
         .filter(|f| threshold.is_some_and(|t| f.severity.fails(t)))
         .count();
+    let withdrawn = audited.iter().filter(|a| a.withdrawn.is_some()).count();
     if failing > 0 {
         return Err(Failure::trust(format!(
             "{failing} finding{} at or above --fail-on {}",
@@ -131,7 +139,30 @@ pub fn run(session: &Session, args: &AuditArgs) -> Result<(), Failure> {
             args.fail_on.to_possible_value().expect("no skipped values").get_name()
         )));
     }
+    if withdrawn > 0 && threshold.is_some() {
+        return Err(Failure::trust(format!(
+            "{withdrawn} pin{} withdrawn upstream: track {} to another release",
+            if withdrawn == 1 { "" } else { "s" },
+            if withdrawn == 1 { "it" } else { "them" }
+        )));
+    }
     Ok(())
+}
+
+/// The pins upstream withdrew, under the findings.
+fn print_withdrawn(graph: &Graph, audited: &[Audited]) {
+    for a in audited {
+        if let Some(withdrawn) = &a.withdrawn {
+            println!(
+                "withdrawn: {} {} ({}, source {}): {}",
+                printable_line(&a.pinned.package.name),
+                printable_line(&a.pinned.package.version),
+                printable_line(&graph.elements[a.pinned.element].name),
+                a.pinned.source + 1,
+                printable_line(&withdrawn.to_string())
+            );
+        }
+    }
 }
 
 fn print_table(graph: &Graph, audited: &[Audited]) {
@@ -191,11 +222,12 @@ fn print_json(
     names: &[&str],
     audited: &[Audited],
     not_audited: &[String],
+    asked_upstream: bool,
 ) -> Result<(), Failure> {
     let dependencies: Vec<Json> = audited
         .iter()
         .map(|a| {
-            json!({
+            let mut entry = json!({
                 "name": a.pinned.package.name,
                 "version": a.pinned.package.version,
                 "ecosystem": a.pinned.package.ecosystem.to_string(),
@@ -209,7 +241,15 @@ fn print_json(
                     "severity": f.severity.as_str(),
                     "cvss": f.score,
                 })).collect::<Vec<_>>(),
-            })
+            });
+            if asked_upstream {
+                entry["withdrawn"] = match &a.withdrawn {
+                    None => Json::Null,
+                    Some(Withdrawn::Yanked(reason)) => json!({"status": "yanked", "reason": reason}),
+                    Some(Withdrawn::Unlisted) => json!({"status": "unlisted", "reason": null}),
+                };
+            }
+            entry
         })
         .collect();
     let report = json!({
@@ -270,6 +310,13 @@ fn summary(snapshot: &Snapshot, names: &[&str], audited: &[Audited], not_audited
         text.push_str(&format!(
             "\nnote: the snapshot has no {} records: those packages were checked against nothing",
             uncovered.join(" or ")
+        ));
+    }
+    let withdrawn = audited.iter().filter(|a| a.withdrawn.is_some()).count();
+    if withdrawn > 0 {
+        text.push_str(&format!(
+            "\n{withdrawn} pin{} withdrawn upstream (yanked or unlisted)",
+            if withdrawn == 1 { "" } else { "s" }
         ));
     }
     if not_audited > 0 {

@@ -245,6 +245,11 @@ pub struct AuditArgs {
     /// short of `malware`); `none`: never.
     #[arg(long, value_enum, default_value = "low")]
     pub fail_on: FailOn,
+    /// Also ask each pin's index whether its file was yanked since it was
+    /// pinned (the one check that needs the network; a yanked pin fails
+    /// the run unless --fail-on none).
+    #[arg(long)]
+    pub yanked: bool,
 }
 
 /// How `forge audit` prints.
@@ -476,8 +481,10 @@ pub struct TrackArgs {
     /// files, console scripts, native binaries, dependencies, setup.py,
     /// build backend); `strict`: also refuse a change that adds or changes
     /// a .pth file, a setup.py or the backend until --accept names it.
-    #[arg(long, value_enum, default_value = "show")]
-    pub review: Review,
+    /// Default: each source's `review:` (project.conf can set it for every
+    /// pypi source), else show.
+    #[arg(long, value_enum)]
+    pub review: Option<Review>,
     /// With --review strict: the packages whose flagged change to write.
     #[arg(long, value_name = "PACKAGE")]
     pub accept: Vec<String>,

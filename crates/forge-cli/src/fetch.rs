@@ -25,14 +25,18 @@ struct Job<'a> {
 /// deb debian:)`, `python.bst: click (source 1, pypi pypi:simple/)`).
 /// Control characters from the file are escaped.
 pub fn describe(element: &str, source: &Source) -> String {
-    let what = source.get_str("url").or_else(|| source.get_str("path")).unwrap_or("");
+    let what = source
+        .get_str("url")
+        .or_else(|| source.get_str("path"))
+        .map(|w| format!(" {w}"))
+        .unwrap_or_default();
     let text = match source.get_str("package").or_else(|| source.get_str("name")) {
         Some(package) => format!(
-            "{element}: {package} (source {}, {} {what})",
+            "{element}: {package} (source {}, {}{what})",
             source.index + 1,
             source.kind
         ),
-        None => format!("{element}: source {} ({} {what})", source.index + 1, source.kind),
+        None => format!("{element}: source {} ({}{what})", source.index + 1, source.kind),
     };
     forge_project::error::printable_line(&text)
 }

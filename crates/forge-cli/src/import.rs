@@ -4,7 +4,6 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use forge_project::UrlPurpose;
-use forge_python::index::{ACCEPT, parse_html, parse_json};
 use forge_python::lockfile::{LockedFile, parse, read_requirements};
 use forge_python::names::{DistFile, normalize, parse_filename};
 use forge_python::tags::{compatible_tags, rank};
@@ -50,7 +49,12 @@ pub fn run(session: &Session, args: &ImportPythonArgs) -> Result<(), Failure> {
         // Requirements files may include others (`-r`).
         read_requirements(&args.file).map_err(Failure::usage)?
     };
-    let index = index_for(project, args.index.as_deref(), lock.index.as_deref());
+    let indexes = indexes_for(
+        project,
+        args.index.as_deref(),
+        lock.index.as_deref(),
+        &lock.extra_indexes,
+    )?;
     let target = python_target(project)?;
     let tags = compatible_tags(target.as_ref());
     let destination = Destination::new(project, &file_name, args.into.clone())?;
@@ -61,9 +65,15 @@ pub fn run(session: &Session, args: &ImportPythonArgs) -> Result<(), Failure> {
     let mut problems = Vec::new();
     let marker_env = marker_env(target.as_ref());
     let mut skipped = Vec::new();
+    let mut refused = Vec::new();
     for package in &lock.packages {
-        if let Some(near) = forge_python::typosquat::near_miss(&package.name) {
-            progress.warn(&near.warning(&package.name));
+        match forge_sources::pypi::typo_squat_gate(&package.name, |key| pypi_config(project, key)) {
+            Ok(Some(warning)) => progress.warn(&warning),
+            Ok(None) => {}
+            Err(refusal) => {
+                refused.push(refusal);
+                continue;
+            }
         }
         if let Some((marker, at)) = &package.marker {
             match forge_python::markers::evaluate(marker, &marker_env) {
@@ -81,20 +91,21 @@ pub fn run(session: &Session, args: &ImportPythonArgs) -> Result<(), Failure> {
                 }
             }
         }
+        // The index the element names: the one that lists the package.
+        let mut index = indexes[0].clone();
         let chosen: Option<LockedFile> = if !package.files.is_empty() {
             best_file(&package.files, &tags).cloned()
         } else {
             // requirements.txt: ask the index which files the hashes are.
-            let page = format!("{index}{}/", normalize(&package.name));
-            let urls = project.source_urls(&page, UrlPurpose::Track, session.default_mirror.as_deref());
-            let (url, body, kind) = downloader
-                .get_text(&urls, ACCEPT)
-                .map_err(|f| Failure::fetch(format!("cannot read the index page of {}: {f}", package.name)))?;
-            let listed = if kind.contains("json") {
-                parse_json(&body, &url).map_err(Failure::fetch)?
-            } else {
-                parse_html(&body, &url)
-            };
+            let (listed_by, listed) =
+                match forge_sources::pypi::find_project(&ctx, &indexes, &package.name, UrlPurpose::Track) {
+                    Ok(found) => found,
+                    Err(e) => {
+                        problems.push(format!("{} {}: {e}", package.name, package.version));
+                        continue;
+                    }
+                };
+            index = listed_by;
             let wanted: BTreeSet<&str> = package.hashes.iter().map(String::as_str).collect();
             let listed_count = listed.len();
             let files: Vec<LockedFile> = listed
@@ -162,6 +173,12 @@ pub fn run(session: &Session, args: &ImportPythonArgs) -> Result<(), Failure> {
             requires,
         });
     }
+    if !refused.is_empty() {
+        return Err(Failure::trust(format!(
+            "nothing was written:\n  {}",
+            refused.join("\n  ")
+        )));
+    }
     if !problems.is_empty() {
         return Err(Failure::fetch(format!(
             "nothing was written:\n  {}",
@@ -225,19 +242,36 @@ impl Destination {
     }
 }
 
-/// The index sources name: the one given, else the file's, else the
-/// `pypi` alias, else the public index; ending in `/`.
-pub fn index_for(project: &forge_project::Project, given: Option<&str>, from_file: Option<&str>) -> String {
-    let index = given
-        .or(from_file)
-        .map(str::to_string)
-        .or_else(|| project.aliases.contains_key("pypi").then(|| "pypi:simple/".to_string()))
-        .unwrap_or_else(|| forge_sources::pypi::DEFAULT_INDEX.to_string());
-    if index.ends_with('/') {
-        index
-    } else {
-        format!("{index}/")
+/// The indexes to look packages up on: the one given, else the file's
+/// `--index-url`, else project.conf's `sources: pypi: config: indexes:`,
+/// else the `pypi` alias, else the public index; then the file's
+/// `--extra-index-url`s. With more than one, a package on two is refused
+/// as dependency confusion. Each ends in `/`.
+pub fn indexes_for(
+    project: &forge_project::Project,
+    given: Option<&str>,
+    from_file: Option<&str>,
+    extra: &[String],
+) -> Result<Vec<String>, Failure> {
+    let slash = |index: &str| {
+        if index.ends_with('/') {
+            index.to_string()
+        } else {
+            format!("{index}/")
+        }
+    };
+    let mut indexes = match (given.or(from_file), pypi_config(project, "indexes")) {
+        (Some(index), _) => vec![slash(index)],
+        (None, Some(node)) => forge_sources::pypi::index_list(node)?,
+        (None, None) if project.aliases.contains_key("pypi") => vec!["pypi:simple/".to_string()],
+        (None, None) => vec![forge_sources::pypi::DEFAULT_INDEX.to_string()],
+    };
+    for url in extra.iter().map(|u| slash(u)) {
+        if !indexes.contains(&url) {
+            indexes.push(url);
+        }
     }
+    Ok(indexes)
 }
 
 /// The project's Python target, if `sources: pypi: config: target:`

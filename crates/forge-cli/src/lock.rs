@@ -8,7 +8,7 @@ use forge_sources::pypi_index::IndexReleases;
 use crate::cli::LockArgs;
 use crate::exit::Failure;
 use crate::import::{
-    Destination, Imported, Output, index_for, marker_env, pip_element, pypi_config, python_target, write_elements,
+    Destination, Imported, Output, indexes_for, marker_env, pip_element, pypi_config, python_target, write_elements,
 };
 use crate::session::Session;
 
@@ -22,7 +22,12 @@ pub fn run(session: &Session, args: &LockArgs) -> Result<(), Failure> {
             "{shown}: forge lock resolves for the project's Python target, and project.conf declares none; add to it:\n  sources:\n    pypi:\n      config:\n        target:\n          python: '3.11'\n          glibc: '2.36'\n          arch: x86_64"
         ))
     })?;
-    let index = index_for(project, args.index.as_deref(), intent.index.as_deref());
+    let indexes = indexes_for(
+        project,
+        args.index.as_deref(),
+        intent.index.as_deref(),
+        &intent.extra_indexes,
+    )?;
     let file_name = args
         .file
         .file_name()
@@ -33,7 +38,7 @@ pub fn run(session: &Session, args: &LockArgs) -> Result<(), Failure> {
     let progress = crate::progress::BarProgress::new();
     let ctx = session.source_context(&downloader, &progress);
     let min_age = project_min_release_age(project)?;
-    let releases = IndexReleases::new(&ctx, &index, Some(&target), min_age);
+    let releases = IndexReleases::new(&ctx, &indexes, Some(&target), min_age);
     let roots: Vec<_> = intent.requirements.iter().map(|(r, _)| r.clone()).collect();
     let started = std::time::Instant::now();
     let resolved = resolve(&roots, &intent.constraints, &marker_env(Some(&target)), &releases).map_err(|e| {
@@ -46,9 +51,12 @@ pub fn run(session: &Session, args: &LockArgs) -> Result<(), Failure> {
         Failure::fetch(format!("{shown}: {e}{note}"))
     })?;
     let mut written = Vec::new();
+    let mut refused = Vec::new();
     for package in &resolved {
-        if let Some(near) = forge_python::typosquat::near_miss(&package.name) {
-            progress.warn(&near.warning(&package.name));
+        match forge_sources::pypi::typo_squat_gate(&package.name, |key| pypi_config(project, key)) {
+            Ok(Some(warning)) => progress.warn(&warning),
+            Ok(None) => {}
+            Err(refusal) => refused.push(refusal),
         }
         let file = releases
             .file(&package.name, &package.version)
@@ -60,7 +68,7 @@ pub fn run(session: &Session, args: &LockArgs) -> Result<(), Failure> {
         written.push(Imported {
             name: package.name.clone(),
             element: pip_element(
-                &index,
+                &releases.index_of(&package.name).unwrap_or_else(|| indexes[0].clone()),
                 &package.name,
                 &format!("=={version}"),
                 &version,
@@ -70,12 +78,18 @@ pub fn run(session: &Session, args: &LockArgs) -> Result<(), Failure> {
             requires: package.requires.iter().cloned().collect(),
         });
     }
+    if !refused.is_empty() {
+        return Err(Failure::trust(format!(
+            "{shown}: nothing was written:\n  {}",
+            refused.join("\n  ")
+        )));
+    }
     eprintln!(
         "lock: {} packages resolved for Python {}.{} from {} ({} index pages) in {:.1} s",
         resolved.len(),
         target.version.0,
         target.version.1,
-        crate::exit::printable(&index),
+        crate::exit::printable(&indexes.join(", ")),
         releases.pages_read(),
         started.elapsed().as_secs_f64()
     );

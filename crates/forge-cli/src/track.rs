@@ -85,6 +85,10 @@ pub fn run(session: &Session, args: &TrackArgs) -> Result<(), Failure> {
             let tracked = match result {
                 Ok(Some(tracked)) => tracked,
                 Ok(None) => continue,
+                Err(err) if err.refused => {
+                    refused.push(format!("{}: {err}", describe(&element.name, source)));
+                    continue;
+                }
                 Err(err) => {
                     failures.push(format!("{}: {err}", describe(&element.name, source)));
                     continue;
@@ -144,7 +148,11 @@ pub fn run(session: &Session, args: &TrackArgs) -> Result<(), Failure> {
                         .filter(|c| c.needs_acceptance())
                         .map(|c| c.describe())
                         .collect();
-                    if args.review == Review::Strict && !flagged.is_empty() && !accepted {
+                    let strict = match args.review {
+                        Some(review) => review == Review::Strict,
+                        None => forge_sources::pypi::strict_review(source),
+                    };
+                    if strict && !flagged.is_empty() && !accepted {
                         held.push(format!(
                             "{}: {} (accept with --accept {package})",
                             describe(&element.name, source),

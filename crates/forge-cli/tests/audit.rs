@@ -494,3 +494,296 @@ fn track_reviews_what_a_new_wheel_brings_and_strict_holds_a_new_pth_back() {
         run.stderr
     );
 }
+
+/// A pip element whose pypi source names no index: it is looked up on the
+/// project's configured `indexes`.
+fn unnamed_index_element(name: &str) -> String {
+    format!("kind: pip\nsources:\n- kind: pypi\n  name: {name}\n")
+}
+
+#[test]
+fn a_package_on_two_configured_indexes_is_refused_until_its_source_names_one() {
+    let public = Server::start();
+    let corp = Server::start();
+    let mine = wheel("corp-utils", "1.0", &[("corp_utils/__init__.py", "MINE = 1\n")], None);
+    let theirs = wheel("corp-utils", "99.0", &[("corp_utils/__init__.py", "STEAL = 1\n")], None);
+    let auth = wheel("corp-auth", "2.0", &[("corp_auth/__init__.py", "A = 1\n")], None);
+    let requests = wheel("requests", "2.32.3", &[("requests/__init__.py", "R = 1\n")], None);
+    publish(
+        &corp,
+        "corp-utils",
+        &[("corp_utils-1.0-py3-none-any.whl", &mine, false)],
+        true,
+    );
+    publish(
+        &corp,
+        "corp-auth",
+        &[("corp_auth-2.0-py3-none-any.whl", &auth, false)],
+        false,
+    );
+    // The public index: someone published the private name, at a higher version.
+    publish(
+        &public,
+        "corp-utils",
+        &[("corp_utils-99.0-py3-none-any.whl", &theirs, false)],
+        true,
+    );
+    publish(
+        &public,
+        "requests",
+        &[("requests-2.32.3-py3-none-any.whl", &requests, false)],
+        true,
+    );
+    let p = project(&format!(
+        "{CONF}aliases:\n  pypi: {}/\n  corp: {}/\nsources:\n  pypi:\n    config:\n      indexes: [corp:simple/, pypi:simple/]\n      target:\n        python: '3.11'\n        glibc: '2.36'\n        arch: x86_64\n",
+        public.base, corp.base
+    ))
+    .file("elements/utils.bst", &unnamed_index_element("corp-utils"))
+    .file("elements/auth.bst", &unnamed_index_element("corp-auth"))
+    .file("elements/requests.bst", &unnamed_index_element("requests"))
+    .file("requirements.in", "corp-auth\nrequests\n")
+    .file("confused.in", "corp-utils\n")
+    .build();
+
+    let run = p.forge(&["track", "utils.bst", "auth.bst", "requests.bst"]);
+    assert_eq!(run.code, 6, "a refusal, not a failure: {}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "dependency confusion: 'corp-utils' is on 2 of the configured indexes (corp:simple/, pypi:simple/)"
+        ) && run
+            .stderr
+            .contains("name the index to trust in the source (`url: corp:simple/`)"),
+        "{}",
+        run.stderr
+    );
+    let utils = fs::read_to_string(p.root.join("elements/utils.bst")).unwrap();
+    assert!(!utils.contains("ref:"), "nothing pinned for it: {utils}");
+    // Each of the others is on one index, and pinned from it.
+    let pinned = |element: &str| fs::read_to_string(p.root.join("elements").join(element)).unwrap();
+    assert!(pinned("auth.bst").contains(&sha256(&auth)), "{}", pinned("auth.bst"));
+    assert!(pinned("requests.bst").contains(&sha256(&requests)));
+
+    // The source names its index: only that one is asked.
+    p.write(
+        "elements/utils.bst",
+        &format!("{}  url: corp:simple/\n", unnamed_index_element("corp-utils")),
+    );
+    let hits = public.hits("/simple/corp-utils/");
+    p.forge(&["track", "utils.bst"]).ok();
+    assert!(pinned("utils.bst").contains(&sha256(&mine)), "{}", pinned("utils.bst"));
+    assert_eq!(
+        public.hits("/simple/corp-utils/"),
+        hits,
+        "the public index is not asked"
+    );
+
+    // A fresh cache fetches each pin from the index that lists it.
+    let cache = p.outside().join("fresh-cache");
+    let fetched = p
+        .process(&cache)
+        .args(["fetch", "utils.bst", "auth.bst", "requests.bst"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&fetched.stderr);
+    assert!(fetched.status.success(), "{stderr}");
+    assert!(stderr.contains("3 fetched"), "{stderr}");
+    assert!(stderr.contains("auth.bst: corp-auth (source 1, pypi)"), "{stderr}");
+
+    // forge lock asks every configured index too, and each element it writes
+    // names the index that serves its package.
+    let err = p.forge(&["lock", "confused.in"]).fails(4);
+    assert!(err.contains("dependency confusion: 'corp-utils' is on 2"), "{err}");
+    assert!(!p.root.join("elements/confused").exists(), "nothing written");
+    let run = p.forge(&["lock", "requirements.in"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let locked = |name: &str| fs::read_to_string(p.root.join(format!("elements/requirements/{name}.bst"))).unwrap();
+    assert!(
+        locked("corp-auth").contains("url: corp:simple/"),
+        "{}",
+        locked("corp-auth")
+    );
+    assert!(
+        locked("requests").contains("url: pypi:simple/"),
+        "{}",
+        locked("requests")
+    );
+
+    // A requirements file's --extra-index-url adds an index the same way.
+    p.write(
+        "project.conf",
+        &format!(
+            "{CONF}aliases:\n  pypi: {}/\nsources:\n  pypi:\n    config:\n      target:\n        python: '3.11'\n        glibc: '2.36'\n        arch: x86_64\n",
+            public.base
+        ),
+    );
+    let extra = format!("--extra-index-url {}/simple/\n", corp.base);
+    p.write("extra.in", &format!("{extra}corp-auth\n"));
+    p.write("extra-confused.in", &format!("{extra}corp-utils\n"));
+    let err = p.forge(&["lock", "extra-confused.in"]).fails(4);
+    assert!(err.contains("dependency confusion: 'corp-utils' is on 2"), "{err}");
+    p.forge(&["lock", "extra.in"]).ok();
+    let auth = fs::read_to_string(p.root.join("elements/extra/corp-auth.bst")).unwrap();
+    assert!(auth.contains(&format!("url: {}/simple/", corp.base)), "{auth}");
+}
+
+#[test]
+fn project_conf_sets_strict_review_and_holds_typo_squats_as_errors() {
+    let server = Server::start();
+    let v1 = wheel("lib", "1.0", &[("lib/__init__.py", "V = 1\n")], None);
+    let v2 = wheel(
+        "lib",
+        "2.0",
+        &[("lib/__init__.py", "V = 2\n"), ("lib_init.pth", "import lib\n")],
+        None,
+    );
+    let squat = wheel("reqeusts", "2.0", &[("reqeusts/__init__.py", "STEAL = 1\n")], None);
+    publish(&server, "lib", &[("lib-1.0-py3-none-any.whl", &v1, false)], true);
+    publish(
+        &server,
+        "reqeusts",
+        &[("reqeusts-2.0-py3-none-any.whl", &squat, false)],
+        true,
+    );
+    let gates = "sources:\n  pypi:\n    config:\n      review: strict\n      typo-squats: error\n";
+    let p = project(&format!("{}{gates}", conf(&server)))
+        .file("elements/lib.bst", &pypi_element("lib", ">=1", ""))
+        .file("elements/squat.bst", &pypi_element("reqeusts", ">=1", ""))
+        .build();
+    p.forge(&["track", "lib.bst"]).ok();
+    publish(
+        &server,
+        "lib",
+        &[
+            ("lib-1.0-py3-none-any.whl", &v1, false),
+            ("lib-2.0-py3-none-any.whl", &v2, false),
+        ],
+        true,
+    );
+    let before = fs::read_to_string(p.root.join("elements/lib.bst")).unwrap();
+    let run = p.forge(&["track", "lib.bst"]);
+    assert_eq!(
+        run.code, 6,
+        "review: strict in project.conf holds it back: {}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("accept with --accept lib"), "{}", run.stderr);
+    assert_eq!(fs::read_to_string(p.root.join("elements/lib.bst")).unwrap(), before);
+    // The flag overrides the project's setting.
+    p.forge(&["track", "lib.bst", "--review", "show"]).ok();
+    assert!(
+        fs::read_to_string(p.root.join("elements/lib.bst"))
+            .unwrap()
+            .contains("lib-2.0")
+    );
+
+    // typo-squats: error refuses the near miss before asking the index.
+    let run = p.forge(&["track", "squat.bst"]);
+    assert_eq!(run.code, 6, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("'reqeusts' is a near miss of 'requests'") && run.stderr.contains("typo-squats-allow"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(server.hits("/simple/reqeusts/"), 0, "the index is not asked");
+    assert!(
+        !fs::read_to_string(p.root.join("elements/squat.bst"))
+            .unwrap()
+            .contains("ref:")
+    );
+    // Allowed by name: pinned, without a warning.
+    p.write(
+        "project.conf",
+        &format!("{}{gates}      typo-squats-allow: [reqeusts]\n", conf(&server)),
+    );
+    let run = p.forge(&["track", "squat.bst"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(!run.stderr.contains("near miss"), "{}", run.stderr);
+    // A misspelt setting is an error at its line.
+    p.write(
+        "project.conf",
+        &format!(
+            "{}sources:\n  pypi:\n    config:\n      typo-squats: loud\n",
+            conf(&server)
+        ),
+    );
+    let err = p.forge(&["show", "squat.bst"]).fails(3);
+    assert!(
+        err.contains("project.conf:") && err.contains("'typo-squats' must be one of warn, error, off, not 'loud'"),
+        "{err}"
+    );
+}
+
+#[test]
+fn audit_yanked_reports_pins_the_index_withdrew_since() {
+    let server = Server::start();
+    let lib = wheel("lib", "1.0", &[("lib/__init__.py", "V = 1\n")], None);
+    let clean = wheel("clean", "2.0", &[("clean/__init__.py", "C = 1\n")], None);
+    publish(&server, "lib", &[("lib-1.0-py3-none-any.whl", &lib, false)], true);
+    publish(
+        &server,
+        "clean",
+        &[("clean-2.0-py3-none-any.whl", &clean, false)],
+        false,
+    );
+    let p = project(&conf(&server))
+        .file("elements/lib.bst", &pypi_element("lib", "==1.0", ""))
+        .file("elements/clean.bst", &pypi_element("clean", "==2.0", ""))
+        .file("elements/gone.bst", &pypi_element("gone", "==1.0", ""))
+        .file("elements/app.bst", "kind: stack\ndepends:\n- lib.bst\n- clean.bst\n")
+        .file("records/OTHER-1.json", &json!({"id": "OTHER-1", "modified": "2026-01-01T00:00:00Z", "affected": [{"package": {"ecosystem": "PyPI", "name": "unrelated"}, "versions": ["1"]}]}).to_string())
+        .file("elements/advisories.bst", "kind: advisories\nsources:\n- kind: local\n  path: records\n")
+        .build();
+    let gone = wheel("gone", "1.0", &[], None);
+    publish(&server, "gone", &[("gone-1.0-py3-none-any.whl", &gone, false)], true);
+    p.forge(&["track", "lib.bst", "clean.bst", "gone.bst"]).ok();
+    p.forge(&["audit", "app.bst", "gone.bst", "--yanked"]).ok();
+
+    // Since pinned: lib's file yanked with a reason, gone's no longer listed.
+    let page = json!({"meta": {"api-version": "1.1"}, "name": "lib", "files": [{
+        "filename": "lib-1.0-py3-none-any.whl", "url": "../../files/lib-1.0-py3-none-any.whl",
+        "hashes": {"sha256": sha256(&lib)}, "yanked": "corrupt build, use 1.0.1"}]});
+    server.route(
+        "/simple/lib/",
+        support::http::Behavior::ServeTyped(
+            page.to_string().into_bytes(),
+            "application/vnd.pypi.simple.v1+json".into(),
+        ),
+    );
+    publish(&server, "gone", &[], true);
+    // Offline by default: the audit does not ask.
+    let hits = server.hits("/simple/lib/");
+    p.forge(&["audit", "app.bst", "gone.bst"]).ok();
+    assert_eq!(server.hits("/simple/lib/"), hits);
+    let run = p.forge(&["audit", "app.bst", "gone.bst", "--yanked"]);
+    assert_eq!(run.code, 6, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .contains("withdrawn: lib 1.0 (lib.bst, source 1): yanked: corrupt build, use 1.0.1")
+            && run
+                .stdout
+                .contains("withdrawn: gone 1.0 (gone.bst, source 1): no longer listed by the index")
+            && !run.stdout.contains("withdrawn: clean"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stderr.contains("2 pins withdrawn upstream"), "{}", run.stderr);
+    p.forge(&["audit", "app.bst", "--yanked", "--fail-on", "none"]).ok();
+    let json = p
+        .forge(&["audit", "app.bst", "--yanked", "--format", "json", "--fail-on", "none"])
+        .ok();
+    let report: Value = serde_json::from_str(&json).unwrap();
+    let by_name = |n: &str| {
+        report["dependencies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["name"] == n)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(
+        by_name("lib")["withdrawn"],
+        json!({"status": "yanked", "reason": "corrupt build, use 1.0.1"})
+    );
+    assert_eq!(by_name("clean")["withdrawn"], Value::Null);
+}

@@ -6,7 +6,7 @@ use forge_cas::Cas;
 use std::path::Path;
 
 use forge_project::{CacheKeys, Graph};
-use forge_sources::SourceContext;
+use forge_sources::{SourceContext, Withdrawn};
 use forge_trust::{Finding, Package, Severity, Snapshot};
 
 /// The element that holds a project's advisory snapshot unless another
@@ -31,6 +31,9 @@ pub struct Audited {
     pub pinned: Pinned,
     /// Its findings, most severe first.
     pub findings: Vec<Finding>,
+    /// Whether upstream withdrew the pinned file (`Some` only when asked,
+    /// with [`ask_upstream`]).
+    pub withdrawn: Option<Withdrawn>,
 }
 
 /// The packages the sources of `elements` pin, and the pins that could
@@ -131,8 +134,36 @@ pub fn audit(snapshot: &Snapshot, pinned: Vec<Pinned>) -> Vec<Audited> {
     forge_project::parallel::map(&pinned, |p| snapshot.findings(&p.package))
         .into_iter()
         .zip(pinned)
-        .map(|(findings, pinned)| Audited { pinned, findings })
+        .map(|(findings, pinned)| Audited {
+            pinned,
+            findings,
+            withdrawn: None,
+        })
         .collect()
+}
+
+/// Asks upstream whether each audited pin's file was withdrawn since it
+/// was pinned (a yanked wheel): the one check of an audit that needs the
+/// network, so only on request. Returns the pins upstream could not be
+/// asked about, each with a message naming it.
+pub fn ask_upstream(graph: &Graph, audited: &mut [Audited], ctx: &SourceContext<'_>) -> Vec<String> {
+    let mut problems = Vec::new();
+    for entry in audited.iter_mut() {
+        let element = &graph.elements[entry.pinned.element];
+        let source = &element.sources[entry.pinned.source];
+        let Some(runtime) = forge_sources::runtime(source.kind_id) else {
+            continue;
+        };
+        match runtime.withdrawn(source, &ctx.for_project(&element.project)) {
+            Ok(withdrawn) => entry.withdrawn = withdrawn,
+            Err(err) => problems.push(format!(
+                "{}: source {}: cannot ask upstream: {err}",
+                element.name,
+                entry.pinned.source + 1
+            )),
+        }
+    }
+    problems
 }
 
 /// The ids of the `MAL-` findings `snapshot` has for `package`.

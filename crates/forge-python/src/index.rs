@@ -15,6 +15,8 @@ pub struct IndexFile {
     pub sha256: Option<String>,
     /// Whether the file is yanked.
     pub yanked: bool,
+    /// Why, when the index says (PEP 592).
+    pub yanked_reason: Option<String>,
     /// `Requires-Python`, if given.
     pub requires_python: Option<String>,
     /// When it was uploaded (seconds since 1970, UTC), when the index says
@@ -103,10 +105,10 @@ pub fn parse_json(body: &str, page_url: &str) -> Result<Vec<IndexFile>, String> 
                 .and_then(|s| s.as_str())
                 .map(|s| s.to_ascii_lowercase())
                 .or(fragment_sha);
-            let yanked = match file.get("yanked") {
-                Some(serde_json::Value::Bool(b)) => *b,
-                Some(serde_json::Value::String(_)) => true,
-                _ => false,
+            let (yanked, yanked_reason) = match file.get("yanked") {
+                Some(serde_json::Value::Bool(b)) => (*b, None),
+                Some(serde_json::Value::String(why)) => (true, Some(why.clone()).filter(|w| !w.is_empty())),
+                _ => (false, None),
             };
             let requires_python = file.get("requires-python").and_then(|r| r.as_str()).map(str::to_string);
             let upload_time = file
@@ -118,6 +120,7 @@ pub fn parse_json(body: &str, page_url: &str) -> Result<Vec<IndexFile>, String> 
                 url,
                 sha256,
                 yanked,
+                yanked_reason,
                 requires_python,
                 upload_time,
             })
@@ -188,6 +191,7 @@ pub fn parse_html(body: &str, page_url: &str) -> Vec<IndexFile> {
             url,
             sha256,
             yanked: attribute(tag, "data-yanked").is_some(),
+            yanked_reason: attribute(tag, "data-yanked").filter(|w| !w.is_empty()),
             requires_python: attribute(tag, "data-requires-python"),
             upload_time: None,
         });
@@ -225,6 +229,7 @@ mod tests {
         assert_eq!(files[0].url, "http://h/files/a-1.0-py3-none-any.whl");
         assert_eq!(files[0].sha256.as_deref(), Some("ab"));
         assert!(!files[0].yanked && files[1].yanked);
+        assert_eq!(files[1].yanked_reason.as_deref(), Some("broken"));
         assert_eq!(files[1].requires_python.as_deref(), Some(">=3.8"));
     }
 

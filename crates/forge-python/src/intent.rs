@@ -16,6 +16,9 @@ pub struct Intent {
     pub constraints: Vec<Requirement>,
     /// `--index-url`, if given.
     pub index: Option<String>,
+    /// `--extra-index-url`s: every index is asked, and a package on more
+    /// than one is refused (dependency confusion).
+    pub extra_indexes: Vec<String>,
 }
 
 /// Reads `path`: a `pyproject.toml` by its name, else a requirements file.
@@ -122,10 +125,10 @@ fn read_lines(path: &Path, constraints: bool, intent: &mut Intent, depth: usize)
                 return Err(format!("{at}: a second, different --index-url ({url})"));
             }
             intent.index = Some(url.to_string());
-        } else if option_value(line, &["--extra-index-url"]).is_some() {
-            return Err(format!(
-                "{at}: --extra-index-url is refused: a package found on two indexes could come from either (dependency confusion); serve one index, or mirror the other into it"
-            ));
+        } else if let Some(url) = option_value(line, &["--extra-index-url"]) {
+            if !intent.extra_indexes.iter().any(|u| u == url) {
+                intent.extra_indexes.push(url.to_string());
+            }
         } else if option_value(line, &["-f", "--find-links"]).is_some() {
             return Err(format!(
                 "{at}: --find-links is refused: forge locks against an index (--index-url)"
@@ -185,7 +188,6 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("requirements.in");
         for (line, says) in [
-            ("--extra-index-url http://other/", "dependency confusion"),
             ("-e ./src", "editable"),
             ("--find-links ./wheels", "--find-links"),
             ("--pre", "--pre is not supported"),

@@ -36,6 +36,10 @@ pub struct LockFile {
     pub packages: Vec<LockedPackage>,
     /// `--index-url` of a requirements file, or a registry of uv.lock.
     pub index: Option<String>,
+    /// `--extra-index-url`s of a requirements file: every index is asked
+    /// for the files of the hashes, and a package on more than one is
+    /// refused (dependency confusion).
+    pub extra_indexes: Vec<String>,
 }
 
 fn basename(url: &str) -> String {
@@ -111,10 +115,6 @@ const REFUSED_OPTIONS: &[(&str, &str)] = &[
         "--constraint",
         "constraints files are for resolvers; a lock file pins everything already",
     ),
-    (
-        "--extra-index-url",
-        "forge takes every file from one index (`forge import python --index URL`, or the `pypi` alias)",
-    ),
     ("-f", "forge takes every file from the index, not from links"),
     ("--find-links", "forge takes every file from the index, not from links"),
 ];
@@ -173,6 +173,12 @@ fn parse_requirements_from(
                 "--index-url" | "-i" => {
                     lock.index = Some(value().ok_or_else(|| format!("{at}: {option} needs a URL"))?);
                 }
+                "--extra-index-url" => {
+                    let url = value().ok_or_else(|| format!("{at}: {option} needs a URL"))?;
+                    if !lock.extra_indexes.contains(&url) {
+                        lock.extra_indexes.push(url);
+                    }
+                }
                 "-r" | "--requirement" => {
                     let name = value().ok_or_else(|| format!("{at}: {option} needs a file"))?;
                     let (included, text) = include(&name).map_err(|e| format!("{at}: {e}"))?;
@@ -180,6 +186,11 @@ fn parse_requirements_from(
                     lock.packages.extend(inner.packages);
                     if lock.index.is_none() {
                         lock.index = inner.index;
+                    }
+                    for url in inner.extra_indexes {
+                        if !lock.extra_indexes.contains(&url) {
+                            lock.extra_indexes.push(url);
+                        }
                     }
                 }
                 _ => {
@@ -392,7 +403,6 @@ mod tests {
 
         for (line, option) in [
             ("-e ./local", "-e"),
-            ("--extra-index-url https://other/simple", "--extra-index-url"),
             ("--find-links=./wheels", "--find-links"),
             ("-c constraints.txt", "-c"),
             ("--no-such-option", "--no-such-option"),

@@ -319,6 +319,18 @@ fn io_reason(err: &io::Error) -> String {
 }
 
 impl DownloadFailure {
+    /// Whether every URL answered that there is no such resource (404 or
+    /// 410; for `file://`, no such file): the resource is absent, not
+    /// unreachable.
+    pub fn is_absent(&self) -> bool {
+        !self.attempts.is_empty()
+            && self.attempts.iter().all(|a| {
+                a.reason.starts_with("HTTP 404")
+                    || a.reason.starts_with("HTTP 410")
+                    || a.reason.contains("(os error 2)")
+            })
+    }
+
     /// The error to report: `message`, then each URL tried and why it failed.
     pub fn into_error(self, message: impl Into<String>) -> crate::runtime::SourceError {
         crate::runtime::SourceError {
@@ -328,6 +340,7 @@ impl DownloadFailure {
                 .iter()
                 .map(|a| format!("{}: {}", a.url, a.reason))
                 .collect(),
+            refused: false,
         }
     }
 }

@@ -323,6 +323,7 @@ pub(crate) fn fetch_until(
     Err(SourceError {
         message: format!("cannot fetch {wanted} of {url}"),
         details: attempts,
+        refused: false,
     })
 }
 
@@ -346,6 +347,7 @@ pub(crate) fn fetch_for_track(ctx: &SourceContext<'_>, url: &str) -> Result<(Rep
     Err(SourceError {
         message: format!("cannot track {url}"),
         details: attempts,
+        refused: false,
     })
 }
 

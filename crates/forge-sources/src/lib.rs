@@ -48,7 +48,7 @@ mod zip;
 pub use cache::{Partial, SourceCache};
 pub use download::{Downloader, NoProgress, Progress};
 pub use runtime::{
-    RunCache, SourceContext, SourceError, SourceRuntime, SourceServers, Tracked, runtime, stage_sources,
+    RunCache, SourceContext, SourceError, SourceRuntime, SourceServers, Tracked, Withdrawn, runtime, stage_sources,
 };
 
 /// Adds every source kind forge knows to `registry`.

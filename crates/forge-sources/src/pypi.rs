@@ -19,7 +19,7 @@ use forge_yaml::edit::NewValue;
 use serde_json::{Value, json};
 
 use crate::checks::{checked_file_pin, file_pin, optional_bool, optional_str, required_str, span_of};
-use crate::runtime::{SourceContext, SourceError, SourceRuntime, Tracked};
+use crate::runtime::{SourceContext, SourceError, SourceRuntime, Tracked, Withdrawn};
 
 /// The index used when a source names none.
 pub const DEFAULT_INDEX: &str = "https://pypi.org/simple/";
@@ -27,13 +27,52 @@ pub const DEFAULT_INDEX: &str = "https://pypi.org/simple/";
 /// The `pypi` kind.
 pub struct Pypi;
 
-fn index_url(source: &Source) -> String {
-    let url = optional_str(source, "url").ok().flatten().unwrap_or(DEFAULT_INDEX);
+fn with_slash(url: &str) -> String {
     if url.ends_with('/') {
         url.to_string()
     } else {
         format!("{url}/")
     }
+}
+
+/// Where a source's project is looked up: the index its `url` names
+/// (`named`), else each of the configured `indexes`, else PyPI.
+pub struct SourceIndexes {
+    /// Simple API roots, each ending in `/`.
+    pub urls: Vec<String>,
+    /// Whether the source names its index (`url:`): then no other index is
+    /// asked, and there is nothing to confuse it with.
+    pub named: bool,
+}
+
+fn source_indexes(source: &Source) -> Result<SourceIndexes, LoadError> {
+    if let Some(url) = optional_str(source, "url")? {
+        return Ok(SourceIndexes {
+            urls: vec![with_slash(url)],
+            named: true,
+        });
+    }
+    let urls = match source.get("indexes") {
+        Some(node) => index_list(node)?,
+        None => vec![DEFAULT_INDEX.to_string()],
+    };
+    Ok(SourceIndexes { urls, named: false })
+}
+
+/// `indexes: [URL, ...]`: a non-empty list of index roots.
+pub fn index_list(node: &Node) -> Result<Vec<String>, LoadError> {
+    let items = node
+        .as_list()
+        .filter(|l| !l.is_empty())
+        .ok_or_else(|| LoadError::at(&node.span, "'indexes' must be a non-empty list of index URLs"))?;
+    items
+        .iter()
+        .map(|item| {
+            item.as_str()
+                .map(with_slash)
+                .ok_or_else(|| LoadError::at(&item.span, "an index must be a URL (such as pypi:simple/)"))
+        })
+        .collect()
 }
 
 /// The Python target of a source (`target:`; the project's default comes
@@ -63,6 +102,47 @@ pub fn parse_age(text: &str) -> Option<i64> {
         "m" => Some(n * 60),
         "s" => Some(n),
         _ => None,
+    }
+}
+
+fn one_of(source: &Source, key: &str, allowed: &[&str]) -> Result<(), LoadError> {
+    match optional_str(source, key)? {
+        Some(value) if !allowed.contains(&value) => Err(LoadError::at(
+            span_of(source, key),
+            format!("'{key}' must be one of {}, not '{value}'", allowed.join(", ")),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Whether changes of this source's pin are reviewed strictly
+/// (`review: strict`, per source or under `sources: pypi: config:`).
+pub fn strict_review(source: &Source) -> bool {
+    source.get("review").and_then(Node::as_str) == Some("strict")
+}
+
+/// The typo-squat gate for project `name`, under the pypi config `get`
+/// reads (a source's, or project.conf's `sources: pypi: config:`):
+/// `typo-squats: warn` (the default) gives a warning for a near miss of a
+/// popular name, `error` a refusal (`Err`), `off` nothing; names in
+/// `typo-squats-allow` never warn.
+pub fn typo_squat_gate<'n>(name: &str, get: impl Fn(&str) -> Option<&'n Node>) -> Result<Option<String>, String> {
+    let mode = get("typo-squats").and_then(Node::as_str).unwrap_or("warn");
+    let allowed = get("typo-squats-allow").and_then(Node::as_list).is_some_and(|list| {
+        list.iter()
+            .filter_map(Node::as_str)
+            .any(|a| normalize(a) == normalize(name))
+    });
+    if mode == "off" || allowed {
+        return Ok(None);
+    }
+    match forge_python::typosquat::near_miss(name) {
+        None => Ok(None),
+        Some(near) if mode == "error" => Err(format!(
+            "{} (typo-squats: error; if it is the one you mean, list it under typo-squats-allow)",
+            near.warning(name)
+        )),
+        Some(near) => Ok(Some(near.warning(name))),
     }
 }
 
@@ -120,18 +200,27 @@ impl SourceKind for Pypi {
     fn config_keys(&self) -> &'static [&'static str] {
         &[
             "url",
+            "indexes",
             "name",
             "version",
             "ref",
             "target",
             "allow-sdist",
             "min-release-age",
+            "review",
+            "typo-squats",
+            "typo-squats-allow",
         ]
     }
     fn validate(&self, source: &Source, project: &Project) -> Result<(), LoadError> {
         let name = required_str(source, "name")?;
         if let Some(url) = optional_str(source, "url")? {
             project.check_url_alias(url, span_of(source, "url"))?;
+        }
+        if let Some(node) = source.get("indexes") {
+            for (url, item) in index_list(node)?.iter().zip(node.as_list().into_iter().flatten()) {
+                project.check_url_alias(url, &item.span)?;
+            }
         }
         if let Some(spec) = optional_str(source, "version")? {
             VersionSpecifiers::from_str(spec).map_err(|e| {
@@ -145,6 +234,16 @@ impl SourceKind for Pypi {
         optional_bool(source, "allow-sdist")?;
         target(source)?;
         min_release_age(source)?;
+        one_of(source, "review", &["show", "strict"])?;
+        one_of(source, "typo-squats", &["warn", "error", "off"])?;
+        if let Some(node) = source.get("typo-squats-allow")
+            && node.as_list().is_none_or(|l| l.iter().any(|n| n.as_str().is_none()))
+        {
+            return Err(LoadError::at(
+                &node.span,
+                "'typo-squats-allow' must be a list of project names",
+            ));
+        }
         if let Some((pin, node)) = checked_file_pin(source)? {
             match parse_filename(&pin.filename) {
                 Some(file) if normalize(file.name()) == normalize(name) => {}
@@ -169,20 +268,85 @@ fn err(message: impl Into<String>) -> SourceError {
     SourceError::new(message)
 }
 
-/// The files the index lists for the source's project.
+/// The files `index` lists for project `name`; `None` when the index has
+/// no such project (every URL tried answered 404/410).
+pub fn read_page(
+    ctx: &SourceContext<'_>,
+    index: &str,
+    name: &str,
+    purpose: UrlPurpose,
+) -> Result<Option<Vec<IndexFile>>, SourceError> {
+    let page = format!("{index}{}/", normalize(name));
+    let urls = ctx.project.source_urls(&page, purpose, ctx.default_mirror());
+    let (url, body, kind) = match ctx.downloader.get_text(&urls, ACCEPT) {
+        Ok(answer) => answer,
+        Err(failure) if failure.is_absent() => return Ok(None),
+        Err(failure) => return Err(failure.into_error(format!("cannot read the index page of '{name}'"))),
+    };
+    let files = if kind.contains("json") {
+        parse_json(&body, &url).map_err(|e| err(format!("{url}: {e}")))?
+    } else {
+        parse_html(&body, &url)
+    };
+    Ok(Some(files))
+}
+
+/// The index that serves project `name`, of `indexes`, and its files.
+///
+/// With one index, that index. With several, every one is asked, and a
+/// project listed by more than one is an error: that is dependency
+/// confusion (whoever publishes your private name on the public index
+/// would otherwise choose what you pin). An index that does not answer is
+/// an error too, as it cannot be ruled out.
+pub fn find_project(
+    ctx: &SourceContext<'_>,
+    indexes: &[String],
+    name: &str,
+    purpose: UrlPurpose,
+) -> Result<(String, Vec<IndexFile>), SourceError> {
+    if let [index] = indexes {
+        return match read_page(ctx, index, name, purpose)? {
+            Some(files) => Ok((index.clone(), files)),
+            None => Err(err(format!("{index} has no project '{name}'"))),
+        };
+    }
+    let mut found = Vec::new();
+    for index in indexes {
+        if let Some(files) = read_page(ctx, index, name, purpose)?
+            && !files.is_empty()
+        {
+            found.push((index.clone(), files));
+        }
+    }
+    match found.len() {
+        1 => Ok(found.remove(0)),
+        0 => Err(err(format!(
+            "none of the configured indexes has a project '{name}' ({})",
+            indexes.join(", ")
+        ))),
+        _ => {
+            let on: Vec<&str> = found.iter().map(|(i, _)| i.as_str()).collect();
+            Err(SourceError::refusal(
+                format!(
+                    "dependency confusion: '{name}' is on {} of the configured indexes ({}), so which one answers \
+                     would choose what is pinned",
+                    on.len(),
+                    on.join(", ")
+                ),
+                vec![format!(
+                    "name the index to trust in the source (`url: {}`), after checking who publishes '{name}' there",
+                    on[0]
+                )],
+            ))
+        }
+    }
+}
+
+/// The files the source's index lists for its project.
 fn index_files(source: &Source, ctx: &SourceContext<'_>, purpose: UrlPurpose) -> Result<Vec<IndexFile>, SourceError> {
     let name = required_str(source, "name").map_err(|e| err(e.to_string()))?;
-    let page = format!("{}{}/", index_url(source), normalize(name));
-    let urls = ctx.project.source_urls(&page, purpose, ctx.default_mirror());
-    let (url, body, kind) = ctx
-        .downloader
-        .get_text(&urls, ACCEPT)
-        .map_err(|failure| failure.into_error(format!("cannot read the index page of '{name}'")))?;
-    if kind.contains("json") {
-        parse_json(&body, &url).map_err(|e| err(format!("{url}: {e}")))
-    } else {
-        Ok(parse_html(&body, &url))
-    }
+    let indexes = source_indexes(source).map_err(|e| err(e.to_string()))?;
+    Ok(find_project(ctx, &indexes.urls, name, purpose)?.1)
 }
 
 impl SourceRuntime for Pypi {
@@ -210,6 +374,21 @@ impl SourceRuntime for Pypi {
             .then(|| (pin.filename.clone(), cache.file_path(&pin.sha256)))
     }
 
+    fn withdrawn(&self, source: &Source, ctx: &SourceContext<'_>) -> Result<Option<Withdrawn>, SourceError> {
+        let name = required_str(source, "name").map_err(|e| err(e.to_string()))?;
+        let Some(pin) = file_pin(source) else {
+            return Ok(None);
+        };
+        let indexes = source_indexes(source).map_err(|e| err(e.to_string()))?;
+        for index in &indexes.urls {
+            let listed = read_page(ctx, index, name, UrlPurpose::Track)?;
+            if let Some(file) = listed.into_iter().flatten().find(|f| f.filename == pin.filename) {
+                return Ok(file.yanked.then_some(Withdrawn::Yanked(file.yanked_reason)));
+            }
+        }
+        Ok(Some(Withdrawn::Unlisted))
+    }
+
     fn fetch(&self, source: &Source, ctx: &SourceContext<'_>) -> Result<(), SourceError> {
         let name = required_str(source, "name").map_err(|e| err(e.to_string()))?;
         let pin = file_pin(source).ok_or_else(|| err(format!("'{name}' has no ref: run `forge track` first")))?;
@@ -223,11 +402,34 @@ impl SourceRuntime for Pypi {
         if ctx.cache.has_file(&pin.sha256) {
             return Ok(());
         }
-        let files = index_files(source, ctx, UrlPurpose::Fetch)?;
-        let file = files
-            .iter()
-            .find(|f| f.filename == pin.filename)
-            .ok_or_else(|| err(format!("the index no longer lists {}", pin.filename)))?;
+        // The pin's sha256 decides the bytes, so any configured index that
+        // lists the file will do (confusion is a question for track).
+        let indexes = source_indexes(source).map_err(|e| err(e.to_string()))?;
+        let mut unreadable = Vec::new();
+        let mut listed = None;
+        for index in &indexes.urls {
+            match read_page(ctx, index, name, UrlPurpose::Fetch) {
+                Ok(files) => {
+                    listed = files.into_iter().flatten().find(|f| f.filename == pin.filename);
+                    if listed.is_some() {
+                        break;
+                    }
+                }
+                Err(e) => unreadable.push(e),
+            }
+        }
+        let Some(file) = listed else {
+            if indexes.urls.len() == 1
+                && let Some(e) = unreadable.pop()
+            {
+                return Err(e);
+            }
+            return Err(SourceError {
+                message: format!("no configured index lists {} any more", pin.filename),
+                details: unreadable.iter().map(|e| e.to_string()).collect(),
+                refused: false,
+            });
+        };
         ctx.downloader
             .fetch(
                 ctx.cache,
@@ -255,6 +457,8 @@ impl SourceRuntime for Pypi {
         let python = target
             .as_ref()
             .and_then(|t| Version::from_str(&format!("{}.{}", t.version.0, t.version.1)).ok());
+        let near_miss = typo_squat_gate(name, |key| source.get(key))
+            .map_err(|refusal| SourceError::refusal(refusal, Vec::new()))?;
         let files = index_files(source, ctx, UrlPurpose::Track)?;
         // A cool-down: releases younger than this are not picked yet.
         let min_age = min_release_age(source).map_err(|e| err(e.to_string()))?;
@@ -355,13 +559,10 @@ impl SourceRuntime for Pypi {
             old_display: old,
             note: Some(file.filename.clone()),
             new_display,
-            warning: [
-                forge_python::typosquat::near_miss(name).map(|m| m.warning(name)),
-                skipped,
-            ]
-            .into_iter()
-            .flatten()
-            .reduce(|a, b| format!("{a}; {b}")),
+            warning: [near_miss, skipped]
+                .into_iter()
+                .flatten()
+                .reduce(|a, b| format!("{a}; {b}")),
         }))
     }
 

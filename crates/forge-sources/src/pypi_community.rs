@@ -287,6 +287,7 @@ mod tests {
             url: format!("{STORAGE_ROOT}ab/cd/{name}"),
             sha256: Some("0".repeat(64)),
             yanked,
+            yanked_reason: None,
             requires_python: None,
             upload_time: None,
         }

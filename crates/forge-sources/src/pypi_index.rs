@@ -12,7 +12,7 @@ use std::str::FromStr;
 
 use forge_project::UrlPurpose;
 use forge_python::Version;
-use forge_python::index::{ACCEPT, IndexFile, parse_html, parse_json};
+use forge_python::index::IndexFile;
 use forge_python::names::{DistFile, normalize, parse_filename};
 use forge_python::requirement::Requirement;
 use forge_python::resolve::PackageIndex;
@@ -25,7 +25,11 @@ use crate::runtime::SourceContext;
 /// resolver is.
 pub struct IndexReleases<'a> {
     ctx: &'a SourceContext<'a>,
-    index: String,
+    indexes: Vec<String>,
+    /// For each project, the index that serves it.
+    served_by: RefCell<HashMap<String, String>>,
+    /// Whether a trust check refused a project (dependency confusion).
+    refused: RefCell<bool>,
     tags: Vec<(String, String, String)>,
     python: Option<Version>,
     min_age: Option<i64>,
@@ -39,20 +43,22 @@ pub struct IndexReleases<'a> {
 }
 
 impl<'a> IndexReleases<'a> {
-    /// `index`: the simple API's root (alias-able, ending in `/`);
-    /// `min_age`: the cool-down in seconds.
-    pub fn new(ctx: &'a SourceContext<'a>, index: &str, target: Option<&Target>, min_age: Option<i64>) -> Self {
+    /// `indexes`: the simple API roots (alias-able); with more than one, a
+    /// project listed by two is refused as dependency confusion (see
+    /// [`crate::pypi::find_project`]). `min_age`: the cool-down in seconds.
+    pub fn new(ctx: &'a SourceContext<'a>, indexes: &[String], target: Option<&Target>, min_age: Option<i64>) -> Self {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0);
         IndexReleases {
             ctx,
-            index: if index.ends_with('/') {
-                index.to_string()
-            } else {
-                format!("{index}/")
-            },
+            indexes: indexes
+                .iter()
+                .map(|i| if i.ends_with('/') { i.clone() } else { format!("{i}/") })
+                .collect(),
+            served_by: RefCell::default(),
+            refused: RefCell::default(),
             tags: compatible_tags(target),
             python: target.and_then(|t| Version::from_str(&format!("{}.{}", t.version.0, t.version.1)).ok()),
             min_age,
@@ -85,23 +91,26 @@ impl<'a> IndexReleases<'a> {
         self.pages.borrow().len()
     }
 
+    /// Whether a trust check refused a project the resolver asked for, so
+    /// that its failure is a refusal rather than an error.
+    pub fn refused(&self) -> bool {
+        *self.refused.borrow()
+    }
+
+    /// The index that served `name`, once the resolver has read it.
+    pub fn index_of(&self, name: &str) -> Option<String> {
+        self.served_by.borrow().get(name).cloned()
+    }
+
     fn page(&self, name: &str) -> Result<Vec<IndexFile>, String> {
-        let page = format!("{}{name}/", self.index);
-        let urls = self
-            .ctx
-            .project
-            .source_urls(&page, UrlPurpose::Track, self.ctx.default_mirror());
-        let (url, body, kind) = self.ctx.downloader.get_text(&urls, ACCEPT).map_err(|failure| {
-            failure
-                .into_error(format!("cannot read the index page of '{name}'"))
-                .to_string()
-        })?;
+        let (index, files) =
+            crate::pypi::find_project(self.ctx, &self.indexes, name, UrlPurpose::Track).map_err(|e| {
+                *self.refused.borrow_mut() |= e.refused;
+                e.to_string()
+            })?;
         *self.pages.borrow_mut().entry(name.to_string()).or_default() += 1;
-        if kind.contains("json") {
-            parse_json(&body, &url).map_err(|e| format!("{url}: {e}"))
-        } else {
-            Ok(parse_html(&body, &url))
-        }
+        self.served_by.borrow_mut().insert(name.to_string(), index);
+        Ok(files)
     }
 }
 

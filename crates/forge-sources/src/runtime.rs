@@ -169,6 +169,9 @@ pub struct SourceError {
     pub message: String,
     /// One line per URL tried, or other detail.
     pub details: Vec<String>,
+    /// Whether a trust check refused the source (dependency confusion, a
+    /// typo-squat held as an error) rather than something failing.
+    pub refused: bool,
 }
 
 impl SourceError {
@@ -177,6 +180,16 @@ impl SourceError {
         SourceError {
             message: message.into(),
             details: Vec::new(),
+            refused: false,
+        }
+    }
+
+    /// A trust check's refusal, with what to do about it.
+    pub fn refusal(message: impl Into<String>, details: Vec<String>) -> SourceError {
+        SourceError {
+            message: message.into(),
+            details,
+            refused: true,
         }
     }
 }
@@ -188,6 +201,25 @@ impl std::fmt::Display for SourceError {
             write!(f, "\n  {detail}")?;
         }
         Ok(())
+    }
+}
+
+/// How upstream withdrew a pinned file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Withdrawn {
+    /// Marked yanked (PEP 592), with the index's reason if it gives one.
+    Yanked(Option<String>),
+    /// No longer listed at all.
+    Unlisted,
+}
+
+impl std::fmt::Display for Withdrawn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Withdrawn::Yanked(Some(reason)) => write!(f, "yanked: {reason}"),
+            Withdrawn::Yanked(None) => write!(f, "yanked (no reason given)"),
+            Withdrawn::Unlisted => write!(f, "no longer listed by the index"),
+        }
     }
 }
 
@@ -239,6 +271,12 @@ pub trait SourceRuntime: Send + Sync {
         _source: &Source,
         _cache: &SourceCache,
     ) -> Result<Option<forge_trust::Package>, SourceError> {
+        Ok(None)
+    }
+    /// Whether upstream has withdrawn the pinned file since it was pinned
+    /// (a yanked release on a Python index). Asks upstream; `None` for
+    /// kinds without the notion, or when the pin stands.
+    fn withdrawn(&self, _source: &Source, _ctx: &SourceContext<'_>) -> Result<Option<Withdrawn>, SourceError> {
         Ok(None)
     }
     /// Writes the pinned content into `dir` (which exists), offline.
@@ -313,6 +351,7 @@ fn stage_each(sources: &[Source], ctx: &SourceContext<'_>, dir: &Path) -> Result
         runtime.stage(source, ctx, &target).map_err(|e| SourceError {
             message: format!("source {} ({}): {}", source.index + 1, source.kind, e.message),
             details: e.details,
+            refused: e.refused,
         })?;
     }
     Ok(())
