@@ -65,6 +65,7 @@ pub fn run(session: &Session, args: &ImportPythonArgs) -> Result<(), Failure> {
     let mut problems = Vec::new();
     let marker_env = marker_env(target.as_ref());
     let mut skipped = Vec::new();
+    let min_age = project_min_release_age(project)?;
     let mut refused = Vec::new();
     for package in &lock.packages {
         match forge_sources::pypi::typo_squat_gate(&package.name, |key| pypi_config(project, key)) {
@@ -100,6 +101,10 @@ pub fn run(session: &Session, args: &ImportPythonArgs) -> Result<(), Failure> {
             let (listed_by, listed) =
                 match forge_sources::pypi::find_project(&ctx, &indexes, &package.name, UrlPurpose::Track) {
                     Ok(found) => found,
+                    Err(e) if e.refused => {
+                        refused.push(format!("{} {}: {e}", package.name, package.version));
+                        continue;
+                    }
                     Err(e) => {
                         problems.push(format!("{} {}: {e}", package.name, package.version));
                         continue;
@@ -108,6 +113,37 @@ pub fn run(session: &Session, args: &ImportPythonArgs) -> Result<(), Failure> {
             index = listed_by;
             let wanted: BTreeSet<&str> = package.hashes.iter().map(String::as_str).collect();
             let listed_count = listed.len();
+            // The cool-down holds for imported pins too, where the index
+            // says when the file was uploaded.
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64)
+                .unwrap_or(0);
+            let too_young: Vec<String> = listed
+                .iter()
+                .filter(|f| f.sha256.as_deref().is_some_and(|s| wanted.contains(s)))
+                .filter_map(|f| {
+                    let min_age = min_age?;
+                    match f.upload_time {
+                        Some(t) if now - t >= min_age => None,
+                        Some(t) => Some(format!(
+                            "{} (uploaded {} ago)",
+                            f.filename,
+                            forge_sources::pypi::age_text(now - t)
+                        )),
+                        None => Some(format!("{} (the index gives no upload time)", f.filename)),
+                    }
+                })
+                .collect();
+            if !too_young.is_empty() {
+                refused.push(format!(
+                    "{} {}: younger than min-release-age: {}",
+                    package.name,
+                    package.version,
+                    too_young.join(", ")
+                ));
+                continue;
+            }
             let files: Vec<LockedFile> = listed
                 .into_iter()
                 .filter(|f| f.sha256.as_deref().is_some_and(|s| wanted.contains(s)))
@@ -272,6 +308,19 @@ pub fn indexes_for(
         }
     }
     Ok(indexes)
+}
+
+/// `sources: pypi: config: min-release-age:` of project.conf, in seconds.
+pub fn project_min_release_age(project: &forge_project::Project) -> Result<Option<i64>, Failure> {
+    let text = pypi_config(project, "min-release-age").and_then(|n| n.as_str().map(str::to_string));
+    text.map(|t| {
+        forge_sources::pypi::parse_age(&t).ok_or_else(|| {
+            Failure::usage(format!(
+                "project.conf: min-release-age '{t}' is not an age; write 7d, 12h, 30m or 3600s"
+            ))
+        })
+    })
+    .transpose()
 }
 
 /// The project's Python target, if `sources: pypi: config: target:`

@@ -8,7 +8,8 @@ use forge_sources::pypi_index::IndexReleases;
 use crate::cli::LockArgs;
 use crate::exit::Failure;
 use crate::import::{
-    Destination, Imported, Output, indexes_for, marker_env, pip_element, pypi_config, python_target, write_elements,
+    Destination, Imported, Output, indexes_for, marker_env, pip_element, project_min_release_age, pypi_config,
+    python_target, write_elements,
 };
 use crate::session::Session;
 
@@ -104,19 +105,6 @@ pub fn run(session: &Session, args: &LockArgs) -> Result<(), Failure> {
         prune: args.prune,
     };
     write_elements(project, &destination, &output, &written, &[], &progress)
-}
-
-/// `sources: pypi: config: min-release-age:` of project.conf, in seconds.
-fn project_min_release_age(project: &forge_project::Project) -> Result<Option<i64>, Failure> {
-    let text = pypi_config(project, "min-release-age").and_then(|n| n.as_str().map(str::to_string));
-    text.map(|t| {
-        forge_sources::pypi::parse_age(&t).ok_or_else(|| {
-            Failure::usage(format!(
-                "project.conf: min-release-age '{t}' is not an age; write 7d, 12h, 30m or 3600s"
-            ))
-        })
-    })
-    .transpose()
 }
 
 fn held_back_note(files: &[String]) -> String {

@@ -115,6 +115,10 @@ pub fn run(session: &Session, args: &TrackArgs) -> Result<(), Failure> {
             if let Some(warning) = &tracked.warning {
                 eprintln!("warning: {}: {warning}", describe(&element.name, source));
             }
+            // A git pin's move, commit by commit: what is being trusted.
+            for commit in &tracked.commits {
+                println!("  commit {}", forge_project::error::printable_line(commit));
+            }
             if same {
                 continue;
             }

@@ -79,9 +79,29 @@ fn track_fetch_and_stage_the_exact_commit() {
         "{}",
         run.stdout
     );
+    assert!(
+        run.stdout.contains(&format!("\n  commit {} v2\n", &second[..12])),
+        "the range is listed: {}",
+        run.stdout
+    );
     let out = p.outside().join("out2");
     p.forge(&["source", "checkout", "repo.bst", out.to_str().unwrap()]).ok();
     assert_eq!(fs::read_to_string(out.join("README")).unwrap(), "v2\n");
+
+    // Each commit of the move, newest first; subjects reach the terminal
+    // escaped.
+    let third = commit(&repo, "README", "v3\n");
+    let fourth = commit(&repo, "NOTES", "v4 \x1b[2Jcleared\n");
+    let run = p.forge(&["track", "repo.bst"]);
+    let listed: Vec<&str> = run.stdout.lines().filter(|l| l.starts_with("  commit ")).collect();
+    assert_eq!(listed.len(), 2, "{}", run.stdout);
+    assert!(
+        listed[0].starts_with(&format!("  commit {} v4 ", &fourth[..12])),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(listed[1], format!("  commit {} v3", &third[..12]));
+    assert!(!run.stdout.contains('\x1b'), "{}", run.stdout);
 }
 
 #[test]

@@ -908,6 +908,22 @@ fn a_cool_down_keeps_track_from_picking_a_release_younger_than_min_release_age()
     );
     let err = p.forge(&["show", "bad.bst"]).fails(3);
     assert!(err.contains("'a week' is not an age"), "{err}");
+    fs::remove_file(p.root.join("elements/bad.bst")).unwrap();
+
+    // An imported lock is held to the cool-down too.
+    let lock = p.outside().join("requirements.txt");
+    fs::write(&lock, format!("demo==2.0 --hash=sha256:{}\n", sha256(&v2))).unwrap();
+    let run = p.forge(&["import", "python", lock.to_str().unwrap()]);
+    assert_eq!(run.code, 6, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("demo 2.0: younger than min-release-age: demo-2.0-py3-none-any.whl (uploaded 1 h ago)"),
+        "{}",
+        run.stderr
+    );
+    assert!(!p.root.join("elements/requirements").exists(), "nothing written");
+    fs::write(&lock, format!("demo==1.0 --hash=sha256:{}\n", sha256(&v1))).unwrap();
+    p.forge(&["import", "python", lock.to_str().unwrap()]).ok();
 }
 
 /// A release of a test index: file name, bytes, yanked, Requires-Python.

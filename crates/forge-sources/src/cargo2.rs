@@ -460,6 +460,7 @@ impl SourceRuntime for Cargo2 {
             new_ref: as_ref_value(&list),
             note,
             warning: None,
+            commits: Vec::new(),
         }))
     }
 

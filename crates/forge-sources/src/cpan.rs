@@ -162,6 +162,7 @@ impl SourceRuntime for Cpan {
             old_display: old.map(|(s, sha)| format!("{} {}", s.rsplit('/').next().unwrap_or(&s), &sha[..12])),
             note,
             warning: None,
+            commits: Vec::new(),
         }))
     }
 

@@ -268,6 +268,7 @@ impl SourceRuntime for Deb {
             old_display: file_pin(source).map(|p| format!("{} {}", p.version, &p.sha256[..12])),
             note: Some(label),
             warning: None,
+            commits: Vec::new(),
         }))
     }
 

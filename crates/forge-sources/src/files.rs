@@ -56,5 +56,6 @@ pub fn track(source: &Source, ctx: &SourceContext<'_>) -> Result<Option<Tracked>
         old_display: pin(source),
         note: Some(format!("{} bytes from {}", done.size, done.url)),
         warning: None,
+        commits: Vec::new(),
     }))
 }

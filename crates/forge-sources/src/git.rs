@@ -16,7 +16,7 @@ use forge_yaml::edit::NewValue;
 use git2::{Oid, Repository};
 
 use crate::checks::{check_url, optional_bool, optional_str, required_str, span_of};
-use crate::runtime::{SourceContext, SourceError, SourceRuntime, Tracked};
+use crate::runtime::{COMMITS_LISTED, SourceContext, SourceError, SourceRuntime, Tracked};
 
 /// The `git` kind.
 pub struct Git;
@@ -606,6 +606,10 @@ impl SourceRuntime for Git {
         .ok_or_else(|| err(format!("{url} has no branch or tag '{track}'")))?
         .id();
         let old = pinned_commit(source);
+        let commits = match old {
+            Some(old) if old != new && has_commit(&repo, old) => commit_range(&repo, old, new),
+            _ => Vec::new(),
+        };
         let (note, warning) = match old {
             None => (None, None),
             Some(old) if old == new => (Some("unchanged".to_string()), None),
@@ -641,6 +645,7 @@ impl SourceRuntime for Git {
             old_display: optional_str(source, "ref").ok().flatten().map(str::to_string),
             note,
             warning,
+            commits,
         }))
     }
 
@@ -657,6 +662,32 @@ impl SourceRuntime for Git {
         }
         checkout(ctx, source, url, commit, dir)
     }
+}
+
+/// The commits `new` has and `old` has not, newest first, as
+/// `abc1234 subject` lines: at most [`COMMITS_LISTED`], then a count of
+/// the rest.
+fn commit_range(repo: &Repository, old: Oid, new: Oid) -> Vec<String> {
+    let Ok(mut walk) = repo.revwalk() else {
+        return Vec::new();
+    };
+    if walk.push(new).is_err() || walk.hide(old).is_err() {
+        return Vec::new();
+    }
+    let ids: Vec<Oid> = walk.filter_map(Result::ok).collect();
+    let mut lines: Vec<String> = ids
+        .iter()
+        .take(COMMITS_LISTED)
+        .filter_map(|id| repo.find_commit(*id).ok())
+        .map(|c| {
+            let id = c.id().to_string();
+            format!("{} {}", &id[..12], c.summary().ok().flatten().unwrap_or(""))
+        })
+        .collect();
+    if ids.len() > COMMITS_LISTED {
+        lines.push(format!("… and {} more", ids.len() - COMMITS_LISTED));
+    }
+    lines
 }
 
 #[cfg(test)]

@@ -164,6 +164,7 @@ impl SourceRuntime for GitModule {
             old_display: old,
             note,
             warning: None,
+            commits: Vec::new(),
         }))
     }
 

@@ -328,6 +328,7 @@ impl SourceRuntime for GitRepo {
             old_display: old,
             note,
             warning: None,
+            commits: Vec::new(),
         }))
     }
 

@@ -265,6 +265,7 @@ impl SourceRuntime for GoModule {
             old_display: old.map(|o| format!("{} ({})", o.go_version, o.git_ref)),
             note,
             warning: None,
+            commits: Vec::new(),
         }))
     }
 

@@ -563,6 +563,7 @@ impl SourceRuntime for Pypi {
                 .into_iter()
                 .flatten()
                 .reduce(|a, b| format!("{a}; {b}")),
+            commits: Vec::new(),
         }))
     }
 
@@ -606,7 +607,7 @@ pub fn preference(
 }
 
 /// `3 h`, `2 d`: how old, roughly.
-fn age_text(seconds: i64) -> String {
+pub fn age_text(seconds: i64) -> String {
     match seconds {
         s if s < 3_600 => format!("{} min", s / 60),
         s if s < 86_400 => format!("{} h", s / 3_600),

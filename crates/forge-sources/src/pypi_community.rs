@@ -249,6 +249,7 @@ impl SourceRuntime for CommunityPypi {
             old_display: old.map(|(s, sha)| format!("{} {}", s.rsplit('/').next().unwrap_or(&s), &sha[..12])),
             note,
             warning: None,
+            commits: Vec::new(),
         }))
     }
 

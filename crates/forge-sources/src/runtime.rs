@@ -236,7 +236,14 @@ pub struct Tracked {
     pub note: Option<String>,
     /// Something the user should look at (a force-push).
     pub warning: Option<String>,
+    /// For a git pin moving forward, the commits it moves over, newest
+    /// first (`abc1234 subject`), at most [`COMMITS_LISTED`] and a line
+    /// counting the rest: the range a person reviews.
+    pub commits: Vec<String>,
 }
+
+/// How many commits `forge track` lists of a git pin's move.
+pub const COMMITS_LISTED: usize = 20;
 
 /// The runtime side of a source kind.
 pub trait SourceRuntime: Send + Sync {
