@@ -117,6 +117,11 @@ pub enum Command {
     /// Write pinned elements from another tool's lock file.
     #[command(subcommand)]
     Import(ImportCommand),
+    /// Start a project for a Python application in this directory (or
+    /// -C DIR): project.conf with the Python target of a Debian suite, the
+    /// archive's keyring, and elements/base.bst pinning python3, dash and
+    /// coreutils with their dependencies from that suite.
+    Init(InitArgs),
     /// Resolve what a requirements.in (or pyproject.toml) asks for, for the
     /// project's Python target, and write one pinned pip element per
     /// package, wired like the packages are.
@@ -177,6 +182,36 @@ pub struct ImportDebArgs {
     /// The element file to write.
     #[arg(long, value_name = "FILE", default_value = "elements/base.bst")]
     pub into: PathBuf,
+}
+
+/// `forge init`.
+#[derive(Args, Debug)]
+pub struct InitArgs {
+    /// The project's name (default: the directory's, made a valid name).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// The Debian suite of the base; it sets the Python target (bookworm:
+    /// Python 3.11 on glibc 2.36; trixie: 3.13 on 2.41; bullseye: 3.9 on
+    /// 2.31).
+    #[arg(long, default_value = "bookworm")]
+    pub suite: String,
+    /// The Debian architecture (amd64 or arm64).
+    #[arg(long, default_value = "amd64")]
+    pub arch: String,
+    /// The Debian archive (the `debian` alias).
+    #[arg(long, value_name = "URL", default_value = "http://deb.debian.org/debian/")]
+    pub debian: String,
+    /// The keyring the archive's Release must be signed with, copied into
+    /// keys/ (default: Debian's archive keyring, which forge ships).
+    #[arg(long, value_name = "FILE")]
+    pub keyring: Option<PathBuf>,
+    /// The Python package index's host (the `pypi` alias; sources read
+    /// `pypi:simple/`).
+    #[arg(long, value_name = "URL", default_value = "https://pypi.org/")]
+    pub pypi: String,
+    /// Write project.conf and the keyring only: no base (nothing fetched).
+    #[arg(long)]
+    pub no_base: bool,
 }
 
 /// `forge import python`.
@@ -594,6 +629,9 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             other => other.map_err(|e| Failure::internal(format!("cannot write to stdout: {e}"))),
         };
     }
+    if let Command::Init(args) = &cli.command {
+        return crate::init::run(&cli.global, args);
+    }
     let settings = load_settings(&cli.global)?;
     // Commands that fetch may fetch the junctions loading needs.
     let network = matches!(
@@ -623,7 +661,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Lock(args) => lock::run(&session, &args),
         Command::Audit(args) => audit::run(&session, &args),
         Command::Diff(args) => diff::run(&session, &args),
-        Command::Completions { .. } | Command::Manual => unreachable!("handled before loading"),
+        Command::Completions { .. } | Command::Manual | Command::Init(_) => unreachable!("handled before loading"),
     }
 }
 
@@ -635,7 +673,7 @@ pub fn registry() -> KindRegistry {
     registry
 }
 
-fn load_settings(global: &GlobalOptions) -> Result<LoadSettings, Failure> {
+pub(crate) fn load_settings(global: &GlobalOptions) -> Result<LoadSettings, Failure> {
     let options = global
         .options
         .chunks(2)

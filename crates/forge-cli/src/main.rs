@@ -10,6 +10,7 @@ mod exit;
 mod fetch;
 mod format;
 mod import;
+mod init;
 mod junctions;
 mod lock;
 mod output;

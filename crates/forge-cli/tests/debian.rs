@@ -9,9 +9,9 @@ use std::path::Path;
 use std::process::Command;
 
 use support::archive::{ar_member, tar_gz};
-use support::http::Server;
+use support::debian::Archive;
+use support::project;
 use support::pypi::sha256;
-use support::{CONF, project};
 
 /// A .deb whose postinst would leave a marker if anything ran it.
 fn deb(package: &str, version: &str, data: Vec<u8>) -> Vec<u8> {
@@ -28,109 +28,6 @@ fn deb(package: &str, version: &str, data: Vec<u8>) -> Vec<u8> {
     out.extend(ar_member("control.tar.gz", &control));
     out.extend(ar_member("data.tar.gz", &data));
     out
-}
-
-struct Archive {
-    server: Server,
-    gnupg: tempfile::TempDir,
-    /// Publish Release + Release.gpg instead of InRelease.
-    detached: bool,
-}
-
-impl Archive {
-    fn gpg(&self, args: &[&str]) -> Vec<u8> {
-        let output = Command::new("gpg")
-            .arg("--homedir")
-            .arg(self.gnupg.path())
-            .args(["--batch", "--yes"])
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "gpg {args:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        output.stdout
-    }
-
-    fn new() -> Archive {
-        let gnupg = tempfile::tempdir().unwrap();
-        let archive = Archive {
-            server: Server::start(),
-            gnupg,
-            detached: false,
-        };
-        archive.gpg(&[
-            "--passphrase",
-            "",
-            "--quick-gen-key",
-            "forge test archive <archive@example.com>",
-            "ed25519",
-            "sign",
-            "never",
-        ]);
-        archive
-    }
-
-    fn public_key(&self) -> Vec<u8> {
-        self.gpg(&["--export"])
-    }
-
-    /// Publishes packages (name, version, deb bytes) and a signed Release.
-    fn publish(&self, packages: &[(&str, &str, &str, Vec<u8>)]) -> Vec<u8> {
-        let mut index = String::new();
-        for (name, version, depends, bytes) in packages {
-            let path = format!("pool/main/{name}_{version}_amd64.deb");
-            self.server.serve(&format!("/debian/{path}"), bytes);
-            index.push_str(&format!(
-                "Package: {name}\nVersion: {version}\nArchitecture: amd64\n{}Filename: {path}\nSize: {}\nSHA256: {}\n\n",
-                if depends.is_empty() { String::new() } else { format!("Depends: {depends}\n") },
-                bytes.len(),
-                sha256(bytes)
-            ));
-        }
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        gz.write_all(index.as_bytes()).unwrap();
-        let packages_gz = gz.finish().unwrap();
-        self.server
-            .serve("/debian/dists/test/main/binary-amd64/Packages.gz", &packages_gz);
-        let release = format!(
-            "Origin: forge-test\nSuite: test\nArchitectures: amd64\nComponents: main\nSHA256:\n {} {} main/binary-amd64/Packages.gz\n",
-            sha256(&packages_gz),
-            packages_gz.len()
-        );
-        let dir = tempfile::tempdir().unwrap();
-        fs::write(dir.path().join("Release"), &release).unwrap();
-        let out = dir.path().join("InRelease");
-        self.gpg(&[
-            "--clearsign",
-            "--output",
-            out.to_str().unwrap(),
-            dir.path().join("Release").to_str().unwrap(),
-        ]);
-        let signed = fs::read(&out).unwrap();
-        if self.detached {
-            let signature = dir.path().join("Release.gpg");
-            self.gpg(&[
-                "--armor",
-                "--detach-sign",
-                "--output",
-                signature.to_str().unwrap(),
-                dir.path().join("Release").to_str().unwrap(),
-            ]);
-            self.server.serve("/debian/dists/test/Release", release.as_bytes());
-            self.server
-                .serve("/debian/dists/test/Release.gpg", &fs::read(&signature).unwrap());
-        } else {
-            self.server.serve("/debian/dists/test/InRelease", &signed);
-        }
-        signed
-    }
-
-    fn conf(&self) -> String {
-        format!("{CONF}aliases:\n  debian: {}/debian/\n", self.server.base)
-    }
 }
 
 fn hello_deb(version: &str) -> Vec<u8> {

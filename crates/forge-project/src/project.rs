@@ -392,7 +392,7 @@ pub fn find_project_dir(start: &Path) -> Result<PathBuf, LoadError> {
         "no project.conf found in {} or any directory above it",
         start.display()
     ))
-    .with_hint("run forge inside a project, or name one with -C DIR"))
+    .with_hint("run forge inside a project, or name one with -C DIR; `forge init` starts a new one here"))
 }
 
 fn str_value<'a>(map: &'a Mapping, key: &str) -> Result<Option<&'a str>, LoadError> {

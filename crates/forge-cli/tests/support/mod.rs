@@ -7,6 +7,7 @@ pub mod archive;
 pub mod base;
 pub mod buildgrid;
 pub mod casd;
+pub mod debian;
 pub mod git;
 pub mod http;
 pub mod pypi;
