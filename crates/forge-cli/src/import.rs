@@ -462,6 +462,14 @@ pub fn write_elements(
             )));
         }
     }
+    // The interpreter the packages build-depend on: --base, else the one an
+    // earlier run of this folder wrote (a re-lock keeps the first choice).
+    let interpreter: Option<String> = app.as_ref().map(|(_, base)| write_scalar(base)).or_else(|| {
+        earlier.values().find_map(|text| {
+            let after = &text[text.find("\nbuild-depends:\n- ")? + "\nbuild-depends:\n- ".len()..];
+            after.lines().next().map(str::to_string)
+        })
+    });
     let mut stack = format!("{header}kind: stack\ndescription: the Python packages of ");
     stack.push_str(&write_scalar(file_name));
     stack.push_str("\ndepends:\n");
@@ -475,6 +483,11 @@ pub fn write_elements(
     } in written
     {
         let mut text = format!("{header}{element}");
+        if let Some(base) = &interpreter {
+            // The interpreter, for `compile-bytecode` (nothing else of it
+            // is staged to install a wheel).
+            text.push_str(&format!("build-depends:\n- {base}\n"));
+        }
         let wired: Vec<&String> = requires
             .iter()
             .filter(|r| r.as_str() != name.as_str() && imported.contains(r.as_str()))

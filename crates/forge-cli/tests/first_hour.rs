@@ -141,6 +141,38 @@ fn from_an_empty_folder_to_a_python_command_in_the_sandbox() {
     assert_eq!((run.code, run.stdout.as_str()), (0, "3.2.4\n"), "{}", run.stderr);
     let run = p.forge_in(&dir, &["shell", "app.bst", "--", "black", "--version"]);
     assert_eq!(run.stdout, "black, 24.10.0 (click 8.1.7)\n", "{}", run.stderr);
+
+    // Byte-compilation turned on for every pip element: each is compiled
+    // by the base's interpreter, which it build-depends on.
+    let conf = fs::read_to_string(dir.join("project.conf")).unwrap();
+    let conf = conf.replacen(
+        "  pip:\n    variables:\n",
+        "  pip:\n    config:\n      compile-bytecode: True\n    variables:\n",
+        1,
+    );
+    fs::write(dir.join("project.conf"), conf).unwrap();
+    let run = p.forge_in(&dir, &["build", "app.bst"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let out = p.outside().join("checkout");
+    p.forge_in(
+        &dir,
+        &[
+            "checkout",
+            "--deps",
+            "none",
+            "requirements/httpie.bst",
+            out.to_str().unwrap(),
+        ],
+    )
+    .ok();
+    let cached = out.join("usr/lib/python3/dist-packages/httpie/__pycache__");
+    let compiled: Vec<String> = fs::read_dir(&cached)
+        .unwrap_or_else(|e| panic!("{}: {e}", cached.display()))
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(compiled.iter().any(|n| n == "__main__.cpython-311.pyc"), "{compiled:?}");
+    let run = p.forge_in(&dir, &["shell", "app.bst", "--", "http", "--version"]);
+    assert_eq!(run.stdout, "3.2.4\n", "{}", run.stderr);
 }
 
 #[test]
