@@ -9,7 +9,8 @@
 #   artifacts against cp -al of the installed tree;
 #   through buildbox-casd on loopback (when CASD or the .ci/run venv has
 #   it): artifact push, a second push, and pull + checkout from an empty
-#   local cache.
+#   local cache;
+#   forge shell on the set with a Debian bookworm base (from deb.debian.org).
 # The wheels are downloaded once with pip download into bench/out/.
 # Installs go to tmpfs (/dev/shm), where figures are stable.
 # Usage: bench/python.sh [UV]   (UV: path to uv; skipped if absent)
@@ -49,6 +50,7 @@ min-version: 2.0
 element-path: elements
 aliases:
   pypi: http://127.0.0.1:$port/
+  debian: ${DEBIAN:-http://deb.debian.org/debian/}
 sources:
   pypi:
     config:
@@ -56,6 +58,10 @@ sources:
         python: '3.11'
         glibc: '2.36'
         arch: x86_64
+elements:
+  pip:
+    variables:
+      python-site-packages: /usr/lib/python3/dist-packages
 CONF
 "$FORGE" -C "$work/project" --cache-dir "$work/cache" import python "$list" --into elements/python/ 2>/dev/null
 "$FORGE" -C "$work/project" --cache-dir "$work/cache" fetch python.bst 2>/dev/null
@@ -136,7 +142,30 @@ if [ -n "$CASD" ] && [ -x "$CASD" ]; then
   diff -r "$work/forge-tree" "$work/pulled-tree" > /dev/null || { echo "python.sh: the pulled tree differs" >&2; exit 1; }
 fi
 
+# forge shell on the whole closure: the set on a Debian bookworm base
+# (python3, dash, coreutils and their dependencies, pinned from $DEBIAN by
+# forge import deb), started RUNS times once built.
+mkdir -p "$work/project/keys"
+cp "$root/keys/debian-archive-keyring.gpg" "$work/project/keys/"
+"$FORGE" -C "$work/project" --cache-dir "$work/cache" import deb python3 dash coreutils --suite bookworm 2>/dev/null
+printf 'kind: stack\ndepends:\n- base.bst\n- python.bst\n' > "$work/project/elements/app.bst"
+"$FORGE" -C "$work/project" --cache-dir "$work/cache" build app.bst 2>/dev/null
+# The first shell of a closure stages its read-only root; the next ones
+# mount the same root again.
+t0=$(now); "$FORGE" -C "$work/project" --cache-dir "$work/cache" shell app.bst -- python3 -c 'import sys'; t1=$(now)
+shell_first=$(secs "$t0" "$t1")
+: > "$work/shell-times"
+i=0
+while [ "$i" -lt 5 ]; do
+  t0=$(now); "$FORGE" -C "$work/project" --cache-dir "$work/cache" shell app.bst -- python3 -c 'import sys'; t1=$(now)
+  secs "$t0" "$t1" >> "$work/shell-times"; echo >> "$work/shell-times"
+  i=$((i + 1))
+done
+shell_start=$(median_of < "$work/shell-times")
+closure_files=$("$FORGE" -C "$work/project" --cache-dir "$work/cache" shell app.bst -- python3 -c 'import os; print(sum(len(f) for _, _, f in os.walk("/usr")))' 2>/dev/null)
+
 files=$(find "$work/forge-tree" -type f | wc -l)
 echo "| 89 wheels ($files files) | forge build cold $forge_cold s | pip $pip_s s | uv cold $uv_cold s, warm $uv_warm s | uv cold / forge $(awk -v u="$uv_cold" -v f="$forge_cold" 'BEGIN { if (u ~ /^[0-9.]+$/) printf "%.2f", u / f; else print "—" }') |"
 echo "| checkout of the cached artifacts | forge $forge_checkout s | cp -al $cpal s | |"
 echo "| through casd on loopback | push $push_first s, again $push_again s | pull + checkout from an empty cache $pull_checkout s | uv cold $uv_cold s | uv cold / pull $(awk -v u="$uv_cold" -v f="$pull_checkout" 'BEGIN { if (u ~ /^[0-9.]+$/ && f ~ /^[0-9.]+$/) printf "%.2f", u / f; else print "—" }') |"
+echo "| forge shell app.bst -- python3 -c 'import sys' (the set on a bookworm base, $closure_files files) | first $shell_first s | then, median of 5: $shell_start s | |"

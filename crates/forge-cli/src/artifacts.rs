@@ -242,8 +242,10 @@ pub fn shell(session: &Session, args: &ShellArgs) -> Result<(), Failure> {
     let workdir = cas
         .temp_dir("shell")
         .map_err(|e| Failure::internal(format!("cannot create a directory: {e}")))?;
-    let root = workdir.join("root");
+    let mut root = workdir.join("root");
     fs::create_dir_all(&root).map_err(|e| Failure::internal(e.to_string()))?;
+    // A kept read-only root, held while the shell runs.
+    let mut _kept = None;
     let argv = if args.command.is_empty() {
         vec!["sh".to_string(), "-i".to_string()]
     } else {
@@ -301,13 +303,23 @@ pub fn shell(session: &Session, args: &ShellArgs) -> Result<(), Failure> {
             let integrates = staged
                 .iter()
                 .any(|(_, record)| !forge_kinds::build::integration_commands(&record.public).is_empty());
-            let mode = if integrates {
-                StageMode::Copy
+            if integrates {
+                stage_and_integrate(&cas, &graph, &staged, &root, StageMode::Copy, true)?;
             } else {
+                // The same closure gives the same tree: the one staged for
+                // an earlier shell is mounted again (see shell_roots).
                 root_read_only = true;
-                StageMode::Hardlink
-            };
-            stage_and_integrate(&cas, &graph, &staged, &root, mode, true)?;
+                let names: Vec<(&str, &str)> = staged
+                    .iter()
+                    .map(|(e, record)| (graph.elements[*e].name.as_str(), record.manifest.as_str()))
+                    .collect();
+                let kept = crate::shell_roots::kept_root(&session.cache_dir, &crate::shell_roots::id(&names), |dir| {
+                    stage_and_integrate(&cas, &graph, &staged, dir, StageMode::Hardlink, true).map_err(|f| f.message)
+                })
+                .map_err(Failure::internal)?;
+                root = kept.path.clone();
+                _kept = Some(kept);
+            }
         }
         // bwrap's own message would be `execvp x: No such file or directory`.
         // (Paths may point into the mounted build directory: only PATH
@@ -550,6 +562,9 @@ pub fn cache(session: &Session, command: &CacheCommand) -> Result<(), Failure> {
             // artifact yet: spare what changed in the last hour.
             let spare_newer_than =
                 (!held.is_empty()).then(|| std::time::SystemTime::now() - std::time::Duration::from_secs(3600));
+            // Kept shell roots are links to objects: they would keep the
+            // bytes gc frees. Those no shell holds go first.
+            crate::shell_roots::prune(&crate::shell_roots::dir(&session.cache_dir), "", 0);
             let freed = cas
                 .gc(bytes, &protected, spare_newer_than)
                 .map_err(|e| Failure::internal(format!("cannot collect garbage: {e}")))?;

@@ -17,6 +17,7 @@ mod output;
 mod progress;
 mod remotes;
 mod session;
+mod shell_roots;
 mod show;
 mod track;
 

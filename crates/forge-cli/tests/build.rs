@@ -172,6 +172,20 @@ fn shell_runs_in_the_runtime_closure_and_passes_the_status() {
     assert_eq!((run.code, run.stdout.as_str()), (0, "ok\n"), "{}", run.stderr);
     let verify = p.forge(&["cache", "verify"]).ok();
     assert!(verify.contains(" 0 corrupt, 0 artifacts dropped"), "{verify}");
+    // The read-only root is kept: the next shell of the same closure mounts
+    // it again, and cache gc takes it back.
+    let roots = p.outside().join("cache/shell-roots");
+    let kept = || {
+        fs::read_dir(&roots)
+            .map(|d| d.flatten().filter(|e| e.path().is_dir()).count())
+            .unwrap_or(0)
+    };
+    assert_eq!(kept(), 1);
+    let run = p.forge(&["shell", "base.bst", "--", "sh", "-c", scribble]);
+    assert_eq!((run.code, run.stdout.as_str()), (0, "ok\n"), "{}", run.stderr);
+    assert_eq!(kept(), 1, "the same root again");
+    p.forge(&["cache", "gc", "--keep", "100G"]).ok();
+    assert_eq!(kept(), 0);
     let run = p.forge(&["shell", "app.bst", "--", "sh", "-c", "hello; exit 7"]);
     assert_eq!(run.stdout, "hello, world\n");
     let run = p.forge(&["shell", "--build", "hello.bst", "--", "sh", "-c", "pwd; cat greeting"]);
