@@ -67,7 +67,16 @@ pub fn run(session: &Session, args: &ImportPythonArgs) -> Result<(), Failure> {
     let mut skipped = Vec::new();
     let min_age = project_min_release_age(project)?;
     let mut refused = Vec::new();
-    for package in &lock.packages {
+    // uv.lock: only what the project's dependencies reach on this target.
+    let needed = forge_python::lockfile::needed(&lock, &marker_env).map_err(Failure::usage)?;
+    for (package, needed) in lock.packages.iter().zip(needed) {
+        if !needed {
+            skipped.push(format!(
+                "{} (reached only through markers that do not hold)",
+                package.name
+            ));
+            continue;
+        }
         match forge_sources::pypi::typo_squat_gate(&package.name, |key| pypi_config(project, key)) {
             Ok(Some(warning)) => progress.warn(&warning),
             Ok(None) => {}

@@ -40,6 +40,94 @@ pub struct LockFile {
     /// for the files of the hashes, and a package on more than one is
     /// refused (dependency confusion).
     pub extra_indexes: Vec<String>,
+    /// uv.lock's dependency graph, whose markers decide which packages a
+    /// target needs (see [`needed`]); `None` for the other formats, whose
+    /// packages carry their own markers.
+    pub graph: Option<LockGraph>,
+}
+
+/// A dependency edge of uv.lock: a package by name (and version, when
+/// several are locked), under a marker, with extras.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LockDep {
+    /// The package's normalized name.
+    pub name: String,
+    /// Its version, when the lock names one.
+    pub version: Option<String>,
+    /// The PEP 508 marker under which the edge holds.
+    pub marker: Option<String>,
+    /// The extras asked of the package.
+    pub extras: Vec<String>,
+}
+
+/// uv.lock's graph over [`LockFile::packages`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LockGraph {
+    /// The project's own dependencies (not its dev group or extras).
+    pub roots: Vec<LockDep>,
+    /// Each package's dependencies, by its index in `packages`.
+    pub dependencies: Vec<Vec<LockDep>>,
+    /// Each package's extras and what they add.
+    pub optional: Vec<std::collections::BTreeMap<String, Vec<LockDep>>>,
+}
+
+/// Which packages of `lock` a target with `env` needs: all of them for a
+/// lock without a graph (their own markers are evaluated by the caller);
+/// for uv.lock, those reached from the project's dependencies along edges
+/// whose markers hold.
+pub fn needed(lock: &LockFile, env: &crate::markers::MarkerEnv) -> Result<Vec<bool>, String> {
+    let Some(graph) = &lock.graph else {
+        return Ok(vec![true; lock.packages.len()]);
+    };
+    let mut needed = vec![false; lock.packages.len()];
+    let mut seen = std::collections::BTreeSet::new();
+    let mut pending: Vec<&LockDep> = graph.roots.iter().collect();
+    while let Some(dep) = pending.pop() {
+        if let Some(marker) = &dep.marker
+            && !crate::markers::evaluate(marker, env).map_err(|e| format!("uv.lock: the marker `{marker}`: {e}"))?
+        {
+            continue;
+        }
+        for (i, package) in lock.packages.iter().enumerate() {
+            if crate::names::normalize(&package.name) != dep.name
+                || dep.version.as_ref().is_some_and(|v| *v != package.version)
+            {
+                continue;
+            }
+            needed[i] = true;
+            if seen.insert((i, None)) {
+                pending.extend(&graph.dependencies[i]);
+            }
+            for extra in &dep.extras {
+                if seen.insert((i, Some(extra.clone()))) {
+                    pending.extend(graph.optional[i].get(extra).into_iter().flatten());
+                }
+            }
+        }
+    }
+    Ok(needed)
+}
+
+/// The dependency entries of a uv.lock table (`dependencies = [...]`).
+fn uv_deps(list: Option<&toml::Value>) -> Vec<LockDep> {
+    list.and_then(|l| l.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|d| {
+            Some(LockDep {
+                name: crate::names::normalize(d.get("name")?.as_str()?),
+                version: d.get("version").and_then(|v| v.as_str()).map(str::to_string),
+                marker: d.get("marker").and_then(|m| m.as_str()).map(str::to_string),
+                extras: d
+                    .get("extra")
+                    .and_then(|e| e.as_array())
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|e| e.as_str().map(str::to_string))
+                    .collect(),
+            })
+        })
+        .collect()
 }
 
 fn basename(url: &str) -> String {
@@ -275,20 +363,22 @@ fn add_locked(
     name: String,
     version: &str,
     hash: &dyn Fn(&toml::Value) -> Option<String>,
-) {
+    marker: Option<(String, String)>,
+) -> bool {
     let mut files = toml_files(package, "wheels", hash);
     files.extend(toml_files(package, "sdist", hash));
     if files.is_empty() {
         unpinned.push(format!("{name} (no file with a sha256)"));
-        return;
+        return false;
     }
     lock.packages.push(LockedPackage {
         name,
         version: version.to_string(),
         files,
         hashes: Vec::new(),
-        marker: None,
+        marker,
     });
+    true
 }
 
 /// The result, or the list of what is not pinned.
@@ -329,7 +419,12 @@ pub fn parse_pylock(text: &str) -> Result<LockFile, String> {
             unpinned.push(format!("{name} (no version)"));
             continue;
         };
-        add_locked(&mut lock, &mut unpinned, package, name, version, &hash);
+        // PEP 751: a package is installed only where its marker holds.
+        let marker = package
+            .get("marker")
+            .and_then(|m| m.as_str())
+            .map(|m| (m.to_string(), format!("pylock.toml: [[packages]] {name}")));
+        add_locked(&mut lock, &mut unpinned, package, name, version, &hash, marker);
     }
     finish(lock, unpinned)
 }
@@ -344,6 +439,8 @@ pub fn parse_uv(text: &str) -> Result<LockFile, String> {
     let hash = |entry: &toml::Value| entry.get("hash").and_then(|h| h.as_str()).and_then(sha_of);
     let mut lock = LockFile::default();
     let mut unpinned = Vec::new();
+    let mut graph = LockGraph::default();
+    let mut has_project = false;
     for package in packages {
         let name = package
             .get("name")
@@ -355,6 +452,10 @@ pub fn parse_uv(text: &str) -> Result<LockFile, String> {
         let Some(registry) = source.and_then(|s| s.get("registry")).and_then(|r| r.as_str()) else {
             if source.is_some_and(|s| s.get("editable").is_none() && s.get("virtual").is_none()) {
                 unpinned.push(format!("{name} (not from a registry)"));
+            } else {
+                // The project: what it depends on is what is needed.
+                has_project = true;
+                graph.roots.extend(uv_deps(package.get("dependencies")));
             }
             continue;
         };
@@ -363,8 +464,22 @@ pub fn parse_uv(text: &str) -> Result<LockFile, String> {
             .get("version")
             .and_then(|v| v.as_str())
             .ok_or(format!("{name} has no version"))?;
-        add_locked(&mut lock, &mut unpinned, package, name, version, &hash);
+        if add_locked(&mut lock, &mut unpinned, package, name, version, &hash, None) {
+            graph.dependencies.push(uv_deps(package.get("dependencies")));
+            graph.optional.push(
+                package
+                    .get("optional-dependencies")
+                    .and_then(|o| o.as_table())
+                    .into_iter()
+                    .flatten()
+                    .map(|(extra, list)| (extra.clone(), uv_deps(Some(list))))
+                    .collect(),
+            );
+        }
     }
+    // Without the project's own entry there is nothing to start from:
+    // every package is taken.
+    lock.graph = has_project.then_some(graph);
     finish(lock, unpinned)
 }
 
@@ -457,5 +572,77 @@ wheels = [{ url = "https://files/click-8.1.7-py3-none-any.whl", hash = "sha256:a
         assert_eq!(lock.packages.len(), 1);
         assert_eq!(lock.packages[0].files.len(), 2);
         assert_eq!(lock.packages[0].files[0].filename, "click-8.1.7-py3-none-any.whl");
+    }
+
+    #[test]
+    fn uv_lock_markers_and_extras_decide_what_a_target_needs() {
+        let wheel = |name: &str, version: &str| {
+            format!(
+                "source = {{ registry = \"https://pypi.org/simple\" }}\nwheels = [{{ url = \"https://files/{name}-{version}-py3-none-any.whl\", hash = \"sha256:aa\" }}]\n"
+            )
+        };
+        let uv = format!(
+            r#"version = 1
+[[package]]
+name = "app"
+version = "0.1.0"
+source = {{ virtual = "." }}
+dependencies = [{{ name = "requests", extra = ["socks"] }}, {{ name = "click" }}]
+[package.dev-dependencies]
+dev = [{{ name = "pytest" }}]
+[[package]]
+name = "click"
+version = "8.1.7"
+{}dependencies = [{{ name = "colorama", marker = "sys_platform == 'win32'" }}]
+[[package]]
+name = "colorama"
+version = "0.4.6"
+{}[[package]]
+name = "requests"
+version = "2.32.3"
+{}[package.optional-dependencies]
+socks = [{{ name = "pysocks" }}]
+security = [{{ name = "pyopenssl" }}]
+[[package]]
+name = "pysocks"
+version = "1.7.1"
+{}[[package]]
+name = "pyopenssl"
+version = "24.0.0"
+{}[[package]]
+name = "pytest"
+version = "8.0.0"
+{}"#,
+            wheel("click", "8.1.7"),
+            wheel("colorama", "0.4.6"),
+            wheel("requests", "2.32.3"),
+            wheel("pysocks", "1.7.1"),
+            wheel("pyopenssl", "24.0.0"),
+            wheel("pytest", "8.0.0"),
+        );
+        let lock = parse_uv(&uv).unwrap();
+        let linux = crate::markers::MarkerEnv {
+            python: Some((3, 11)),
+            machine: Some("x86_64".into()),
+            ..Default::default()
+        };
+        let needed = needed(&lock, &linux).unwrap();
+        let names: Vec<&str> = lock
+            .packages
+            .iter()
+            .zip(&needed)
+            .filter(|(_, n)| **n)
+            .map(|(p, _)| p.name.as_str())
+            .collect();
+        // Not colorama (Windows), not the extra nobody asked for, not the
+        // dev group.
+        assert_eq!(names, ["click", "requests", "pysocks"]);
+
+        let pylock = "lock-version = \"1.0\"\n[[packages]]\nname = \"colorama\"\nversion = \"0.4.6\"\nmarker = \"sys_platform == 'win32'\"\nwheels = [{ url = \"https://f/colorama-0.4.6-py3-none-any.whl\", hashes = { sha256 = \"ab\" } }]\n";
+        let lock = parse_pylock(pylock).unwrap();
+        assert_eq!(
+            lock.packages[0].marker.as_ref().map(|m| m.0.as_str()),
+            Some("sys_platform == 'win32'")
+        );
     }
 }
