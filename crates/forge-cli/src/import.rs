@@ -262,17 +262,7 @@ impl Destination {
                 .next()
                 .filter(|s| !s.is_empty())
                 .unwrap_or("python");
-            let stem: String = stem
-                .chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                        c
-                    } else {
-                        '-'
-                    }
-                })
-                .collect();
-            Path::new(&project.element_path_display).join(stem)
+            Path::new(&project.element_path_display).join(file_safe(stem))
         });
         let into = project.dir.join(&shown);
         let relative = into.strip_prefix(&project.element_path).map_err(|_| {
@@ -287,6 +277,20 @@ impl Destination {
     }
 }
 
+/// `text` with every character but ASCII letters, digits, `-` and `_`
+/// made `-`: a name for files and elements.
+pub fn file_safe(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
 /// The indexes to look packages up on: the one given, else the file's
 /// `--index-url`, else project.conf's `sources: pypi: config: indexes:`,
 /// else the `pypi` alias, else the public index; then the file's
@@ -298,13 +302,7 @@ pub fn indexes_for(
     from_file: Option<&str>,
     extra: &[String],
 ) -> Result<Vec<String>, Failure> {
-    let slash = |index: &str| {
-        if index.ends_with('/') {
-            index.to_string()
-        } else {
-            format!("{index}/")
-        }
-    };
+    let slash = forge_sources::pypi::with_slash;
     let mut indexes = match (given.or(from_file), pypi_config(project, "indexes")) {
         (Some(index), _) => vec![slash(index)],
         (None, Some(node)) => forge_sources::pypi::index_list(node)?,

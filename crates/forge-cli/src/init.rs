@@ -49,29 +49,11 @@ fn project_name(dir: &Path) -> String {
         .file_name()
         .map(|n| n.to_string_lossy().to_lowercase())
         .unwrap_or_default();
-    let name: String = raw
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    let name = name.trim_matches('-').to_string();
+    let name = crate::import::file_safe(&raw).trim_matches('-').to_string();
     if name.starts_with(|c: char| c.is_ascii_alphabetic()) {
         name
     } else {
         format!("app-{name}").trim_end_matches('-').to_string()
-    }
-}
-
-fn with_slash(url: &str) -> String {
-    if url.ends_with('/') {
-        url.to_string()
-    } else {
-        format!("{url}/")
     }
 }
 
@@ -95,8 +77,8 @@ fn project_conf(name: &str, args: &InitArgs, python: &str, glibc: &str, arch: &s
          pyproject:\n    variables:\n      python-site-packages: /usr/lib/python3/dist-packages\n",
         suite = args.suite,
         darch = args.arch,
-        debian = forge_yaml::write_scalar(&with_slash(&args.debian)),
-        pypi = forge_yaml::write_scalar(&with_slash(&args.pypi)),
+        debian = forge_yaml::write_scalar(&forge_sources::pypi::with_slash(&args.debian)),
+        pypi = forge_yaml::write_scalar(&forge_sources::pypi::with_slash(&args.pypi)),
     )
 }
 

@@ -27,7 +27,8 @@ pub const DEFAULT_INDEX: &str = "https://pypi.org/simple/";
 /// The `pypi` kind.
 pub struct Pypi;
 
-fn with_slash(url: &str) -> String {
+/// `url` ending in `/`, as index roots and alias values are joined.
+pub fn with_slash(url: &str) -> String {
     if url.ends_with('/') {
         url.to_string()
     } else {
