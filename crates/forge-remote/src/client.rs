@@ -529,19 +529,32 @@ impl Remote {
             digests: batch.iter().map(to_re).collect(),
             ..Default::default()
         };
-        let response = self
-            .cas()
-            .batch_read_blobs(request)
+        let failed = |s: Status| RemoteError::new(url, format!("BatchReadBlobs: {}", describe_status(&s)));
+        // The answer's blobs are slices of the received message (see
+        // batch_read): no copy before they are hashed and stored.
+        let mut grpc = tonic::client::Grpc::new(InterceptedService::new(self.channel.clone(), self.auth.clone()));
+        grpc.ready()
             .await
-            .map_err(|s| RemoteError::new(url, format!("BatchReadBlobs: {}", describe_status(&s))))?;
+            .map_err(|e| RemoteError::new(url, format!("BatchReadBlobs: {e}")))?;
+        let response = grpc
+            .unary(
+                Request::new(request),
+                tonic::codegen::http::uri::PathAndQuery::from_static(crate::batch_read::PATH),
+                crate::batch_read::BatchReadCodec,
+            )
+            .await
+            .map_err(failed)?;
         let mut received = 0;
         let mut asked: std::collections::HashSet<&Digest> = batch.iter().collect();
-        for answer in response.into_inner().responses {
-            let digest = answer.digest.as_ref().map(from_re).unwrap_or_default();
-            if let Some(status) = answer.status.filter(|s| s.code != 0) {
+        for answer in response.into_inner() {
+            let digest = answer
+                .digest
+                .map(|(hash, size_bytes)| Digest { hash, size_bytes })
+                .unwrap_or_default();
+            if answer.status.0 != 0 {
                 return Err(RemoteError::new(
                     url,
-                    format!("does not have {digest}: {}", status.message),
+                    format!("does not have {digest}: {}", answer.status.1),
                 ));
             }
             if !asked.remove(&digest) {

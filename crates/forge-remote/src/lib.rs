@@ -9,6 +9,7 @@
 //! named is in [`artifact_urn`] and [`client::action_digest`].
 
 pub mod artifacts;
+mod batch_read;
 pub mod client;
 
 use std::path::PathBuf;
