@@ -11,6 +11,7 @@
 
 mod manifest;
 pub mod reapi;
+mod stage_at;
 mod store;
 
 pub use manifest::{Entry, EntryKind, Manifest};

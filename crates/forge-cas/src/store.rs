@@ -625,7 +625,21 @@ impl Cas {
 
     /// Reads a manifest from its root `Directory`.
     pub fn get_manifest(&self, digest: &str) -> io::Result<Manifest> {
-        crate::reapi::decode_tree(digest, |hash| self.get_blob(hash))
+        // A tree of thousands of directories is read once: what it decodes
+        // to is kept by its digest (staging a closure read 10,000 directory
+        // blobs each time). What is read back is checked for safe paths.
+        let kept = self.root.join("manifests").join(crate::reapi::checked_hash(digest)?);
+        if let Ok(bytes) = fs::read(&kept)
+            && let Ok(manifest) = serde_json::from_slice::<Manifest>(&bytes)
+            && manifest.entries.iter().all(|e| safe_relative(&e.path))
+        {
+            return Ok(manifest);
+        }
+        let manifest = crate::reapi::decode_tree(digest, |hash| self.get_blob(hash))?;
+        if let Ok(bytes) = serde_json::to_vec(&manifest) {
+            let _ = write_atomically(&kept, &bytes, 0o444);
+        }
+        Ok(manifest)
     }
 
     /// The digests of the `Directory` messages of a stored tree, the root's
@@ -664,21 +678,42 @@ impl Cas {
     /// that replaced an existing file (overlaps).
     pub fn stage(&self, manifest: &Manifest, target: &Path, mode: StageMode) -> io::Result<Vec<String>> {
         let mut overlaps = Vec::new();
+        // Hardlinks are made relative to open directories where that
+        // works (see stage_at); the path-based code below does the rest.
+        let mut at = match mode {
+            StageMode::Hardlink => crate::stage_at::AtStager::new(&self.root.join("objects"), target).ok(),
+            StageMode::Copy => None,
+        };
         for entry in &manifest.entries {
+            if let Some(at) = at.as_mut() {
+                let done = match &entry.kind {
+                    EntryKind::Dir => at.dir(&entry.path),
+                    EntryKind::File { digest, exec, .. } => at.link(digest, *exec, &entry.path),
+                    EntryKind::Symlink { .. } => false,
+                };
+                if done {
+                    continue;
+                }
+            }
             let path = target.join(&entry.path);
             match &entry.kind {
                 // Made first and looked at only when in the way: a checkout
                 // into an empty directory never has anything in the way.
-                EntryKind::Dir => match fs::create_dir(&path) {
-                    Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {
-                        if !fs::symlink_metadata(&path)?.is_dir() {
-                            fs::remove_file(&path)?;
-                            fs::create_dir(&path)?;
+                EntryKind::Dir => {
+                    match fs::create_dir(&path) {
+                        Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {
+                            if !fs::symlink_metadata(&path)?.is_dir() {
+                                fs::remove_file(&path)?;
+                                fs::create_dir(&path)?;
+                            }
                         }
+                        Err(err) if err.kind() == io::ErrorKind::NotFound => fs::create_dir_all(&path)?,
+                        other => other?,
                     }
-                    Err(err) if err.kind() == io::ErrorKind::NotFound => fs::create_dir_all(&path)?,
-                    other => other?,
-                },
+                    if let Some(at) = at.as_mut() {
+                        at.opened(target, &entry.path);
+                    }
+                }
                 EntryKind::File { digest, exec, .. } => {
                     let object = self.object_path(digest, *exec);
                     if mode == StageMode::Hardlink {
@@ -849,6 +884,9 @@ impl Cas {
             })
             .collect();
         artifacts.sort();
+        // Decoded trees are kept only to save reads: they go, and come back
+        // when next needed.
+        let _ = fs::remove_dir_all(self.root.join("manifests"));
         let before = self.objects_size();
         // Objects no artifact needs (deleted artifacts, failed builds) go
         // first; then artifacts, least recently used first.
@@ -921,6 +959,14 @@ impl Cas {
         }
         Ok(left)
     }
+}
+
+/// A relative path of names, none of them empty, `.` or `..`.
+fn safe_relative(path: &str) -> bool {
+    !path.contains('\0')
+        && path
+            .split('/')
+            .all(|name| !name.is_empty() && name != "." && name != "..")
 }
 
 fn remove_existing(path: &Path) -> io::Result<bool> {
@@ -1094,6 +1140,46 @@ mod tests {
             0o755
         );
         assert!(other.verify().unwrap().corrupt.is_empty());
+    }
+
+    #[test]
+    fn a_decoded_tree_is_kept_and_a_tampered_copy_is_not_believed() {
+        let dir = tempfile::tempdir().unwrap();
+        let cas = Cas::new(&dir.path().join("cache"));
+        let a = dir.path().join("a");
+        tree(&a);
+        let manifest = cas.import_dir(&a).unwrap();
+        let digest = cas.put_manifest(&manifest).unwrap();
+        assert_eq!(cas.get_manifest(&digest).unwrap(), manifest);
+        let kept = cas.root().join("manifests").join(&digest);
+        assert!(kept.is_file(), "kept by its digest");
+        // Read from the kept copy: the directory blobs are not needed.
+        let mut escaping = manifest.clone();
+        escaping.entries[0].path = "../outside".into();
+        fs::set_permissions(&kept, fs::Permissions::from_mode(0o644)).unwrap();
+        fs::write(&kept, serde_json::to_vec(&escaping).unwrap()).unwrap();
+        assert_eq!(
+            cas.get_manifest(&digest).unwrap(),
+            manifest,
+            "an unsafe path: decoded again"
+        );
+        // Hardlink staging (relative to open directories) gives the tree.
+        let out = dir.path().join("out");
+        fs::create_dir(&out).unwrap();
+        fs::create_dir(out.join("usr")).unwrap();
+        std::os::unix::fs::symlink("/", out.join("usr/bin")).unwrap();
+        cas.stage(&manifest, &out, StageMode::Hardlink).unwrap();
+        assert!(
+            fs::symlink_metadata(out.join("usr/bin")).unwrap().is_dir(),
+            "the symlink in the way is replaced"
+        );
+        assert_eq!(fs::read_to_string(out.join("usr/data")).unwrap(), "data");
+        // Links to the read-only objects: the executable copy for tools.
+        assert_eq!(
+            fs::metadata(out.join("usr/bin/tool")).unwrap().permissions().mode() & 0o777,
+            0o555
+        );
+        assert_eq!(fs::read_link(out.join("usr/link")).unwrap(), Path::new("bin/tool"));
     }
 
     #[test]
