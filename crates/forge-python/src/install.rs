@@ -402,7 +402,7 @@ pub fn install_wheel_into(
         let bytes = archive
             .read_whole(member, &mut whole)
             .map_err(|e| fail(w, format!("cannot read '{path}': {e}")))?;
-        Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
+        Ok(Some(String::from_utf8_lossy(bytes).into_owned()))
     };
     let record_name = format!("{dist_info}/RECORD");
     let record_text = read_metadata("RECORD")?.ok_or_else(|| fail(w, format!("{record_name} is missing")))?;
@@ -599,7 +599,7 @@ fn install_member(
         let bytes = archive
             .read_whole(member, whole)
             .map_err(|e| format!("cannot read '{name}': {e}"))?;
-        let digest: [u8; 32] = Sha256::digest(&bytes).into();
+        let digest: [u8; 32] = Sha256::digest(bytes).into();
         if !signature {
             plan.expected.check(&digest, bytes.len() as u64)?;
         }
@@ -618,7 +618,7 @@ fn install_member(
         }
         // One hash pass per file: RECORD's check gave the digest the
         // artifact cache names the file by.
-        sink.write(&plan.destination, &bytes, exec, Some(&hex(&digest)))?;
+        sink.write(&plan.destination, bytes, exec, Some(&hex(&digest)))?;
         return Ok((plan.destination.clone(), record_hash_of(&digest), bytes.len() as u64));
     }
     let stream = archive

@@ -55,10 +55,11 @@ pub fn wheel_metadata(path: &std::path::Path) -> Result<String, String> {
         .iter()
         .find(|m| m.name.ends_with(".dist-info/METADATA") && m.name.matches('/').count() == 1)
         .ok_or("the wheel has no .dist-info/METADATA")?;
+    let mut reader = WholeReader::default();
     let bytes = archive
-        .read_whole(member, &mut WholeReader::default())
+        .read_whole(member, &mut reader)
         .map_err(|e| format!("cannot read {}: {e}", member.name))?;
-    Ok(String::from_utf8_lossy(&bytes).into_owned())
+    Ok(String::from_utf8_lossy(bytes).into_owned())
 }
 
 /// The `Requires-Dist` entries of a METADATA text in full (extras,

@@ -147,9 +147,10 @@ impl WheelZip {
         Ok((start, member.packed))
     }
 
-    /// The content of a member of at most [`WHOLE_MEMBER_LIMIT`] bytes.
-    /// `reader` keeps the inflater and buffer between calls.
-    pub fn read_whole(&self, member: &Member, reader: &mut WholeReader) -> Result<Vec<u8>, String> {
+    /// The content of a member of at most [`WHOLE_MEMBER_LIMIT`] bytes,
+    /// in `reader`'s buffers: they are kept between calls (grown, never
+    /// cleared), so members cost no allocation and no zeroing of their own.
+    pub fn read_whole<'r>(&self, member: &Member, reader: &'r mut WholeReader) -> Result<&'r [u8], String> {
         if member.size > WHOLE_MEMBER_LIMIT {
             return Err(format!(
                 "it holds {} bytes, more than the {WHOLE_MEMBER_LIMIT} read into memory",
@@ -157,32 +158,35 @@ impl WheelZip {
             ));
         }
         let (start, packed) = self.data_range(member)?;
-        let mut compressed = std::mem::take(&mut reader.compressed);
-        compressed.clear();
-        compressed.resize(packed as usize, 0);
+        let packed = packed as usize;
+        if reader.compressed.len() < packed {
+            reader.compressed.resize(packed, 0);
+        }
         self.file
-            .read_exact_at(&mut compressed, start)
+            .read_exact_at(&mut reader.compressed[..packed], start)
             .map_err(|e| e.to_string())?;
-        let bytes = if member.deflated {
-            let mut inflated = vec![0u8; member.size as usize];
+        let bytes: &[u8] = if member.deflated {
+            let size = member.size as usize;
+            if reader.inflated.len() < size {
+                reader.inflated.resize(size, 0);
+            }
             let written = reader
                 .inflater
-                .deflate_decompress(&compressed, &mut inflated)
+                .deflate_decompress(&reader.compressed[..packed], &mut reader.inflated[..size])
                 .map_err(|e| match e {
                     libdeflater::DecompressionError::InsufficientSpace => {
                         format!("it inflates to more than the {} bytes it claims", member.size)
                     }
                     libdeflater::DecompressionError::BadData => "its deflate data is corrupt".to_string(),
                 })?;
-            reader.compressed = compressed;
-            if written as u64 != member.size {
+            if written != size {
                 return Err(format!("it inflates to {written} bytes but claims {}", member.size));
             }
-            inflated
+            &reader.inflated[..size]
         } else {
-            compressed
+            &reader.compressed[..packed]
         };
-        if libdeflater::crc32(&bytes) != member.crc {
+        if libdeflater::crc32(bytes) != member.crc {
             return Err("its CRC-32 does not match the archive's".into());
         }
         Ok(bytes)
@@ -215,6 +219,7 @@ impl WheelZip {
 pub struct WholeReader {
     inflater: libdeflater::Decompressor,
     compressed: Vec<u8>,
+    inflated: Vec<u8>,
 }
 
 impl Default for WholeReader {
@@ -222,6 +227,7 @@ impl Default for WholeReader {
         WholeReader {
             inflater: libdeflater::Decompressor::new(),
             compressed: Vec::new(),
+            inflated: Vec::new(),
         }
     }
 }

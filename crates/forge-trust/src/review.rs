@@ -160,7 +160,7 @@ impl DistContents {
                 let bytes = wheel
                     .read_whole(member, reader)
                     .map_err(|e| format!("{}: {e}", member.name))?;
-                Ok(String::from_utf8_lossy(&bytes).into_owned())
+                Ok(String::from_utf8_lossy(bytes).into_owned())
             };
             if in_info && member.name.ends_with("/RECORD") {
                 record = read(&mut reader)?;
