@@ -122,27 +122,16 @@ pub fn run(session: &Session, args: &ImportPythonArgs) -> Result<(), Failure> {
             index = listed_by;
             let wanted: BTreeSet<&str> = package.hashes.iter().map(String::as_str).collect();
             let listed_count = listed.len();
+            let pinned: Vec<_> = listed
+                .into_iter()
+                .filter(|f| f.sha256.as_deref().is_some_and(|s| wanted.contains(s)))
+                .collect();
             // The cool-down holds for imported pins too, where the index
             // says when the file was uploaded.
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs() as i64)
-                .unwrap_or(0);
-            let too_young: Vec<String> = listed
+            let now = forge_sources::pypi::now_seconds();
+            let too_young: Vec<String> = pinned
                 .iter()
-                .filter(|f| f.sha256.as_deref().is_some_and(|s| wanted.contains(s)))
-                .filter_map(|f| {
-                    let min_age = min_age?;
-                    match f.upload_time {
-                        Some(t) if now - t >= min_age => None,
-                        Some(t) => Some(format!(
-                            "{} (uploaded {} ago)",
-                            f.filename,
-                            forge_sources::pypi::age_text(now - t)
-                        )),
-                        None => Some(format!("{} (the index gives no upload time)", f.filename)),
-                    }
-                })
+                .filter_map(|f| forge_sources::pypi::held_back(f, min_age?, now))
                 .collect();
             if !too_young.is_empty() {
                 refused.push(format!(
@@ -153,9 +142,8 @@ pub fn run(session: &Session, args: &ImportPythonArgs) -> Result<(), Failure> {
                 ));
                 continue;
             }
-            let files: Vec<LockedFile> = listed
+            let files: Vec<LockedFile> = pinned
                 .into_iter()
-                .filter(|f| f.sha256.as_deref().is_some_and(|s| wanted.contains(s)))
                 .map(|f| LockedFile {
                     filename: f.filename,
                     url: Some(f.url),

@@ -80,6 +80,7 @@ pub fn needed(lock: &LockFile, env: &crate::markers::MarkerEnv) -> Result<Vec<bo
         return Ok(vec![true; lock.packages.len()]);
     };
     let mut needed = vec![false; lock.packages.len()];
+    let names: Vec<String> = lock.packages.iter().map(|p| crate::names::normalize(&p.name)).collect();
     let mut seen = std::collections::BTreeSet::new();
     let mut pending: Vec<&LockDep> = graph.roots.iter().collect();
     while let Some(dep) = pending.pop() {
@@ -89,9 +90,7 @@ pub fn needed(lock: &LockFile, env: &crate::markers::MarkerEnv) -> Result<Vec<bo
             continue;
         }
         for (i, package) in lock.packages.iter().enumerate() {
-            if crate::names::normalize(&package.name) != dep.name
-                || dep.version.as_ref().is_some_and(|v| *v != package.version)
-            {
+            if names[i] != dep.name || dep.version.as_ref().is_some_and(|v| *v != package.version) {
                 continue;
             }
             needed[i] = true;

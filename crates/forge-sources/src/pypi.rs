@@ -37,27 +37,16 @@ pub fn with_slash(url: &str) -> String {
 }
 
 /// Where a source's project is looked up: the index its `url` names
-/// (`named`), else each of the configured `indexes`, else PyPI.
-pub struct SourceIndexes {
-    /// Simple API roots, each ending in `/`.
-    pub urls: Vec<String>,
-    /// Whether the source names its index (`url:`): then no other index is
-    /// asked, and there is nothing to confuse it with.
-    pub named: bool,
-}
-
-fn source_indexes(source: &Source) -> Result<SourceIndexes, LoadError> {
+/// (then no other is asked, and there is nothing to confuse it with), else
+/// each of the configured `indexes`, else PyPI. Each ends in `/`.
+fn source_indexes(source: &Source) -> Result<Vec<String>, LoadError> {
     if let Some(url) = optional_str(source, "url")? {
-        return Ok(SourceIndexes {
-            urls: vec![with_slash(url)],
-            named: true,
-        });
+        return Ok(vec![with_slash(url)]);
     }
-    let urls = match source.get("indexes") {
-        Some(node) => index_list(node)?,
-        None => vec![DEFAULT_INDEX.to_string()],
-    };
-    Ok(SourceIndexes { urls, named: false })
+    match source.get("indexes") {
+        Some(node) => index_list(node),
+        None => Ok(vec![DEFAULT_INDEX.to_string()]),
+    }
 }
 
 /// `indexes: [URL, ...]`: a non-empty list of index roots.
@@ -103,6 +92,25 @@ pub fn parse_age(text: &str) -> Option<i64> {
         "m" => Some(n * 60),
         "s" => Some(n),
         _ => None,
+    }
+}
+
+/// Now, in seconds since 1970, as upload times are compared with it.
+pub fn now_seconds() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Why the cool-down holds `file` back (`min_age` seconds at `now`):
+/// `name (uploaded 3 h ago)`, or that the index gives no upload time;
+/// `None` when it is old enough.
+pub fn held_back(file: &IndexFile, min_age: i64, now: i64) -> Option<String> {
+    match file.upload_time {
+        Some(uploaded) if now - uploaded >= min_age => None,
+        Some(uploaded) => Some(format!("{} (uploaded {} ago)", file.filename, age_text(now - uploaded))),
+        None => Some(format!("{} (the index gives no upload time)", file.filename)),
     }
 }
 
@@ -347,7 +355,7 @@ pub fn find_project(
 fn index_files(source: &Source, ctx: &SourceContext<'_>, purpose: UrlPurpose) -> Result<Vec<IndexFile>, SourceError> {
     let name = required_str(source, "name").map_err(|e| err(e.to_string()))?;
     let indexes = source_indexes(source).map_err(|e| err(e.to_string()))?;
-    Ok(find_project(ctx, &indexes.urls, name, purpose)?.1)
+    Ok(find_project(ctx, &indexes, name, purpose)?.1)
 }
 
 impl SourceRuntime for Pypi {
@@ -381,7 +389,7 @@ impl SourceRuntime for Pypi {
             return Ok(None);
         };
         let indexes = source_indexes(source).map_err(|e| err(e.to_string()))?;
-        for index in &indexes.urls {
+        for index in &indexes {
             let listed = read_page(ctx, index, name, UrlPurpose::Track)?;
             if let Some(file) = listed.into_iter().flatten().find(|f| f.filename == pin.filename) {
                 return Ok(file.yanked.then_some(Withdrawn::Yanked(file.yanked_reason)));
@@ -408,7 +416,7 @@ impl SourceRuntime for Pypi {
         let indexes = source_indexes(source).map_err(|e| err(e.to_string()))?;
         let mut unreadable = Vec::new();
         let mut listed = None;
-        for index in &indexes.urls {
+        for index in &indexes {
             match read_page(ctx, index, name, UrlPurpose::Fetch) {
                 Ok(files) => {
                     listed = files.into_iter().flatten().find(|f| f.filename == pin.filename);
@@ -420,7 +428,7 @@ impl SourceRuntime for Pypi {
             }
         }
         let Some(file) = listed else {
-            if indexes.urls.len() == 1
+            if indexes.len() == 1
                 && let Some(e) = unreadable.pop()
             {
                 return Err(e);
@@ -463,10 +471,7 @@ impl SourceRuntime for Pypi {
         let files = index_files(source, ctx, UrlPurpose::Track)?;
         // A cool-down: releases younger than this are not picked yet.
         let min_age = min_release_age(source).map_err(|e| err(e.to_string()))?;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0);
+        let now = now_seconds();
         let mut too_young: Vec<String> = Vec::new();
         // Candidates: (version, preference (lower is better), file).
         let mut best: Option<(Version, usize, &IndexFile)> = None;
@@ -490,18 +495,9 @@ impl SourceRuntime for Pypi {
             let Some(preference) = preference(&dist, file, python.as_ref(), &tags, allow_sdist) else {
                 continue;
             };
-            if let Some(min_age) = min_age {
-                match file.upload_time {
-                    Some(uploaded) if now - uploaded >= min_age => {}
-                    Some(uploaded) => {
-                        too_young.push(format!("{} (uploaded {} ago)", file.filename, age_text(now - uploaded)));
-                        continue;
-                    }
-                    None => {
-                        too_young.push(format!("{} (the index gives no upload time)", file.filename));
-                        continue;
-                    }
-                }
+            if let Some(why) = min_age.and_then(|min_age| held_back(file, min_age, now)) {
+                too_young.push(why);
+                continue;
             }
             let better = match &best {
                 None => true,
@@ -608,7 +604,7 @@ pub fn preference(
 }
 
 /// `3 h`, `2 d`: how old, roughly.
-pub fn age_text(seconds: i64) -> String {
+fn age_text(seconds: i64) -> String {
     match seconds {
         s if s < 3_600 => format!("{} min", s / 60),
         s if s < 86_400 => format!("{} h", s / 3_600),

@@ -47,22 +47,15 @@ impl<'a> IndexReleases<'a> {
     /// project listed by two is refused as dependency confusion (see
     /// [`crate::pypi::find_project`]). `min_age`: the cool-down in seconds.
     pub fn new(ctx: &'a SourceContext<'a>, indexes: &[String], target: Option<&Target>, min_age: Option<i64>) -> Self {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0);
         IndexReleases {
             ctx,
-            indexes: indexes
-                .iter()
-                .map(|i| if i.ends_with('/') { i.clone() } else { format!("{i}/") })
-                .collect(),
+            indexes: indexes.iter().map(|i| crate::pypi::with_slash(i)).collect(),
             served_by: RefCell::default(),
             refused: RefCell::default(),
             tags: compatible_tags(target),
             python: target.and_then(|t| Version::from_str(&format!("{}.{}", t.version.0, t.version.1)).ok()),
             min_age,
-            now,
+            now: crate::pypi::now_seconds(),
             picked: RefCell::default(),
             pages: RefCell::default(),
             downloaded: RefCell::default(),
@@ -134,7 +127,7 @@ impl PackageIndex for IndexReleases<'_> {
                 continue;
             };
             if let Some(min_age) = self.min_age
-                && file.upload_time.is_none_or(|uploaded| self.now - uploaded < min_age)
+                && crate::pypi::held_back(&file, min_age, self.now).is_some()
             {
                 self.held_back.borrow_mut().push(file.filename.clone());
                 continue;
