@@ -6,10 +6,12 @@
 //! exec bit, size, digest, symlink target; no times, no owners — stored as
 //! REAPI `Directory` messages, so the objects are exactly the blobs a
 //! remote REAPI cache holds; an [`ArtifactRecord`] names it under
-//! `project/element/key`. Every write goes to a temporary name and is
-//! renamed into place: a crash leaves the old state or the new one.
+//! `project/element/key`. Every write goes to an unnamed file (or a
+//! temporary name) and is given its name once complete: a crash leaves
+//! the old state or the new one.
 
 mod manifest;
+mod objects_at;
 pub mod reapi;
 mod stage_at;
 mod store;

@@ -11,11 +11,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
 use crate::manifest::{Entry, EntryKind, Manifest};
+use crate::objects_at::Put;
 
 /// The artifact cache under `<cache-dir>/cas`.
 #[derive(Clone, Debug)]
 pub struct Cas {
     root: PathBuf,
+    shards: std::sync::Arc<crate::objects_at::ShardDirs>,
 }
 
 /// What an artifact is: its files and what forge knows about its build.
@@ -259,7 +261,7 @@ fn object_mode(exec: bool) -> u32 {
 /// Whether the process umask clears any of `mode`'s bits. Read once from
 /// /proc (setting it to read it would race with other threads); where it
 /// cannot be read, assume it does.
-fn umask_narrows(mode: u32) -> bool {
+pub(crate) fn umask_narrows(mode: u32) -> bool {
     static UMASK: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
     let umask = *UMASK.get_or_init(|| {
         fs::read_to_string("/proc/self/status")
@@ -327,8 +329,10 @@ fn safe_component(text: &str) -> bool {
 impl Cas {
     /// The cache in `cache_dir`.
     pub fn new(cache_dir: &Path) -> Cas {
+        let root = cache_dir.join("cas");
         Cas {
-            root: cache_dir.join("cas"),
+            shards: std::sync::Arc::new(crate::objects_at::ShardDirs::new(root.join("objects"))),
+            root,
         }
     }
 
@@ -387,10 +391,7 @@ impl Cas {
     /// Stores bytes (a log, a manifest) and returns their digest.
     pub fn put_blob(&self, bytes: &[u8]) -> io::Result<String> {
         let digest = crate::reapi::sha256_hex(bytes);
-        let path = self.object_path(&digest, false);
-        if !path.exists() {
-            write_object(&path, bytes, 0o444)?;
-        }
+        self.store_object(&digest, false, bytes, true)?;
         Ok(digest)
     }
 
@@ -406,22 +407,33 @@ impl Cas {
     /// them (a wrong one is found by `verify`).
     pub fn put_file_as(&self, bytes: &[u8], exec: bool, sha256: &str) -> io::Result<String> {
         let digest = crate::reapi::checked_hash(sha256)?;
-        let object = self.object_path(&digest, exec);
-        if object.exists() {
-            mark_used(&object);
-            return Ok(digest);
-        }
-        write_object(&object, bytes, object_mode(exec))?;
+        self.store_object(&digest, exec, bytes, true)?;
         Ok(digest)
+    }
+
+    /// Stores `bytes` as object `digest` (checked); `look_first`: one
+    /// already there is kept (and marked used) rather than written again.
+    fn store_object(&self, digest: &str, exec: bool, bytes: &[u8], look_first: bool) -> io::Result<()> {
+        let mode = object_mode(exec);
+        match self.shards.put(digest, exec, bytes, mode, look_first)? {
+            Put::Stored | Put::Present => Ok(()),
+            Put::Unavailable => {
+                let object = self.object_path(digest, exec);
+                if look_first && object.exists() {
+                    mark_used(&object);
+                    return Ok(());
+                }
+                write_object(&object, bytes, mode)
+            }
+        }
     }
 
     /// [`Cas::put_file_as`] for a caller that has just found the object
     /// missing (a pull): written without looking again. Should another
-    /// process have stored it meanwhile, the rename replaces it with the
-    /// same bytes.
+    /// process have stored it meanwhile, the copy already there is kept.
     pub fn put_missing_file(&self, bytes: &[u8], exec: bool, sha256: &str) -> io::Result<()> {
         let digest = crate::reapi::checked_hash(sha256)?;
-        write_object(&self.object_path(&digest, exec), bytes, object_mode(exec))
+        self.store_object(&digest, exec, bytes, false)
     }
 
     /// An object written piece by piece (a blob arriving in chunks), held
