@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 
 use crate::Version;
 use crate::names::{DistFile, parse_filename};
-use crate::wheel_zip::{Member, MemberStream, WheelZip, WholeReader};
+use crate::wheel_zip::{Member, MemberStream, PooledReader, WheelZip, WholeReader};
 
 /// Where the parts of a wheel go.
 #[derive(Clone, Debug)]
@@ -392,7 +392,7 @@ pub fn install_wheel_into(
         _ => return Err(fail(w, "there is more than one .dist-info directory")),
     };
     check_dist_info_name(&dist_info, &name, &version).map_err(|e| fail(w, e))?;
-    let mut whole = WholeReader::default();
+    let mut whole = PooledReader::take();
     let mut read_metadata = |file: &str| -> Result<Option<String>, InstallError> {
         let path = format!("{dist_info}/{file}");
         let Some(member) = files.get(path.as_str()) else {
@@ -518,7 +518,7 @@ pub fn install_wheel_into(
             .map(|worker| {
                 let (archive, planned) = (&archive, &planned);
                 scope.spawn(move || {
-                    let mut whole = WholeReader::default();
+                    let mut whole = PooledReader::take();
                     planned
                         .iter()
                         .skip(worker)
@@ -924,6 +924,40 @@ mod tests {
         patch_declared_size(&wheel, "demo/a.py", 4_000_000);
         let err = install_wheel(&wheel, &layout(&dir.path().join("r4")), "/p").unwrap_err();
         assert!(err.0.contains("more than deflate can expand"), "{err}");
+    }
+
+    #[test]
+    fn members_with_long_local_extra_fields_are_read_whole() {
+        // Header and data are read together when the local extra field is
+        // short; a long one (as some zip tools write) is read again.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("demo-1.0-py3-none-any.whl");
+        let mut zip = zip::ZipWriter::new(fs::File::create(&path).unwrap());
+        let body = b"VALUE = 'x'\n".repeat(40);
+        let files: [(&str, &[u8], usize); 3] = [
+            ("demo/long.py", &body, 900),
+            ("demo/short.py", b"S = 1\n", 12),
+            ("demo-1.0.dist-info/WHEEL", WHEEL, 0),
+        ];
+        let mut record = String::new();
+        for (name, bytes, extra) in files {
+            let mut options = zip::write::FullFileOptions::default().unix_permissions(0o644);
+            if extra > 0 {
+                options.add_extra_field(0x6666, vec![7u8; extra], false).unwrap();
+            }
+            zip.start_file(name, options).unwrap();
+            zip.write_all(bytes).unwrap();
+            record.push_str(&format!("{name},{},{}\n", record_hash(bytes), bytes.len()));
+        }
+        record.push_str("demo-1.0.dist-info/RECORD,,\n");
+        zip.start_file("demo-1.0.dist-info/RECORD", zip::write::SimpleFileOptions::default())
+            .unwrap();
+        zip.write_all(record.as_bytes()).unwrap();
+        zip.finish().unwrap();
+        let root = dir.path().join("root");
+        install_wheel(&path, &layout(&root), "/p").unwrap();
+        assert_eq!(fs::read(site(&root).join("demo/long.py")).unwrap(), body);
+        assert_eq!(fs::read(site(&root).join("demo/short.py")).unwrap(), b"S = 1\n");
     }
 
     #[test]

@@ -20,6 +20,13 @@ use sha2::{Digest, Sha256};
 /// The largest member inflated whole in memory; larger ones are streamed.
 pub const WHOLE_MEMBER_LIMIT: u64 = 8 << 20;
 
+/// The fixed part of a local file header.
+const LOCAL_HEADER: usize = 30;
+
+/// Bytes of a local header's extra field read with the data in one go;
+/// wheels have none, or a few.
+const EXTRA_GUESS: u64 = 64;
+
 /// Deflate cannot expand by more than about 1032:1; a member that claims
 /// more is lying about its size.
 const MAX_DEFLATE_RATIO: u64 = 1032;
@@ -112,20 +119,27 @@ impl WheelZip {
     /// Where `member`'s compressed data lies, checked against its local
     /// header and the file's size.
     fn data_range(&self, member: &Member) -> Result<(u64, u64), String> {
-        const FIXED: usize = 30;
-        let mut header = vec![0u8; FIXED + member.name_raw.len()];
+        let mut header = vec![0u8; LOCAL_HEADER + member.name_raw.len()];
         self.file
             .read_exact_at(&mut header, member.header_start)
             .map_err(|e| format!("its local header cannot be read: {e}"))?;
-        if header[..4] != *b"PK\x03\x04" {
+        self.checked_range(member, &header)
+    }
+
+    /// [`WheelZip::data_range`] from the first bytes of the member's local
+    /// header (at least its fixed part and name).
+    fn checked_range(&self, member: &Member, header: &[u8]) -> Result<(u64, u64), String> {
+        if header.len() < LOCAL_HEADER || header[..4] != *b"PK\x03\x04" {
             return Err("its local header is missing".into());
         }
         let name_len = u16::from_le_bytes([header[26], header[27]]) as usize;
         let extra_len = u64::from(u16::from_le_bytes([header[28], header[29]]));
-        if name_len != member.name_raw.len() || header[FIXED..] != *member.name_raw {
+        if name_len != member.name_raw.len()
+            || header.get(LOCAL_HEADER..LOCAL_HEADER + name_len) != Some(&member.name_raw[..])
+        {
             return Err("its local header names another file".into());
         }
-        let start = member.header_start + (FIXED + name_len) as u64 + extra_len;
+        let start = member.header_start + (LOCAL_HEADER + name_len) as u64 + extra_len;
         if start.checked_add(member.packed).is_none_or(|end| end > self.file_size) {
             return Err(format!(
                 "its {} compressed bytes run past the end of the file",
@@ -150,6 +164,8 @@ impl WheelZip {
     /// The content of a member of at most [`WHOLE_MEMBER_LIMIT`] bytes,
     /// in `reader`'s buffers: they are kept between calls (grown, never
     /// cleared), so members cost no allocation and no zeroing of their own.
+    /// Header and data come in one read where the header's extra field is
+    /// short, as it is in wheels.
     pub fn read_whole<'r>(&self, member: &Member, reader: &'r mut WholeReader) -> Result<&'r [u8], String> {
         if member.size > WHOLE_MEMBER_LIMIT {
             return Err(format!(
@@ -157,22 +173,38 @@ impl WheelZip {
                 member.size
             ));
         }
-        let (start, packed) = self.data_range(member)?;
-        let packed = packed as usize;
-        if reader.compressed.len() < packed {
-            reader.compressed.resize(packed, 0);
+        // Bounded: `packed` is checked against the file's size first.
+        let fixed = LOCAL_HEADER + member.name_raw.len();
+        if member.header_start.saturating_add(fixed as u64 + member.packed) > self.file_size {
+            return Err(format!(
+                "its {} compressed bytes run past the end of the file",
+                member.packed
+            ));
         }
+        let guess = (fixed as u64 + EXTRA_GUESS + member.packed).min(self.file_size - member.header_start) as usize;
+        room(&mut reader.compressed, guess);
         self.file
-            .read_exact_at(&mut reader.compressed[..packed], start)
-            .map_err(|e| e.to_string())?;
+            .read_exact_at(&mut reader.compressed[..guess], member.header_start)
+            .map_err(|e| format!("its local header cannot be read: {e}"))?;
+        let (start, packed) = self.checked_range(member, &reader.compressed[..guess])?;
+        let offset = (start - member.header_start) as usize;
+        let packed = packed as usize;
+        let data = if offset + packed <= guess {
+            offset..offset + packed
+        } else {
+            // A long extra field: the data is read again, from its start.
+            room(&mut reader.compressed, packed);
+            self.file
+                .read_exact_at(&mut reader.compressed[..packed], start)
+                .map_err(|e| e.to_string())?;
+            0..packed
+        };
         let bytes: &[u8] = if member.deflated {
             let size = member.size as usize;
-            if reader.inflated.len() < size {
-                reader.inflated.resize(size, 0);
-            }
+            room(&mut reader.inflated, size);
             let written = reader
                 .inflater
-                .deflate_decompress(&reader.compressed[..packed], &mut reader.inflated[..size])
+                .deflate_decompress(&reader.compressed[data], &mut reader.inflated[..size])
                 .map_err(|e| match e {
                     libdeflater::DecompressionError::InsufficientSpace => {
                         format!("it inflates to more than the {} bytes it claims", member.size)
@@ -184,7 +216,7 @@ impl WheelZip {
             }
             &reader.inflated[..size]
         } else {
-            &reader.compressed[..packed]
+            &reader.compressed[data]
         };
         if libdeflater::crc32(bytes) != member.crc {
             return Err("its CRC-32 does not match the archive's".into());
@@ -228,6 +260,57 @@ impl Default for WholeReader {
             inflater: libdeflater::Decompressor::new(),
             compressed: Vec::new(),
             inflated: Vec::new(),
+        }
+    }
+}
+
+/// Makes `buffer` at least `size` bytes long. It grows by doubling, into
+/// a new allocation: what it held is not needed, so it is not copied.
+fn room(buffer: &mut Vec<u8>, size: usize) {
+    if buffer.len() < size {
+        *buffer = vec![0; size.next_power_of_two()];
+    }
+}
+
+/// Readers kept between wheels, at most this many (one per installer
+/// thread that ran at once).
+const POOL_LIMIT: usize = 8;
+
+static POOL: std::sync::Mutex<Vec<WholeReader>> = std::sync::Mutex::new(Vec::new());
+
+/// A [`WholeReader`] from the process's pool, returned to it when dropped:
+/// a fresh one grows its buffers again, and each page of them is faulted
+/// in and zeroed, which was a tenth of a cold build's time.
+pub struct PooledReader(Option<WholeReader>);
+
+impl PooledReader {
+    /// A reader from the pool, or a new one.
+    pub fn take() -> PooledReader {
+        let kept = POOL.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        PooledReader(Some(kept.unwrap_or_default()))
+    }
+}
+
+impl std::ops::Deref for PooledReader {
+    type Target = WholeReader;
+    fn deref(&self) -> &WholeReader {
+        self.0.as_ref().expect("held until dropped")
+    }
+}
+
+impl std::ops::DerefMut for PooledReader {
+    fn deref_mut(&mut self) -> &mut WholeReader {
+        self.0.as_mut().expect("held until dropped")
+    }
+}
+
+impl Drop for PooledReader {
+    fn drop(&mut self) {
+        let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
+        if pool.len() < POOL_LIMIT
+            && let Some(reader) = self.0.take()
+        {
+            pool.push(reader);
         }
     }
 }
