@@ -207,16 +207,12 @@ impl<'a> Engine<'a> {
                 .artifact(dep)
                 .filter(|r| r.success)
                 .ok_or_else(|| format!("{} is needed but not built", self.graph.elements[dep].name))?;
-            let manifest = self
-                .cas
-                .get_manifest(&dep_record.manifest)
-                .map_err(|err| format!("cannot read the artifact of {}: {err}", self.graph.elements[dep].name))?;
-            deps.push(StagedDep {
-                element: &self.graph.elements[dep],
-                record: dep_record,
-                manifest,
+            deps.push(StagedDep::new(
+                &self.graph.elements[dep],
+                dep_record,
                 location,
-            });
+                self.cas,
+            ));
         }
         let workdir = self
             .cas

@@ -17,10 +17,37 @@ pub struct StagedDep<'a> {
     pub element: &'a Element,
     /// Its artifact record.
     pub record: ArtifactRecord,
-    /// Its files.
-    pub manifest: Manifest,
     /// Where in the sandbox it goes (`/` unless `config: location:`).
     pub location: String,
+    /// Its files, read when first asked for: a kind that stages nothing
+    /// (a stack of a hundred elements) reads no tree.
+    manifest: std::sync::OnceLock<Manifest>,
+    cas: &'a Cas,
+}
+
+impl<'a> StagedDep<'a> {
+    /// `element`'s artifact `record`, staged at `location`.
+    pub fn new(element: &'a Element, record: ArtifactRecord, location: String, cas: &'a Cas) -> StagedDep<'a> {
+        StagedDep {
+            element,
+            record,
+            location,
+            manifest: std::sync::OnceLock::new(),
+            cas,
+        }
+    }
+
+    /// Its files.
+    pub fn manifest(&self) -> Result<&Manifest, BuildError> {
+        if let Some(manifest) = self.manifest.get() {
+            return Ok(manifest);
+        }
+        let manifest = self
+            .cas
+            .get_manifest(&self.record.manifest)
+            .map_err(|e| BuildError(format!("cannot read the artifact of {}: {e}", self.element.name)))?;
+        Ok(self.manifest.get_or_init(|| manifest))
+    }
 }
 
 /// A staged file that a later dependency replaced.
@@ -171,7 +198,7 @@ impl BuildContext<'_> {
             fs::create_dir_all(&target).map_err(io("cannot create a staging directory"))?;
             let replaced = self
                 .cas
-                .stage(&dep.manifest, &target, mode)
+                .stage(dep.manifest()?, &target, mode)
                 .map_err(|e| BuildError(format!("cannot stage {}: {e}", dep.element.name)))?;
             let here = written.entry(dep.location.as_str()).or_default();
             for path in replaced {
@@ -183,7 +210,7 @@ impl BuildContext<'_> {
                     later: index,
                 });
             }
-            for entry in &dep.manifest.entries {
+            for entry in &dep.manifest()?.entries {
                 if !matches!(entry.kind, forge_cas::EntryKind::Dir) {
                     here.insert(entry.path.clone(), index);
                 }
@@ -243,7 +270,7 @@ impl BuildContext<'_> {
         let dir = self.dir(&format!("digest-{}", names.join("+").replace('/', "-")))?;
         for dep in self.deps.iter().filter(|d| names.contains(&d.element.name)) {
             self.cas
-                .stage(&dep.manifest, &dir, StageMode::Copy)
+                .stage(dep.manifest()?, &dir, StageMode::Copy)
                 .map_err(|e| BuildError(format!("cannot stage {}: {e}", dep.element.name)))?;
         }
         let manifest = self

@@ -80,8 +80,8 @@ impl Assemble for Compose {
         let mut kept: HashSet<String> = HashSet::new();
         for dep in &ctx.deps {
             let rules = split_rules(&dep.record.public);
-            staged.extend(dep.manifest.entries.iter().map(|e| e.path.clone()));
-            kept.extend(select_split(&dep.manifest, &rules, &include, &exclude, orphans));
+            staged.extend(dep.manifest()?.entries.iter().map(|e| e.path.clone()));
+            kept.extend(select_split(dep.manifest()?, &rules, &include, &exclude, orphans));
         }
         // Files from the dependencies that the split rules do not keep are
         // removed; files that integration added stay.

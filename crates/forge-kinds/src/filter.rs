@@ -113,7 +113,7 @@ impl Assemble for Filter {
             }
         }
         let manifest = split_manifest(
-            &dep.manifest,
+            dep.manifest()?,
             &rules,
             &include,
             &exclude,

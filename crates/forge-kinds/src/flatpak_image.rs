@@ -144,14 +144,14 @@ impl Assemble for FlatpakImage {
         for dep in &ctx.deps {
             let manifest = if dep.location == INPUT {
                 split_manifest(
-                    &dep.manifest,
+                    dep.manifest()?,
                     &split_rules(&dep.record.public),
                     &include,
                     &exclude,
                     true,
                 )
             } else {
-                dep.manifest.clone()
+                dep.manifest()?.clone()
             };
             let target = host_path(&root, &dep.location);
             fs::create_dir_all(&target).map_err(|e| BuildError(format!("cannot stage: {e}")))?;

@@ -218,14 +218,14 @@ impl Assemble for FlatpakRepo {
                 let target = host_path(&root, &dir);
                 fs::create_dir_all(&target).map_err(|e| BuildError(format!("cannot stage: {e}")))?;
                 ctx.cas
-                    .stage(&dep.manifest, &target, StageMode::Copy)
+                    .stage(dep.manifest()?, &target, StageMode::Copy)
                     .map_err(|e| BuildError(format!("cannot stage {}: {e}", dep.element.name)))?;
                 commands.push(format!(
                     "flatpak build-export --files=files --arch={arch} {REPO} {dir} {branch}"
                 ));
             } else if at_root.contains(dep.element.name.as_str()) {
                 ctx.cas
-                    .stage(&dep.manifest, &root, StageMode::Copy)
+                    .stage(dep.manifest()?, &root, StageMode::Copy)
                     .map_err(|e| BuildError(format!("cannot stage {}: {e}", dep.element.name)))?;
             }
         }
