@@ -45,7 +45,10 @@ impl Progress for NoProgress {
 
 /// The HTTP client and retry policy.
 pub struct Downloader {
-    client: reqwest::blocking::Client,
+    /// Made on first use: setting up TLS reads the system's certificates,
+    /// and most builds download nothing.
+    client: std::sync::OnceLock<Result<reqwest::blocking::Client, String>>,
+    stall_timeout: Duration,
     retries: u32,
     retry_delay: Duration,
 }
@@ -104,20 +107,29 @@ impl Downloader {
     /// A downloader that retries transient errors `retries` times and gives
     /// up on a server that sends nothing for `stall_timeout`.
     pub fn new(retries: u32, stall_timeout: Duration) -> Result<Downloader, String> {
-        let client = reqwest::blocking::Client::builder()
-            .user_agent(concat!("forge/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(30))
-            // Blocking reqwest applies this to the headers and to each read
-            // of the body: it is a stall timeout, not a total one.
-            .timeout(stall_timeout)
-            .build()
-            .map_err(|e| format!("cannot set up HTTP: {e}"))?;
         let retry_delay = (stall_timeout / 100).clamp(Duration::from_millis(50), Duration::from_millis(500));
         Ok(Downloader {
-            client,
+            client: std::sync::OnceLock::new(),
+            stall_timeout,
             retries,
             retry_delay,
         })
+    }
+
+    fn client(&self) -> Result<&reqwest::blocking::Client, Failure> {
+        self.client
+            .get_or_init(|| {
+                reqwest::blocking::Client::builder()
+                    .user_agent(concat!("forge/", env!("CARGO_PKG_VERSION")))
+                    .connect_timeout(Duration::from_secs(30))
+                    // Blocking reqwest applies this to the headers and to
+                    // each read of the body: a stall timeout, not a total one.
+                    .timeout(self.stall_timeout)
+                    .build()
+                    .map_err(|e| format!("cannot set up HTTP: {e}"))
+            })
+            .as_ref()
+            .map_err(|e| Failure::Final(e.clone()))
     }
 
     /// Reads a small text resource (an index page) from the first of `urls`
@@ -186,7 +198,7 @@ impl Downloader {
                 .map_err(|e| Failure::Final(format!("cannot read {file}: {e}")));
         }
         let response = self
-            .client
+            .client()?
             .get(url)
             .header("Accept", accept)
             .send()
@@ -224,7 +236,7 @@ impl Downloader {
             copied.map_err(|e| Failure::Final(format!("cannot read {path}: {e}")))?;
         } else if url.starts_with("http://") || url.starts_with("https://") {
             let mut response = self
-                .client
+                .client()?
                 .get(url)
                 .send()
                 .map_err(|e| Failure::Transient(describe(&e)))?;
