@@ -60,22 +60,17 @@ impl ShardDirs {
         }
     }
 
-    fn shard(&self, index: usize) -> Option<libc::c_int> {
+    /// The open shard of `digest` (made if missing) and the object's name
+    /// in it, without the exec suffix.
+    pub(crate) fn shard_of<'d>(&self, digest: &'d str) -> Option<(libc::c_int, &'d str)> {
+        let index = digest.get(..2).and_then(|s| usize::from_str_radix(s, 16).ok())?;
         let fd = self.shards[index].get_or_init(|| {
             let dir = self.objects.join(format!("{index:02x}"));
             fs::create_dir_all(&dir).ok()?;
             let name = CString::new(dir.as_os_str().as_bytes()).ok()?;
-            // SAFETY: a valid C string; the descriptor is owned below.
-            let fd = unsafe {
-                libc::open(
-                    name.as_ptr(),
-                    libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
-                )
-            };
-            // SAFETY: just opened, owned by nothing else.
-            (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd) })
+            crate::stage_at::open_path(libc::AT_FDCWD, &name).ok()
         });
-        fd.as_ref().map(AsRawFd::as_raw_fd)
+        Some((fd.as_ref()?.as_raw_fd(), &digest[2..]))
     }
 
     /// Stores `bytes` as object `digest` (lowercase hex, checked by the
@@ -85,13 +80,9 @@ impl ShardDirs {
         if self.link.load(Ordering::Relaxed) == LINK_NONE {
             return Ok(Put::Unavailable);
         }
-        let Some(index) = digest.get(..2).and_then(|s| usize::from_str_radix(s, 16).ok()) else {
+        let Some((shard, rest)) = self.shard_of(digest) else {
             return Ok(Put::Unavailable);
         };
-        let Some(shard) = self.shard(index) else {
-            return Ok(Put::Unavailable);
-        };
-        let rest = &digest[2..];
         let Ok(name) = CString::new(if exec { format!("{rest}.x") } else { rest.to_string() }) else {
             return Ok(Put::Unavailable);
         };

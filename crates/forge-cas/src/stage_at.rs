@@ -14,19 +14,22 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
+use crate::objects_at::ShardDirs;
+
 /// Open directories are dropped all at once past this many.
 const OPEN_LIMIT: usize = 256;
 
 /// Open directories of one staging: the target's (by relative path, "" the
-/// target itself) and the object store's shards.
-pub struct AtStager {
+/// target itself); the object store's shards are the store's own.
+pub struct AtStager<'s> {
     dirs: HashMap<String, OwnedFd>,
-    shards: HashMap<String, OwnedFd>,
-    objects: OwnedFd,
+    shards: &'s ShardDirs,
     target: OwnedFd,
 }
 
-fn open_path(dir: libc::c_int, name: &CString) -> io::Result<OwnedFd> {
+/// Opens directory `name` (relative to `dir`) as an `O_PATH` descriptor,
+/// never following a symlink.
+pub(crate) fn open_path(dir: libc::c_int, name: &CString) -> io::Result<OwnedFd> {
     // SAFETY: `name` is a valid C string; the returned descriptor, if any,
     // is owned by the OwnedFd.
     let fd = unsafe {
@@ -48,18 +51,14 @@ fn c_name(name: &str) -> Option<CString> {
     CString::new(name).ok()
 }
 
-impl AtStager {
-    /// For staging from the store at `objects` into `target`.
-    pub fn new(objects: &Path, target: &Path) -> io::Result<AtStager> {
-        let open = |path: &Path| -> io::Result<OwnedFd> {
-            let name = CString::new(path.as_os_str().as_bytes())?;
-            open_path(libc::AT_FDCWD, &name)
-        };
+impl AtStager<'_> {
+    /// For staging from the store whose shards are `shards` into `target`.
+    pub fn new<'s>(shards: &'s ShardDirs, target: &Path) -> io::Result<AtStager<'s>> {
+        let name = CString::new(target.as_os_str().as_bytes())?;
         Ok(AtStager {
             dirs: HashMap::new(),
-            shards: HashMap::new(),
-            objects: open(objects)?,
-            target: open(target)?,
+            shards,
+            target: open_path(libc::AT_FDCWD, &name)?,
         })
     }
 
@@ -116,25 +115,14 @@ impl AtStager {
     /// Links object `digest` (`exec`: its executable copy) at `path`;
     /// false when that could not be done this way.
     pub fn link(&mut self, digest: &str, exec: bool, path: &str) -> bool {
-        if digest.len() < 3 || !digest.is_char_boundary(2) {
+        let Some((shard, rest)) = self.shards.shard_of(digest) else {
             return false;
-        }
-        let (shard, rest) = digest.split_at(2);
-        if !self.shards.contains_key(shard) {
-            let Some(name) = c_name(shard) else { return false };
-            match open_path(self.objects.as_raw_fd(), &name) {
-                Ok(fd) => {
-                    self.shards.insert(shard.to_string(), fd);
-                }
-                Err(_) => return false,
-            }
-        }
+        };
         let object = if exec { format!("{rest}.x") } else { rest.to_string() };
         let (Some(source), Some((parent, name))) = (c_name(&object), self.parent_of(path)) else {
             return false;
         };
         let Some(target) = c_name(name) else { return false };
-        let shard = self.shards[shard].as_raw_fd();
         // SAFETY: valid descriptors and C strings.
         unsafe { libc::linkat(shard, source.as_ptr(), parent, target.as_ptr(), 0) == 0 }
     }

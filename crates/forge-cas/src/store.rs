@@ -192,7 +192,7 @@ impl TreeWriter<'_> {
 
 /// A path a tree may hold: relative, `/`-separated, no `.` or `..`.
 fn check_tree_path(path: &str) -> io::Result<()> {
-    if path.is_empty() || path.starts_with('/') || path.split('/').any(|c| c.is_empty() || c == "." || c == "..") {
+    if !safe_relative(path) {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             format!("'{path}' is not a relative path"),
@@ -693,7 +693,7 @@ impl Cas {
         // Hardlinks are made relative to open directories where that
         // works (see stage_at); the path-based code below does the rest.
         let mut at = match mode {
-            StageMode::Hardlink => crate::stage_at::AtStager::new(&self.root.join("objects"), target).ok(),
+            StageMode::Hardlink => crate::stage_at::AtStager::new(&self.shards, target).ok(),
             StageMode::Copy => None,
         };
         for entry in &manifest.entries {
