@@ -419,9 +419,7 @@ fn variables_that_double_are_stopped_in_bounded_memory() {
             &format!("kind: manual\n{vars}config:\n  build-commands:\n  - echo %{{v30}}\n"),
         )
         .build();
-    let mut show = p.process(&p.outside().join("cache"));
-    show.args(["show", "--format", "%{vars}", "bomb.bst"]);
-    let (code, peak_kib) = support::run_measured(show);
+    let (code, peak_kib) = p.run_measured(&p.outside().join("cache"), &["show", "--format", "%{vars}", "bomb.bst"]);
     assert_eq!(code, 3, "a load error");
     assert!(
         peak_kib < 256 * 1024,

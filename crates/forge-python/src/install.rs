@@ -595,7 +595,7 @@ fn install_member(
     let name = &member.name;
     let exec = member.executable || plan.is_script;
     let signature = plan.expected.hash.is_empty();
-    if member.size <= crate::wheel_zip::WHOLE_MEMBER_LIMIT || plan.is_script {
+    if member.fits_in_memory() || plan.is_script {
         let bytes = archive
             .read_whole(member, whole)
             .map_err(|e| format!("cannot read '{name}': {e}"))?;

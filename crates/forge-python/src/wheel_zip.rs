@@ -17,7 +17,8 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
-/// The largest member inflated whole in memory; larger ones are streamed.
+/// The largest member read whole into memory, inflated and compressed:
+/// larger ones are streamed.
 pub const WHOLE_MEMBER_LIMIT: u64 = 8 << 20;
 
 /// The fixed part of a local file header.
@@ -53,6 +54,16 @@ pub struct Member {
     deflated: bool,
     crc: u32,
     header_start: u64,
+}
+
+impl Member {
+    /// Whether [`WheelZip::read_whole`] takes it: both its declared size
+    /// and its compressed data are small. The size alone is not enough: a
+    /// deflate stream can carry any amount of empty blocks that inflate
+    /// to nothing.
+    pub fn fits_in_memory(&self) -> bool {
+        self.size <= WHOLE_MEMBER_LIMIT && self.packed <= WHOLE_MEMBER_LIMIT
+    }
 }
 
 impl WheelZip {
@@ -167,10 +178,10 @@ impl WheelZip {
     /// Header and data come in one read where the header's extra field is
     /// short, as it is in wheels.
     pub fn read_whole<'r>(&self, member: &Member, reader: &'r mut WholeReader) -> Result<&'r [u8], String> {
-        if member.size > WHOLE_MEMBER_LIMIT {
+        if !member.fits_in_memory() {
             return Err(format!(
-                "it holds {} bytes, more than the {WHOLE_MEMBER_LIMIT} read into memory",
-                member.size
+                "it holds {} bytes ({} compressed), more than the {WHOLE_MEMBER_LIMIT} read into memory",
+                member.size, member.packed
             ));
         }
         // Bounded: `packed` is checked against the file's size first.

@@ -137,6 +137,44 @@ impl TestProject {
         cmd
     }
 
+    /// Runs forge at the project root with `cache` and `args` to its end,
+    /// and returns its exit status and its peak resident memory in KiB.
+    ///
+    /// Through a small python3 that forks and waits: a process the test
+    /// spawns itself starts its peak at the test's own resident size (the
+    /// kernel keeps the high-water mark of the memory it replaced at
+    /// exec), and a test holding a large fixture would be measured with it.
+    pub fn run_measured(&self, cache: &Path, args: &[&str]) -> (i32, i64) {
+        const WAIT: &str = "import os, sys\n\
+            pid = os.fork()\n\
+            if pid == 0:\n    os.execv(sys.argv[1], sys.argv[1:])\n\
+            _, status, usage = os.wait4(pid, 0)\n\
+            print(usage.ru_maxrss)\n\
+            sys.exit(os.waitstatus_to_exitcode(status))\n";
+        let out = std::process::Command::new("python3")
+            .arg("-c")
+            .arg(WAIT)
+            .arg(assert_cmd::cargo::cargo_bin("forge"))
+            .args(args)
+            .current_dir(&self.root)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", self.temp.path().join("home"))
+            .env("FORGE_CACHE_DIR", cache)
+            .stderr(std::process::Stdio::null())
+            .output()
+            .expect("python3 runs forge");
+        let peak = String::from_utf8_lossy(&out.stdout);
+        let peak = peak
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .trim()
+            .parse()
+            .expect("peak memory");
+        (out.status.code().unwrap_or(-1), peak)
+    }
+
     /// Runs forge at the project root.
     pub fn forge(&self, args: &[&str]) -> Run {
         self.forge_in(&self.root, args)
@@ -195,27 +233,4 @@ pub fn fixture(name: &str) -> TestProject {
         }
     }
     TestProject { temp, root }
-}
-
-/// Runs `cmd` to its end and returns its exit status and peak resident
-/// memory in KiB (from the kernel's accounting of that one child).
-#[expect(clippy::zombie_processes, reason = "wait4 reaps the child")]
-pub fn run_measured(mut cmd: std::process::Command) -> (i32, i64) {
-    let child = cmd
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn forge");
-    let mut status = 0;
-    // SAFETY: plain FFI calls on the pid of a child this test owns; the
-    // struct is plain data the kernel fills in.
-    let usage = unsafe {
-        let mut usage: libc::rusage = std::mem::zeroed();
-        assert_eq!(
-            libc::wait4(child.id() as i32, &mut status, 0, &mut usage),
-            child.id() as i32
-        );
-        usage
-    };
-    (libc::WEXITSTATUS(status), usage.ru_maxrss)
 }
