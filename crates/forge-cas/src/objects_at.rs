@@ -122,6 +122,23 @@ impl ShardDirs {
         }
     }
 
+    /// The size of object `digest` (`Some(None)`: not stored), looked up
+    /// in its open shard; `None` where the shard cannot be opened, for
+    /// the path-based code to answer.
+    pub(crate) fn size(&self, digest: &str, exec: bool) -> Option<Option<u64>> {
+        let (shard, rest) = self.shard_of(digest)?;
+        if !rest.bytes().all(|b| b.is_ascii_hexdigit()) {
+            // Not a digest, so not an object (and never a path to follow).
+            return Some(None);
+        }
+        let name = CString::new(if exec { format!("{rest}.x") } else { rest.to_string() }).ok()?;
+        let mut stat = std::mem::MaybeUninit::<libc::stat>::uninit();
+        // SAFETY: valid descriptor, C string and buffer for one stat.
+        let found = unsafe { libc::fstatat(shard, name.as_ptr(), stat.as_mut_ptr(), 0) } == 0;
+        // SAFETY: fstatat filled it when it succeeded.
+        Some(found.then(|| unsafe { stat.assume_init() }.st_size as u64))
+    }
+
     /// Names the unnamed `file` `name` in `shard`: Ok(false) if the name
     /// is taken, `Unsupported` if neither way works here.
     fn link(&self, file: &fs::File, shard: libc::c_int, name: &CString) -> io::Result<bool> {
@@ -207,7 +224,15 @@ mod tests {
     fn objects_appear_whole_under_their_name_and_once() {
         each_way(|shards, root| {
             let object = root.join("objects/ab").join(&DIGEST[2..]);
+            assert_eq!(shards.size(DIGEST, false), Some(None));
             assert_eq!(shards.put(DIGEST, false, b"content", 0o444, true).unwrap(), Put::Stored);
+            assert_eq!(shards.size(DIGEST, false), Some(Some(7)));
+            assert_eq!(
+                shards.size(DIGEST, true),
+                Some(None),
+                "the plain copy is not the executable one"
+            );
+            assert_eq!(shards.size(&format!("ab/../{}", &DIGEST[8..]), false), Some(None));
             assert_eq!(fs::read(&object).unwrap(), b"content");
             assert_eq!(fs::metadata(&object).unwrap().mode() & 0o777, 0o444);
             // Nothing else is left in the shard: the file had no name
@@ -233,5 +258,6 @@ mod tests {
         let shards = ShardDirs::new(dir.path().join("objects"));
         assert_eq!(shards.put(DIGEST, false, b"x", 0o444, true).unwrap(), Put::Unavailable);
         assert_eq!(shards.put("zz", false, b"x", 0o444, true).unwrap(), Put::Unavailable);
+        assert_eq!(shards.size(DIGEST, false), None);
     }
 }

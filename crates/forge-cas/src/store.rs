@@ -681,9 +681,13 @@ impl Cas {
 
     /// The size of a stored object, if present.
     pub fn object_size(&self, digest: &str, exec: bool) -> Option<u64> {
-        (digest.len() > 2)
-            .then(|| fs::metadata(self.object_path(digest, exec)).ok().map(|m| m.len()))
-            .flatten()
+        if digest.len() <= 2 {
+            return None;
+        }
+        // Relative to the open shard: a pull asks this of every file.
+        self.shards
+            .size(digest, exec)
+            .unwrap_or_else(|| fs::metadata(self.object_path(digest, exec)).ok().map(|m| m.len()))
     }
 
     /// Writes the files of `manifest` under `target`. Returns the paths

@@ -520,6 +520,16 @@ impl Remote {
         })
     }
 
+    /// A client for calls with the codecs of `in_place`, once the
+    /// connection is ready.
+    async fn ready_grpc(&self, call: &str) -> Result<tonic::client::Grpc<Svc>, RemoteError> {
+        let mut grpc = tonic::client::Grpc::new(InterceptedService::new(self.channel.clone(), self.auth.clone()));
+        grpc.ready()
+            .await
+            .map_err(|e| RemoteError::new(&self.spec.url, format!("{call}: {e}")))?;
+        Ok(grpc)
+    }
+
     /// One `BatchReadBlobs` call, its blobs checked and given to `sink`.
     async fn read_batch(&self, batch: Vec<Digest>, sink: &dyn BlobSink) -> Result<u64, RemoteError> {
         let url = &self.spec.url;
@@ -531,16 +541,14 @@ impl Remote {
         };
         let failed = |s: Status| RemoteError::new(url, format!("BatchReadBlobs: {}", describe_status(&s)));
         // The answer's blobs are slices of the received message (see
-        // batch_read): no copy before they are hashed and stored.
-        let mut grpc = tonic::client::Grpc::new(InterceptedService::new(self.channel.clone(), self.auth.clone()));
-        grpc.ready()
-            .await
-            .map_err(|e| RemoteError::new(url, format!("BatchReadBlobs: {e}")))?;
-        let response = grpc
+        // in_place): no copy before they are hashed and stored.
+        let response = self
+            .ready_grpc("BatchReadBlobs")
+            .await?
             .unary(
                 Request::new(request),
-                tonic::codegen::http::uri::PathAndQuery::from_static(crate::batch_read::PATH),
-                crate::batch_read::BatchReadCodec,
+                tonic::codegen::http::uri::PathAndQuery::from_static(crate::in_place::BATCH_READ_PATH),
+                crate::in_place::BatchReadCodec::default(),
             )
             .await
             .map_err(failed)?;
@@ -587,18 +595,29 @@ impl Remote {
             read_offset: 0,
             read_limit: 0,
         };
-        let mut stream = self.bytestream().read(request).await.map_err(what)?.into_inner();
+        // Each chunk is a slice of the received message (see in_place).
+        let mut stream = self
+            .ready_grpc("ByteStream.Read")
+            .await?
+            .server_streaming(
+                Request::new(request),
+                tonic::codegen::http::uri::PathAndQuery::from_static(crate::in_place::READ_PATH),
+                crate::in_place::ReadCodec::default(),
+            )
+            .await
+            .map_err(what)?
+            .into_inner();
         let mut part = sink.open(&digest).map_err(|e| store_failed(url, &digest, &e))?;
         let expected = u64::try_from(digest.size_bytes).unwrap_or(0);
         let mut hasher = sha2::Sha256::new();
         let mut size = 0u64;
         while let Some(chunk) = stream.message().await.map_err(what)? {
-            size += chunk.data.len() as u64;
+            size += chunk.len() as u64;
             if size > expected {
                 return Err(RemoteError::new(url, format!("sent more than {digest} holds")));
             }
-            hasher.update(&chunk.data);
-            part.append(&chunk.data).map_err(|e| store_failed(url, &digest, &e))?;
+            hasher.update(&chunk);
+            part.append(&chunk).map_err(|e| store_failed(url, &digest, &e))?;
         }
         if size != expected || forge_cas::reapi::hex(&hasher.finalize()) != digest.hash {
             return Err(mismatch(url, &digest));

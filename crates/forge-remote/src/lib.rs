@@ -9,8 +9,8 @@
 //! named is in [`artifact_urn`] and [`client::action_digest`].
 
 pub mod artifacts;
-mod batch_read;
 pub mod client;
+mod in_place;
 
 use std::path::PathBuf;
 
