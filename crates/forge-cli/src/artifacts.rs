@@ -435,14 +435,23 @@ fn transfer(session: &Session, args: &crate::cli::TransferArgs, push: bool) -> R
             "no artifact servers are configured: add `artifacts: servers: [{url: ...}]` to the user configuration",
         ));
     }
-    if push && !specs.iter().any(|s| s.push) {
+    use forge_remote::Role;
+    let index_takes_pushes = specs.iter().any(|s| s.push && s.role != Role::Storage);
+    let storage_takes_pushes = specs.iter().any(|s| s.push && s.role != Role::Index);
+    if push && !(index_takes_pushes && storage_takes_pushes) {
         return Err(Failure::usage(
-            "no artifact server takes pushes: set `push: true` on one in the user configuration",
+            "no artifact server takes pushes: set `push: true` on one in the user configuration \
+             (on an index and a storage server, where they are split)",
         ));
     }
     let servers = session.artifact_servers()?;
     if servers.is_empty() {
         return Err(Failure::fetch("no artifact server answered (see the warnings above)"));
+    }
+    if let Some(missing) = servers.lacks() {
+        return Err(Failure::fetch(format!(
+            "the artifact servers that answered lack {missing}"
+        )));
     }
     let (graph, selected) = select(&session.project, &args.targets, args.deps)?;
     let selected: Vec<usize> = selected.into_iter().filter(|&e| !graph.elements[e].junction).collect();

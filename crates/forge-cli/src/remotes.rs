@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 use forge_project::LoadError;
 use forge_project::error::check_keys;
-use forge_remote::{Remote, RemoteSpec};
+use forge_remote::{Remote, RemoteSpec, Role, Servers};
 use forge_yaml::{Node, parse_str};
 
 use crate::exit::printable;
@@ -71,15 +71,17 @@ fn load_spec(node: &Node, base: &Path) -> Result<RemoteSpec, LoadError> {
                 .with_hint("REAPI servers are named like https://cache.example.com:11001"),
         );
     }
-    if let Some(kind) = string("type")?
-        && kind != "all"
-    {
-        let span = &map.get("type").expect("present").span;
-        return Err(
-            LoadError::at(span, format!("server type '{kind}' is not supported yet"))
-                .with_hint("forge uses each server for both the index and the storage (type: all)"),
-        );
-    }
+    let role = match string("type")?.as_deref() {
+        None | Some("all") => Role::All,
+        Some("index") => Role::Index,
+        Some("storage") => Role::Storage,
+        Some(other) => {
+            let span = &map.get("type").expect("present").span;
+            return Err(LoadError::at(span, format!("unknown server type '{other}'")).with_hint(
+                "a server is of type all (the default), index (names artifacts) or storage (holds their blobs)",
+            ));
+        }
+    };
     let push = match map.get("push") {
         None => false,
         Some(value) => match value.as_str() {
@@ -91,6 +93,7 @@ fn load_spec(node: &Node, base: &Path) -> Result<RemoteSpec, LoadError> {
     let mut spec = RemoteSpec {
         url,
         push,
+        role,
         instance_name: string("instance-name")?.unwrap_or_default(),
         timeout_seconds: 60,
         ..Default::default()
@@ -124,19 +127,26 @@ fn load_spec(node: &Node, base: &Path) -> Result<RemoteSpec, LoadError> {
     Ok(spec)
 }
 
-/// Connects to each server; one that fails is named in a warning and
-/// left out.
-pub fn connect_all(specs: &[RemoteSpec]) -> Vec<Remote> {
-    specs
-        .iter()
-        .filter_map(|spec| match Remote::connect(spec) {
-            Ok(remote) => Some(remote),
-            Err(err) => {
-                eprintln!("warning: {}; going on without it", printable(&err.to_string()));
-                None
-            }
-        })
-        .collect()
+/// Connects to each server of `section`; one that fails is named in a
+/// warning and left out, and servers of one type without the other are
+/// no use (a warning says what is missing).
+pub fn connect_all(section: &str, specs: &[RemoteSpec]) -> Servers {
+    let servers = Servers::new(
+        specs
+            .iter()
+            .filter_map(|spec| match Remote::connect(spec) {
+                Ok(remote) => Some(remote),
+                Err(err) => {
+                    eprintln!("warning: {}; going on without it", printable(&err.to_string()));
+                    None
+                }
+            })
+            .collect(),
+    );
+    if let Some(missing) = servers.lacks() {
+        eprintln!("warning: the {section} servers that answered lack {missing}: nothing is pulled or pushed");
+    }
+    servers
 }
 
 /// `1.2 MB`, `340 B`.
@@ -158,7 +168,7 @@ pub fn source_urn(sha256: &str) -> String {
 /// The `source-caches:` servers, for the source cache.
 pub struct SourceCacheServers {
     /// The servers that answered.
-    pub remotes: Vec<Remote>,
+    pub servers: Servers,
 }
 
 impl SourceCacheServers {
@@ -171,13 +181,13 @@ impl SourceCacheServers {
         expected: Option<&str>,
         progress: &dyn forge_sources::Progress,
     ) -> Option<String> {
-        for remote in &self.remotes {
-            let found = match remote.resolve(urn) {
+        for route in self.servers.routes() {
+            let found = match route.index.resolve(urn) {
                 Ok(Some(digest)) if expected.is_none_or(|sha| digest.hash.eq_ignore_ascii_case(sha)) => digest,
                 Ok(Some(digest)) => {
                     progress.warn(&printable(&format!(
                         "source cache {} names {urn} by another blob ({digest}); not used",
-                        remote.spec.url
+                        route.index.spec.url
                     )));
                     continue;
                 }
@@ -189,12 +199,12 @@ impl SourceCacheServers {
             };
             let sha256 = found.hash.to_ascii_lowercase();
             let store = SourceSink { cache, sha256: &sha256 };
-            match remote.download(std::slice::from_ref(&found), &store) {
+            match route.storage.download(std::slice::from_ref(&found), &store) {
                 Ok(bytes) => {
                     let what = urn.rsplit(':').next().unwrap_or(urn);
                     progress.note(&format!(
                         "{what}: from the source cache {} ({})",
-                        remote.spec.url,
+                        route.describe(),
                         size(bytes)
                     ));
                     return Some(sha256);
@@ -270,7 +280,7 @@ impl forge_sources::SourceServers for SourceCacheServers {
     }
 
     fn pushes(&self) -> bool {
-        self.remotes.iter().any(|r| r.spec.push)
+        self.servers.pushes()
     }
 
     fn push_named(
@@ -286,14 +296,21 @@ impl forge_sources::SourceServers for SourceCacheServers {
             hash: sha256.to_ascii_lowercase(),
             size_bytes: meta.len() as i64,
         };
-        for remote in self.remotes.iter().filter(|r| r.spec.push) {
+        for route in self.servers.push_routes() {
             let result = (|| -> Result<(), forge_remote::RemoteError> {
-                if remote.resolve(urn)?.as_ref() == Some(&digest) {
+                if route.index.resolve(urn)?.as_ref() == Some(&digest) {
                     return Ok(());
                 }
-                let missing = remote.find_missing(std::slice::from_ref(&digest))?;
-                remote.upload(&missing, &|_| std::fs::read(&path))?;
-                remote.publish(urn, &digest, &[], &[])
+                let upload = |server: &Remote| -> Result<(), forge_remote::RemoteError> {
+                    let missing = server.find_missing(std::slice::from_ref(&digest))?;
+                    server.upload(&missing, &|_| std::fs::read(&path)).map(|_| ())
+                };
+                upload(route.storage)?;
+                // As for artifacts: an ActionCache names blobs of its own CAS.
+                if !route.is_one_server() && route.index.index == forge_remote::IndexKind::ActionCache {
+                    upload(route.index)?;
+                }
+                route.index.publish(urn, &digest, &[], &[])
             })();
             if let Err(err) = result {
                 progress.warn(&printable(&format!("cannot push a source: {err}")));

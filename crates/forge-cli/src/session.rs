@@ -31,7 +31,7 @@ pub struct Session {
     /// The user configuration file, if any.
     user_config: Option<PathBuf>,
     /// The artifact servers, connected on first use.
-    artifact_servers: std::sync::OnceLock<Vec<forge_remote::Remote>>,
+    artifact_servers: std::sync::OnceLock<forge_remote::Servers>,
     /// The source cache servers, connected on first use.
     source_servers: std::sync::OnceLock<Option<crate::remotes::SourceCacheServers>>,
     network_retries: u32,
@@ -160,14 +160,14 @@ impl Session {
     }
 
     /// The artifact servers of the user configuration that answer.
-    pub fn artifact_servers(&self) -> Result<&[forge_remote::Remote], Failure> {
+    pub fn artifact_servers(&self) -> Result<&forge_remote::Servers, Failure> {
         if let Some(servers) = self.artifact_servers.get() {
             return Ok(servers);
         }
         let specs = crate::remotes::load_specs(self.user_config.as_deref(), "artifacts")?;
         Ok(self
             .artifact_servers
-            .get_or_init(|| crate::remotes::connect_all(&specs)))
+            .get_or_init(|| crate::remotes::connect_all("artifacts", &specs)))
     }
 
     /// The artifact cache.
@@ -219,8 +219,8 @@ impl Session {
                         return None;
                     }
                 };
-                let remotes = crate::remotes::connect_all(&specs);
-                (!remotes.is_empty()).then_some(crate::remotes::SourceCacheServers { remotes })
+                let servers = crate::remotes::connect_all("source-caches", &specs);
+                (!servers.is_empty()).then_some(crate::remotes::SourceCacheServers { servers })
             })
             .as_ref()
     }

@@ -60,7 +60,10 @@ fn downloadable(
             return false;
         }
         let urn = forge_remote::artifact_urn(&element.project.name, &element.normal_name(), key);
-        servers.iter().any(|s| s.resolve(&urn).is_ok_and(|d| d.is_some()))
+        servers.lacks().is_none()
+            && servers
+                .indexes()
+                .any(|index| index.resolve(&urn).is_ok_and(|d| d.is_some()))
     });
     for (&e, has) in elements.iter().zip(asked) {
         out[e] = has;

@@ -278,6 +278,173 @@ fn a_server_that_is_down_never_fails_a_build_and_the_next_run_pushes() {
     );
 }
 
+/// Whether `server` stores a blob whose name holds `sha`.
+fn holds(server: &Casd, sha: &str) -> bool {
+    let mut pending = vec![server.storage.clone()];
+    while let Some(dir) = pending.pop() {
+        for entry in fs::read_dir(&dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.file_name().unwrap().to_string_lossy().contains(&sha[2..]) {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+#[test]
+fn split_index_and_storage_servers_share_as_bst_users_configure_them() {
+    use support::buildgrid::{BuildGrid, make_credentials};
+    let p = sharing_project();
+    let big = support::sha256_hex(&fs::read(p.root.join("files/a/big.bin")).unwrap());
+    let index = Casd::start(&p.outside().join("index"));
+    let storage = Casd::start(&p.outside().join("storage"));
+    let config = p.outside().join("split.conf");
+    fs::write(
+        &config,
+        format!(
+            "artifacts:\n  servers:\n  - url: {}\n    type: index\n    push: true\n  \
+             - url: {}\n    type: storage\n    push: true\n",
+            index.url(),
+            storage.url()
+        ),
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let run = p.forge(&["--config", config, "build", "top.bst"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let route = format!("{} (index {})", storage.url(), index.url());
+    assert!(
+        run.stderr.contains(&format!("pushed a.bst to {route}")),
+        "{}",
+        run.stderr
+    );
+    // The blobs went to the storage server only; the index names them.
+    assert!(holds(&storage, &big) && !holds(&index, &big));
+
+    let second = p.outside().join("second");
+    let second = second.to_str().unwrap();
+    let shown = p.forge(&[
+        "--config",
+        config,
+        "--cache-dir",
+        second,
+        "show",
+        "--format",
+        "%{state}",
+        "a.bst",
+    ]);
+    assert_eq!(shown.stdout, "downloadable\n", "{}", shown.stderr);
+    let run = p.forge(&["--config", config, "--cache-dir", second, "build", "top.bst"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("0 built") && run.stderr.contains(&format!("pulled a.bst from {route}")),
+        "{}",
+        run.stderr
+    );
+    let first_out = p.outside().join("first-out");
+    let second_out = p.outside().join("second-out");
+    p.forge(&["checkout", "top.bst", first_out.to_str().unwrap()]).ok();
+    p.forge(&[
+        "--cache-dir",
+        second,
+        "checkout",
+        "top.bst",
+        second_out.to_str().unwrap(),
+    ])
+    .ok();
+    assert_eq!(listing(&first_out), listing(&second_out));
+
+    // An index without storage (or the other way) moves nothing, and says
+    // why; the build goes on locally.
+    let alone = p.outside().join("index-only.conf");
+    fs::write(
+        &alone,
+        format!("artifacts:\n  servers:\n  - url: {}\n    type: index\n", index.url()),
+    )
+    .unwrap();
+    let third = p.outside().join("third");
+    let run = p.forge(&[
+        "--config",
+        alone.to_str().unwrap(),
+        "--cache-dir",
+        third.to_str().unwrap(),
+        "build",
+        "a.bst",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("the artifacts servers that answered lack a server of type storage or all")
+            && run.stderr.contains("1 built"),
+        "{}",
+        run.stderr
+    );
+    fs::write(
+        &alone,
+        format!("artifacts:\n  servers:\n  - url: {}\n    type: cas\n", index.url()),
+    )
+    .unwrap();
+    let err = p
+        .forge(&["--config", alone.to_str().unwrap(), "build", "a.bst"])
+        .fails(3);
+    assert!(err.contains("index-only.conf:4:11: unknown server type 'cas'"), "{err}");
+
+    // An index without Remote Asset (BuildGrid: its ActionCache) names
+    // what another server stores.
+    let creds = p.outside().join("creds");
+    make_credentials(&creds);
+    let grid = BuildGrid::start_tls(&p.outside().join("bgd"), &creds);
+    let c = |file: &str| creds.join(file).display().to_string();
+    let mixed = p.outside().join("mixed.conf");
+    fs::write(
+        &mixed,
+        format!(
+            "artifacts:\n  servers:\n  - url: https://localhost:{}\n    type: index\n    push: true\n    auth:\n      \
+             server-cert: {}\n      client-cert: {}\n      client-key: {}\n      access-token: {}\n  \
+             - url: {}\n    type: storage\n    push: true\n",
+            grid.port,
+            c("ca.crt"),
+            c("client.crt"),
+            c("client.key"),
+            c("token.txt"),
+            storage.url()
+        ),
+    )
+    .unwrap();
+    let mixed = mixed.to_str().unwrap();
+    let run = p.forge(&["--config", mixed, "artifact", "push", "--deps", "all", "top.bst"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("artifact: 2 pushed"), "{}", run.stderr);
+    let fourth = p.outside().join("fourth");
+    let fourth = fourth.to_str().unwrap();
+    let run = p.forge(&[
+        "--config",
+        mixed,
+        "--cache-dir",
+        fourth,
+        "artifact",
+        "pull",
+        "--deps",
+        "all",
+        "top.bst",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("artifact: 2 pulled"), "{}", run.stderr);
+    let fourth_out = p.outside().join("fourth-out");
+    p.forge(&[
+        "--cache-dir",
+        fourth,
+        "checkout",
+        "top.bst",
+        fourth_out.to_str().unwrap(),
+    ])
+    .ok();
+    assert_eq!(listing(&first_out), listing(&fourth_out));
+}
+
 #[test]
 fn pushing_needs_push_true_and_config_errors_say_where() {
     let p = sharing_project();

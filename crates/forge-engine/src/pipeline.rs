@@ -5,7 +5,7 @@
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use forge_project::{CacheKeys, Graph};
-use forge_remote::{PullOutcome, Remote};
+use forge_remote::{PullOutcome, Servers};
 
 use crate::{BuildOptions, BuildReport, Engine, Outcome};
 
@@ -65,7 +65,7 @@ pub struct PipelineResult {
 /// Pulls the artifacts of `elements` that the local cache lacks, from the
 /// first server that has each; returns the elements pulled.
 pub fn pull(
-    remotes: &[Remote],
+    servers: &Servers,
     graph: &Graph,
     keys: &CacheKeys,
     cas: &forge_cas::Cas,
@@ -73,12 +73,12 @@ pub fn pull(
     report: &dyn PipelineReport,
     totals: &Transfers,
 ) -> Vec<usize> {
-    if remotes.is_empty() {
+    if servers.is_empty() {
         return Vec::new();
     }
     report.transferring(false, elements.len());
     let pulled = forge_project::parallel::map_on(TRANSFERS, elements, |&e| {
-        let outcome = pull_one(remotes, graph, keys, cas, e, report, totals);
+        let outcome = pull_one(servers, graph, keys, cas, e, report, totals);
         report.transfer_step(outcome.map_or(0, |(_, bytes)| bytes));
         outcome.map(|_| e)
     });
@@ -87,7 +87,7 @@ pub fn pull(
 
 /// Pulls one element from the first server that has it: `(element, bytes)`.
 fn pull_one(
-    remotes: &[Remote],
+    servers: &Servers,
     graph: &Graph,
     keys: &CacheKeys,
     cas: &forge_cas::Cas,
@@ -97,11 +97,11 @@ fn pull_one(
 ) -> Option<(usize, u64)> {
     let element = &graph.elements[e];
     let key = keys.keys[e].as_deref()?;
-    for remote in remotes {
-        match forge_remote::pull_artifact(remote, cas, &element.project.name, &element.normal_name(), key) {
+    for route in servers.routes() {
+        match forge_remote::pull_artifact(route, cas, &element.project.name, &element.normal_name(), key) {
             Ok(PullOutcome::Pulled { blobs, bytes, .. }) => {
                 totals.add(blobs, bytes);
-                report.pulled(&element.name, &remote.spec.url, blobs, bytes);
+                report.pulled(&element.name, &route.describe(), blobs, bytes);
                 return Some((e, bytes));
             }
             Ok(PullOutcome::NotThere) => {}
@@ -117,7 +117,7 @@ fn pull_one(
 /// Pushes the successful artifacts of `elements` to every server that
 /// takes pushes, sending only what each lacks.
 pub fn push(
-    remotes: &[Remote],
+    servers: &Servers,
     graph: &Graph,
     keys: &CacheKeys,
     cas: &forge_cas::Cas,
@@ -125,7 +125,7 @@ pub fn push(
     report: &dyn PipelineReport,
     totals: &Transfers,
 ) {
-    for remote in remotes.iter().filter(|r| r.spec.push) {
+    for route in servers.push_routes() {
         report.transferring(true, elements.len());
         forge_project::parallel::map_on(TRANSFERS, elements, |&e| {
             let element = &graph.elements[e];
@@ -138,12 +138,12 @@ pub fn push(
                 return;
             };
             let mut moved = 0;
-            match forge_remote::push_artifact(remote, cas, &element.project.name, &name, key) {
+            match forge_remote::push_artifact(route, cas, &element.project.name, &name, key) {
                 Ok(outcome) if outcome.already_there => {}
                 Ok(outcome) => {
                     totals.add(outcome.blobs_sent, outcome.bytes_sent);
                     moved = outcome.bytes_sent;
-                    report.pushed(&element.name, &remote.spec.url, outcome.blobs_sent, outcome.bytes_sent);
+                    report.pushed(&element.name, &route.describe(), outcome.blobs_sent, outcome.bytes_sent);
                 }
                 Err(err) => {
                     totals.failed.fetch_add(1, Ordering::Relaxed);
@@ -167,7 +167,7 @@ impl Engine<'_> {
         targets: &[usize],
         plan: &[usize],
         options: &BuildOptions,
-        remotes: &[Remote],
+        servers: &Servers,
         fetch: impl FnOnce(&[usize]) -> Result<(), E>,
         report: &dyn PipelineReport,
     ) -> Result<PipelineResult, E> {
@@ -186,7 +186,7 @@ impl Engine<'_> {
                 break;
             }
             let pulled = pull(
-                remotes,
+                servers,
                 self.graph,
                 self.keys,
                 self.cas,
@@ -217,7 +217,7 @@ impl Engine<'_> {
         report.building(to_build.len());
         result.outcomes = self.build(targets, options, report);
         push(
-            remotes,
+            servers,
             self.graph,
             self.keys,
             self.cas,

@@ -7,7 +7,7 @@ use forge_cas::reapi::{self, Digest};
 use forge_cas::{ArtifactRecord, Cas, EntryKind};
 
 use crate::client::{BlobSink, MemorySink, PartialBlob};
-use crate::{Remote, RemoteError};
+use crate::{IndexKind, Remote, RemoteError, Route};
 
 /// The URN under which an artifact is named on a server:
 /// `urn:fdc:forge.build:2026:artifact:{project}/{element}/{key}` with the
@@ -56,21 +56,23 @@ fn io_err(remote: &Remote, what: String) -> RemoteError {
 }
 
 /// Sends the artifact `project/element/key` of `cas` (all of it: tree,
-/// files, log, record) to `remote`, only the blobs it lacks, then names it.
+/// files, log, record) to the route's storage, only the blobs it lacks,
+/// then names it in the route's index.
 pub fn push_artifact(
-    remote: &Remote,
+    route: Route<'_>,
     cas: &Cas,
     project: &str,
     element: &str,
     key: &str,
 ) -> Result<PushOutcome, RemoteError> {
+    let remote = route.storage;
     let record = cas
         .get_artifact(project, element, key)
         .ok_or_else(|| io_err(remote, format!("{project}/{element}/{key} is not in the local cache")))?;
     let record_bytes = Cas::record_bytes(&record);
     let record_digest = Digest::of(&record_bytes);
     let urn = artifact_urn(project, element, key);
-    if remote.resolve(&urn)?.as_ref() == Some(&record_digest) {
+    if route.index.resolve(&urn)?.as_ref() == Some(&record_digest) {
         return Ok(PushOutcome {
             already_there: true,
             ..Default::default()
@@ -121,12 +123,18 @@ pub fn push_artifact(
     let read = |d: &Digest| -> std::io::Result<Vec<u8>> {
         std::fs::read(cas.object_path(&d.hash, exec_only.contains(&d.hash)))
     };
-    let bytes_sent = remote.upload(&missing, &read)?;
+    let mut bytes_sent = remote.upload(&missing, &read)?;
+    // An ActionCache names blobs of its own CAS (BuildGrid checks they are
+    // there): an index of that kind gets the record too.
+    if !route.is_one_server() && route.index.index == IndexKind::ActionCache {
+        let missing = route.index.find_missing(std::slice::from_ref(&record_digest))?;
+        bytes_sent += route.index.upload(&missing, &read)?;
+    }
     let root = Digest {
         hash: record.manifest.clone(),
         size_bytes: record.manifest_size as i64,
     };
-    remote.publish(&urn, &record_digest, &[root], &[log])?;
+    route.index.publish(&urn, &record_digest, &[root], &[log])?;
     Ok(PushOutcome {
         blobs_sent: missing.len(),
         bytes_sent,
@@ -134,23 +142,25 @@ pub fn push_artifact(
     })
 }
 
-/// Brings the artifact `project/element/key` from `remote` into `cas`:
-/// every blob is checked against its digest as it arrives, and the
-/// artifact is recorded (visible) only once all of it is stored.
+/// Brings the artifact `project/element/key` that the route's index names
+/// from its storage into `cas`: every blob is checked against its digest
+/// as it arrives, and the artifact is recorded (visible) only once all of
+/// it is stored.
 pub fn pull_artifact(
-    remote: &Remote,
+    route: Route<'_>,
     cas: &Cas,
     project: &str,
     element: &str,
     key: &str,
 ) -> Result<PullOutcome, RemoteError> {
     let urn = artifact_urn(project, element, key);
-    let Some(record_digest) = remote.resolve(&urn)? else {
+    let Some(record_digest) = route.index.resolve(&urn)? else {
         return Ok(PullOutcome::NotThere);
     };
+    let remote = route.storage;
     if record_digest.size_bytes > 64 << 20 {
         return Err(io_err(
-            remote,
+            route.index,
             format!(
                 "names {urn} by a blob of {} bytes: too large for a record",
                 record_digest.size_bytes
@@ -162,13 +172,13 @@ pub fn pull_artifact(
     let record_bytes = records.take(&record_digest.hash).unwrap_or_default();
     let record: ArtifactRecord = serde_json::from_slice(&record_bytes).map_err(|e| {
         io_err(
-            remote,
+            route.index,
             format!("names {urn} by a blob that is not an artifact record: {e}"),
         )
     })?;
     if record.key != key {
         return Err(io_err(
-            remote,
+            route.index,
             format!("names {urn} by the record of another key ({})", record.key),
         ));
     }

@@ -11,11 +11,13 @@
 pub mod artifacts;
 pub mod client;
 mod in_place;
+pub mod servers;
 
 use std::path::PathBuf;
 
 pub use artifacts::{PullOutcome, PushOutcome, artifact_urn, pull_artifact, push_artifact};
 pub use client::{BlobSink, IndexKind, MemorySink, PartialBlob, Remote};
+pub use servers::{Route, Servers};
 
 /// One configured server (`artifacts: servers:` of the user config).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -24,6 +26,8 @@ pub struct RemoteSpec {
     pub url: String,
     /// Whether forge may push to it.
     pub push: bool,
+    /// What it is used for (bst's `type:`).
+    pub role: Role,
     /// The REAPI instance name (empty: the default instance).
     pub instance_name: String,
     /// The CA certificate (PEM) that signed the server's certificate.
@@ -36,6 +40,18 @@ pub struct RemoteSpec {
     pub access_token: Option<PathBuf>,
     /// How long one call may take.
     pub timeout_seconds: u64,
+}
+
+/// What a server is used for (bst's `type:` of a server).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Role {
+    /// Both of the others (`all`, the default).
+    #[default]
+    All,
+    /// Names artifacts and sources only (`index`).
+    Index,
+    /// Holds blobs only (`storage`).
+    Storage,
 }
 
 /// A remote cache that failed: which one, and why.
