@@ -429,7 +429,7 @@ pub fn artifact(session: &Session, command: &ArtifactCommand) -> Result<(), Fail
 fn transfer(session: &Session, args: &crate::cli::TransferArgs, push: bool) -> Result<(), Failure> {
     use std::sync::atomic::Ordering;
     let started = std::time::Instant::now();
-    let specs = crate::remotes::load_specs(session.user_config(), "artifacts")?;
+    let specs = session.remote_specs("artifacts")?;
     if specs.is_empty() {
         return Err(Failure::usage(
             "no artifact servers are configured: add `artifacts: servers: [{url: ...}]` to the user configuration",

@@ -24,29 +24,56 @@ use forge_yaml::{Node, parse_str};
 
 use crate::exit::printable;
 
-/// The servers of one section (`artifacts` or `source-caches`).
-pub fn load_specs(config: Option<&Path>, section: &str) -> Result<Vec<RemoteSpec>, LoadError> {
+/// The servers of one section (`artifacts` or `source-caches`) for
+/// `project`: those of `projects: <project>: <section>:` first, then the
+/// global ones, as bst orders them.
+pub fn load_specs(config: Option<&Path>, project: &str, section: &str) -> Result<Vec<RemoteSpec>, LoadError> {
     let Some(path) = config else {
         return Ok(Vec::new());
     };
     let text = std::fs::read_to_string(path)
         .map_err(|e| LoadError::new(format!("cannot read the user configuration {}: {e}", path.display())))?;
     let root = parse_str(&path.display().to_string(), &text)?;
-    let Some(node) = root.as_map().and_then(|m| m.get(section)) else {
+    let Some(map) = root.as_map() else {
         return Ok(Vec::new());
     };
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let ours = map
+        .get("projects")
+        .and_then(Node::as_map)
+        .and_then(|projects| projects.get(project))
+        .and_then(Node::as_map)
+        .and_then(|ours| ours.get(section));
+    let mut specs = Vec::new();
+    for node in ours.into_iter().chain(map.get(section)) {
+        specs.extend(section_specs(node, section, &base)?);
+    }
+    Ok(specs)
+}
+
+/// The servers of one `artifacts:` or `source-caches:` mapping.
+fn section_specs(node: &Node, section: &str, base: &Path) -> Result<Vec<RemoteSpec>, LoadError> {
     let map = node
         .as_map()
         .ok_or_else(|| LoadError::at(&node.span, format!("'{section}' must be a mapping with 'servers:'")))?;
-    check_keys(map, &["servers"], section)?;
+    // forge never uses the caches a project.conf recommends (its keys are
+    // not bst's, so they would never hit): overriding them changes nothing.
+    check_keys(map, &["servers", "override-project-caches"], section)?;
+    if let Some(value) = map.get("override-project-caches")
+        && !matches!(value.as_str(), Some("true" | "false" | "True" | "False"))
+    {
+        return Err(LoadError::at(
+            &value.span,
+            "'override-project-caches' must be true or false",
+        ));
+    }
     let Some(servers) = map.get("servers") else {
         return Ok(Vec::new());
     };
     let list = servers
         .as_list()
         .ok_or_else(|| LoadError::at(&servers.span, "'servers' must be a list"))?;
-    list.iter().map(|server| load_spec(server, &base)).collect()
+    list.iter().map(|server| load_spec(server, base)).collect()
 }
 
 fn load_spec(node: &Node, base: &Path) -> Result<RemoteSpec, LoadError> {

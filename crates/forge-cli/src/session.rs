@@ -154,9 +154,10 @@ impl Session {
         Ok(keys)
     }
 
-    /// The user configuration file, if any.
-    pub fn user_config(&self) -> Option<&std::path::Path> {
-        self.user_config.as_deref()
+    /// The servers of `section` (`artifacts` or `source-caches`) that the
+    /// user configuration gives this project.
+    pub fn remote_specs(&self, section: &str) -> Result<Vec<forge_remote::RemoteSpec>, forge_project::LoadError> {
+        crate::remotes::load_specs(self.user_config.as_deref(), &self.project.name, section)
     }
 
     /// The artifact servers of the user configuration that answer.
@@ -164,7 +165,7 @@ impl Session {
         if let Some(servers) = self.artifact_servers.get() {
             return Ok(servers);
         }
-        let specs = crate::remotes::load_specs(self.user_config.as_deref(), "artifacts")?;
+        let specs = self.remote_specs("artifacts")?;
         Ok(self
             .artifact_servers
             .get_or_init(|| crate::remotes::connect_all("artifacts", &specs)))
@@ -212,7 +213,7 @@ impl Session {
     fn source_servers(&self) -> Option<&crate::remotes::SourceCacheServers> {
         self.source_servers
             .get_or_init(|| {
-                let specs = match crate::remotes::load_specs(self.user_config.as_deref(), "source-caches") {
+                let specs = match self.remote_specs("source-caches") {
                     Ok(specs) => specs,
                     Err(err) => {
                         eprintln!("warning: {}", crate::exit::printable(&err.to_string()));

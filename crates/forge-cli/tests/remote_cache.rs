@@ -446,6 +446,61 @@ fn split_index_and_storage_servers_share_as_bst_users_configure_them() {
 }
 
 #[test]
+fn a_projects_own_servers_come_first_and_other_projects_servers_are_not_asked() {
+    let p = sharing_project();
+    let ours = Casd::start(&p.outside().join("ours"));
+    let global = Casd::start(&p.outside().join("global"));
+    let config = p.outside().join("projects.conf");
+    fs::write(
+        &config,
+        format!(
+            "projects:\n  other:\n    artifacts:\n      servers:\n      - url: http://127.0.0.1:1\n  \
+             test:\n    artifacts:\n      servers:\n      - url: {}\n        push: true\n\
+             artifacts:\n  override-project-caches: true\n  servers:\n  - url: {}\n    push: true\n",
+            ours.url(),
+            global.url()
+        ),
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let run = p.forge(&["--config", config, "build", "a.bst"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!("pushed a.bst to {}", ours.url()))
+            && run.stderr.contains(&format!("pushed a.bst to {}", global.url()))
+            && !run.stderr.contains("127.0.0.1:1 "),
+        "{}",
+        run.stderr
+    );
+    // Both have it: the project's own is asked first.
+    let second = p.outside().join("second");
+    let run = p.forge(&[
+        "--config",
+        config,
+        "--cache-dir",
+        second.to_str().unwrap(),
+        "build",
+        "a.bst",
+    ]);
+    assert!(
+        run.stderr.contains(&format!("pulled a.bst from {}", ours.url())),
+        "{}",
+        run.stderr
+    );
+
+    fs::write(
+        p.outside().join("projects.conf"),
+        "artifacts:\n  override-project-caches: maybe\n",
+    )
+    .unwrap();
+    let err = p.forge(&["--config", config, "artifact", "pull", "a.bst"]).fails(3);
+    assert!(
+        err.contains("projects.conf:2:28: 'override-project-caches' must be true or false"),
+        "{err}"
+    );
+}
+
+#[test]
 fn pushing_needs_push_true_and_config_errors_say_where() {
     let p = sharing_project();
     let server = Casd::start(&p.outside().join("casd"));

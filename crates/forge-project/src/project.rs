@@ -1405,7 +1405,8 @@ fn load_user_config(path: &Path, project: &str, vars: &Mapping) -> Result<UserPr
         .ok_or_else(|| LoadError::at(&ours.span, "a project's user configuration must be a mapping"))?;
     check_keys(
         ours_map,
-        &["mirrors", "default-mirror"],
+        // Remote caches are the front end's here too.
+        &["mirrors", "default-mirror", "artifacts", "source-caches"],
         &format!("the user configuration of '{project}'"),
     )?;
     if ours_map.contains_key("mirrors") {
