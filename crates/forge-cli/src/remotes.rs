@@ -80,7 +80,11 @@ fn load_spec(node: &Node, base: &Path) -> Result<RemoteSpec, LoadError> {
     let map = node
         .as_map()
         .ok_or_else(|| LoadError::at(&node.span, "a server is a mapping with 'url:'"))?;
-    check_keys(map, &["url", "push", "instance-name", "auth", "type"], "a server")?;
+    check_keys(
+        map,
+        &["url", "push", "instance-name", "auth", "type", "connection-config"],
+        "a server",
+    )?;
     let string = |key: &str| -> Result<Option<String>, LoadError> {
         match map.get(key) {
             None => Ok(None),
@@ -125,6 +129,9 @@ fn load_spec(node: &Node, base: &Path) -> Result<RemoteSpec, LoadError> {
         timeout_seconds: 60,
         ..Default::default()
     };
+    if let Some(connection) = map.get("connection-config") {
+        read_connection_config(connection, &mut spec)?;
+    }
     if let Some(auth) = map.get("auth") {
         let auth_map = auth
             .as_map()
@@ -152,6 +159,37 @@ fn load_spec(node: &Node, base: &Path) -> Result<RemoteSpec, LoadError> {
         spec.access_token = file("access-token")?;
     }
     Ok(spec)
+}
+
+/// bst's `connection-config:` of a server: `keepalive-time` and
+/// `request-timeout` in seconds, `retry-limit` (times), `retry-delay`
+/// (milliseconds).
+fn read_connection_config(node: &Node, spec: &mut RemoteSpec) -> Result<(), LoadError> {
+    let map = node
+        .as_map()
+        .ok_or_else(|| LoadError::at(&node.span, "'connection-config' must be a mapping"))?;
+    check_keys(
+        map,
+        &["keepalive-time", "retry-limit", "retry-delay", "request-timeout"],
+        "'connection-config'",
+    )?;
+    let number = |key: &str, most: u64| -> Result<Option<u64>, LoadError> {
+        let Some(value) = map.get(key) else { return Ok(None) };
+        match value.as_str().and_then(|s| s.parse::<u64>().ok()) {
+            Some(n) if n <= most => Ok(Some(n)),
+            _ => Err(LoadError::at(
+                &value.span,
+                format!("'{key}' must be a whole number from 0 to {most}"),
+            )),
+        }
+    };
+    spec.keepalive_seconds = number("keepalive-time", 86_400)?;
+    spec.retry_limit = number("retry-limit", 100)?.unwrap_or(0) as u32;
+    spec.retry_delay_ms = number("retry-delay", 600_000)?.unwrap_or(0);
+    if let Some(seconds) = number("request-timeout", 86_400)? {
+        spec.timeout_seconds = seconds.max(1);
+    }
+    Ok(())
 }
 
 /// Connects to each server of `section`; one that fails is named in a
@@ -226,7 +264,7 @@ impl SourceCacheServers {
             };
             let sha256 = found.hash.to_ascii_lowercase();
             let store = SourceSink { cache, sha256: &sha256 };
-            match route.storage.download(std::slice::from_ref(&found), &store) {
+            match route.retrying(|| route.storage.download(std::slice::from_ref(&found), &store)) {
                 Ok(bytes) => {
                     let what = urn.rsplit(':').next().unwrap_or(urn);
                     progress.note(&format!(
@@ -324,7 +362,7 @@ impl forge_sources::SourceServers for SourceCacheServers {
             size_bytes: meta.len() as i64,
         };
         for route in self.servers.push_routes() {
-            let result = (|| -> Result<(), forge_remote::RemoteError> {
+            let result = route.retrying(|| -> Result<(), forge_remote::RemoteError> {
                 if route.index.resolve(urn)?.as_ref() == Some(&digest) {
                     return Ok(());
                 }
@@ -338,7 +376,7 @@ impl forge_sources::SourceServers for SourceCacheServers {
                     upload(route.index)?;
                 }
                 route.index.publish(urn, &digest, &[], &[])
-            })();
+            });
             if let Err(err) = result {
                 progress.warn(&printable(&format!("cannot push a source: {err}")));
             }

@@ -520,6 +520,31 @@ fn pushing_needs_push_true_and_config_errors_say_where() {
     let err = p.forge(&["--config", bad.to_str().unwrap(), "build", "a.bst"]).fails(3);
     assert!(err.contains("bad.conf:4:5: unknown key 'pusj' in a server"), "{err}");
 
+    // bst's connection-config, as freedesktop-sdk writes it, is honoured.
+    let tuned = p.outside().join("tuned.conf");
+    let connection = "    connection-config:\n      keepalive-time: 60\n      retry-limit: 4\n      \
+                      retry-delay: 500\n      request-timeout: 300\n";
+    fs::write(
+        &tuned,
+        format!(
+            "artifacts:\n  servers:\n  - url: {}\n    push: true\n{connection}",
+            server.url()
+        ),
+    )
+    .unwrap();
+    let run = p.forge(&["--config", tuned.to_str().unwrap(), "build", "a.bst"]);
+    assert!(run.stderr.contains("pushed a.bst to"), "{}", run.stderr);
+    fs::write(
+        &bad,
+        "artifacts:\n  servers:\n  - url: http://127.0.0.1:1\n    connection-config:\n      retry-limit: many\n",
+    )
+    .unwrap();
+    let err = p.forge(&["--config", bad.to_str().unwrap(), "build", "a.bst"]).fails(3);
+    assert!(
+        err.contains("bad.conf:5:20: 'retry-limit' must be a whole number from 0 to 100"),
+        "{err}"
+    );
+
     // A token never travels over plain http to another machine.
     fs::write(p.outside().join("token"), "secret\n").unwrap();
     fs::write(

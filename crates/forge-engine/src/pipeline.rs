@@ -98,7 +98,9 @@ fn pull_one(
     let element = &graph.elements[e];
     let key = keys.keys[e].as_deref()?;
     for route in servers.routes() {
-        match forge_remote::pull_artifact(route, cas, &element.project.name, &element.normal_name(), key) {
+        match route
+            .retrying(|| forge_remote::pull_artifact(route, cas, &element.project.name, &element.normal_name(), key))
+        {
             Ok(PullOutcome::Pulled { blobs, bytes, .. }) => {
                 totals.add(blobs, bytes);
                 report.pulled(&element.name, &route.describe(), blobs, bytes);
@@ -138,7 +140,7 @@ pub fn push(
                 return;
             };
             let mut moved = 0;
-            match forge_remote::push_artifact(route, cas, &element.project.name, &name, key) {
+            match route.retrying(|| forge_remote::push_artifact(route, cas, &element.project.name, &name, key)) {
                 Ok(outcome) if outcome.already_there => {}
                 Ok(outcome) => {
                     totals.add(outcome.blobs_sent, outcome.bytes_sent);

@@ -189,6 +189,11 @@ impl Remote {
             // them spare the round trips of flow control.
             .initial_stream_window_size(16 << 20)
             .initial_connection_window_size(64 << 20);
+        if let Some(seconds) = spec.keepalive_seconds {
+            endpoint = endpoint
+                .http2_keep_alive_interval(Duration::from_secs(seconds.max(1)))
+                .keep_alive_while_idle(true);
+        }
         if !plain {
             let mut tls = ClientTlsConfig::new().with_enabled_roots();
             if let Some(ca) = &spec.server_cert {
@@ -262,7 +267,7 @@ impl Remote {
         {
             message.push_str(" (if the server requires a client certificate, set auth: client-cert and client-key)");
         }
-        RemoteError::new(&self.spec.url, message)
+        status_error(&self.spec.url, message, status)
     }
 
     fn capabilities(&self) -> Result<re::ServerCapabilities, RemoteError> {
@@ -380,7 +385,7 @@ impl Remote {
                     let response = client
                         .batch_update_blobs(request)
                         .await
-                        .map_err(|s| RemoteError::new(&url, format!("BatchUpdateBlobs: {}", describe_status(&s))))?;
+                        .map_err(|s| status_error(&url, format!("BatchUpdateBlobs: {}", describe_status(&s)), &s))?;
                     for answer in response.into_inner().responses {
                         if let Some(status) = answer.status.filter(|s| s.code != 0) {
                             let digest = answer.digest.as_ref().map(from_re).unwrap_or_default();
@@ -419,7 +424,11 @@ impl Remote {
                         }
                     }
                     let response = client.write(tokio_stream::iter(requests)).await.map_err(|s| {
-                        RemoteError::new(&url, format!("ByteStream.Write of {digest}: {}", describe_status(&s)))
+                        status_error(
+                            &url,
+                            format!("ByteStream.Write of {digest}: {}", describe_status(&s)),
+                            &s,
+                        )
                     })?;
                     let committed = response.into_inner().committed_size;
                     // A server that already had the blob may answer with
@@ -493,7 +502,7 @@ impl Remote {
                     page_token: std::mem::take(&mut page_token),
                     digest_function: re::digest_function::Value::Sha256 as i32,
                 };
-                let what = |s: &Status| RemoteError::new(url, format!("GetTree of {root}: {}", describe_status(s)));
+                let what = |s: &Status| status_error(url, format!("GetTree of {root}: {}", describe_status(s)), s);
                 let mut stream = match self.cas().get_tree(request).await {
                     Ok(response) => response.into_inner(),
                     Err(status) if status.code() == Code::Unimplemented => return Ok(None),
@@ -539,7 +548,7 @@ impl Remote {
             digests: batch.iter().map(to_re).collect(),
             ..Default::default()
         };
-        let failed = |s: Status| RemoteError::new(url, format!("BatchReadBlobs: {}", describe_status(&s)));
+        let failed = |s: Status| status_error(url, format!("BatchReadBlobs: {}", describe_status(&s)), &s);
         // The answer's blobs are slices of the received message (see
         // in_place): no copy before they are hashed and stored.
         let response = self
@@ -589,7 +598,7 @@ impl Remote {
         use sha2::Digest as _;
         let url = &self.spec.url;
         let _permit = self.transfers.acquire().await.expect("never closed");
-        let what = |s: Status| RemoteError::new(url, format!("ByteStream.Read of {digest}: {}", describe_status(&s)));
+        let what = |s: Status| status_error(url, format!("ByteStream.Read of {digest}: {}", describe_status(&s)), &s);
         let request = bs::ReadRequest {
             resource_name: download_name(&self.spec.instance_name, &digest),
             read_offset: 0,
@@ -813,6 +822,16 @@ fn is_loopback(url: &str) -> bool {
     host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
+/// The error `message` of the call that ended in `status`, marked passing
+/// where trying again may work.
+fn status_error(url: &str, message: String, status: &Status) -> RemoteError {
+    let error = RemoteError::new(url, message);
+    match status.code() {
+        Code::Unavailable | Code::DeadlineExceeded | Code::ResourceExhausted | Code::Aborted => error.passing(),
+        _ => error,
+    }
+}
+
 fn describe_status(status: &Status) -> String {
     let message = status.message();
     let text = match status.code() {
@@ -863,5 +882,26 @@ mod tests {
             "{up}"
         );
         assert_ne!(upload_name("", &d), upload_name("", &d), "each upload has its own id");
+    }
+
+    #[test]
+    fn only_errors_that_may_pass_are_marked_so() {
+        let error = |code| status_error("http://x", "m".into(), &Status::new(code, "m"));
+        for code in [
+            Code::Unavailable,
+            Code::DeadlineExceeded,
+            Code::ResourceExhausted,
+            Code::Aborted,
+        ] {
+            assert!(error(code).passing, "{code:?}");
+        }
+        for code in [
+            Code::NotFound,
+            Code::InvalidArgument,
+            Code::PermissionDenied,
+            Code::Unauthenticated,
+        ] {
+            assert!(!error(code).passing, "{code:?}");
+        }
     }
 }

@@ -38,8 +38,17 @@ pub struct RemoteSpec {
     pub client_key: Option<PathBuf>,
     /// A file holding a bearer token.
     pub access_token: Option<PathBuf>,
-    /// How long one call may take.
+    /// How long one call may take (`connection-config: request-timeout`).
     pub timeout_seconds: u64,
+    /// Seconds between HTTP/2 keepalive pings, if any
+    /// (`connection-config: keepalive-time`).
+    pub keepalive_seconds: Option<u64>,
+    /// How many more times a transfer that failed for a passing reason
+    /// is tried (`connection-config: retry-limit`).
+    pub retry_limit: u32,
+    /// Milliseconds before the first retry, doubled for each next one
+    /// (`connection-config: retry-delay`).
+    pub retry_delay_ms: u64,
 }
 
 /// What a server is used for (bst's `type:` of a server).
@@ -61,6 +70,9 @@ pub struct RemoteError {
     pub server: String,
     /// What went wrong.
     pub message: String,
+    /// Whether trying again may work: the server was unavailable, timed
+    /// out, was overloaded or aborted the call.
+    pub passing: bool,
 }
 
 impl RemoteError {
@@ -69,6 +81,34 @@ impl RemoteError {
         RemoteError {
             server: server.to_string(),
             message: message.into(),
+            passing: false,
+        }
+    }
+
+    /// The same error, marked as one that trying again may cure.
+    pub fn passing(mut self) -> RemoteError {
+        self.passing = true;
+        self
+    }
+}
+
+/// Runs `transfer` until it succeeds, fails for good, or has been tried
+/// `spec.retry_limit` more times, waiting `spec.retry_delay_ms` before the
+/// first retry and twice as long before each next one.
+pub fn with_retries<T>(
+    spec: &RemoteSpec,
+    mut transfer: impl FnMut() -> Result<T, RemoteError>,
+) -> Result<T, RemoteError> {
+    let mut delay = spec.retry_delay_ms;
+    let mut left = spec.retry_limit;
+    loop {
+        match transfer() {
+            Err(err) if err.passing && left > 0 => {
+                left -= 1;
+                std::thread::sleep(std::time::Duration::from_millis(delay));
+                delay = delay.saturating_mul(2);
+            }
+            done => return done,
         }
     }
 }
@@ -80,3 +120,42 @@ impl std::fmt::Display for RemoteError {
 }
 
 impl std::error::Error for RemoteError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A transfer that fails `failures` times with `error`, then works;
+    /// its attempts are counted.
+    fn flaky(failures: u32, error: RemoteError, spec: &RemoteSpec) -> (Result<(), RemoteError>, u32) {
+        let mut attempts = 0;
+        let result = with_retries(spec, || {
+            attempts += 1;
+            if attempts <= failures {
+                Err(error.clone())
+            } else {
+                Ok(())
+            }
+        });
+        (result, attempts)
+    }
+
+    #[test]
+    fn transfers_are_tried_again_only_for_passing_errors_and_as_often_as_configured() {
+        let spec = RemoteSpec {
+            retry_limit: 2,
+            retry_delay_ms: 1,
+            ..Default::default()
+        };
+        let down = RemoteError::new("http://x", "unavailable").passing();
+        assert_eq!(flaky(2, down.clone(), &spec), (Ok(()), 3));
+        let (result, attempts) = flaky(3, down.clone(), &spec);
+        assert!(result.is_err() && attempts == 3);
+        // A server that sent wrong bytes is not asked again.
+        let (result, attempts) = flaky(1, RemoteError::new("http://x", "sent other bytes"), &spec);
+        assert!(result.is_err() && attempts == 1);
+        // Without connection-config, one try.
+        let (result, attempts) = flaky(1, down, &RemoteSpec::default());
+        assert!(result.is_err() && attempts == 1);
+    }
+}

@@ -4,7 +4,7 @@
 //! (CAS and ByteStream), a server of type `all` is both. Work goes through
 //! routes, an index and a storage server taken together.
 
-use crate::{Remote, Role};
+use crate::{Remote, RemoteError, Role};
 
 /// An index and the storage server that holds what it names (the same
 /// server for type `all`).
@@ -29,6 +29,18 @@ impl Route<'_> {
     /// Whether index and storage are the same server.
     pub fn is_one_server(&self) -> bool {
         std::ptr::eq(self.index, self.storage)
+    }
+
+    /// Runs `transfer` until it succeeds or fails for good, tried again
+    /// as the stricter of the two servers' `connection-config` says.
+    pub fn retrying<T>(&self, transfer: impl FnMut() -> Result<T, RemoteError>) -> Result<T, RemoteError> {
+        let (index, storage) = (&self.index.spec, &self.storage.spec);
+        let spec = crate::RemoteSpec {
+            retry_limit: index.retry_limit.max(storage.retry_limit),
+            retry_delay_ms: index.retry_delay_ms.max(storage.retry_delay_ms),
+            ..Default::default()
+        };
+        crate::with_retries(&spec, transfer)
     }
 
     /// Whether forge may push through it: both servers take pushes.
