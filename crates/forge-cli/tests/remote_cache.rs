@@ -179,10 +179,10 @@ fn a_corrupt_blob_on_the_server_is_refused_and_the_build_goes_on() {
     assert_eq!(fs::read_to_string(out.join("usr/share/hello.txt")).unwrap(), "hello\n");
 }
 
-/// Replaces the content of the blob `sha` on the server (casd keeps blobs
-/// as files named by their digest) with `change` of it.
-fn corrupt_on_server(server: &Casd, sha: &str, change: impl Fn(Vec<u8>) -> Vec<u8>) {
-    let mut corrupted = 0;
+/// The files in which `server` keeps the blob `sha` (casd keeps blobs as
+/// files named by their digest).
+fn blob_files(server: &Casd, sha: &str) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
     let mut pending = vec![server.storage.clone()];
     while let Some(dir) = pending.pop() {
         for entry in fs::read_dir(&dir).unwrap().flatten() {
@@ -190,13 +190,21 @@ fn corrupt_on_server(server: &Casd, sha: &str, change: impl Fn(Vec<u8>) -> Vec<u
             if path.is_dir() {
                 pending.push(path);
             } else if path.file_name().unwrap().to_string_lossy().contains(&sha[2..]) {
-                fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
-                fs::write(&path, change(fs::read(&path).unwrap())).unwrap();
-                corrupted += 1;
+                found.push(path);
             }
         }
     }
-    assert!(corrupted > 0, "the blob is on the server");
+    found
+}
+
+/// Replaces the content of the blob `sha` on the server with `change` of it.
+fn corrupt_on_server(server: &Casd, sha: &str, change: impl Fn(Vec<u8>) -> Vec<u8>) {
+    let files = blob_files(server, sha);
+    assert!(!files.is_empty(), "the blob is on the server");
+    for path in files {
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        fs::write(&path, change(fs::read(&path).unwrap())).unwrap();
+    }
 }
 
 #[test]
@@ -278,20 +286,32 @@ fn a_server_that_is_down_never_fails_a_build_and_the_next_run_pushes() {
     );
 }
 
-/// Whether `server` stores a blob whose name holds `sha`.
-fn holds(server: &Casd, sha: &str) -> bool {
-    let mut pending = vec![server.storage.clone()];
-    while let Some(dir) = pending.pop() {
-        for entry in fs::read_dir(&dir).unwrap().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                pending.push(path);
-            } else if path.file_name().unwrap().to_string_lossy().contains(&sha[2..]) {
-                return true;
-            }
-        }
+/// Writes the user configuration `text` beside the project as `name`;
+/// its path.
+fn user_conf(p: &support::TestProject, name: &str, text: &str) -> String {
+    let path = p.outside().join(name);
+    fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+/// A cache directory `name` beside the project (made by forge when used).
+fn cache_dir(p: &support::TestProject, name: &str) -> String {
+    p.outside().join(name).display().to_string()
+}
+
+/// The listing of `target` checked out of `cache` (the project's own when
+/// `None`).
+fn checked_out(p: &support::TestProject, cache: Option<&str>, target: &str) -> Vec<String> {
+    let out = p
+        .outside()
+        .join(format!("out-{}", cache.unwrap_or("default").replace('/', "-")));
+    let mut args = Vec::new();
+    if let Some(cache) = cache {
+        args.extend(["--cache-dir", cache]);
     }
-    false
+    args.extend(["checkout", target, out.to_str().unwrap()]);
+    p.forge(&args).ok();
+    listing(&out)
 }
 
 #[test]
@@ -301,19 +321,15 @@ fn split_index_and_storage_servers_share_as_bst_users_configure_them() {
     let big = support::sha256_hex(&fs::read(p.root.join("files/a/big.bin")).unwrap());
     let index = Casd::start(&p.outside().join("index"));
     let storage = Casd::start(&p.outside().join("storage"));
-    let config = p.outside().join("split.conf");
-    fs::write(
-        &config,
+    let split = |index_url: &str, auth: &str| {
         format!(
-            "artifacts:\n  servers:\n  - url: {}\n    type: index\n    push: true\n  \
+            "artifacts:\n  servers:\n  - url: {index_url}\n    type: index\n    push: true\n{auth}  \
              - url: {}\n    type: storage\n    push: true\n",
-            index.url(),
             storage.url()
-        ),
-    )
-    .unwrap();
-    let config = config.to_str().unwrap();
-    let run = p.forge(&["--config", config, "build", "top.bst"]);
+        )
+    };
+    let config = user_conf(&p, "split.conf", &split(&index.url(), ""));
+    let run = p.forge(&["--config", &config, "build", "top.bst"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let route = format!("{} (index {})", storage.url(), index.url());
     assert!(
@@ -322,74 +338,53 @@ fn split_index_and_storage_servers_share_as_bst_users_configure_them() {
         run.stderr
     );
     // The blobs went to the storage server only; the index names them.
-    assert!(holds(&storage, &big) && !holds(&index, &big));
+    assert!(!blob_files(&storage, &big).is_empty() && blob_files(&index, &big).is_empty());
 
-    let second = p.outside().join("second");
-    let second = second.to_str().unwrap();
-    let shown = p.forge(&[
+    let second = cache_dir(&p, "second");
+    let show = [
         "--config",
-        config,
+        &config,
         "--cache-dir",
-        second,
+        &second,
         "show",
         "--format",
         "%{state}",
         "a.bst",
-    ]);
+    ];
+    let shown = p.forge(&show);
     assert_eq!(shown.stdout, "downloadable\n", "{}", shown.stderr);
-    let run = p.forge(&["--config", config, "--cache-dir", second, "build", "top.bst"]);
+    let run = p.forge(&["--config", &config, "--cache-dir", &second, "build", "top.bst"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
         run.stderr.contains("0 built") && run.stderr.contains(&format!("pulled a.bst from {route}")),
         "{}",
         run.stderr
     );
-    let first_out = p.outside().join("first-out");
-    let second_out = p.outside().join("second-out");
-    p.forge(&["checkout", "top.bst", first_out.to_str().unwrap()]).ok();
-    p.forge(&[
-        "--cache-dir",
-        second,
-        "checkout",
-        "top.bst",
-        second_out.to_str().unwrap(),
-    ])
-    .ok();
-    assert_eq!(listing(&first_out), listing(&second_out));
+    let first = checked_out(&p, None, "top.bst");
+    assert_eq!(first, checked_out(&p, Some(&second), "top.bst"));
 
     // An index without storage (or the other way) moves nothing, and says
     // why; the build goes on locally.
-    let alone = p.outside().join("index-only.conf");
-    fs::write(
-        &alone,
-        format!("artifacts:\n  servers:\n  - url: {}\n    type: index\n", index.url()),
-    )
-    .unwrap();
-    let third = p.outside().join("third");
+    let alone = format!("artifacts:\n  servers:\n  - url: {}\n    type: index\n", index.url());
+    let alone = user_conf(&p, "index-only.conf", &alone);
     let run = p.forge(&[
         "--config",
-        alone.to_str().unwrap(),
+        &alone,
         "--cache-dir",
-        third.to_str().unwrap(),
+        &cache_dir(&p, "third"),
         "build",
         "a.bst",
     ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
+    let warning = "the artifacts servers that answered lack a server of type storage or all";
     assert!(
-        run.stderr
-            .contains("the artifacts servers that answered lack a server of type storage or all")
-            && run.stderr.contains("1 built"),
+        run.stderr.contains(warning) && run.stderr.contains("1 built"),
         "{}",
         run.stderr
     );
-    fs::write(
-        &alone,
-        format!("artifacts:\n  servers:\n  - url: {}\n    type: cas\n", index.url()),
-    )
-    .unwrap();
-    let err = p
-        .forge(&["--config", alone.to_str().unwrap(), "build", "a.bst"])
-        .fails(3);
+    let unknown = format!("artifacts:\n  servers:\n  - url: {}\n    type: cas\n", index.url());
+    let unknown = user_conf(&p, "index-only.conf", &unknown);
+    let err = p.forge(&["--config", &unknown, "build", "a.bst"]).fails(3);
     assert!(err.contains("index-only.conf:4:11: unknown server type 'cas'"), "{err}");
 
     // An index without Remote Asset (BuildGrid: its ActionCache) names
@@ -398,51 +393,43 @@ fn split_index_and_storage_servers_share_as_bst_users_configure_them() {
     make_credentials(&creds);
     let grid = BuildGrid::start_tls(&p.outside().join("bgd"), &creds);
     let c = |file: &str| creds.join(file).display().to_string();
-    let mixed = p.outside().join("mixed.conf");
-    fs::write(
-        &mixed,
-        format!(
-            "artifacts:\n  servers:\n  - url: https://localhost:{}\n    type: index\n    push: true\n    auth:\n      \
-             server-cert: {}\n      client-cert: {}\n      client-key: {}\n      access-token: {}\n  \
-             - url: {}\n    type: storage\n    push: true\n",
-            grid.port,
-            c("ca.crt"),
-            c("client.crt"),
-            c("client.key"),
-            c("token.txt"),
-            storage.url()
-        ),
-    )
-    .unwrap();
-    let mixed = mixed.to_str().unwrap();
-    let run = p.forge(&["--config", mixed, "artifact", "push", "--deps", "all", "top.bst"]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stderr.contains("artifact: 2 pushed"), "{}", run.stderr);
-    let fourth = p.outside().join("fourth");
-    let fourth = fourth.to_str().unwrap();
-    let run = p.forge(&[
+    let auth = format!(
+        "    auth:\n      server-cert: {}\n      client-cert: {}\n      client-key: {}\n      access-token: {}\n",
+        c("ca.crt"),
+        c("client.crt"),
+        c("client.key"),
+        c("token.txt")
+    );
+    let mixed = user_conf(
+        &p,
+        "mixed.conf",
+        &split(&format!("https://localhost:{}", grid.port), &auth),
+    );
+    let run = p.forge(&["--config", &mixed, "artifact", "push", "--deps", "all", "top.bst"]);
+    assert!(
+        run.code == 0 && run.stderr.contains("artifact: 2 pushed"),
+        "{}",
+        run.stderr
+    );
+    let fourth = cache_dir(&p, "fourth");
+    let pull = [
         "--config",
-        mixed,
+        &mixed,
         "--cache-dir",
-        fourth,
+        &fourth,
         "artifact",
         "pull",
         "--deps",
         "all",
         "top.bst",
-    ]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stderr.contains("artifact: 2 pulled"), "{}", run.stderr);
-    let fourth_out = p.outside().join("fourth-out");
-    p.forge(&[
-        "--cache-dir",
-        fourth,
-        "checkout",
-        "top.bst",
-        fourth_out.to_str().unwrap(),
-    ])
-    .ok();
-    assert_eq!(listing(&first_out), listing(&fourth_out));
+    ];
+    let run = p.forge(&pull);
+    assert!(
+        run.code == 0 && run.stderr.contains("artifact: 2 pulled"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(first, checked_out(&p, Some(&fourth), "top.bst"));
 }
 
 #[test]
@@ -450,35 +437,28 @@ fn a_projects_own_servers_come_first_and_other_projects_servers_are_not_asked() 
     let p = sharing_project();
     let ours = Casd::start(&p.outside().join("ours"));
     let global = Casd::start(&p.outside().join("global"));
-    let config = p.outside().join("projects.conf");
-    fs::write(
-        &config,
-        format!(
-            "projects:\n  other:\n    artifacts:\n      servers:\n      - url: http://127.0.0.1:1\n  \
-             test:\n    artifacts:\n      servers:\n      - url: {}\n        push: true\n\
-             artifacts:\n  override-project-caches: true\n  servers:\n  - url: {}\n    push: true\n",
-            ours.url(),
-            global.url()
-        ),
-    )
-    .unwrap();
-    let config = config.to_str().unwrap();
-    let run = p.forge(&["--config", config, "build", "a.bst"]);
+    let text = format!(
+        "projects:\n  other:\n    artifacts:\n      servers:\n      - url: http://127.0.0.1:1\n  \
+         test:\n    artifacts:\n      servers:\n      - url: {}\n        push: true\n\
+         artifacts:\n  override-project-caches: true\n  servers:\n  - url: {}\n    push: true\n",
+        ours.url(),
+        global.url()
+    );
+    let config = user_conf(&p, "projects.conf", &text);
+    let run = p.forge(&["--config", &config, "build", "a.bst"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
+    let pushed = |server: &Casd| run.stderr.contains(&format!("pushed a.bst to {}", server.url()));
     assert!(
-        run.stderr.contains(&format!("pushed a.bst to {}", ours.url()))
-            && run.stderr.contains(&format!("pushed a.bst to {}", global.url()))
-            && !run.stderr.contains("127.0.0.1:1 "),
+        pushed(&ours) && pushed(&global) && !run.stderr.contains("127.0.0.1:1 "),
         "{}",
         run.stderr
     );
     // Both have it: the project's own is asked first.
-    let second = p.outside().join("second");
     let run = p.forge(&[
         "--config",
-        config,
+        &config,
         "--cache-dir",
-        second.to_str().unwrap(),
+        &cache_dir(&p, "second"),
         "build",
         "a.bst",
     ]);
@@ -488,12 +468,8 @@ fn a_projects_own_servers_come_first_and_other_projects_servers_are_not_asked() 
         run.stderr
     );
 
-    fs::write(
-        p.outside().join("projects.conf"),
-        "artifacts:\n  override-project-caches: maybe\n",
-    )
-    .unwrap();
-    let err = p.forge(&["--config", config, "artifact", "pull", "a.bst"]).fails(3);
+    let config = user_conf(&p, "projects.conf", "artifacts:\n  override-project-caches: maybe\n");
+    let err = p.forge(&["--config", &config, "artifact", "pull", "a.bst"]).fails(3);
     assert!(
         err.contains("projects.conf:2:28: 'override-project-caches' must be true or false"),
         "{err}"
@@ -521,29 +497,20 @@ fn pushing_needs_push_true_and_config_errors_say_where() {
     assert!(err.contains("bad.conf:4:5: unknown key 'pusj' in a server"), "{err}");
 
     // bst's connection-config, as freedesktop-sdk writes it, is honoured.
-    let tuned = p.outside().join("tuned.conf");
     let connection = "    connection-config:\n      keepalive-time: 60\n      retry-limit: 4\n      \
                       retry-delay: 500\n      request-timeout: 300\n";
-    fs::write(
-        &tuned,
-        format!(
-            "artifacts:\n  servers:\n  - url: {}\n    push: true\n{connection}",
-            server.url()
-        ),
-    )
-    .unwrap();
-    let run = p.forge(&["--config", tuned.to_str().unwrap(), "build", "a.bst"]);
-    assert!(run.stderr.contains("pushed a.bst to"), "{}", run.stderr);
-    fs::write(
-        &bad,
-        "artifacts:\n  servers:\n  - url: http://127.0.0.1:1\n    connection-config:\n      retry-limit: many\n",
-    )
-    .unwrap();
-    let err = p.forge(&["--config", bad.to_str().unwrap(), "build", "a.bst"]).fails(3);
-    assert!(
-        err.contains("bad.conf:5:20: 'retry-limit' must be a whole number from 0 to 100"),
-        "{err}"
+    let text = format!(
+        "artifacts:\n  servers:\n  - url: {}\n    push: true\n{connection}",
+        server.url()
     );
+    let run = p.forge(&["--config", &user_conf(&p, "tuned.conf", &text), "build", "a.bst"]);
+    assert!(run.stderr.contains("pushed a.bst to"), "{}", run.stderr);
+    let text = "artifacts:\n  servers:\n  - url: http://127.0.0.1:1\n    connection-config:\n      retry-limit: many\n";
+    let err = p
+        .forge(&["--config", &user_conf(&p, "bad.conf", text), "build", "a.bst"])
+        .fails(3);
+    let why = "bad.conf:5:20: 'retry-limit' must be a whole number from 0 to 100";
+    assert!(err.contains(why), "{err}");
 
     // A token never travels over plain http to another machine.
     fs::write(p.outside().join("token"), "secret\n").unwrap();
