@@ -4,6 +4,14 @@
 pub const ACCEPT: &str =
     "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01";
 
+/// Adds `url` to the `--extra-index-url`s of a requirements file unless it
+/// is there: each index is asked once, in the order first named.
+pub fn add_extra_index(indexes: &mut Vec<String>, url: &str) {
+    if !indexes.iter().any(|known| known == url) {
+        indexes.push(url.to_string());
+    }
+}
+
 /// One file a project page lists.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IndexFile {

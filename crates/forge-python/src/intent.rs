@@ -126,9 +126,7 @@ fn read_lines(path: &Path, constraints: bool, intent: &mut Intent, depth: usize)
             }
             intent.index = Some(url.to_string());
         } else if let Some(url) = option_value(line, &["--extra-index-url"]) {
-            if !intent.extra_indexes.iter().any(|u| u == url) {
-                intent.extra_indexes.push(url.to_string());
-            }
+            crate::index::add_extra_index(&mut intent.extra_indexes, url);
         } else if option_value(line, &["-f", "--find-links"]).is_some() {
             return Err(format!(
                 "{at}: --find-links is refused: forge locks against an index (--index-url)"

@@ -262,9 +262,7 @@ fn parse_requirements_from(
                 }
                 "--extra-index-url" => {
                     let url = value().ok_or_else(|| format!("{at}: {option} needs a URL"))?;
-                    if !lock.extra_indexes.contains(&url) {
-                        lock.extra_indexes.push(url);
-                    }
+                    crate::index::add_extra_index(&mut lock.extra_indexes, &url);
                 }
                 "-r" | "--requirement" => {
                     let name = value().ok_or_else(|| format!("{at}: {option} needs a file"))?;
@@ -274,10 +272,8 @@ fn parse_requirements_from(
                     if lock.index.is_none() {
                         lock.index = inner.index;
                     }
-                    for url in inner.extra_indexes {
-                        if !lock.extra_indexes.contains(&url) {
-                            lock.extra_indexes.push(url);
-                        }
+                    for url in &inner.extra_indexes {
+                        crate::index::add_extra_index(&mut lock.extra_indexes, url);
                     }
                 }
                 _ => {

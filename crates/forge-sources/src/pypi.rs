@@ -351,6 +351,30 @@ pub fn find_project(
     }
 }
 
+/// The first listing of the pinned file `filename` on the configured
+/// `indexes`, asked in order, and the errors of those whose page could not
+/// be read on the way.
+fn find_pinned_file(
+    ctx: &SourceContext<'_>,
+    indexes: &[String],
+    name: &str,
+    filename: &str,
+    purpose: UrlPurpose,
+) -> (Option<IndexFile>, Vec<SourceError>) {
+    let mut unreadable = Vec::new();
+    for index in indexes {
+        match read_page(ctx, index, name, purpose) {
+            Ok(files) => {
+                if let Some(file) = files.into_iter().flatten().find(|f| f.filename == filename) {
+                    return (Some(file), unreadable);
+                }
+            }
+            Err(e) => unreadable.push(e),
+        }
+    }
+    (None, unreadable)
+}
+
 /// The files the source's index lists for its project.
 fn index_files(source: &Source, ctx: &SourceContext<'_>, purpose: UrlPurpose) -> Result<Vec<IndexFile>, SourceError> {
     let name = required_str(source, "name").map_err(|e| err(e.to_string()))?;
@@ -389,13 +413,12 @@ impl SourceRuntime for Pypi {
             return Ok(None);
         };
         let indexes = source_indexes(source).map_err(|e| err(e.to_string()))?;
-        for index in &indexes {
-            let listed = read_page(ctx, index, name, UrlPurpose::Track)?;
-            if let Some(file) = listed.into_iter().flatten().find(|f| f.filename == pin.filename) {
-                return Ok(file.yanked.then_some(Withdrawn::Yanked(file.yanked_reason)));
-            }
+        match find_pinned_file(ctx, &indexes, name, &pin.filename, UrlPurpose::Track) {
+            (Some(file), _) => Ok(file.yanked.then_some(Withdrawn::Yanked(file.yanked_reason))),
+            // Unlisted only if every index could be read.
+            (None, mut unreadable) if !unreadable.is_empty() => Err(unreadable.remove(0)),
+            (None, _) => Ok(Some(Withdrawn::Unlisted)),
         }
-        Ok(Some(Withdrawn::Unlisted))
     }
 
     fn fetch(&self, source: &Source, ctx: &SourceContext<'_>) -> Result<(), SourceError> {
@@ -414,19 +437,7 @@ impl SourceRuntime for Pypi {
         // The pin's sha256 decides the bytes, so any configured index that
         // lists the file will do (confusion is a question for track).
         let indexes = source_indexes(source).map_err(|e| err(e.to_string()))?;
-        let mut unreadable = Vec::new();
-        let mut listed = None;
-        for index in &indexes {
-            match read_page(ctx, index, name, UrlPurpose::Fetch) {
-                Ok(files) => {
-                    listed = files.into_iter().flatten().find(|f| f.filename == pin.filename);
-                    if listed.is_some() {
-                        break;
-                    }
-                }
-                Err(e) => unreadable.push(e),
-            }
-        }
+        let (listed, mut unreadable) = find_pinned_file(ctx, &indexes, name, &pin.filename, UrlPurpose::Fetch);
         let Some(file) = listed else {
             if indexes.len() == 1
                 && let Some(e) = unreadable.pop()
