@@ -59,9 +59,21 @@ pub struct Source {
     pub directory: Option<String>,
     /// Where the source entry is written.
     pub span: Span,
+    /// `provenance:`: facts about where it comes from (`homepage`, and
+    /// what the project declares, such as `supplier`), for manifests and
+    /// bills of materials; never part of the cache key.
+    pub provenance: Vec<(String, String)>,
 }
 
 impl Source {
+    /// A `provenance:` attribute of the source.
+    pub fn provenance(&self, attribute: &str) -> Option<&str> {
+        self.provenance
+            .iter()
+            .find(|(name, _)| name == attribute)
+            .map(|(_, value)| value.as_str())
+    }
+
     /// A string value of the source's configuration.
     pub fn get_str(&self, key: &str) -> Option<&str> {
         self.config.as_map().and_then(|m| m.get(key)).and_then(Node::as_str)
@@ -663,6 +675,31 @@ fn parse_dependency(item: &Node, list_key: &str, build: bool, runtime: bool) -> 
         .collect()
 }
 
+/// A source's `provenance:` mapping: attributes the project allows, each
+/// with a string value.
+fn read_provenance(project: &Project, node: &Node) -> Result<Vec<(String, String)>, LoadError> {
+    let map = node
+        .as_map()
+        .ok_or_else(|| LoadError::at(&node.span, "'provenance' must be a mapping"))?;
+    let mut out = Vec::new();
+    for (key, value) in map.iter() {
+        let name = key.name.as_str();
+        if !project.provenance_attributes.iter().any(|a| a == name) {
+            return Err(
+                LoadError::at(&key.span, format!("unknown provenance attribute '{name}'")).with_hint(format!(
+                    "the project allows {}; declare others under source-provenance-attributes in project.conf",
+                    project.provenance_attributes.join(", ")
+                )),
+            );
+        }
+        let text = value
+            .as_str()
+            .ok_or_else(|| LoadError::at(&value.span, format!("provenance attribute '{name}' must be a string")))?;
+        out.push((name.to_string(), text.to_string()));
+    }
+    Ok(out)
+}
+
 fn load_sources(project: &Project, element_name: &str, map: &Mapping) -> Result<Vec<Source>, LoadError> {
     let Some(list) = map.get("sources") else {
         return Ok(Vec::new());
@@ -715,11 +752,10 @@ fn load_sources(project: &Project, element_name: &str, map: &Mapping) -> Result<
             ),
             None => None,
         };
-        if let Some((_, provenance)) = config_map.remove("provenance")
-            && provenance.as_map().is_none()
-        {
-            return Err(LoadError::at(&provenance.span, "'provenance' must be a mapping"));
-        }
+        let provenance = match config_map.remove("provenance") {
+            Some((_, node)) => read_provenance(project, &node)?,
+            None => Vec::new(),
+        };
         sources.push(Source {
             kind: kind.to_string(),
             kind_id,
@@ -727,6 +763,7 @@ fn load_sources(project: &Project, element_name: &str, map: &Mapping) -> Result<
             config,
             directory,
             span: item.span.clone(),
+            provenance,
         });
     }
     Ok(sources)

@@ -181,6 +181,10 @@ pub struct Project {
     pub options: OptionPool,
     /// Warnings that are errors.
     pub fatal_warnings: Vec<String>,
+    /// The attributes a source's `provenance:` may give: BuildStream's
+    /// `homepage` and `issue-tracker`, and those the project declares
+    /// (`source-provenance-attributes`).
+    pub provenance_attributes: Vec<String>,
     /// `defaults: targets:`.
     pub default_targets: Vec<String>,
     /// `sources: <kind>: config:` overrides.
@@ -704,6 +708,21 @@ impl Project {
             Some(node) => str_list(node, "fatal-warnings")?,
             None => Vec::new(),
         };
+        let mut provenance_attributes = vec!["homepage".to_string(), "issue-tracker".to_string()];
+        if let Some(declared) = mapping_or_empty(map, "source-provenance-attributes", whole_file)?.as_map() {
+            for (key, description) in declared.iter() {
+                let name = &key.name;
+                if description.as_str().is_none() {
+                    return Err(LoadError::at(
+                        &description.span,
+                        format!("the description of provenance attribute '{name}' must be a string"),
+                    ));
+                }
+                if !provenance_attributes.contains(name) {
+                    provenance_attributes.push(name.clone());
+                }
+            }
+        }
         let default_targets = match map.get("defaults").and_then(|d| d.as_map()) {
             Some(defaults) => {
                 check_keys(defaults, &["targets"], "'defaults'")?;
@@ -801,6 +820,7 @@ impl Project {
             pypi_index,
             options,
             fatal_warnings,
+            provenance_attributes,
             default_targets,
             source_overrides: source_overrides.as_map().expect("mapping").clone(),
             kinds,
