@@ -14,16 +14,38 @@ pub struct Requirement {
     pub marker: Option<String>,
 }
 
-/// The values of the `Requires-Dist` fields of a METADATA text's header
-/// (the body, after the first empty line, is the description).
-pub fn requires_dist_values(metadata: &str) -> impl Iterator<Item = &str> {
+/// The values of the `field` fields of a METADATA text's header (the
+/// body, after the first empty line, is the description).
+pub fn header_values<'m>(metadata: &'m str, field: &'m str) -> impl Iterator<Item = &'m str> {
     metadata
         .lines()
         .take_while(|line| !line.trim().is_empty())
-        .filter_map(|line| {
+        .filter_map(move |line| {
             let (key, value) = line.split_once(':')?;
-            key.trim().eq_ignore_ascii_case("Requires-Dist").then(|| value.trim())
+            key.trim().eq_ignore_ascii_case(field).then(|| value.trim())
         })
+}
+
+/// The values of the `Requires-Dist` fields of a METADATA text's header.
+pub fn requires_dist_values(metadata: &str) -> impl Iterator<Item = &str> {
+    header_values(metadata, "Requires-Dist")
+}
+
+/// Who supplies the package, as its METADATA says: the maintainer, else
+/// the author, as `Name <email>` where both are given (the first of a
+/// list of addresses).
+pub fn supplier(metadata: &str) -> Option<String> {
+    let first = |field: &'static str| header_values(metadata, field).find(|v| !v.is_empty() && *v != "UNKNOWN");
+    for (name, email) in [("Maintainer", "Maintainer-email"), ("Author", "Author-email")] {
+        let email = first(email).map(|list| list.split(',').next().unwrap_or(list).trim());
+        match (first(name), email) {
+            (Some(name), Some(email)) if !email.contains('<') => return Some(format!("{name} <{email}>")),
+            (_, Some(email)) => return Some(email.to_string()),
+            (Some(name), None) => return Some(name.to_string()),
+            (None, None) => {}
+        }
+    }
+    None
 }
 
 /// The `Requires-Dist` entries of a METADATA text (its header part).
@@ -88,6 +110,16 @@ pub fn wheel_requires(path: &std::path::Path, env: &MarkerEnv) -> Result<Vec<Str
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_supplier_is_the_maintainer_else_the_author() {
+        let text = "Metadata-Version: 2.1\nName: x\nAuthor: Armin\nAuthor-email: armin@example.com\n\nMaintainer: not in the header\n";
+        assert_eq!(supplier(text).as_deref(), Some("Armin <armin@example.com>"));
+        let text = "Name: x\nAuthor-email: Pallets <contact@example.com>, Other <o@example.com>\nMaintainer: UNKNOWN\n";
+        assert_eq!(supplier(text).as_deref(), Some("Pallets <contact@example.com>"));
+        assert_eq!(supplier("Name: x\nMaintainer: The Team\n").as_deref(), Some("The Team"));
+        assert_eq!(supplier("Name: x\n"), None);
+    }
 
     #[test]
     fn requires_dist_with_markers_and_extras() {

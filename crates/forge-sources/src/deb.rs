@@ -192,6 +192,30 @@ impl SourceKind for Deb {
         let package = required_str(source, "package")?;
         Ok(file_pin(source).map(|p| json!({ "package": package, "version": p.version, "sha256": p.sha256 })))
     }
+    /// The pinned `.deb` in its archive, with the package, architecture
+    /// and suite.
+    fn info(&self, source: &Source, project: &Project, _ctx: &KeyContext<'_>) -> Vec<forge_project::SourceInfo> {
+        let (Some(package), Some(pin), Ok(archive)) =
+            (source.get_str("package"), file_pin(source), archive_url(source))
+        else {
+            return Vec::new();
+        };
+        let mut extra = vec![("package".to_string(), package.to_string())];
+        for key in ["arch", "suite"] {
+            if let Some(value) = source.get_str(key) {
+                extra.push((key.to_string(), value.to_string()));
+            }
+        }
+        vec![forge_project::SourceInfo {
+            kind: source.kind.clone(),
+            medium: "remote-file",
+            url: project.translate_url(&format!("{archive}{}", pin.filename)),
+            version_type: "sha256",
+            version: pin.sha256,
+            version_guess: Some(pin.version),
+            extra,
+        }]
+    }
 }
 
 impl SourceRuntime for Deb {
@@ -297,6 +321,12 @@ impl SourceRuntime for Deb {
         }))
     }
 
+    fn supplier(&self, source: &Source, cache: &crate::SourceCache) -> Option<String> {
+        let (_, cached) = self.cached_file(source, cache)?;
+        let paragraph = control_paragraph(&cached).ok()?;
+        paragraph.get("Maintainer").map(|m| m.trim().to_string())
+    }
+
     fn stage(&self, source: &Source, ctx: &SourceContext<'_>, dir: &Path) -> Result<(), SourceError> {
         let (name, cached) = self
             .cached_file(source, ctx.cache)
@@ -312,6 +342,22 @@ impl SourceRuntime for Deb {
 /// what the control leaves out (then the binary's name or version is
 /// the source's).
 fn source_package(deb: &Path) -> Result<(Option<String>, Option<String>), String> {
+    let paragraph = control_paragraph(deb)?;
+    let Some(field) = paragraph.get("Source") else {
+        return Ok((None, None));
+    };
+    // `Source: glibc (2.36-9+deb12u4)` when the versions differ.
+    Ok(match field.split_once('(') {
+        Some((name, version)) => (
+            Some(name.trim().to_string()),
+            Some(version.trim_end_matches(')').trim().to_string()),
+        ),
+        None => (Some(field.trim().to_string()), None),
+    })
+}
+
+/// The `control` paragraph of the `.deb` at `deb`, read in bounded memory.
+fn control_paragraph(deb: &Path) -> Result<Paragraph, String> {
     let file = fs::File::open(deb).map_err(|e| e.to_string())?;
     let (_, control) = forge_debian::deb::control_member(std::io::BufReader::new(file), 16 << 20)?;
     let reader = crate::extract::decompressed(&control).map_err(|e| e.to_string())?;
@@ -327,18 +373,10 @@ fn source_package(deb: &Path) -> Result<(Option<String>, Option<String>), String
             .take(1 << 20)
             .read_to_string(&mut text)
             .map_err(|e| format!("control: {e}"))?;
-        let paragraph = parse(&text).into_iter().next().ok_or("its control file is empty")?;
-        let Some(field) = paragraph.get("Source") else {
-            return Ok((None, None));
-        };
-        // `Source: glibc (2.36-9+deb12u4)` when the versions differ.
-        return Ok(match field.split_once('(') {
-            Some((name, version)) => (
-                Some(name.trim().to_string()),
-                Some(version.trim_end_matches(')').trim().to_string()),
-            ),
-            None => (Some(field.trim().to_string()), None),
-        });
+        return parse(&text)
+            .into_iter()
+            .next()
+            .ok_or_else(|| "its control file is empty".to_string());
     }
     Err("its control.tar has no control file".into())
 }

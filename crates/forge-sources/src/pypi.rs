@@ -271,6 +271,28 @@ impl SourceKind for Pypi {
         Ok(file_pin(source)
             .map(|p| json!({ "name": name, "version": p.version, "filename": p.filename, "sha256": p.sha256 })))
     }
+    /// The pinned file, as the project page of the first configured index
+    /// lists it (the file's own URL is read from that page at fetch).
+    fn info(&self, source: &Source, project: &Project, _ctx: &KeyContext<'_>) -> Vec<forge_project::SourceInfo> {
+        let (Some(name), Some(pin)) = (source.get_str("name"), file_pin(source)) else {
+            return Vec::new();
+        };
+        let Some(index) = source_indexes(source).ok().and_then(|i| i.into_iter().next()) else {
+            return Vec::new();
+        };
+        vec![forge_project::SourceInfo {
+            kind: source.kind.clone(),
+            medium: "remote-file",
+            url: format!("{}{}/", project.translate_url(&index), normalize(name)),
+            version_type: "sha256",
+            version: pin.sha256,
+            version_guess: Some(pin.version),
+            extra: vec![
+                ("name".to_string(), normalize(name)),
+                ("filename".to_string(), pin.filename),
+            ],
+        }]
+    }
 }
 
 fn err(message: impl Into<String>) -> SourceError {
@@ -405,6 +427,13 @@ impl SourceRuntime for Pypi {
         cache
             .has_file(&pin.sha256)
             .then(|| (pin.filename.clone(), cache.file_path(&pin.sha256)))
+    }
+
+    fn supplier(&self, source: &Source, cache: &crate::SourceCache) -> Option<String> {
+        let (filename, path) = self.cached_file(source, cache)?;
+        // An sdist's metadata is only known once built.
+        filename.ends_with(".whl").then_some(())?;
+        forge_python::metadata::supplier(&forge_python::metadata::wheel_metadata(&path).ok()?)
     }
 
     fn withdrawn(&self, source: &Source, ctx: &SourceContext<'_>) -> Result<Option<Withdrawn>, SourceError> {

@@ -280,6 +280,13 @@ pub trait SourceRuntime: Send + Sync {
     ) -> Result<Option<forge_trust::Package>, SourceError> {
         Ok(None)
     }
+    /// Who supplies the pinned package, as its cached file says (a
+    /// `.deb`'s `Maintainer`, a wheel's maintainer or author): `Name
+    /// <email>` as written. Offline; `None` when the file is not cached or
+    /// says nothing.
+    fn supplier(&self, _source: &Source, _cache: &SourceCache) -> Option<String> {
+        None
+    }
     /// Whether upstream has withdrawn the pinned file since it was pinned
     /// (a yanked release on a Python index). Asks upstream; `None` for
     /// kinds without the notion, or when the pin stands.
