@@ -129,6 +129,10 @@ pub enum Command {
     /// Check every package the closure pins (PyPI projects, Debian source
     /// packages) against the project's pinned advisory snapshot, offline.
     Audit(AuditArgs),
+    /// Write the software bill of materials of an element and its runtime
+    /// dependencies: every element and what it is built from, pinned, as
+    /// SPDX 2.3 JSON, the same bytes for the same pins.
+    Sbom(SbomArgs),
     /// Show what an element's sources changed since a git revision of the
     /// project (default HEAD): the staged sources at the old pin against
     /// those at the pin now, as a unified diff (wheels unpacked).
@@ -242,6 +246,21 @@ pub struct ImportPythonArgs {
     /// `pypi` alias, else the public index).
     #[arg(long, value_name = "URL")]
     pub index: Option<String>,
+}
+
+/// `forge sbom`.
+#[derive(Args, Debug)]
+pub struct SbomArgs {
+    /// The element the document describes.
+    #[arg(value_name = "TARGET")]
+    pub target: String,
+    /// Which dependencies it lists: `run` (what the artifact is made of
+    /// with its runtime closure), `all` (build dependencies too).
+    #[arg(short, long, value_enum, default_value = "run")]
+    pub deps: DepsSelection,
+    /// Write the document to this file instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<std::path::PathBuf>,
 }
 
 /// `forge diff`.
@@ -661,6 +680,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Lock(args) => lock::run(&session, &args),
         Command::Audit(args) => audit::run(&session, &args),
         Command::Diff(args) => diff::run(&session, &args),
+        Command::Sbom(args) => crate::sbom::run(&session, &args),
         Command::Completions { .. } | Command::Manual | Command::Init(_) => unreachable!("handled before loading"),
     }
 }

@@ -16,6 +16,7 @@ mod lock;
 mod output;
 mod progress;
 mod remotes;
+mod sbom;
 mod session;
 mod shell_roots;
 mod show;

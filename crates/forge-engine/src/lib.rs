@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod pipeline;
+pub mod sbom;
 
 use std::collections::HashSet;
 use std::fs;

@@ -27,8 +27,20 @@ pub fn wheel_requiring(
     entry_points: Option<&str>,
     requires: &[&str],
 ) -> Vec<u8> {
-    let info = format!("{name}-{version}.dist-info");
     let requires: String = requires.iter().map(|r| format!("Requires-Dist: {r}\n")).collect();
+    wheel_with_metadata(name, version, files, entry_points, &requires)
+}
+
+/// [`wheel`] whose METADATA has the header lines `headers` too.
+pub fn wheel_with_metadata(
+    name: &str,
+    version: &str,
+    files: &[(&str, &str)],
+    entry_points: Option<&str>,
+    headers: &str,
+) -> Vec<u8> {
+    let info = format!("{name}-{version}.dist-info");
+    let requires = headers;
     let mut members: Vec<(String, Vec<u8>)> = files
         .iter()
         .map(|(p, c)| (p.to_string(), c.as_bytes().to_vec()))

@@ -1,0 +1,317 @@
+//! `forge sbom`: the bill of materials of a closure (a wheel from a
+//! loopback index, a `.deb` from a loopback archive, a git repository, a
+//! tarball and a local directory) as SPDX 2.3, the same bytes for the same
+//! pins, checked by the SPDX project's own validator and by the NTIA
+//! minimum-elements checker where `.ci/run` installs them.
+
+mod support;
+
+use std::fs;
+
+use serde_json::Value;
+use support::archive::{ar_member, tar_gz};
+use support::http::Server;
+use support::pypi::{conf, publish, sha256, wheel_with_metadata};
+use support::{git, project};
+
+/// A `.deb` of `package` whose control names its maintainer.
+fn deb_of(package: &str, version: &str, maintainer: &str) -> Vec<u8> {
+    let control = format!("Package: {package}\nVersion: {version}\nArchitecture: amd64\nMaintainer: {maintainer}\n");
+    let control = tar_gz(&[("./control", control.as_bytes(), 0o644)]);
+    let mut out = b"!<arch>\n".to_vec();
+    out.extend(ar_member("debian-binary", b"2.0\n"));
+    out.extend(ar_member("control.tar.gz", &control));
+    out.extend(ar_member("data.tar.gz", &tar_gz(&[])));
+    out
+}
+
+struct Fixture {
+    project: support::TestProject,
+    server: Server,
+    wheel_sha: String,
+    deb_sha: String,
+    tar_sha: String,
+    commit: String,
+}
+
+fn fixture() -> Fixture {
+    let server = Server::start();
+    let wheel = wheel_with_metadata(
+        "click",
+        "8.1.7",
+        &[("click/__init__.py", "")],
+        None,
+        "Author-email: Pallets <contact@palletsprojects.com>\n",
+    );
+    publish(
+        &server,
+        "click",
+        &[("click-8.1.7-py3-none-any.whl", &wheel, false)],
+        true,
+    );
+    let deb = deb_of(
+        "libstdc++6",
+        "12.2.0-14+deb12u1",
+        "Debian GCC Maintainers <debian-gcc@lists.debian.org>",
+    );
+    let deb_path = "pool/main/g/gcc-12/libstdc++6_12.2.0-14+deb12u1_amd64.deb";
+    server.serve(&format!("/debian/{deb_path}"), &deb);
+    let tarball = tar_gz(&[("tool-1.2.3/README", b"a tool\n", 0o644)]);
+    server.serve("/files/tool-1.2.3.tar.gz", &tarball);
+
+    let conf = format!(
+        "{}  debian: {}/debian/\n  files: {}/files/\nsource-provenance-attributes:\n  supplier: who supplies the source\n",
+        conf(&server),
+        server.base,
+        server.base
+    );
+    let p = project(&conf)
+        .file(
+            "elements/click.bst",
+            &format!(
+                "kind: pip\nsources:\n- kind: pypi\n  url: pypi:simple/\n  name: click\n  ref:\n    version: 8.1.7\n    filename: click-8.1.7-py3-none-any.whl\n    sha256: {}\n",
+                sha256(&wheel)
+            ),
+        )
+        .file(
+            "elements/libstdc.bst",
+            &format!(
+                "kind: deb\nsources:\n- kind: deb\n  url: 'debian:'\n  suite: bookworm\n  arch: amd64\n  keyring: keys/archive.gpg\n  package: libstdc++6\n  ref:\n    version: 12.2.0-14+deb12u1\n    filename: {deb_path}\n    sha256: {}\n",
+                sha256(&deb)
+            ),
+        )
+        .file(
+            "elements/tool.bst",
+            &format!(
+                "kind: import\nsources:\n- kind: tar\n  url: files:tool-1.2.3.tar.gz\n  ref: {}\n  provenance:\n    supplier: Tool Authors <tools@example.org>\n    homepage: https://tool.example.org/\n",
+                sha256(&tarball)
+            ),
+        )
+        .file("files/app/hello.txt", "hello\n")
+        .file("keys/archive.gpg", "")
+        .build();
+    let repo = p.outside().join("lib-repo");
+    git::init(&repo);
+    let commit = git::commit(&repo, "lib.c", "int lib;\n");
+    p.write(
+        "elements/lib.bst",
+        &format!(
+            "kind: import\nsources:\n- kind: git\n  url: file://{}\n  ref: {commit}\n  provenance:\n    supplier: Jane Doe <jane@example.org>\n",
+            repo.display()
+        ),
+    );
+    p.write(
+        "elements/app.bst",
+        "kind: import\nsources:\n- kind: local\n  path: files/app\ndepends:\n- click.bst\n- libstdc.bst\n- tool.bst\n- lib.bst\n",
+    );
+    Fixture {
+        wheel_sha: sha256(&wheel),
+        deb_sha: sha256(&deb),
+        tar_sha: sha256(&tarball),
+        commit,
+        project: p,
+        server,
+    }
+}
+
+/// The package named `name` in `doc`.
+fn package<'d>(doc: &'d Value, name: &str) -> &'d Value {
+    doc["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == name)
+        .unwrap_or_else(|| panic!("no package {name} in {doc:#}"))
+}
+
+/// `SUBJECT RELATION OBJECT` for each relationship, by package names.
+fn relations(doc: &Value) -> Vec<String> {
+    let name_of = |id: &Value| -> String {
+        if id == "SPDXRef-DOCUMENT" {
+            return "document".into();
+        }
+        let p = doc["packages"].as_array().unwrap().iter().find(|p| &p["SPDXID"] == id);
+        p.map_or_else(|| format!("unknown {id}"), |p| p["name"].as_str().unwrap().to_string())
+    };
+    doc["relationships"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {} {}",
+                name_of(&r["spdxElementId"]),
+                r["relationshipType"].as_str().unwrap(),
+                name_of(&r["relatedSpdxElement"])
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_closure_is_described_with_its_pins_package_urls_and_suppliers() {
+    let f = fixture();
+    let p = &f.project;
+    p.forge(&["fetch", "--deps", "all", "app.bst"]).ok();
+    let out = p.outside().join("app.spdx.json");
+    let run = p.forge(&["sbom", "app.bst", "--output", out.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let text = fs::read_to_string(&out).unwrap();
+    let doc: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(doc["spdxVersion"], "SPDX-2.3");
+    assert_eq!(doc["name"], "test/app.bst");
+    assert_eq!(
+        doc["documentNamespace"],
+        format!("https://forge.build/spdx/test/app.bst/{}", p.key("app.bst"))
+    );
+    // BuildStream's SOURCE_DATE_EPOCH, as the target's environment has it.
+    assert_eq!(doc["creationInfo"]["created"], "2011-11-11T11:11:11Z");
+
+    let click = package(&doc, "click");
+    assert_eq!(click["versionInfo"], "8.1.7");
+    assert_eq!(click["checksums"][0]["checksumValue"], f.wheel_sha);
+    assert_eq!(click["externalRefs"][0]["referenceLocator"], "pkg:pypi/click@8.1.7");
+    assert_eq!(click["supplier"], "Organization: Pallets (contact@palletsprojects.com)");
+    let libstdc = package(&doc, "libstdc++6");
+    assert_eq!(libstdc["checksums"][0]["checksumValue"], f.deb_sha);
+    assert_eq!(
+        libstdc["externalRefs"][0]["referenceLocator"],
+        "pkg:deb/debian/libstdc%2B%2B6@12.2.0-14%2Bdeb12u1?arch=amd64&distro=bookworm"
+    );
+    assert_eq!(
+        libstdc["supplier"],
+        "Organization: Debian GCC Maintainers (debian-gcc@lists.debian.org)"
+    );
+    assert!(
+        libstdc["downloadLocation"]
+            .as_str()
+            .unwrap()
+            .ends_with("/debian/pool/main/g/gcc-12/libstdc++6_12.2.0-14+deb12u1_amd64.deb")
+    );
+    let tool = package(&doc, "tool-1.2.3.tar.gz");
+    assert_eq!(tool["versionInfo"], "1.2.3");
+    assert_eq!(tool["checksums"][0]["checksumValue"], f.tar_sha);
+    // What the project says of a source, through its provenance.
+    assert_eq!(tool["supplier"], "Organization: Tool Authors (tools@example.org)");
+    assert_eq!(tool["homepage"], "https://tool.example.org/");
+    assert_eq!(
+        package(&doc, "app")["supplier"],
+        "Organization: test",
+        "the project's own files"
+    );
+    let lib = package(&doc, "lib-repo");
+    assert_eq!(lib["supplier"], "Person: Jane Doe (jane@example.org)");
+    assert!(lib["sourceInfo"].as_str().unwrap().contains(&f.commit), "{lib}");
+    assert_eq!(
+        lib["downloadLocation"], "NOASSERTION",
+        "a file:// repository is nowhere to download from"
+    );
+
+    let relations = relations(&doc);
+    for expected in [
+        "document DESCRIBES app.bst",
+        "app.bst DEPENDS_ON click.bst",
+        "app.bst DEPENDS_ON lib.bst",
+        "click.bst CONTAINS click",
+        "libstdc.bst CONTAINS libstdc++6",
+        "lib.bst CONTAINS lib-repo",
+        "app.bst CONTAINS app",
+    ] {
+        assert!(relations.contains(&expected.to_string()), "{expected}: {relations:#?}");
+    }
+
+    // The same pins, the same bytes.
+    let again = p.forge(&["sbom", "app.bst"]).ok();
+    assert_eq!(again, text);
+    // SOURCE_DATE_EPOCH where forge runs decides the time.
+    let cache = p.outside().join("cache");
+    let at_zero = p
+        .process(&cache)
+        .env("SOURCE_DATE_EPOCH", "0")
+        .args(["sbom", "app.bst"])
+        .output()
+        .unwrap();
+    let at_zero: Value = serde_json::from_slice(&at_zero.stdout).unwrap();
+    assert_eq!(at_zero["creationInfo"]["created"], "1970-01-01T00:00:00Z");
+    let bad = p
+        .process(&cache)
+        .env("SOURCE_DATE_EPOCH", "yesterday")
+        .args(["sbom", "app.bst"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("the environment's SOURCE_DATE_EPOCH is 'yesterday'"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+
+    // The SPDX project's validator and the NTIA minimum elements agree.
+    let Some(tools) = std::env::var_os("FORGE_TEST_SPDX_TOOLS") else {
+        eprintln!("skipped the validators: set FORGE_TEST_SPDX_TOOLS to a venv's bin (.ci/run does)");
+        return;
+    };
+    let tools = std::path::PathBuf::from(tools);
+    let check = |program: &str, args: &[&str]| {
+        let out = std::process::Command::new(tools.join(program))
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("{program}: {e}"));
+        assert!(
+            out.status.success(),
+            "{program}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    // spdx-tools takes only URLs with a domain name: the loopback
+    // server's are given one.
+    let named = p.outside().join("named.spdx.json");
+    fs::write(&named, text.replace(&f.server.base, "https://mirror.example.org")).unwrap();
+    check("pyspdxtools", &["-i", named.to_str().unwrap()]);
+    check("sbomcheck", &[named.to_str().unwrap()]);
+    // And the validator is not one that passes anything.
+    let broken = p.outside().join("broken.spdx.json");
+    fs::write(
+        &broken,
+        fs::read_to_string(&named).unwrap().replace("\"SHA256\"", "\"SHA-256\""),
+    )
+    .unwrap();
+    let out = std::process::Command::new(tools.join("pyspdxtools"))
+        .args(["-i", broken.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "a wrong checksum algorithm is refused");
+}
+
+#[test]
+fn an_unknown_target_an_unpinned_source_or_an_undeclared_provenance_says_so() {
+    let f = fixture();
+    let p = &f.project;
+    p.write(
+        "elements/told.bst",
+        "kind: import\nsources:\n- kind: local\n  path: files/app\n  provenance:\n    licence: MIT\n",
+    );
+    let err = p.forge(&["show", "told.bst"]).fails(3);
+    assert!(
+        err.contains("told.bst:6:5: unknown provenance attribute 'licence'")
+            && err.contains("the project allows homepage, issue-tracker, supplier"),
+        "{err}"
+    );
+    let err = p.forge(&["sbom", "nothing.bst"]).fails(3);
+    assert!(err.contains("nothing.bst"), "{err}");
+    p.write(
+        "elements/unpinned.bst",
+        "kind: import\nsources:\n- kind: tar\n  url: files:tool-1.2.3.tar.gz\n",
+    );
+    let err = p.forge(&["sbom", "unpinned.bst"]).fails(2);
+    assert!(
+        err.contains("unpinned.bst has sources without a pin: run `forge track` first"),
+        "{err}"
+    );
+    // Nothing was written where the document was asked for.
+    let out = p.outside().join("unpinned.json");
+    p.forge(&["sbom", "unpinned.bst", "--output", out.to_str().unwrap()])
+        .fails(2);
+    assert!(!out.exists());
+}

@@ -1,0 +1,448 @@
+//! Software bills of materials: what an element closure is made of — each
+//! element, each source it is built from with its pin (a sha256 or a
+//! commit), its package URL where it is a package of an ecosystem — as
+//! an SPDX 2.3 JSON document. The same pins give the same bytes: no
+//! clock is read (the creation time is given), identifiers are positions
+//! and names, and the namespace is the target's cache key.
+
+use serde_json::{Map, Value, json};
+
+/// What a bill of materials describes.
+#[derive(Clone, Debug, Default)]
+pub struct Bom {
+    /// The project's name.
+    pub project: String,
+    /// The element described (an index into `elements`).
+    pub target: usize,
+    /// When the document is said to be made, in Unix seconds.
+    pub created: i64,
+    /// The tool that made it (`forge-0.1.0`).
+    pub tool: String,
+    /// The elements of the closure, dependencies first.
+    pub elements: Vec<BomElement>,
+}
+
+/// One element of the closure.
+#[derive(Clone, Debug, Default)]
+pub struct BomElement {
+    /// Its name (`base/python.bst`).
+    pub name: String,
+    /// Its kind.
+    pub kind: String,
+    /// Its cache key, when every pin it needs is there.
+    pub key: Option<String>,
+    /// Elements it needs at run time (indexes into the closure).
+    pub runtime: Vec<usize>,
+    /// Elements it needs only to build.
+    pub build: Vec<usize>,
+    /// What it is built from.
+    pub sources: Vec<BomSource>,
+}
+
+/// One thing an element is built from.
+#[derive(Clone, Debug, Default)]
+pub struct BomSource {
+    /// The source kind.
+    pub kind: String,
+    /// The package or file name.
+    pub name: String,
+    /// Its version: the package's, else one guessed from the URL, else
+    /// the pin.
+    pub version: Option<String>,
+    /// Where it comes from (aliases expanded), if from a URL.
+    pub url: Option<String>,
+    /// `git`, `local` or `remote-file`.
+    pub medium: String,
+    /// The sha256 of the file it is pinned to.
+    pub sha256: Option<String>,
+    /// The commit it is pinned to.
+    pub commit: Option<String>,
+    /// Its package URL (`pkg:pypi/click@8.1.7`).
+    pub purl: Option<String>,
+    /// Who supplies it, as the source's provenance or its package says
+    /// (`Name <email>`).
+    pub supplier: Option<String>,
+    /// Its home page, as the source's provenance gives it.
+    pub homepage: Option<String>,
+    /// Whether the element installs it as it is (a wheel, a `.deb`)
+    /// rather than building from it.
+    pub installed: bool,
+}
+
+/// Words that name a group rather than a person.
+const GROUP_WORDS: &[&str] = &[
+    "team",
+    "project",
+    "maintainers",
+    "developers",
+    "foundation",
+    "group",
+    "inc",
+    "ltd",
+    "llc",
+    "contributors",
+    "authors",
+    "community",
+    "organization",
+    "packagers",
+    "pallets",
+    "debian",
+];
+
+/// An SPDX supplier from `Name <email>`: `Organization: Name (email)` where
+/// the name is a group's, else `Person: Name (email)`.
+pub fn spdx_supplier(text: &str) -> String {
+    let (name, email) = match text.split_once('<') {
+        Some((name, rest)) => (name.trim(), Some(rest.trim_end_matches('>').trim())),
+        None => (text.trim(), None),
+    };
+    let name = if name.is_empty() { email.unwrap_or("") } else { name };
+    let lower = name.to_ascii_lowercase();
+    let group = lower
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .any(|word| GROUP_WORDS.contains(&word));
+    let who = if group { "Organization" } else { "Person" };
+    match email {
+        Some(email) if email != name => format!("{who}: {name} ({email})"),
+        _ => format!("{who}: {name}"),
+    }
+}
+
+/// `text` percent-encoded for a package URL: everything but letters,
+/// digits and `.-_~`.
+fn purl_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b".-_~".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// The package URL of a PyPI release (`name` normalized as PEP 503 says).
+pub fn pypi_purl(name: &str, version: &str) -> String {
+    format!("pkg:pypi/{}@{}", purl_encode(name), purl_encode(version))
+}
+
+/// The package URL of a Debian binary package from the archive of
+/// `vendor` (`debian`, `ubuntu`).
+pub fn deb_purl(vendor: &str, package: &str, version: &str, arch: Option<&str>, suite: Option<&str>) -> String {
+    let mut purl = format!("pkg:deb/{vendor}/{}@{}", purl_encode(package), purl_encode(version));
+    let qualifiers: Vec<String> = [("arch", arch), ("distro", suite)]
+        .into_iter()
+        .filter_map(|(key, value)| value.map(|v| format!("{key}={}", purl_encode(v))))
+        .collect();
+    if !qualifiers.is_empty() {
+        purl.push('?');
+        purl.push_str(&qualifiers.join("&"));
+    }
+    purl
+}
+
+/// `seconds` since the Unix epoch as an RFC 3339 UTC time
+/// (`2011-11-11T11:11:11Z`).
+pub fn utc_time(seconds: i64) -> String {
+    let days = seconds.div_euclid(86_400);
+    let rest = seconds.rem_euclid(86_400);
+    // Civil date from a day count (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rest / 3_600,
+        rest % 3_600 / 60,
+        rest % 60
+    )
+}
+
+/// `text` as the tail of an SPDX identifier (`[A-Za-z0-9.-]`).
+fn spdx_id_part(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
+/// Where SPDX lets a package be downloaded from: a URL it knows, a git
+/// repository as `git+URL@COMMIT`; anything else (a local path, a file://
+/// URL) is `NOASSERTION`.
+fn download_location(source: &BomSource) -> String {
+    let Some(url) = &source.url else {
+        return "NOASSERTION".to_string();
+    };
+    let remote = ["https://", "http://", "ssh://", "git://"]
+        .iter()
+        .any(|scheme| url.starts_with(scheme));
+    match (&source.commit, remote) {
+        (_, false) => "NOASSERTION".to_string(),
+        (Some(commit), true) => format!("git+{url}@{commit}"),
+        (None, true) => url.clone(),
+    }
+}
+
+/// The SPDX 2.3 JSON document of `bom`.
+pub fn spdx_2_3(bom: &Bom) -> Value {
+    let element_id = |i: usize| format!("SPDXRef-Element-{}-{}", i + 1, spdx_id_part(&bom.elements[i].name));
+    let target = &bom.elements[bom.target];
+    let key = target.key.as_deref().unwrap_or("unkeyed");
+    let mut packages = Vec::new();
+    let mut relationships = vec![json!({
+        "spdxElementId": "SPDXRef-DOCUMENT",
+        "relationshipType": "DESCRIBES",
+        "relatedSpdxElement": element_id(bom.target),
+    })];
+    for (i, element) in bom.elements.iter().enumerate() {
+        let mut package = Map::new();
+        package.insert("SPDXID".into(), json!(element_id(i)));
+        package.insert("name".into(), json!(element.name));
+        if let Some(key) = &element.key {
+            package.insert("versionInfo".into(), json!(key));
+        }
+        // The project assembles its elements.
+        package.insert("supplier".into(), json!(format!("Organization: {}", bom.project)));
+        package.insert("downloadLocation".into(), json!("NOASSERTION"));
+        package.insert("filesAnalyzed".into(), json!(false));
+        package.insert(
+            "comment".into(),
+            json!(format!(
+                "forge element of kind {}{}",
+                element.kind,
+                element
+                    .key
+                    .as_ref()
+                    .map(|k| format!(", cache key {k}"))
+                    .unwrap_or_default()
+            )),
+        );
+        packages.push(Value::Object(package));
+        for &dep in &element.runtime {
+            relationships.push(json!({
+                "spdxElementId": element_id(i),
+                "relationshipType": "DEPENDS_ON",
+                "relatedSpdxElement": element_id(dep),
+            }));
+        }
+        for &dep in &element.build {
+            relationships.push(json!({
+                "spdxElementId": element_id(dep),
+                "relationshipType": "BUILD_DEPENDENCY_OF",
+                "relatedSpdxElement": element_id(i),
+            }));
+        }
+        for (j, source) in element.sources.iter().enumerate() {
+            let id = format!("SPDXRef-Source-{}-{}-{}", i + 1, j + 1, spdx_id_part(&source.name));
+            let mut package = Map::new();
+            package.insert("SPDXID".into(), json!(id));
+            package.insert("name".into(), json!(source.name));
+            if let Some(version) = &source.version {
+                package.insert("versionInfo".into(), json!(version));
+            }
+            let supplier = match (&source.supplier, source.medium.as_str()) {
+                (Some(supplier), _) => spdx_supplier(supplier),
+                // The project's own files.
+                (None, "local") => format!("Organization: {}", bom.project),
+                (None, _) => "NOASSERTION".to_string(),
+            };
+            package.insert("supplier".into(), json!(supplier));
+            package.insert("downloadLocation".into(), json!(download_location(source)));
+            if let Some(homepage) = &source.homepage {
+                package.insert("homepage".into(), json!(homepage));
+            }
+            package.insert("filesAnalyzed".into(), json!(false));
+            if let Some(sha256) = &source.sha256 {
+                package.insert(
+                    "checksums".into(),
+                    json!([{ "algorithm": "SHA256", "checksumValue": sha256 }]),
+                );
+            }
+            package.insert("sourceInfo".into(), json!(source_info(source)));
+            if let Some(purl) = &source.purl {
+                package.insert(
+                    "externalRefs".into(),
+                    json!([{
+                        "referenceCategory": "PACKAGE-MANAGER",
+                        "referenceType": "purl",
+                        "referenceLocator": purl,
+                    }]),
+                );
+            }
+            packages.push(Value::Object(package));
+            // A package installed as it is is part of the artifact; what
+            // is built from a source is generated from it.
+            let relation = if source.installed { "CONTAINS" } else { "GENERATED_FROM" };
+            relationships.push(json!({
+                "spdxElementId": element_id(i),
+                "relationshipType": relation,
+                "relatedSpdxElement": id,
+            }));
+        }
+    }
+    json!({
+        "spdxVersion": "SPDX-2.3",
+        "dataLicense": "CC0-1.0",
+        "SPDXID": "SPDXRef-DOCUMENT",
+        "name": format!("{}/{}", bom.project, target.name),
+        "documentNamespace": format!(
+            "https://forge.build/spdx/{}/{}/{key}",
+            purl_encode(&bom.project),
+            purl_encode(&target.name)
+        ),
+        "creationInfo": {
+            "created": utc_time(bom.created),
+            "creators": [format!("Tool: {}", bom.tool)],
+        },
+        "packages": packages,
+        "relationships": relationships,
+    })
+}
+
+/// What a source is, in words: its kind and pin.
+fn source_info(source: &BomSource) -> String {
+    let pin = match (&source.commit, &source.sha256) {
+        (Some(commit), _) => format!(", commit {commit}"),
+        (None, Some(sha256)) => format!(", sha256 {sha256}"),
+        _ => String::new(),
+    };
+    format!("forge source of kind {} ({}){pin}", source.kind, source.medium)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_rfc3339_utc() {
+        assert_eq!(utc_time(0), "1970-01-01T00:00:00Z");
+        assert_eq!(utc_time(1_321_009_871), "2011-11-11T11:11:11Z");
+        assert_eq!(utc_time(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(utc_time(1_796_187_000), "2026-12-02T04:50:00Z");
+    }
+
+    #[test]
+    fn suppliers_are_people_or_organizations() {
+        assert_eq!(
+            spdx_supplier("Armin Ronacher <armin@example.com>"),
+            "Person: Armin Ronacher (armin@example.com)"
+        );
+        assert_eq!(
+            spdx_supplier("Debian Python Team <team+python@tracker.debian.org>"),
+            "Organization: Debian Python Team (team+python@tracker.debian.org)"
+        );
+        assert_eq!(spdx_supplier("<someone@example.com>"), "Person: someone@example.com");
+        assert_eq!(spdx_supplier("Jane Doe"), "Person: Jane Doe");
+    }
+
+    #[test]
+    fn package_urls_are_encoded() {
+        assert_eq!(pypi_purl("markdown-it-py", "3.0.0"), "pkg:pypi/markdown-it-py@3.0.0");
+        assert_eq!(
+            deb_purl(
+                "debian",
+                "libstdc++6",
+                "1:12.2.0-14+deb12u1",
+                Some("amd64"),
+                Some("bookworm")
+            ),
+            "pkg:deb/debian/libstdc%2B%2B6@1%3A12.2.0-14%2Bdeb12u1?arch=amd64&distro=bookworm"
+        );
+    }
+
+    #[test]
+    fn a_closure_becomes_packages_and_relationships() {
+        let bom = Bom {
+            project: "demo".into(),
+            target: 1,
+            created: 0,
+            tool: "forge-test".into(),
+            elements: vec![
+                BomElement {
+                    name: "lib/click.bst".into(),
+                    kind: "pip".into(),
+                    key: Some("ab12".into()),
+                    sources: vec![BomSource {
+                        kind: "pypi".into(),
+                        name: "click".into(),
+                        version: Some("8.1.7".into()),
+                        url: Some("https://pypi.org/simple/click/".into()),
+                        medium: "remote-file".into(),
+                        sha256: Some("cd".repeat(32)),
+                        purl: Some(pypi_purl("click", "8.1.7")),
+                        supplier: Some("Pallets <contact@palletsprojects.com>".into()),
+                        installed: true,
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                },
+                BomElement {
+                    name: "app.bst".into(),
+                    kind: "stack".into(),
+                    key: Some("ef34".into()),
+                    runtime: vec![0],
+                    sources: vec![BomSource {
+                        kind: "git".into(),
+                        name: "tool".into(),
+                        url: Some("https://example.com/tool.git".into()),
+                        medium: "git".into(),
+                        commit: Some("0123".into()),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                },
+            ],
+        };
+        let doc = spdx_2_3(&bom);
+        assert_eq!(doc["documentNamespace"], "https://forge.build/spdx/demo/app.bst/ef34");
+        assert_eq!(doc["creationInfo"]["created"], "1970-01-01T00:00:00Z");
+        let packages = doc["packages"].as_array().unwrap();
+        assert_eq!(packages.len(), 4);
+        assert_eq!(packages[0]["SPDXID"], "SPDXRef-Element-1-lib-click.bst");
+        assert_eq!(packages[1]["checksums"][0]["checksumValue"], "cd".repeat(32));
+        assert_eq!(
+            packages[1]["externalRefs"][0]["referenceLocator"],
+            "pkg:pypi/click@8.1.7"
+        );
+        assert_eq!(
+            packages[1]["supplier"],
+            "Organization: Pallets (contact@palletsprojects.com)"
+        );
+        assert_eq!(packages[3]["supplier"], "NOASSERTION");
+        assert_eq!(packages[3]["downloadLocation"], "git+https://example.com/tool.git@0123");
+        let relations: Vec<String> = doc["relationships"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                format!(
+                    "{} {} {}",
+                    r["spdxElementId"].as_str().unwrap(),
+                    r["relationshipType"].as_str().unwrap(),
+                    r["relatedSpdxElement"].as_str().unwrap()
+                )
+            })
+            .collect();
+        assert_eq!(
+            relations,
+            [
+                "SPDXRef-DOCUMENT DESCRIBES SPDXRef-Element-2-app.bst",
+                "SPDXRef-Element-1-lib-click.bst CONTAINS SPDXRef-Source-1-1-click",
+                "SPDXRef-Element-2-app.bst DEPENDS_ON SPDXRef-Element-1-lib-click.bst",
+                "SPDXRef-Element-2-app.bst GENERATED_FROM SPDXRef-Source-2-1-tool",
+            ]
+        );
+    }
+}
