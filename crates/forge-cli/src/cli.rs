@@ -131,7 +131,7 @@ pub enum Command {
     Audit(AuditArgs),
     /// Write the software bill of materials of an element and its runtime
     /// dependencies: every element and what it is built from, pinned, as
-    /// SPDX 2.3 JSON, the same bytes for the same pins.
+    /// SPDX 2.3 or CycloneDX 1.6 JSON, the same bytes for the same pins.
     Sbom(SbomArgs),
     /// Show what an element's sources changed since a git revision of the
     /// project (default HEAD): the staged sources at the old pin against
@@ -258,9 +258,21 @@ pub struct SbomArgs {
     /// with its runtime closure), `all` (build dependencies too).
     #[arg(short, long, value_enum, default_value = "run")]
     pub deps: DepsSelection,
+    /// The document's format.
+    #[arg(short, long, value_enum, default_value = "spdx")]
+    pub format: SbomFormat,
     /// Write the document to this file instead of standard output.
     #[arg(long, value_name = "FILE")]
     pub output: Option<std::path::PathBuf>,
+}
+
+/// The formats of `forge sbom`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SbomFormat {
+    /// SPDX 2.3 JSON.
+    Spdx,
+    /// CycloneDX 1.6 JSON.
+    Cyclonedx,
 }
 
 /// `forge diff`.

@@ -1,7 +1,7 @@
 //! `forge sbom`: renders the bill of materials the engine makes of an
 //! element's closure.
 
-use crate::cli::SbomArgs;
+use crate::cli::{SbomArgs, SbomFormat};
 use crate::exit::Failure;
 use crate::session::Session;
 use crate::show::select;
@@ -11,6 +11,10 @@ pub fn run(session: &Session, args: &SbomArgs) -> Result<(), Failure> {
     let (graph, mut selected) = select(&session.project, std::slice::from_ref(&args.target), args.deps)?;
     selected.retain(|&e| !graph.elements[e].junction);
     let target = graph.targets[0];
+    // The document describes the target, whichever dependencies it lists.
+    if !selected.contains(&target) {
+        selected.push(target);
+    }
     let keys = session.cache_keys(&graph)?;
     // A bill of materials lists pins: one without them would say nothing.
     let unpinned: Vec<&str> = selected
@@ -36,8 +40,11 @@ pub fn run(session: &Session, args: &SbomArgs) -> Result<(), Failure> {
             tool: concat!("forge-", env!("CARGO_PKG_VERSION")),
         },
     );
-    let mut text =
-        serde_json::to_string_pretty(&forge_sbom::spdx_2_3(&bom)).map_err(|e| Failure::internal(e.to_string()))?;
+    let document = match args.format {
+        SbomFormat::Spdx => forge_sbom::spdx_2_3(&bom),
+        SbomFormat::Cyclonedx => forge_sbom::cyclonedx_1_6(&bom),
+    };
+    let mut text = serde_json::to_string_pretty(&document).map_err(|e| Failure::internal(e.to_string()))?;
     text.push('\n');
     match &args.output {
         None => {

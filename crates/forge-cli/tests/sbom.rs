@@ -247,8 +247,38 @@ fn a_closure_is_described_with_its_pins_package_urls_and_suppliers() {
     );
 
     // The SPDX project's validator and the NTIA minimum elements agree.
-    let Some(tools) = std::env::var_os("FORGE_TEST_SPDX_TOOLS") else {
-        eprintln!("skipped the validators: set FORGE_TEST_SPDX_TOOLS to a venv's bin (.ci/run does)");
+    // The same closure as CycloneDX 1.6.
+    let cyclonedx_out = p.forge(&["sbom", "app.bst", "--format", "cyclonedx"]).ok();
+    let cyclonedx: Value = serde_json::from_str(&cyclonedx_out).unwrap();
+    assert_eq!(cyclonedx["specVersion"], "1.6");
+    assert_eq!(cyclonedx["metadata"]["component"]["bom-ref"], "element:app.bst");
+    assert_eq!(cyclonedx["metadata"]["timestamp"], "2011-11-11T11:11:11Z");
+    let components = cyclonedx["components"].as_array().unwrap();
+    let click = components.iter().find(|c| c["name"] == "click").unwrap();
+    assert_eq!(click["purl"], "pkg:pypi/click@8.1.7");
+    assert_eq!(click["hashes"][0]["content"], f.wheel_sha);
+    assert_eq!(click["supplier"]["name"], "Pallets");
+    let app_needs = cyclonedx["dependencies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["ref"] == "element:app.bst")
+        .unwrap()["dependsOn"]
+        .clone();
+    assert!(
+        app_needs
+            .as_array()
+            .unwrap()
+            .contains(&Value::from("element:click.bst")),
+        "{app_needs}"
+    );
+    assert_eq!(
+        p.forge(&["sbom", "app.bst", "--format", "cyclonedx"]).ok(),
+        cyclonedx_out
+    );
+
+    let Some(tools) = std::env::var_os("FORGE_TEST_SBOM_TOOLS") else {
+        eprintln!("skipped the validators: set FORGE_TEST_SBOM_TOOLS to a venv's bin (.ci/run does)");
         return;
     };
     let tools = std::path::PathBuf::from(tools);
@@ -282,6 +312,26 @@ fn a_closure_is_described_with_its_pins_package_urls_and_suppliers() {
         .output()
         .unwrap();
     assert!(!out.status.success(), "a wrong checksum algorithm is refused");
+    // CycloneDX's own schema, strictly; a wrong hash name is refused.
+    let validate = |text: &str| -> String {
+        let script = "import sys\n\
+            from cyclonedx.validation.json import JsonStrictValidator\n\
+            from cyclonedx.schema import SchemaVersion\n\
+            print(JsonStrictValidator(SchemaVersion.V1_6).validate_str(sys.stdin.read()))\n";
+        let mut child = std::process::Command::new(tools.join("python3"))
+            .args(["-c", script])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write as _;
+        child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    assert_eq!(validate(&cyclonedx_out), "None");
+    assert_ne!(validate(&cyclonedx_out.replace("\"SHA-256\"", "\"SHA256\"")), "None");
 }
 
 #[test]

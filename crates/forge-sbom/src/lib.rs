@@ -1,9 +1,9 @@
 //! Software bills of materials: what an element closure is made of — each
 //! element, each source it is built from with its pin (a sha256 or a
 //! commit), its package URL where it is a package of an ecosystem — as
-//! an SPDX 2.3 JSON document. The same pins give the same bytes: no
-//! clock is read (the creation time is given), identifiers are positions
-//! and names, and the namespace is the target's cache key.
+//! an SPDX 2.3 or a CycloneDX 1.6 JSON document. The same pins give the
+//! same bytes: no clock is read (the creation time is given), identifiers
+//! are positions and names, and the namespace is the target's cache key.
 
 use serde_json::{Map, Value, json};
 
@@ -92,11 +92,7 @@ const GROUP_WORDS: &[&str] = &[
 /// An SPDX supplier from `Name <email>`: `Organization: Name (email)` where
 /// the name is a group's, else `Person: Name (email)`.
 pub fn spdx_supplier(text: &str) -> String {
-    let (name, email) = match text.split_once('<') {
-        Some((name, rest)) => (name.trim(), Some(rest.trim_end_matches('>').trim())),
-        None => (text.trim(), None),
-    };
-    let name = if name.is_empty() { email.unwrap_or("") } else { name };
+    let (name, email) = contact(text);
     let lower = name.to_ascii_lowercase();
     let group = lower
         .split(|c: char| !c.is_ascii_alphanumeric())
@@ -106,6 +102,16 @@ pub fn spdx_supplier(text: &str) -> String {
         Some(email) if email != name => format!("{who}: {name} ({email})"),
         _ => format!("{who}: {name}"),
     }
+}
+
+/// `Name <email>` as its name (the address where no name is given) and
+/// its address.
+fn contact(text: &str) -> (&str, Option<&str>) {
+    let (name, email) = match text.split_once('<') {
+        Some((name, rest)) => (name.trim(), Some(rest.trim_end_matches('>').trim())),
+        None => (text.trim(), None),
+    };
+    (if name.is_empty() { email.unwrap_or("") } else { name }, email)
 }
 
 /// `text` percent-encoded for a package URL: everything but letters,
@@ -311,6 +317,105 @@ pub fn spdx_2_3(bom: &Bom) -> Value {
     })
 }
 
+/// The CycloneDX 1.6 JSON document of `bom`: the target as the metadata's
+/// component, every other element and every source as components, and
+/// the graph as `dependencies` (an element depends on its runtime
+/// dependencies and on what it is made from; every component is listed,
+/// leaves with nothing).
+pub fn cyclonedx_1_6(bom: &Bom) -> Value {
+    let element_ref = |i: usize| format!("element:{}", bom.elements[i].name);
+    let source_ref = |i: usize, j: usize| format!("source:{}:{}", bom.elements[i].name, j + 1);
+    let mut components = Vec::new();
+    let mut dependencies = Vec::new();
+    let mut metadata_component = Value::Null;
+    for (i, element) in bom.elements.iter().enumerate() {
+        let mut component = Map::new();
+        let target = i == bom.target;
+        component.insert("type".into(), json!(if target { "application" } else { "library" }));
+        component.insert("bom-ref".into(), json!(element_ref(i)));
+        component.insert("supplier".into(), json!({ "name": bom.project }));
+        component.insert("name".into(), json!(element.name));
+        if let Some(key) = &element.key {
+            component.insert("version".into(), json!(key));
+        }
+        component.insert(
+            "description".into(),
+            json!(format!("forge element of kind {}", element.kind)),
+        );
+        if target {
+            metadata_component = Value::Object(component);
+        } else {
+            components.push(Value::Object(component));
+        }
+        let mut needs: Vec<String> = element.runtime.iter().map(|&d| element_ref(d)).collect();
+        needs.extend((0..element.sources.len()).map(|j| source_ref(i, j)));
+        dependencies.push(json!({ "ref": element_ref(i), "dependsOn": needs }));
+        for (j, source) in element.sources.iter().enumerate() {
+            let mut component = Map::new();
+            let library = source.purl.is_some();
+            component.insert("type".into(), json!(if library { "library" } else { "file" }));
+            component.insert("bom-ref".into(), json!(source_ref(i, j)));
+            match (&source.supplier, source.medium.as_str()) {
+                (Some(supplier), _) => {
+                    let (name, email) = contact(supplier);
+                    let mut entity = json!({ "name": name });
+                    if let Some(email) = email {
+                        entity["contact"] = json!([{ "email": email }]);
+                    }
+                    component.insert("supplier".into(), entity);
+                }
+                (None, "local") => {
+                    component.insert("supplier".into(), json!({ "name": bom.project }));
+                }
+                (None, _) => {}
+            }
+            component.insert("name".into(), json!(source.name));
+            if let Some(version) = &source.version {
+                component.insert("version".into(), json!(version));
+            }
+            component.insert("description".into(), json!(source_info(source)));
+            if let Some(sha256) = &source.sha256 {
+                component.insert("hashes".into(), json!([{ "alg": "SHA-256", "content": sha256 }]));
+            }
+            if let Some(purl) = &source.purl {
+                component.insert("purl".into(), json!(purl));
+            }
+            let mut references = Vec::new();
+            let location = download_location(source);
+            if location != "NOASSERTION" {
+                let kind = if source.commit.is_some() { "vcs" } else { "distribution" };
+                let url = source.url.clone().unwrap_or_default();
+                references.push(json!({ "type": kind, "url": url }));
+            }
+            if let Some(homepage) = &source.homepage {
+                references.push(json!({ "type": "website", "url": homepage }));
+            }
+            if !references.is_empty() {
+                component.insert("externalReferences".into(), json!(references));
+            }
+            components.push(Value::Object(component));
+            dependencies.push(json!({ "ref": source_ref(i, j), "dependsOn": [] }));
+        }
+    }
+    let tool = match bom.tool.rsplit_once('-') {
+        Some((name, version)) => json!({ "type": "application", "name": name, "version": version }),
+        None => json!({ "type": "application", "name": bom.tool }),
+    };
+    json!({
+        "bomFormat": "CycloneDX",
+        "specVersion": "1.6",
+        "version": 1,
+        "metadata": {
+            "timestamp": utc_time(bom.created),
+            "lifecycles": [{ "phase": "build" }],
+            "tools": { "components": [tool] },
+            "component": metadata_component,
+        },
+        "components": components,
+        "dependencies": dependencies,
+    })
+}
+
 /// What a source is, in words: its kind and pin.
 fn source_info(source: &BomSource) -> String {
     let pin = match (&source.commit, &source.sha256) {
@@ -324,6 +429,54 @@ fn source_info(source: &BomSource) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cyclonedx_lists_every_component_and_its_dependencies() {
+        let bom = Bom {
+            project: "demo".into(),
+            target: 1,
+            created: 0,
+            tool: "forge-test".into(),
+            elements: vec![
+                BomElement {
+                    name: "lib.bst".into(),
+                    kind: "pip".into(),
+                    sources: vec![BomSource {
+                        name: "click".into(),
+                        version: Some("8.1.7".into()),
+                        medium: "remote-file".into(),
+                        url: Some("https://files.example.org/click-8.1.7-py3-none-any.whl".into()),
+                        sha256: Some("ab".repeat(32)),
+                        purl: Some(pypi_purl("click", "8.1.7")),
+                        supplier: Some("Pallets <contact@example.org>".into()),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                },
+                BomElement {
+                    name: "app.bst".into(),
+                    runtime: vec![0],
+                    ..Default::default()
+                },
+            ],
+        };
+        let doc = cyclonedx_1_6(&bom);
+        assert_eq!(doc["metadata"]["component"]["bom-ref"], "element:app.bst");
+        assert_eq!(doc["metadata"]["timestamp"], "1970-01-01T00:00:00Z");
+        let click = &doc["components"][1];
+        assert_eq!(click["purl"], "pkg:pypi/click@8.1.7");
+        assert_eq!(click["hashes"][0]["alg"], "SHA-256");
+        assert_eq!(click["supplier"]["contact"][0]["email"], "contact@example.org");
+        assert_eq!(click["externalReferences"][0]["type"], "distribution");
+        assert_eq!(
+            doc["dependencies"],
+            json!([
+                { "ref": "element:lib.bst", "dependsOn": ["source:lib.bst:1"] },
+                { "ref": "source:lib.bst:1", "dependsOn": [] },
+                { "ref": "element:app.bst", "dependsOn": ["element:lib.bst"] },
+            ])
+        );
+    }
 
     #[test]
     fn times_are_rfc3339_utc() {
