@@ -133,6 +133,11 @@ pub enum Command {
     /// dependencies: every element and what it is built from, pinned, as
     /// SPDX 2.3 or CycloneDX 1.6 JSON, the same bytes for the same pins.
     Sbom(SbomArgs),
+    /// Write the signed build provenance of a built element (an in-toto
+    /// statement with a SLSA v1 predicate: its artifact's digest and every
+    /// pin it was built from), or verify one against allowed SSH keys.
+    #[command(subcommand)]
+    Provenance(ProvenanceCommand),
     /// Show what an element's sources changed since a git revision of the
     /// project (default HEAD): the staged sources at the old pin against
     /// those at the pin now, as a unified diff (wheels unpacked).
@@ -147,6 +152,46 @@ pub enum Command {
     /// Print forge's manual page (roff), made from these definitions:
     /// `forge manual > forge.1; man ./forge.1`.
     Manual,
+}
+
+/// `forge provenance ...`.
+#[derive(Subcommand, Debug)]
+pub enum ProvenanceCommand {
+    /// The provenance of TARGET's artifact in the local cache, signed with
+    /// an SSH key into a DSSE envelope (unsigned: the bare statement).
+    Write(ProvenanceWriteArgs),
+    /// Check an envelope's signature against an allowed_signers file and
+    /// print what it says was built from what.
+    Verify(ProvenanceVerifyArgs),
+}
+
+/// `forge provenance write`.
+#[derive(Args, Debug)]
+pub struct ProvenanceWriteArgs {
+    /// The built element.
+    #[arg(value_name = "TARGET")]
+    pub target: String,
+    /// The SSH private key to sign with (as `ssh-keygen -Y sign -f`).
+    #[arg(long, value_name = "KEY")]
+    pub key: Option<PathBuf>,
+    /// Write the envelope to this file instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// `forge provenance verify`.
+#[derive(Args, Debug)]
+pub struct ProvenanceVerifyArgs {
+    /// The envelope `forge provenance write --key` wrote.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Who may sign, as OpenSSH's allowed_signers file says
+    /// (`IDENTITY KEYTYPE KEY` lines).
+    #[arg(long, value_name = "FILE")]
+    pub allowed_signers: PathBuf,
+    /// The signer to accept (an identity in that file).
+    #[arg(long, value_name = "IDENTITY")]
+    pub identity: String,
 }
 
 /// `forge import ...`.
@@ -663,6 +708,10 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
     if let Command::Init(args) = &cli.command {
         return crate::init::run(&cli.global, args);
     }
+    // Verifying needs the envelope and the keys, not a project.
+    if let Command::Provenance(ProvenanceCommand::Verify(args)) = &cli.command {
+        return crate::sbom::verify(args);
+    }
     let settings = load_settings(&cli.global)?;
     // Commands that fetch may fetch the junctions loading needs.
     let network = matches!(
@@ -693,7 +742,11 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Audit(args) => audit::run(&session, &args),
         Command::Diff(args) => diff::run(&session, &args),
         Command::Sbom(args) => crate::sbom::run(&session, &args),
-        Command::Completions { .. } | Command::Manual | Command::Init(_) => unreachable!("handled before loading"),
+        Command::Provenance(ProvenanceCommand::Write(args)) => crate::sbom::provenance(&session, &args),
+        Command::Completions { .. }
+        | Command::Manual
+        | Command::Init(_)
+        | Command::Provenance(ProvenanceCommand::Verify(_)) => unreachable!("handled before loading"),
     }
 }
 

@@ -1,14 +1,22 @@
-//! `forge sbom`: renders the bill of materials the engine makes of an
-//! element's closure.
+//! `forge sbom` and `forge provenance`: render the bill of materials the
+//! engine makes of an element's closure, and the signed statement of how
+//! its artifact was built.
 
-use crate::cli::{SbomArgs, SbomFormat};
+use forge_project::{CacheKeys, Graph};
+use forge_sbom::Bom;
+
+use crate::cli::{DepsSelection, ProvenanceVerifyArgs, ProvenanceWriteArgs, SbomArgs, SbomFormat};
 use crate::exit::Failure;
 use crate::session::Session;
 use crate::show::select;
 
-/// Runs `forge sbom`.
-pub fn run(session: &Session, args: &SbomArgs) -> Result<(), Failure> {
-    let (graph, mut selected) = select(&session.project, std::slice::from_ref(&args.target), args.deps)?;
+/// The largest provenance envelope `verify` reads.
+const MAX_ENVELOPE: u64 = 64 << 20;
+
+/// The bill of materials of `target` with the dependencies `deps` selects;
+/// every source of it must be pinned.
+fn bill(session: &Session, target: &str, deps: DepsSelection) -> Result<(Graph, CacheKeys, Bom), Failure> {
+    let (graph, mut selected) = select(&session.project, &[target.to_string()], deps)?;
     selected.retain(|&e| !graph.elements[e].junction);
     let target = graph.targets[0];
     // The document describes the target, whichever dependencies it lists.
@@ -40,13 +48,14 @@ pub fn run(session: &Session, args: &SbomArgs) -> Result<(), Failure> {
             tool: concat!("forge-", env!("CARGO_PKG_VERSION")),
         },
     );
-    let document = match args.format {
-        SbomFormat::Spdx => forge_sbom::spdx_2_3(&bom),
-        SbomFormat::Cyclonedx => forge_sbom::cyclonedx_1_6(&bom),
-    };
-    let mut text = serde_json::to_string_pretty(&document).map_err(|e| Failure::internal(e.to_string()))?;
+    Ok((graph, keys, bom))
+}
+
+/// Writes `document` as pretty JSON to `output`, else standard output.
+fn write_json(document: &serde_json::Value, output: Option<&std::path::Path>) -> Result<(), Failure> {
+    let mut text = serde_json::to_string_pretty(document).map_err(|e| Failure::internal(e.to_string()))?;
     text.push('\n');
-    match &args.output {
+    match output {
         None => {
             print!("{text}");
             Ok(())
@@ -54,6 +63,84 @@ pub fn run(session: &Session, args: &SbomArgs) -> Result<(), Failure> {
         Some(path) => crate::track::write_atomically(path, &text)
             .map_err(|e| Failure::internal(format!("cannot write {}: {e}", path.display()))),
     }
+}
+
+/// Runs `forge sbom`.
+pub fn run(session: &Session, args: &SbomArgs) -> Result<(), Failure> {
+    let (_, _, bom) = bill(session, &args.target, args.deps)?;
+    let document = match args.format {
+        SbomFormat::Spdx => forge_sbom::spdx_2_3(&bom),
+        SbomFormat::Cyclonedx => forge_sbom::cyclonedx_1_6(&bom),
+    };
+    write_json(&document, args.output.as_deref())
+}
+
+/// Runs `forge provenance write`: the statement of the target's artifact
+/// in the local cache, built from the pins of its whole build closure.
+pub fn provenance(session: &Session, args: &ProvenanceWriteArgs) -> Result<(), Failure> {
+    let (graph, keys, bom) = bill(session, &args.target, DepsSelection::All)?;
+    let target = graph.targets[0];
+    let element = &graph.elements[target];
+    let record = keys.keys[target]
+        .as_deref()
+        .and_then(|key| session.cas().get_artifact(&element.project.name, &element.normal_name(), key))
+        .filter(|record| record.success)
+        .ok_or_else(|| {
+            Failure::usage(format!(
+                "{} is not built in this cache: run `forge build {}` first (provenance names the artifact it describes)",
+                element.name, element.name
+            ))
+        })?;
+    let name = format!("{}/{}", element.project.name, element.name);
+    let subject = forge_sbom::provenance::Subject {
+        name: &name,
+        root: &record.manifest,
+        root_size: record.manifest_size,
+    };
+    let statement = forge_sbom::provenance::statement(&bom, &subject, env!("CARGO_PKG_VERSION"));
+    let document = match &args.key {
+        None => statement,
+        Some(key) => forge_sbom::provenance::sign(&statement, key).map_err(Failure::usage)?,
+    };
+    write_json(&document, args.output.as_deref())
+}
+
+/// Runs `forge provenance verify`: the envelope's signature, then what it
+/// says.
+pub fn verify(args: &ProvenanceVerifyArgs) -> Result<(), Failure> {
+    use std::io::Read as _;
+    let file = &args.file;
+    let mut text = Vec::new();
+    std::fs::File::open(file)
+        .and_then(|f| f.take(MAX_ENVELOPE + 1).read_to_end(&mut text))
+        .map_err(|e| Failure::usage(format!("cannot read {}: {e}", file.display())))?;
+    if text.len() as u64 > MAX_ENVELOPE {
+        return Err(Failure::usage(format!(
+            "{} holds more than {MAX_ENVELOPE} bytes: not a provenance envelope",
+            file.display()
+        )));
+    }
+    let envelope: serde_json::Value =
+        serde_json::from_slice(&text).map_err(|e| Failure::usage(format!("{}: not JSON: {e}", file.display())))?;
+    let statement = forge_sbom::provenance::verify(&envelope, &args.allowed_signers, &args.identity)
+        .map_err(|e| Failure::trust(format!("{}: {e}", file.display())))?;
+    let subject = &statement["subject"][0];
+    let predicate = &statement["predicate"];
+    let text = |v: &serde_json::Value| crate::exit::printable(v.as_str().unwrap_or("?"));
+    println!("signed by {}", crate::exit::printable(&args.identity));
+    println!(
+        "subject: {} sha256:{}",
+        text(&subject["name"]),
+        text(&subject["digest"]["sha256"])
+    );
+    println!(
+        "built by {} from {} pinned sources",
+        text(&predicate["runDetails"]["builder"]["id"]),
+        predicate["buildDefinition"]["resolvedDependencies"]
+            .as_array()
+            .map_or(0, Vec::len)
+    );
+    Ok(())
 }
 
 /// When the document says it was made: `SOURCE_DATE_EPOCH` as forge is

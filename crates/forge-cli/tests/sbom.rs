@@ -365,3 +365,146 @@ fn an_unknown_target_an_unpinned_source_or_an_undeclared_provenance_says_so() {
         .fails(2);
     assert!(!out.exists());
 }
+
+/// An ed25519 key pair made with ssh-keygen in `dir`, and an
+/// allowed_signers file naming its public half `identity`.
+fn ssh_key(dir: &std::path::Path, identity: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    fs::create_dir_all(dir).unwrap();
+    let key = dir.join("id_ed25519");
+    let status = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", identity, "-f"])
+        .arg(&key)
+        .status()
+        .expect("ssh-keygen (openssh-client; .ci/run installs it)");
+    assert!(status.success());
+    let public = fs::read_to_string(key.with_extension("pub")).unwrap();
+    let mut words = public.split_whitespace();
+    let allowed = dir.join("allowed_signers");
+    fs::write(
+        &allowed,
+        format!("{identity} {} {}\n", words.next().unwrap(), words.next().unwrap()),
+    )
+    .unwrap();
+    (key, allowed)
+}
+
+#[test]
+fn provenance_names_the_built_artifact_and_every_pin_signed_with_an_ssh_key() {
+    let f = fixture();
+    let p = &f.project;
+    let err = p.forge(&["provenance", "write", "app.bst"]).fails(2);
+    assert!(
+        err.contains("app.bst is not built in this cache: run `forge build app.bst` first"),
+        "{err}"
+    );
+    p.forge(&["build", "app.bst"]).ok();
+
+    let statement: Value = serde_json::from_str(&p.forge(&["provenance", "write", "app.bst"]).ok()).unwrap();
+    assert_eq!(statement["_type"], "https://in-toto.io/Statement/v1");
+    assert_eq!(statement["predicateType"], "https://slsa.dev/provenance/v1");
+    let subject = &statement["subject"][0];
+    assert_eq!(subject["name"], "test/app.bst");
+    // The subject is the artifact's root Directory, as the cache holds it.
+    let root = subject["digest"]["sha256"].as_str().unwrap();
+    let object = p.outside().join("cache/cas/objects").join(&root[..2]).join(&root[2..]);
+    let bytes = fs::read(&object).unwrap();
+    assert_eq!(sha256(&bytes), root);
+    assert_eq!(subject["annotations"]["sizeBytes"], bytes.len());
+    let predicate = &statement["predicate"];
+    assert_eq!(
+        predicate["buildDefinition"]["internalParameters"]["cacheKey"],
+        p.key("app.bst")
+    );
+    let pins: Vec<String> = predicate["buildDefinition"]["resolvedDependencies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["digest"].to_string())
+        .collect();
+    for pin in [
+        format!("{{\"sha256\":\"{}\"}}", f.wheel_sha),
+        format!("{{\"sha256\":\"{}\"}}", f.deb_sha),
+        format!("{{\"sha256\":\"{}\"}}", f.tar_sha),
+        format!("{{\"gitCommit\":\"{}\"}}", f.commit),
+    ] {
+        assert!(pins.contains(&pin), "{pin}: {pins:#?}");
+    }
+    // The same artifact and pins, the same statement.
+    let first = p.forge(&["provenance", "write", "app.bst"]).ok();
+    assert_eq!(p.forge(&["provenance", "write", "app.bst"]).ok(), first);
+
+    // Signed with an SSH key, verified against allowed_signers.
+    let (key, allowed) = ssh_key(&p.outside().join("keys"), "builder@example.org");
+    let envelope = p.outside().join("app.intoto.json");
+    let run = p.forge(&[
+        "provenance",
+        "write",
+        "app.bst",
+        "--key",
+        key.to_str().unwrap(),
+        "--output",
+        envelope.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let verify = |file: &std::path::Path, identity: &str| {
+        p.forge(&[
+            "provenance",
+            "verify",
+            file.to_str().unwrap(),
+            "--allowed-signers",
+            allowed.to_str().unwrap(),
+            "--identity",
+            identity,
+        ])
+    };
+    let out = verify(&envelope, "builder@example.org").ok();
+    assert!(
+        out.contains("signed by builder@example.org") && out.contains(&format!("subject: test/app.bst sha256:{root}")),
+        "{out}"
+    );
+    let err = verify(&envelope, "someone@example.org").fails(6);
+    assert!(err.contains("no signature verifies for someone@example.org"), "{err}");
+    // A statement changed after signing is refused.
+    let mut signed: Value = serde_json::from_str(&fs::read_to_string(&envelope).unwrap()).unwrap();
+    let changed = statement.to_string().replace(root, &"0".repeat(64));
+    use base64::Engine as _;
+    signed["payload"] = Value::from(base64::engine::general_purpose::STANDARD.encode(changed));
+    let tampered = p.outside().join("tampered.json");
+    fs::write(&tampered, signed.to_string()).unwrap();
+    let err = verify(&tampered, "builder@example.org").fails(6);
+    assert!(err.contains("incorrect signature"), "{err}");
+    let err = p
+        .forge(&["provenance", "write", "app.bst", "--key", "/nonexistent/key"])
+        .fails(2);
+    assert!(err.contains("cannot sign with /nonexistent/key"), "{err}");
+
+    // in-toto's own bindings read the statement strictly.
+    let Some(tools) = std::env::var_os("FORGE_TEST_SBOM_TOOLS") else {
+        eprintln!("skipped in-toto's parser: set FORGE_TEST_SBOM_TOOLS (.ci/run does)");
+        return;
+    };
+    let script = "import json, sys\n\
+        from google.protobuf import json_format\n\
+        from in_toto_attestation.v1 import statement_pb2\n\
+        from in_toto_attestation.v1.statement import Statement\n\
+        from in_toto_attestation.predicates.provenance.v1 import provenance_pb2\n\
+        d = json.load(sys.stdin)\n\
+        s = json_format.ParseDict(d, statement_pb2.Statement(), ignore_unknown_fields=False)\n\
+        Statement.copy_from_pb(s).validate()\n\
+        json_format.ParseDict(d['predicate'], provenance_pb2.Provenance(), ignore_unknown_fields=False)\n";
+    let parse = |text: String| {
+        let mut child = std::process::Command::new(std::path::Path::new(&tools).join("python3"))
+            .args(["-c", script])
+            .stdin(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write as _;
+        child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out = parse(statement.to_string());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = parse(statement.to_string().replace("buildType", "buildtype"));
+    assert!(!out.status.success(), "a misspelt field is refused");
+}

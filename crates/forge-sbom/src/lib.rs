@@ -1,4 +1,5 @@
-//! Software bills of materials: what an element closure is made of — each
+//! Software bills of materials (and, in [`provenance`], signed statements
+//! of how an artifact was built): what an element closure is made of — each
 //! element, each source it is built from with its pin (a sha256 or a
 //! commit), its package URL where it is a package of an ecosystem — as
 //! an SPDX 2.3 or a CycloneDX 1.6 JSON document. The same pins give the
@@ -6,6 +7,8 @@
 //! are positions and names, and the namespace is the target's cache key.
 
 use serde_json::{Map, Value, json};
+
+pub mod provenance;
 
 /// What a bill of materials describes.
 #[derive(Clone, Debug, Default)]
