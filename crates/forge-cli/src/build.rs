@@ -265,11 +265,7 @@ pub fn run(session: &Session, args: &BuildArgs) -> Result<(), Failure> {
     // Junctions are loaded and keyed, never built (nothing can depend on one).
     let plan: Vec<usize> = plan.into_iter().filter(|&e| !graph.elements[e].junction).collect();
     let keys = session.cache_keys(&graph)?;
-    let unpinned: Vec<&str> = plan
-        .iter()
-        .filter(|&&e| !keys.sources_resolved[e])
-        .map(|&e| graph.elements[e].name.as_str())
-        .collect();
+    let unpinned = keys.unpinned(&graph, &plan);
     if !unpinned.is_empty() {
         return Err(Failure::fetch(format!(
             "these elements have sources without a pin: {}\n  hint: run `forge track` on them",

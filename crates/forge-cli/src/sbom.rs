@@ -25,11 +25,7 @@ fn bill(session: &Session, target: &str, deps: DepsSelection) -> Result<(Graph, 
     }
     let keys = session.cache_keys(&graph)?;
     // A bill of materials lists pins: one without them would say nothing.
-    let unpinned: Vec<&str> = selected
-        .iter()
-        .filter(|&&e| !keys.sources_resolved[e])
-        .map(|&e| graph.elements[e].name.as_str())
-        .collect();
+    let unpinned = keys.unpinned(&graph, &selected);
     if !unpinned.is_empty() {
         return Err(Failure::usage(format!(
             "{} {} sources without a pin: run `forge track` first",

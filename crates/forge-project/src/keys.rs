@@ -219,6 +219,15 @@ struct ElementKeys {
 }
 
 impl CacheKeys {
+    /// The names of those of `elements` with a source that has no pin.
+    pub fn unpinned<'g>(&self, graph: &'g Graph, elements: &[usize]) -> Vec<&'g str> {
+        elements
+            .iter()
+            .filter(|&&e| !self.sources_resolved[e])
+            .map(|&e| graph.elements[e].name.as_str())
+            .collect()
+    }
+
     /// Computes every key of `graph` on every core, each element once its
     /// dependencies are keyed; `file_hashes` spares reading project files
     /// that have not changed.
