@@ -18,4 +18,8 @@ if [ ! -x "$forge" ]; then
 fi
 cargo build --release --bin forge
 "$forge" build app.bst image.bst
+# What the application is made of: every element and pin, as SPDX 2.3.
+sbom="${CARGO_TARGET_DIR:-target}/app.spdx.json"
+"$forge" sbom app.bst --output "$sbom"
+echo "demo.sh: its bill of materials (SPDX 2.3) is in $sbom" >&2
 "$forge" shell app.bst -- hello-forge --details "$@"
