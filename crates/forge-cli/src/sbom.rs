@@ -64,6 +64,24 @@ fn write_json(document: &serde_json::Value, output: Option<&std::path::Path>) ->
 /// Runs `forge sbom`.
 pub fn run(session: &Session, args: &SbomArgs) -> Result<(), Failure> {
     let (_, _, bom) = bill(session, &args.target, args.deps)?;
+    // Packages name their supplier inside their files.
+    let unknown = bom
+        .elements
+        .iter()
+        .flat_map(|e| &e.sources)
+        .filter(|s| s.purl.is_some() && s.supplier.is_none())
+        .count();
+    if unknown > 0 {
+        eprintln!(
+            "note: the supplier of {unknown} package{} is not known: {} not in the source cache (`forge fetch --deps {}` brings them)",
+            if unknown == 1 { "" } else { "s" },
+            if unknown == 1 { "it is" } else { "they are" },
+            match args.deps {
+                DepsSelection::All => "all",
+                _ => "run",
+            }
+        );
+    }
     let document = match args.format {
         SbomFormat::Spdx => forge_sbom::spdx_2_3(&bom),
         SbomFormat::Cyclonedx => forge_sbom::cyclonedx_1_6(&bom),

@@ -152,10 +152,18 @@ fn relations(doc: &Value) -> Vec<String> {
 fn a_closure_is_described_with_its_pins_package_urls_and_suppliers() {
     let f = fixture();
     let p = &f.project;
+    // Before the fetch, the packages' suppliers are not known, and that is said.
+    let run = p.forge(&["sbom", "app.bst"]);
+    assert!(
+        run.code == 0 && run.stderr.contains("note: the supplier of 2 packages is not known"),
+        "{}",
+        run.stderr
+    );
     p.forge(&["fetch", "--deps", "all", "app.bst"]).ok();
     let out = p.outside().join("app.spdx.json");
     let run = p.forge(&["sbom", "app.bst", "--output", out.to_str().unwrap()]);
     assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(!run.stderr.contains("not known"), "{}", run.stderr);
     let text = fs::read_to_string(&out).unwrap();
     let doc: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(doc["spdxVersion"], "SPDX-2.3");
