@@ -481,6 +481,23 @@ fn provenance_names_the_built_artifact_and_every_pin_signed_with_an_ssh_key() {
     fs::write(&tampered, signed.to_string()).unwrap();
     let err = verify(&tampered, "builder@example.org").fails(6);
     assert!(err.contains("incorrect signature"), "{err}");
+    // What is not a signed envelope says what it is instead.
+    let bare = p.outside().join("bare.json");
+    fs::write(&bare, &first).unwrap();
+    let err = verify(&bare, "builder@example.org").fails(6);
+    assert!(err.contains("not an in-toto envelope"), "{err}");
+    let garbage = p.outside().join("garbage.json");
+    fs::write(&garbage, "\u{1b}[31mnot json").unwrap();
+    let err = verify(&garbage, "builder@example.org").fails(2);
+    assert!(
+        err.contains("garbage.json: not JSON") && !err.contains('\u{1b}'),
+        "{err}"
+    );
+    let mut unsigned = signed.clone();
+    unsigned["signatures"] = Value::Array(Vec::new());
+    fs::write(&garbage, unsigned.to_string()).unwrap();
+    let err = verify(&garbage, "builder@example.org").fails(6);
+    assert!(err.contains("the envelope is not signed"), "{err}");
     let err = p
         .forge(&["provenance", "write", "app.bst", "--key", "/nonexistent/key"])
         .fails(2);
