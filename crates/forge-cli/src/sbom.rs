@@ -56,8 +56,9 @@ fn write_json(document: &serde_json::Value, output: Option<&std::path::Path>) ->
             print!("{text}");
             Ok(())
         }
+        // A path the user gave: a usage error when it cannot be written.
         Some(path) => crate::track::write_atomically(path, &text)
-            .map_err(|e| Failure::internal(format!("cannot write {}: {e}", path.display()))),
+            .map_err(|e| Failure::usage(format!("cannot write {}: {e}", path.display()))),
     }
 }
 

@@ -25,7 +25,12 @@ pub fn bill_of_materials(
     (file_hashes, cache): (&FileHashCache, &forge_sources::SourceCache),
     made: Authorship<'_>,
 ) -> Bom {
-    let position = |e: usize| selected.iter().position(|&s| s == e);
+    // Each graph element's place in the bill, if it is in it.
+    let mut places = vec![None; graph.elements.len()];
+    for (at, &e) in selected.iter().enumerate() {
+        places[e] = Some(at);
+    }
+    let position = |e: usize| places[e];
     let elements = selected
         .iter()
         .map(|&e| {
