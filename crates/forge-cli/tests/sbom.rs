@@ -372,6 +372,10 @@ fn an_unknown_target_an_unpinned_source_or_an_undeclared_provenance_says_so() {
     p.forge(&["sbom", "unpinned.bst", "--output", out.to_str().unwrap()])
         .fails(2);
     assert!(!out.exists());
+    let err = p
+        .forge(&["sbom", "click.bst", "--output", "/nonexistent/dir/x.json"])
+        .fails(2);
+    assert!(err.contains("cannot write /nonexistent/dir/x.json"), "{err}");
 }
 
 /// An ed25519 key pair made with ssh-keygen in `dir`, and an
