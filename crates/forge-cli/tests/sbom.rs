@@ -41,7 +41,7 @@ fn fixture() -> Fixture {
         "8.1.7",
         &[("click/__init__.py", "")],
         None,
-        "Author-email: Pallets <contact@palletsprojects.com>\n",
+        "Author-email: Pallets <contact@palletsprojects.com>\nLicense-Expression: BSD-3-Clause\n",
     );
     publish(
         &server,
@@ -180,6 +180,7 @@ fn a_closure_is_described_with_its_pins_package_urls_and_suppliers() {
     assert_eq!(click["checksums"][0]["checksumValue"], f.wheel_sha);
     assert_eq!(click["externalRefs"][0]["referenceLocator"], "pkg:pypi/click@8.1.7");
     assert_eq!(click["supplier"], "Organization: Pallets (contact@palletsprojects.com)");
+    assert_eq!(click["licenseDeclared"], "BSD-3-Clause", "PEP 639's License-Expression");
     let libstdc = package(&doc, "libstdc++6");
     assert_eq!(libstdc["checksums"][0]["checksumValue"], f.deb_sha);
     assert_eq!(
@@ -266,6 +267,7 @@ fn a_closure_is_described_with_its_pins_package_urls_and_suppliers() {
     assert_eq!(click["purl"], "pkg:pypi/click@8.1.7");
     assert_eq!(click["hashes"][0]["content"], f.wheel_sha);
     assert_eq!(click["supplier"]["name"], "Pallets");
+    assert_eq!(click["licenses"][0]["expression"], "BSD-3-Clause");
     let app_needs = cyclonedx["dependencies"]
         .as_array()
         .unwrap()

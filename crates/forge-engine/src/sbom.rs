@@ -58,16 +58,18 @@ pub fn bill_of_materials(
                 .flat_map(|(source, kind)| {
                     // What the project says of the source first, then
                     // what its package says.
-                    let supplier = source
-                        .provenance("supplier")
-                        .map(str::to_string)
-                        .or_else(|| forge_sources::runtime(source.kind_id).and_then(|r| r.supplier(source, cache)));
+                    let facts = forge_sources::runtime(source.kind_id)
+                        .and_then(|r| r.package_facts(source, cache))
+                        .unwrap_or_default();
+                    let supplier = source.provenance("supplier").map(str::to_string).or(facts.supplier);
+                    let license = facts.license;
                     let homepage = source.provenance("homepage").map(str::to_string);
                     kind.info(source, &element.project, &context)
                         .into_iter()
                         .map(move |info| BomSource {
                             supplier: supplier.clone(),
                             homepage: homepage.clone(),
+                            license: license.clone(),
                             installed,
                             ..bom_source(source.kind_id, info)
                         })
@@ -134,6 +136,7 @@ fn bom_source(kind_id: &str, info: SourceInfo) -> BomSource {
         purl,
         supplier: None,
         homepage: None,
+        license: None,
         installed: false,
     }
 }

@@ -67,9 +67,63 @@ pub struct BomSource {
     pub supplier: Option<String>,
     /// Its home page, as the source's provenance gives it.
     pub homepage: Option<String>,
+    /// Its license as the package declares it (an SPDX expression).
+    pub license: Option<String>,
     /// Whether the element installs it as it is (a wheel, a `.deb`)
     /// rather than building from it.
     pub installed: bool,
+}
+
+/// SPDX license identifiers (and exceptions) that a declared expression
+/// may use to be written as the package's declared license: the common
+/// ones of Python and Debian packages. An expression with any other is
+/// kept as a comment (forge ships no copy of the whole SPDX license list,
+/// and a document naming an unknown identifier is not valid SPDX).
+const KNOWN_LICENSES: &[&str] = &[
+    "0BSD",
+    "AGPL-3.0-only",
+    "AGPL-3.0-or-later",
+    "Apache-2.0",
+    "Artistic-2.0",
+    "BSD-1-Clause",
+    "BSD-2-Clause",
+    "BSD-3-Clause",
+    "BSD-3-Clause-Clear",
+    "BSL-1.0",
+    "CC0-1.0",
+    "CC-BY-4.0",
+    "EPL-2.0",
+    "GPL-2.0-only",
+    "GPL-2.0-or-later",
+    "GPL-3.0-only",
+    "GPL-3.0-or-later",
+    "HPND",
+    "ISC",
+    "LGPL-2.1-only",
+    "LGPL-2.1-or-later",
+    "LGPL-3.0-only",
+    "LGPL-3.0-or-later",
+    "MIT",
+    "MIT-0",
+    "MPL-2.0",
+    "PSF-2.0",
+    "Python-2.0",
+    "Unlicense",
+    "Zlib",
+    "LLVM-exception",
+    "Classpath-exception-2.0",
+    "GCC-exception-3.1",
+];
+
+/// `expression` when it is an SPDX license expression made of known
+/// identifiers, `AND`, `OR`, `WITH` and parentheses.
+pub fn known_license(expression: &str) -> Option<&str> {
+    let spaced = expression.replace('(', " ( ").replace(')', " ) ");
+    let mut words = spaced.split_whitespace().peekable();
+    words.peek()?;
+    words
+        .all(|word| matches!(word, "AND" | "OR" | "WITH" | "(" | ")") || KNOWN_LICENSES.contains(&word))
+        .then_some(expression.trim())
 }
 
 /// Words that name a group rather than a person.
@@ -273,6 +327,21 @@ pub fn spdx_2_3(bom: &Bom) -> Value {
                 package.insert("homepage".into(), json!(homepage));
             }
             package.insert("filesAnalyzed".into(), json!(false));
+            match source.license.as_deref().map(|l| (l, known_license(l))) {
+                Some((_, Some(known))) => {
+                    package.insert("licenseDeclared".into(), json!(known));
+                }
+                Some((declared, None)) => {
+                    package.insert("licenseDeclared".into(), json!("NOASSERTION"));
+                    package.insert(
+                        "licenseComments".into(),
+                        json!(format!(
+                            "the package declares: {declared} (not among the identifiers forge checks)"
+                        )),
+                    );
+                }
+                None => {}
+            }
             if let Some(sha256) = &source.sha256 {
                 package.insert(
                     "checksums".into(),
@@ -379,6 +448,9 @@ pub fn cyclonedx_1_6(bom: &Bom) -> Value {
             component.insert("description".into(), json!(source_info(source)));
             if let Some(sha256) = &source.sha256 {
                 component.insert("hashes".into(), json!([{ "alg": "SHA-256", "content": sha256 }]));
+            }
+            if let Some(known) = source.license.as_deref().and_then(known_license) {
+                component.insert("licenses".into(), json!([{ "expression": known }]));
             }
             if let Some(purl) = &source.purl {
                 component.insert("purl".into(), json!(purl));
@@ -501,6 +573,22 @@ mod tests {
         );
         assert_eq!(spdx_supplier("<someone@example.com>"), "Person: someone@example.com");
         assert_eq!(spdx_supplier("Jane Doe"), "Person: Jane Doe");
+    }
+
+    #[test]
+    fn only_expressions_of_known_identifiers_are_declared_licenses() {
+        assert_eq!(known_license("MIT"), Some("MIT"));
+        assert_eq!(
+            known_license("(Apache-2.0 OR MIT) AND BSD-3-Clause"),
+            Some("(Apache-2.0 OR MIT) AND BSD-3-Clause")
+        );
+        assert_eq!(
+            known_license("Apache-2.0 WITH LLVM-exception"),
+            Some("Apache-2.0 WITH LLVM-exception")
+        );
+        assert_eq!(known_license("LicenseRef-Proprietary"), None);
+        assert_eq!(known_license("MIT License"), None);
+        assert_eq!(known_license(""), None);
     }
 
     #[test]

@@ -321,10 +321,14 @@ impl SourceRuntime for Deb {
         }))
     }
 
-    fn supplier(&self, source: &Source, cache: &crate::SourceCache) -> Option<String> {
+    fn package_facts(&self, source: &Source, cache: &crate::SourceCache) -> Option<crate::runtime::PackageFacts> {
         let (_, cached) = self.cached_file(source, cache)?;
         let paragraph = control_paragraph(&cached).ok()?;
-        paragraph.get("Maintainer").map(|m| m.trim().to_string())
+        Some(crate::runtime::PackageFacts {
+            supplier: paragraph.get("Maintainer").map(|m| m.trim().to_string()),
+            // A .deb's license is in its copyright file, not its control.
+            license: None,
+        })
     }
 
     fn stage(&self, source: &Source, ctx: &SourceContext<'_>, dir: &Path) -> Result<(), SourceError> {

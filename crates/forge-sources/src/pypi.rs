@@ -429,11 +429,17 @@ impl SourceRuntime for Pypi {
             .then(|| (pin.filename.clone(), cache.file_path(&pin.sha256)))
     }
 
-    fn supplier(&self, source: &Source, cache: &crate::SourceCache) -> Option<String> {
+    fn package_facts(&self, source: &Source, cache: &crate::SourceCache) -> Option<crate::runtime::PackageFacts> {
         let (filename, path) = self.cached_file(source, cache)?;
         // An sdist's metadata is only known once built.
         filename.ends_with(".whl").then_some(())?;
-        forge_python::metadata::supplier(&forge_python::metadata::wheel_metadata(&path).ok()?)
+        let metadata = forge_python::metadata::wheel_metadata(&path).ok()?;
+        Some(crate::runtime::PackageFacts {
+            supplier: forge_python::metadata::supplier(&metadata),
+            license: forge_python::metadata::header_values(&metadata, "License-Expression")
+                .next()
+                .map(str::to_string),
+        })
     }
 
     fn withdrawn(&self, source: &Source, ctx: &SourceContext<'_>) -> Result<Option<Withdrawn>, SourceError> {

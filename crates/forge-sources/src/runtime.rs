@@ -245,6 +245,16 @@ pub struct Tracked {
 /// How many commits `forge track` lists of a git pin's move.
 pub const COMMITS_LISTED: usize = 20;
 
+/// What a package's own files say of it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PackageFacts {
+    /// Who supplies it, as written (`Name <email>`).
+    pub supplier: Option<String>,
+    /// Its license, as the package declares it (an SPDX expression for
+    /// wheels under PEP 639).
+    pub license: Option<String>,
+}
+
 /// The runtime side of a source kind.
 pub trait SourceRuntime: Send + Sync {
     /// Whether the pinned content is in the cache (always for sources that
@@ -280,11 +290,11 @@ pub trait SourceRuntime: Send + Sync {
     ) -> Result<Option<forge_trust::Package>, SourceError> {
         Ok(None)
     }
-    /// Who supplies the pinned package, as its cached file says (a
-    /// `.deb`'s `Maintainer`, a wheel's maintainer or author): `Name
-    /// <email>` as written. Offline; `None` when the file is not cached or
-    /// says nothing.
-    fn supplier(&self, _source: &Source, _cache: &SourceCache) -> Option<String> {
+    /// What the pinned package says of itself in its cached file: who
+    /// supplies it (a `.deb`'s `Maintainer`, a wheel's maintainer or
+    /// author, `Name <email>` as written) and its license (a wheel's
+    /// `License-Expression`). Offline; `None` when the file is not cached.
+    fn package_facts(&self, _source: &Source, _cache: &SourceCache) -> Option<PackageFacts> {
         None
     }
     /// Whether upstream has withdrawn the pinned file since it was pinned
