@@ -313,7 +313,7 @@ pub fn shell(session: &Session, args: &ShellArgs) -> Result<(), Failure> {
                     .iter()
                     .map(|(e, record)| (graph.elements[*e].name.as_str(), record.manifest.as_str()))
                     .collect();
-                let kept = crate::shell_roots::kept_root(&session.cache_dir, &crate::shell_roots::id(&names), |dir| {
+                let kept = forge_engine::shell_roots::kept_root(&session.cache_dir, &forge_engine::shell_roots::id(&names), |dir| {
                     stage_and_integrate(&cas, &graph, &staged, dir, StageMode::Hardlink, true).map_err(|f| f.message)
                 })
                 .map_err(Failure::internal)?;
@@ -573,7 +573,7 @@ pub fn cache(session: &Session, command: &CacheCommand) -> Result<(), Failure> {
                 (!held.is_empty()).then(|| std::time::SystemTime::now() - std::time::Duration::from_secs(3600));
             // Kept shell roots are links to objects: they would keep the
             // bytes gc frees. Those no shell holds go first.
-            crate::shell_roots::prune(&crate::shell_roots::dir(&session.cache_dir), "", 0);
+            forge_engine::shell_roots::prune(&forge_engine::shell_roots::dir(&session.cache_dir), "", 0);
             let freed = cas
                 .gc(bytes, &protected, spare_newer_than)
                 .map_err(|e| Failure::internal(format!("cannot collect garbage: {e}")))?;

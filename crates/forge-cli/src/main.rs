@@ -18,7 +18,6 @@ mod progress;
 mod remotes;
 mod sbom;
 mod session;
-mod shell_roots;
 mod show;
 mod track;
 

@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod pipeline;
 pub mod sbom;
+pub mod shell_roots;
 
 use std::collections::HashSet;
 use std::fs;
