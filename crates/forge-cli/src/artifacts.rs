@@ -313,9 +313,14 @@ pub fn shell(session: &Session, args: &ShellArgs) -> Result<(), Failure> {
                     .iter()
                     .map(|(e, record)| (graph.elements[*e].name.as_str(), record.manifest.as_str()))
                     .collect();
-                let kept = forge_engine::shell_roots::kept_root(&session.cache_dir, &forge_engine::shell_roots::id(&names), |dir| {
-                    stage_and_integrate(&cas, &graph, &staged, dir, StageMode::Hardlink, true).map_err(|f| f.message)
-                })
+                let kept = forge_engine::shell_roots::kept_root(
+                    &session.cache_dir,
+                    &forge_engine::shell_roots::id(&names),
+                    |dir| {
+                        stage_and_integrate(&cas, &graph, &staged, dir, StageMode::Hardlink, true)
+                            .map_err(|f| f.message)
+                    },
+                )
                 .map_err(Failure::internal)?;
                 root = kept.path.clone();
                 _kept = Some(kept);

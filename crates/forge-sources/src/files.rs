@@ -1,10 +1,35 @@
-//! What `remote` and `tar` share: one file pinned by sha256, fetched
-//! through the URL's mirrors into the cache.
+//! What `remote`, `tar` and `zip` share: one file pinned by sha256,
+//! fetched through the URL's mirrors into the cache; and what the two
+//! archive kinds share besides.
 
-use forge_project::{Source, UrlPurpose};
+use forge_project::{LoadError, Project, Source, UrlPurpose};
 use forge_yaml::edit::NewValue;
+use serde_json::{Value, json};
 
-use crate::checks::{optional_str, required_str};
+use crate::checks::{check_sha256_ref, check_url, optional_str, required_str};
+
+/// The keys of an archive source (`tar`, `zip`).
+pub const ARCHIVE_KEYS: &[&str] = &["url", "ref", "base-dir", "version", "version-guess-pattern"];
+
+/// Checks an archive source: its URL, its sha256 pin and `base-dir`.
+pub fn validate_archive(source: &Source, project: &Project) -> Result<(), LoadError> {
+    check_url(source, project)?;
+    check_sha256_ref(source)?;
+    optional_str(source, "base-dir")?;
+    Ok(())
+}
+
+/// An archive source's key: URL, sha256 and the directory it stages.
+pub fn archive_key(source: &Source) -> Result<Option<Value>, LoadError> {
+    let Some(reference) = optional_str(source, "ref")? else {
+        return Ok(None);
+    };
+    Ok(Some(json!({
+        "url": required_str(source, "url")?,
+        "sha256": reference.to_ascii_lowercase(),
+        "base-dir": optional_str(source, "base-dir")?.unwrap_or("*"),
+    })))
+}
 use crate::runtime::{SourceContext, SourceError, Tracked};
 
 /// The pin of a file source, if it has one.

@@ -2,12 +2,12 @@
 //! archive file, extracted from `base-dir`.
 
 use forge_project::{KeyContext, LoadError, Project, Source, SourceKind};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use std::fs;
 use std::path::Path;
 
-use crate::checks::{check_sha256_ref, check_url, optional_str, required_str};
+use crate::checks::{optional_str, required_str};
 use crate::extract::{extract_tar, find_base_dir, open_compressed};
 use crate::files;
 use crate::runtime::{SourceContext, SourceError, SourceRuntime, Tracked};
@@ -20,23 +20,13 @@ impl SourceKind for Tar {
         "tar"
     }
     fn config_keys(&self) -> &'static [&'static str] {
-        &["url", "ref", "base-dir", "version", "version-guess-pattern"]
+        files::ARCHIVE_KEYS
     }
     fn validate(&self, source: &Source, project: &Project) -> Result<(), LoadError> {
-        check_url(source, project)?;
-        check_sha256_ref(source)?;
-        optional_str(source, "base-dir")?;
-        Ok(())
+        files::validate_archive(source, project)
     }
     fn unique_key(&self, source: &Source, _ctx: &KeyContext<'_>) -> Result<Option<Value>, LoadError> {
-        let Some(reference) = optional_str(source, "ref")? else {
-            return Ok(None);
-        };
-        Ok(Some(json!({
-            "url": required_str(source, "url")?,
-            "sha256": reference.to_ascii_lowercase(),
-            "base-dir": optional_str(source, "base-dir")?.unwrap_or("*"),
-        })))
+        files::archive_key(source)
     }
 }
 
