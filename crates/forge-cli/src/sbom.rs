@@ -4,6 +4,7 @@
 
 use forge_project::{CacheKeys, Graph};
 use forge_sbom::Bom;
+use forge_sbom::provenance::Subject;
 
 use crate::cli::{DepsSelection, ProvenanceVerifyArgs, ProvenanceWriteArgs, SbomArgs, SbomFormat};
 use crate::exit::Failure;
@@ -107,12 +108,13 @@ pub fn provenance(session: &Session, args: &ProvenanceWriteArgs) -> Result<(), F
             ))
         })?;
     let name = format!("{}/{}", element.project.name, element.name);
-    let subject = forge_sbom::provenance::Subject {
-        name: &name,
-        root: &record.manifest,
-        root_size: record.manifest_size,
-    };
-    let statement = forge_sbom::provenance::statement(&bom, &subject, env!("CARGO_PKG_VERSION"));
+    let mut subjects = vec![Subject::artifact(&name, &record.manifest, record.manifest_size)];
+    // An image layout is also named by its image manifests' digests.
+    for (reference, sha256) in forge_engine::sbom::oci_manifests(&session.cas(), &record) {
+        let name = format!("{name}:{}", reference.as_deref().unwrap_or("latest"));
+        subjects.push(Subject::oci_manifest(&name, &sha256));
+    }
+    let statement = forge_sbom::provenance::statement(&bom, &subjects, env!("CARGO_PKG_VERSION"));
     let document = match &args.key {
         None => statement,
         Some(key) => forge_sbom::provenance::sign(&statement, key).map_err(Failure::usage)?,

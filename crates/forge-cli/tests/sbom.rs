@@ -447,6 +447,27 @@ fn provenance_names_the_built_artifact_and_every_pin_signed_with_an_ssh_key() {
     let first = p.forge(&["provenance", "write", "app.bst"]).ok();
     assert_eq!(p.forge(&["provenance", "write", "app.bst"]).ok(), first);
 
+    // An image is also named by its manifest's digest, as skopeo reports it.
+    p.write(
+        "elements/image.bst",
+        "kind: oci-image\nbuild-depends:\n- app.bst\nconfig:\n  tag: '1.0'\n",
+    );
+    p.forge(&["build", "image.bst"]).ok();
+    let image: Value = serde_json::from_str(&p.forge(&["provenance", "write", "image.bst"]).ok()).unwrap();
+    let layout = p.outside().join("image");
+    p.forge(&["checkout", "image.bst", layout.to_str().unwrap()]).ok();
+    let manifest = std::process::Command::new("skopeo")
+        .args(["inspect", "--raw", &format!("oci:{}", layout.display())])
+        .output()
+        .expect("skopeo (.ci/run installs it)");
+    assert!(
+        manifest.status.success(),
+        "{}",
+        String::from_utf8_lossy(&manifest.stderr)
+    );
+    assert_eq!(image["subject"][1]["name"], "test/image.bst:1.0");
+    assert_eq!(image["subject"][1]["digest"]["sha256"], sha256(&manifest.stdout));
+
     // Signed with an SSH key, verified against allowed_signers.
     let (key, allowed) = ssh_key(&p.outside().join("keys"), "builder@example.org");
     let envelope = p.outside().join("app.intoto.json");

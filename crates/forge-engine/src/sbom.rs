@@ -94,6 +94,29 @@ pub fn bill_of_materials(
     }
 }
 
+/// The image manifests of an artifact that is an OCI image layout (an
+/// `index.json` beside an `oci-layout` at its root): (reference, SHA-256).
+pub fn oci_manifests(cas: &forge_cas::Cas, record: &forge_cas::ArtifactRecord) -> Vec<(Option<String>, String)> {
+    /// An index larger than this is not one forge reads.
+    const MAX_INDEX: u64 = 16 << 20;
+    let Ok(tree) = cas.get_manifest(&record.manifest) else {
+        return Vec::new();
+    };
+    let file = |path: &str| {
+        tree.entries.iter().find_map(|entry| match &entry.kind {
+            forge_cas::EntryKind::File { digest, size, .. } if entry.path == path => Some((digest.clone(), *size)),
+            _ => None,
+        })
+    };
+    match (file("oci-layout"), file("index.json")) {
+        (Some(_), Some((digest, size))) if size <= MAX_INDEX => cas
+            .get_blob(&digest)
+            .map(|bytes| forge_sbom::provenance::oci_manifests(&bytes))
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    }
+}
+
 fn extra<'a>(info: &'a SourceInfo, key: &str) -> Option<&'a str> {
     info.extra.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
 }

@@ -21,19 +21,69 @@ pub const PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
 /// is not valid for anything else (git commits, files).
 pub const NAMESPACE: &str = "forge-provenance";
 
-/// The artifact a build made.
-pub struct Subject<'a> {
-    /// `PROJECT/ELEMENT`.
-    pub name: &'a str,
-    /// The SHA-256 of its root REAPI `Directory`.
-    pub root: &'a str,
-    /// The size of that `Directory`.
-    pub root_size: u64,
+/// What a build made, as a statement names it.
+pub struct Subject {
+    /// `PROJECT/ELEMENT`, or an image's reference.
+    pub name: String,
+    /// Its SHA-256.
+    pub sha256: String,
+    /// What the digest is of, and other facts.
+    pub annotations: Value,
 }
 
-/// The statement that `bom`'s target was built into `subject`; `bom`
-/// lists the whole build closure.
-pub fn statement(bom: &Bom, subject: &Subject<'_>, forge_version: &str) -> Value {
+impl Subject {
+    /// The artifact: its root REAPI `Directory` (`size` bytes).
+    pub fn artifact(name: &str, root: &str, size: u64) -> Subject {
+        Subject {
+            name: name.to_string(),
+            sha256: root.to_string(),
+            annotations: json!({ "digestOf": "the root REAPI v2 Directory of the artifact", "sizeBytes": size }),
+        }
+    }
+
+    /// An OCI image manifest the artifact holds (an image layout), named
+    /// `name` (`PROJECT/ELEMENT:TAG`): the digest registries and signers
+    /// know an image by.
+    pub fn oci_manifest(name: &str, sha256: &str) -> Subject {
+        Subject {
+            name: name.to_string(),
+            sha256: sha256.to_string(),
+            annotations: json!({ "digestOf": "an OCI image manifest in the artifact", "mediaType": OCI_MANIFEST }),
+        }
+    }
+}
+
+/// The media type of an OCI image manifest.
+pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+
+/// The image manifests an OCI image layout's `index.json` names:
+/// (reference name or `None`, SHA-256), in its order. Anything else in it
+/// is left alone.
+pub fn oci_manifests(index_json: &[u8]) -> Vec<(Option<String>, String)> {
+    let Ok(index) = serde_json::from_slice::<Value>(index_json) else {
+        return Vec::new();
+    };
+    index["manifests"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|m| m["mediaType"] == OCI_MANIFEST)
+        .filter_map(|m| {
+            let sha256 = m["digest"].as_str()?.strip_prefix("sha256:")?;
+            let valid = sha256.len() == 64 && sha256.bytes().all(|b| b.is_ascii_hexdigit());
+            valid.then(|| {
+                let name = m["annotations"]["org.opencontainers.image.ref.name"]
+                    .as_str()
+                    .map(str::to_string);
+                (name, sha256.to_ascii_lowercase())
+            })
+        })
+        .collect()
+}
+
+/// The statement that `bom`'s target was built into `subjects` (the
+/// artifact first); `bom` lists the whole build closure.
+pub fn statement(bom: &Bom, subjects: &[Subject], forge_version: &str) -> Value {
     let target = &bom.elements[bom.target];
     let mut resolved = Vec::new();
     for element in &bom.elements {
@@ -70,14 +120,10 @@ pub fn statement(bom: &Bom, subject: &Subject<'_>, forge_version: &str) -> Value
     }
     json!({
         "_type": "https://in-toto.io/Statement/v1",
-        "subject": [{
-            "name": subject.name,
-            "digest": { "sha256": subject.root },
-            "annotations": {
-                "digestOf": "the root REAPI v2 Directory of the artifact",
-                "sizeBytes": subject.root_size,
-            },
-        }],
+        "subject": subjects
+            .iter()
+            .map(|s| json!({ "name": s.name, "digest": { "sha256": s.sha256 }, "annotations": s.annotations }))
+            .collect::<Vec<_>>(),
         "predicateType": "https://slsa.dev/provenance/v1",
         "predicate": {
             "buildDefinition": {
@@ -234,6 +280,22 @@ pub fn verify(envelope: &Value, allowed_signers: &Path, identity: &str) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn image_manifests_are_read_from_an_index_and_nothing_else() {
+        let digest = "ab".repeat(32);
+        let index = json!({ "schemaVersion": 2, "manifests": [
+            { "mediaType": OCI_MANIFEST, "digest": format!("sha256:{digest}"),
+              "annotations": { "org.opencontainers.image.ref.name": "latest" } },
+            { "mediaType": "application/vnd.oci.image.index.v1+json", "digest": format!("sha256:{digest}") },
+            { "mediaType": OCI_MANIFEST, "digest": "sha256:../../etc" },
+        ]});
+        assert_eq!(
+            oci_manifests(index.to_string().as_bytes()),
+            [(Some("latest".to_string()), digest)]
+        );
+        assert!(oci_manifests(b"not json").is_empty());
+    }
 
     #[test]
     fn pae_is_as_dsse_writes_it() {
