@@ -117,6 +117,7 @@ pub fn run(session: &Session, args: &AuditArgs) -> Result<(), Failure> {
         .collect();
     match args.format {
         AuditFormat::Json => print_json(&graph, &snapshot, &snapshot_names, &audited, &not_audited, args.yanked)?,
+        AuditFormat::Cyclonedx => print_cyclonedx(session, &graph, &selected, &audited)?,
         AuditFormat::Table => {
             print_table(&graph, &audited);
             print_withdrawn(&graph, &audited);
@@ -146,6 +147,52 @@ pub fn run(session: &Session, args: &AuditArgs) -> Result<(), Failure> {
             if withdrawn == 1 { "it" } else { "them" }
         )));
     }
+    Ok(())
+}
+
+/// The CycloneDX bill of the closure with each finding as a vulnerability
+/// of the components it affects.
+fn print_cyclonedx(session: &Session, graph: &Graph, selected: &[usize], audited: &[Audited]) -> Result<(), Failure> {
+    let [target] = graph.targets[..] else {
+        return Err(Failure::usage(
+            "--format cyclonedx describes one element: name one target",
+        ));
+    };
+    let keys = session.cache_keys(graph)?;
+    let mut elements = selected.to_vec();
+    if !elements.contains(&target) {
+        elements.push(target);
+    }
+    let bom = crate::sbom::bom_of(session, graph, &keys, &elements, target)?;
+    // One vulnerability per finding id, with every pin it affects.
+    let mut vulnerabilities: Vec<forge_sbom::Vulnerability> = Vec::new();
+    for a in audited {
+        let Some(at) = elements.iter().position(|&e| e == a.pinned.element) else {
+            continue;
+        };
+        for f in &a.findings {
+            let affected = (at, a.pinned.source, a.pinned.package.version.clone());
+            if let Some(known) = vulnerabilities.iter_mut().find(|v| v.id == f.id) {
+                known.affects.push(affected);
+                continue;
+            }
+            vulnerabilities.push(forge_sbom::Vulnerability {
+                id: f.id.clone(),
+                aliases: f.aliases.clone(),
+                description: f.summary.clone(),
+                severity: match f.severity {
+                    Severity::Malware => "critical".to_string(),
+                    other => other.as_str().to_string(),
+                },
+                score: f.score,
+                fixed: f.fixed.clone(),
+                affects: vec![affected],
+            });
+        }
+    }
+    let document = forge_sbom::cyclonedx_1_6_with(&bom, &vulnerabilities);
+    let text = serde_json::to_string_pretty(&document).map_err(|e| Failure::internal(e.to_string()))?;
+    println!("{text}");
     Ok(())
 }
 

@@ -370,6 +370,9 @@ pub enum AuditFormat {
     Table,
     /// One JSON document.
     Json,
+    /// The closure's CycloneDX 1.6 bill of materials with its
+    /// vulnerabilities, as pip-audit writes it (one target).
+    Cyclonedx,
 }
 
 /// The least severity that fails an audit.

@@ -34,18 +34,30 @@ fn bill(session: &Session, target: &str, deps: DepsSelection) -> Result<(Graph, 
             if unpinned.len() == 1 { "has" } else { "have" }
         )));
     }
-    let bom = forge_engine::sbom::bill_of_materials(
-        &graph,
-        &keys,
-        &selected,
+    let bom = bom_of(session, &graph, &keys, &selected, target)?;
+    Ok((graph, keys, bom))
+}
+
+/// The engine's bill of `elements` (which hold `target`), made by this
+/// forge at the time `created` gives.
+pub fn bom_of(
+    session: &Session,
+    graph: &Graph,
+    keys: &CacheKeys,
+    elements: &[usize],
+    target: usize,
+) -> Result<Bom, Failure> {
+    Ok(forge_engine::sbom::bill_of_materials(
+        graph,
+        keys,
+        elements,
         target,
         (&session.file_hashes, &session.sources),
         forge_engine::sbom::Authorship {
             created: created(graph.elements[target].environment.get("SOURCE_DATE_EPOCH"))?,
             tool: concat!("forge-", env!("CARGO_PKG_VERSION")),
         },
-    );
-    Ok((graph, keys, bom))
+    ))
 }
 
 /// Writes `document` as pretty JSON to `output`, else standard output.

@@ -251,6 +251,67 @@ fn audit_reports_what_the_pinned_snapshot_says_of_every_pin() {
 }
 
 #[test]
+fn audit_writes_a_cyclonedx_bill_with_its_vulnerabilities() {
+    // The server stays up for the snapshot's fetch.
+    let Fixture {
+        project: p,
+        server: _server,
+    } = fixture();
+    let run = p.forge(&["audit", "app.bst", "--format", "cyclonedx"]);
+    assert_eq!(run.code, 6, "findings still fail the run: {}", run.stderr);
+    let bom: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(bom["metadata"]["component"]["bom-ref"], "element:app.bst");
+    let vulns = bom["vulnerabilities"].as_array().unwrap();
+    let ids: BTreeSet<&str> = vulns.iter().map(|v| v["id"].as_str().unwrap()).collect();
+    assert_eq!(
+        ids,
+        ["PYSEC-2024-1", "CVE-2019-1010022", "CVE-2024-2961", "DSA-5700-1"]
+            .into_iter()
+            .collect()
+    );
+    let lib = vulns.iter().find(|v| v["id"] == "PYSEC-2024-1").unwrap();
+    assert_eq!(lib["ratings"][0]["severity"], "high");
+    assert_eq!(lib["ratings"][0]["score"], 7.5);
+    assert_eq!(lib["recommendation"], "Upgrade to 1.2.0");
+    assert_eq!(lib["references"][0]["id"], "CVE-2024-1001");
+    assert_eq!(
+        lib["affects"],
+        json!([{ "ref": "source:lib.bst:1", "versions": [{ "version": "1.0", "status": "affected" }] }])
+    );
+    // The component it names is the pinned wheel.
+    let component = bom["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["bom-ref"] == "source:lib.bst:1")
+        .unwrap();
+    assert_eq!(component["purl"], "pkg:pypi/lib@1.0");
+    let err = p
+        .forge(&["audit", "lib.bst", "clean.bst", "--format", "cyclonedx"])
+        .fails(2);
+    assert!(err.contains("--format cyclonedx describes one element"), "{err}");
+
+    // CycloneDX's own schema, strictly, where .ci/run installs it.
+    let Some(tools) = std::env::var_os("FORGE_TEST_SBOM_TOOLS") else {
+        eprintln!("skipped the schema: set FORGE_TEST_SBOM_TOOLS (.ci/run does)");
+        return;
+    };
+    let script = "import sys\n\
+        from cyclonedx.validation.json import JsonStrictValidator\n\
+        from cyclonedx.schema import SchemaVersion\n\
+        print(JsonStrictValidator(SchemaVersion.V1_6).validate_str(sys.stdin.read()))\n";
+    let mut child = std::process::Command::new(Path::new(&tools).join("python3"))
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(run.stdout.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "None");
+}
+
+#[test]
 fn a_project_without_a_snapshot_is_told_how_to_add_one() {
     let p = project(CONF).file("elements/a.bst", "kind: stack\n").build();
     let err = p.forge(&["audit", "a.bst"]).fails(2);

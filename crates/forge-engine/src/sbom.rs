@@ -54,8 +54,15 @@ pub fn bill_of_materials(
             let sources = element
                 .sources
                 .iter()
-                .filter_map(|source| element.project.kinds.source(&source.kind).map(|kind| (source, kind)))
-                .flat_map(|(source, kind)| {
+                .enumerate()
+                .filter_map(|(at, source)| {
+                    element
+                        .project
+                        .kinds
+                        .source(&source.kind)
+                        .map(|kind| (at, source, kind))
+                })
+                .flat_map(|(at, source, kind)| {
                     // What the project says of the source first, then
                     // what its package says.
                     let facts = forge_sources::runtime(source.kind_id)
@@ -70,6 +77,7 @@ pub fn bill_of_materials(
                             supplier: supplier.clone(),
                             homepage: homepage.clone(),
                             license: license.clone(),
+                            source: at,
                             installed,
                             ..bom_source(source.kind_id, info)
                         })
@@ -160,6 +168,7 @@ fn bom_source(kind_id: &str, info: SourceInfo) -> BomSource {
         supplier: None,
         homepage: None,
         license: None,
+        source: 0,
         installed: false,
     }
 }

@@ -69,6 +69,8 @@ pub struct BomSource {
     pub homepage: Option<String>,
     /// Its license as the package declares it (an SPDX expression).
     pub license: Option<String>,
+    /// The position of the source in its element's `sources:`.
+    pub source: usize,
     /// Whether the element installs it as it is (a wheel, a `.deb`)
     /// rather than building from it.
     pub installed: bool,
@@ -489,6 +491,97 @@ pub fn cyclonedx_1_6(bom: &Bom) -> Value {
         "components": components,
         "dependencies": dependencies,
     })
+}
+
+/// An advisory that affects pinned packages of a bill (from `forge
+/// audit`).
+#[derive(Clone, Debug, Default)]
+pub struct Vulnerability {
+    /// The id shown first (`PYSEC-…`, `GHSA-…`, `MAL-…`, `DSA-…`).
+    pub id: String,
+    /// Its other ids (CVEs, other databases').
+    pub aliases: Vec<String>,
+    /// What it is.
+    pub description: String,
+    /// CycloneDX's severity: critical, high, medium, low or unknown.
+    pub severity: String,
+    /// The highest CVSS v3 base score of its records.
+    pub score: Option<f64>,
+    /// Versions that fix it.
+    pub fixed: Vec<String>,
+    /// The pins it affects: (element in the bill, source position in that
+    /// element's `sources:`, pinned version).
+    pub affects: Vec<(usize, usize, String)>,
+}
+
+/// The database an advisory id comes from, by its prefix.
+fn advisory_source(id: &str) -> &'static str {
+    match id.split('-').next().unwrap_or("") {
+        "CVE" => "NVD",
+        "GHSA" => "GitHub Advisory Database",
+        "PYSEC" => "PyPA Advisory Database",
+        "MAL" => "OpenSSF Malicious Packages",
+        "DSA" | "DLA" | "DTSA" => "Debian Security Tracker",
+        _ => "OSV",
+    }
+}
+
+/// [`cyclonedx_1_6`] with `vulnerabilities` listing what affects which
+/// component, as pip-audit's CycloneDX output does.
+pub fn cyclonedx_1_6_with(bom: &Bom, vulnerabilities: &[Vulnerability]) -> Value {
+    let mut document = cyclonedx_1_6(bom);
+    let source_ref = |element: usize, source: usize| -> Option<String> {
+        let j = bom
+            .elements
+            .get(element)?
+            .sources
+            .iter()
+            .position(|s| s.source == source)?;
+        Some(format!("source:{}:{}", bom.elements[element].name, j + 1))
+    };
+    let listed: Vec<Value> = vulnerabilities
+        .iter()
+        .map(|v| {
+            let mut entry = Map::new();
+            entry.insert("id".into(), json!(v.id));
+            entry.insert("source".into(), json!({ "name": advisory_source(&v.id) }));
+            if !v.aliases.is_empty() {
+                let references: Vec<Value> = v
+                    .aliases
+                    .iter()
+                    .map(|a| json!({ "id": a, "source": { "name": advisory_source(a) } }))
+                    .collect();
+                entry.insert("references".into(), json!(references));
+            }
+            let mut rating = json!({ "severity": v.severity });
+            if let Some(score) = v.score {
+                rating["score"] = json!(score);
+                rating["method"] = json!("CVSSv3");
+            }
+            entry.insert("ratings".into(), json!([rating]));
+            if !v.description.is_empty() {
+                entry.insert("description".into(), json!(v.description));
+            }
+            if !v.fixed.is_empty() {
+                entry.insert(
+                    "recommendation".into(),
+                    json!(format!("Upgrade to {}", v.fixed.join(" or "))),
+                );
+            }
+            let affects: Vec<Value> = v
+                .affects
+                .iter()
+                .filter_map(|(element, source, version)| {
+                    let reference = source_ref(*element, *source)?;
+                    Some(json!({ "ref": reference, "versions": [{ "version": version, "status": "affected" }] }))
+                })
+                .collect();
+            entry.insert("affects".into(), json!(affects));
+            Value::Object(entry)
+        })
+        .collect();
+    document["vulnerabilities"] = json!(listed);
+    document
 }
 
 /// What a source is, in words: its kind and pin.
