@@ -117,7 +117,7 @@ pub fn run(session: &Session, args: &AuditArgs) -> Result<(), Failure> {
         .collect();
     match args.format {
         AuditFormat::Json => print_json(&graph, &snapshot, &snapshot_names, &audited, &not_audited, args.yanked)?,
-        AuditFormat::Cyclonedx => print_cyclonedx(session, &graph, &selected, &audited)?,
+        AuditFormat::Cyclonedx | AuditFormat::Spdx => print_bill(session, &graph, &selected, &audited, args.format)?,
         AuditFormat::Table => {
             print_table(&graph, &audited);
             print_withdrawn(&graph, &audited);
@@ -150,13 +150,20 @@ pub fn run(session: &Session, args: &AuditArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-/// The CycloneDX bill of the closure with each finding as a vulnerability
-/// of the components it affects.
-fn print_cyclonedx(session: &Session, graph: &Graph, selected: &[usize], audited: &[Audited]) -> Result<(), Failure> {
+/// The bill of the closure (CycloneDX or SPDX) with each finding as a
+/// vulnerability of the components it affects.
+fn print_bill(
+    session: &Session,
+    graph: &Graph,
+    selected: &[usize],
+    audited: &[Audited],
+    format: AuditFormat,
+) -> Result<(), Failure> {
     let [target] = graph.targets[..] else {
-        return Err(Failure::usage(
-            "--format cyclonedx describes one element: name one target",
-        ));
+        return Err(Failure::usage(format!(
+            "--format {} describes one element: name one target",
+            format.to_possible_value().expect("no skipped values").get_name()
+        )));
     };
     let keys = session.cache_keys(graph)?;
     let mut elements = selected.to_vec();
@@ -190,7 +197,10 @@ fn print_cyclonedx(session: &Session, graph: &Graph, selected: &[usize], audited
             });
         }
     }
-    let document = forge_sbom::cyclonedx_1_6_with(&bom, &vulnerabilities);
+    let document = match format {
+        AuditFormat::Spdx => forge_sbom::spdx_2_3_with(&bom, &vulnerabilities),
+        _ => forge_sbom::cyclonedx_1_6_with(&bom, &vulnerabilities),
+    };
     let text = serde_json::to_string_pretty(&document).map_err(|e| Failure::internal(e.to_string()))?;
     println!("{text}");
     Ok(())

@@ -373,6 +373,9 @@ pub enum AuditFormat {
     /// The closure's CycloneDX 1.6 bill of materials with its
     /// vulnerabilities, as pip-audit writes it (one target).
     Cyclonedx,
+    /// The closure's SPDX 2.3 bill of materials, each affected package
+    /// naming its advisories, as buildstream-sbom writes it (one target).
+    Spdx,
 }
 
 /// The least severity that fails an audit.

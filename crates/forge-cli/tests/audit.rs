@@ -253,10 +253,7 @@ fn audit_reports_what_the_pinned_snapshot_says_of_every_pin() {
 #[test]
 fn audit_writes_a_cyclonedx_bill_with_its_vulnerabilities() {
     // The server stays up for the snapshot's fetch.
-    let Fixture {
-        project: p,
-        server: _server,
-    } = fixture();
+    let Fixture { project: p, server } = fixture();
     let run = p.forge(&["audit", "app.bst", "--format", "cyclonedx"]);
     assert_eq!(run.code, 6, "findings still fail the run: {}", run.stderr);
     let bom: Value = serde_json::from_str(&run.stdout).unwrap();
@@ -290,6 +287,35 @@ fn audit_writes_a_cyclonedx_bill_with_its_vulnerabilities() {
         .forge(&["audit", "lib.bst", "clean.bst", "--format", "cyclonedx"])
         .fails(2);
     assert!(err.contains("--format cyclonedx describes one element"), "{err}");
+    // SPDX: the affected package names its advisories.
+    let spdx = p.forge(&["audit", "app.bst", "--format", "spdx"]);
+    assert_eq!(spdx.code, 6, "{}", spdx.stderr);
+    let spdx: Value = serde_json::from_str(&spdx.stdout).unwrap();
+    let lib = spdx["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "lib")
+        .unwrap();
+    assert_eq!(lib["externalRefs"][1]["referenceCategory"], "SECURITY");
+    assert_eq!(
+        lib["externalRefs"][1]["referenceLocator"],
+        "https://osv.dev/vulnerability/PYSEC-2024-1"
+    );
+    if let Some(tools) = std::env::var_os("FORGE_TEST_SBOM_TOOLS") {
+        let file = p.outside().join("audit.spdx.json");
+        // spdx-tools takes only URLs with a domain name (see tests/sbom.rs).
+        fs::write(
+            &file,
+            spdx.to_string().replace(&server.base, "https://mirror.example.org"),
+        )
+        .unwrap();
+        let out = std::process::Command::new(Path::new(&tools).join("pyspdxtools"))
+            .args(["-i", file.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
 
     // CycloneDX's own schema, strictly, where .ci/run installs it.
     let Some(tools) = std::env::var_os("FORGE_TEST_SBOM_TOOLS") else {

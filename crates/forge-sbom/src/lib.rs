@@ -262,6 +262,13 @@ fn download_location(source: &BomSource) -> String {
 
 /// The SPDX 2.3 JSON document of `bom`.
 pub fn spdx_2_3(bom: &Bom) -> Value {
+    spdx_2_3_with(bom, &[])
+}
+
+/// [`spdx_2_3`] where each package that `vulnerabilities` affect names
+/// them as `SECURITY` / `advisory` references (as buildstream-sbom does
+/// with osv-scanner's findings): `https://osv.dev/vulnerability/ID`.
+pub fn spdx_2_3_with(bom: &Bom, vulnerabilities: &[Vulnerability]) -> Value {
     let element_id = |i: usize| format!("SPDXRef-Element-{}-{}", i + 1, spdx_id_part(&bom.elements[i].name));
     let target = &bom.elements[bom.target];
     let key = target.key.as_deref().unwrap_or("unkeyed");
@@ -351,15 +358,27 @@ pub fn spdx_2_3(bom: &Bom) -> Value {
                 );
             }
             package.insert("sourceInfo".into(), json!(source_info(source)));
+            let mut references = Vec::new();
             if let Some(purl) = &source.purl {
-                package.insert(
-                    "externalRefs".into(),
-                    json!([{
-                        "referenceCategory": "PACKAGE-MANAGER",
-                        "referenceType": "purl",
-                        "referenceLocator": purl,
-                    }]),
-                );
+                references.push(json!({
+                    "referenceCategory": "PACKAGE-MANAGER",
+                    "referenceType": "purl",
+                    "referenceLocator": purl,
+                }));
+            }
+            for vulnerability in vulnerabilities
+                .iter()
+                .filter(|v| v.affects.iter().any(|(e, s, _)| *e == i && *s == source.source))
+            {
+                references.push(json!({
+                    "referenceCategory": "SECURITY",
+                    "referenceType": "advisory",
+                    "referenceLocator": format!("https://osv.dev/vulnerability/{}", vulnerability.id),
+                    "comment": format!("{} ({})", vulnerability.id, vulnerability.severity),
+                }));
+            }
+            if !references.is_empty() {
+                package.insert("externalRefs".into(), json!(references));
             }
             packages.push(Value::Object(package));
             // A package installed as it is is part of the artifact; what
