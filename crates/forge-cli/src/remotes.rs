@@ -366,15 +366,10 @@ impl forge_sources::SourceServers for SourceCacheServers {
                 if route.index.resolve(urn)?.as_ref() == Some(&digest) {
                     return Ok(());
                 }
-                let upload = |server: &Remote| -> Result<(), forge_remote::RemoteError> {
-                    let missing = server.find_missing(std::slice::from_ref(&digest))?;
-                    server.upload(&missing, &|_| std::fs::read(&path)).map(|_| ())
-                };
-                upload(route.storage)?;
-                // As for artifacts: an ActionCache names blobs of its own CAS.
-                if !route.is_one_server() && route.index.index == forge_remote::IndexKind::ActionCache {
-                    upload(route.index)?;
-                }
+                let read = |_: &forge_cas::reapi::Digest| std::fs::read(&path);
+                let missing = route.storage.find_missing(std::slice::from_ref(&digest))?;
+                route.storage.upload(&missing, &read)?;
+                route.give_index(&digest, &read)?;
                 route.index.publish(urn, &digest, &[], &[])
             });
             if let Err(err) = result {

@@ -7,7 +7,7 @@ use forge_cas::reapi::{self, Digest};
 use forge_cas::{ArtifactRecord, Cas, EntryKind};
 
 use crate::client::{BlobSink, MemorySink, PartialBlob};
-use crate::{IndexKind, Remote, RemoteError, Route};
+use crate::{Remote, RemoteError, Route};
 
 /// The URN under which an artifact is named on a server:
 /// `urn:fdc:forge.build:2026:artifact:{project}/{element}/{key}` with the
@@ -123,13 +123,7 @@ pub fn push_artifact(
     let read = |d: &Digest| -> std::io::Result<Vec<u8>> {
         std::fs::read(cas.object_path(&d.hash, exec_only.contains(&d.hash)))
     };
-    let mut bytes_sent = remote.upload(&missing, &read)?;
-    // An ActionCache names blobs of its own CAS (BuildGrid checks they are
-    // there): an index of that kind gets the record too.
-    if !route.is_one_server() && route.index.index == IndexKind::ActionCache {
-        let missing = route.index.find_missing(std::slice::from_ref(&record_digest))?;
-        bytes_sent += route.index.upload(&missing, &read)?;
-    }
+    let bytes_sent = remote.upload(&missing, &read)? + route.give_index(&record_digest, &read)?;
     let root = Digest {
         hash: record.manifest.clone(),
         size_bytes: record.manifest_size as i64,

@@ -4,7 +4,10 @@
 //! (CAS and ByteStream), a server of type `all` is both. Work goes through
 //! routes, an index and a storage server taken together.
 
-use crate::{Remote, RemoteError, Role};
+use forge_cas::reapi::Digest;
+
+use crate::client::ReadBlob;
+use crate::{IndexKind, Remote, RemoteError, Role};
 
 /// An index and the storage server that holds what it names (the same
 /// server for type `all`).
@@ -43,6 +46,18 @@ impl Route<'_> {
         crate::with_retries(&spec, transfer)
     }
 
+    /// Gives the index `blob`, which it is about to name, where it names
+    /// blobs of its own CAS: an ActionCache does (BuildGrid checks that
+    /// what it names is there); a Remote Asset index, or a server that is
+    /// both, needs nothing. The bytes sent.
+    pub fn give_index(&self, blob: &Digest, read: &ReadBlob<'_>) -> Result<u64, RemoteError> {
+        if self.is_one_server() || self.index.index != IndexKind::ActionCache {
+            return Ok(0);
+        }
+        let missing = self.index.find_missing(std::slice::from_ref(blob))?;
+        self.index.upload(&missing, read)
+    }
+
     /// Whether forge may push through it: both servers take pushes.
     pub fn pushes(&self) -> bool {
         self.index.spec.push && self.storage.spec.push
@@ -64,11 +79,6 @@ impl Servers {
     /// Whether there is no server at all.
     pub fn is_empty(&self) -> bool {
         self.remotes.is_empty()
-    }
-
-    /// The servers, in order.
-    pub fn remotes(&self) -> &[Remote] {
-        &self.remotes
     }
 
     /// The servers that name artifacts (of type index or all), in order.
