@@ -167,9 +167,7 @@ fn print_bill(
     };
     let keys = session.cache_keys(graph)?;
     let mut elements = selected.to_vec();
-    if !elements.contains(&target) {
-        elements.push(target);
-    }
+    crate::sbom::with_target(&mut elements, target);
     let bom = crate::sbom::bom_of(session, graph, &keys, &elements, target)?;
     // One vulnerability per finding id, with every pin it affects.
     let mut vulnerabilities: Vec<forge_sbom::Vulnerability> = Vec::new();
@@ -201,9 +199,7 @@ fn print_bill(
         AuditFormat::Spdx => forge_sbom::spdx_2_3_with(&bom, &vulnerabilities),
         _ => forge_sbom::cyclonedx_1_6_with(&bom, &vulnerabilities),
     };
-    let text = serde_json::to_string_pretty(&document).map_err(|e| Failure::internal(e.to_string()))?;
-    println!("{text}");
-    Ok(())
+    crate::sbom::write_json(&document, None)
 }
 
 /// The pins upstream withdrew, under the findings.

@@ -20,10 +20,7 @@ fn bill(session: &Session, target: &str, deps: DepsSelection) -> Result<(Graph, 
     let (graph, mut selected) = select(&session.project, &[target.to_string()], deps)?;
     selected.retain(|&e| !graph.elements[e].junction);
     let target = graph.targets[0];
-    // The document describes the target, whichever dependencies it lists.
-    if !selected.contains(&target) {
-        selected.push(target);
-    }
+    with_target(&mut selected, target);
     let keys = session.cache_keys(&graph)?;
     // A bill of materials lists pins: one without them would say nothing.
     let unpinned = keys.unpinned(&graph, &selected);
@@ -36,6 +33,14 @@ fn bill(session: &Session, target: &str, deps: DepsSelection) -> Result<(Graph, 
     }
     let bom = bom_of(session, &graph, &keys, &selected, target)?;
     Ok((graph, keys, bom))
+}
+
+/// `elements` with `target` in them: a document describes its target,
+/// whichever dependencies it lists.
+pub fn with_target(elements: &mut Vec<usize>, target: usize) {
+    if !elements.contains(&target) {
+        elements.push(target);
+    }
 }
 
 /// The engine's bill of `elements` (which hold `target`), made by this
@@ -61,7 +66,7 @@ pub fn bom_of(
 }
 
 /// Writes `document` as pretty JSON to `output`, else standard output.
-fn write_json(document: &serde_json::Value, output: Option<&std::path::Path>) -> Result<(), Failure> {
+pub fn write_json(document: &serde_json::Value, output: Option<&std::path::Path>) -> Result<(), Failure> {
     let mut text = serde_json::to_string_pretty(document).map_err(|e| Failure::internal(e.to_string()))?;
     text.push('\n');
     match output {
@@ -109,9 +114,10 @@ pub fn provenance(session: &Session, args: &ProvenanceWriteArgs) -> Result<(), F
     let (graph, keys, bom) = bill(session, &args.target, DepsSelection::All)?;
     let target = graph.targets[0];
     let element = &graph.elements[target];
+    let cas = session.cas();
     let record = keys.keys[target]
         .as_deref()
-        .and_then(|key| session.cas().get_artifact(&element.project.name, &element.normal_name(), key))
+        .and_then(|key| cas.get_artifact(&element.project.name, &element.normal_name(), key))
         .filter(|record| record.success)
         .ok_or_else(|| {
             Failure::usage(format!(
@@ -122,7 +128,7 @@ pub fn provenance(session: &Session, args: &ProvenanceWriteArgs) -> Result<(), F
     let name = format!("{}/{}", element.project.name, element.name);
     let mut subjects = vec![Subject::artifact(&name, &record.manifest, record.manifest_size)];
     // An image layout is also named by its image manifests' digests.
-    for (reference, sha256) in forge_engine::sbom::oci_manifests(&session.cas(), &record) {
+    for (reference, sha256) in forge_engine::sbom::oci_manifests(&cas, &record) {
         let name = format!("{name}:{}", reference.as_deref().unwrap_or("latest"));
         subjects.push(Subject::oci_manifest(&name, &sha256));
     }
