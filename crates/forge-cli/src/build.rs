@@ -282,7 +282,9 @@ pub fn run(session: &Session, args: &BuildArgs) -> Result<(), Failure> {
         let (pinned, _) = forge_engine::audit::pinned_packages(&graph, &plan, &sources);
         forge_engine::audit::refuse_malware(&graph, &snapshot, pinned).map_err(Failure::trust)?;
     }
-    let engine = Engine::new(project, &graph, &keys, &cas, &sources, session.cache_dir.join("logs"));
+    let executor = session.executor()?;
+    let engine = Engine::new(project, &graph, &keys, &cas, &sources, session.cache_dir.join("logs"))
+        .executing_on(executor.as_ref());
     let targets: Vec<usize> = graph
         .targets
         .iter()

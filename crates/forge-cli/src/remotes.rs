@@ -51,6 +51,75 @@ pub fn load_specs(config: Option<&Path>, project: &str, section: &str) -> Result
     Ok(specs)
 }
 
+/// The services of bst's `remote-execution:` for `project` (that of
+/// `projects: <project>:` in place of the global one): execution, storage
+/// (if other than the execution server) and action cache (if any).
+pub struct ExecutionSpecs {
+    /// Runs the actions.
+    pub execution: RemoteSpec,
+    /// Holds their inputs and outputs (`None`: the execution server).
+    pub storage: Option<RemoteSpec>,
+    /// Asked for a result before anything is sent.
+    pub action_cache: Option<RemoteSpec>,
+}
+
+/// Reads `remote-execution:` of the user configuration, if any.
+pub fn load_execution(config: Option<&Path>, project: &str) -> Result<Option<ExecutionSpecs>, LoadError> {
+    let Some(path) = config else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| LoadError::new(format!("cannot read the user configuration {}: {e}", path.display())))?;
+    let root = parse_str(&path.display().to_string(), &text)?;
+    let Some(map) = root.as_map() else {
+        return Ok(None);
+    };
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let ours = map
+        .get("projects")
+        .and_then(Node::as_map)
+        .and_then(|projects| projects.get(project))
+        .and_then(Node::as_map)
+        .and_then(|ours| ours.get("remote-execution"));
+    let Some(node) = ours.or_else(|| map.get("remote-execution")) else {
+        return Ok(None);
+    };
+    let section = node.as_map().ok_or_else(|| {
+        LoadError::at(
+            &node.span,
+            "'remote-execution' must be a mapping with 'execution-service:'",
+        )
+    })?;
+    check_keys(
+        section,
+        &["execution-service", "storage-service", "action-cache-service"],
+        "'remote-execution'",
+    )?;
+    let service = |key: &str| -> Result<Option<RemoteSpec>, LoadError> {
+        let Some(node) = section.get(key) else { return Ok(None) };
+        let map = node
+            .as_map()
+            .ok_or_else(|| LoadError::at(&node.span, format!("'{key}' must be a mapping with 'url:'")))?;
+        check_keys(
+            map,
+            &["url", "instance-name", "auth", "connection-config"],
+            &format!("'{key}'"),
+        )?;
+        load_spec(node, &base).map(Some)
+    };
+    let execution = service("execution-service")?.ok_or_else(|| {
+        LoadError::at(&node.span, "'remote-execution' has no 'execution-service'").with_hint(
+            "forge runs builds remotely or here; a remote action cache for local builds is not supported: \
+             give execution-service or remove the section",
+        )
+    })?;
+    Ok(Some(ExecutionSpecs {
+        execution,
+        storage: service("storage-service")?,
+        action_cache: service("action-cache-service")?,
+    }))
+}
+
 /// The servers of one `artifacts:` or `source-caches:` mapping.
 fn section_specs(node: &Node, section: &str, base: &Path) -> Result<Vec<RemoteSpec>, LoadError> {
     let map = node

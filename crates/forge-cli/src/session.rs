@@ -171,6 +171,28 @@ impl Session {
             .get_or_init(|| crate::remotes::connect_all("artifacts", &specs)))
     }
 
+    /// The remote execution service of the user configuration, if one is
+    /// configured and answers; one that does not is named in a warning
+    /// and the builds run here.
+    pub fn executor(&self) -> Result<Option<forge_remote::Executor>, Failure> {
+        let Some(specs) = crate::remotes::load_execution(self.user_config.as_deref(), &self.project.name)? else {
+            return Ok(None);
+        };
+        match forge_remote::Executor::connect(&specs.execution, specs.storage.as_ref(), specs.action_cache.as_ref()) {
+            Ok(executor) => {
+                eprintln!("build elements run on {}", crate::exit::printable(&executor.describe()));
+                Ok(Some(executor))
+            }
+            Err(err) => {
+                eprintln!(
+                    "warning: remote execution: {}; building here instead",
+                    crate::exit::printable(&err.to_string())
+                );
+                Ok(None)
+            }
+        }
+    }
+
     /// The artifact cache.
     pub fn cas(&self) -> forge_cas::Cas {
         let cas = forge_cas::Cas::new(&self.cache_dir);

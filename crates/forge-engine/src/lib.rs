@@ -78,6 +78,8 @@ pub struct Engine<'a> {
     pub logs: PathBuf,
     /// Warnings of builds not reported yet, by element.
     warnings: Mutex<Vec<(usize, String)>>,
+    /// Where build elements' commands run, if not here.
+    executor: Option<&'a forge_remote::Executor>,
 }
 
 impl<'a> Engine<'a> {
@@ -100,7 +102,15 @@ impl<'a> Engine<'a> {
             sources,
             logs,
             warnings: Mutex::default(),
+            executor: None,
         }
+    }
+
+    /// The same engine, running the commands of build elements on
+    /// `executor` (bst's `remote-execution:`).
+    pub fn executing_on(mut self, executor: Option<&'a forge_remote::Executor>) -> Engine<'a> {
+        self.executor = executor;
+        self
     }
 
     /// Reads what the cache holds for those of `elements` not read yet, on
@@ -231,6 +241,7 @@ impl<'a> Engine<'a> {
             manifest: None,
             warnings: Vec::new(),
             public: serde_json::Map::new(),
+            executor: self.executor,
         };
         ctx.log(&format!(
             "# forge {}: building {} ({key})",

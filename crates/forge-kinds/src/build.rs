@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use forge_cas::{ArtifactRecord, Cas, Manifest, StageMode};
 use forge_project::Element;
 use forge_sandbox::{Mount, SandboxCommand, find_program};
+
+use crate::input_tree::{InputTree, Replaced};
 use forge_sources::SourceContext;
 use forge_yaml::Node;
 
@@ -111,6 +113,8 @@ pub struct BuildContext<'a> {
     /// Public data the build adds to the artifact's (what a manifest
     /// element collected, say).
     pub public: serde_json::Map<String, serde_json::Value>,
+    /// Where commands run when not here: a remote execution service.
+    pub executor: Option<&'a forge_remote::Executor>,
 }
 
 /// An element kind's build step.
@@ -217,6 +221,45 @@ impl BuildContext<'_> {
             }
         }
         self.report_overlaps(&overlaps)
+    }
+
+    /// The dependencies as one tree, as [`BuildContext::stage_deps`]
+    /// would stage them and with the same overlap reports, but without
+    /// writing a file: a remote executor's input root.
+    pub fn deps_tree(&mut self) -> Result<InputTree, BuildError> {
+        let mut tree = InputTree::default();
+        let mut written: std::collections::BTreeMap<String, std::collections::HashMap<String, usize>> =
+            std::collections::BTreeMap::new();
+        let mut overlaps: Vec<Overlap> = Vec::new();
+        for (index, dep) in self.deps.iter().enumerate() {
+            let base = dep.location.trim_matches('/');
+            tree.ensure_dir(base);
+            let here = written.entry(dep.location.clone()).or_default();
+            for entry in &dep.manifest()?.entries {
+                let path = if base.is_empty() {
+                    entry.path.clone()
+                } else {
+                    format!("{base}/{}", entry.path)
+                };
+                let replaced = tree
+                    .add(&path, &entry.kind)
+                    .map_err(|e| BuildError(format!("cannot stage {}: {e}", dep.element.name)))?;
+                if matches!(entry.kind, forge_cas::EntryKind::Dir) {
+                    continue;
+                }
+                if replaced == Replaced::Something {
+                    overlaps.push(Overlap {
+                        location: dep.location.clone(),
+                        path: entry.path.clone(),
+                        earlier: here.get(&entry.path).copied(),
+                        later: index,
+                    });
+                }
+                here.insert(entry.path.clone(), index);
+            }
+        }
+        self.report_overlaps(&overlaps)?;
+        Ok(tree)
     }
 
     fn report_overlaps(&mut self, overlaps: &[Overlap]) -> Result<(), BuildError> {

@@ -131,6 +131,20 @@ impl ElementKind for BuildElement {
 
 impl Assemble for BuildElement {
     fn assemble(&self, ctx: &mut BuildContext<'_>) -> Result<PathBuf, BuildError> {
+        let build_root = ctx.variable("build-root");
+        let cwd = match ctx.element.variables.get("command-subdir") {
+            Some(sub) if !sub.is_empty() => format!("{build_root}/{sub}"),
+            _ => build_root.clone(),
+        };
+        let mut env = ctx.environment();
+        for (variable, deps) in digest_environment(ctx.element) {
+            let digest = ctx.digest_of(&deps)?;
+            env.retain(|(name, _)| *name != variable);
+            env.push((variable, digest));
+        }
+        if let Some(executor) = ctx.executor {
+            return crate::remote_build::assemble(ctx, executor, env, &cwd);
+        }
         let root = ctx.dir("root")?;
         let integrate = ctx.has_integration();
         // Integration writes into the root: it gets copies, never links
@@ -149,7 +163,6 @@ impl Assemble for BuildElement {
         let build = ctx.dir("build")?;
         ctx.stage_sources(&build)?;
         let install = ctx.dir("install")?;
-        let build_root = ctx.variable("build-root");
         let mounts = vec![
             Mount {
                 host: build,
@@ -162,16 +175,6 @@ impl Assemble for BuildElement {
                 writable: true,
             },
         ];
-        let cwd = match ctx.element.variables.get("command-subdir") {
-            Some(sub) if !sub.is_empty() => format!("{build_root}/{sub}"),
-            _ => build_root,
-        };
-        let mut env = ctx.environment();
-        for (variable, deps) in digest_environment(ctx.element) {
-            let digest = ctx.digest_of(&deps)?;
-            env.retain(|(name, _)| *name != variable);
-            env.push((variable, digest));
-        }
         for list in COMMAND_LISTS {
             for command in config_strings(ctx.element, list) {
                 if command.trim().is_empty() {

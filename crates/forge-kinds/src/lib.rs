@@ -35,10 +35,12 @@ mod flatpak_image;
 mod flatpak_repo;
 pub mod image;
 mod import;
+pub mod input_tree;
 mod junction;
 mod link;
 mod pip;
 mod pyproject;
+mod remote_build;
 mod script;
 mod stack;
 

@@ -1406,10 +1406,17 @@ fn load_user_config(path: &Path, project: &str, vars: &Mapping) -> Result<UserPr
         .map_err(|e| LoadError::new(format!("cannot read the user configuration {display}: {e}")))??;
     let root = parse_str(&display, &text)?;
     let map = root.as_map().expect("mapping");
-    // Remote caches are the front end's (see forge-cli's remotes).
+    // Remote caches and execution are the front end's (see forge-cli's
+    // remotes).
     check_keys(
         map,
-        &["projects", "pypi-index", "artifacts", "source-caches"],
+        &[
+            "projects",
+            "pypi-index",
+            "artifacts",
+            "source-caches",
+            "remote-execution",
+        ],
         "the user configuration",
     )?;
     let mut config = UserProjectConfig {
@@ -1425,8 +1432,14 @@ fn load_user_config(path: &Path, project: &str, vars: &Mapping) -> Result<UserPr
         .ok_or_else(|| LoadError::at(&ours.span, "a project's user configuration must be a mapping"))?;
     check_keys(
         ours_map,
-        // Remote caches are the front end's here too.
-        &["mirrors", "default-mirror", "artifacts", "source-caches"],
+        // Remote caches and execution are the front end's here too.
+        &[
+            "mirrors",
+            "default-mirror",
+            "artifacts",
+            "source-caches",
+            "remote-execution",
+        ],
         &format!("the user configuration of '{project}'"),
     )?;
     if ours_map.contains_key("mirrors") {

@@ -264,36 +264,14 @@ pub fn pull_artifact(
             .map_err(|e| io_err(remote, format!("cannot store directory {hash}: {e}")))?;
     }
 
-    // Which copies each missing blob needs: plain, executable or both.
-    let mut copies: HashMap<String, Copies> = HashMap::new();
-    let mut wanted = Vec::new();
     let files = manifest.entries.iter().filter_map(|entry| match &entry.kind {
-        EntryKind::File { digest, size, exec } => Some((digest, *size, *exec)),
+        EntryKind::File { digest, size, exec } => Some((digest.as_str(), *size, *exec)),
         _ => None,
     });
-    let log = (&record.log, record.log_size, false);
-    // A file that appears many times (an empty `__init__.py`) is looked
-    // for once.
-    let mut seen = HashSet::new();
-    for (hash, size, exec) in files.chain(std::iter::once(log)) {
-        if !seen.insert((hash.as_str(), exec)) || cas.object_size(hash, exec).is_some() {
-            continue;
-        }
-        let slot = copies.entry(hash.clone()).or_insert_with(|| {
-            wanted.push(Digest {
-                hash: hash.clone(),
-                size_bytes: size as i64,
-            });
-            Copies::default()
-        });
-        if exec {
-            slot.exec = true;
-        } else {
-            slot.plain = true;
-        }
-    }
-    bytes += remote.download(&wanted, &FileSink { cas, copies: &copies })?;
-    blobs += wanted.len();
+    let log = (record.log.as_str(), record.log_size, false);
+    let missing = MissingFiles::of(cas, files.chain(std::iter::once(log)));
+    bytes += missing.download(remote, cas)?;
+    blobs += missing.wanted.len();
     cas.put_artifact(project, element, &record)
         .map_err(|e| io_err(remote, format!("cannot record {urn}: {e}")))?;
     Ok(PullOutcome::Pulled {
@@ -301,6 +279,53 @@ pub fn pull_artifact(
         blobs,
         bytes,
     })
+}
+
+/// The files of a tree the local cache lacks, with the copies each needs.
+pub(crate) struct MissingFiles {
+    /// One digest per missing blob.
+    pub(crate) wanted: Vec<Digest>,
+    copies: HashMap<String, Copies>,
+}
+
+impl MissingFiles {
+    /// Those of `files` (digest, size, executable) that `cas` lacks.
+    pub(crate) fn of<'f>(cas: &Cas, files: impl Iterator<Item = (&'f str, u64, bool)>) -> MissingFiles {
+        let mut copies: HashMap<String, Copies> = HashMap::new();
+        let mut wanted = Vec::new();
+        // A file that appears many times (an empty `__init__.py`) is
+        // looked for once.
+        let mut seen = HashSet::new();
+        for (hash, size, exec) in files {
+            if !seen.insert((hash, exec)) || cas.object_size(hash, exec).is_some() {
+                continue;
+            }
+            let slot = copies.entry(hash.to_string()).or_insert_with(|| {
+                wanted.push(Digest {
+                    hash: hash.to_string(),
+                    size_bytes: size as i64,
+                });
+                Copies::default()
+            });
+            if exec {
+                slot.exec = true;
+            } else {
+                slot.plain = true;
+            }
+        }
+        MissingFiles { wanted, copies }
+    }
+
+    /// Brings them from `remote` into `cas`, each checked: the bytes.
+    pub(crate) fn download(&self, remote: &Remote, cas: &Cas) -> Result<u64, RemoteError> {
+        remote.download(
+            &self.wanted,
+            &FileSink {
+                cas,
+                copies: &self.copies,
+            },
+        )
+    }
 }
 
 /// The copies of a blob a pull stores: plain, executable or both (each is

@@ -258,7 +258,20 @@ impl Remote {
         bs::byte_stream_client::ByteStreamClient::with_interceptor(self.channel.clone(), self.auth.clone())
     }
 
-    fn fail(&self, what: &str, status: &Status) -> RemoteError {
+    pub(crate) fn execution(&self) -> re::execution_client::ExecutionClient<Svc> {
+        re::execution_client::ExecutionClient::with_interceptor(self.channel.clone(), self.auth.clone())
+    }
+
+    pub(crate) fn action_cache(&self) -> re::action_cache_client::ActionCacheClient<Svc> {
+        re::action_cache_client::ActionCacheClient::with_interceptor(self.channel.clone(), self.auth.clone())
+    }
+
+    /// Runs `call` on this connection's runtime.
+    pub(crate) fn block_on<F: std::future::Future>(&self, call: F) -> F::Output {
+        self.runtime.block_on(call)
+    }
+
+    pub(crate) fn fail(&self, what: &str, status: &Status) -> RemoteError {
         let mut message = format!("{what}: {}", describe_status(status));
         // A TLS server that wants a client certificate drops the call.
         if matches!(status.code(), Code::Cancelled | Code::Unavailable | Code::Unknown)
@@ -270,7 +283,7 @@ impl Remote {
         status_error(&self.spec.url, message, status)
     }
 
-    fn capabilities(&self) -> Result<re::ServerCapabilities, RemoteError> {
+    pub(crate) fn capabilities(&self) -> Result<re::ServerCapabilities, RemoteError> {
         let mut client =
             re::capabilities_client::CapabilitiesClient::with_interceptor(self.channel.clone(), self.auth.clone());
         let request = re::GetCapabilitiesRequest {
@@ -794,14 +807,14 @@ fn download_name(instance: &str, digest: &Digest) -> String {
     }
 }
 
-fn to_re(digest: &Digest) -> re::Digest {
+pub(crate) fn to_re(digest: &Digest) -> re::Digest {
     re::Digest {
         hash: digest.hash.clone(),
         size_bytes: digest.size_bytes,
     }
 }
 
-fn from_re(digest: &re::Digest) -> Digest {
+pub(crate) fn from_re(digest: &re::Digest) -> Digest {
     Digest {
         hash: digest.hash.clone(),
         size_bytes: digest.size_bytes,

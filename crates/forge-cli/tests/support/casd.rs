@@ -55,11 +55,28 @@ impl Casd {
 
     /// Starts casd on `port` (to bring one back where it was).
     pub fn start_on(storage: &Path, port: u16) -> Casd {
+        Casd::launch(storage, port, None)
+    }
+
+    /// Starts casd executing actions with `runner` (buildbox-run), on a
+    /// free port.
+    #[allow(dead_code)]
+    pub fn start_executing(storage: &Path, runner: &Path) -> Casd {
+        Casd::launch(storage, free_port(), Some(runner))
+    }
+
+    fn launch(storage: &Path, port: u16, runner: Option<&Path>) -> Casd {
         std::fs::create_dir_all(storage).unwrap();
+        // An absolute path: casd captures outputs under it.
         let storage = storage.canonicalize().unwrap();
-        let child = Command::new(binary())
+        let mut command = Command::new(binary());
+        command
             .arg(format!("--bind=127.0.0.1:{port}"))
-            .arg("--log-level=warning")
+            .arg("--log-level=warning");
+        if let Some(runner) = runner {
+            command.arg(format!("--buildbox-run={}", runner.display()));
+        }
+        let child = command
             .arg(&storage)
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -1,0 +1,231 @@
+//! Remote execution on a real REAPI server: buildbox-casd on 127.0.0.1
+//! with its bundled runner (buildbox-run, bubblewrap) executes the build
+//! elements' commands; the artifact is the one a local build makes.
+
+mod support;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use support::base::link_base_into;
+use support::casd::Casd;
+use support::{CONF, project};
+
+const BASE: &str = "kind: import\nsources:\n- kind: local\n  path: files/base\n";
+
+/// A base with integration commands, a library built on it, and an
+/// element whose build uses the library, the integration's output and a
+/// `command-subdir`.
+fn remote_project() -> support::TestProject {
+    let p = project(CONF)
+        .file("elements/base.bst", BASE)
+        .file(
+            "elements/runtime.bst",
+            "kind: stack\ndepends:\n- base.bst\npublic:\n  bst:\n    integration-commands:\n    - mkdir -p /etc && echo \"$INTEGRATED_BY\" > /etc/integrated\nenvironment:\n  INTEGRATED_BY: runtime\n",
+        )
+        .file("files/lib/words", "one two three\n")
+        .file(
+            "elements/lib.bst",
+            "kind: manual\nbuild-depends:\n- base.bst\nsources:\n- kind: local\n  path: files/lib\nconfig:\n  install-commands:\n  - mkdir -p %{install-root}/usr/share/lib\n  - tr a-z A-Z < words > %{install-root}/usr/share/lib/words\n",
+        )
+        .file("files/app/src/greeting", "hello from the executor\n")
+        .file(
+            "elements/app.bst",
+            "kind: manual\nbuild-depends:\n- runtime.bst\n- lib.bst\nsources:\n- kind: local\n  path: files/app\nvariables:\n  command-subdir: src\nconfig:\n  build-commands:\n  - cat greeting /usr/share/lib/words /etc/integrated > combined\n  install-commands:\n  - mkdir -p %{install-root}/usr/share/app\n  - cp combined %{install-root}/usr/share/app/combined\n  - printf '#!/bin/sh\\necho hi\\n' > %{install-root}/usr/share/app/run\n  - chmod 755 %{install-root}/usr/share/app/run\n  - ln -s combined %{install-root}/usr/share/app/link\n",
+        )
+        .file(
+            "elements/broken.bst",
+            "kind: manual\nbuild-depends:\n- base.bst\nconfig:\n  build-commands:\n  - echo about to fail\n  - echo the reason >&2; exit 3\n  install-commands:\n  - mkdir -p %{install-root}/never\n",
+        )
+        .build();
+    link_base_into(&p.root.join("files/base"));
+    p
+}
+
+/// buildbox-run, beside buildbox-casd.
+fn runner() -> PathBuf {
+    support::casd::binary().parent().unwrap().join("buildbox-run")
+}
+
+fn config(p: &support::TestProject, name: &str, text: &str) -> String {
+    let path = p.outside().join(name);
+    fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+fn execution_config(p: &support::TestProject, url: &str) -> String {
+    config(
+        p,
+        "forge.conf",
+        &format!(
+            "remote-execution:\n  execution-service:\n    url: {url}\n  storage-service:\n    url: {url}\n  action-cache-service:\n    url: {url}\n"
+        ),
+    )
+}
+
+/// Every path under `dir` with its type, mode and content.
+fn listing(dir: &Path) -> Vec<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut out = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(d) = pending.pop() {
+        for entry in fs::read_dir(&d).unwrap().flatten() {
+            let path = entry.path();
+            let rel = path.strip_prefix(dir).unwrap().display().to_string();
+            let meta = fs::symlink_metadata(&path).unwrap();
+            if meta.file_type().is_symlink() {
+                out.push(format!("{rel} -> {}", fs::read_link(&path).unwrap().display()));
+            } else if meta.is_dir() {
+                out.push(format!("{rel}/"));
+                pending.push(path);
+            } else {
+                out.push(format!(
+                    "{rel} {:o} {}",
+                    meta.permissions().mode() & 0o777,
+                    support::sha256_hex(&fs::read(&path).unwrap())
+                ));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn checkout(p: &support::TestProject, args: &[&str], target: &str, name: &str) -> Vec<String> {
+    let out = p.outside().join(name);
+    let mut all: Vec<&str> = args.to_vec();
+    all.extend(["checkout", "--deps", "none", target, out.to_str().unwrap()]);
+    p.forge(&all).ok();
+    listing(&out)
+}
+
+#[test]
+fn build_elements_run_on_the_executor_and_make_the_artifact_a_local_build_makes() {
+    let p = remote_project();
+    let server = Casd::start_executing(&p.outside().join("casd"), &runner());
+    let conf = execution_config(&p, &server.url());
+    let remote_cache = p.outside().join("remote-cache").display().to_string();
+    let remote = ["--config", conf.as_str(), "--cache-dir", remote_cache.as_str()];
+
+    let mut args = remote.to_vec();
+    args.extend(["build", "app.bst"]);
+    let run = p.forge(&args);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains(&format!("build elements run on {}\n", server.url())),
+        "{}",
+        run.stderr
+    );
+    let log = fs::read_to_string(
+        fs::read_dir(Path::new(&remote_cache).join("logs/test/app"))
+            .unwrap()
+            .flatten()
+            .next()
+            .unwrap()
+            .path(),
+    )
+    .unwrap();
+    assert!(log.contains(&format!("# executed on {}", server.url())), "{log}");
+    assert!(log.contains("# build-commands: cat greeting"), "{log}");
+
+    // The same project built here: the same artifact, file for file.
+    let local_cache = p.outside().join("local-cache").display().to_string();
+    p.forge(&["--cache-dir", local_cache.as_str(), "build", "app.bst"]).ok();
+    let remote_tree = checkout(&p, &remote, "app.bst", "remote-out");
+    let local_tree = checkout(&p, &["--cache-dir", local_cache.as_str()], "app.bst", "local-out");
+    assert_eq!(remote_tree, local_tree);
+    assert!(
+        remote_tree.iter().any(|l| l.starts_with("usr/share/app/run 755")),
+        "{remote_tree:?}"
+    );
+    assert!(remote_tree.contains(&"usr/share/app/link -> combined".to_string()));
+    let combined = fs::read_to_string(p.outside().join("remote-out/usr/share/app/combined")).unwrap();
+    assert_eq!(combined, "hello from the executor\nONE TWO THREE\nruntime\n");
+
+    // A fresh cache: the executor's action cache answers, nothing runs.
+    let fresh = p.outside().join("fresh-cache").display().to_string();
+    p.forge(&[
+        "--config",
+        conf.as_str(),
+        "--cache-dir",
+        fresh.as_str(),
+        "build",
+        "app.bst",
+    ])
+    .ok();
+    let log = fs::read_to_string(
+        fs::read_dir(Path::new(&fresh).join("logs/test/app"))
+            .unwrap()
+            .flatten()
+            .next()
+            .unwrap()
+            .path(),
+    )
+    .unwrap();
+    assert!(log.contains("# result cached on"), "{log}");
+    assert_eq!(
+        checkout(&p, &["--cache-dir", fresh.as_str()], "app.bst", "fresh-out"),
+        local_tree
+    );
+}
+
+#[test]
+fn a_command_that_fails_on_the_executor_is_named_with_its_status_and_output() {
+    let p = remote_project();
+    let server = Casd::start_executing(&p.outside().join("casd"), &runner());
+    let conf = execution_config(&p, &server.url());
+    let out = p.forge(&["--config", conf.as_str(), "build", "broken.bst"]).fails(5);
+    assert!(
+        out.contains(&format!(
+            "command failed with exit status 3 on {}: build-commands: echo the reason >&2; exit 3",
+            server.url()
+        )),
+        "{out}"
+    );
+    // The log holds what the command printed.
+    assert!(out.contains("the reason"), "{out}");
+}
+
+#[test]
+fn an_executor_that_does_not_answer_leaves_the_builds_to_this_machine() {
+    let p = remote_project();
+    let port = support::server::free_port();
+    let conf = execution_config(&p, &format!("http://127.0.0.1:{port}"));
+    let run = p.forge(&["--config", conf.as_str(), "build", "lib.bst"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("warning: remote execution: cache server http://127.0.0.1:"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("building here instead"), "{}", run.stderr);
+
+    // A server that stores but does not execute is refused as an executor.
+    let storage_only = Casd::start(&p.outside().join("casd-plain"));
+    let conf = execution_config(&p, &storage_only.url());
+    let run = p.forge(&["--config", conf.as_str(), "build", "app.bst"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("does not execute actions"), "{}", run.stderr);
+}
+
+#[test]
+fn remote_execution_configuration_errors_name_the_line() {
+    let p = remote_project();
+    let conf = config(
+        &p,
+        "bad.conf",
+        "remote-execution:\n  storage-service:\n    url: http://127.0.0.1:1\n",
+    );
+    let out = p.forge(&["--config", conf.as_str(), "build", "lib.bst"]).fails(3);
+    assert!(out.contains("bad.conf:2"), "{out}");
+    assert!(out.contains("has no 'execution-service'"), "{out}");
+    let conf = config(
+        &p,
+        "typo.conf",
+        "remote-execution:\n  execution-service:\n    url: http://127.0.0.1:1\n    push: true\n",
+    );
+    let out = p.forge(&["--config", conf.as_str(), "build", "lib.bst"]).fails(3);
+    assert!(out.contains("typo.conf:4"), "{out}");
+}
