@@ -107,12 +107,23 @@ pub fn load_execution(config: Option<&Path>, project: &str) -> Result<Option<Exe
         )?;
         load_spec(node, &base).map(Some)
     };
-    let execution = service("execution-service")?.ok_or_else(|| {
+    let mut execution = service("execution-service")?.ok_or_else(|| {
         LoadError::at(&node.span, "'remote-execution' has no 'execution-service'").with_hint(
             "forge runs builds remotely or here; a remote action cache for local builds is not supported: \
              give execution-service or remove the section",
         )
     })?;
+    // A build takes as long as it takes: the 60 s a cache call may take
+    // would cut it short, so the execution service waits a day unless told.
+    let timeout_given = section
+        .get("execution-service")
+        .and_then(Node::as_map)
+        .and_then(|m| m.get("connection-config"))
+        .and_then(Node::as_map)
+        .is_some_and(|m| m.contains_key("request-timeout"));
+    if !timeout_given {
+        execution.timeout_seconds = 86_400;
+    }
     Ok(Some(ExecutionSpecs {
         execution,
         storage: service("storage-service")?,

@@ -91,6 +91,13 @@ fn listing(dir: &Path) -> Vec<String> {
     out
 }
 
+/// The build log of app.bst in cache directory `cache`.
+fn app_log(cache: &str) -> String {
+    let logs = Path::new(cache).join("logs/test/app");
+    let log = fs::read_dir(&logs).unwrap().flatten().next().unwrap().path();
+    fs::read_to_string(log).unwrap()
+}
+
 fn checkout(p: &support::TestProject, args: &[&str], target: &str, name: &str) -> Vec<String> {
     let out = p.outside().join(name);
     let mut all: Vec<&str> = args.to_vec();
@@ -117,15 +124,7 @@ fn build_elements_run_on_the_executor_and_make_the_artifact_a_local_build_makes(
         "{}",
         run.stderr
     );
-    let log = fs::read_to_string(
-        fs::read_dir(Path::new(&remote_cache).join("logs/test/app"))
-            .unwrap()
-            .flatten()
-            .next()
-            .unwrap()
-            .path(),
-    )
-    .unwrap();
+    let log = app_log(&remote_cache);
     assert!(log.contains(&format!("# executed on {}", server.url())), "{log}");
     assert!(log.contains("# build-commands: cat greeting"), "{log}");
 
@@ -154,20 +153,27 @@ fn build_elements_run_on_the_executor_and_make_the_artifact_a_local_build_makes(
         "app.bst",
     ])
     .ok();
-    let log = fs::read_to_string(
-        fs::read_dir(Path::new(&fresh).join("logs/test/app"))
-            .unwrap()
-            .flatten()
-            .next()
-            .unwrap()
-            .path(),
-    )
-    .unwrap();
+    let log = app_log(&fresh);
     assert!(log.contains("# result cached on"), "{log}");
     assert_eq!(
         checkout(&p, &["--cache-dir", fresh.as_str()], "app.bst", "fresh-out"),
         local_tree
     );
+
+    // --check runs it again on the executor: a cached result proves nothing.
+    let run = p.forge(&[
+        "--config",
+        conf.as_str(),
+        "--cache-dir",
+        fresh.as_str(),
+        "build",
+        "--check",
+        "app.bst",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("app.bst is reproducible"), "{}", run.stderr);
+    let log = app_log(&fresh);
+    assert!(log.contains("# executed on"), "{log}");
 }
 
 #[test]

@@ -242,6 +242,7 @@ impl<'a> Engine<'a> {
             warnings: Vec::new(),
             public: serde_json::Map::new(),
             executor: self.executor,
+            fresh: !record,
         };
         ctx.log(&format!(
             "# forge {}: building {} ({key})",

@@ -115,6 +115,8 @@ pub struct BuildContext<'a> {
     pub public: serde_json::Map<String, serde_json::Value>,
     /// Where commands run when not here: a remote execution service.
     pub executor: Option<&'a forge_remote::Executor>,
+    /// The build must run again: no cached result will do (`--check`).
+    pub fresh: bool,
 }
 
 /// An element kind's build step.

@@ -62,6 +62,7 @@ pub fn assemble(
         working_directory: cwd.trim_start_matches('/').to_string(),
         output_directory: relative(cwd, &install_root),
         platform: vec![("OSFamily".into(), "linux".into()), ("ISA".into(), isa().into())],
+        skip_cache: ctx.fresh,
     };
     ctx.log(&format!("# executing on {}", executor.describe()));
     let run = executor.run(ctx.cas, &job).map_err(|e| BuildError(e.to_string()))?;

@@ -38,6 +38,9 @@ pub struct Job<'a> {
     pub output_directory: String,
     /// Platform properties the executor must match (`OSFamily`, `ISA`).
     pub platform: Vec<(String, String)>,
+    /// Run it even if a result is cached (to check that a build is
+    /// reproducible).
+    pub skip_cache: bool,
 }
 
 /// What came back.
@@ -118,7 +121,7 @@ impl Executor {
         .encode_to_vec();
         let action_digest = Digest::of(&action);
 
-        if let Some(cache) = &self.action_cache
+        if let Some(cache) = self.action_cache.as_ref().filter(|_| !job.skip_cache)
             && let Some(result) = cached_result(cache, &action_digest)?
         {
             return self.collect(cas, job, result, true, action_digest);
@@ -162,7 +165,7 @@ impl Executor {
         };
         storage.upload(&missing, &read)?;
 
-        let operation = self.execute(&action_digest)?;
+        let operation = self.execute(&action_digest, job.skip_cache)?;
         let response = match operation.result {
             Some(operation::Result::Response(any)) => re::ExecuteResponse::decode(any.value.as_slice())
                 .map_err(|e| self.failed(format!("sent an ExecuteResponse that does not decode: {e}")))?,
@@ -190,13 +193,13 @@ impl Executor {
 
     /// `Execute` until the operation is done, following a broken stream
     /// up with `WaitExecution`.
-    fn execute(&self, action: &Digest) -> Result<Operation, RemoteError> {
+    fn execute(&self, action: &Digest, skip_cache: bool) -> Result<Operation, RemoteError> {
         let remote = &self.execution;
         remote.block_on(async {
             let mut client = remote.execution();
             let request = re::ExecuteRequest {
                 instance_name: remote.spec.instance_name.clone(),
-                skip_cache_lookup: false,
+                skip_cache_lookup: skip_cache,
                 action_digest: Some(to_re(action)),
                 ..Default::default()
             };
@@ -399,6 +402,7 @@ mod tests {
             working_directory: "build".into(),
             output_directory: "../install".into(),
             platform: vec![("OSFamily".into(), "linux".into()), ("ISA".into(), "x86-64".into())],
+            skip_cache: false,
         };
         let command = command_message(&job);
         let names: Vec<&str> = command.environment_variables.iter().map(|v| v.name.as_str()).collect();
