@@ -28,27 +28,35 @@ use crate::exit::printable;
 /// `project`: those of `projects: <project>: <section>:` first, then the
 /// global ones, as bst orders them.
 pub fn load_specs(config: Option<&Path>, project: &str, section: &str) -> Result<Vec<RemoteSpec>, LoadError> {
+    let (nodes, base) = user_sections(config, project, section)?;
+    let mut specs = Vec::new();
+    for node in &nodes {
+        specs.extend(section_specs(node, section, &base)?);
+    }
+    Ok(specs)
+}
+
+/// The user configuration's `section` for `project`: that of `projects:
+/// <project>:` first, then the global one, with the directory the file
+/// names in them are relative to.
+fn user_sections(config: Option<&Path>, project: &str, section: &str) -> Result<(Vec<Node>, PathBuf), LoadError> {
     let Some(path) = config else {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), PathBuf::new()));
     };
     let text = std::fs::read_to_string(path)
         .map_err(|e| LoadError::new(format!("cannot read the user configuration {}: {e}", path.display())))?;
     let root = parse_str(&path.display().to_string(), &text)?;
-    let Some(map) = root.as_map() else {
-        return Ok(Vec::new());
-    };
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let Some(map) = root.as_map() else {
+        return Ok((Vec::new(), base));
+    };
     let ours = map
         .get("projects")
         .and_then(Node::as_map)
         .and_then(|projects| projects.get(project))
         .and_then(Node::as_map)
         .and_then(|ours| ours.get(section));
-    let mut specs = Vec::new();
-    for node in ours.into_iter().chain(map.get(section)) {
-        specs.extend(section_specs(node, section, &base)?);
-    }
-    Ok(specs)
+    Ok((ours.into_iter().chain(map.get(section)).cloned().collect(), base))
 }
 
 /// The services of bst's `remote-execution:` for `project` (that of
@@ -65,23 +73,9 @@ pub struct ExecutionSpecs {
 
 /// Reads `remote-execution:` of the user configuration, if any.
 pub fn load_execution(config: Option<&Path>, project: &str) -> Result<Option<ExecutionSpecs>, LoadError> {
-    let Some(path) = config else {
-        return Ok(None);
-    };
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| LoadError::new(format!("cannot read the user configuration {}: {e}", path.display())))?;
-    let root = parse_str(&path.display().to_string(), &text)?;
-    let Some(map) = root.as_map() else {
-        return Ok(None);
-    };
-    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let ours = map
-        .get("projects")
-        .and_then(Node::as_map)
-        .and_then(|projects| projects.get(project))
-        .and_then(Node::as_map)
-        .and_then(|ours| ours.get("remote-execution"));
-    let Some(node) = ours.or_else(|| map.get("remote-execution")) else {
+    // A project's own section replaces the global one.
+    let (nodes, base) = user_sections(config, project, "remote-execution")?;
+    let Some(node) = nodes.first() else {
         return Ok(None);
     };
     let section = node.as_map().ok_or_else(|| {

@@ -9,7 +9,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use support::casd::Casd;
-use support::{CONF, project};
+use support::{CONF, listing, project};
 
 /// A project whose artifact has a small file, an executable, a symlink, an
 /// empty directory and a file large enough for ByteStream.
@@ -42,34 +42,6 @@ fn write_config(p: &support::TestProject, url: &str, push: bool) -> String {
     )
     .unwrap();
     path.display().to_string()
-}
-
-/// Every path under `dir` with its type, mode and content.
-fn listing(dir: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(d) = pending.pop() {
-        for entry in fs::read_dir(&d).unwrap().flatten() {
-            let path = entry.path();
-            let rel = path.strip_prefix(dir).unwrap().display().to_string();
-            let meta = fs::symlink_metadata(&path).unwrap();
-            if meta.file_type().is_symlink() {
-                out.push(format!("{rel} -> {}", fs::read_link(&path).unwrap().display()));
-            } else if meta.is_dir() {
-                out.push(format!("{rel}/"));
-                pending.push(path);
-            } else {
-                let content = fs::read(&path).unwrap();
-                out.push(format!(
-                    "{rel} {:o} {}",
-                    meta.permissions().mode() & 0o777,
-                    support::sha256_hex(&content)
-                ));
-            }
-        }
-    }
-    out.sort();
-    out
 }
 
 #[test]

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use support::base::link_base_into;
 use support::casd::Casd;
-use support::{CONF, project};
+use support::{CONF, listing, project};
 
 const BASE: &str = "kind: import\nsources:\n- kind: local\n  path: files/base\n";
 
@@ -61,34 +61,6 @@ fn execution_config(p: &support::TestProject, url: &str) -> String {
             "remote-execution:\n  execution-service:\n    url: {url}\n  storage-service:\n    url: {url}\n  action-cache-service:\n    url: {url}\n"
         ),
     )
-}
-
-/// Every path under `dir` with its type, mode and content.
-fn listing(dir: &Path) -> Vec<String> {
-    use std::os::unix::fs::PermissionsExt;
-    let mut out = Vec::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(d) = pending.pop() {
-        for entry in fs::read_dir(&d).unwrap().flatten() {
-            let path = entry.path();
-            let rel = path.strip_prefix(dir).unwrap().display().to_string();
-            let meta = fs::symlink_metadata(&path).unwrap();
-            if meta.file_type().is_symlink() {
-                out.push(format!("{rel} -> {}", fs::read_link(&path).unwrap().display()));
-            } else if meta.is_dir() {
-                out.push(format!("{rel}/"));
-                pending.push(path);
-            } else {
-                out.push(format!(
-                    "{rel} {:o} {}",
-                    meta.permissions().mode() & 0o777,
-                    support::sha256_hex(&fs::read(&path).unwrap())
-                ));
-            }
-        }
-    }
-    out.sort();
-    out
 }
 
 /// The build log of app.bst in cache directory `cache`.

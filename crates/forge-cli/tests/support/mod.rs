@@ -234,3 +234,33 @@ pub fn fixture(name: &str) -> TestProject {
     }
     TestProject { temp, root }
 }
+
+/// Every path under `dir` with its type, mode and content.
+#[allow(dead_code)]
+pub fn listing(dir: &Path) -> Vec<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut out = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(d) = pending.pop() {
+        for entry in fs::read_dir(&d).unwrap().flatten() {
+            let path = entry.path();
+            let rel = path.strip_prefix(dir).unwrap().display().to_string();
+            let meta = fs::symlink_metadata(&path).unwrap();
+            if meta.file_type().is_symlink() {
+                out.push(format!("{rel} -> {}", fs::read_link(&path).unwrap().display()));
+            } else if meta.is_dir() {
+                out.push(format!("{rel}/"));
+                pending.push(path);
+            } else {
+                let content = fs::read(&path).unwrap();
+                out.push(format!(
+                    "{rel} {:o} {}",
+                    meta.permissions().mode() & 0o777,
+                    sha256_hex(&content)
+                ));
+            }
+        }
+    }
+    out.sort();
+    out
+}
