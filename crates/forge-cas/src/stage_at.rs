@@ -16,7 +16,8 @@ use std::path::Path;
 
 use crate::objects_at::ShardDirs;
 
-/// Open directories are dropped all at once past this many.
+/// Open directories are dropped past this many (all but the parents of
+/// the next one).
 const OPEN_LIMIT: usize = 256;
 
 /// Open directories of one staging: the target's (by relative path, "" the
@@ -107,7 +108,12 @@ impl AtStager<'_> {
 
     fn remember(&mut self, path: &str, fd: OwnedFd) {
         if self.dirs.len() >= OPEN_LIMIT {
-            self.dirs.clear();
+            // Entries come sorted by path: what comes next is mostly under
+            // `path` or its parents, so those stay open.
+            self.dirs.retain(|dir, _| {
+                path.strip_prefix(dir.as_str())
+                    .is_some_and(|rest| rest.starts_with('/'))
+            });
         }
         self.dirs.insert(path.to_string(), fd);
     }
