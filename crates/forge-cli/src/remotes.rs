@@ -89,39 +89,27 @@ pub fn load_execution(config: Option<&Path>, project: &str) -> Result<Option<Exe
         &["execution-service", "storage-service", "action-cache-service"],
         "'remote-execution'",
     )?;
-    let service = |key: &str| -> Result<Option<RemoteSpec>, LoadError> {
-        let Some(node) = section.get(key) else { return Ok(None) };
-        let map = node
-            .as_map()
-            .ok_or_else(|| LoadError::at(&node.span, format!("'{key}' must be a mapping with 'url:'")))?;
-        check_keys(
-            map,
-            &["url", "instance-name", "auth", "connection-config"],
-            &format!("'{key}'"),
-        )?;
-        load_spec(node, &base).map(Some)
+    let service = |key: &str, timeout_seconds: u64| -> Result<Option<RemoteSpec>, LoadError> {
+        let what = format!("'{key}'");
+        let rules = SpecRules {
+            what: &what,
+            keys: &["url", "instance-name", "auth", "connection-config"],
+            timeout_seconds,
+        };
+        section.get(key).map(|node| load_spec(node, &base, &rules)).transpose()
     };
-    let mut execution = service("execution-service")?.ok_or_else(|| {
+    // A build takes as long as it takes: the 60 s a cache call may take
+    // would cut it short, so the execution service waits a day unless told.
+    let execution = service("execution-service", 86_400)?.ok_or_else(|| {
         LoadError::at(&node.span, "'remote-execution' has no 'execution-service'").with_hint(
             "forge runs builds remotely or here; a remote action cache for local builds is not supported: \
              give execution-service or remove the section",
         )
     })?;
-    // A build takes as long as it takes: the 60 s a cache call may take
-    // would cut it short, so the execution service waits a day unless told.
-    let timeout_given = section
-        .get("execution-service")
-        .and_then(Node::as_map)
-        .and_then(|m| m.get("connection-config"))
-        .and_then(Node::as_map)
-        .is_some_and(|m| m.contains_key("request-timeout"));
-    if !timeout_given {
-        execution.timeout_seconds = 86_400;
-    }
     Ok(Some(ExecutionSpecs {
         execution,
-        storage: service("storage-service")?,
-        action_cache: service("action-cache-service")?,
+        storage: service("storage-service", CACHE_TIMEOUT)?,
+        action_cache: service("action-cache-service", CACHE_TIMEOUT)?,
     }))
 }
 
@@ -147,18 +135,32 @@ fn section_specs(node: &Node, section: &str, base: &Path) -> Result<Vec<RemoteSp
     let list = servers
         .as_list()
         .ok_or_else(|| LoadError::at(&servers.span, "'servers' must be a list"))?;
-    list.iter().map(|server| load_spec(server, base)).collect()
+    let rules = SpecRules {
+        what: "a server",
+        keys: &["url", "push", "instance-name", "auth", "type", "connection-config"],
+        timeout_seconds: CACHE_TIMEOUT,
+    };
+    list.iter().map(|server| load_spec(server, base, &rules)).collect()
 }
 
-fn load_spec(node: &Node, base: &Path) -> Result<RemoteSpec, LoadError> {
+/// Seconds one call to a cache server may take unless `request-timeout`
+/// says otherwise.
+const CACHE_TIMEOUT: u64 = 60;
+
+/// What a server's mapping may hold, and how long its calls may take by
+/// default.
+struct SpecRules<'r> {
+    /// What the mapping is, for errors (`a server`, `'execution-service'`).
+    what: &'r str,
+    keys: &'r [&'r str],
+    timeout_seconds: u64,
+}
+
+fn load_spec(node: &Node, base: &Path, rules: &SpecRules<'_>) -> Result<RemoteSpec, LoadError> {
     let map = node
         .as_map()
-        .ok_or_else(|| LoadError::at(&node.span, "a server is a mapping with 'url:'"))?;
-    check_keys(
-        map,
-        &["url", "push", "instance-name", "auth", "type", "connection-config"],
-        "a server",
-    )?;
+        .ok_or_else(|| LoadError::at(&node.span, format!("{} is a mapping with 'url:'", rules.what)))?;
+    check_keys(map, rules.keys, rules.what)?;
     let string = |key: &str| -> Result<Option<String>, LoadError> {
         match map.get(key) {
             None => Ok(None),
@@ -168,7 +170,7 @@ fn load_spec(node: &Node, base: &Path) -> Result<RemoteSpec, LoadError> {
                 .ok_or_else(|| LoadError::at(&value.span, format!("'{key}' must be a string"))),
         }
     };
-    let url = string("url")?.ok_or_else(|| LoadError::at(&node.span, "a server needs a 'url'"))?;
+    let url = string("url")?.ok_or_else(|| LoadError::at(&node.span, format!("{} needs a 'url'", rules.what)))?;
     if !url.starts_with("http://") && !url.starts_with("https://") {
         let span = &map.get("url").expect("present").span;
         return Err(
@@ -200,7 +202,7 @@ fn load_spec(node: &Node, base: &Path) -> Result<RemoteSpec, LoadError> {
         push,
         role,
         instance_name: string("instance-name")?.unwrap_or_default(),
-        timeout_seconds: 60,
+        timeout_seconds: rules.timeout_seconds,
         ..Default::default()
     };
     if let Some(connection) = map.get("connection-config") {
