@@ -262,7 +262,7 @@ impl Remote {
         re::execution_client::ExecutionClient::with_interceptor(self.channel.clone(), self.auth.clone())
     }
 
-    pub(crate) fn action_cache(&self) -> re::action_cache_client::ActionCacheClient<Svc> {
+    fn action_cache(&self) -> re::action_cache_client::ActionCacheClient<Svc> {
         re::action_cache_client::ActionCacheClient::with_interceptor(self.channel.clone(), self.auth.clone())
     }
 
@@ -675,28 +675,31 @@ impl Remote {
                     Err(status) => Err(self.fail(&format!("FetchBlob of {urn}"), &status)),
                 }
             }
-            IndexKind::ActionCache => {
-                let mut client = re::action_cache_client::ActionCacheClient::with_interceptor(
-                    self.channel.clone(),
-                    self.auth.clone(),
-                );
-                let request = re::GetActionResultRequest {
-                    instance_name: self.spec.instance_name.clone(),
-                    action_digest: Some(to_re(&action_digest(urn))),
-                    ..Default::default()
-                };
-                match self.runtime.block_on(client.get_action_result(request)) {
-                    Ok(result) => Ok(result
-                        .into_inner()
+            IndexKind::ActionCache => Ok(self
+                .action_result(&action_digest(urn), &format!("GetActionResult for {urn}"))?
+                .and_then(|result| {
+                    result
                         .output_files
                         .iter()
                         .find(|f| f.path == INDEX_FILE)
                         .and_then(|f| f.digest.as_ref())
-                        .map(from_re)),
-                    Err(status) if status.code() == Code::NotFound => Ok(None),
-                    Err(status) => Err(self.fail(&format!("GetActionResult for {urn}"), &status)),
-                }
-            }
+                        .map(from_re)
+                })),
+        }
+    }
+
+    /// The ActionCache's result for `action`, if it has one (`call` names
+    /// the call in errors).
+    pub(crate) fn action_result(&self, action: &Digest, call: &str) -> Result<Option<re::ActionResult>, RemoteError> {
+        let request = re::GetActionResultRequest {
+            instance_name: self.spec.instance_name.clone(),
+            action_digest: Some(to_re(action)),
+            ..Default::default()
+        };
+        match self.runtime.block_on(self.action_cache().get_action_result(request)) {
+            Ok(result) => Ok(Some(result.into_inner())),
+            Err(status) if status.code() == Code::NotFound => Ok(None),
+            Err(status) => Err(self.fail(call, &status)),
         }
     }
 
@@ -726,10 +729,7 @@ impl Remote {
                     .map_err(|s| self.fail(&format!("PushBlob of {urn}"), &s))
             }
             IndexKind::ActionCache => {
-                let mut client = re::action_cache_client::ActionCacheClient::with_interceptor(
-                    self.channel.clone(),
-                    self.auth.clone(),
-                );
+                let mut client = self.action_cache();
                 let request = re::UpdateActionResultRequest {
                     instance_name: self.spec.instance_name.clone(),
                     action_digest: Some(to_re(&action_digest(urn))),
@@ -855,6 +855,12 @@ fn describe_status(status: &Status) -> String {
         code => format!("{code:?}: {message}"),
     };
     // Servers' messages reach the terminal: no control characters.
+    printable(&text)
+}
+
+/// Text from a server without its control characters (it reaches the
+/// terminal).
+pub(crate) fn printable(text: &str) -> String {
     text.chars().filter(|c| !c.is_control()).collect()
 }
 
@@ -868,7 +874,7 @@ fn describe_transport(err: &tonic::transport::Error) -> String {
         }
         source = inner.source();
     }
-    text.chars().filter(|c| !c.is_control()).collect()
+    printable(&text)
 }
 
 #[cfg(test)]

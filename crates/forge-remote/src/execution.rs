@@ -16,7 +16,7 @@ use prost::Message as _;
 use tonic::Code;
 
 use crate::artifacts::MissingFiles;
-use crate::client::{from_re, to_re};
+use crate::client::{from_re, printable, to_re};
 use crate::{MemorySink, Remote, RemoteError, RemoteSpec};
 
 /// The most bytes of an output tree or of a command's output accepted.
@@ -122,16 +122,22 @@ impl Executor {
         let action_digest = Digest::of(&action);
 
         if let Some(cache) = self.action_cache.as_ref().filter(|_| !job.skip_cache)
-            && let Some(result) = cached_result(cache, &action_digest)?
+            && let Some(result) = cache
+                .action_result(&action_digest, "GetActionResult")?
+                .filter(|r| r.exit_code == 0)
         {
             return self.collect(cas, job, result, true, action_digest);
         }
 
-        // Everything the action names, sent where the storage lacks it.
+        // Everything the action names, sent where the storage lacks it:
+        // the directories, Command and Action from memory, files from the
+        // cache.
         let mut memory: HashMap<String, Vec<u8>> = directories
             .into_iter()
             .map(|(digest, bytes)| (digest.hash, bytes))
             .collect();
+        memory.insert(command_digest.hash.clone(), command);
+        memory.insert(action_digest.hash.clone(), action);
         let mut blobs: Vec<Digest> = memory
             .iter()
             .map(|(hash, bytes)| Digest {
@@ -139,27 +145,25 @@ impl Executor {
                 size_bytes: bytes.len() as i64,
             })
             .collect();
+        let mut files = std::collections::HashSet::new();
         for entry in &job.input.entries {
             if let EntryKind::File { digest, size, .. } = &entry.kind
                 && !memory.contains_key(digest)
+                && files.insert(digest.as_str())
             {
-                memory.insert(digest.clone(), Vec::new());
                 blobs.push(Digest {
                     hash: digest.clone(),
                     size_bytes: *size as i64,
                 });
             }
         }
-        blobs.extend([command_digest.clone(), action_digest.clone()]);
-        memory.insert(command_digest.hash, command);
-        memory.insert(action_digest.hash.clone(), action);
         let storage = self.storage();
         let missing = storage.find_missing(&blobs)?;
         let read = |d: &Digest| -> std::io::Result<Vec<u8>> {
             match memory.get(&d.hash) {
-                Some(bytes) if !bytes.is_empty() || d.size_bytes == 0 => Ok(bytes.clone()),
+                Some(bytes) => Ok(bytes.clone()),
                 // A file: its plain copy, or the executable one.
-                _ => std::fs::read(cas.object_path(&d.hash, false))
+                None => std::fs::read(cas.object_path(&d.hash, false))
                     .or_else(|_| std::fs::read(cas.object_path(&d.hash, true))),
             }
         };
@@ -342,20 +346,6 @@ fn platform(properties: &[(String, String)]) -> re::Platform {
     re::Platform { properties }
 }
 
-/// The action cache's result for `action`, if it has a successful one.
-fn cached_result(cache: &Remote, action: &Digest) -> Result<Option<re::ActionResult>, RemoteError> {
-    let request = re::GetActionResultRequest {
-        instance_name: cache.spec.instance_name.clone(),
-        action_digest: Some(to_re(action)),
-        ..Default::default()
-    };
-    match cache.block_on(cache.action_cache().get_action_result(request)) {
-        Ok(result) => Ok(Some(result.into_inner()).filter(|r| r.exit_code == 0)),
-        Err(status) if status.code() == Code::NotFound => Ok(None),
-        Err(status) => Err(cache.fail("GetActionResult", &status)),
-    }
-}
-
 /// A `Tree` message as a manifest: each child is found by the digest its
 /// parent names, so the tree is checked as a whole.
 fn tree_manifest(bytes: &[u8]) -> Result<Manifest, String> {
@@ -380,11 +370,6 @@ fn tree_manifest(bytes: &[u8]) -> Result<Manifest, String> {
         })
     })
     .map_err(|e| format!("sent an invalid output tree: {e}"))
-}
-
-/// Text from a server, without control characters.
-fn printable(text: &str) -> String {
-    text.chars().filter(|c| !c.is_control()).collect()
 }
 
 #[cfg(test)]
