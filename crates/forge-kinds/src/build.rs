@@ -62,6 +62,40 @@ struct Overlap {
     later: usize,
 }
 
+/// Per location, which dependency wrote each path (the last to), and the
+/// files later dependencies replaced.
+#[derive(Default)]
+struct Writers {
+    written: std::collections::HashMap<String, std::collections::HashMap<String, usize>>,
+    overlaps: Vec<Overlap>,
+}
+
+impl Writers {
+    /// Dependency `later` replaced `path` at `location`.
+    fn replaced(&mut self, location: &str, path: &str, later: usize) {
+        let earlier = self.written.get(location).and_then(|w| w.get(path)).copied();
+        self.overlaps.push(Overlap {
+            location: location.to_string(),
+            path: path.to_string(),
+            earlier,
+            later,
+        });
+    }
+
+    /// Dependency `index` wrote `path` at `location`.
+    fn wrote(&mut self, location: &str, path: &str, index: usize) {
+        // Once per file staged: the location is not copied each time.
+        if let Some(here) = self.written.get_mut(location) {
+            here.insert(path.to_string(), index);
+        } else {
+            self.written
+                .entry(location.to_string())
+                .or_default()
+                .insert(path.to_string(), index);
+        }
+    }
+}
+
 /// Whether `path` (absolute) matches the element's `overlap-whitelist`.
 fn whitelisted(public: &serde_json::Value, path: &str) -> bool {
     public
@@ -195,10 +229,7 @@ impl BuildContext<'_> {
     /// lists the path under `public: bst: overlap-whitelist`; a build
     /// failure when project.conf lists `overlaps` under `fatal-warnings`.
     pub fn stage_deps(&mut self, root: &Path, mode: StageMode) -> Result<(), BuildError> {
-        // Per location: who wrote each path, and the paths replaced.
-        let mut written: std::collections::BTreeMap<&str, std::collections::HashMap<String, usize>> =
-            std::collections::BTreeMap::new();
-        let mut overlaps: Vec<Overlap> = Vec::new();
+        let mut writers = Writers::default();
         for (index, dep) in self.deps.iter().enumerate() {
             let target = host_path(root, &dep.location);
             fs::create_dir_all(&target).map_err(io("cannot create a staging directory"))?;
@@ -206,23 +237,16 @@ impl BuildContext<'_> {
                 .cas
                 .stage(dep.manifest()?, &target, mode)
                 .map_err(|e| BuildError(format!("cannot stage {}: {e}", dep.element.name)))?;
-            let here = written.entry(dep.location.as_str()).or_default();
             for path in replaced {
-                let earlier = here.get(&path).copied();
-                overlaps.push(Overlap {
-                    location: dep.location.clone(),
-                    path: path.clone(),
-                    earlier,
-                    later: index,
-                });
+                writers.replaced(&dep.location, &path, index);
             }
             for entry in &dep.manifest()?.entries {
                 if !matches!(entry.kind, forge_cas::EntryKind::Dir) {
-                    here.insert(entry.path.clone(), index);
+                    writers.wrote(&dep.location, &entry.path, index);
                 }
             }
         }
-        self.report_overlaps(&overlaps)
+        self.report_overlaps(&writers.overlaps)
     }
 
     /// The dependencies as one tree, as [`BuildContext::stage_deps`]
@@ -230,13 +254,10 @@ impl BuildContext<'_> {
     /// writing a file: a remote executor's input root.
     pub fn deps_tree(&mut self) -> Result<InputTree, BuildError> {
         let mut tree = InputTree::default();
-        let mut written: std::collections::BTreeMap<String, std::collections::HashMap<String, usize>> =
-            std::collections::BTreeMap::new();
-        let mut overlaps: Vec<Overlap> = Vec::new();
+        let mut writers = Writers::default();
         for (index, dep) in self.deps.iter().enumerate() {
             let base = dep.location.trim_matches('/');
             tree.ensure_dir(base);
-            let here = written.entry(dep.location.clone()).or_default();
             for entry in &dep.manifest()?.entries {
                 let path = if base.is_empty() {
                     entry.path.clone()
@@ -250,17 +271,12 @@ impl BuildContext<'_> {
                     continue;
                 }
                 if replaced == Replaced::Something {
-                    overlaps.push(Overlap {
-                        location: dep.location.clone(),
-                        path: entry.path.clone(),
-                        earlier: here.get(&entry.path).copied(),
-                        later: index,
-                    });
+                    writers.replaced(&dep.location, &entry.path, index);
                 }
-                here.insert(entry.path.clone(), index);
+                writers.wrote(&dep.location, &entry.path, index);
             }
         }
-        self.report_overlaps(&overlaps)?;
+        self.report_overlaps(&writers.overlaps)?;
         Ok(tree)
     }
 
@@ -341,8 +357,19 @@ impl BuildContext<'_> {
     /// Runs the integration commands of the dependencies staged at `/`, in
     /// staging order, each with its own environment, in a writable root.
     pub fn integrate(&mut self, root: &Path) -> Result<(), BuildError> {
-        let deps: Vec<(String, Vec<String>, Environment)> = self
-            .deps
+        for (name, commands, env) in self.integrations() {
+            for command in commands {
+                self.log(&format!("# integration of {name}: {command}"));
+                self.run_in(root, true, Vec::new(), "/", env.clone(), &command)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The dependencies staged at `/`, in staging order, with their
+    /// integration commands and their elements' environments.
+    pub fn integrations(&self) -> Vec<(String, Vec<String>, Environment)> {
+        self.deps
             .iter()
             .filter(|d| d.location == "/")
             .map(|d| {
@@ -354,14 +381,7 @@ impl BuildContext<'_> {
                     .collect();
                 (d.element.name.clone(), integration_commands(&d.record.public), env)
             })
-            .collect();
-        for (name, commands, env) in deps {
-            for command in commands {
-                self.log(&format!("# integration of {name}: {command}"));
-                self.run_in(root, true, Vec::new(), "/", env.clone(), &command)?;
-            }
-        }
-        Ok(())
+            .collect()
     }
 
     /// Runs `sh -e -c COMMAND` in a sandbox over `root`.

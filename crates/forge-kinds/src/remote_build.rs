@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use forge_cas::Manifest;
 use forge_remote::{Executor, Job};
 
-use crate::build::{BuildContext, BuildError, config_strings, integration_commands};
+use crate::build::{BuildContext, BuildError, config_strings};
 use crate::build_element::COMMAND_LISTS;
 
 /// One step of the script: what the log calls it, and the shell text.
@@ -101,17 +101,11 @@ pub fn assemble(
 /// its element's environment, then the element's command lists.
 fn steps(ctx: &BuildContext<'_>, env: &[(String, String)]) -> Vec<Step> {
     let mut steps = Vec::new();
-    for dep in ctx.deps.iter().filter(|d| d.location == "/") {
-        let dep_env: Vec<(String, String)> = dep
-            .element
-            .environment
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
+    for (name, commands, dep_env) in ctx.integrations() {
         let switch = environment_switch(env, &dep_env);
-        for command in integration_commands(&dep.record.public) {
+        for command in commands {
             steps.push(Step {
-                label: format!("integration of {}: {command}", dep.element.name),
+                label: format!("integration of {name}: {command}"),
                 shell: format!("(cd /{switch} && sh -e -c {})", quote(&command)),
             });
         }
