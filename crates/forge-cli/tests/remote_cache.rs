@@ -9,7 +9,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use support::casd::Casd;
-use support::{CONF, listing, project};
+use support::{CONF, listing, project, user_conf};
 
 /// A project whose artifact has a small file, an executable, a symlink, an
 /// empty directory and a file large enough for ByteStream.
@@ -256,14 +256,6 @@ fn a_server_that_is_down_never_fails_a_build_and_the_next_run_pushes() {
         "{}",
         run.stderr
     );
-}
-
-/// Writes the user configuration `text` beside the project as `name`;
-/// its path.
-fn user_conf(p: &support::TestProject, name: &str, text: &str) -> String {
-    let path = p.outside().join(name);
-    fs::write(&path, text).unwrap();
-    path.display().to_string()
 }
 
 /// A cache directory `name` beside the project (made by forge when used).

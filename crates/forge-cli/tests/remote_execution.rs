@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use support::base::link_base_into;
 use support::casd::Casd;
-use support::{CONF, listing, project};
+use support::{CONF, listing, project, user_conf};
 
 const BASE: &str = "kind: import\nsources:\n- kind: local\n  path: files/base\n";
 
@@ -47,14 +47,8 @@ fn runner() -> PathBuf {
     support::casd::binary().parent().unwrap().join("buildbox-run")
 }
 
-fn config(p: &support::TestProject, name: &str, text: &str) -> String {
-    let path = p.outside().join(name);
-    fs::write(&path, text).unwrap();
-    path.display().to_string()
-}
-
 fn execution_config(p: &support::TestProject, url: &str) -> String {
-    config(
+    user_conf(
         p,
         "forge.conf",
         &format!(
@@ -191,7 +185,7 @@ fn an_executor_that_does_not_answer_leaves_the_builds_to_this_machine() {
 #[test]
 fn remote_execution_configuration_errors_name_the_line() {
     let p = remote_project();
-    let conf = config(
+    let conf = user_conf(
         &p,
         "bad.conf",
         "remote-execution:\n  storage-service:\n    url: http://127.0.0.1:1\n",
@@ -199,7 +193,7 @@ fn remote_execution_configuration_errors_name_the_line() {
     let out = p.forge(&["--config", conf.as_str(), "build", "lib.bst"]).fails(3);
     assert!(out.contains("bad.conf:2"), "{out}");
     assert!(out.contains("has no 'execution-service'"), "{out}");
-    let conf = config(
+    let conf = user_conf(
         &p,
         "typo.conf",
         "remote-execution:\n  execution-service:\n    url: http://127.0.0.1:1\n    push: true\n",

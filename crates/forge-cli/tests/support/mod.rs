@@ -264,3 +264,11 @@ pub fn listing(dir: &Path) -> Vec<String> {
     out.sort();
     out
 }
+
+/// Writes user configuration `name` beside the project; its path.
+#[allow(dead_code)]
+pub fn user_conf(p: &TestProject, name: &str, text: &str) -> String {
+    let path = p.outside().join(name);
+    fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
