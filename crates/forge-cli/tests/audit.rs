@@ -13,7 +13,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::archive::{ar_member, tar_gz};
+use support::archive::{self, tar_gz};
 use support::http::Server;
 use support::pypi::{conf, publish, pypi_element, sha256, wheel};
 use support::server::{ServerProcess, free_port};
@@ -98,11 +98,7 @@ const TRACKER: &str = r#"{"glibc": {
 fn deb_of(package: &str, source: &str, version: &str) -> Vec<u8> {
     let control = format!("Package: {package}\nSource: {source}\nVersion: {version}\nArchitecture: amd64\n");
     let control = tar_gz(&[("./control", control.as_bytes(), 0o644)]);
-    let mut out = b"!<arch>\n".to_vec();
-    out.extend(ar_member("debian-binary", b"2.0\n"));
-    out.extend(ar_member("control.tar.gz", &control));
-    out.extend(ar_member("data.tar.gz", &tar_gz(&[])));
-    out
+    archive::deb(&control, "data.tar.gz", &tar_gz(&[]))
 }
 
 fn pinned_pip(name: &str, version: &str) -> String {

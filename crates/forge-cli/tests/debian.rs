@@ -8,7 +8,7 @@ use std::io::Write;
 use std::path::Path;
 use std::process::Command;
 
-use support::archive::{ar_member, tar_gz};
+use support::archive::{self, tar_gz};
 use support::debian::Archive;
 use support::project;
 use support::pypi::sha256;
@@ -23,11 +23,7 @@ fn deb(package: &str, version: &str, data: Vec<u8>) -> Vec<u8> {
         ),
         ("./postinst", b"#!/bin/sh\ntouch /POSTINST-RAN\n", 0o755),
     ]);
-    let mut out = b"!<arch>\n".to_vec();
-    out.extend(ar_member("debian-binary", b"2.0\n"));
-    out.extend(ar_member("control.tar.gz", &control));
-    out.extend(ar_member("data.tar.gz", &data));
-    out
+    archive::deb(&control, "data.tar.gz", &data)
 }
 
 fn hello_deb(version: &str) -> Vec<u8> {

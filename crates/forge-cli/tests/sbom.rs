@@ -9,7 +9,7 @@ mod support;
 use std::fs;
 
 use serde_json::Value;
-use support::archive::{ar_member, tar_gz};
+use support::archive::{self, tar_gz};
 use support::http::Server;
 use support::pypi::{conf, publish, sha256, wheel_with_metadata};
 use support::{git, project};
@@ -18,11 +18,7 @@ use support::{git, project};
 fn deb_of(package: &str, version: &str, maintainer: &str) -> Vec<u8> {
     let control = format!("Package: {package}\nVersion: {version}\nArchitecture: amd64\nMaintainer: {maintainer}\n");
     let control = tar_gz(&[("./control", control.as_bytes(), 0o644)]);
-    let mut out = b"!<arch>\n".to_vec();
-    out.extend(ar_member("debian-binary", b"2.0\n"));
-    out.extend(ar_member("control.tar.gz", &control));
-    out.extend(ar_member("data.tar.gz", &tar_gz(&[])));
-    out
+    archive::deb(&control, "data.tar.gz", &tar_gz(&[]))
 }
 
 struct Fixture {

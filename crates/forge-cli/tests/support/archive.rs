@@ -34,3 +34,14 @@ pub fn ar_member(name: &str, data: &[u8]) -> Vec<u8> {
     }
     out
 }
+
+/// A .deb of a gzipped control tar and a data member (`data.tar.gz`,
+/// `data.tar` …).
+#[allow(dead_code)]
+pub fn deb(control_tar_gz: &[u8], data_name: &str, data: &[u8]) -> Vec<u8> {
+    let mut out = b"!<arch>\n".to_vec();
+    out.extend(ar_member("debian-binary", b"2.0\n"));
+    out.extend(ar_member("control.tar.gz", control_tar_gz));
+    out.extend(ar_member(data_name, data));
+    out
+}

@@ -8,7 +8,7 @@ use std::io::Write;
 use std::process::Command;
 
 use super::CONF;
-use super::archive::{ar_member, tar_gz};
+use super::archive::tar_gz;
 use super::http::Server;
 use super::pypi::sha256;
 
@@ -273,11 +273,7 @@ fn repackage(name: &str, package: &Installed) -> Vec<u8> {
         package.version, package.fields
     );
     let control = tar_gz(&[("./control", control.as_bytes(), 0o644)]);
-    let mut deb = b"!<arch>\n".to_vec();
-    deb.extend(ar_member("debian-binary", b"2.0\n"));
-    deb.extend(ar_member("control.tar.gz", &control));
-    deb.extend(ar_member("data.tar", &data));
-    deb
+    super::archive::deb(&control, "data.tar", &data)
 }
 
 /// `roots` and their Depends/Pre-Depends closure as installed on the host,
