@@ -47,6 +47,12 @@ pub(crate) enum Put {
     Unavailable,
 }
 
+/// The name in its shard of the object whose digest ends in `rest` (its
+/// executable copy: `.x` added).
+pub(crate) fn object_name(rest: &str, exec: bool) -> Option<CString> {
+    CString::new(if exec { format!("{rest}.x") } else { rest.to_string() }).ok()
+}
+
 fn last_error() -> io::Error {
     io::Error::last_os_error()
 }
@@ -83,7 +89,7 @@ impl ShardDirs {
         let Some((shard, rest)) = self.shard_of(digest) else {
             return Ok(Put::Unavailable);
         };
-        let Ok(name) = CString::new(if exec { format!("{rest}.x") } else { rest.to_string() }) else {
+        let Some(name) = object_name(rest, exec) else {
             return Ok(Put::Unavailable);
         };
         if look_first && present(shard, &name) {
@@ -131,7 +137,7 @@ impl ShardDirs {
             // Not a digest, so not an object (and never a path to follow).
             return Some(None);
         }
-        let name = CString::new(if exec { format!("{rest}.x") } else { rest.to_string() }).ok()?;
+        let name = object_name(rest, exec)?;
         let mut stat = std::mem::MaybeUninit::<libc::stat>::uninit();
         // SAFETY: valid descriptor, C string and buffer for one stat.
         let found = unsafe { libc::fstatat(shard, name.as_ptr(), stat.as_mut_ptr(), 0) } == 0;

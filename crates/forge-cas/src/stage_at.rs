@@ -124,8 +124,8 @@ impl AtStager<'_> {
         let Some((shard, rest)) = self.shards.shard_of(digest) else {
             return false;
         };
-        let object = if exec { format!("{rest}.x") } else { rest.to_string() };
-        let (Some(source), Some((parent, name))) = (c_name(&object), self.parent_of(path)) else {
+        let (Some(source), Some((parent, name))) = (crate::objects_at::object_name(rest, exec), self.parent_of(path))
+        else {
             return false;
         };
         let Some(target) = c_name(name) else { return false };
