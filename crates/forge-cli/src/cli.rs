@@ -53,7 +53,7 @@ pub struct GlobalOptions {
     pub max_jobs: Option<usize>,
 
     /// A user configuration file (default: $XDG_CONFIG_HOME/forge/forge.conf
-    /// when it exists); it may replace a project's mirrors.
+    /// when it exists): mirrors, remote caches and remote execution.
     #[arg(long, global = true, env = "FORGE_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
 
@@ -99,7 +99,8 @@ pub enum Command {
     /// Work with sources.
     #[command(subcommand)]
     Source(SourceCommand),
-    /// Build elements offline in the sandbox (fetching missing sources first).
+    /// Build elements offline in the sandbox, or on the remote execution
+    /// service of the user configuration (fetching missing sources first).
     Build(BuildArgs),
     /// Write the artifact of an element (and what it needs at run time) to a
     /// directory or a tarball.
