@@ -14,16 +14,43 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
+use crate::manifest::{Entry, EntryKind};
 use crate::objects_at::ShardDirs;
 
 /// Open directories are dropped past this many (all but the parents of
-/// the next one).
-const OPEN_LIMIT: usize = 256;
+/// the next one): a quarter of the process's descriptor limit, within
+/// these bounds.
+const OPEN_MIN: usize = 64;
+const OPEN_MAX: usize = 4096;
+
+/// Fewer links than this are made on the calling thread: a thread costs
+/// about as much to start as a few links.
+const PARALLEL_FROM: usize = 64;
+
+/// How many directories a staging keeps open.
+pub(crate) fn open_limit() -> usize {
+    static LIMIT: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *LIMIT.get_or_init(|| {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: a valid buffer for one rlimit.
+        let soft = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0 {
+            limit.rlim_cur as usize
+        } else {
+            1024
+        };
+        (soft / 4).clamp(OPEN_MIN, OPEN_MAX)
+    })
+}
 
 /// Open directories of one staging: the target's (by relative path, "" the
 /// target itself); the object store's shards are the store's own.
 pub struct AtStager<'s> {
     dirs: HashMap<String, OwnedFd>,
+    /// How many `dirs` may hold.
+    limit: usize,
     shards: &'s ShardDirs,
     target: OwnedFd,
 }
@@ -53,11 +80,13 @@ fn c_name(name: &str) -> Option<CString> {
 }
 
 impl AtStager<'_> {
-    /// For staging from the store whose shards are `shards` into `target`.
-    pub fn new<'s>(shards: &'s ShardDirs, target: &Path) -> io::Result<AtStager<'s>> {
+    /// For staging from the store whose shards are `shards` into `target`,
+    /// keeping up to `limit` directories open.
+    pub fn new<'s>(shards: &'s ShardDirs, target: &Path, limit: usize) -> io::Result<AtStager<'s>> {
         let name = CString::new(target.as_os_str().as_bytes())?;
         Ok(AtStager {
             dirs: HashMap::new(),
+            limit,
             shards,
             target: open_path(libc::AT_FDCWD, &name)?,
         })
@@ -106,8 +135,14 @@ impl AtStager<'_> {
         }
     }
 
+    /// Whether the next directory opened drops others (so links waiting
+    /// for their directories should be made first).
+    pub fn is_full(&self) -> bool {
+        self.dirs.len() >= self.limit
+    }
+
     fn remember(&mut self, path: &str, fd: OwnedFd) {
-        if self.dirs.len() >= OPEN_LIMIT {
+        if self.is_full() {
             // Entries come sorted by path: what comes next is mostly under
             // `path` or its parents, so those stay open.
             self.dirs.retain(|dir, _| {
@@ -120,7 +155,7 @@ impl AtStager<'_> {
 
     /// Links object `digest` (`exec`: its executable copy) at `path`;
     /// false when that could not be done this way.
-    pub fn link(&mut self, digest: &str, exec: bool, path: &str) -> bool {
+    pub fn link(&self, digest: &str, exec: bool, path: &str) -> bool {
         let Some((shard, rest)) = self.shards.shard_of(digest) else {
             return false;
         };
@@ -131,5 +166,41 @@ impl AtStager<'_> {
         let Some(target) = c_name(name) else { return false };
         // SAFETY: valid descriptors and C strings.
         unsafe { libc::linkat(shard, source.as_ptr(), parent, target.as_ptr(), 0) == 0 }
+    }
+
+    /// Links the file entries `files`, on several threads when there are
+    /// many: a link is almost all kernel time, and links into different
+    /// directories do not wait for each other. Returns the entries that
+    /// could not be linked this way, in their order.
+    pub fn link_all<'e>(&self, files: &[&'e Entry]) -> Vec<&'e Entry> {
+        let unlinked = |part: &[&'e Entry]| -> Vec<&'e Entry> {
+            part.iter()
+                .copied()
+                .filter(|entry| match &entry.kind {
+                    EntryKind::File { digest, exec, .. } => !self.link(digest, *exec, &entry.path),
+                    _ => true,
+                })
+                .collect()
+        };
+        let threads = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .min(4);
+        if threads < 2 || files.len() < PARALLEL_FROM {
+            return unlinked(files);
+        }
+        // Contiguous parts: entries are sorted by path, so each thread
+        // mostly links into directories of its own.
+        let part = files.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = files
+                .chunks(part)
+                .map(|part| scope.spawn(move || unlinked(part)))
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|handle| handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+                .collect()
+        })
     }
 }

@@ -693,74 +693,116 @@ impl Cas {
     /// Writes the files of `manifest` under `target`. Returns the paths
     /// that replaced an existing file (overlaps).
     pub fn stage(&self, manifest: &Manifest, target: &Path, mode: StageMode) -> io::Result<Vec<String>> {
+        self.stage_keeping(manifest, target, mode, crate::stage_at::open_limit())
+    }
+
+    /// `stage`, keeping up to `open_limit` directories open.
+    fn stage_keeping(
+        &self,
+        manifest: &Manifest,
+        target: &Path,
+        mode: StageMode,
+        open_limit: usize,
+    ) -> io::Result<Vec<String>> {
         let mut overlaps = Vec::new();
         // Hardlinks are made relative to open directories where that
-        // works (see stage_at); the path-based code below does the rest.
+        // works (see stage_at): directories as they come, files in batches
+        // once their directories are open; the path-based code does the
+        // rest, files last (their directories exist by then).
         let mut at = match mode {
-            StageMode::Hardlink => crate::stage_at::AtStager::new(&self.shards, target).ok(),
+            StageMode::Hardlink => crate::stage_at::AtStager::new(&self.shards, target, open_limit).ok(),
             StageMode::Copy => None,
         };
+        let mut waiting: Vec<&Entry> = Vec::new();
+        let mut by_path: Vec<&Entry> = Vec::new();
         for entry in &manifest.entries {
             if let Some(at) = at.as_mut() {
-                let done = match &entry.kind {
-                    EntryKind::Dir => at.dir(&entry.path),
-                    EntryKind::File { digest, exec, .. } => at.link(digest, *exec, &entry.path),
-                    EntryKind::Symlink { .. } => false,
-                };
-                if done {
-                    continue;
-                }
-            }
-            let path = target.join(&entry.path);
-            match &entry.kind {
-                // Made first and looked at only when in the way: a checkout
-                // into an empty directory never has anything in the way.
-                EntryKind::Dir => {
-                    match fs::create_dir(&path) {
-                        Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {
-                            if !fs::symlink_metadata(&path)?.is_dir() {
-                                fs::remove_file(&path)?;
-                                fs::create_dir(&path)?;
-                            }
+                match &entry.kind {
+                    EntryKind::File { .. } => {
+                        waiting.push(entry);
+                        continue;
+                    }
+                    EntryKind::Dir => {
+                        if at.is_full() {
+                            by_path.extend(at.link_all(&waiting));
+                            waiting.clear();
                         }
-                        Err(err) if err.kind() == io::ErrorKind::NotFound => fs::create_dir_all(&path)?,
-                        other => other?,
-                    }
-                    if let Some(at) = at.as_mut() {
-                        at.opened(target, &entry.path);
-                    }
-                }
-                EntryKind::File { digest, exec, .. } => {
-                    let object = self.object_path(digest, *exec);
-                    if mode == StageMode::Hardlink {
-                        match fs::hard_link(&object, &path) {
-                            Ok(()) => continue,
-                            Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {
-                                remove_existing(&path)?;
-                                overlaps.push(entry.path.clone());
-                                if fs::hard_link(&object, &path).is_ok() {
-                                    continue;
-                                }
-                            }
-                            // Another filesystem, say: copied.
-                            Err(_) => {}
+                        if at.dir(&entry.path) {
+                            continue;
                         }
                     }
-                    if remove_existing(&path)? {
-                        overlaps.push(entry.path.clone());
-                    }
-                    fs::copy(&object, &path)?;
-                    fs::set_permissions(&path, fs::Permissions::from_mode(if *exec { 0o755 } else { 0o644 }))?;
-                }
-                EntryKind::Symlink { target: link } => {
-                    if remove_existing(&path)? {
-                        overlaps.push(entry.path.clone());
-                    }
-                    std::os::unix::fs::symlink(link, &path)?;
+                    EntryKind::Symlink { .. } => {}
                 }
             }
+            self.stage_by_path(entry, target, mode, at.as_mut(), &mut overlaps)?;
+        }
+        if let Some(at) = at.as_ref() {
+            by_path.extend(at.link_all(&waiting));
+        }
+        for entry in by_path {
+            self.stage_by_path(entry, target, mode, None, &mut overlaps)?;
         }
         Ok(overlaps)
+    }
+
+    /// Stages one entry by its whole path, replacing what is in the way.
+    fn stage_by_path(
+        &self,
+        entry: &Entry,
+        target: &Path,
+        mode: StageMode,
+        at: Option<&mut crate::stage_at::AtStager>,
+        overlaps: &mut Vec<String>,
+    ) -> io::Result<()> {
+        let path = target.join(&entry.path);
+        match &entry.kind {
+            // Made first and looked at only when in the way: a checkout
+            // into an empty directory never has anything in the way.
+            EntryKind::Dir => {
+                match fs::create_dir(&path) {
+                    Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {
+                        if !fs::symlink_metadata(&path)?.is_dir() {
+                            fs::remove_file(&path)?;
+                            fs::create_dir(&path)?;
+                        }
+                    }
+                    Err(err) if err.kind() == io::ErrorKind::NotFound => fs::create_dir_all(&path)?,
+                    other => other?,
+                }
+                if let Some(at) = at {
+                    at.opened(target, &entry.path);
+                }
+            }
+            EntryKind::File { digest, exec, .. } => {
+                let object = self.object_path(digest, *exec);
+                if mode == StageMode::Hardlink {
+                    match fs::hard_link(&object, &path) {
+                        Ok(()) => return Ok(()),
+                        Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {
+                            remove_existing(&path)?;
+                            overlaps.push(entry.path.clone());
+                            if fs::hard_link(&object, &path).is_ok() {
+                                return Ok(());
+                            }
+                        }
+                        // Another filesystem, say: copied.
+                        Err(_) => {}
+                    }
+                }
+                if remove_existing(&path)? {
+                    overlaps.push(entry.path.clone());
+                }
+                fs::copy(&object, &path)?;
+                fs::set_permissions(&path, fs::Permissions::from_mode(if *exec { 0o755 } else { 0o644 }))?;
+            }
+            EntryKind::Symlink { target: link } => {
+                if remove_existing(&path)? {
+                    overlaps.push(entry.path.clone());
+                }
+                std::os::unix::fs::symlink(link, &path)?;
+            }
+        }
+        Ok(())
     }
 
     fn ref_path(&self, project: &str, element: &str, key: &str) -> Option<PathBuf> {
@@ -1156,6 +1198,58 @@ mod tests {
             0o755
         );
         assert!(other.verify().unwrap().corrupt.is_empty());
+    }
+
+    #[test]
+    fn hardlink_staging_of_many_directories_links_every_file_and_reports_what_it_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let cas = Cas::new(&dir.path().join("cache"));
+        let a = dir.path().join("a");
+        for d in 0..40 {
+            for f in 0..4 {
+                let path = a.join(format!("usr/d{d:02}/sub/f{f}"));
+                fs::create_dir_all(path.parent().unwrap()).unwrap();
+                fs::write(&path, format!("{d} {f}")).unwrap();
+            }
+        }
+        let manifest = cas.import_dir(&a).unwrap();
+        let out = dir.path().join("out");
+        fs::create_dir_all(out.join("usr/d07/sub")).unwrap();
+        fs::write(out.join("usr/d07/sub/f1"), "in the way").unwrap();
+        fs::create_dir_all(out.join("usr/d33/sub")).unwrap();
+        std::os::unix::fs::symlink("/nowhere", out.join("usr/d33/sub/f3")).unwrap();
+        let linked = |root: &Path| {
+            for d in 0..40 {
+                for f in 0..4 {
+                    let path = root.join(format!("usr/d{d:02}/sub/f{f}"));
+                    assert_eq!(fs::read_to_string(&path).unwrap(), format!("{d} {f}"));
+                    assert!(
+                        std::os::unix::fs::MetadataExt::nlink(&fs::symlink_metadata(&path).unwrap()) >= 2,
+                        "{} is a link to its object",
+                        path.display()
+                    );
+                }
+            }
+        };
+        // The 160 links in one batch, on several threads where there are
+        // cores; those in the way are replaced after.
+        let overlaps = cas.stage(&manifest, &out, StageMode::Hardlink).unwrap();
+        assert_eq!(overlaps, ["usr/d07/sub/f1", "usr/d33/sub/f3"]);
+        linked(&out);
+        // Five open directories at most: the 121 directories are dropped
+        // and reopened many times over, the links made before each drop.
+        let fresh = dir.path().join("fresh");
+        fs::create_dir(&fresh).unwrap();
+        assert!(
+            cas.stage_keeping(&manifest, &fresh, StageMode::Hardlink, 5)
+                .unwrap()
+                .is_empty()
+        );
+        linked(&fresh);
+        // Staged again over itself: every file replaces its own link.
+        let again = cas.stage_keeping(&manifest, &out, StageMode::Hardlink, 5).unwrap();
+        assert_eq!(again.len(), 160);
+        assert!(again.windows(2).all(|w| w[0] < w[1]), "in manifest order");
     }
 
     #[test]
