@@ -460,6 +460,17 @@ fn transfer(session: &Session, args: &crate::cli::TransferArgs, push: bool) -> R
     }
     let (graph, selected) = select(&session.project, &args.targets, args.deps)?;
     let selected: Vec<usize> = selected.into_iter().filter(|&e| !graph.elements[e].junction).collect();
+    let tainted = graph.from_workspaces();
+    for &e in selected.iter().filter(|&&e| tainted[e]) {
+        eprintln!(
+            "warning: {}",
+            forge_project::error::printable_line(&format!(
+                "{} is built from an open workspace: its artifact stays local",
+                graph.elements[e].name
+            ))
+        );
+    }
+    let selected: Vec<usize> = selected.into_iter().filter(|&e| !tainted[e]).collect();
     let keys = session.cache_keys(&graph)?;
     let cas = session.cas();
     let moved = forge_engine::Transfers::default();

@@ -112,6 +112,10 @@ pub enum Command {
     /// Work with artifacts.
     #[command(subcommand)]
     Artifact(ArtifactCommand),
+    /// Edit an element's sources in a directory: while its workspace is
+    /// open, builds take the element's sources from there.
+    #[command(subcommand)]
+    Workspace(WorkspaceCommand),
     /// Maintain the artifact cache.
     #[command(subcommand)]
     Cache(CacheCommand),
@@ -572,6 +576,68 @@ pub enum SourceCommand {
     Track(TrackArgs),
 }
 
+/// `forge workspace ...`.
+#[derive(Subcommand, Debug)]
+pub enum WorkspaceCommand {
+    /// Stage the pinned sources of elements into directories to edit
+    /// (fetching what is missing) and build the elements from there.
+    Open(WorkspaceOpenArgs),
+    /// Build the elements from their pinned sources again.
+    Close(WorkspaceCloseArgs),
+    /// Put the pinned sources back into workspaces, discarding the edits.
+    Reset(WorkspaceResetArgs),
+    /// List the open workspaces (YAML, as bst prints it).
+    List,
+}
+
+/// `forge workspace open`.
+#[derive(Args, Debug)]
+pub struct WorkspaceOpenArgs {
+    /// The elements.
+    #[arg(value_name = "ELEMENT", required = true)]
+    pub elements: Vec<String>,
+    /// The directory (one element only; default: the element's name
+    /// without `.bst`, in the current directory). bst's `--directory`:
+    /// forge's `--directory` is `-C`, the project's.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Use the directory as it is: stage nothing into it.
+    #[arg(long)]
+    pub no_checkout: bool,
+    /// Replace an open workspace, and empty a directory that is not empty.
+    #[arg(short, long)]
+    pub force: bool,
+}
+
+/// `forge workspace close`.
+#[derive(Args, Debug)]
+pub struct WorkspaceCloseArgs {
+    /// The elements.
+    #[arg(value_name = "ELEMENT", required_unless_present = "all")]
+    pub elements: Vec<String>,
+    /// Every open workspace.
+    #[arg(short, long, conflicts_with = "elements")]
+    pub all: bool,
+    /// Delete the directories too.
+    #[arg(long)]
+    pub remove_dir: bool,
+}
+
+/// `forge workspace reset`.
+#[derive(Args, Debug)]
+pub struct WorkspaceResetArgs {
+    /// The elements.
+    #[arg(value_name = "ELEMENT", required_unless_present = "all")]
+    pub elements: Vec<String>,
+    /// Every open workspace.
+    #[arg(short, long, conflicts_with = "elements")]
+    pub all: bool,
+    /// bst's "run configure again": forge builds a workspace from scratch
+    /// every time, so this changes nothing and says so.
+    #[arg(long)]
+    pub soft: bool,
+}
+
 /// `forge fetch`.
 #[derive(Args, Debug)]
 pub struct FetchArgs {
@@ -728,9 +794,18 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             | Command::Audit(_)
             | Command::Diff(_)
             | Command::Build(_)
+            | Command::Workspace(WorkspaceCommand::Open(_) | WorkspaceCommand::Reset(_))
             | Command::Source(SourceCommand::Fetch(_) | SourceCommand::Track(_))
     );
-    let session = Session::open(&cli.global, settings, registry(), network)?;
+    let session = Session::open(&cli.global, settings, registry(), network).map_err(|mut failure| {
+        // bst spells the workspace's directory --directory, which is -C here.
+        if matches!(cli.command, Command::Workspace(WorkspaceCommand::Open(_))) && cli.global.directory.is_some() {
+            failure.message.push_str(
+                "\n  hint: `forge workspace open` takes the workspace's directory as --dir (--directory is -C)",
+            );
+        }
+        failure
+    })?;
     match cli.command {
         Command::Show(args) => show::run(&session, &args),
         Command::Fetch(args) => fetch::run(&session, &args),
@@ -742,6 +817,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Checkout(args) => artifacts::checkout(&session, &args),
         Command::Shell(args) => artifacts::shell(&session, &args),
         Command::Artifact(command) => artifacts::artifact(&session, &command),
+        Command::Workspace(command) => crate::workspace::run(&session, &command),
         Command::Cache(command) => artifacts::cache(&session, &command),
         Command::Import(ImportCommand::Python(args)) => import::run(&session, &args),
         Command::Import(ImportCommand::Deb(args)) => import::debs(&session, &args),

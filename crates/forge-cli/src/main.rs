@@ -20,6 +20,7 @@ mod sbom;
 mod session;
 mod show;
 mod track;
+mod workspace;
 
 use std::process::ExitCode;
 

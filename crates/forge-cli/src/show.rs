@@ -128,6 +128,25 @@ pub fn select(
     targets: &[String],
     deps: DepsSelection,
 ) -> Result<(Graph, Vec<usize>), Failure> {
+    select_from(project, targets, deps, Graph::load)
+}
+
+/// [`select`], with the elements' sources as their files write them, open
+/// workspaces or not.
+pub fn select_as_written(
+    project: &std::sync::Arc<Project>,
+    targets: &[String],
+    deps: DepsSelection,
+) -> Result<(Graph, Vec<usize>), Failure> {
+    select_from(project, targets, deps, Graph::load_as_written)
+}
+
+fn select_from(
+    project: &std::sync::Arc<Project>,
+    targets: &[String],
+    deps: DepsSelection,
+    load: fn(&std::sync::Arc<Project>, &[String]) -> Result<Graph, forge_project::LoadError>,
+) -> Result<(Graph, Vec<usize>), Failure> {
     let targets = if !targets.is_empty() {
         targets.to_vec()
     } else if !project.default_targets.is_empty() {
@@ -135,7 +154,7 @@ pub fn select(
     } else {
         all_element_names(project)
     };
-    let graph = Graph::load(project, &targets)?;
+    let graph = load(project, &targets)?;
     for warning in project.take_warnings() {
         eprintln!("warning: {}", crate::exit::printable(&warning));
     }
@@ -287,6 +306,12 @@ pub fn run(session: &Session, args: &ShowArgs) -> Result<(), Failure> {
                                         .trim_end()
                                         .to_string()
                                 }
+                                "workspaced" if e.workspace.is_some() => "(workspaced)".to_string(),
+                                "workspace-dirs" => e
+                                    .workspace
+                                    .as_ref()
+                                    .map(|dir| format!("Workspace: {}", dir.display()))
+                                    .unwrap_or_default(),
                                 _ => String::new(),
                             };
                             report.push_str(&apply_spec(&value, spec).map_err(Failure::usage)?);

@@ -13,7 +13,7 @@ use crate::exit::Failure;
 use crate::fetch::describe;
 use crate::progress::BarProgress;
 use crate::session::Session;
-use crate::show::select;
+use crate::show::select_as_written;
 use forge_project::Graph;
 use forge_project::graph::{all_element_names, loadable_targets};
 
@@ -36,7 +36,20 @@ fn short(pin: &str) -> String {
 /// Runs `forge track`.
 pub fn run(session: &Session, args: &TrackArgs) -> Result<(), Failure> {
     let project = &session.project;
-    let (graph, selected) = select(project, &args.targets, args.deps)?;
+    // The pins are in the element files, workspace or not (bst tracks
+    // them too, and warns).
+    let (graph, selected) = select_as_written(project, &args.targets, args.deps)?;
+    for &index in &selected {
+        let name = &graph.elements[index].name;
+        if project.workspaces.get(name).is_some() {
+            eprintln!(
+                "warning: {}",
+                forge_project::error::printable_line(&format!(
+                    "{name} has an open workspace: builds use its new pins once it is closed"
+                ))
+            );
+        }
+    }
     let downloader = session.downloader()?;
     let progress = BarProgress::new();
     let ctx = session.source_context(&downloader, &progress);

@@ -874,3 +874,63 @@ fn only_what_the_targets_need_is_pulled_or_built() {
     let run = p.forge(&["build", "image.bst"]);
     assert!(run.stderr.contains("0 built, 1 cached"), "{}", run.stderr);
 }
+
+#[test]
+fn artifacts_built_from_an_open_workspace_stay_local() {
+    let p = project(CONF)
+        .file("files/a/hello.txt", "hello\n")
+        .file(
+            "elements/a.bst",
+            "kind: import\nsources:\n- kind: local\n  path: files/a\n",
+        )
+        .file("files/b/other.txt", "other\n")
+        .file(
+            "elements/b.bst",
+            "kind: import\nsources:\n- kind: local\n  path: files/b\n",
+        )
+        .file("elements/top.bst", "kind: stack\ndepends:\n- a.bst\n- b.bst\n")
+        .build();
+    let server = Casd::start(&p.outside().join("casd"));
+    let config = write_config(&p, &server.url(), true);
+    p.forge(&["workspace", "open", "a.bst"]).ok();
+    fs::write(p.root.join("a/hello.txt"), "edited here\n").unwrap();
+
+    // b is shared; a, and top through it, hold edits nobody else has.
+    let run = p.forge(&["--config", &config, "build", "top.bst"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("pushed b.bst to"), "{}", run.stderr);
+    assert!(
+        !run.stderr.contains("pushed a.bst") && !run.stderr.contains("pushed top.bst"),
+        "{}",
+        run.stderr
+    );
+    let run = p.forge(&["--config", &config, "artifact", "push", "--deps", "all", "top.bst"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("warning: a.bst is built from an open workspace: its artifact stays local")
+            && run.stderr.contains("warning: top.bst is built from an open workspace"),
+        "{}",
+        run.stderr
+    );
+
+    // Another cache, same workspace: the server has b, not a.
+    let other = p.outside().join("other-cache");
+    let shown = p.forge(&[
+        "--config",
+        &config,
+        "--cache-dir",
+        other.to_str().unwrap(),
+        "show",
+        "--format",
+        "%{name} %{state}",
+        "a.bst",
+        "b.bst",
+    ]);
+    assert_eq!(
+        shown.stdout, "a.bst buildable\nb.bst downloadable\n",
+        "{}",
+        shown.stderr
+    );
+    p.forge(&["workspace", "close", "a.bst"]).ok();
+}

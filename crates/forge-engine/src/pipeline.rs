@@ -76,6 +76,9 @@ pub fn pull(
     if servers.is_empty() {
         return Vec::new();
     }
+    let tainted = graph.from_workspaces();
+    let elements: Vec<usize> = elements.iter().copied().filter(|&e| !tainted[e]).collect();
+    let elements = elements.as_slice();
     report.transferring(false, elements.len());
     let pulled = forge_project::parallel::map_on(TRANSFERS, elements, |&e| {
         let outcome = pull_one(servers, graph, keys, cas, e, report, totals);
@@ -127,9 +130,11 @@ pub fn push(
     report: &dyn PipelineReport,
     totals: &Transfers,
 ) {
+    let tainted = graph.from_workspaces();
+    let elements: Vec<usize> = elements.iter().copied().filter(|&e| !tainted[e]).collect();
     for route in servers.push_routes() {
         report.transferring(true, elements.len());
-        forge_project::parallel::map_on(TRANSFERS, elements, |&e| {
+        forge_project::parallel::map_on(TRANSFERS, &elements, |&e| {
             let element = &graph.elements[e];
             let name = element.normal_name();
             let Some(key) = keys.keys[e].as_deref().filter(|key| {

@@ -21,6 +21,9 @@ impl ElementKind for Deb {
     fn name(&self) -> &'static str {
         "deb"
     }
+    fn accepts_workspace(&self, _element: &Element) -> Result<(), String> {
+        Err("a deb element unpacks its packages as they are pinned, read from the source cache".into())
+    }
     fn defaults(&self) -> &'static str {
         include_str!("../data/deb.yaml")
     }

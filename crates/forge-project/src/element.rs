@@ -128,6 +128,8 @@ pub struct Element {
     pub link: Option<String>,
     /// The project it belongs to (a subproject for `junction.bst:…` names).
     pub project: Arc<Project>,
+    /// Its open workspace: then `sources` is that directory alone.
+    pub workspace: Option<std::path::PathBuf>,
 }
 
 impl Element {
@@ -423,6 +425,7 @@ fn resolve_element(project: &Arc<Project>, name: &str, file: Arc<str>, node: Nod
         junction: element_kind.is_junction(),
         link,
         project: project.clone(),
+        workspace: None,
     };
     for source in &element.sources {
         let source_kind = kinds.source(&source.kind).expect("checked when loading sources");

@@ -57,6 +57,16 @@ impl Graph {
     /// elements are numbered by name, and when several fail, the error of
     /// the first by name is reported.
     pub fn load(project: &Arc<Project>, targets: &[String]) -> Result<Graph, LoadError> {
+        Graph::load_with(project, targets, true)
+    }
+
+    /// [`Graph::load`] with every element's sources as its file writes
+    /// them, open workspaces or not (to track them, or open a workspace).
+    pub fn load_as_written(project: &Arc<Project>, targets: &[String]) -> Result<Graph, LoadError> {
+        Graph::load_with(project, targets, false)
+    }
+
+    fn load_with(project: &Arc<Project>, targets: &[String], workspaces: bool) -> Result<Graph, LoadError> {
         for target in targets {
             check_element_name(target, None)?;
         }
@@ -71,6 +81,13 @@ impl Graph {
         }
         if let Some((_, err)) = failures.into_iter().min_by(|a, b| a.0.cmp(&b.0)) {
             return Err(err);
+        }
+        if workspaces && !project.workspaces.is_empty() {
+            for element in &mut elements {
+                if let Some(dir) = project.workspaces.get(&element.name) {
+                    crate::workspaces::replace_sources(element, dir)?;
+                }
+            }
         }
         // Links and overridden elements stand for others: follow them.
         let resolve = |name: &str| -> String {
@@ -161,6 +178,21 @@ impl Graph {
     /// The index of element `name`.
     pub fn find(&self, name: &str) -> Option<usize> {
         self.index.get(name).copied()
+    }
+
+    /// Which elements come from an open workspace, themselves or through
+    /// any dependency: BuildStream's "tainted" artifacts, which reflect
+    /// edits nobody else has, so they are never pushed or pulled.
+    pub fn from_workspaces(&self) -> Vec<bool> {
+        let mut tainted: Vec<bool> = self.elements.iter().map(|e| e.workspace.is_some()).collect();
+        if tainted.contains(&true) {
+            for &i in &self.topological {
+                if !tainted[i] && self.edges[i].iter().any(|edge| tainted[edge.element]) {
+                    tainted[i] = true;
+                }
+            }
+        }
+        tainted
     }
 
     /// Direct build dependencies in staging order.

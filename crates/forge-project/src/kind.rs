@@ -75,6 +75,17 @@ pub trait ElementKind: Send + Sync {
     fn default_location(&self) -> &'static str {
         "/"
     }
+    /// Whether a workspace (a directory standing for the element's
+    /// sources) can be opened on the element; why not, else.
+    fn accepts_workspace(&self, element: &Element) -> Result<(), String> {
+        if self.is_junction() {
+            Err("a junction's sources are a subproject, not something to build".into())
+        } else if element.sources.is_empty() {
+            Err("it has no sources; open a workspace on one of its dependencies".into())
+        } else {
+            Ok(())
+        }
+    }
     /// Whether dependencies may carry `config:` (such as `location:`).
     fn accepts_dependency_config(&self) -> bool {
         false

@@ -25,6 +25,7 @@ pub mod project;
 pub mod pysort;
 pub mod refs;
 pub mod variables;
+pub mod workspaces;
 
 pub use element::{Dependency, Element, Source};
 pub use error::LoadError;

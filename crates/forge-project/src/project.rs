@@ -195,6 +195,9 @@ pub struct Project {
     pub registry: KindRegistry,
     /// Pins from `project.refs` (with `ref-storage: project.refs`).
     pub refs: crate::refs::Refs,
+    /// Open workspaces (`.forge/workspaces.yml`; the top-level project's
+    /// only, as in BuildStream: subprojects' elements are named in it).
+    pub workspaces: crate::workspaces::Workspaces,
     kind_bases: HashMap<String, OnceLock<Result<Arc<KindBase>, LoadError>>>,
     /// What kind bases are made from: the project's values, and the
     /// first-pass ones junctions see.
@@ -808,6 +811,11 @@ impl Project {
             Some(place) => (Some(place.info), place.prefix, place.tree),
             None => (None, String::new(), Arc::default()),
         };
+        let workspaces = if junction.is_none() {
+            crate::workspaces::Workspaces::load(&dir)?
+        } else {
+            crate::workspaces::Workspaces::default()
+        };
         let project = Project {
             dir,
             name,
@@ -826,6 +834,7 @@ impl Project {
             kinds,
             registry,
             refs,
+            workspaces,
             kind_bases,
             base_layers: [project_base, first_pass_base],
             overrides,

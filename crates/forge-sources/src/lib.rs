@@ -13,7 +13,8 @@
 //! forge's implementations of the community plugins (`git_repo`,
 //! `git_module`, `patch_queue`, `zip`, `cargo2`, `go_module`, `cpan`,
 //! `pypi`) and of those it can load but not fetch yet (`docker`,
-//! `ostree`, `ostree_mirror`).
+//! `ostree`, `ostree_mirror`), and `workspace`, which stands for the
+//! sources of an element with an open workspace.
 
 use std::sync::Arc;
 
@@ -43,6 +44,7 @@ pub mod runtime;
 mod tar;
 pub mod tree_tar;
 mod unsupported;
+mod workspace;
 mod zip;
 
 pub use cache::{Partial, SourceCache};
@@ -53,7 +55,12 @@ pub use runtime::{
 
 /// Adds every source kind forge knows to `registry`.
 pub fn register(registry: &mut KindRegistry) {
-    let core: [Arc<dyn SourceKind>; 3] = [Arc::new(local::Local), Arc::new(remote::Remote), Arc::new(tar::Tar)];
+    let core: [Arc<dyn SourceKind>; 4] = [
+        Arc::new(local::Local),
+        Arc::new(remote::Remote),
+        Arc::new(tar::Tar),
+        Arc::new(workspace::Workspace),
+    ];
     for kind in core {
         registry.add_source(kind, Provider::Core);
     }

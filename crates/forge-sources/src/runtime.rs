@@ -396,6 +396,7 @@ pub fn runtime(kind: &str) -> Option<&'static dyn SourceRuntime> {
         "ostree" => &crate::unsupported::Ostree,
         "ostree_mirror" => &crate::unsupported::OstreeMirror,
         "local" => &crate::local::Local,
+        "workspace" => &crate::workspace::Workspace,
         "remote" => &crate::remote::Remote,
         "tar" => &crate::tar::Tar,
         "patch" => &crate::patch::Patch,

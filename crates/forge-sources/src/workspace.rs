@@ -1,0 +1,71 @@
+//! `workspace`: the source that stands for all of an element's sources
+//! while a workspace is open on it (`forge workspace open`): a directory
+//! the user edits, keyed by its content like a `local` directory. Loading
+//! makes it; an element file cannot name it.
+
+use std::path::Path;
+
+use forge_project::{KeyContext, LoadError, Project, Source, SourceKind};
+use serde_json::{Value, json};
+
+use crate::checks::required_str;
+use crate::local::{copy_tree, tree_digest};
+use crate::runtime::{SourceContext, SourceError, SourceRuntime, Tracked};
+
+/// The `workspace` kind.
+pub struct Workspace;
+
+fn gone(path: &str, err: std::io::Error) -> String {
+    format!(
+        "the workspace directory {path} cannot be read ({err}); reopen it with `forge workspace open --force`, or close it"
+    )
+}
+
+impl SourceKind for Workspace {
+    fn name(&self) -> &'static str {
+        forge_project::workspaces::SOURCE_KIND
+    }
+    fn config_keys(&self) -> &'static [&'static str] {
+        &["path"]
+    }
+    fn validate(&self, source: &Source, _project: &Project) -> Result<(), LoadError> {
+        Err(LoadError::at(
+            &source.span,
+            "the 'workspace' source kind stands for an open workspace and cannot be written in an element",
+        )
+        .with_hint("to edit an element's sources, run `forge workspace open ELEMENT`"))
+    }
+    fn info(&self, source: &Source, _project: &Project, ctx: &KeyContext<'_>) -> Vec<forge_project::SourceInfo> {
+        let Ok(path) = required_str(source, "path") else {
+            return Vec::new();
+        };
+        let digest = tree_digest(Path::new(path), ctx.file_hashes).unwrap_or_default();
+        let mut info = crate::checks::local_info(source, path, digest);
+        info.medium = "workspace";
+        vec![info]
+    }
+    fn unique_key(&self, source: &Source, ctx: &KeyContext<'_>) -> Result<Option<Value>, LoadError> {
+        let path = required_str(source, "path")?;
+        let digest = tree_digest(Path::new(path), ctx.file_hashes).map_err(|e| LoadError::new(gone(path, e)))?;
+        Ok(Some(json!({ "digest": digest })))
+    }
+    fn needs_fetch(&self) -> bool {
+        false
+    }
+}
+
+impl SourceRuntime for Workspace {
+    fn is_cached(&self, _source: &Source, _cache: &crate::SourceCache) -> bool {
+        true
+    }
+    fn fetch(&self, _source: &Source, _ctx: &SourceContext<'_>) -> Result<(), SourceError> {
+        Ok(())
+    }
+    fn track(&self, _source: &Source, _ctx: &SourceContext<'_>) -> Result<Option<Tracked>, SourceError> {
+        Ok(None)
+    }
+    fn stage(&self, source: &Source, _ctx: &SourceContext<'_>, dir: &Path) -> Result<(), SourceError> {
+        let path = required_str(source, "path").map_err(|e| SourceError::new(e.to_string()))?;
+        copy_tree(Path::new(path), dir).map_err(|e| SourceError::new(gone(path, e)))
+    }
+}
