@@ -584,7 +584,8 @@ pub enum WorkspaceCommand {
     Open(WorkspaceOpenArgs),
     /// Build the elements from their pinned sources again.
     Close(WorkspaceCloseArgs),
-    /// Put the pinned sources back into workspaces, discarding the edits.
+    /// Put the pinned sources back into workspaces, discarding the edits
+    /// and the kept build (--soft: only run configure again).
     Reset(WorkspaceResetArgs),
     /// List the open workspaces (YAML, as bst prints it).
     List,
@@ -632,8 +633,8 @@ pub struct WorkspaceResetArgs {
     /// Every open workspace.
     #[arg(short, long, conflicts_with = "elements")]
     pub all: bool,
-    /// bst's "run configure again": forge builds a workspace from scratch
-    /// every time, so this changes nothing and says so.
+    /// Keep the edits and the kept build; run configure-commands again at
+    /// the next build.
     #[arg(long)]
     pub soft: bool,
 }

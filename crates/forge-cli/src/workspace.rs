@@ -169,11 +169,20 @@ fn open(session: &Session, args: &WorkspaceOpenArgs) -> Result<(), Failure> {
         } else {
             fs::create_dir_all(&dir).map_err(|e| Failure::usage(format!("cannot create {}: {e}", dir.display())))?;
         }
+        // A build kept from an earlier workspace at the same place is not
+        // this one's.
+        forget_build(session, &element.name, &dir)?;
         workspaces.insert(&element.name, &dir);
         save(&workspaces)?;
         say(&format!("opened a workspace for {} at {}", element.name, dir.display()));
     }
     Ok(())
+}
+
+/// Drops the kept build directory of `element`'s workspace at `dir`.
+fn forget_build(session: &Session, element: &str, dir: &Path) -> Result<(), Failure> {
+    forge_kinds::workspace_build::forget(&session.cache_dir, element, dir)
+        .map_err(|e| Failure::internal(format!("cannot remove the kept build of {element}: {e}")))
 }
 
 /// The open workspaces `elements` (or `all`) name, each checked.
@@ -196,6 +205,7 @@ fn close(session: &Session, args: &WorkspaceCloseArgs) -> Result<(), Failure> {
     let mut workspaces = session.project.workspaces.clone();
     for name in named(&workspaces, &args.elements, args.all)? {
         let dir = workspaces.remove(&name).expect("checked by named");
+        forget_build(session, &name, &dir)?;
         if args.remove_dir && dir.exists() {
             fs::remove_dir_all(&dir).map_err(|e| Failure::internal(format!("cannot remove {}: {e}", dir.display())))?;
         }
@@ -209,7 +219,16 @@ fn reset(session: &Session, args: &WorkspaceResetArgs) -> Result<(), Failure> {
     let workspaces = &session.project.workspaces;
     let names = named(workspaces, &args.elements, args.all)?;
     if args.soft {
-        say("forge builds a workspace from its directory from scratch every time: --soft has nothing to reset");
+        for name in &names {
+            let dir = workspaces.get(name).expect("checked by named");
+            let was = forge_kinds::workspace_build::unprepare(&session.cache_dir, name, &dir)
+                .map_err(|e| Failure::internal(format!("cannot reset the build state of {name}: {e}")))?;
+            say(&if was {
+                format!("the next build of {name} runs its configure-commands again")
+            } else {
+                format!("{name} has no configured build to reset: its next build configures anyway")
+            });
+        }
         return Ok(());
     }
     let graph = load_as_written(&session.project, &names)?;
@@ -230,6 +249,7 @@ fn reset(session: &Session, args: &WorkspaceResetArgs) -> Result<(), Failure> {
         }
         fs::rename(&fresh, &dir)
             .map_err(|e| Failure::internal(format!("cannot move the sources to {}: {e}", dir.display())))?;
+        forget_build(session, &element.name, &dir)?;
         say(&format!("reset the workspace of {} at {}", element.name, dir.display()));
     }
     Ok(())

@@ -134,7 +134,11 @@ fn an_open_workspace_is_built_from_its_directory_until_it_is_closed() {
     assert_eq!(fs::read_to_string(dir.join("greeting")).unwrap(), "hello, world\n");
     assert_eq!(p.key("hello.bst"), opened);
     let run = p.forge(&["workspace", "reset", "--soft", "hello.bst"]);
-    assert!(run.stderr.contains("--soft has nothing to reset"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("hello.bst has no configured build to reset"),
+        "no configure-commands ran: {}",
+        run.stderr
+    );
 
     // Closed: the pins again, the directory kept unless asked.
     p.forge(&["workspace", "close", "hello.bst"]).ok();
@@ -238,4 +242,113 @@ fn workspace_state_that_does_not_hold_is_an_error_with_its_line() {
     );
     p.forge(&["workspace", "close", "hello.bst"]).ok();
     p.forge(&["show", "hello.bst"]).ok();
+}
+
+/// Upper-cases each `.in` whose `.out` is missing or older, counting what
+/// configure and build did in logs that the artifact carries.
+const GEN: &str = r#"kind: manual
+build-depends:
+- base.bst
+sources:
+- kind: local
+  path: files/gen
+config:
+  configure-commands:
+  - echo configured >> configure.log
+  build-commands:
+  - |
+    for f in *.in; do
+      o="${f%.in}.out"
+      if [ ! -e "$o" ] || [ "$f" -nt "$o" ]; then
+        echo "built $f" >> build.log
+        tr a-z A-Z < "$f" > "$o"
+      fi
+    done
+  install-commands:
+  - mkdir -p %{install-root}/share
+  - cp *.out configure.log build.log %{install-root}/share/
+"#;
+
+#[test]
+fn a_workspace_builds_incrementally_and_configures_once() {
+    let p = project(CONF)
+        .file("elements/base.bst", BASE)
+        .file("elements/gen.bst", GEN)
+        .file("files/gen/a.in", "alpha\n")
+        .file("files/gen/b.in", "beta\n")
+        .build();
+    link_base_into(&p.root.join("files/base"));
+    let out = |name: &str| {
+        let dir = p.outside().join(name);
+        p.forge(&["checkout", "--deps", "none", "gen.bst", dir.to_str().unwrap()])
+            .ok();
+        let read = |f: &str| fs::read_to_string(dir.join("share").join(f)).unwrap();
+        (read("configure.log"), read("build.log"), read("a.out"), read("b.out"))
+    };
+    p.forge(&["workspace", "open", "gen.bst"]).ok();
+    p.forge(&["build", "gen.bst"]).ok();
+    assert_eq!(
+        out("first"),
+        (
+            "configured\n".into(),
+            "built a.in\nbuilt b.in\n".into(),
+            "ALPHA\n".into(),
+            "BETA\n".into()
+        )
+    );
+
+    // One source edited: only it is rebuilt, configure is not run again.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    fs::write(p.root.join("gen/b.in"), "beta, edited\n").unwrap();
+    p.forge(&["build", "gen.bst"]).ok();
+    assert_eq!(
+        out("second"),
+        (
+            "configured\n".into(),
+            "built a.in\nbuilt b.in\nbuilt b.in\n".into(),
+            "ALPHA\n".into(),
+            "BETA, EDITED\n".into()
+        )
+    );
+    let log = p.forge(&["artifact", "log", "gen.bst"]).ok();
+    assert!(
+        log.contains("incremental build of the workspace") && log.contains("1 changes"),
+        "{log}"
+    );
+    assert!(log.contains("# configure-commands: skipped"), "{log}");
+
+    // reset --soft: configure again, on the kept build.
+    let run = p.forge(&["workspace", "reset", "--soft", "gen.bst"]);
+    assert!(
+        run.stderr
+            .contains("the next build of gen.bst runs its configure-commands again"),
+        "{}",
+        run.stderr
+    );
+    fs::write(p.root.join("gen/a.in"), "alpha, edited\n").unwrap();
+    p.forge(&["build", "gen.bst"]).ok();
+    let (configure, build, a, _) = out("third");
+    assert_eq!(configure, "configured\nconfigured\n");
+    assert_eq!(build, "built a.in\nbuilt b.in\nbuilt b.in\nbuilt a.in\n");
+    assert_eq!(a, "ALPHA, EDITED\n");
+
+    // --check builds afresh, and so finds what the incremental builds
+    // left behind; a reset forgets the kept build.
+    let err = p.forge(&["build", "--check", "gen.bst"]).fails(5);
+    assert!(err.contains("gen.bst: share/build.log: differs"), "{err}");
+    p.forge(&["workspace", "reset", "gen.bst"]).ok();
+    p.forge(&["build", "gen.bst"]).ok();
+    assert_eq!(
+        out("fourth"),
+        (
+            "configured\n".into(),
+            "built a.in\nbuilt b.in\n".into(),
+            "ALPHA\n".into(),
+            "BETA\n".into()
+        )
+    );
+    // Closed: the kept build goes with it.
+    p.forge(&["workspace", "close", "gen.bst"]).ok();
+    let kept = p.outside().join("cache/workspace-builds");
+    assert_eq!(fs::read_dir(&kept).map(|d| d.count()).unwrap_or(0), 0);
 }

@@ -160,8 +160,19 @@ impl Assemble for BuildElement {
         if integrate {
             ctx.integrate(&root)?;
         }
-        let build = ctx.dir("build")?;
-        ctx.stage_sources(&build)?;
+        // An open workspace keeps its build directory from one build to
+        // the next (see workspace_build); any other build starts afresh.
+        let (mut kept, build) = match ctx.element.workspace.clone() {
+            Some(workspace) => {
+                let (kept, build) = crate::workspace_build::WorkspaceBuild::start(ctx, &workspace)?;
+                (Some(kept), build)
+            }
+            None => {
+                let build = ctx.dir("build")?;
+                ctx.stage_sources(&build)?;
+                (None, build)
+            }
+        };
         let install = ctx.dir("install")?;
         let mounts = vec![
             Mount {
@@ -176,12 +187,23 @@ impl Assemble for BuildElement {
             },
         ];
         for list in COMMAND_LISTS {
+            let configure = list == "configure-commands";
+            if configure && kept.as_ref().is_some_and(|k| k.prepared) {
+                ctx.log(
+                    "# configure-commands: skipped, they succeeded in this workspace's last build \
+                     (`forge workspace reset --soft` runs them again)",
+                );
+                continue;
+            }
             for command in config_strings(ctx.element, list) {
                 if command.trim().is_empty() {
                     continue;
                 }
                 ctx.log(&format!("# {list}: {command}"));
                 ctx.run_in(&root, false, mounts.clone(), &cwd, env.clone(), &command)?;
+            }
+            if configure && let Some(kept) = kept.as_mut() {
+                kept.mark_prepared()?;
             }
         }
         Ok(install)

@@ -43,6 +43,7 @@ mod pyproject;
 mod remote_build;
 mod script;
 mod stack;
+pub mod workspace_build;
 
 const COMMUNITY: Provider = Provider::Plugin("buildstream-plugins-community");
 
