@@ -106,7 +106,7 @@ fn stage_into(session: &Session, element: &Element, dir: &Path) -> Result<(), Fa
     let downloader = session.downloader()?;
     let progress = BarProgress::new();
     let ctx = session.source_context(&downloader, &progress);
-    let staged = forge_sources::stage_sources(&element.sources, &ctx.for_project(&element.project), &scratch)
+    let staged = forge_sources::stage_workspace(&element.sources, &ctx.for_project(&element.project), &scratch)
         .map_err(|e| Failure::fetch(format!("{}: {e}", element.name)))
         .and_then(|()| {
             fs::rename(&scratch, dir)

@@ -44,6 +44,11 @@ config:
 }
 
 fn hello_project() -> support::TestProject {
+    hello_project_with_pin().0
+}
+
+/// The project, its upstream's URL and the pinned commit.
+fn hello_project_with_pin() -> (support::TestProject, String, String) {
     let p = project(CONF)
         .file("elements/base.bst", BASE)
         .file("elements/app.bst", "kind: stack\ndepends:\n- base.bst\n- hello.bst\n")
@@ -51,16 +56,14 @@ fn hello_project() -> support::TestProject {
     link_base_into(&p.root.join("files/base"));
     let repo = p.outside().join("upstream");
     let commit = upstream(&repo);
-    p.write(
-        "elements/hello.bst",
-        &hello(&format!("file://{}", repo.display()), &commit),
-    );
-    p
+    let url = format!("file://{}", repo.display());
+    p.write("elements/hello.bst", &hello(&url, &commit));
+    (p, url, commit)
 }
 
 #[test]
 fn an_open_workspace_is_built_from_its_directory_until_it_is_closed() {
-    let p = hello_project();
+    let (p, url, commit) = hello_project_with_pin();
     let pinned = p.key("hello.bst");
     let app_pinned = p.key("app.bst");
 
@@ -76,7 +79,11 @@ fn an_open_workspace_is_built_from_its_directory_until_it_is_closed() {
     );
     assert_eq!(fs::read_to_string(dir.join("greeting")).unwrap(), "hello, world\n");
     assert_eq!(fs::read_to_string(dir.join("doc/README")).unwrap(), "the greeting\n");
-    assert!(!dir.join(".git").exists(), "the sources as a build sees them");
+    // A git source comes as a clone at the pinned commit, as in bst.
+    assert_eq!(git(&dir, &["status", "--porcelain"]), "", "clean at the pin");
+    assert_eq!(git(&dir, &["rev-parse", "HEAD"]), commit);
+    assert_eq!(git(&dir, &["remote", "get-url", "origin"]), url);
+    assert_eq!(git(&dir, &["rev-parse", "origin/main"]), commit);
     assert_eq!(
         p.forge(&["workspace", "list"]).ok(),
         format!(
@@ -102,6 +109,13 @@ fn an_open_workspace_is_built_from_its_directory_until_it_is_closed() {
     fs::write(dir.join("greeting"), "hello, workspace\n").unwrap();
     let edited = p.key("hello.bst");
     assert_ne!(edited, opened);
+    // Its repository is the developer's, never the build's.
+    assert!(git(&dir, &["diff"]).contains("+hello, workspace"));
+    git(
+        &dir,
+        &["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "edit"],
+    );
+    assert_eq!(p.key("hello.bst"), edited, "a commit changes no file of the build");
     assert_ne!(p.key("app.bst"), app_pinned);
 
     p.forge(&["build", "app.bst"]).ok();

@@ -104,6 +104,9 @@ fn survey(root: &Path) -> io::Result<BTreeMap<String, Seen>> {
     while let Some(relative) = pending.pop() {
         for entry in fs::read_dir(root.join(&relative))? {
             let entry = entry?;
+            if forge_sources::local::is_git_dir(&entry.file_name()) {
+                continue;
+            }
             let path = relative.join(entry.file_name());
             let meta = fs::symlink_metadata(entry.path())?;
             let seen = seen_of(&entry.path(), &meta)?;

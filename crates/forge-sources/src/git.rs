@@ -662,6 +662,47 @@ impl SourceRuntime for Git {
         }
         checkout(ctx, source, url, commit, dir)
     }
+
+    fn stage_workspace(&self, source: &Source, ctx: &SourceContext<'_>, dir: &Path) -> Result<(), SourceError> {
+        self.stage(source, ctx, dir)?;
+        let url = required_str(source, "url").map_err(|e| err(e.to_string()))?;
+        let commit = pinned_commit(source).ok_or_else(|| err(format!("{url} has no ref")))?;
+        if !commit_cached(ctx.cache, source, url, commit, 0) {
+            // Staged from a source cache server's tarball: no history here.
+            return Ok(());
+        }
+        workspace_repository(ctx, url, commit, dir).map_err(|e| {
+            err(format!(
+                "cannot make the workspace a repository of {url}: {}",
+                e.message()
+            ))
+        })
+    }
+}
+
+/// Makes `dir`, which holds `commit`'s files, a clone of `url` at that
+/// commit, as bst's workspaces are: the mirror's branches as `origin`'s,
+/// its tags, HEAD detached at the commit and the index at its tree, so
+/// `git status` is clean and `git diff` shows the edits.
+fn workspace_repository(ctx: &SourceContext<'_>, url: &str, commit: Oid, dir: &Path) -> Result<(), git2::Error> {
+    let mirror = ctx.cache.git_mirror(url);
+    let repo = Repository::init(dir)?;
+    {
+        let mut local = repo.remote_anonymous(&mirror.to_string_lossy())?;
+        local.fetch(
+            &["+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"],
+            None,
+            None,
+        )?;
+        if repo.find_commit(commit).is_err() {
+            // Pinned off every branch and tag: fetched by its id.
+            local.fetch(&[format!("+{commit}:refs/forge/pinned")], None, None)?;
+        }
+    }
+    repo.remote("origin", url)?;
+    repo.set_head_detached(commit)?;
+    repo.reset(&repo.find_object(commit, None)?, git2::ResetType::Mixed, None)?;
+    Ok(())
 }
 
 /// The commits `new` has and `old` has not, newest first, as

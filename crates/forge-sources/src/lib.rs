@@ -51,6 +51,7 @@ pub use cache::{Partial, SourceCache};
 pub use download::{Downloader, NoProgress, Progress};
 pub use runtime::{
     RunCache, SourceContext, SourceError, SourceRuntime, SourceServers, Tracked, Withdrawn, runtime, stage_sources,
+    stage_workspace,
 };
 
 /// Adds every source kind forge knows to `registry`.

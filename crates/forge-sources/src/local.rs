@@ -95,12 +95,26 @@ pub fn copy_entry(from: &Path, to: &Path, meta: &fs::Metadata) -> std::io::Resul
 /// Copies the contents of directory `from` into `to`, without following
 /// symlinks.
 pub fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    copy_tree_but(from, to, |_| false)
+}
+
+/// Whether an entry is a git repository's own (`.git`, a directory or a
+/// worktree's file): a workspace keeps them, builds never see them.
+pub fn is_git_dir(name: &std::ffi::OsStr) -> bool {
+    name == ".git"
+}
+
+/// [`copy_tree`], leaving out entries whose name `skip` accepts.
+pub fn copy_tree_but(from: &Path, to: &Path, skip: impl Fn(&std::ffi::OsStr) -> bool) -> std::io::Result<()> {
     let mut pending = vec![(from.to_path_buf(), to.to_path_buf())];
     while let Some((source, target)) = pending.pop() {
         fs::create_dir_all(&target)?;
         fs::set_permissions(&target, fs::Permissions::from_mode(0o755))?;
         for entry in fs::read_dir(&source)? {
             let entry = entry?;
+            if skip(&entry.file_name()) {
+                continue;
+            }
             let meta = fs::symlink_metadata(entry.path())?;
             let destination = target.join(entry.file_name());
             if meta.is_dir() {
@@ -119,10 +133,16 @@ pub fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
 /// contents are hashed on every core, and not at all when `hashes` knows
 /// the file unchanged.
 pub fn tree_digest(path: &Path, hashes: &FileHashCache) -> std::io::Result<String> {
-    hashes.tree_once(path, || walk_digest(path, hashes))
+    hashes.tree_once(path, || walk_digest(path, hashes, |_| false))
 }
 
-fn walk_digest(path: &Path, hashes: &FileHashCache) -> std::io::Result<String> {
+/// [`tree_digest`] of a workspace: its git repositories left out (see
+/// [`is_git_dir`]).
+pub fn workspace_digest(path: &Path, hashes: &FileHashCache) -> std::io::Result<String> {
+    walk_digest(path, hashes, is_git_dir)
+}
+
+fn walk_digest(path: &Path, hashes: &FileHashCache, skip: fn(&std::ffi::OsStr) -> bool) -> std::io::Result<String> {
     let meta = fs::symlink_metadata(path)?;
     if !meta.is_dir() {
         return entry_digest(path, &meta, hashes);
@@ -137,6 +157,9 @@ fn walk_digest(path: &Path, hashes: &FileHashCache) -> std::io::Result<String> {
         let dir = dirs[next].0.clone();
         for entry in fs::read_dir(&dir)? {
             let entry = entry?;
+            if skip(&entry.file_name()) {
+                continue;
+            }
             let name = entry.file_name().to_string_lossy().into_owned();
             let entry_meta = fs::symlink_metadata(entry.path())?;
             if entry_meta.is_dir() {

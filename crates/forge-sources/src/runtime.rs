@@ -305,6 +305,12 @@ pub trait SourceRuntime: Send + Sync {
     }
     /// Writes the pinned content into `dir` (which exists), offline.
     fn stage(&self, source: &Source, ctx: &SourceContext<'_>, dir: &Path) -> Result<(), SourceError>;
+    /// [`SourceRuntime::stage`] into a workspace the user edits: the same
+    /// files, and what a developer works with besides (a git source's
+    /// repository, its origin the upstream), which builds never see.
+    fn stage_workspace(&self, source: &Source, ctx: &SourceContext<'_>, dir: &Path) -> Result<(), SourceError> {
+        self.stage(source, ctx, dir)
+    }
     /// For a source that is one cached file: its name and where the cache
     /// holds it, for readers that need no copy (never to be written to).
     fn cached_file(&self, _source: &Source, _cache: &SourceCache) -> Option<(String, std::path::PathBuf)> {
@@ -322,8 +328,15 @@ pub const SOURCE_MTIME: i64 = 1_321_009_871;
 /// must stay inside `dir`), from the source cache, offline; then gives
 /// everything under `dir` the time [`SOURCE_MTIME`].
 pub fn stage_sources(sources: &[Source], ctx: &SourceContext<'_>, dir: &Path) -> Result<(), SourceError> {
-    stage_each(sources, ctx, dir)?;
+    stage_each(sources, ctx, dir, false)?;
     set_source_times(dir).map_err(|e| SourceError::new(format!("cannot set the times of the staged sources: {e}")))
+}
+
+/// [`stage_sources`] into a workspace (see
+/// [`SourceRuntime::stage_workspace`]); the files keep the time they were
+/// written at, as in any checkout.
+pub fn stage_workspace(sources: &[Source], ctx: &SourceContext<'_>, dir: &Path) -> Result<(), SourceError> {
+    stage_each(sources, ctx, dir, true)
 }
 
 fn set_source_times(dir: &Path) -> std::io::Result<()> {
@@ -349,7 +362,7 @@ fn set_source_times(dir: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-fn stage_each(sources: &[Source], ctx: &SourceContext<'_>, dir: &Path) -> Result<(), SourceError> {
+fn stage_each(sources: &[Source], ctx: &SourceContext<'_>, dir: &Path, workspace: bool) -> Result<(), SourceError> {
     for source in sources {
         let runtime = runtime(source.kind_id)
             .ok_or_else(|| SourceError::new(format!("source kind '{}' cannot be staged", source.kind)))?;
@@ -372,7 +385,12 @@ fn stage_each(sources: &[Source], ctx: &SourceContext<'_>, dir: &Path) -> Result
         };
         std::fs::create_dir_all(&target)
             .map_err(|e| SourceError::new(format!("cannot create {}: {e}", target.display())))?;
-        runtime.stage(source, ctx, &target).map_err(|e| SourceError {
+        let staged = if workspace {
+            runtime.stage_workspace(source, ctx, &target)
+        } else {
+            runtime.stage(source, ctx, &target)
+        };
+        staged.map_err(|e| SourceError {
             message: format!("source {} ({}): {}", source.index + 1, source.kind, e.message),
             details: e.details,
             refused: e.refused,

@@ -1,7 +1,8 @@
 //! `workspace`: the source that stands for all of an element's sources
 //! while a workspace is open on it (`forge workspace open`): a directory
-//! the user edits, keyed by its content like a `local` directory. Loading
-//! makes it; an element file cannot name it.
+//! the user edits, keyed by its content like a `local` directory, its git
+//! repositories (`.git`) left out: builds see the sources as they would
+//! from the pins. Loading makes it; an element file cannot name it.
 
 use std::path::Path;
 
@@ -9,7 +10,7 @@ use forge_project::{KeyContext, LoadError, Project, Source, SourceKind};
 use serde_json::{Value, json};
 
 use crate::checks::required_str;
-use crate::local::{copy_tree, tree_digest};
+use crate::local::{copy_tree_but, is_git_dir, workspace_digest};
 use crate::runtime::{SourceContext, SourceError, SourceRuntime, Tracked};
 
 /// The `workspace` kind.
@@ -39,14 +40,14 @@ impl SourceKind for Workspace {
         let Ok(path) = required_str(source, "path") else {
             return Vec::new();
         };
-        let digest = tree_digest(Path::new(path), ctx.file_hashes).unwrap_or_default();
+        let digest = workspace_digest(Path::new(path), ctx.file_hashes).unwrap_or_default();
         let mut info = crate::checks::local_info(source, path, digest);
         info.medium = "workspace";
         vec![info]
     }
     fn unique_key(&self, source: &Source, ctx: &KeyContext<'_>) -> Result<Option<Value>, LoadError> {
         let path = required_str(source, "path")?;
-        let digest = tree_digest(Path::new(path), ctx.file_hashes).map_err(|e| LoadError::new(gone(path, e)))?;
+        let digest = workspace_digest(Path::new(path), ctx.file_hashes).map_err(|e| LoadError::new(gone(path, e)))?;
         Ok(Some(json!({ "digest": digest })))
     }
     fn needs_fetch(&self) -> bool {
@@ -66,6 +67,6 @@ impl SourceRuntime for Workspace {
     }
     fn stage(&self, source: &Source, _ctx: &SourceContext<'_>, dir: &Path) -> Result<(), SourceError> {
         let path = required_str(source, "path").map_err(|e| SourceError::new(e.to_string()))?;
-        copy_tree(Path::new(path), dir).map_err(|e| SourceError::new(gone(path, e)))
+        copy_tree_but(Path::new(path), dir, is_git_dir).map_err(|e| SourceError::new(gone(path, e)))
     }
 }
