@@ -282,7 +282,18 @@ pub fn run(session: &Session, args: &BuildArgs) -> Result<(), Failure> {
         let (pinned, _) = forge_engine::audit::pinned_packages(&graph, &plan, &sources);
         forge_engine::audit::refuse_malware(&graph, &snapshot, pinned).map_err(Failure::trust)?;
     }
-    let executor = session.executor()?;
+    // Connected only when something will be built (the cache lacks part
+    // of the plan, or --check): a build with nothing to do asks no executor.
+    let executor = session.executor(|| {
+        args.check
+            || plan.iter().any(|&e| {
+                let element = &graph.elements[e];
+                !keys.keys[e].as_deref().is_some_and(|key| {
+                    cas.get_artifact(&element.project.name, &element.normal_name(), key)
+                        .is_some_and(|r| r.success)
+                })
+            })
+    })?;
     let engine = Engine::new(project, &graph, &keys, &cas, &sources, session.cache_dir.join("logs"))
         .executing_on(executor.as_ref());
     let targets: Vec<usize> = graph

@@ -172,12 +172,15 @@ impl Session {
     }
 
     /// The remote execution service of the user configuration, if one is
-    /// configured and answers; one that does not is named in a warning
-    /// and the builds run here.
-    pub fn executor(&self) -> Result<Option<forge_remote::Executor>, Failure> {
+    /// configured, `needed` says something may be built, and it answers;
+    /// one that does not is named in a warning and the builds run here.
+    pub fn executor(&self, needed: impl FnOnce() -> bool) -> Result<Option<forge_remote::Executor>, Failure> {
         let Some(specs) = crate::remotes::load_execution(self.user_config.as_deref(), &self.project.name)? else {
             return Ok(None);
         };
+        if !needed() {
+            return Ok(None);
+        }
         match forge_remote::Executor::connect(&specs.execution, specs.storage.as_ref(), specs.action_cache.as_ref()) {
             Ok(executor) => {
                 eprintln!("build elements run on {}", crate::exit::printable(&executor.describe()));

@@ -173,6 +173,10 @@ fn an_executor_that_does_not_answer_leaves_the_builds_to_this_machine() {
         run.stderr
     );
     assert!(run.stderr.contains("building here instead"), "{}", run.stderr);
+    // Nothing to build: the executor is not asked, nothing is said of it.
+    let run = p.forge(&["--config", conf.as_str(), "build", "lib.bst"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(!run.stderr.contains("remote execution"), "{}", run.stderr);
 
     // A server that stores but does not execute is refused as an executor.
     let storage_only = Casd::start(&p.outside().join("casd-plain"));
