@@ -153,8 +153,17 @@ static UPLOADS: AtomicU64 = AtomicU64::new(0);
 
 impl Remote {
     /// Connects and asks the server what it offers: it must digest with
-    /// SHA-256.
+    /// SHA-256. Whether it serves Remote Asset (the artifact index) is
+    /// asked too.
     pub fn connect(spec: &RemoteSpec) -> Result<Remote, RemoteError> {
+        let (mut remote, _) = Remote::connect_storage(spec)?;
+        remote.index = remote.probe_index()?;
+        Ok(remote)
+    }
+
+    /// [`Remote::connect`] for storage and execution alone (no index is
+    /// asked of it), with the capabilities the server gave.
+    pub(crate) fn connect_storage(spec: &RemoteSpec) -> Result<(Remote, re::ServerCapabilities), RemoteError> {
         let fail = |message: String| RemoteError::new(&spec.url, message);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -229,6 +238,7 @@ impl Remote {
         let caps = remote.capabilities()?;
         let cache = caps
             .cache_capabilities
+            .clone()
             .ok_or_else(|| fail("the server offers no cache".into()))?;
         if !cache
             .digest_functions
@@ -243,8 +253,7 @@ impl Remote {
                 .batch_total
                 .min(usize::try_from(cache.max_batch_total_size_bytes).unwrap_or(usize::MAX) - 1024);
         }
-        remote.index = remote.probe_index()?;
-        Ok(remote)
+        Ok((remote, caps))
     }
 
     fn cas(&self) -> re::content_addressable_storage_client::ContentAddressableStorageClient<Svc> {

@@ -80,12 +80,15 @@ impl Executor {
     ) -> Result<Executor, RemoteError> {
         // The execution server named again as storage is one connection.
         let storage = storage.filter(|s| s.url != execution.url || s.instance_name != execution.instance_name);
+        // No Remote Asset index is asked of them: they hold actions and
+        // blobs, never forge's artifact index.
+        let connect = |spec: &RemoteSpec| Remote::connect_storage(spec).map(|(remote, _)| remote);
+        let (execution_remote, caps) = Remote::connect_storage(execution)?;
         let executor = Executor {
-            execution: Remote::connect(execution)?,
-            storage: storage.map(Remote::connect).transpose()?,
-            action_cache: action_cache.map(Remote::connect).transpose()?,
+            execution: execution_remote,
+            storage: storage.map(connect).transpose()?,
+            action_cache: action_cache.map(connect).transpose()?,
         };
-        let caps = executor.execution.capabilities()?;
         if !caps.execution_capabilities.is_some_and(|c| c.exec_enabled) {
             return Err(RemoteError::new(
                 &execution.url,
