@@ -183,7 +183,10 @@ impl Session {
         }
         match forge_remote::Executor::connect(&specs.execution, specs.storage.as_ref(), specs.action_cache.as_ref()) {
             Ok(executor) => {
-                eprintln!("build elements run on {}", crate::exit::printable(&executor.describe()));
+                eprintln!(
+                    "build and script elements run on {}",
+                    crate::exit::printable(&executor.describe())
+                );
                 Ok(Some(executor))
             }
             Err(err) => {

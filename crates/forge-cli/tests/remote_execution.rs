@@ -34,6 +34,10 @@ fn remote_project() -> support::TestProject {
             "kind: manual\nbuild-depends:\n- runtime.bst\n- lib.bst\nsources:\n- kind: local\n  path: files/app\nvariables:\n  command-subdir: src\nconfig:\n  build-commands:\n  - cat greeting /usr/share/lib/words /etc/integrated > combined\n  install-commands:\n  - mkdir -p %{install-root}/usr/share/app\n  - cp combined %{install-root}/usr/share/app/combined\n  - printf '#!/bin/sh\\necho hi\\n' > %{install-root}/usr/share/app/run\n  - chmod 755 %{install-root}/usr/share/app/run\n  - ln -s combined %{install-root}/usr/share/app/link\n",
         )
         .file(
+            "elements/report.bst",
+            "kind: script\nbuild-depends:\n- runtime.bst\n- lib.bst\nconfig:\n  commands:\n  - mkdir -p %{install-root}/out\n  - cat /usr/share/lib/words /etc/integrated > %{install-root}/out/report\n  - pwd > %{install-root}/out/cwd\n",
+        )
+        .file(
             "elements/broken.bst",
             "kind: manual\nbuild-depends:\n- base.bst\nconfig:\n  build-commands:\n  - echo about to fail\n  - echo the reason >&2; exit 3\n  install-commands:\n  - mkdir -p %{install-root}/never\n",
         )
@@ -86,7 +90,7 @@ fn build_elements_run_on_the_executor_and_make_the_artifact_a_local_build_makes(
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
         run.stderr
-            .contains(&format!("build elements run on {}\n", server.url())),
+            .contains(&format!("build and script elements run on {}\n", server.url())),
         "{}",
         run.stderr
     );
@@ -204,4 +208,37 @@ fn remote_execution_configuration_errors_name_the_line() {
     );
     let out = p.forge(&["--config", conf.as_str(), "build", "lib.bst"]).fails(3);
     assert!(out.contains("typo.conf:4"), "{out}");
+}
+
+#[test]
+fn script_elements_run_on_the_executor_too() {
+    let p = remote_project();
+    let server = Casd::start_executing(&p.outside().join("casd"), &runner());
+    let conf = execution_config(&p, &server.url());
+    let remote_cache = p.outside().join("remote-cache").display().to_string();
+    let remote = ["--config", conf.as_str(), "--cache-dir", remote_cache.as_str()];
+    let mut args = remote.to_vec();
+    args.extend(["build", "report.bst"]);
+    p.forge(&args).ok();
+    let logs = Path::new(&remote_cache).join("logs/test/report");
+    let log = fs::read_dir(&logs).unwrap().flatten().next().unwrap().path();
+    let log = fs::read_to_string(log).unwrap();
+    assert!(log.contains(&format!("# executed on {}", server.url())), "{log}");
+    assert!(log.contains("# integration of runtime.bst:"), "{log}");
+    assert!(log.contains("# mkdir -p /buildstream-install/out"), "{log}");
+
+    let local_cache = p.outside().join("local-cache").display().to_string();
+    p.forge(&["--cache-dir", local_cache.as_str(), "build", "report.bst"])
+        .ok();
+    let remote_tree = checkout(&p, &remote, "report.bst", "remote-out");
+    assert_eq!(
+        remote_tree,
+        checkout(&p, &["--cache-dir", local_cache.as_str()], "report.bst", "local-out")
+    );
+    let out = p.outside().join("remote-out/out");
+    assert_eq!(
+        fs::read_to_string(out.join("report")).unwrap(),
+        "ONE TWO THREE\nruntime\n"
+    );
+    assert_eq!(fs::read_to_string(out.join("cwd")).unwrap(), "/\n");
 }

@@ -143,7 +143,13 @@ impl Assemble for BuildElement {
             env.push((variable, digest));
         }
         if let Some(executor) = ctx.executor {
-            return crate::remote_build::assemble(ctx, executor, env, &cwd);
+            let remote = crate::remote_build::Remote {
+                env,
+                cwd: &cwd,
+                sources_at: Some(build_root.clone()),
+                commands: crate::remote_build::build_commands(ctx),
+            };
+            return crate::remote_build::assemble(ctx, executor, remote);
         }
         let root = ctx.dir("root")?;
         let integrate = ctx.has_integration();

@@ -1,9 +1,10 @@
-//! A build element's commands on a remote execution service, as
-//! BuildStream's remote sandbox runs them: one action whose input root is
-//! the dependencies, the sources at `build-root` and an empty
-//! `install-root` (a tree of the cache: nothing is staged here), whose
-//! command runs the integration commands and then every command list in
-//! order, and whose one output is `install-root`, the artifact.
+//! An element's commands on a remote execution service, as BuildStream's
+//! remote sandbox runs them: one action whose input root is the
+//! dependencies, the sources at `build-root` (for build elements) and an
+//! empty `install-root` (a tree of the cache: nothing is staged here),
+//! whose command runs the integration commands and then the element's
+//! commands in order, and whose one output is `install-root`, the
+//! artifact. Build elements and `script` elements run this way.
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -20,25 +21,52 @@ struct Step {
     shell: String,
 }
 
-/// Builds the element of `ctx` on `executor`: returns the build directory
+/// What an element runs remotely.
+pub struct Remote<'c> {
+    /// Its environment.
+    pub env: Vec<(String, String)>,
+    /// Where its commands run.
+    pub cwd: &'c str,
+    /// Where its sources go in the input root, if it has any.
+    pub sources_at: Option<String>,
+    /// Its commands in order, each with what the log calls it.
+    pub commands: Vec<(String, String)>,
+}
+
+/// The commands of a build element: every command list, in order.
+pub fn build_commands(ctx: &BuildContext<'_>) -> Vec<(String, String)> {
+    let mut commands = Vec::new();
+    for list in COMMAND_LISTS {
+        for command in config_strings(ctx.element, list) {
+            if !command.trim().is_empty() {
+                commands.push((format!("{list}: {command}"), command));
+            }
+        }
+    }
+    commands
+}
+
+/// Builds the element of `ctx` on `executor`: returns a scratch directory
 /// (the artifact is `ctx.manifest`).
-pub fn assemble(
-    ctx: &mut BuildContext<'_>,
-    executor: &Executor,
-    env: Vec<(String, String)>,
-    cwd: &str,
-) -> Result<PathBuf, BuildError> {
+pub fn assemble(ctx: &mut BuildContext<'_>, executor: &Executor, remote: Remote<'_>) -> Result<PathBuf, BuildError> {
+    let Remote {
+        env,
+        cwd,
+        sources_at,
+        commands,
+    } = remote;
     let mut tree = ctx.deps_tree()?;
     let build = ctx.dir("build")?;
-    ctx.stage_sources(&build)?;
-    let sources = ctx
-        .cas
-        .import_dir(&build)
-        .map_err(|e| BuildError(format!("cannot store the sources: {e}")))?;
     let install_root = ctx.variable("install-root");
     let failed_graft = |e: String| BuildError(format!("cannot make the input root: {e}"));
-    tree.graft(&ctx.variable("build-root"), &sources)
-        .map_err(failed_graft)?;
+    if let Some(at) = sources_at {
+        ctx.stage_sources(&build)?;
+        let sources = ctx
+            .cas
+            .import_dir(&build)
+            .map_err(|e| BuildError(format!("cannot store the sources: {e}")))?;
+        tree.graft(&at, &sources).map_err(failed_graft)?;
+    }
     tree.graft(&install_root, &Manifest::default()).map_err(failed_graft)?;
     // Mount points the executor's sandbox fills, as bst's input roots have.
     for dir in ["dev", "proc", "tmp"] {
@@ -46,7 +74,7 @@ pub fn assemble(
     }
     let input = tree.into_manifest();
 
-    let steps = steps(ctx, &env);
+    let steps = steps(ctx, &env, commands);
     let mut script = String::new();
     for (index, step) in steps.iter().enumerate() {
         script.push_str(&format!(
@@ -98,8 +126,8 @@ pub fn assemble(
 }
 
 /// The integration commands of the dependencies at `/`, each in `/` with
-/// its element's environment, then the element's command lists.
-fn steps(ctx: &BuildContext<'_>, env: &[(String, String)]) -> Vec<Step> {
+/// its element's environment, then the element's commands.
+fn steps(ctx: &BuildContext<'_>, env: &[(String, String)], commands: Vec<(String, String)>) -> Vec<Step> {
     let mut steps = Vec::new();
     for (name, commands, dep_env) in ctx.integrations() {
         let switch = environment_switch(env, &dep_env);
@@ -110,16 +138,11 @@ fn steps(ctx: &BuildContext<'_>, env: &[(String, String)]) -> Vec<Step> {
             });
         }
     }
-    for list in COMMAND_LISTS {
-        for command in config_strings(ctx.element, list) {
-            if command.trim().is_empty() {
-                continue;
-            }
-            steps.push(Step {
-                label: format!("{list}: {command}"),
-                shell: format!("sh -e -c {}", quote(&command)),
-            });
-        }
+    for (label, command) in commands {
+        steps.push(Step {
+            label,
+            shell: format!("sh -e -c {}", quote(&command)),
+        });
     }
     steps
 }

@@ -51,6 +51,20 @@ impl ElementKind for Script {
 
 impl Assemble for Script {
     fn assemble(&self, ctx: &mut BuildContext<'_>) -> Result<PathBuf, BuildError> {
+        if let Some(executor) = ctx.executor {
+            let cwd = ctx.variable("cwd");
+            let remote = crate::remote_build::Remote {
+                env: ctx.environment(),
+                cwd: &cwd,
+                sources_at: None,
+                // Logged as a local script logs them.
+                commands: config_strings(ctx.element, "commands")
+                    .into_iter()
+                    .map(|command| (command.clone(), command))
+                    .collect(),
+            };
+            return crate::remote_build::assemble(ctx, executor, remote);
+        }
         let read_only = config_flag(ctx.element, "root-read-only", false);
         let integrate = ctx.has_integration();
         let root = ctx.dir("root")?;
