@@ -216,6 +216,144 @@ impl Downloader {
             .map_err(|e| Failure::Transient(describe(&e)))
     }
 
+    /// Reads a small resource (at most [`REGISTRY_DOCUMENT_LIMIT`]) from the
+    /// first of `urls` (registry URLs) that answers, as an OCI registry
+    /// serves it: `accept` says which media types, and a refusal with a
+    /// `Bearer` challenge is answered once with a token from the realm it
+    /// names, kept in `token` for the next requests.
+    pub fn get_from_registry(
+        &self,
+        urls: &[String],
+        accept: &str,
+        token: &BearerToken,
+    ) -> Result<RegistryDocument, DownloadFailure> {
+        self.first_that_answers(urls, |url| {
+            let response = self.send(url, Some(accept), Some(token))?;
+            let header = |name: &str| {
+                response
+                    .headers()
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string)
+            };
+            let (media_type, digest) = (header("content-type"), header("docker-content-digest"));
+            let mut body = Vec::new();
+            response
+                .take(REGISTRY_DOCUMENT_LIMIT + 1)
+                .read_to_end(&mut body)
+                .map_err(|e| Failure::Transient(format!("download interrupted: {}", io_reason(&e))))?;
+            if body.len() as u64 > REGISTRY_DOCUMENT_LIMIT {
+                return Err(Failure::Final(format!(
+                    "the document is larger than {REGISTRY_DOCUMENT_LIMIT} bytes: not a manifest"
+                )));
+            }
+            Ok(RegistryDocument {
+                url: url.to_string(),
+                body,
+                media_type,
+                digest,
+            })
+        })
+    }
+
+    /// [`Downloader::fetch`] of a registry blob, through the token flow of
+    /// [`Downloader::get_from_registry`].
+    pub fn fetch_from_registry(
+        &self,
+        cache: &SourceCache,
+        label: &str,
+        urls: &[String],
+        expected: &str,
+        token: &BearerToken,
+        progress: &dyn Progress,
+    ) -> Result<Downloaded, DownloadFailure> {
+        self.first_that_answers(urls, |url| {
+            self.fetch_one_with(cache, label, url, Some(expected), progress, Some(token))
+        })
+    }
+
+    /// GET `url`, answering a registry's `Bearer` challenge once when
+    /// `token` is given; a status that is not success is a failure.
+    fn send(
+        &self,
+        url: &str,
+        accept: Option<&str>,
+        token: Option<&BearerToken>,
+    ) -> Result<reqwest::blocking::Response, Failure> {
+        let request = |bearer: Option<String>| {
+            let mut request = self.client()?.get(url);
+            if let Some(accept) = accept {
+                request = request.header("Accept", accept);
+            }
+            if let Some(bearer) = bearer {
+                request = request.header("Authorization", format!("Bearer {bearer}"));
+            }
+            request.send().map_err(|e| Failure::Transient(describe(&e)))
+        };
+        let current = token.and_then(BearerToken::get);
+        let mut response = request(current.clone())?;
+        if response.status().as_u16() == 401
+            && let Some(token) = token
+            && let Some(challenge) = response
+                .headers()
+                .get("www-authenticate")
+                .and_then(|v| v.to_str().ok())
+                .and_then(parse_bearer_challenge)
+        {
+            let fresh = self.bearer_token(&challenge)?;
+            token.set(fresh.clone());
+            response = request(Some(fresh))?;
+        }
+        check_status(response.status())?;
+        Ok(response)
+    }
+
+    /// A token from the auth service a registry's challenge names.
+    fn bearer_token(&self, challenge: &BearerChallenge) -> Result<String, Failure> {
+        if !(challenge.realm.starts_with("https://") || challenge.realm.starts_with("http://")) {
+            return Err(Failure::Final(format!(
+                "the registry's auth service '{}' is not an http(s) URL",
+                forge_project::error::printable_line(&challenge.realm)
+            )));
+        }
+        let mut query = Vec::new();
+        if let Some(service) = &challenge.service {
+            query.push(("service", service.as_str()));
+        }
+        if let Some(scope) = &challenge.scope {
+            query.push(("scope", scope.as_str()));
+        }
+        let url = reqwest::Url::parse_with_params(&challenge.realm, &query).map_err(|e| {
+            Failure::Final(format!(
+                "the registry's auth service '{}' is not a URL: {e}",
+                forge_project::error::printable_line(&challenge.realm)
+            ))
+        })?;
+        let response = self
+            .client()?
+            .get(url)
+            .send()
+            .map_err(|e| Failure::Transient(describe(&e)))?;
+        check_status(response.status()).map_err(|failure| match failure {
+            Failure::Final(why) | Failure::Transient(why) => {
+                Failure::Final(format!("the registry's auth service refused a token: {why}"))
+            }
+        })?;
+        let mut body = Vec::new();
+        response
+            .take(REGISTRY_DOCUMENT_LIMIT)
+            .read_to_end(&mut body)
+            .map_err(|e| Failure::Transient(io_reason(&e)))?;
+        let answer: serde_json::Value = serde_json::from_slice(&body)
+            .map_err(|e| Failure::Final(format!("the registry's auth service answered no JSON: {e}")))?;
+        answer
+            .get("token")
+            .or_else(|| answer.get("access_token"))
+            .and_then(|t| t.as_str())
+            .map(str::to_string)
+            .ok_or_else(|| Failure::Final("the registry's auth service answered no token".into()))
+    }
+
     fn fetch_one(
         &self,
         cache: &SourceCache,
@@ -223,6 +361,18 @@ impl Downloader {
         url: &str,
         expected: Option<&str>,
         progress: &dyn Progress,
+    ) -> Result<Downloaded, Failure> {
+        self.fetch_one_with(cache, label, url, expected, progress, None)
+    }
+
+    fn fetch_one_with(
+        &self,
+        cache: &SourceCache,
+        label: &str,
+        url: &str,
+        expected: Option<&str>,
+        progress: &dyn Progress,
+        token: Option<&BearerToken>,
     ) -> Result<Downloaded, Failure> {
         let mut partial = cache
             .partial()
@@ -235,12 +385,7 @@ impl Downloader {
             progress.finish(id);
             copied.map_err(|e| Failure::Final(format!("cannot read {path}: {e}")))?;
         } else if url.starts_with("http://") || url.starts_with("https://") {
-            let mut response = self
-                .client()?
-                .get(url)
-                .send()
-                .map_err(|e| Failure::Transient(describe(&e)))?;
-            check_status(response.status())?;
+            let mut response = self.send(url, None, token)?;
             // Read the announced length first: reqwest counts down as the
             // body is consumed.
             let announced = response.content_length();
@@ -277,6 +422,78 @@ impl Downloader {
             Err(e) => Err(Failure::Final(format!("cannot write to the cache: {e}"))),
         }
     }
+}
+
+/// The most a registry document (a manifest, a token answer) may weigh.
+pub const REGISTRY_DOCUMENT_LIMIT: u64 = 4 << 20;
+
+/// A document a registry served.
+#[derive(Debug, Clone)]
+pub struct RegistryDocument {
+    /// The URL that served it.
+    pub url: String,
+    /// Its bytes.
+    pub body: Vec<u8>,
+    /// Its `Content-Type`.
+    pub media_type: Option<String>,
+    /// Its `Docker-Content-Digest`, when the registry sent one.
+    pub digest: Option<String>,
+}
+
+/// The bearer token a registry's auth service gave, kept for the next
+/// requests to the same registry.
+#[derive(Debug, Default)]
+pub struct BearerToken(std::sync::Mutex<Option<String>>);
+
+impl BearerToken {
+    fn get(&self) -> Option<String> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+    fn set(&self, token: String) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(token);
+    }
+}
+
+/// A `WWW-Authenticate: Bearer realm="…",service="…",scope="…"` challenge.
+#[derive(Debug, PartialEq)]
+struct BearerChallenge {
+    realm: String,
+    service: Option<String>,
+    scope: Option<String>,
+}
+
+fn parse_bearer_challenge(header: &str) -> Option<BearerChallenge> {
+    let rest = header.trim().strip_prefix("Bearer ")?;
+    let mut pairs = std::collections::HashMap::new();
+    let mut chars = rest.chars().peekable();
+    loop {
+        while chars.peek().is_some_and(|c| *c == ',' || c.is_whitespace()) {
+            chars.next();
+        }
+        let key: String = chars.by_ref().take_while(|c| *c != '=').collect();
+        if key.is_empty() {
+            break;
+        }
+        let mut value = String::new();
+        if chars.peek() == Some(&'"') {
+            chars.next();
+            while let Some(c) = chars.next() {
+                match c {
+                    '\\' => value.extend(chars.next()),
+                    '"' => break,
+                    c => value.push(c),
+                }
+            }
+        } else {
+            value = chars.by_ref().take_while(|c| *c != ',').collect();
+        }
+        pairs.insert(key.trim().to_ascii_lowercase(), value);
+    }
+    Some(BearerChallenge {
+        realm: pairs.remove("realm")?,
+        service: pairs.remove("service"),
+        scope: pairs.remove("scope"),
+    })
 }
 
 fn copy_with_progress(

@@ -132,13 +132,19 @@ fn remove_existing(path: &Path) -> io::Result<()> {
 
 /// Extracts `reader` (a tar stream) into `target`, which must exist.
 pub fn extract_tar(reader: impl Read, target: &Path) -> io::Result<ExtractReport> {
+    extract_tar_but(reader, target, |_| false)
+}
+
+/// [`extract_tar`], leaving out the entries whose clean relative path
+/// `skip` accepts.
+pub fn extract_tar_but(reader: impl Read, target: &Path, skip: impl Fn(&Path) -> bool) -> io::Result<ExtractReport> {
     let mut report = ExtractReport::default();
     let mut archive = tar::Archive::new(reader);
     for entry in archive.entries()? {
         let mut entry = entry?;
         let raw_path = entry.path()?.into_owned();
         let relative = clean_relative(&raw_path, "entry")?;
-        if relative.as_os_str().is_empty() {
+        if relative.as_os_str().is_empty() || skip(&relative) {
             continue;
         }
         check_no_symlink_parents(target, &relative)?;
@@ -222,6 +228,46 @@ pub fn extract_tar(reader: impl Read, target: &Path) -> io::Result<ExtractReport
         }
     }
     Ok(report)
+}
+
+/// The clean relative paths of the entries of `reader` (a tar stream),
+/// in order, without extracting anything.
+pub fn tar_paths(reader: impl Read) -> io::Result<Vec<PathBuf>> {
+    let mut archive = tar::Archive::new(reader);
+    let mut paths = Vec::new();
+    for entry in archive.entries()? {
+        let entry = entry?;
+        paths.push(clean_relative(&entry.path()?, "entry")?);
+    }
+    Ok(paths)
+}
+
+/// Removes `relative` (a clean relative path, whatever it is: a directory
+/// goes with everything in it) from under `target`, never through a
+/// symlink; `contents_only` keeps a directory and empties it. Nothing
+/// there is no error.
+pub fn remove_inside(target: &Path, relative: &Path, contents_only: bool) -> io::Result<()> {
+    let relative = clean_relative(relative, "path")?;
+    check_no_symlink_parents(target, &relative)?;
+    let path = target.join(&relative);
+    let Ok(meta) = fs::symlink_metadata(&path) else {
+        return Ok(());
+    };
+    if !meta.is_dir() {
+        return if contents_only { Ok(()) } else { fs::remove_file(&path) };
+    }
+    if !contents_only {
+        return fs::remove_dir_all(&path);
+    }
+    for entry in fs::read_dir(&path)? {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            fs::remove_dir_all(entry.path())?;
+        } else {
+            fs::remove_file(entry.path())?;
+        }
+    }
+    Ok(())
 }
 
 /// Extracts a zip archive into `target`, which must exist, with the same

@@ -9,11 +9,11 @@
 //!
 //! BuildStream's core sources (`local`, `remote`, `tar`), forge's own
 //! (`git`, `patch`, `pypi`, `deb`; `git` and `patch` are also what a
-//! declaration of buildstream-plugins' plugins of those names gets), and
-//! forge's implementations of the community plugins (`git_repo`,
-//! `git_module`, `patch_queue`, `zip`, `cargo2`, `go_module`, `cpan`,
-//! `pypi`) and of those it can load but not fetch yet (`docker`,
-//! `ostree`, `ostree_mirror`), and `workspace`, which stands for the
+//! declaration of buildstream-plugins' plugins of those names gets),
+//! buildstream-plugins' `docker`, forge's implementations of the community
+//! plugins (`git_repo`, `git_module`, `patch_queue`, `zip`, `cargo2`,
+//! `go_module`, `cpan`, `pypi`) and of those it can load but not fetch yet
+//! (`ostree`, `ostree_mirror`), and `workspace`, which stands for the
 //! sources of an element with an open workspace.
 
 use std::sync::Arc;
@@ -25,6 +25,7 @@ mod cargo2;
 mod checks;
 mod cpan;
 pub mod deb;
+mod docker;
 pub mod download;
 pub mod extract;
 mod files;
@@ -77,7 +78,7 @@ pub fn register(registry: &mut KindRegistry) {
     let plugins = Provider::Plugin("buildstream-plugins");
     registry.add_source(Arc::new(git::Git), plugins);
     registry.add_source(Arc::new(patch::Patch), plugins);
-    registry.add_source(Arc::new(unsupported::Docker), plugins);
+    registry.add_source(Arc::new(docker::Docker), plugins);
     let community: [Arc<dyn SourceKind>; 10] = [
         Arc::new(git_repo::GitRepo),
         Arc::new(git_module::GitModule),

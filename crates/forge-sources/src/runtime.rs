@@ -410,7 +410,7 @@ pub fn runtime(kind: &str) -> Option<&'static dyn SourceRuntime> {
         "go_module" => &crate::go_module::GoModule,
         "cpan" => &crate::cpan::Cpan,
         "bst:pypi" => &crate::pypi_community::CommunityPypi,
-        "docker" => &crate::unsupported::Docker,
+        "docker" => &crate::docker::Docker,
         "ostree" => &crate::unsupported::Ostree,
         "ostree_mirror" => &crate::unsupported::OstreeMirror,
         "local" => &crate::local::Local,

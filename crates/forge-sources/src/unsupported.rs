@@ -1,6 +1,5 @@
 //! Source kinds forge loads, checks and keys as BuildStream does, but
-//! cannot fetch yet: buildstream-plugins' `docker` (container image
-//! layers from a registry), the community `ostree` (a commit of an OSTree
+//! cannot fetch yet: the community `ostree` (a commit of an OSTree
 //! repository) and freedesktop-sdk's local `ostree_mirror`. A project that
 //! declares them loads and shows; `forge fetch`, `track` and `build` of an
 //! element that uses one fail with an error saying so
@@ -15,10 +14,7 @@ use crate::checks::{check_project_path, optional_str, required_str, span_of};
 use crate::runtime::{SourceContext, SourceError, SourceRuntime, Tracked};
 
 fn not_yet(source: &Source, what: &str) -> SourceError {
-    let why = match source.kind_id {
-        "docker" => "pulling container images from a registry",
-        _ => "pulling from OSTree repositories",
-    };
+    let why = "pulling from OSTree repositories";
     SourceError::new(format!(
         "forge cannot {what} '{}' sources yet: it does not implement {why}; build this element with bst, \
          or replace the source by a pinned tar or remote source",
@@ -45,81 +41,6 @@ macro_rules! no_runtime {
         }
     };
 }
-
-/// buildstream-plugins' `docker`.
-pub struct Docker;
-
-impl SourceKind for Docker {
-    fn name(&self) -> &'static str {
-        "docker"
-    }
-    fn config_keys(&self) -> &'static [&'static str] {
-        &[
-            "architecture",
-            "registry-url",
-            "image",
-            "os",
-            "ref",
-            "track",
-            "url",
-            "version",
-        ]
-    }
-    fn validate(&self, source: &Source, project: &Project) -> Result<(), LoadError> {
-        let has = |k: &str| source.get(k).is_some();
-        if has("url") && (has("image") || has("registry-url")) {
-            return Err(LoadError::at(
-                &source.span,
-                "a docker source may specify either 'url', or 'image' and 'registry-url'",
-            ));
-        }
-        if !has("url") && !has("image") {
-            return Err(LoadError::at(
-                &source.span,
-                "a docker source must define either 'url' or 'image'",
-            ));
-        }
-        for key in ["url", "registry-url"] {
-            if let Some(url) = optional_str(source, key)? {
-                project.check_url_alias(url, span_of(source, key))?;
-            }
-        }
-        for key in ["image", "track", "architecture", "os", "version"] {
-            optional_str(source, key)?;
-        }
-        if let Some(reference) = optional_str(source, "ref")?
-            && !crate::checks::is_sha256(reference)
-        {
-            return Err(LoadError::at(
-                span_of(source, "ref"),
-                format!("'ref' of a docker source is the sha256 of the image manifest, not '{reference}'"),
-            ));
-        }
-        Ok(())
-    }
-    fn unique_key(&self, source: &Source, _ctx: &KeyContext<'_>) -> Result<Option<Value>, LoadError> {
-        let Some(digest) = optional_str(source, "ref")? else {
-            return Ok(None);
-        };
-        Ok(Some(match optional_str(source, "url")? {
-            Some(url) => json!([url, digest, optional_str(source, "version")?]),
-            None => json!([
-                optional_str(source, "registry-url")?.unwrap_or("https://registry.hub.docker.com"),
-                optional_str(source, "image")?,
-                digest,
-                optional_str(source, "version")?
-            ]),
-        }))
-    }
-    fn urls<'a>(&self, source: &'a Source) -> Vec<&'a str> {
-        ["url", "registry-url"]
-            .iter()
-            .filter_map(|k| optional_str(source, k).ok().flatten())
-            .collect()
-    }
-}
-
-no_runtime!(Docker);
 
 /// The community `ostree`.
 pub struct Ostree;

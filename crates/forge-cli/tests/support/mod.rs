@@ -11,6 +11,7 @@ pub mod debian;
 pub mod git;
 pub mod http;
 pub mod pypi;
+pub mod registry;
 pub mod server;
 
 use std::fs;

@@ -1,0 +1,146 @@
+//! `docker` sources (buildstream-plugins) against a registry the test
+//! runs on 127.0.0.1: tracked through a multi-platform index, fetched
+//! behind a bearer token, every layer checked, staged with whiteouts.
+
+mod support;
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+
+use support::archive::tar_gz;
+use support::registry::Registry;
+use support::{CONF, project};
+
+const PLUGINS: &str = "plugins:
+- origin: pip
+  package-name: buildstream-plugins
+  sources: [docker]
+";
+
+fn element(registry: &Registry, extra: &str) -> String {
+    format!(
+        "kind: import\nsources:\n- kind: docker\n  registry-url: {}\n  image: team/app\n{extra}",
+        registry.base
+    )
+}
+
+fn image_project(registry: &Registry, extra: &str) -> support::TestProject {
+    project(&format!("{CONF}{PLUGINS}"))
+        .file("elements/image.bst", &element(registry, extra))
+        .build()
+}
+
+/// Two layers: the second hides a file and empties a directory of the
+/// first; a `dev/` entry is left out, as the plugin leaves it.
+fn two_layer_image(registry: &Registry) -> String {
+    let lower = tar_gz(&[
+        ("etc/motd", b"welcome\n", 0o644),
+        ("etc/hostname", b"box\n", 0o644),
+        ("usr/bin/tool", b"#!/bin/sh\necho tool\n", 0o755),
+        ("var/cache/old-a", b"a", 0o644),
+        ("var/cache/old-b", b"b", 0o644),
+        ("dev/console", b"not a device", 0o644),
+    ]);
+    let upper = tar_gz(&[
+        ("etc/.wh.motd", b"", 0o644),
+        ("var/cache/.wh..wh..opq", b"", 0o644),
+        ("var/cache/new", b"fresh", 0o644),
+        ("usr/bin/other", b"#!/bin/sh\n", 0o755),
+    ]);
+    registry.image("team/app", None, &[lower, upper])
+}
+
+#[test]
+fn an_image_is_tracked_through_its_index_fetched_behind_a_token_and_staged_with_whiteouts() {
+    let registry = Registry::start();
+    let amd64 = two_layer_image(&registry);
+    let arm64 = registry.image("team/app", None, &[tar_gz(&[("arm", b"arm", 0o644)])]);
+    registry.index(
+        "team/app",
+        Some("latest"),
+        &[("arm64", "linux", &arm64), ("amd64", "linux", &amd64)],
+    );
+    let p = image_project(&registry, "  track: latest\n  architecture: amd64\n  os: linux\n");
+    assert_eq!(p.show("%{state}", &["image.bst"]), "no reference\n");
+
+    let run = p.forge(&["track", "image.bst"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        fs::read_to_string(p.root.join("elements/image.bst"))
+            .unwrap()
+            .contains(&format!("  ref: {amd64}\n")),
+        "the amd64 image is pinned"
+    );
+    assert!(registry.hits("/token") >= 1, "a token was asked for");
+
+    let run = p.forge(&["fetch", "image.bst"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let out = p.outside().join("staged");
+    p.forge(&["source", "checkout", "image.bst", out.to_str().unwrap()])
+        .ok();
+    assert!(!out.join("etc/motd").exists(), "hidden by the upper layer");
+    assert_eq!(fs::read_to_string(out.join("etc/hostname")).unwrap(), "box\n");
+    assert_eq!(
+        fs::metadata(out.join("usr/bin/tool")).unwrap().permissions().mode() & 0o777,
+        0o755
+    );
+    assert!(out.join("usr/bin/other").is_file());
+    let cache: Vec<String> = fs::read_dir(out.join("var/cache"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(cache, ["new"], "the opaque whiteout emptied what was below");
+    assert!(!out.join("dev").exists());
+    assert!(!out.join("arm").exists());
+
+    // Built and checked out, then fetched again: nothing is downloaded.
+    p.forge(&["build", "image.bst"]).ok();
+    let built = p.outside().join("built");
+    p.forge(&["checkout", "image.bst", built.to_str().unwrap()]).ok();
+    assert_eq!(support::listing(&built), support::listing(&out));
+    let blobs_before = registry.hits(&format!("/v2/team/app/manifests/sha256:{amd64}"));
+    p.forge(&["fetch", "image.bst"]).ok();
+    assert_eq!(
+        registry.hits(&format!("/v2/team/app/manifests/sha256:{amd64}")),
+        blobs_before
+    );
+}
+
+#[test]
+fn what_a_registry_gets_wrong_is_refused_and_nothing_is_kept() {
+    let registry = Registry::start();
+    let layer = tar_gz(&[("file", b"the real bytes, long enough to corrupt", 0o644)]);
+    let image = registry.image("team/app", Some("v1"), std::slice::from_ref(&layer));
+    let layer_sha = support::sha256_hex(&layer);
+    registry.corrupt(&layer_sha);
+    let p = image_project(&registry, &format!("  ref: {image}\n"));
+    let err = p.forge(&["fetch", "image.bst"]).fails(4);
+    assert!(
+        err.contains(&format!("cannot fetch layer sha256:{layer_sha}")) && err.contains("wrong content"),
+        "{err}"
+    );
+    let out = p.outside().join("nothing");
+    let err = p
+        .forge(&["source", "checkout", "image.bst", out.to_str().unwrap()])
+        .fails(4);
+    assert!(err.contains("not in the source cache"), "{err}");
+
+    // A manifest whose claimed digest is not its own.
+    let liar = registry.image("team/app", None, &[tar_gz(&[("x", b"x", 0o644)])]);
+    registry.lie_about(&liar);
+    p.write("elements/image.bst", &element(&registry, &format!("  ref: {liar}\n")));
+    let err = p.forge(&["fetch", "image.bst"]).fails(4);
+    assert!(err.contains("says its digest is sha256:0000"), "{err}");
+
+    // An index pinned where an image belongs, and a platform it lacks.
+    let index = registry.index("team/app", Some("multi"), &[("amd64", "linux", &image)]);
+    p.write("elements/image.bst", &element(&registry, &format!("  ref: {index}\n")));
+    let err = p.forge(&["fetch", "image.bst"]).fails(4);
+    assert!(err.contains("is a multi-platform index, not an image"), "{err}");
+    p.write(
+        "elements/image.bst",
+        &element(&registry, "  track: multi\n  architecture: riscv64\n"),
+    );
+    let err = p.forge(&["track", "image.bst"]).fails(4);
+    assert!(err.contains("has no image for riscv64/linux"), "{err}");
+}
