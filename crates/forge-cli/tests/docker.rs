@@ -144,3 +144,34 @@ fn what_a_registry_gets_wrong_is_refused_and_nothing_is_kept() {
     let err = p.forge(&["track", "image.bst"]).fails(4);
     assert!(err.contains("has no image for riscv64/linux"), "{err}");
 }
+
+#[test]
+fn an_aliased_url_is_pulled_through_the_aliases_mirror_as_freedesktop_sdk_writes_it() {
+    // freedesktop-sdk's binary seed: `url: fdsdk_registry:…`, the registry
+    // being the URL's host and the image its path.
+    let mirror = Registry::start();
+    let image = two_layer_image(&mirror);
+    let gone = format!("http://127.0.0.1:{}/", support::server::free_port());
+    let conf = format!(
+        "{CONF}{PLUGINS}aliases:\n  reg: {gone}\nmirrors:\n- name: near\n  aliases:\n    reg:\n    - {}/\n",
+        mirror.base
+    );
+    let p = project(&conf)
+        .file(
+            "elements/image.bst",
+            &format!(
+                "kind: import\nsources:\n- kind: docker\n  url: reg:team/app\n  architecture: amd64\n  ref: {image}\n"
+            ),
+        )
+        .build();
+    let run = p.forge(&["fetch", "image.bst"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(mirror.hits(&format!("/v2/team/app/manifests/sha256:{image}")) >= 1);
+    let out = p.outside().join("staged");
+    p.forge(&["source", "checkout", "image.bst", out.to_str().unwrap()])
+        .ok();
+    assert_eq!(fs::read_to_string(out.join("var/cache/new")).unwrap(), "fresh");
+    // The source's SBOM entry names the image by its digest.
+    let sbom = p.forge(&["sbom", "image.bst"]).ok();
+    assert!(sbom.contains(&format!("sha256:{image}")), "{sbom}");
+}

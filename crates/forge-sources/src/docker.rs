@@ -105,10 +105,23 @@ impl SourceKind for Docker {
         let Ok(Some(reference)) = optional_str(source, "ref") else {
             return Vec::new();
         };
-        let Some(image) = Image::of(source, project, None)
-            .ok()
-            .and_then(|i| i.candidates.into_iter().next())
-        else {
+        // The upstream registry, as bst reports it: aliases expanded, no mirror.
+        let image = match (optional_str(source, "url"), optional_str(source, "image")) {
+            (Ok(Some(url)), _) => {
+                split_url(&project.translate_url(url)).map(|(registry, name)| Located { registry, name })
+            }
+            (_, Ok(Some(image))) => Some(Located {
+                registry: project.translate_url(
+                    optional_str(source, "registry-url")
+                        .ok()
+                        .flatten()
+                        .unwrap_or(DOCKER_HUB),
+                ),
+                name: image.to_string(),
+            }),
+            _ => None,
+        };
+        let Some(image) = image else {
             return Vec::new();
         };
         vec![forge_project::SourceInfo {
@@ -161,9 +174,9 @@ fn split_url(url: &str) -> Option<(String, String)> {
 }
 
 impl Image {
-    fn of(source: &Source, project: &Project, ctx: Option<&SourceContext<'_>>) -> Result<Image, String> {
-        let purpose = UrlPurpose::Fetch;
-        let default_mirror = ctx.and_then(SourceContext::default_mirror);
+    fn of(source: &Source, ctx: &SourceContext<'_>, purpose: UrlPurpose) -> Result<Image, String> {
+        let project = ctx.project;
+        let default_mirror = ctx.default_mirror();
         let text = |key: &str| optional_str(source, key).map_err(|e| e.to_string());
         match (text("url")?, text("image")?) {
             (Some(url), _) => {
@@ -376,7 +389,7 @@ impl SourceRuntime for Docker {
 
     fn fetch(&self, source: &Source, ctx: &SourceContext<'_>) -> Result<(), SourceError> {
         let reference = pinned(source)?;
-        let image = Image::of(source, ctx.project, Some(ctx)).map_err(SourceError::new)?;
+        let image = Image::of(source, ctx, UrlPurpose::Fetch).map_err(SourceError::new)?;
         let _lock = ctx
             .cache
             .lock(&format!("docker-{reference}"))
@@ -406,7 +419,7 @@ impl SourceRuntime for Docker {
         let Some(tag) = optional_str(source, "track").map_err(|e| SourceError::new(e.to_string()))? else {
             return Ok(None);
         };
-        let image = Image::of(source, ctx.project, Some(ctx)).map_err(SourceError::new)?;
+        let image = Image::of(source, ctx, UrlPurpose::Track).map_err(SourceError::new)?;
         let architecture = optional_str(source, "architecture")
             .ok()
             .flatten()
