@@ -408,6 +408,58 @@ pub fn artifact(session: &Session, command: &ArtifactCommand) -> Result<(), Fail
             }
             Ok(())
         }
+        ArtifactCommand::Show { targets, deps } => {
+            let (graph, selected) = select(&session.project, targets, *deps)?;
+            let selected: Vec<usize> = selected.into_iter().filter(|&e| !graph.elements[e].junction).collect();
+            let keys = session.cache_keys(&graph)?;
+            let available = crate::show::downloadable(session, &cas, &graph, &keys, &selected);
+            for &e in &selected {
+                let element = &graph.elements[e];
+                let record = keys.keys[e]
+                    .as_deref()
+                    .and_then(|key| cas.get_artifact(&element.project.name, &element.normal_name(), key));
+                let state = match record {
+                    Some(r) if r.success => "cached",
+                    Some(_) => "failed",
+                    None if available[e] => "available",
+                    None => "not cached",
+                };
+                println!("{state:>12} {}", printable(&element.name));
+            }
+            Ok(())
+        }
+        ArtifactCommand::ListContents { targets, long } => {
+            let (graph, _) = select(&session.project, targets, DepsSelection::None)?;
+            let keys = session.cache_keys(&graph)?;
+            let mut text = String::new();
+            for &target in &graph.targets {
+                let element = &graph.elements[target];
+                let Some(record) = keys.keys[target]
+                    .as_deref()
+                    .and_then(|key| cas.get_artifact(&element.project.name, &element.normal_name(), key))
+                    .filter(|r| r.success)
+                else {
+                    continue;
+                };
+                let manifest = cas
+                    .get_manifest(&record.manifest)
+                    .map_err(|e| Failure::internal(format!("cannot read the artifact of {}: {e}", element.name)))?;
+                text.push_str(&format!("  {}:", printable(&element.name)));
+                if manifest.entries.is_empty() {
+                    text.push_str("\n\tThis element has no associated artifacts");
+                }
+                for entry in &manifest.entries {
+                    text.push_str("\n\t");
+                    text.push_str(&printable(&content_line(entry, *long)));
+                }
+                text.push('\n');
+            }
+            if text.is_empty() {
+                return Err(build_failure("none of the specified artifacts are cached".to_string()));
+            }
+            println!("{text}");
+            Ok(())
+        }
         ArtifactCommand::Push(args) => transfer(session, args, true),
         ArtifactCommand::Pull(args) => transfer(session, args, false),
         ArtifactCommand::Checkout(args) => checkout(session, args),
@@ -428,6 +480,27 @@ pub fn artifact(session: &Session, command: &ArtifactCommand) -> Result<(), Fail
             Ok(())
         }
     }
+}
+
+/// One entry of `artifact list-contents`: its path, or with `long` bst's
+/// columns (mode, type, size) before it.
+fn content_line(entry: &forge_cas::Entry, long: bool) -> String {
+    use forge_cas::EntryKind;
+    if !long {
+        return entry.path.clone();
+    }
+    let (mode, kind, size, shown) = match &entry.kind {
+        EntryKind::Dir => ("drwxr-xr-x", "dir ", 0, entry.path.clone()),
+        EntryKind::Symlink { target } => (
+            "lrwxrwxrwx",
+            "link",
+            target.len() as u64,
+            format!("{} -> {target}", entry.path),
+        ),
+        EntryKind::File { size, exec: true, .. } => ("-rwxr-xr-x", "exe ", *size, entry.path.clone()),
+        EntryKind::File { size, .. } => ("-rw-r--r--", "reg ", *size, entry.path.clone()),
+    };
+    format!("{mode}  {kind}   {size:<11} {shown}")
 }
 
 /// `forge artifact push|pull`.

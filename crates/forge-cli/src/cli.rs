@@ -526,6 +526,25 @@ pub enum ArtifactCommand {
     Push(TransferArgs),
     /// Bring the artifacts of elements from the artifact servers.
     Pull(TransferArgs),
+    /// Say whether each element's artifact is cached, failed, available
+    /// on an artifact server, or not cached (as bst prints it).
+    Show {
+        /// The elements.
+        #[arg(value_name = "TARGET", required = true)]
+        targets: Vec<String>,
+        /// Which dependencies too.
+        #[arg(short, long, value_enum, default_value = "none")]
+        deps: DepsSelection,
+    },
+    /// List the files of elements' artifacts (as bst prints them).
+    ListContents {
+        /// The elements.
+        #[arg(value_name = "TARGET", required = true)]
+        targets: Vec<String>,
+        /// Each entry's type, mode and size too.
+        #[arg(short, long)]
+        long: bool,
+    },
     /// `forge checkout`, as bst spells it.
     #[command(
         override_usage = "forge artifact checkout [OPTIONS] <TARGET> <DIR>\n       forge artifact checkout [OPTIONS] <TARGET> --tar <FILE>"

@@ -35,7 +35,7 @@ const SYMBOLS: &[&str] = &[
 /// What `show` says about an element's readiness.
 /// Which of `elements` a configured artifact server has (asked of the
 /// servers in parallel, only for elements the local cache lacks).
-fn downloadable(
+pub(crate) fn downloadable(
     session: &Session,
     cas: &forge_cas::Cas,
     graph: &Graph,

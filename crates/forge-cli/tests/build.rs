@@ -739,3 +739,51 @@ fn what_a_failing_build_prints_cannot_drive_the_terminal() {
         run.stderr
     );
 }
+
+#[test]
+fn artifact_show_and_list_contents_say_what_bst_says() {
+    let p = project(CONF)
+        .file("files/a/usr/bin/tool", "#!/bin/sh\n")
+        .file("files/a/usr/share/doc", "docs\n")
+        .file(
+            "elements/a.bst",
+            "kind: import\nsources:\n- kind: local\n  path: files/a\n",
+        )
+        .file("elements/top.bst", "kind: stack\ndepends:\n- a.bst\n")
+        .build();
+    fs::set_permissions(
+        p.root.join("files/a/usr/bin/tool"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("bin/tool", p.root.join("files/a/usr/link")).unwrap();
+    assert_eq!(
+        p.forge(&["artifact", "show", "--deps", "all", "top.bst"]).ok(),
+        "  not cached a.bst\n  not cached top.bst\n"
+    );
+    let err = p.forge(&["artifact", "list-contents", "a.bst"]).fails(5);
+    assert!(err.contains("none of the specified artifacts are cached"), "{err}");
+    p.forge(&["build", "a.bst"]).ok();
+    assert_eq!(
+        p.forge(&["artifact", "show", "--deps", "all", "top.bst"]).ok(),
+        "      cached a.bst\n  not cached top.bst\n"
+    );
+    assert_eq!(
+        p.forge(&["artifact", "list-contents", "a.bst"]).ok(),
+        "  a.bst:\n\tusr\n\tusr/bin\n\tusr/bin/tool\n\tusr/link\n\tusr/share\n\tusr/share/doc\n\n"
+    );
+    let long = p.forge(&["artifact", "list-contents", "--long", "a.bst"]).ok();
+    assert!(long.contains("\tdrwxr-xr-x  dir    0           usr\n"), "{long}");
+    assert!(
+        long.contains("\t-rwxr-xr-x  exe    10          usr/bin/tool\n"),
+        "{long}"
+    );
+    assert!(
+        long.contains("\t-rw-r--r--  reg    5           usr/share/doc\n"),
+        "{long}"
+    );
+    assert!(
+        long.contains("\tlrwxrwxrwx  link   8           usr/link -> bin/tool\n"),
+        "{long}"
+    );
+}
