@@ -294,6 +294,19 @@ pub fn run(session: &Session, args: &BuildArgs) -> Result<(), Failure> {
                 })
             })
     })?;
+    if let Some(executor) = &executor {
+        let canceller = executor.canceller();
+        crate::interrupt::on_interrupt(move |_| {
+            let (cancelled, failures) = canceller.cancel_all(std::time::Duration::from_secs(5));
+            for failure in failures {
+                eprintln!("warning: {}", crate::exit::printable(&failure));
+            }
+            eprintln!(
+                "interrupted: {cancelled} remote action{} cancelled",
+                if cancelled == 1 { "" } else { "s" }
+            );
+        });
+    }
     let engine = Engine::new(project, &graph, &keys, &cas, &sources, session.cache_dir.join("logs"))
         .executing_on(executor.as_ref());
     let targets: Vec<usize> = graph

@@ -11,6 +11,7 @@ mod fetch;
 mod format;
 mod import;
 mod init;
+mod interrupt;
 mod junctions;
 mod lock;
 mod output;

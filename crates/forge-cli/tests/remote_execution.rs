@@ -242,3 +242,56 @@ fn script_elements_run_on_the_executor_too() {
     );
     assert_eq!(fs::read_to_string(out.join("cwd")).unwrap(), "/\n");
 }
+
+/// Whether a process with exactly these arguments runs.
+fn running(args: &str) -> bool {
+    let ps = std::process::Command::new("ps").args(["-eo", "args"]).output().unwrap();
+    String::from_utf8_lossy(&ps.stdout).lines().any(|l| l.trim() == args)
+}
+
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !done() {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(60),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn an_interrupted_build_cancels_its_remote_action() {
+    let p = remote_project();
+    p.write(
+        "elements/slow.bst",
+        "kind: manual\nbuild-depends:\n- base.bst\nconfig:\n  build-commands:\n  - sleep 317\n",
+    );
+    let server = Casd::start_executing(&p.outside().join("casd"), &runner());
+    let conf = execution_config(&p, &server.url());
+    let mut forge = p
+        .process(&p.outside().join("cache"))
+        .args(["--config", conf.as_str(), "build", "slow.bst"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for("the action to start on the executor", || running("sleep 317"));
+    // SAFETY: signalling a child this test started.
+    unsafe { libc::kill(forge.id() as i32, libc::SIGINT) };
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = forge.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(30),
+            "forge did not stop"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(forge.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted: 1 remote action cancelled"), "{stderr}");
+    wait_for("the executor to stop the action", || !running("sleep 317"));
+}

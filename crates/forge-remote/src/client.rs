@@ -135,7 +135,8 @@ pub enum IndexKind {
     ActionCache,
 }
 
-/// A connection to one server.
+/// A connection to one server (a clone shares it).
+#[derive(Clone)]
 pub struct Remote {
     /// What the user configured.
     pub spec: RemoteSpec,
@@ -265,6 +266,15 @@ impl Remote {
 
     fn bytestream(&self) -> bs::byte_stream_client::ByteStreamClient<Svc> {
         bs::byte_stream_client::ByteStreamClient::with_interceptor(self.channel.clone(), self.auth.clone())
+    }
+
+    pub(crate) fn operations(
+        &self,
+    ) -> bazel_remote_apis::google::longrunning::operations_client::OperationsClient<Svc> {
+        bazel_remote_apis::google::longrunning::operations_client::OperationsClient::with_interceptor(
+            self.channel.clone(),
+            self.auth.clone(),
+        )
     }
 
     pub(crate) fn execution(&self) -> re::execution_client::ExecutionClient<Svc> {

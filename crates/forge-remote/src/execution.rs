@@ -66,6 +66,76 @@ pub struct Executor {
     /// `None`: the execution server itself.
     storage: Option<Remote>,
     action_cache: Option<Remote>,
+    /// The operations running now, by name.
+    running: Running,
+}
+
+type Running = std::sync::Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>;
+
+/// Cancels what an [`Executor`] runs, from another thread (an interrupt).
+pub struct Canceller {
+    execution: Remote,
+    running: Running,
+}
+
+impl Canceller {
+    /// Asks the execution service to cancel every operation running now,
+    /// each within `timeout`; returns how many it accepted to cancel and
+    /// why the others were not.
+    pub fn cancel_all(&self, timeout: std::time::Duration) -> (usize, Vec<String>) {
+        let names: Vec<String> = self
+            .running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .cloned()
+            .collect();
+        let mut cancelled = 0;
+        let mut failures = Vec::new();
+        for name in names {
+            let mut client = self.execution.operations();
+            let request = bazel_remote_apis::google::longrunning::CancelOperationRequest { name: name.clone() };
+            let answer = self
+                .execution
+                .block_on(async { tokio::time::timeout(timeout, client.cancel_operation(request)).await });
+            match answer {
+                Ok(Ok(_)) => cancelled += 1,
+                Ok(Err(status)) => failures.push(self.execution.fail("CancelOperation", &status).to_string()),
+                Err(_) => failures.push(format!(
+                    "CancelOperation {}: no answer in {timeout:?}",
+                    printable(&name)
+                )),
+            }
+        }
+        (cancelled, failures)
+    }
+}
+
+/// Keeps an operation's name among the running ones while it lives.
+struct Watched<'r> {
+    running: &'r Running,
+    name: Option<String>,
+}
+
+impl Watched<'_> {
+    fn named(&mut self, name: &str) {
+        if self.name.as_deref() != Some(name) {
+            let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(old) = self.name.take() {
+                running.remove(&old);
+            }
+            running.insert(name.to_string());
+            self.name = Some(name.to_string());
+        }
+    }
+}
+
+impl Drop for Watched<'_> {
+    fn drop(&mut self) {
+        if let Some(name) = self.name.take() {
+            self.running.lock().unwrap_or_else(|e| e.into_inner()).remove(&name);
+        }
+    }
 }
 
 impl Executor {
@@ -88,6 +158,7 @@ impl Executor {
             execution: execution_remote,
             storage: storage.map(connect).transpose()?,
             action_cache: action_cache.map(connect).transpose()?,
+            running: Running::default(),
         };
         if !caps.execution_capabilities.is_some_and(|c| c.exec_enabled) {
             return Err(RemoteError::new(
@@ -96,6 +167,14 @@ impl Executor {
             ));
         }
         Ok(executor)
+    }
+
+    /// What cancels the operations this executor runs.
+    pub fn canceller(&self) -> Canceller {
+        Canceller {
+            execution: self.execution.clone(),
+            running: self.running.clone(),
+        }
     }
 
     /// `URL` of the execution service, and of the storage if another.
@@ -216,11 +295,18 @@ impl Executor {
                 .map_err(|s| remote.fail("Execute", &s))?
                 .into_inner();
             let mut name = String::new();
+            let mut watched = Watched {
+                running: &self.running,
+                name: None,
+            };
             for _ in 0..WAITS {
                 loop {
                     match stream.message().await {
                         Ok(Some(operation)) if operation.done => return Ok(operation),
-                        Ok(Some(operation)) => name = operation.name,
+                        Ok(Some(operation)) => {
+                            name = operation.name;
+                            watched.named(&name);
+                        }
                         Ok(None) => break,
                         Err(status) if name.is_empty() => return Err(remote.fail("Execute", &status)),
                         Err(_) => break,

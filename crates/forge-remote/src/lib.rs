@@ -18,7 +18,7 @@ use std::path::PathBuf;
 
 pub use artifacts::{PullOutcome, PushOutcome, artifact_urn, pull_artifact, push_artifact};
 pub use client::{BlobSink, IndexKind, MemorySink, PartialBlob, Remote};
-pub use execution::{Executed, Executor, Job};
+pub use execution::{Canceller, Executed, Executor, Job};
 pub use servers::{Route, Servers};
 
 /// One configured server (`artifacts: servers:` of the user config).
