@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::checks::{check_project_path, hex, required_str, span_of};
-use crate::runtime::{SourceContext, SourceError, SourceRuntime, Tracked};
+use crate::runtime::{HereAlready, SourceContext, SourceError};
 
 /// The `local` kind.
 pub struct Local;
@@ -46,17 +46,8 @@ impl SourceKind for Local {
     }
 }
 
-impl SourceRuntime for Local {
-    fn is_cached(&self, _source: &Source, _cache: &crate::SourceCache) -> bool {
-        true
-    }
-    fn fetch(&self, _source: &Source, _ctx: &SourceContext<'_>) -> Result<(), SourceError> {
-        Ok(())
-    }
-    fn track(&self, _source: &Source, _ctx: &SourceContext<'_>) -> Result<Option<Tracked>, SourceError> {
-        Ok(None)
-    }
-    fn stage(&self, source: &Source, ctx: &SourceContext<'_>, dir: &Path) -> Result<(), SourceError> {
+impl HereAlready for Local {
+    fn stage_here(&self, source: &Source, ctx: &SourceContext<'_>, dir: &Path) -> Result<(), SourceError> {
         let path = required_str(source, "path").map_err(|e| SourceError::new(e.to_string()))?;
         let from = ctx.project.dir.join(path);
         let meta = fs::symlink_metadata(&from).map_err(|e| SourceError::new(format!("cannot read '{path}': {e}")))?;

@@ -10,7 +10,7 @@ use diffy::patch_set::{FileOperation, ParseOptions, PatchSet};
 
 use crate::checks::{check_project_path, optional_str, required_str, span_of};
 use crate::local::tree_digest;
-use crate::runtime::{SourceContext, SourceError, SourceRuntime, Tracked};
+use crate::runtime::{HereAlready, SourceContext, SourceError};
 
 /// The `patch` kind.
 pub struct Patch;
@@ -66,17 +66,8 @@ impl SourceKind for Patch {
     }
 }
 
-impl SourceRuntime for Patch {
-    fn is_cached(&self, _source: &Source, _cache: &crate::SourceCache) -> bool {
-        true
-    }
-    fn fetch(&self, _source: &Source, _ctx: &SourceContext<'_>) -> Result<(), SourceError> {
-        Ok(())
-    }
-    fn track(&self, _source: &Source, _ctx: &SourceContext<'_>) -> Result<Option<Tracked>, SourceError> {
-        Ok(None)
-    }
-    fn stage(&self, source: &Source, ctx: &SourceContext<'_>, dir: &Path) -> Result<(), SourceError> {
+impl HereAlready for Patch {
+    fn stage_here(&self, source: &Source, ctx: &SourceContext<'_>, dir: &Path) -> Result<(), SourceError> {
         let path = required_str(source, "path").map_err(|e| SourceError::new(e.to_string()))?;
         let level = strip_level(source).map_err(|e| SourceError::new(e.to_string()))? as usize;
         let text = fs::read_to_string(ctx.project.dir.join(path))

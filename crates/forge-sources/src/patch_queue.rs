@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::checks::{check_project_path, required_str, span_of};
 use crate::local::tree_digest;
 use crate::patch::apply_patch;
-use crate::runtime::{SourceContext, SourceError, SourceRuntime, Tracked};
+use crate::runtime::{HereAlready, SourceContext, SourceError};
 
 /// The `patch_queue` kind.
 pub struct PatchQueue;
@@ -75,17 +75,8 @@ impl SourceKind for PatchQueue {
     }
 }
 
-impl SourceRuntime for PatchQueue {
-    fn is_cached(&self, _source: &Source, _cache: &crate::SourceCache) -> bool {
-        true
-    }
-    fn fetch(&self, _source: &Source, _ctx: &SourceContext<'_>) -> Result<(), SourceError> {
-        Ok(())
-    }
-    fn track(&self, _source: &Source, _ctx: &SourceContext<'_>) -> Result<Option<Tracked>, SourceError> {
-        Ok(None)
-    }
-    fn stage(&self, source: &Source, ctx: &SourceContext<'_>, dir: &Path) -> Result<(), SourceError> {
+impl HereAlready for PatchQueue {
+    fn stage_here(&self, source: &Source, ctx: &SourceContext<'_>, dir: &Path) -> Result<(), SourceError> {
         let path = required_str(source, "path").map_err(|e| SourceError::new(e.to_string()))?;
         let queue = patches(&ctx.project.dir.join(path))
             .map_err(|e| SourceError::new(format!("cannot read the patch queue '{path}': {e}")))?;

@@ -318,6 +318,28 @@ pub trait SourceRuntime: Send + Sync {
     }
 }
 
+/// The runtime of a kind whose content is on this machine already (files
+/// of the project, a workspace): nothing to fetch or track, only to stage.
+pub(crate) trait HereAlready: Send + Sync {
+    /// [`SourceRuntime::stage`].
+    fn stage_here(&self, source: &Source, ctx: &SourceContext<'_>, dir: &Path) -> Result<(), SourceError>;
+}
+
+impl<K: HereAlready> SourceRuntime for K {
+    fn is_cached(&self, _source: &Source, _cache: &crate::SourceCache) -> bool {
+        true
+    }
+    fn fetch(&self, _source: &Source, _ctx: &SourceContext<'_>) -> Result<(), SourceError> {
+        Ok(())
+    }
+    fn track(&self, _source: &Source, _ctx: &SourceContext<'_>) -> Result<Option<Tracked>, SourceError> {
+        Ok(None)
+    }
+    fn stage(&self, source: &Source, ctx: &SourceContext<'_>, dir: &Path) -> Result<(), SourceError> {
+        self.stage_here(source, ctx, dir)
+    }
+}
+
 /// The modification time of every staged source file: BuildStream's
 /// 2011-11-11 11:11:11 UTC. Builds see the same times whatever the clock
 /// and whatever order files were written in (make never takes a generated

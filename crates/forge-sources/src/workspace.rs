@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::checks::required_str;
 use crate::local::{copy_tree_but, is_git_dir, workspace_digest};
-use crate::runtime::{SourceContext, SourceError, SourceRuntime, Tracked};
+use crate::runtime::{HereAlready, SourceContext, SourceError};
 
 /// The `workspace` kind.
 pub struct Workspace;
@@ -55,17 +55,8 @@ impl SourceKind for Workspace {
     }
 }
 
-impl SourceRuntime for Workspace {
-    fn is_cached(&self, _source: &Source, _cache: &crate::SourceCache) -> bool {
-        true
-    }
-    fn fetch(&self, _source: &Source, _ctx: &SourceContext<'_>) -> Result<(), SourceError> {
-        Ok(())
-    }
-    fn track(&self, _source: &Source, _ctx: &SourceContext<'_>) -> Result<Option<Tracked>, SourceError> {
-        Ok(None)
-    }
-    fn stage(&self, source: &Source, _ctx: &SourceContext<'_>, dir: &Path) -> Result<(), SourceError> {
+impl HereAlready for Workspace {
+    fn stage_here(&self, source: &Source, _ctx: &SourceContext<'_>, dir: &Path) -> Result<(), SourceError> {
         let path = required_str(source, "path").map_err(|e| SourceError::new(e.to_string()))?;
         copy_tree_but(Path::new(path), dir, is_git_dir).map_err(|e| SourceError::new(gone(path, e)))
     }
