@@ -17,4 +17,4 @@ mod stage_at;
 mod store;
 
 pub use manifest::{Entry, EntryKind, Manifest};
-pub use store::{ArtifactRecord, Cas, FORMAT, ObjectWriter, StageMode, TreeWriter, VerifyReport};
+pub use store::{ArtifactRecord, Cas, FORMAT, ObjectWriter, StageMode, TreeWriter, VerifyReport, describe_dir};

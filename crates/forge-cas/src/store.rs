@@ -524,83 +524,7 @@ impl Cas {
     /// place, so `dir` is consumed) and returns its manifest. Files are
     /// hashed on every core.
     pub fn import_dir(&self, dir: &Path) -> io::Result<Manifest> {
-        let mut entries = Vec::new();
-        let mut files: Vec<(usize, PathBuf, bool, u64)> = Vec::new();
-        let mut pending = vec![PathBuf::new()];
-        while let Some(relative) = pending.pop() {
-            for entry in fs::read_dir(dir.join(&relative))? {
-                let entry = entry?;
-                let rel = relative.join(entry.file_name());
-                let path_text = rel.to_str().ok_or_else(|| {
-                    io::Error::new(io::ErrorKind::InvalidData, format!("{} is not UTF-8", rel.display()))
-                })?;
-                let full = entry.path();
-                let meta = fs::symlink_metadata(&full)?;
-                let kind = if meta.is_dir() {
-                    pending.push(rel.clone());
-                    EntryKind::Dir
-                } else if meta.file_type().is_symlink() {
-                    let target = fs::read_link(&full)?;
-                    EntryKind::Symlink {
-                        target: target.to_string_lossy().into_owned(),
-                    }
-                } else if meta.is_file() {
-                    let exec = meta.permissions().mode() & 0o100 != 0;
-                    files.push((entries.len(), full, exec, meta.len()));
-                    EntryKind::File {
-                        digest: String::new(),
-                        size: meta.len(),
-                        exec,
-                    }
-                } else {
-                    // Sockets, FIFOs, devices: artifacts hold none.
-                    continue;
-                };
-                entries.push(Entry {
-                    path: path_text.to_string(),
-                    kind,
-                });
-            }
-        }
-        let workers = if files.len() > 64 {
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1)
-                .min(8)
-        } else {
-            1
-        };
-        let stored: Vec<io::Result<Vec<(usize, String)>>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..workers)
-                .map(|worker| {
-                    let files = &files;
-                    scope.spawn(move || {
-                        files
-                            .iter()
-                            .skip(worker)
-                            .step_by(workers)
-                            .map(|(index, full, exec, _)| self.store_file(full, *exec).map(|digest| (*index, digest)))
-                            .collect::<io::Result<Vec<_>>>()
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join()
-                        .unwrap_or_else(|_| Err(io::Error::other("a hashing thread panicked")))
-                })
-                .collect()
-        });
-        for batch in stored {
-            for (index, digest) in batch? {
-                if let EntryKind::File { digest: slot, .. } = &mut entries[index].kind {
-                    *slot = digest;
-                }
-            }
-        }
-        entries.sort_by(|a, b| a.path.cmp(&b.path));
-        Ok(Manifest { entries })
+        manifest_of(dir, |full, exec| self.store_file(full, exec))
     }
 
     /// Moves one file into the store under its digest; returns the digest.
@@ -1052,6 +976,94 @@ fn read_names(dir: &Path) -> Vec<String> {
         .unwrap_or_default();
     names.sort();
     names
+}
+
+/// The manifest of the tree at `dir`, each file's digest given by
+/// `file_digest` (path, executable), asked on several threads.
+fn manifest_of(dir: &Path, file_digest: impl Fn(&Path, bool) -> io::Result<String> + Sync) -> io::Result<Manifest> {
+    let mut entries = Vec::new();
+    let mut files: Vec<(usize, PathBuf, bool, u64)> = Vec::new();
+    let mut pending = vec![PathBuf::new()];
+    while let Some(relative) = pending.pop() {
+        for entry in fs::read_dir(dir.join(&relative))? {
+            let entry = entry?;
+            let rel = relative.join(entry.file_name());
+            let path_text = rel
+                .to_str()
+                .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, format!("{} is not UTF-8", rel.display())))?;
+            let full = entry.path();
+            let meta = fs::symlink_metadata(&full)?;
+            let kind = if meta.is_dir() {
+                pending.push(rel.clone());
+                EntryKind::Dir
+            } else if meta.file_type().is_symlink() {
+                let target = fs::read_link(&full)?;
+                EntryKind::Symlink {
+                    target: target.to_string_lossy().into_owned(),
+                }
+            } else if meta.is_file() {
+                let exec = meta.permissions().mode() & 0o100 != 0;
+                files.push((entries.len(), full, exec, meta.len()));
+                EntryKind::File {
+                    digest: String::new(),
+                    size: meta.len(),
+                    exec,
+                }
+            } else {
+                // Sockets, FIFOs, devices: artifacts hold none.
+                continue;
+            };
+            entries.push(Entry {
+                path: path_text.to_string(),
+                kind,
+            });
+        }
+    }
+    let workers = if files.len() > 64 {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .min(8)
+    } else {
+        1
+    };
+    let stored: Vec<io::Result<Vec<(usize, String)>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|worker| {
+                let (files, file_digest) = (&files, &file_digest);
+                scope.spawn(move || {
+                    files
+                        .iter()
+                        .skip(worker)
+                        .step_by(workers)
+                        .map(|(index, full, exec, _)| file_digest(full, *exec).map(|digest| (*index, digest)))
+                        .collect::<io::Result<Vec<_>>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(io::Error::other("a hashing thread panicked")))
+            })
+            .collect()
+    });
+    for batch in stored {
+        for (index, digest) in batch? {
+            if let EntryKind::File { digest: slot, .. } = &mut entries[index].kind {
+                *slot = digest;
+            }
+        }
+    }
+    entries.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(Manifest { entries })
+}
+
+/// The manifest of the tree at `dir`, its files hashed, nothing stored:
+/// what a checkout holds, to compare with an artifact's digest.
+pub fn describe_dir(dir: &Path) -> io::Result<Manifest> {
+    manifest_of(dir, |full, _| digest_file(full))
 }
 
 #[cfg(test)]

@@ -197,6 +197,10 @@ pub struct ProvenanceVerifyArgs {
     /// The signer to accept (an identity in that file).
     #[arg(long, value_name = "IDENTITY")]
     pub identity: String,
+    /// Also check that this directory (`forge checkout --deps none` of the
+    /// target) holds exactly the artifact the statement names.
+    #[arg(long, value_name = "DIR")]
+    pub checkout: Option<PathBuf>,
 }
 
 /// `forge import ...`.

@@ -175,6 +175,22 @@ pub fn verify(args: &ProvenanceVerifyArgs) -> Result<(), Failure> {
             .as_array()
             .map_or(0, Vec::len)
     );
+    if let Some(dir) = &args.checkout {
+        let manifest =
+            forge_cas::describe_dir(dir).map_err(|e| Failure::usage(format!("cannot read {}: {e}", dir.display())))?;
+        let (root, _) = forge_cas::reapi::encode_tree(&manifest);
+        let named = subject["digest"]["sha256"].as_str().unwrap_or_default();
+        if root.hash != named {
+            return Err(Failure::trust(format!(
+                "{} is not the artifact the statement names: its tree is sha256:{} ({} entries), the subject sha256:{}",
+                dir.display(),
+                root.hash,
+                manifest.entries.len(),
+                crate::exit::printable(named)
+            )));
+        }
+        println!("{} is that artifact, file for file", dir.display());
+    }
     Ok(())
 }
 

@@ -495,6 +495,39 @@ fn provenance_names_the_built_artifact_and_every_pin_signed_with_an_ssh_key() {
     );
     let err = verify(&envelope, "someone@example.org").fails(6);
     assert!(err.contains("no signature verifies for someone@example.org"), "{err}");
+    // A checkout of the artifact is the subject, file for file; one
+    // changed byte, or one more file, is not.
+    let checkout = p.outside().join("app-checkout");
+    p.forge(&["checkout", "--deps", "none", "app.bst", checkout.to_str().unwrap()])
+        .ok();
+    let with_checkout = |dir: &std::path::Path| {
+        p.forge(&[
+            "provenance",
+            "verify",
+            envelope.to_str().unwrap(),
+            "--allowed-signers",
+            allowed.to_str().unwrap(),
+            "--identity",
+            "builder@example.org",
+            "--checkout",
+            dir.to_str().unwrap(),
+        ])
+    };
+    let out = with_checkout(&checkout).ok();
+    assert!(out.contains("app-checkout is that artifact, file for file"), "{out}");
+    let copy = p.outside().join("app-copy");
+    assert!(
+        std::process::Command::new("cp")
+            .arg("-a")
+            .arg(&checkout)
+            .arg(&copy)
+            .status()
+            .unwrap()
+            .success()
+    );
+    fs::write(copy.join("extra"), "slipped in").unwrap();
+    let err = with_checkout(&copy).fails(6);
+    assert!(err.contains("is not the artifact the statement names"), "{err}");
     // A statement changed after signing is refused.
     let mut signed: Value = serde_json::from_str(&fs::read_to_string(&envelope).unwrap()).unwrap();
     let changed = statement.to_string().replace(root, &"0".repeat(64));
