@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use forge_cas::{ArtifactRecord, Cas, StageMode};
 use forge_project::{Graph, Scope};
@@ -348,6 +348,8 @@ pub fn shell(session: &Session, args: &ShellArgs) -> Result<(), Failure> {
                 if args.build { "build" } else { "runtime" }
             )));
         }
+        let (user_mounts, made) = user_mounts(&args.mount, &root)?;
+        mounts.extend(user_mounts);
         let sandbox = SandboxCommand {
             root: root.clone(),
             root_writable: !root_read_only,
@@ -361,12 +363,61 @@ pub fn shell(session: &Session, args: &ShellArgs) -> Result<(), Failure> {
             network: args.network,
             argv,
         };
-        let status = sandbox.run_interactive().map_err(|e| build_failure(e.to_string()))?;
+        let status = sandbox.run_interactive();
+        // A kept root stays as it was: the mount points made for this
+        // shell go (deepest first; only while empty).
+        for path in made.iter().rev() {
+            let _ = fs::remove_dir(path).or_else(|_| match fs::metadata(path) {
+                Ok(meta) if meta.is_file() && meta.len() == 0 => fs::remove_file(path),
+                _ => Ok(()),
+            });
+        }
+        let status = status.map_err(|e| build_failure(e.to_string()))?;
         Ok(status.code().unwrap_or(128))
     })();
     let _ = fs::remove_dir_all(&workdir);
     let code = result?;
     std::process::exit(code);
+}
+
+/// The `--mount HOST PATH` pairs as writable mounts, and the paths in
+/// `root` that do not exist yet (bubblewrap makes them as mount points).
+fn user_mounts(pairs: &[String], root: &Path) -> Result<(Vec<Mount>, Vec<PathBuf>), Failure> {
+    let mut mounts = Vec::new();
+    let mut made = Vec::new();
+    for pair in pairs.chunks(2) {
+        let [host, target] = pair else {
+            return Err(Failure::usage("--mount takes a HOST path and a PATH in the sandbox"));
+        };
+        let host_path =
+            fs::canonicalize(host).map_err(|e| Failure::usage(format!("--mount {}: {e}", printable(host))))?;
+        let inside = Path::new(target);
+        if !inside.is_absolute()
+            || inside
+                .components()
+                .any(|c| !matches!(c, std::path::Component::Normal(_) | std::path::Component::RootDir))
+            || inside == Path::new("/")
+        {
+            return Err(Failure::usage(format!(
+                "--mount {} {}: the path in the sandbox must be absolute, without '..', and not /",
+                printable(host),
+                printable(target)
+            )));
+        }
+        let mut at = root.to_path_buf();
+        for part in inside.components().skip(1) {
+            at.push(part);
+            if fs::symlink_metadata(&at).is_err() && !made.contains(&at) {
+                made.push(at.clone());
+            }
+        }
+        mounts.push(Mount {
+            host: host_path,
+            target: target.clone(),
+            writable: true,
+        });
+    }
+    Ok((mounts, made))
 }
 
 /// Runs `forge artifact ...`.

@@ -503,6 +503,10 @@ pub struct ShellArgs {
     /// Share the host's network.
     #[arg(long)]
     pub network: bool,
+    /// Mount a host file or directory at PATH in the sandbox, writable
+    /// (repeatable), as bst's `--mount`.
+    #[arg(long, num_args = 2, value_names = ["HOST", "PATH"], action = clap::ArgAction::Append)]
+    pub mount: Vec<String>,
     /// The command (default: sh -i).
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<String>,

@@ -787,3 +787,61 @@ fn artifact_show_and_list_contents_say_what_bst_says() {
         "{long}"
     );
 }
+
+#[test]
+fn shell_mounts_host_paths_writable_and_leaves_the_kept_root_as_it_was() {
+    let p = hello_project();
+    p.forge(&["build", "base.bst"]).ok();
+    let work = p.outside().join("work");
+    fs::create_dir_all(&work).unwrap();
+    fs::write(work.join("in"), "from the host\n").unwrap();
+    let note = p.outside().join("note.txt");
+    fs::write(&note, "a file\n").unwrap();
+    let run = p.forge(&[
+        "shell",
+        "base.bst",
+        "--mount",
+        work.to_str().unwrap(),
+        "/mnt/work",
+        "--mount",
+        note.to_str().unwrap(),
+        "/etc/note",
+        "--",
+        "sh",
+        "-c",
+        "cat /mnt/work/in /etc/note && echo back > /mnt/work/out",
+    ]);
+    assert_eq!(
+        (run.code, run.stdout.as_str()),
+        (0, "from the host\na file\n"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(fs::read_to_string(work.join("out")).unwrap(), "back\n");
+    // The next shell of the same closure sees no trace of the mounts.
+    let run = p.forge(&[
+        "shell",
+        "base.bst",
+        "--",
+        "sh",
+        "-c",
+        "test -e /mnt || test -e /etc/note || echo clean",
+    ]);
+    assert_eq!(run.stdout, "clean\n", "{}", run.stderr);
+    let err = p
+        .forge(&[
+            "shell",
+            "base.bst",
+            "--mount",
+            work.to_str().unwrap(),
+            "../x",
+            "--",
+            "true",
+        ])
+        .fails(2);
+    assert!(err.contains("must be absolute, without '..'"), "{err}");
+    let err = p
+        .forge(&["shell", "base.bst", "--mount", "/no/such/dir", "/mnt", "--", "true"])
+        .fails(2);
+    assert!(err.contains("--mount /no/such/dir"), "{err}");
+}
