@@ -147,8 +147,14 @@ fn select_from(
     deps: DepsSelection,
     load: fn(&std::sync::Arc<Project>, &[String]) -> Result<Graph, forge_project::LoadError>,
 ) -> Result<(Graph, Vec<usize>), Failure> {
+    let workspace = std::env::current_dir()
+        .ok()
+        .and_then(|cwd| project.workspaces.containing(&cwd).map(str::to_string));
     let targets = if !targets.is_empty() {
         targets.to_vec()
+    } else if let Some(element) = workspace {
+        // Inside a workspace, as in bst: its element.
+        vec![element]
     } else if !project.default_targets.is_empty() {
         project.default_targets.clone()
     } else {

@@ -172,11 +172,22 @@ fn open(session: &Session, args: &WorkspaceOpenArgs) -> Result<(), Failure> {
         // A build kept from an earlier workspace at the same place is not
         // this one's.
         forget_build(session, &element.name, &dir)?;
+        mark(session, &element.name, &dir)?;
         workspaces.insert(&element.name, &dir);
         save(&workspaces)?;
         say(&format!("opened a workspace for {} at {}", element.name, dir.display()));
     }
     Ok(())
+}
+
+/// Writes the marker that names the project in `element`'s workspace.
+fn mark(session: &Session, element: &str, dir: &Path) -> Result<(), Failure> {
+    forge_project::workspaces::write_marker(dir, &session.project.dir, element).map_err(|e| {
+        Failure::internal(format!(
+            "cannot write {}: {e}",
+            dir.join(forge_project::workspaces::MARKER).display()
+        ))
+    })
 }
 
 /// Drops the kept build directory of `element`'s workspace at `dir`.
@@ -208,6 +219,8 @@ fn close(session: &Session, args: &WorkspaceCloseArgs) -> Result<(), Failure> {
         forget_build(session, &name, &dir)?;
         if args.remove_dir && dir.exists() {
             fs::remove_dir_all(&dir).map_err(|e| Failure::internal(format!("cannot remove {}: {e}", dir.display())))?;
+        } else {
+            let _ = fs::remove_file(dir.join(forge_project::workspaces::MARKER));
         }
         save(&workspaces)?;
         say(&format!("closed the workspace of {name}"));
@@ -250,6 +263,7 @@ fn reset(session: &Session, args: &WorkspaceResetArgs) -> Result<(), Failure> {
         fs::rename(&fresh, &dir)
             .map_err(|e| Failure::internal(format!("cannot move the sources to {}: {e}", dir.display())))?;
         forget_build(session, &element.name, &dir)?;
+        mark(session, &element.name, &dir)?;
         say(&format!("reset the workspace of {} at {}", element.name, dir.display()));
     }
     Ok(())

@@ -366,3 +366,37 @@ fn a_workspace_builds_incrementally_and_configures_once() {
     let kept = p.outside().join("cache/workspace-builds");
     assert_eq!(fs::read_dir(&kept).map(|d| d.count()).unwrap_or(0), 0);
 }
+
+#[test]
+fn forge_run_inside_a_workspace_finds_its_project_and_builds_its_element() {
+    let p = hello_project();
+    let ws = p.outside().join("elsewhere/hello-ws");
+    p.forge(&["workspace", "open", "--dir", ws.to_str().unwrap(), "hello.bst"])
+        .ok();
+    let marker = ws.join(".forgeproject.yaml");
+    assert!(
+        fs::read_to_string(&marker)
+            .unwrap()
+            .contains("element-name: \"hello.bst\""),
+        "bst's .bstproject.yaml layout"
+    );
+    // No project.conf above it: the marker names the project, and with no
+    // target the workspace's element is the one meant.
+    let sub = ws.join("doc");
+    assert_eq!(
+        p.forge_in(&sub, &["show", "--deps", "none", "--format", "%{name}"])
+            .ok(),
+        "hello.bst\n"
+    );
+    let run = p.forge_in(&ws, &["build"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("2 built"), "{}", run.stderr);
+    // The marker is the developer's, not the build's.
+    let key = p.key("hello.bst");
+    fs::remove_file(&marker).unwrap();
+    assert_eq!(p.key("hello.bst"), key);
+    p.forge(&["workspace", "reset", "hello.bst"]).ok();
+    assert!(marker.is_file(), "written again by reset");
+    p.forge(&["workspace", "close", "hello.bst"]).ok();
+    assert!(!marker.exists() && ws.join("greeting").is_file());
+}

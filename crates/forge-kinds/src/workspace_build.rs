@@ -104,7 +104,7 @@ fn survey(root: &Path) -> io::Result<BTreeMap<String, Seen>> {
     while let Some(relative) = pending.pop() {
         for entry in fs::read_dir(root.join(&relative))? {
             let entry = entry?;
-            if forge_sources::local::is_git_dir(&entry.file_name()) {
+            if forge_sources::local::is_workspace_private(&entry.file_name()) {
                 continue;
             }
             let path = relative.join(entry.file_name());

@@ -393,6 +393,12 @@ pub fn find_project_dir(start: &Path) -> Result<PathBuf, LoadError> {
         if candidate.join("project.conf").is_file() {
             return Ok(candidate.to_path_buf());
         }
+        // A workspace directory outside its project names the project.
+        if let Some(project) = crate::workspaces::marked_project(candidate)
+            && project.join("project.conf").is_file()
+        {
+            return Ok(project);
+        }
         dir = candidate.parent();
     }
     Err(LoadError::new(format!(

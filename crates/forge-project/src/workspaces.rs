@@ -101,6 +101,18 @@ impl Workspaces {
             .map(|(name, path)| (name.as_str(), self.project_dir.join(path)))
     }
 
+    /// The element whose workspace holds `dir` (the current directory,
+    /// say), if any.
+    pub fn containing(&self, dir: &Path) -> Option<&str> {
+        let dir = dir.canonicalize().ok()?;
+        self.open
+            .iter()
+            .filter_map(|(name, path)| Some((name, self.project_dir.join(path).canonicalize().ok()?)))
+            .filter(|(_, path)| dir.starts_with(path))
+            .max_by_key(|(_, path)| path.components().count())
+            .map(|(name, _)| name.as_str())
+    }
+
     /// Whether no workspace is open.
     pub fn is_empty(&self) -> bool {
         self.open.is_empty()
@@ -148,6 +160,33 @@ impl Workspaces {
         file.sync_all()?;
         std::fs::rename(&temporary, &path)
     }
+}
+
+/// The file a workspace directory holds to name its project and element
+/// (BuildStream's `.bstproject.yaml`, in the same layout): forge run in
+/// the workspace finds the project through it, and builds the element
+/// when given no target. Builds never see it.
+pub const MARKER: &str = ".forgeproject.yaml";
+
+/// Writes the marker of `element`'s workspace at `dir`.
+pub fn write_marker(dir: &Path, project_dir: &Path, element: &str) -> std::io::Result<()> {
+    let quoted = |s: &str| serde_json::to_string(s).expect("strings serialise");
+    std::fs::write(
+        dir.join(MARKER),
+        format!(
+            "# Written by `forge workspace open`: this directory is the workspace of\n# an element of the project named here.\nformat-version: 1\nprojects:\n- project-path: {}\n  element-name: {}\n",
+            quoted(&project_dir.to_string_lossy()),
+            quoted(element)
+        ),
+    )
+}
+
+/// The project directory a workspace marker in `dir` names, if any.
+pub fn marked_project(dir: &Path) -> Option<PathBuf> {
+    let text = std::fs::read_to_string(dir.join(MARKER)).ok()?;
+    let root = parse_str(MARKER, &text).ok()?;
+    let first = root.as_map()?.get("projects")?.as_list()?.first()?;
+    first.as_map()?.get("project-path")?.as_str().map(PathBuf::from)
 }
 
 /// Makes `dir` the only source of `element` (its open workspace).

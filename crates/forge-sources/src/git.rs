@@ -700,6 +700,13 @@ fn workspace_repository(ctx: &SourceContext<'_>, url: &str, commit: Oid, dir: &P
         }
     }
     repo.remote("origin", url)?;
+    // The workspace's marker is not the project's: git leaves it out.
+    let exclude = repo.path().join("info/exclude");
+    let mut excluded = fs::read_to_string(&exclude).unwrap_or_default();
+    excluded.push_str(&format!("/{}\n", forge_project::workspaces::MARKER));
+    fs::create_dir_all(repo.path().join("info"))
+        .and_then(|()| fs::write(&exclude, excluded))
+        .map_err(|e| git2::Error::from_str(&format!("cannot write {}: {e}", exclude.display())))?;
     repo.set_head_detached(commit)?;
     repo.reset(&repo.find_object(commit, None)?, git2::ResetType::Mixed, None)?;
     Ok(())

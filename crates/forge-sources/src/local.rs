@@ -89,10 +89,11 @@ pub fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
     copy_tree_but(from, to, |_| false)
 }
 
-/// Whether an entry is a git repository's own (`.git`, a directory or a
-/// worktree's file): a workspace keeps them, builds never see them.
-pub fn is_git_dir(name: &std::ffi::OsStr) -> bool {
-    name == ".git"
+/// Whether an entry of a workspace is the developer's, not the build's: a
+/// git repository's own (`.git`, a directory or a worktree's file) and
+/// the workspace's marker. Builds never see them.
+pub fn is_workspace_private(name: &std::ffi::OsStr) -> bool {
+    name == ".git" || name == forge_project::workspaces::MARKER
 }
 
 /// [`copy_tree`], leaving out entries whose name `skip` accepts.
@@ -127,10 +128,10 @@ pub fn tree_digest(path: &Path, hashes: &FileHashCache) -> std::io::Result<Strin
     hashes.tree_once(path, || walk_digest(path, hashes, |_| false))
 }
 
-/// [`tree_digest`] of a workspace: its git repositories left out (see
-/// [`is_git_dir`]).
+/// [`tree_digest`] of a workspace: what is the developer's left out (see
+/// [`is_workspace_private`]).
 pub fn workspace_digest(path: &Path, hashes: &FileHashCache) -> std::io::Result<String> {
-    walk_digest(path, hashes, is_git_dir)
+    walk_digest(path, hashes, is_workspace_private)
 }
 
 fn walk_digest(path: &Path, hashes: &FileHashCache, skip: fn(&std::ffi::OsStr) -> bool) -> std::io::Result<String> {

@@ -10,7 +10,7 @@ use forge_project::{KeyContext, LoadError, Project, Source, SourceKind};
 use serde_json::{Value, json};
 
 use crate::checks::required_str;
-use crate::local::{copy_tree_but, is_git_dir, workspace_digest};
+use crate::local::{copy_tree_but, is_workspace_private, workspace_digest};
 use crate::runtime::{HereAlready, SourceContext, SourceError};
 
 /// The `workspace` kind.
@@ -58,6 +58,6 @@ impl SourceKind for Workspace {
 impl HereAlready for Workspace {
     fn stage_here(&self, source: &Source, _ctx: &SourceContext<'_>, dir: &Path) -> Result<(), SourceError> {
         let path = required_str(source, "path").map_err(|e| SourceError::new(e.to_string()))?;
-        copy_tree_but(Path::new(path), dir, is_git_dir).map_err(|e| SourceError::new(gone(path, e)))
+        copy_tree_but(Path::new(path), dir, is_workspace_private).map_err(|e| SourceError::new(gone(path, e)))
     }
 }
