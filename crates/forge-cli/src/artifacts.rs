@@ -22,6 +22,37 @@ fn build_failure(message: impl Into<String>) -> Failure {
     }
 }
 
+/// Brings the artifacts of `elements` the local cache lacks from the
+/// artifact servers, when some are configured (as bst's checkout and shell
+/// do); what no server has is left for [`artifacts`] to name.
+fn pull_missing(session: &Session, cas: &Cas, graph: &Graph, elements: &[usize]) -> Result<(), Failure> {
+    if session.remote_specs("artifacts")?.is_empty() {
+        return Ok(());
+    }
+    let keys = session.cache_keys(graph)?;
+    let missing: Vec<usize> = elements
+        .iter()
+        .copied()
+        .filter(|&e| {
+            let element = &graph.elements[e];
+            !element.junction
+                && keys.keys[e].as_deref().is_some_and(|key| {
+                    cas.get_artifact(&element.project.name, &element.normal_name(), key)
+                        .is_none_or(|r| !r.success)
+                })
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let servers = session.artifact_servers()?;
+    let report = crate::build::LineReport::new();
+    let moved = forge_engine::Transfers::default();
+    forge_engine::pipeline::pull(servers, graph, &keys, cas, &missing, &report, &moved);
+    report.close();
+    Ok(())
+}
+
 /// The successful artifacts of `elements`, or an error naming the first
 /// that is not built and the command that builds what `target` needs.
 fn artifacts(
@@ -183,6 +214,7 @@ pub fn checkout(session: &Session, args: &CheckoutArgs) -> Result<(), Failure> {
     )?;
     let elements = graph.walk(&graph.targets, scope(args.deps));
     let cas = session.cas();
+    pull_missing(session, &cas, &graph, &elements)?;
     let staged = artifacts(session, &cas, &graph, graph.targets[0], &elements)?;
     let integrate = !args.no_integrate && !args.hardlinks;
     let (target, temporary) = match (&args.destination, &args.tar) {
@@ -262,6 +294,7 @@ pub fn shell(session: &Session, args: &ShellArgs) -> Result<(), Failure> {
                 .collect::<Vec<_>>();
             let mut seen = HashSet::new();
             let staging: Vec<usize> = staging.into_iter().filter(|e| seen.insert(*e)).collect();
+            pull_missing(session, &cas, &graph, &staging)?;
             let staged = artifacts(session, &cas, &graph, target, &staging)?;
             stage_and_integrate(&cas, &graph, &staged, &root, StageMode::Copy, true)?;
             let build = workdir.join("build");
@@ -296,6 +329,7 @@ pub fn shell(session: &Session, args: &ShellArgs) -> Result<(), Failure> {
             cwd = build_root;
         } else {
             let elements = graph.walk(&[target], Scope::Run);
+            pull_missing(session, &cas, &graph, &elements)?;
             let staged = artifacts(session, &cas, &graph, target, &elements)?;
             // Without integration commands nothing writes into the root:
             // it is made of links into the cache and mounted read-only

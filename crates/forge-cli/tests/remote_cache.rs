@@ -934,3 +934,42 @@ fn artifacts_built_from_an_open_workspace_stay_local() {
     );
     p.forge(&["workspace", "close", "a.bst"]).ok();
 }
+
+#[test]
+fn checkout_pulls_what_the_cache_lacks_as_bst_checkout_does() {
+    let p = sharing_project();
+    let server = Casd::start(&p.outside().join("casd"));
+    let config = write_config(&p, &server.url(), true);
+    p.forge(&["--config", &config, "build", "top.bst"]).ok();
+    let first_out = p.outside().join("first-out");
+    p.forge(&["checkout", "top.bst", first_out.to_str().unwrap()]).ok();
+
+    // Another cache: no build, no pull, just the checkout.
+    let second = cache_dir(&p, "second-cache");
+    let second_out = p.outside().join("second-out");
+    let run = p.forge(&[
+        "--config",
+        &config,
+        "--cache-dir",
+        &second,
+        "checkout",
+        "top.bst",
+        second_out.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("pulled a.bst from"), "{}", run.stderr);
+    assert_eq!(listing(&first_out), listing(&second_out));
+    // Without servers, what is missing is named as before.
+    let third = cache_dir(&p, "third-cache");
+    let third_out = p.outside().join("third-out");
+    let err = p
+        .forge(&[
+            "--cache-dir",
+            &third,
+            "checkout",
+            "top.bst",
+            third_out.to_str().unwrap(),
+        ])
+        .fails(5);
+    assert!(err.contains("is not built"), "{err}");
+}
