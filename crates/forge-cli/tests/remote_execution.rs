@@ -61,9 +61,9 @@ fn execution_config(p: &support::TestProject, url: &str) -> String {
     )
 }
 
-/// The build log of app.bst in cache directory `cache`.
-fn app_log(cache: &str) -> String {
-    let logs = Path::new(cache).join("logs/test/app");
+/// The build log of `element` (its artifact name) in cache directory `cache`.
+fn build_log(cache: &str, element: &str) -> String {
+    let logs = Path::new(cache).join("logs/test").join(element);
     let log = fs::read_dir(&logs).unwrap().flatten().next().unwrap().path();
     fs::read_to_string(log).unwrap()
 }
@@ -94,7 +94,7 @@ fn build_elements_run_on_the_executor_and_make_the_artifact_a_local_build_makes(
         "{}",
         run.stderr
     );
-    let log = app_log(&remote_cache);
+    let log = build_log(&remote_cache, "app");
     assert!(log.contains(&format!("# executed on {}", server.url())), "{log}");
     assert!(log.contains("# build-commands: cat greeting"), "{log}");
 
@@ -123,7 +123,7 @@ fn build_elements_run_on_the_executor_and_make_the_artifact_a_local_build_makes(
         "app.bst",
     ])
     .ok();
-    let log = app_log(&fresh);
+    let log = build_log(&fresh, "app");
     assert!(log.contains("# result cached on"), "{log}");
     assert_eq!(
         checkout(&p, &["--cache-dir", fresh.as_str()], "app.bst", "fresh-out"),
@@ -142,7 +142,7 @@ fn build_elements_run_on_the_executor_and_make_the_artifact_a_local_build_makes(
     ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stderr.contains("app.bst is reproducible"), "{}", run.stderr);
-    let log = app_log(&fresh);
+    let log = build_log(&fresh, "app");
     assert!(log.contains("# executed on"), "{log}");
 }
 
@@ -220,9 +220,7 @@ fn script_elements_run_on_the_executor_too() {
     let mut args = remote.to_vec();
     args.extend(["build", "report.bst"]);
     p.forge(&args).ok();
-    let logs = Path::new(&remote_cache).join("logs/test/report");
-    let log = fs::read_dir(&logs).unwrap().flatten().next().unwrap().path();
-    let log = fs::read_to_string(log).unwrap();
+    let log = build_log(&remote_cache, "report");
     assert!(log.contains(&format!("# executed on {}", server.url())), "{log}");
     assert!(log.contains("# integration of runtime.bst:"), "{log}");
     assert!(log.contains("# mkdir -p /buildstream-install/out"), "{log}");

@@ -151,7 +151,7 @@ impl Downloader {
         expected: Option<&str>,
         progress: &dyn Progress,
     ) -> Result<Downloaded, DownloadFailure> {
-        self.first_that_answers(urls, |url| self.fetch_one(cache, label, url, expected, progress))
+        self.first_that_answers(urls, |url| self.fetch_one(cache, label, url, expected, progress, None))
     }
 
     /// Tries each URL in turn (mirrors first), each up to `retries` more
@@ -268,7 +268,7 @@ impl Downloader {
         progress: &dyn Progress,
     ) -> Result<Downloaded, DownloadFailure> {
         self.first_that_answers(urls, |url| {
-            self.fetch_one_with(cache, label, url, Some(expected), progress, Some(token))
+            self.fetch_one(cache, label, url, Some(expected), progress, Some(token))
         })
     }
 
@@ -354,18 +354,8 @@ impl Downloader {
             .ok_or_else(|| Failure::Final("the registry's auth service answered no token".into()))
     }
 
+    /// One try at `url` into the cache; `token` for a registry's blobs.
     fn fetch_one(
-        &self,
-        cache: &SourceCache,
-        label: &str,
-        url: &str,
-        expected: Option<&str>,
-        progress: &dyn Progress,
-    ) -> Result<Downloaded, Failure> {
-        self.fetch_one_with(cache, label, url, expected, progress, None)
-    }
-
-    fn fetch_one_with(
         &self,
         cache: &SourceCache,
         label: &str,

@@ -46,7 +46,6 @@ impl Server {
     pub fn start() -> Server {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().expect("addr").port();
-        listener.set_nonblocking(true).expect("nonblocking");
         let state = Arc::new(Mutex::new(State {
             routes: HashMap::new(),
             hits: HashMap::new(),
@@ -54,18 +53,8 @@ impl Server {
         let stop = Arc::new(AtomicBool::new(false));
         let requests = Arc::new(AtomicUsize::new(0));
         {
-            let (state, stop, requests) = (state.clone(), stop.clone(), requests.clone());
-            std::thread::spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    match listener.accept() {
-                        Ok((stream, _)) => {
-                            let (state, requests) = (state.clone(), requests.clone());
-                            std::thread::spawn(move || handle(stream, &state, &requests));
-                        }
-                        Err(_) => std::thread::sleep(Duration::from_millis(5)),
-                    }
-                }
-            });
+            let (state, requests) = (state.clone(), requests.clone());
+            super::server::accept_until(listener, stop.clone(), move |stream| handle(stream, &state, &requests));
         }
         Server {
             base: format!("http://127.0.0.1:{port}"),

@@ -44,23 +44,12 @@ impl Registry {
     pub fn start() -> Registry {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().expect("addr").port();
-        listener.set_nonblocking(true).expect("nonblocking");
         let base = format!("http://127.0.0.1:{port}");
         let state = Arc::new(Mutex::new(State::default()));
         let stop = Arc::new(AtomicBool::new(false));
         {
-            let (state, stop, base) = (state.clone(), stop.clone(), base.clone());
-            std::thread::spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    match listener.accept() {
-                        Ok((stream, _)) => {
-                            let (state, base) = (state.clone(), base.clone());
-                            std::thread::spawn(move || handle(stream, &state, &base));
-                        }
-                        Err(_) => std::thread::sleep(Duration::from_millis(5)),
-                    }
-                }
-            });
+            let (state, base) = (state.clone(), base.clone());
+            super::server::accept_until(listener, stop.clone(), move |stream| handle(stream, &state, &base));
         }
         Registry { base, state, stop }
     }

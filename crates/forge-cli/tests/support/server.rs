@@ -4,6 +4,29 @@ use std::net::{TcpListener, TcpStream};
 use std::process::Child;
 use std::time::{Duration, Instant};
 
+/// Accepts connections on `listener` until `stop`, each handled by
+/// `handle` on a thread of its own (for the servers the tests run in
+/// process).
+pub fn accept_until(
+    listener: TcpListener,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    handle: impl Fn(TcpStream) + Send + Sync + 'static,
+) {
+    listener.set_nonblocking(true).expect("nonblocking");
+    let handle = std::sync::Arc::new(handle);
+    std::thread::spawn(move || {
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            match listener.accept() {
+                Ok((stream, _)) => {
+                    let handle = handle.clone();
+                    std::thread::spawn(move || handle(stream));
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(5)),
+            }
+        }
+    });
+}
+
 /// A port on 127.0.0.1 that nothing listens on now.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
