@@ -14,11 +14,24 @@ use support::http::Server;
 use support::pypi::{conf, publish, sha256, wheel_with_metadata};
 use support::{git, project};
 
-/// A `.deb` of `package` whose control names its maintainer.
+/// A `.deb` of `package` whose control names its maintainer, with a
+/// machine-readable copyright file (DEP-5) of two licenses.
 fn deb_of(package: &str, version: &str, maintainer: &str) -> Vec<u8> {
     let control = format!("Package: {package}\nVersion: {version}\nArchitecture: amd64\nMaintainer: {maintainer}\n");
     let control = tar_gz(&[("./control", control.as_bytes(), 0o644)]);
-    archive::deb(&control, "data.tar.gz", &tar_gz(&[]))
+    let copyright = "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\
+        Upstream-Name: gcc\n\nFiles: *\nCopyright: FSF\nLicense: GPL-3+\n\n\
+        Files: libiberty/*\nCopyright: FSF\nLicense: LGPL-2.1+\n\n\
+        License: GPL-3+\n The text.\n";
+    let data = tar_gz(&[
+        (&format!("./usr/lib/{package}.so"), b"\x7fELF" as &[u8], 0o644),
+        (
+            &format!("./usr/share/doc/{package}/copyright"),
+            copyright.as_bytes(),
+            0o644,
+        ),
+    ]);
+    archive::deb(&control, "data.tar.gz", &data)
 }
 
 struct Fixture {
@@ -186,6 +199,10 @@ fn a_closure_is_described_with_its_pins_package_urls_and_suppliers() {
     assert_eq!(
         libstdc["supplier"],
         "Organization: Debian GCC Maintainers (debian-gcc@lists.debian.org)"
+    );
+    assert_eq!(
+        libstdc["licenseDeclared"], "GPL-3.0-or-later AND LGPL-2.1-or-later",
+        "the copyright file's licenses, in SPDX's names"
     );
     assert!(
         libstdc["downloadLocation"]

@@ -30,6 +30,36 @@ pub fn data_member(deb: &[u8]) -> Result<(String, Vec<u8>), String> {
     Err("the .deb has no data.tar member".into())
 }
 
+/// The `data.tar.*` member of a .deb as a stream: its name and a reader
+/// of exactly its bytes, the archive read once from its start.
+pub fn data_reader<R: Read>(mut deb: R) -> Result<(String, std::io::Take<R>), String> {
+    let mut magic = [0u8; 8];
+    deb.read_exact(&mut magic).map_err(|_| "not a .deb (no ar header)")?;
+    if &magic != b"!<arch>\n" {
+        return Err("not a .deb (no ar header)".into());
+    }
+    loop {
+        let mut header = [0u8; 60];
+        deb.read_exact(&mut header)
+            .map_err(|_| "the .deb has no data.tar member")?;
+        let name = String::from_utf8_lossy(&header[..16])
+            .trim()
+            .trim_end_matches('/')
+            .to_string();
+        let size: u64 = String::from_utf8_lossy(&header[48..58])
+            .trim()
+            .parse()
+            .map_err(|_| format!("bad ar member size for '{name}'"))?;
+        if name.starts_with("data.tar") {
+            return Ok((name, deb.take(size)));
+        }
+        let skip = size + size % 2;
+        if std::io::copy(&mut (&mut deb).take(skip), &mut std::io::sink()).map_err(|e| e.to_string())? != skip {
+            return Err("truncated .deb".into());
+        }
+    }
+}
+
 /// The name and bytes of the `control.tar.*` member of a .deb, read from
 /// the start of the file only (it comes before the data), at most
 /// `limit` bytes of it.

@@ -327,7 +327,9 @@ impl SourceRuntime for Deb {
         Some(crate::runtime::PackageFacts {
             supplier: paragraph.get("Maintainer").map(|m| m.trim().to_string()),
             // A .deb's license is in its copyright file, not its control.
-            license: None,
+            license: paragraph
+                .get("Package")
+                .and_then(|package| copyright_license(&cached, package.trim())),
         })
     }
 
@@ -339,6 +341,140 @@ impl SourceRuntime for Deb {
             .map(|_| ())
             .map_err(|e| SourceError::new(format!("cannot stage {name}: {e}")))
     }
+}
+
+/// The license a .deb's machine-readable copyright file
+/// (`usr/share/doc/PACKAGE/copyright`, DEP-5) declares: the `License:` of
+/// every `Files:` paragraph, joined with AND, as an SPDX expression where
+/// each Debian name maps to an SPDX identifier, else as Debian writes it.
+/// `None` without such a file. The data is streamed, at most 1 MiB of the
+/// file read.
+fn copyright_license(deb: &Path, package: &str) -> Option<String> {
+    let file = fs::File::open(deb).ok()?;
+    let (_, data) = forge_debian::deb::data_reader(std::io::BufReader::new(file)).ok()?;
+    let reader = crate::extract::decompress_stream(std::io::BufReader::new(data)).ok()?;
+    let wanted = format!("usr/share/doc/{package}/copyright");
+    let mut archive = tar::Archive::new(reader);
+    for entry in archive.entries().ok()? {
+        let entry = entry.ok()?;
+        let path = entry
+            .path()
+            .ok()?
+            .to_string_lossy()
+            .trim_start_matches("./")
+            .to_string();
+        if path != wanted || !entry.header().entry_type().is_file() {
+            continue;
+        }
+        let mut text = String::new();
+        entry.take(1 << 20).read_to_string(&mut text).ok()?;
+        return dep5_license(&text);
+    }
+    None
+}
+
+/// The license of a DEP-5 copyright file (see [`copyright_license`]).
+fn dep5_license(text: &str) -> Option<String> {
+    let paragraphs = parse(text);
+    let format = paragraphs.first()?.get("Format")?;
+    if !format.contains("copyright-format") {
+        return None;
+    }
+    let mut licenses: Vec<String> = Vec::new();
+    for paragraph in paragraphs.iter().filter(|p| p.get("Files").is_some()) {
+        let Some(first) = paragraph.get("License").and_then(|l| l.lines().next()) else {
+            continue;
+        };
+        let first = first.trim().to_string();
+        if !first.is_empty() && !licenses.contains(&first) {
+            licenses.push(first);
+        }
+    }
+    if licenses.is_empty() {
+        return None;
+    }
+    let spdx: Option<Vec<String>> = licenses.iter().map(|l| spdx_of_debian(l)).collect();
+    let parts = spdx.unwrap_or(licenses);
+    let several = parts.len() > 1;
+    Some(
+        parts
+            .iter()
+            .map(|p| {
+                if several && p.contains(" OR ") {
+                    format!("({p})")
+                } else {
+                    p.clone()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" AND "),
+    )
+}
+
+/// A Debian license expression (`GPL-2+ or Artistic`) as SPDX, when every
+/// name in it has an SPDX identifier.
+fn spdx_of_debian(expression: &str) -> Option<String> {
+    let mut out = Vec::new();
+    for word in expression.split_whitespace() {
+        out.push(match word.to_ascii_lowercase().as_str() {
+            "or" => "OR".to_string(),
+            "and" => "AND".to_string(),
+            _ => spdx_name(word)?,
+        });
+    }
+    let valid = !out.is_empty()
+        && out.iter().step_by(2).all(|w| w != "OR" && w != "AND")
+        && out.iter().skip(1).step_by(2).all(|w| w == "OR" || w == "AND");
+    valid.then(|| out.join(" "))
+}
+
+/// One Debian license name as an SPDX identifier.
+fn spdx_name(name: &str) -> Option<String> {
+    let lower = name.trim_end_matches(',').to_ascii_lowercase();
+    let fixed = match lower.as_str() {
+        "expat" | "mit" => "MIT",
+        "apache-2.0" | "apache-2" => "Apache-2.0",
+        "artistic-2.0" => "Artistic-2.0",
+        "bsd-2-clause" => "BSD-2-Clause",
+        "bsd-3-clause" => "BSD-3-Clause",
+        "bsl-1.0" => "BSL-1.0",
+        "cc0-1.0" | "cc0" => "CC0-1.0",
+        "isc" => "ISC",
+        "mpl-2.0" => "MPL-2.0",
+        "zlib" => "Zlib",
+        "0bsd" => "0BSD",
+        "psf-2" | "psf-2.0" => "PSF-2.0",
+        "python-2.0" => "Python-2.0",
+        "unlicense" => "Unlicense",
+        "hpnd" => "HPND",
+        _ => "",
+    };
+    if !fixed.is_empty() {
+        return Some(fixed.to_string());
+    }
+    // The GNU licenses: `GPL-2`, `GPL-2+`, `LGPL-2.1+`, `AGPL-3.0`.
+    let (base, later) = match lower.strip_suffix('+') {
+        Some(base) => (base, true),
+        None => (lower.as_str(), false),
+    };
+    let (family, version) = base.split_once('-')?;
+    let family = match family {
+        "gpl" => "GPL",
+        "lgpl" => "LGPL",
+        "agpl" => "AGPL",
+        _ => return None,
+    };
+    let version = match version {
+        "1" | "1.0" => "1.0",
+        "2" | "2.0" => "2.0",
+        "2.1" => "2.1",
+        "3" | "3.0" => "3.0",
+        _ => return None,
+    };
+    Some(format!(
+        "{family}-{version}-{}",
+        if later { "or-later" } else { "only" }
+    ))
 }
 
 /// The `Source:` of a .deb's control file: the source package's name and,
@@ -383,4 +519,42 @@ fn control_paragraph(deb: &Path) -> Result<Paragraph, String> {
             .ok_or_else(|| "its control file is empty".to_string());
     }
     Err("its control.tar has no control file".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debian_license_names_become_spdx_where_they_have_one() {
+        assert_eq!(spdx_of_debian("GPL-2+").as_deref(), Some("GPL-2.0-or-later"));
+        assert_eq!(spdx_of_debian("LGPL-2.1").as_deref(), Some("LGPL-2.1-only"));
+        assert_eq!(
+            spdx_of_debian("GPL-1+ or Artistic"),
+            None,
+            "Artistic has no one identifier"
+        );
+        assert_eq!(
+            spdx_of_debian("Expat or Apache-2.0").as_deref(),
+            Some("MIT OR Apache-2.0")
+        );
+        assert_eq!(spdx_of_debian("GPL-2+ with OpenSSL exception"), None);
+        assert_eq!(spdx_of_debian("or"), None);
+        let dep5 = |body: &str| {
+            dep5_license(&format!(
+                "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\n{body}"
+            ))
+        };
+        assert_eq!(
+            dep5("Files: *\nLicense: BSD-3-clause\n\nFiles: a/*\nLicense: Expat or ISC\n").as_deref(),
+            Some("BSD-3-Clause AND (MIT OR ISC)")
+        );
+        assert_eq!(
+            dep5("Files: *\nLicense: GPL-2+\n\nFiles: b/*\nLicense: public-domain\n").as_deref(),
+            Some("GPL-2+ AND public-domain"),
+            "kept as Debian writes it when a name has no identifier"
+        );
+        assert_eq!(dep5("Upstream-Name: x\n"), None);
+        assert_eq!(dep5_license("This is free software.\n"), None, "not machine-readable");
+    }
 }

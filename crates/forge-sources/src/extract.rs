@@ -32,6 +32,14 @@ pub fn decompressed(bytes: &[u8]) -> io::Result<Box<dyn Read + '_>> {
     decoder(&bytes[..bytes.len().min(6)], bytes)
 }
 
+/// Reads `reader` with the decompressor its first bytes call for, without
+/// reading ahead more than they are.
+pub fn decompress_stream<'a, R: io::BufRead + 'a>(mut reader: R) -> io::Result<Box<dyn Read + 'a>> {
+    let magic = reader.fill_buf()?;
+    let magic = magic[..magic.len().min(6)].to_vec();
+    decoder(&magic, reader)
+}
+
 fn decoder<'a, R: io::BufRead + 'a>(magic: &[u8], reader: R) -> io::Result<Box<dyn Read + 'a>> {
     Ok(match magic {
         [0x1f, 0x8b, ..] => Box::new(flate2::bufread::MultiGzDecoder::new(reader)),
