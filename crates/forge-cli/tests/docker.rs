@@ -43,8 +43,9 @@ fn two_layer_image(registry: &Registry) -> String {
     ]);
     let upper = tar_gz(&[
         ("etc/.wh.motd", b"", 0o644),
-        ("var/cache/.wh..wh..opq", b"", 0o644),
+        // Before the opaque marker of its directory: still this layer's.
         ("var/cache/new", b"fresh", 0o644),
+        ("var/cache/.wh..wh..opq", b"", 0o644),
         ("usr/bin/other", b"#!/bin/sh\n", 0o755),
     ]);
     registry.image("team/app", None, &[lower, upper])

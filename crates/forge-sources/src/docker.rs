@@ -533,20 +533,33 @@ fn whiteout_of(path: &Path) -> Option<PathBuf> {
     name.strip_prefix(".wh.").map(|hidden| parent.join(hidden))
 }
 
-/// Unpacks one layer over what earlier layers unpacked into `dir`: its
-/// whiteouts first remove what they name, then its files are written.
+/// Unpacks one layer over what earlier layers unpacked into `dir`, in one
+/// pass: its files are written as they come, then its whiteouts remove
+/// what they name of the layers below (never what this layer wrote: a
+/// whiteout hides lower layers only, wherever it sits in the layer).
 fn unpack_layer(path: &Path, dir: &Path) -> std::io::Result<()> {
-    let entries = crate::extract::tar_paths(crate::extract::open_compressed(path)?)?;
-    for entry in &entries {
-        let Some(hidden) = whiteout_of(entry) else {
-            continue;
-        };
-        let opaque = entry.file_name().is_some_and(|n| n == ".wh..wh..opq");
-        crate::extract::remove_inside(dir, &hidden, opaque)?;
-    }
+    let mut written: std::collections::HashSet<PathBuf> = std::collections::HashSet::new();
+    let mut whiteouts: Vec<(PathBuf, bool)> = Vec::new();
     crate::extract::extract_tar_but(crate::extract::open_compressed(path)?, dir, |entry| {
-        whiteout_of(entry).is_some() || entry.starts_with("dev")
+        if let Some(hidden) = whiteout_of(entry) {
+            let opaque = entry.file_name().is_some_and(|n| n == ".wh..wh..opq");
+            whiteouts.push((hidden, opaque));
+            return true;
+        }
+        if entry.starts_with("dev") {
+            return true;
+        }
+        // The entry and the directories that lead to it are this layer's.
+        let mut at = entry.to_path_buf();
+        while !at.as_os_str().is_empty() && written.insert(at.clone()) {
+            at.pop();
+        }
+        false
     })?;
+    let mine = |path: &Path| written.contains(path);
+    for (hidden, opaque) in whiteouts {
+        crate::extract::remove_inside(dir, &hidden, opaque, &mine)?;
+    }
     Ok(())
 }
 

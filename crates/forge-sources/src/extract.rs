@@ -145,7 +145,11 @@ pub fn extract_tar(reader: impl Read, target: &Path) -> io::Result<ExtractReport
 
 /// [`extract_tar`], leaving out the entries whose clean relative path
 /// `skip` accepts.
-pub fn extract_tar_but(reader: impl Read, target: &Path, skip: impl Fn(&Path) -> bool) -> io::Result<ExtractReport> {
+pub fn extract_tar_but(
+    reader: impl Read,
+    target: &Path,
+    mut skip: impl FnMut(&Path) -> bool,
+) -> io::Result<ExtractReport> {
     let mut report = ExtractReport::default();
     let mut archive = tar::Archive::new(reader);
     for entry in archive.entries()? {
@@ -238,42 +242,54 @@ pub fn extract_tar_but(reader: impl Read, target: &Path, skip: impl Fn(&Path) ->
     Ok(report)
 }
 
-/// The clean relative paths of the entries of `reader` (a tar stream),
-/// in order, without extracting anything.
-pub fn tar_paths(reader: impl Read) -> io::Result<Vec<PathBuf>> {
-    let mut archive = tar::Archive::new(reader);
-    let mut paths = Vec::new();
-    for entry in archive.entries()? {
-        let entry = entry?;
-        paths.push(clean_relative(&entry.path()?, "entry")?);
-    }
-    Ok(paths)
-}
-
-/// Removes `relative` (a clean relative path, whatever it is: a directory
-/// goes with everything in it) from under `target`, never through a
-/// symlink; `contents_only` keeps a directory and empties it. Nothing
-/// there is no error.
-pub fn remove_inside(target: &Path, relative: &Path, contents_only: bool) -> io::Result<()> {
+/// Removes what is at `relative` under `target` (a directory with all it
+/// holds; with `contents_only`, what it holds only), never through a
+/// symlink, except the paths `keep` accepts (and the directories that
+/// lead to them). Nothing there is no error.
+pub fn remove_inside(
+    target: &Path,
+    relative: &Path,
+    contents_only: bool,
+    keep: &dyn Fn(&Path) -> bool,
+) -> io::Result<()> {
     let relative = clean_relative(relative, "path")?;
     check_no_symlink_parents(target, &relative)?;
-    let path = target.join(&relative);
+    if contents_only {
+        remove_children(target, &relative, keep)
+    } else {
+        remove_one(target, &relative, keep)
+    }
+}
+
+fn remove_one(target: &Path, relative: &Path, keep: &dyn Fn(&Path) -> bool) -> io::Result<()> {
+    let path = target.join(relative);
     let Ok(meta) = fs::symlink_metadata(&path) else {
         return Ok(());
     };
     if !meta.is_dir() {
-        return if contents_only { Ok(()) } else { fs::remove_file(&path) };
+        return if keep(relative) { Ok(()) } else { fs::remove_file(&path) };
     }
-    if !contents_only {
-        return fs::remove_dir_all(&path);
+    remove_children(target, relative, keep)?;
+    if keep(relative) {
+        Ok(())
+    } else {
+        // Emptied unless it leads to something kept.
+        fs::remove_dir(&path).or_else(|e| {
+            if e.kind() == io::ErrorKind::DirectoryNotEmpty {
+                Ok(())
+            } else {
+                Err(e)
+            }
+        })
     }
-    for entry in fs::read_dir(&path)? {
-        let entry = entry?;
-        if entry.file_type()?.is_dir() {
-            fs::remove_dir_all(entry.path())?;
-        } else {
-            fs::remove_file(entry.path())?;
-        }
+}
+
+fn remove_children(target: &Path, relative: &Path, keep: &dyn Fn(&Path) -> bool) -> io::Result<()> {
+    let Ok(entries) = fs::read_dir(target.join(relative)) else {
+        return Ok(());
+    };
+    for entry in entries {
+        remove_one(target, &relative.join(entry?.file_name()), keep)?;
     }
     Ok(())
 }
