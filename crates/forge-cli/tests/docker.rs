@@ -176,3 +176,51 @@ fn an_aliased_url_is_pulled_through_the_aliases_mirror_as_freedesktop_sdk_writes
     let sbom = p.forge(&["sbom", "image.bst"]).ok();
     assert!(sbom.contains(&format!("sha256:{image}")), "{sbom}");
 }
+
+#[test]
+fn hostile_images_are_refused_and_write_nothing_outside() {
+    let registry = Registry::start();
+    // A layer that climbs out of the staging directory.
+    let mut escape = tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast()));
+    let mut header = tar::Header::new_gnu();
+    header.set_size(4);
+    header.set_mode(0o644);
+    header.set_entry_type(tar::EntryType::Regular);
+    // `set_path` refuses `..`: the name is written into the header as is.
+    header.as_gnu_mut().unwrap().name[..13].copy_from_slice(b"../escaped.tx");
+    header.set_cksum();
+    escape.append(&header, &b"evil"[..]).unwrap();
+    let escape = escape.into_inner().unwrap().finish().unwrap();
+    let image = registry.image("team/app", None, &[escape]);
+    let p = image_project(&registry, &format!("  ref: {image}\n"));
+    p.forge(&["fetch", "image.bst"]).ok();
+    let out = p.outside().join("deep/staged");
+    let err = p
+        .forge(&["source", "checkout", "image.bst", out.to_str().unwrap()])
+        .fails(4);
+    assert!(err.contains("climbs out with '..'"), "{err}");
+    assert!(!p.outside().join("deep/escaped.tx").exists());
+
+    // A "manifest" of 5 MiB is not read whole.
+    let huge = format!("{{\"schemaVersion\":2,\"pad\":\"{}\"}}", "x".repeat(5 << 20));
+    let big = registry.manifest("team/app", None, "application/vnd.oci.image.manifest.v1+json", &huge);
+    p.write("elements/image.bst", &element(&registry, &format!("  ref: {big}\n")));
+    let err = p.forge(&["fetch", "image.bst"]).fails(4);
+    assert!(err.contains("larger than 4194304 bytes: not a manifest"), "{err}");
+    // A layer type forge does not unpack is named.
+    let odd = registry.manifest(
+        "team/app",
+        None,
+        "application/vnd.oci.image.manifest.v1+json",
+        &format!(
+            "{{\"schemaVersion\":2,\"layers\":[{{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+zstd\",\"digest\":\"sha256:{}\",\"size\":1}}]}}",
+            "a".repeat(64)
+        ),
+    );
+    p.write("elements/image.bst", &element(&registry, &format!("  ref: {odd}\n")));
+    let err = p.forge(&["fetch", "image.bst"]).fails(4);
+    assert!(
+        err.contains("layer type 'application/vnd.oci.image.layer.v1.tar+zstd' is not one forge unpacks"),
+        "{err}"
+    );
+}
