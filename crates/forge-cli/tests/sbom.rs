@@ -204,6 +204,11 @@ fn a_closure_is_described_with_its_pins_package_urls_and_suppliers() {
         libstdc["licenseDeclared"], "GPL-3.0-or-later AND LGPL-2.1-or-later",
         "the copyright file's licenses, in SPDX's names"
     );
+    assert_eq!(
+        fs::read_to_string(p.outside().join(format!("cache/sources/facts/{}.license", f.deb_sha))).unwrap(),
+        "GPL-3.0-or-later AND LGPL-2.1-or-later",
+        "remembered: the package is not inflated again"
+    );
     assert!(
         libstdc["downloadLocation"]
             .as_str()

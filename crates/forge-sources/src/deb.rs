@@ -327,9 +327,10 @@ impl SourceRuntime for Deb {
         Some(crate::runtime::PackageFacts {
             supplier: paragraph.get("Maintainer").map(|m| m.trim().to_string()),
             // A .deb's license is in its copyright file, not its control.
-            license: paragraph
-                .get("Package")
-                .and_then(|package| copyright_license(&cached, package.trim())),
+            license: paragraph.get("Package").and_then(|package| {
+                let sha = file_pin(source)?.sha256;
+                remembered_license(cache, &sha, &cached, package.trim())
+            }),
         })
     }
 
@@ -371,6 +372,22 @@ fn copyright_license(deb: &Path, package: &str) -> Option<String> {
         return dep5_license(&text);
     }
     None
+}
+
+/// [`copyright_license`], remembered in the source cache beside the
+/// package (`facts/SHA256.license`, empty for none): the package never
+/// changes under its digest, and reading it means inflating all its data.
+fn remembered_license(cache: &crate::SourceCache, sha: &str, deb: &Path, package: &str) -> Option<String> {
+    let kept = cache.root().join("facts").join(format!("{sha}.license"));
+    if let Ok(text) = fs::read_to_string(&kept) {
+        return (!text.is_empty()).then_some(text);
+    }
+    let license = copyright_license(deb, package);
+    let temporary = kept.with_extension(format!("license.{}", std::process::id()));
+    let _ = fs::create_dir_all(kept.parent()?)
+        .and_then(|()| fs::write(&temporary, license.as_deref().unwrap_or_default()))
+        .and_then(|()| fs::rename(&temporary, &kept));
+    license
 }
 
 /// The license of a DEP-5 copyright file (see [`copyright_license`]).
