@@ -39,7 +39,11 @@ pub fn load_specs(config: Option<&Path>, project: &str, section: &str) -> Result
 /// The user configuration's `section` for `project`: that of `projects:
 /// <project>:` first, then the global one, with the directory the file
 /// names in them are relative to.
-fn user_sections(config: Option<&Path>, project: &str, section: &str) -> Result<(Vec<Node>, PathBuf), LoadError> {
+pub(crate) fn user_sections(
+    config: Option<&Path>,
+    project: &str,
+    section: &str,
+) -> Result<(Vec<Node>, PathBuf), LoadError> {
     let Some(path) = config else {
         return Ok((Vec::new(), PathBuf::new()));
     };

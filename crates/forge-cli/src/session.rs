@@ -160,6 +160,24 @@ impl Session {
         crate::remotes::load_specs(self.user_config.as_deref(), &self.project.name, section)
     }
 
+    /// bst's `workspacedir:` of the user configuration: where workspaces
+    /// go by default (`~` for the home directory; relative to the current
+    /// directory).
+    pub fn workspace_dir(&self) -> Result<Option<PathBuf>, forge_project::LoadError> {
+        let (nodes, _) =
+            crate::remotes::user_sections(self.user_config.as_deref(), &self.project.name, "workspacedir")?;
+        let Some(node) = nodes.first() else {
+            return Ok(None);
+        };
+        let text = node
+            .as_str()
+            .ok_or_else(|| forge_project::LoadError::at(&node.span, "'workspacedir' is a directory name"))?;
+        Ok(Some(match (text.strip_prefix("~/"), std::env::var_os("HOME")) {
+            (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
+            _ => PathBuf::from(text),
+        }))
+    }
+
     /// The artifact servers of the user configuration that answer.
     pub fn artifact_servers(&self) -> Result<&forge_remote::Servers, Failure> {
         if let Some(servers) = self.artifact_servers.get() {

@@ -78,12 +78,17 @@ fn check_accepts(element: &Element) -> Result<(), Failure> {
 }
 
 /// Where a workspace goes by default: the element's name without `.bst`
-/// in the current directory (`sdk.bst:lib.bst` → `sdk.bst/lib`), as bst.
-fn default_dir(element: &str) -> Result<PathBuf, Failure> {
+/// (`sdk.bst:lib.bst` → `sdk.bst/lib`) in the user configuration's
+/// `workspacedir`, default the current directory, as bst.
+fn default_dir(session: &Session, element: &str) -> Result<PathBuf, Failure> {
     let cwd =
         std::env::current_dir().map_err(|e| Failure::internal(format!("cannot read the current directory: {e}")))?;
+    let base = match session.workspace_dir()? {
+        Some(dir) => cwd.join(dir),
+        None => cwd,
+    };
     let name = element.replace(':', "/");
-    Ok(cwd.join(name.strip_suffix(".bst").unwrap_or(&name)))
+    Ok(base.join(name.strip_suffix(".bst").unwrap_or(&name)))
 }
 
 fn absolute(dir: &Path) -> Result<PathBuf, Failure> {
@@ -141,7 +146,7 @@ fn open(session: &Session, args: &WorkspaceOpenArgs) -> Result<(), Failure> {
         }
         let dir = match &args.dir {
             Some(dir) => absolute(dir)?,
-            None => default_dir(&element.name)?,
+            None => default_dir(session, &element.name)?,
         };
         if dir.exists() && !dir.is_dir() {
             return Err(Failure::usage(format!("{} is not a directory", dir.display())));

@@ -216,6 +216,10 @@ fn workspaces_that_cannot_be_are_refused_before_anything_changes() {
     let err = p.forge(&["workspace", "close", "hello.bst"]).fails(2);
     assert!(err.contains("hello.bst has no open workspace"), "{err}");
     assert!(!p.root.join("hello").exists());
+    // bst's `workspacedir` of the user configuration is where they go.
+    let conf = support::user_conf(&p, "forge.conf", "workspacedir: ws-root\n");
+    p.forge(&["--config", &conf, "workspace", "open", "hello.bst"]).ok();
+    assert!(p.root.join("ws-root/hello/greeting").is_file());
 }
 
 #[test]

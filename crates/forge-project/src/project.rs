@@ -1421,8 +1421,8 @@ fn load_user_config(path: &Path, project: &str, vars: &Mapping) -> Result<UserPr
         .map_err(|e| LoadError::new(format!("cannot read the user configuration {display}: {e}")))??;
     let root = parse_str(&display, &text)?;
     let map = root.as_map().expect("mapping");
-    // Remote caches and execution are the front end's (see forge-cli's
-    // remotes).
+    // Remote caches, execution and the workspace directory are the front
+    // end's (see forge-cli's remotes and workspace).
     check_keys(
         map,
         &[
@@ -1431,6 +1431,7 @@ fn load_user_config(path: &Path, project: &str, vars: &Mapping) -> Result<UserPr
             "artifacts",
             "source-caches",
             "remote-execution",
+            "workspacedir",
         ],
         "the user configuration",
     )?;
