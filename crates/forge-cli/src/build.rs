@@ -297,11 +297,15 @@ pub fn run(session: &Session, args: &BuildArgs) -> Result<(), Failure> {
     if let Some(executor) = &executor {
         let canceller = executor.canceller();
         crate::interrupt::on_interrupt(move |_| {
+            use std::io::Write as _;
             let (cancelled, failures) = canceller.cancel_all(std::time::Duration::from_secs(5));
+            // stderr may be gone with the terminal: nothing to report then.
+            let mut stderr = std::io::stderr();
             for failure in failures {
-                eprintln!("warning: {}", crate::exit::printable(&failure));
+                let _ = writeln!(stderr, "warning: {}", crate::exit::printable(&failure));
             }
-            eprintln!(
+            let _ = writeln!(
+                stderr,
                 "interrupted: {cancelled} remote action{} cancelled",
                 if cancelled == 1 { "" } else { "s" }
             );

@@ -45,7 +45,8 @@ pub fn on_interrupt(before_exit: impl FnOnce(i32) + Send + 'static) {
         let mut byte = [0u8; 1];
         if reader.read_exact(&mut byte).is_ok() {
             let signal = i32::from(byte[0]);
-            before_exit(signal);
+            // Whatever happens there (a closed stderr, say), forge ends.
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| before_exit(signal)));
             std::process::exit(128 + signal);
         }
     });

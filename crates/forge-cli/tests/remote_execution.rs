@@ -293,3 +293,44 @@ fn an_interrupted_build_cancels_its_remote_action() {
     assert!(stderr.contains("interrupted: 1 remote action cancelled"), "{stderr}");
     wait_for("the executor to stop the action", || !running("sleep 317"));
 }
+
+#[test]
+fn buildgrid_executes_build_and_script_elements_as_casd_does() {
+    let p = remote_project();
+    let server = support::buildgrid::BuildGridExecution::start(&p.outside().join("bgd"));
+    let conf = user_conf(
+        &p,
+        "bgd.conf",
+        &format!("remote-execution:\n  execution-service:\n    url: {}\n", server.url()),
+    );
+    let remote_cache = p.outside().join("remote-cache").display().to_string();
+    let remote = ["--config", conf.as_str(), "--cache-dir", remote_cache.as_str()];
+    let mut args = remote.to_vec();
+    args.extend(["build", "app.bst", "report.bst"]);
+    let run = p.forge(&args);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let log = build_log(&remote_cache, "app");
+    assert!(log.contains(&format!("# executed on {}", server.url())), "{log}");
+
+    let local_cache = p.outside().join("local-cache").display().to_string();
+    p.forge(&["--cache-dir", local_cache.as_str(), "build", "app.bst", "report.bst"])
+        .ok();
+    for element in ["app.bst", "report.bst"] {
+        let name = element.trim_end_matches(".bst");
+        assert_eq!(
+            checkout(&p, &remote, element, &format!("{name}-remote")),
+            checkout(
+                &p,
+                &["--cache-dir", local_cache.as_str()],
+                element,
+                &format!("{name}-local")
+            ),
+            "{element}: the same artifact as a local build"
+        );
+    }
+    // A failing command is named with its status, as with casd.
+    let mut args = remote.to_vec();
+    args.extend(["build", "broken.bst"]);
+    let err = p.forge(&args).fails(5);
+    assert!(err.contains("command failed with exit status 3"), "{err}");
+}

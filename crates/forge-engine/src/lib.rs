@@ -418,7 +418,18 @@ impl<'a> Engine<'a> {
             let name = &self.graph.elements[element].name;
             report.started(name, running, waiting);
             let started = Instant::now();
-            let outcome = match self.build_with_lock(element) {
+            // A build that panics fails that element; it must not leave the
+            // others waiting for it forever.
+            let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.build_with_lock(element)))
+                .unwrap_or_else(|panic| {
+                    let why = panic
+                        .downcast_ref::<String>()
+                        .map(String::as_str)
+                        .or_else(|| panic.downcast_ref::<&str>().copied())
+                        .unwrap_or("no message");
+                    Err(format!("internal error (a bug in forge, please report it): {why}"))
+                });
+            let outcome = match built {
                 Ok(true) => Outcome::Built,
                 Ok(false) => Outcome::Cached,
                 Err(message) => Outcome::Failed(message),

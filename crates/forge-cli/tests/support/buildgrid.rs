@@ -150,3 +150,208 @@ impl BuildGrid {
         }
     }
 }
+
+/// A private PostgreSQL cluster on 127.0.0.1 (BuildGrid's scheduler needs
+/// one), run as the `postgres` user when the test runs as root (initdb
+/// refuses root); stopped when dropped.
+pub struct Postgres {
+    data: PathBuf,
+    bin: PathBuf,
+    as_postgres: bool,
+    /// Its port.
+    pub port: u16,
+}
+
+fn postgres_bin() -> PathBuf {
+    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.path().join("bin"))
+                .filter(|p| p.join("initdb").is_file())
+                .collect()
+        })
+        .unwrap_or_default();
+    found.sort();
+    found
+        .pop()
+        .expect("PostgreSQL not found in /usr/lib/postgresql: .ci/run installs the postgresql package")
+}
+
+impl Postgres {
+    /// Makes and starts a cluster in `dir` with a `bgd` superuser and
+    /// database, trusting loopback.
+    pub fn start(dir: &Path) -> Postgres {
+        std::fs::create_dir_all(dir).unwrap();
+        let bin = postgres_bin();
+        // SAFETY: getuid has no preconditions.
+        let as_postgres = unsafe { libc::getuid() } == 0;
+        if as_postgres {
+            run(dir, "chown", &["-R", "postgres:postgres", "."]);
+            // Every directory above must let postgres through.
+            let mut up = dir.to_path_buf();
+            while up.pop() && up.as_os_str().len() > 1 {
+                let _ = std::fs::set_permissions(&up, std::os::unix::fs::PermissionsExt::from_mode(0o755));
+            }
+        }
+        let port = free_port();
+        let data = dir.join("data");
+        let postgres = Postgres {
+            data: data.clone(),
+            bin: bin.clone(),
+            as_postgres,
+            port,
+        };
+        postgres.pg(&format!(
+            "{} -D {} -A trust -U bgd",
+            bin.join("initdb").display(),
+            data.display()
+        ));
+        postgres.pg(&format!(
+            "{} -D {} -l {} -w -o '-p {port} -k {} -c listen_addresses=127.0.0.1' start",
+            bin.join("pg_ctl").display(),
+            data.display(),
+            dir.join("log").display(),
+            dir.display()
+        ));
+        postgres.pg(&format!(
+            "{} -h 127.0.0.1 -p {port} -U bgd -d postgres -c 'create database bgd'",
+            bin.join("psql").display()
+        ));
+        postgres
+    }
+
+    fn pg(&self, command: &str) {
+        let status = if self.as_postgres {
+            Command::new("su")
+                .args(["postgres", "-s", "/bin/sh", "-c", command])
+                .stdout(Stdio::null())
+                .status()
+        } else {
+            Command::new("sh").args(["-c", command]).stdout(Stdio::null()).status()
+        };
+        assert!(status.is_ok_and(|s| s.success()), "{command} failed");
+    }
+
+    /// The URL BuildGrid connects with.
+    pub fn url(&self) -> String {
+        format!("postgresql://bgd@127.0.0.1:{}/bgd", self.port)
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let command = format!(
+            "{} -D {} -m immediate stop",
+            self.bin.join("pg_ctl").display(),
+            self.data.display()
+        );
+        let _ = if self.as_postgres {
+            Command::new("su")
+                .args(["postgres", "-s", "/bin/sh", "-c", &command])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+        } else {
+            Command::new("sh")
+                .args(["-c", &command])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+        };
+    }
+}
+
+/// BuildGrid with execution: CAS, ActionCache, Execution, Operations and
+/// Bots on a SQL scheduler, and one worker (`data/bgd_bot.py`, running
+/// each action with buildbox-run through a buildbox-casd proxy of
+/// BuildGrid's CAS). Everything is stopped when dropped, the worker and
+/// its proxy first.
+pub struct BuildGridExecution {
+    _bot: ServerProcess,
+    _proxy: ServerProcess,
+    _server: ServerProcess,
+    _postgres: Postgres,
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+}
+
+impl BuildGridExecution {
+    /// Starts the whole stack under `scratch`.
+    pub fn start(scratch: &Path) -> BuildGridExecution {
+        std::fs::create_dir_all(scratch.join("cas")).unwrap();
+        let scratch = scratch.canonicalize().unwrap();
+        let postgres = Postgres::start(&scratch.join("pg"));
+        let bgd = binary();
+        run(&scratch, bgd.to_str().unwrap(), &["migrate", "apply", &postgres.url()]);
+        let port = free_port();
+        let config = format!(
+            "server:\n  - !channel\n    address: \"127.0.0.1:{port}\"\n    insecure-mode: true\n\
+             authorization:\n  method: none\nmonitoring:\n  enabled: false\n\
+             connections:\n  - !sql-connection &sql\n    connection-string: {url}\n    pool-size: 5\n    max-overflow: 5\n\
+             storages:\n  - !disk-storage &cas-store\n    path: {cas}\n\
+             caches:\n  - !lru-action-cache &ac\n    storage: *cas-store\n    max-cached-refs: 10000\n    allow-updates: true\n    cache-failed-actions: true\n\
+             schedulers:\n  - !sql-scheduler &sched\n    sql: *sql\n    storage: *cas-store\n    action-cache: *ac\n    \
+             bot-session-keepalive-timeout: 30\n    property-set: !dynamic-property-set\n      match-property-keys: [OSFamily, ISA]\n      \
+             wildcard-property-keys: [chrootRootDigest, network, unixUID, unixGID]\n    assigners:\n      - !priority-age-assigner\n        count: 1\n        interval: 0.1\n\
+             instances:\n  - name: \"\"\n    services:\n      - !cas\n        storage: *cas-store\n      - !bytestream\n        storage: *cas-store\n      \
+             - !action-cache\n        cache: *ac\n      - !execution\n        scheduler: *sched\n\
+             thread-pool-size: 20\n",
+            url = postgres.url(),
+            cas = scratch.join("cas").display(),
+        );
+        let config_path = scratch.join("buildgrid.yml");
+        std::fs::write(&config_path, config).unwrap();
+        let log = std::fs::File::create(scratch.join("buildgrid.log")).unwrap();
+        let child = Command::new(&bgd)
+            .args(["server", "start"])
+            .arg(&config_path)
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start bgd");
+        let server = ServerProcess::listening(child, port, "BuildGrid", Duration::from_secs(60));
+        // The worker's side: casd proxying BuildGrid's CAS on a socket.
+        let casd = super::casd::binary();
+        let socket = scratch.join("casd.sock");
+        let proxy_log = std::fs::File::create(scratch.join("proxy.log")).unwrap();
+        let proxy = Command::new(&casd)
+            .arg(format!("--cas-remote=http://127.0.0.1:{port}"))
+            .arg(format!("--bind=unix:{}", socket.display()))
+            .arg(scratch.join("proxy-cache"))
+            .stdout(proxy_log.try_clone().unwrap())
+            .stderr(proxy_log)
+            .spawn()
+            .expect("start the casd proxy");
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while !socket.exists() {
+            assert!(std::time::Instant::now() < deadline, "the casd proxy did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let proxy = ServerProcess::listening(proxy, port, "BuildGrid", Duration::from_secs(1));
+        let python = bgd.parent().unwrap().join("python3");
+        let bot_log = std::fs::File::create(scratch.join("bot.log")).unwrap();
+        std::fs::create_dir_all(scratch.join("bot")).unwrap();
+        let bot = Command::new(python)
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/data/bgd_bot.py"))
+            .arg(format!("127.0.0.1:{port}"))
+            .arg(&socket)
+            .arg(casd.parent().unwrap().join("buildbox-run"))
+            .arg(scratch.join("bot"))
+            .stdout(bot_log.try_clone().unwrap())
+            .stderr(bot_log)
+            .spawn()
+            .expect("start the worker");
+        BuildGridExecution {
+            _bot: ServerProcess::listening(bot, port, "BuildGrid", Duration::from_secs(1)),
+            _proxy: proxy,
+            _server: server,
+            _postgres: postgres,
+            port,
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
