@@ -220,16 +220,26 @@ impl Postgres {
         postgres
     }
 
-    fn pg(&self, command: &str) {
-        let status = if self.as_postgres {
-            Command::new("su")
-                .args(["postgres", "-s", "/bin/sh", "-c", command])
-                .stdout(Stdio::null())
-                .status()
+    /// Runs `command` as the cluster's owner; whether it succeeded.
+    fn as_owner(&self, command: &str) -> bool {
+        let mut shell = if self.as_postgres {
+            let mut su = Command::new("su");
+            su.args(["postgres", "-s", "/bin/sh", "-c", command]);
+            su
         } else {
-            Command::new("sh").args(["-c", command]).stdout(Stdio::null()).status()
+            let mut sh = Command::new("sh");
+            sh.args(["-c", command]);
+            sh
         };
-        assert!(status.is_ok_and(|s| s.success()), "{command} failed");
+        shell
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    fn pg(&self, command: &str) {
+        assert!(self.as_owner(command), "{command} failed");
     }
 
     /// The URL BuildGrid connects with.
@@ -245,19 +255,7 @@ impl Drop for Postgres {
             self.bin.join("pg_ctl").display(),
             self.data.display()
         );
-        let _ = if self.as_postgres {
-            Command::new("su")
-                .args(["postgres", "-s", "/bin/sh", "-c", &command])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-        } else {
-            Command::new("sh")
-                .args(["-c", &command])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-        };
+        self.as_owner(&command);
     }
 }
 
@@ -327,7 +325,7 @@ impl BuildGridExecution {
             assert!(std::time::Instant::now() < deadline, "the casd proxy did not start");
             std::thread::sleep(Duration::from_millis(50));
         }
-        let proxy = ServerProcess::listening(proxy, port, "BuildGrid", Duration::from_secs(1));
+        let proxy = ServerProcess::running(proxy);
         let python = bgd.parent().unwrap().join("python3");
         let bot_log = std::fs::File::create(scratch.join("bot.log")).unwrap();
         std::fs::create_dir_all(scratch.join("bot")).unwrap();
@@ -342,7 +340,7 @@ impl BuildGridExecution {
             .spawn()
             .expect("start the worker");
         BuildGridExecution {
-            _bot: ServerProcess::listening(bot, port, "BuildGrid", Duration::from_secs(1)),
+            _bot: ServerProcess::running(bot),
             _proxy: proxy,
             _server: server,
             _postgres: postgres,

@@ -50,6 +50,11 @@ impl ServerProcess {
         server
     }
 
+    /// `child`, which listens on no port (a worker), to stop the same way.
+    pub fn running(child: Child) -> ServerProcess {
+        ServerProcess { child: Some(child) }
+    }
+
     /// Stops it (by pid) and waits.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
