@@ -30,9 +30,10 @@ pub fn data_member(deb: &[u8]) -> Result<(String, Vec<u8>), String> {
     Err("the .deb has no data.tar member".into())
 }
 
-/// The `data.tar.*` member of a .deb as a stream: its name and a reader
-/// of exactly its bytes, the archive read once from its start.
-pub fn data_reader<R: Read>(mut deb: R) -> Result<(String, std::io::Take<R>), String> {
+/// Reads a .deb from its start up to the member named `wanted*`; its name
+/// and size, the reader at its first byte. `before`: a member that must
+/// not come first (then the wanted one is missing).
+fn seek_member<R: Read>(deb: &mut R, wanted: &str, before: Option<&str>) -> Result<(String, u64), String> {
     let mut magic = [0u8; 8];
     deb.read_exact(&mut magic).map_err(|_| "not a .deb (no ar header)")?;
     if &magic != b"!<arch>\n" {
@@ -41,7 +42,7 @@ pub fn data_reader<R: Read>(mut deb: R) -> Result<(String, std::io::Take<R>), St
     loop {
         let mut header = [0u8; 60];
         deb.read_exact(&mut header)
-            .map_err(|_| "the .deb has no data.tar member")?;
+            .map_err(|_| format!("the .deb has no {wanted} member"))?;
         let name = String::from_utf8_lossy(&header[..16])
             .trim()
             .trim_end_matches('/')
@@ -50,56 +51,40 @@ pub fn data_reader<R: Read>(mut deb: R) -> Result<(String, std::io::Take<R>), St
             .trim()
             .parse()
             .map_err(|_| format!("bad ar member size for '{name}'"))?;
-        if name.starts_with("data.tar") {
-            return Ok((name, deb.take(size)));
+        if name.starts_with(wanted) {
+            return Ok((name, size));
+        }
+        if before.is_some_and(|b| name.starts_with(b)) {
+            return Err(format!("the .deb has no {wanted} member before its data"));
         }
         let skip = size + size % 2;
-        if std::io::copy(&mut (&mut deb).take(skip), &mut std::io::sink()).map_err(|e| e.to_string())? != skip {
+        if std::io::copy(&mut (&mut *deb).take(skip), &mut std::io::sink()).map_err(|e| e.to_string())? != skip {
             return Err("truncated .deb".into());
         }
     }
+}
+
+/// The `data.tar.*` member of a .deb as a stream: its name and a reader
+/// of exactly its bytes, the archive read once from its start.
+pub fn data_reader<R: Read>(mut deb: R) -> Result<(String, std::io::Take<R>), String> {
+    let (name, size) = seek_member(&mut deb, "data.tar", None)?;
+    Ok((name, deb.take(size)))
 }
 
 /// The name and bytes of the `control.tar.*` member of a .deb, read from
 /// the start of the file only (it comes before the data), at most
 /// `limit` bytes of it.
 pub fn control_member(mut deb: impl Read, limit: u64) -> Result<(String, Vec<u8>), String> {
-    let mut magic = [0u8; 8];
-    deb.read_exact(&mut magic).map_err(|_| "not a .deb (no ar header)")?;
-    if &magic != b"!<arch>\n" {
-        return Err("not a .deb (no ar header)".into());
+    let (name, size) = seek_member(&mut deb, "control.tar", Some("data.tar"))?;
+    if size > limit {
+        return Err(format!("its {name} is {size} bytes, more than {limit}"));
     }
-    loop {
-        let mut header = [0u8; 60];
-        deb.read_exact(&mut header)
-            .map_err(|_| "the .deb has no control.tar member")?;
-        let name = String::from_utf8_lossy(&header[..16])
-            .trim()
-            .trim_end_matches('/')
-            .to_string();
-        let size: u64 = String::from_utf8_lossy(&header[48..58])
-            .trim()
-            .parse()
-            .map_err(|_| format!("bad ar member size for '{name}'"))?;
-        if name.starts_with("control.tar") {
-            if size > limit {
-                return Err(format!("its {name} is {size} bytes, more than {limit}"));
-            }
-            let mut body = Vec::new();
-            deb.take(size).read_to_end(&mut body).map_err(|e| e.to_string())?;
-            if body.len() as u64 != size {
-                return Err("truncated .deb".into());
-            }
-            return Ok((name, body));
-        }
-        if name.starts_with("data.tar") {
-            return Err("the .deb has no control.tar member before its data".into());
-        }
-        let skip = size + size % 2;
-        if std::io::copy(&mut (&mut deb).take(skip), &mut std::io::sink()).map_err(|e| e.to_string())? != skip {
-            return Err("truncated .deb".into());
-        }
+    let mut body = Vec::new();
+    deb.take(size).read_to_end(&mut body).map_err(|e| e.to_string())?;
+    if body.len() as u64 != size {
+        return Err("truncated .deb".into());
     }
+    Ok((name, body))
 }
 
 /// Reads all of `reader`.
