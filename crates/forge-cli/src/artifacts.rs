@@ -6,7 +6,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use forge_cas::{ArtifactRecord, Cas, StageMode};
-use forge_project::{Graph, Scope};
+use forge_project::{CacheKeys, Graph, Scope};
 use forge_sandbox::{Mount, SandboxCommand};
 
 use crate::checkout::write_tar;
@@ -22,24 +22,34 @@ fn build_failure(message: impl Into<String>) -> Failure {
     }
 }
 
+/// Element `e`'s successful artifact under its current key, if the cache
+/// has one.
+pub(crate) fn built_record(cas: &Cas, graph: &Graph, keys: &CacheKeys, e: usize) -> Option<ArtifactRecord> {
+    let element = &graph.elements[e];
+    keys.keys[e]
+        .as_deref()
+        .and_then(|key| cas.get_artifact(&element.project.name, &element.normal_name(), key))
+        .filter(|r| r.success)
+}
+
 /// Brings the artifacts of `elements` the local cache lacks from the
 /// artifact servers, when some are configured (as bst's checkout and shell
 /// do); what no server has is left for [`artifacts`] to name.
-fn pull_missing(session: &Session, cas: &Cas, graph: &Graph, elements: &[usize]) -> Result<(), Failure> {
+fn pull_missing(
+    session: &Session,
+    cas: &Cas,
+    graph: &Graph,
+    keys: &CacheKeys,
+    elements: &[usize],
+) -> Result<(), Failure> {
     if session.remote_specs("artifacts")?.is_empty() {
         return Ok(());
     }
-    let keys = session.cache_keys(graph)?;
     let missing: Vec<usize> = elements
         .iter()
         .copied()
         .filter(|&e| {
-            let element = &graph.elements[e];
-            !element.junction
-                && keys.keys[e].as_deref().is_some_and(|key| {
-                    cas.get_artifact(&element.project.name, &element.normal_name(), key)
-                        .is_none_or(|r| !r.success)
-                })
+            !graph.elements[e].junction && keys.keys[e].is_some() && built_record(cas, graph, keys, e).is_none()
         })
         .collect();
     if missing.is_empty() {
@@ -48,13 +58,14 @@ fn pull_missing(session: &Session, cas: &Cas, graph: &Graph, elements: &[usize])
     let servers = session.artifact_servers()?;
     let report = crate::build::LineReport::new();
     let moved = forge_engine::Transfers::default();
-    forge_engine::pipeline::pull(servers, graph, &keys, cas, &missing, &report, &moved);
+    forge_engine::pipeline::pull(servers, graph, keys, cas, &missing, &report, &moved);
     report.close();
     Ok(())
 }
 
-/// The successful artifacts of `elements`, or an error naming the first
-/// that is not built and the command that builds what `target` needs.
+/// The successful artifacts of `elements` (pulled first where the cache
+/// lacks them and a server has them), or an error naming the first that is
+/// not built and the command that builds what `target` needs.
 fn artifacts(
     session: &Session,
     cas: &Cas,
@@ -63,6 +74,7 @@ fn artifacts(
     elements: &[usize],
 ) -> Result<Vec<(usize, ArtifactRecord)>, Failure> {
     let keys = session.cache_keys(graph)?;
+    pull_missing(session, cas, graph, &keys, elements)?;
     let wanted = &graph.elements[target].name;
     elements
         .iter()
@@ -214,7 +226,6 @@ pub fn checkout(session: &Session, args: &CheckoutArgs) -> Result<(), Failure> {
     )?;
     let elements = graph.walk(&graph.targets, scope(args.deps));
     let cas = session.cas();
-    pull_missing(session, &cas, &graph, &elements)?;
     let staged = artifacts(session, &cas, &graph, graph.targets[0], &elements)?;
     let integrate = !args.no_integrate && !args.hardlinks;
     let (target, temporary) = match (&args.destination, &args.tar) {
@@ -294,7 +305,6 @@ pub fn shell(session: &Session, args: &ShellArgs) -> Result<(), Failure> {
                 .collect::<Vec<_>>();
             let mut seen = HashSet::new();
             let staging: Vec<usize> = staging.into_iter().filter(|e| seen.insert(*e)).collect();
-            pull_missing(session, &cas, &graph, &staging)?;
             let staged = artifacts(session, &cas, &graph, target, &staging)?;
             stage_and_integrate(&cas, &graph, &staged, &root, StageMode::Copy, true)?;
             let build = workdir.join("build");
@@ -329,7 +339,6 @@ pub fn shell(session: &Session, args: &ShellArgs) -> Result<(), Failure> {
             cwd = build_root;
         } else {
             let elements = graph.walk(&[target], Scope::Run);
-            pull_missing(session, &cas, &graph, &elements)?;
             let staged = artifacts(session, &cas, &graph, target, &elements)?;
             // Without integration commands nothing writes into the root:
             // it is made of links into the cache and mounted read-only
@@ -519,11 +528,7 @@ pub fn artifact(session: &Session, command: &ArtifactCommand) -> Result<(), Fail
             let mut text = String::new();
             for &target in &graph.targets {
                 let element = &graph.elements[target];
-                let Some(record) = keys.keys[target]
-                    .as_deref()
-                    .and_then(|key| cas.get_artifact(&element.project.name, &element.normal_name(), key))
-                    .filter(|r| r.success)
-                else {
+                let Some(record) = built_record(&cas, &graph, &keys, target) else {
                     continue;
                 };
                 let manifest = cas
@@ -634,13 +639,7 @@ fn transfer(session: &Session, args: &crate::cli::TransferArgs, push: bool) -> R
     let moved = forge_engine::Transfers::default();
     // The build's report: a line per artifact, a transfer bar on a terminal.
     let report = crate::build::LineReport::new();
-    let here = |e: &usize| {
-        let element = &graph.elements[*e];
-        keys.keys[*e]
-            .as_deref()
-            .and_then(|key| cas.get_artifact(&element.project.name, &element.normal_name(), key))
-            .is_some_and(|r| r.success)
-    };
+    let here = |e: &usize| built_record(&cas, &graph, &keys, *e).is_some();
     let (verb, not_done) = if push {
         let missing: Vec<&str> = selected
             .iter()

@@ -286,13 +286,9 @@ pub fn run(session: &Session, args: &BuildArgs) -> Result<(), Failure> {
     // of the plan, or --check): a build with nothing to do asks no executor.
     let executor = session.executor(|| {
         args.check
-            || plan.iter().any(|&e| {
-                let element = &graph.elements[e];
-                !keys.keys[e].as_deref().is_some_and(|key| {
-                    cas.get_artifact(&element.project.name, &element.normal_name(), key)
-                        .is_some_and(|r| r.success)
-                })
-            })
+            || plan
+                .iter()
+                .any(|&e| crate::artifacts::built_record(&cas, &graph, &keys, e).is_none())
     })?;
     if let Some(executor) = &executor {
         let canceller = executor.canceller();

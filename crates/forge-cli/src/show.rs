@@ -353,11 +353,7 @@ fn build_summary(cas: &forge_cas::Cas, graph: &Graph, keys: &CacheKeys, selected
         if element.junction {
             continue;
         }
-        let built = keys.keys[i].as_deref().is_some_and(|key| {
-            cas.get_artifact(&element.project.name, &element.normal_name(), key)
-                .is_some_and(|r| r.success)
-        });
-        if built {
+        if crate::artifacts::built_record(cas, graph, keys, i).is_some() {
             continue;
         }
         unbuilt += 1;
