@@ -118,6 +118,11 @@ struct Watched<'r> {
 }
 
 impl Watched<'_> {
+    /// Whether the server has named no operation yet.
+    fn unnamed(&self) -> bool {
+        self.name.as_deref().is_none_or(str::is_empty)
+    }
+
     fn named(&mut self, name: &str) {
         if self.name.as_deref() != Some(name) {
             let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
@@ -294,7 +299,8 @@ impl Executor {
                 .await
                 .map_err(|s| remote.fail("Execute", &s))?
                 .into_inner();
-            let mut name = String::new();
+            // The operation's name, once the server gives it, is kept where
+            // an interrupt finds it.
             let mut watched = Watched {
                 running: &self.running,
                 name: None,
@@ -303,19 +309,18 @@ impl Executor {
                 loop {
                     match stream.message().await {
                         Ok(Some(operation)) if operation.done => return Ok(operation),
-                        Ok(Some(operation)) => {
-                            name = operation.name;
-                            watched.named(&name);
-                        }
+                        Ok(Some(operation)) => watched.named(&operation.name),
                         Ok(None) => break,
-                        Err(status) if name.is_empty() => return Err(remote.fail("Execute", &status)),
+                        Err(status) if watched.unnamed() => return Err(remote.fail("Execute", &status)),
                         Err(_) => break,
                     }
                 }
-                if name.is_empty() {
+                if watched.unnamed() {
                     break;
                 }
-                let request = re::WaitExecutionRequest { name: name.clone() };
+                let request = re::WaitExecutionRequest {
+                    name: watched.name.clone().unwrap_or_default(),
+                };
                 stream = client
                     .wait_execution(request)
                     .await
