@@ -68,11 +68,14 @@ fn build_log(cache: &str, element: &str) -> String {
     fs::read_to_string(log).unwrap()
 }
 
+/// forge with the options `prefix` (a configuration, a cache), then `args`.
+fn forge_with(p: &support::TestProject, prefix: &[&str], args: &[&str]) -> support::Run {
+    p.forge(&[prefix, args].concat())
+}
+
 fn checkout(p: &support::TestProject, args: &[&str], target: &str, name: &str) -> Vec<String> {
     let out = p.outside().join(name);
-    let mut all: Vec<&str> = args.to_vec();
-    all.extend(["checkout", "--deps", "none", target, out.to_str().unwrap()]);
-    p.forge(&all).ok();
+    forge_with(p, args, &["checkout", "--deps", "none", target, out.to_str().unwrap()]).ok();
     listing(&out)
 }
 
@@ -84,9 +87,7 @@ fn build_elements_run_on_the_executor_and_make_the_artifact_a_local_build_makes(
     let remote_cache = p.outside().join("remote-cache").display().to_string();
     let remote = ["--config", conf.as_str(), "--cache-dir", remote_cache.as_str()];
 
-    let mut args = remote.to_vec();
-    args.extend(["build", "app.bst"]);
-    let run = p.forge(&args);
+    let run = forge_with(&p, &remote, &["build", "app.bst"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
         run.stderr
@@ -217,9 +218,7 @@ fn script_elements_run_on_the_executor_too() {
     let conf = execution_config(&p, &server.url());
     let remote_cache = p.outside().join("remote-cache").display().to_string();
     let remote = ["--config", conf.as_str(), "--cache-dir", remote_cache.as_str()];
-    let mut args = remote.to_vec();
-    args.extend(["build", "report.bst"]);
-    p.forge(&args).ok();
+    forge_with(&p, &remote, &["build", "report.bst"]).ok();
     let log = build_log(&remote_cache, "report");
     assert!(log.contains(&format!("# executed on {}", server.url())), "{log}");
     assert!(log.contains("# integration of runtime.bst:"), "{log}");
@@ -305,9 +304,7 @@ fn buildgrid_executes_build_and_script_elements_as_casd_does() {
     );
     let remote_cache = p.outside().join("remote-cache").display().to_string();
     let remote = ["--config", conf.as_str(), "--cache-dir", remote_cache.as_str()];
-    let mut args = remote.to_vec();
-    args.extend(["build", "app.bst", "report.bst"]);
-    let run = p.forge(&args);
+    let run = forge_with(&p, &remote, &["build", "app.bst", "report.bst"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let log = build_log(&remote_cache, "app");
     assert!(log.contains(&format!("# executed on {}", server.url())), "{log}");
@@ -329,8 +326,6 @@ fn buildgrid_executes_build_and_script_elements_as_casd_does() {
         );
     }
     // A failing command is named with its status, as with casd.
-    let mut args = remote.to_vec();
-    args.extend(["build", "broken.bst"]);
-    let err = p.forge(&args).fails(5);
+    let err = forge_with(&p, &remote, &["build", "broken.bst"]).fails(5);
     assert!(err.contains("command failed with exit status 3"), "{err}");
 }

@@ -105,6 +105,22 @@ pub fn make_credentials(dir: &Path) {
     run(dir, "python3", &["-c", script]);
 }
 
+/// `bgd server start` of `config` (written into `scratch`, the log beside
+/// it), once it listens on `port`.
+fn serve(scratch: &Path, config: &str, port: u16) -> ServerProcess {
+    let config_path = scratch.join("buildgrid.yml");
+    std::fs::write(&config_path, config).unwrap();
+    let log = std::fs::File::create(scratch.join("buildgrid.log")).unwrap();
+    let child = Command::new(binary())
+        .args(["server", "start"])
+        .arg(&config_path)
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("start bgd");
+    ServerProcess::listening(child, port, "BuildGrid", Duration::from_secs(60))
+}
+
 /// A running BuildGrid; killed when dropped.
 pub struct BuildGrid {
     _process: ServerProcess,
@@ -134,18 +150,8 @@ impl BuildGrid {
             ca = c.join("ca.crt").display(),
             secret = c.join("jwt.secret").display(),
         );
-        let config_path = scratch.join("buildgrid.yml");
-        std::fs::write(&config_path, config).unwrap();
-        let log = std::fs::File::create(scratch.join("buildgrid.log")).unwrap();
-        let child = Command::new(binary())
-            .args(["server", "start"])
-            .arg(&config_path)
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("start bgd");
         BuildGrid {
-            _process: ServerProcess::listening(child, port, "BuildGrid", Duration::from_secs(60)),
+            _process: serve(scratch, &config, port),
             port,
         }
     }
@@ -297,17 +303,7 @@ impl BuildGridExecution {
             url = postgres.url(),
             cas = scratch.join("cas").display(),
         );
-        let config_path = scratch.join("buildgrid.yml");
-        std::fs::write(&config_path, config).unwrap();
-        let log = std::fs::File::create(scratch.join("buildgrid.log")).unwrap();
-        let child = Command::new(&bgd)
-            .args(["server", "start"])
-            .arg(&config_path)
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("start bgd");
-        let server = ServerProcess::listening(child, port, "BuildGrid", Duration::from_secs(60));
+        let server = serve(&scratch, &config, port);
         // The worker's side: casd proxying BuildGrid's CAS on a socket.
         let casd = super::casd::binary();
         let socket = scratch.join("casd.sock");
