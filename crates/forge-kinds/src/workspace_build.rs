@@ -165,6 +165,8 @@ pub struct WorkspaceBuild {
     basis: String,
     /// Whether configure-commands succeeded in a build of this state.
     pub prepared: bool,
+    /// The workspace as this build copied it in.
+    sources: BTreeMap<String, Seen>,
     _lock: fs::File,
 }
 
@@ -192,19 +194,20 @@ impl WorkspaceBuild {
             .as_ref()
             .filter(|s| s["basis"] == json!(basis) && !ctx.fresh && build.is_dir())
             .and_then(|s| Some((decode(&s["sources"])?, s["prepared"] == json!(true))));
-        let mut kept = WorkspaceBuild {
-            dir,
-            workspace: workspace.to_path_buf(),
-            basis,
-            prepared: false,
-            _lock: lock,
-        };
         let now = survey(workspace).map_err(|e| {
             BuildError(format!(
                 "cannot read the workspace {}: {e}; reopen it with `forge workspace open --force`, or close it",
                 workspace.display()
             ))
         })?;
+        let mut kept = WorkspaceBuild {
+            dir,
+            workspace: workspace.to_path_buf(),
+            basis,
+            prepared: false,
+            sources: BTreeMap::new(),
+            _lock: lock,
+        };
         match last {
             Some((before, prepared)) => {
                 let changed =
@@ -222,27 +225,27 @@ impl WorkspaceBuild {
                 ctx.stage_sources(&build)?;
             }
         }
-        kept.save(&now)
-            .map_err(io("cannot write the workspace's build state"))?;
+        kept.sources = now;
+        kept.save().map_err(io("cannot write the workspace's build state"))?;
         Ok((kept, build))
     }
 
-    /// Records that configure-commands succeeded.
+    /// Records that configure-commands succeeded (with the workspace as
+    /// this build copied it: an edit made since is copied in next time).
     pub fn mark_prepared(&mut self) -> Result<(), BuildError> {
         self.prepared = true;
-        let now = survey(&self.workspace).map_err(|e| BuildError(format!("cannot read the workspace: {e}")))?;
-        self.save(&now)
+        self.save()
             .map_err(|e| BuildError(format!("cannot write the workspace's build state: {e}")))
     }
 
-    fn save(&self, sources: &BTreeMap<String, Seen>) -> io::Result<()> {
+    fn save(&self) -> io::Result<()> {
         write_state(
             &self.dir.join("state.json"),
             &json!({
                 "workspace": self.workspace.to_string_lossy(),
                 "basis": self.basis,
                 "prepared": self.prepared,
-                "sources": encode(sources),
+                "sources": encode(&self.sources),
             }),
         )
     }
