@@ -106,22 +106,10 @@ impl SourceKind for Docker {
             return Vec::new();
         };
         // The upstream registry, as bst reports it: aliases expanded, no mirror.
-        let image = match (optional_str(source, "url"), optional_str(source, "image")) {
-            (Ok(Some(url)), _) => {
-                split_url(&project.translate_url(url)).map(|(registry, name)| Located { registry, name })
-            }
-            (_, Ok(Some(image))) => Some(Located {
-                registry: project.translate_url(
-                    optional_str(source, "registry-url")
-                        .ok()
-                        .flatten()
-                        .unwrap_or(DOCKER_HUB),
-                ),
-                name: image.to_string(),
-            }),
-            _ => None,
-        };
-        let Some(image) = image else {
+        let Some(image) = Image::located(source, |url| vec![project.translate_url(url)])
+            .ok()
+            .and_then(|i| i.candidates.into_iter().next())
+        else {
             return Vec::new();
         };
         vec![forge_project::SourceInfo {
@@ -174,35 +162,35 @@ fn split_url(url: &str) -> Option<(String, String)> {
 }
 
 impl Image {
+    /// The image through the registry alias's mirrors for `purpose`.
     fn of(source: &Source, ctx: &SourceContext<'_>, purpose: UrlPurpose) -> Result<Image, String> {
-        let project = ctx.project;
-        let default_mirror = ctx.default_mirror();
+        Image::located(source, |url| {
+            ctx.project.source_urls(url, purpose, ctx.default_mirror())
+        })
+    }
+
+    /// The image at each URL `expand` makes of the registry URL as written.
+    fn located(source: &Source, expand: impl Fn(&str) -> Vec<String>) -> Result<Image, String> {
         let text = |key: &str| optional_str(source, key).map_err(|e| e.to_string());
         match (text("url")?, text("image")?) {
-            (Some(url), _) => {
-                let candidates = project
-                    .source_urls(url, purpose, default_mirror)
+            (Some(url), _) => Ok(Image {
+                candidates: expand(url)
                     .iter()
                     .filter_map(|u| split_url(u))
                     .map(|(registry, name)| Located { registry, name })
-                    .collect();
-                Ok(Image {
-                    candidates,
-                    shown: url.to_string(),
-                })
-            }
+                    .collect(),
+                shown: url.to_string(),
+            }),
             (None, Some(image)) => {
                 let registry = text("registry-url")?.unwrap_or(DOCKER_HUB);
-                let candidates = project
-                    .source_urls(registry, purpose, default_mirror)
-                    .into_iter()
-                    .map(|registry| Located {
-                        registry,
-                        name: image.to_string(),
-                    })
-                    .collect();
                 Ok(Image {
-                    candidates,
+                    candidates: expand(registry)
+                        .into_iter()
+                        .map(|registry| Located {
+                            registry,
+                            name: image.to_string(),
+                        })
+                        .collect(),
                     shown: format!("{image} from {registry}"),
                 })
             }
