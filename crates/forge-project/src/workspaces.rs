@@ -104,6 +104,9 @@ impl Workspaces {
     /// The element whose workspace holds `dir` (the current directory,
     /// say), if any.
     pub fn containing(&self, dir: &Path) -> Option<&str> {
+        if self.open.is_empty() {
+            return None;
+        }
         let dir = dir.canonicalize().ok()?;
         self.open
             .iter()
