@@ -229,6 +229,49 @@ fn a_corrupt_large_blob_is_refused_as_it_streams_and_leaves_nothing() {
 }
 
 #[test]
+fn blobs_the_server_lost_are_named_whether_batched_or_streamed() {
+    // A small blob comes in a batch (its status is one entry of the
+    // answer), a large one by ByteStream (the status ends the call).
+    let big = {
+        let p = sharing_project();
+        fs::read(p.root.join("files/a/big.bin")).unwrap()
+    };
+    for (lost, expected) in [
+        (
+            support::sha256_hex(b"hello\n"),
+            format!("does not have {}/6", support::sha256_hex(b"hello\n")),
+        ),
+        (
+            support::sha256_hex(&big),
+            format!(
+                "ByteStream.Read of {}/{}: NotFound",
+                support::sha256_hex(&big),
+                big.len()
+            ),
+        ),
+    ] {
+        let p = sharing_project();
+        let server = Casd::start(&p.outside().join("casd"));
+        let config = write_config(&p, &server.url(), true);
+        p.forge(&["--config", &config, "build", "a.bst"]).ok();
+        let files = blob_files(&server, &lost);
+        assert!(!files.is_empty(), "the blob is on the server");
+        for path in files {
+            fs::remove_file(path).unwrap();
+        }
+        let other = p.outside().join("other-cache");
+        let other = other.to_str().unwrap();
+        let run = p.forge(&["--config", &config, "--cache-dir", other, "artifact", "pull", "a.bst"]);
+        assert_ne!(run.code, 0, "{}", run.stderr);
+        assert!(run.stderr.contains(&expected), "{expected}: {}", run.stderr);
+        // The build goes on without it and makes the artifact here.
+        let run = p.forge(&["--config", &config, "--cache-dir", other, "build", "a.bst"]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert!(run.stderr.contains("1 built"), "{}", run.stderr);
+    }
+}
+
+#[test]
 fn a_server_that_is_down_never_fails_a_build_and_the_next_run_pushes() {
     let p = sharing_project();
     let mut server = Casd::start(&p.outside().join("casd"));

@@ -143,6 +143,9 @@ pub struct Remote {
     runtime: Arc<tokio::runtime::Runtime>,
     channel: Channel,
     auth: Auth,
+    /// The bearer token as a header, for calls made without tonic's
+    /// client (see `in_place`).
+    authorization: Option<tonic::codegen::http::HeaderValue>,
     batch_total: usize,
     /// Permits for blob requests (see [`PARALLEL`]).
     transfers: Arc<tokio::sync::Semaphore>,
@@ -198,7 +201,10 @@ impl Remote {
             // Batches of several MiB in flight at once: windows that hold
             // them spare the round trips of flow control.
             .initial_stream_window_size(16 << 20)
-            .initial_connection_window_size(64 << 20);
+            .initial_connection_window_size(64 << 20)
+            // Frames of up to 1 MiB: a pull's 300 MB come in a thousand
+            // reads of the socket instead of forty thousand.
+            .max_frame_size(1 << 20);
         if let Some(seconds) = spec.keepalive_seconds {
             endpoint = endpoint
                 .http2_keep_alive_interval(Duration::from_secs(seconds.max(1)))
@@ -226,12 +232,16 @@ impl Remote {
         let channel = runtime
             .block_on(endpoint.connect())
             .map_err(|e| fail(format!("cannot connect: {}", describe_transport(&e))))?;
+        let authorization = token
+            .as_ref()
+            .and_then(|token| tonic::codegen::http::HeaderValue::from_bytes(token.as_encoded_bytes()).ok());
         let auth = Auth { token };
         let mut remote = Remote {
             spec: spec.clone(),
             runtime: Arc::new(runtime),
             channel,
             auth,
+            authorization,
             batch_total: BATCH_TOTAL_LIMIT,
             transfers: Arc::new(tokio::sync::Semaphore::new(PARALLEL)),
             index: IndexKind::RemoteAsset,
@@ -561,18 +571,11 @@ impl Remote {
         })
     }
 
-    /// A client for calls with the codecs of `in_place`, once the
-    /// connection is ready.
-    async fn ready_grpc(&self, call: &str) -> Result<tonic::client::Grpc<Svc>, RemoteError> {
-        let mut grpc = tonic::client::Grpc::new(InterceptedService::new(self.channel.clone(), self.auth.clone()));
-        grpc.ready()
-            .await
-            .map_err(|e| RemoteError::new(&self.spec.url, format!("{call}: {e}")))?;
-        Ok(grpc)
-    }
-
-    /// One `BatchReadBlobs` call, its blobs checked and given to `sink`.
+    /// One `BatchReadBlobs` call, its blobs checked and given to `sink`
+    /// as the answer arrives.
     async fn read_batch(&self, batch: Vec<Digest>, sink: &dyn BlobSink) -> Result<u64, RemoteError> {
+        use crate::in_place::{BATCH_READ_PATH, Call, decode_entry};
+        use prost::encoding::WireType;
         let url = &self.spec.url;
         let _permit = self.transfers.acquire().await.expect("never closed");
         let request = re::BatchReadBlobsRequest {
@@ -581,40 +584,41 @@ impl Remote {
             ..Default::default()
         };
         let failed = |s: Status| status_error(url, format!("BatchReadBlobs: {}", describe_status(&s)), &s);
-        // The answer's blobs are slices of the received message (see
-        // in_place): no copy before they are hashed and stored.
-        let response = self
-            .ready_grpc("BatchReadBlobs")
-            .await?
-            .unary(
-                Request::new(request),
-                tonic::codegen::http::uri::PathAndQuery::from_static(crate::in_place::BATCH_READ_PATH),
-                crate::in_place::BatchReadCodec::default(),
-            )
+        let mut call = Call::start(&self.channel, self.authorization.as_ref(), BATCH_READ_PATH, &request)
             .await
             .map_err(failed)?;
         let mut received = 0;
         let mut asked: std::collections::HashSet<&Digest> = batch.iter().collect();
-        for answer in response.into_inner() {
-            let digest = answer
-                .digest
-                .map(|(hash, size_bytes)| Digest { hash, size_bytes })
-                .unwrap_or_default();
-            if answer.status.0 != 0 {
-                return Err(RemoteError::new(
-                    url,
-                    format!("does not have {digest}: {}", answer.status.1),
-                ));
+        while call.next_message().await.map_err(failed)?.is_some() {
+            while let Some((number, wire_type)) = call.field().await.map_err(failed)? {
+                if (number, wire_type) != (1, WireType::LengthDelimited) {
+                    call.skip(wire_type).await.map_err(failed)?;
+                    continue;
+                }
+                let length = call.length().await.map_err(failed)?;
+                let entry = call.bytes(length).await.map_err(failed)?;
+                let answer = decode_entry(entry)
+                    .map_err(|e| RemoteError::new(url, format!("sent a malformed BatchReadBlobs answer: {e}")))?;
+                let digest = answer
+                    .digest
+                    .map(|(hash, size_bytes)| Digest { hash, size_bytes })
+                    .unwrap_or_default();
+                if answer.status.0 != 0 {
+                    return Err(RemoteError::new(
+                        url,
+                        format!("does not have {digest}: {}", printable(&answer.status.1)),
+                    ));
+                }
+                if !asked.remove(&digest) {
+                    return Err(RemoteError::new(url, format!("sent {digest}, which was not asked for")));
+                }
+                if answer.data.len() as i64 != digest.size_bytes || sha256_hex(&answer.data) != digest.hash {
+                    return Err(mismatch(url, &digest));
+                }
+                sink.store(&digest, &answer.data)
+                    .map_err(|e| store_failed(url, &digest, &e))?;
+                received += answer.data.len() as u64;
             }
-            if !asked.remove(&digest) {
-                return Err(RemoteError::new(url, format!("sent {digest}, which was not asked for")));
-            }
-            if answer.data.len() as i64 != digest.size_bytes || sha256_hex(&answer.data) != digest.hash {
-                return Err(mismatch(url, &digest));
-            }
-            sink.store(&digest, &answer.data)
-                .map_err(|e| store_failed(url, &digest, &e))?;
-            received += answer.data.len() as u64;
         }
         if let Some(left) = asked.into_iter().next() {
             return Err(RemoteError::new(
@@ -625,8 +629,11 @@ impl Remote {
         Ok(received)
     }
 
-    /// One blob by `ByteStream.Read`, hashed and handed on piece by piece.
+    /// One blob by `ByteStream.Read`, hashed and handed on piece by piece
+    /// as the frames arrive.
     async fn read_stream(&self, digest: Digest, sink: &dyn BlobSink) -> Result<u64, RemoteError> {
+        use crate::in_place::{Call, READ_PATH};
+        use prost::encoding::WireType;
         use sha2::Digest as _;
         let url = &self.spec.url;
         let _permit = self.transfers.acquire().await.expect("never closed");
@@ -636,29 +643,32 @@ impl Remote {
             read_offset: 0,
             read_limit: 0,
         };
-        // Each chunk is a slice of the received message (see in_place).
-        let mut stream = self
-            .ready_grpc("ByteStream.Read")
-            .await?
-            .server_streaming(
-                Request::new(request),
-                tonic::codegen::http::uri::PathAndQuery::from_static(crate::in_place::READ_PATH),
-                crate::in_place::ReadCodec::default(),
-            )
+        let mut call = Call::start(&self.channel, self.authorization.as_ref(), READ_PATH, &request)
             .await
-            .map_err(what)?
-            .into_inner();
+            .map_err(what)?;
         let mut part = sink.open(&digest).map_err(|e| store_failed(url, &digest, &e))?;
         let expected = u64::try_from(digest.size_bytes).unwrap_or(0);
         let mut hasher = sha2::Sha256::new();
         let mut size = 0u64;
-        while let Some(chunk) = stream.message().await.map_err(what)? {
-            size += chunk.len() as u64;
-            if size > expected {
-                return Err(RemoteError::new(url, format!("sent more than {digest} holds")));
+        while call.next_message().await.map_err(what)?.is_some() {
+            while let Some((number, wire_type)) = call.field().await.map_err(what)? {
+                // `data` (10); a chunk's pieces are handed on as they come.
+                if (number, wire_type) != (10, WireType::LengthDelimited) {
+                    call.skip(wire_type).await.map_err(what)?;
+                    continue;
+                }
+                let mut length = call.length().await.map_err(what)?;
+                while length > 0 {
+                    let piece = call.piece(length).await.map_err(what)?;
+                    length -= piece.len();
+                    size += piece.len() as u64;
+                    if size > expected {
+                        return Err(RemoteError::new(url, format!("sent more than {digest} holds")));
+                    }
+                    hasher.update(&piece);
+                    part.append(&piece).map_err(|e| store_failed(url, &digest, &e))?;
+                }
             }
-            hasher.update(&chunk);
-            part.append(&chunk).map_err(|e| store_failed(url, &digest, &e))?;
         }
         if size != expected || forge_cas::reapi::hex(&hasher.finalize()) != digest.hash {
             return Err(mismatch(url, &digest));
