@@ -288,6 +288,28 @@ fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
     fs::rename(&temporary, path)
 }
 
+/// [`write_atomically`] without waiting for the disk, for what can be
+/// told apart from a file torn by a crash and made again.
+fn write_replacing(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = path.parent().expect("paths in the cache have parents");
+    fs::create_dir_all(dir)?;
+    let temporary = temp_name(dir);
+    let written = fs::File::options()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(&temporary)
+        .and_then(|mut file| file.write_all(bytes));
+    match written.and_then(|()| fs::rename(&temporary, path)) {
+        Ok(()) => Ok(()),
+        Err(err) => {
+            let _ = fs::remove_file(&temporary);
+            Err(err)
+        }
+    }
+}
+
 /// Sets an existing object's mtime to now, as if just stored: `gc` spares
 /// recent objects while builds run, and a build may be about to name this
 /// one in a new artifact.
@@ -565,17 +587,25 @@ impl Cas {
         // to is kept by its digest (staging a closure read 10,000 directory
         // blobs each time). What is read back is checked for safe paths.
         let kept = self.root.join("manifests").join(crate::reapi::checked_hash(digest)?);
-        if let Ok(bytes) = fs::read(&kept)
-            && let Ok(manifest) = serde_json::from_slice::<Manifest>(&bytes)
+        if let Ok(bytes) = fs::read(kept)
+            && let Some(manifest) = Manifest::decode(&bytes)
             && manifest.entries.iter().all(|e| safe_relative(&e.path))
         {
             return Ok(manifest);
         }
         let manifest = crate::reapi::decode_tree(digest, |hash| self.get_blob(hash))?;
-        if let Ok(bytes) = serde_json::to_vec(&manifest) {
-            let _ = write_atomically(&kept, &bytes, 0o444);
-        }
+        self.keep_decoded(digest, &manifest);
         Ok(manifest)
+    }
+
+    /// Keeps `manifest`, the tree under the root `Directory` `digest` as
+    /// the caller decoded it, for [`Cas::get_manifest`] (a pull has just
+    /// decoded and checked the tree: the checkout after it need not read
+    /// its directories again). Only saves reads, so a failure is ignored.
+    pub fn keep_decoded(&self, digest: &str, manifest: &Manifest) {
+        if let (Ok(digest), Some(bytes)) = (crate::reapi::checked_hash(digest), manifest.encode()) {
+            let _ = write_replacing(&self.root.join("manifests").join(digest), &bytes, 0o444);
+        }
     }
 
     /// The digests of the `Directory` messages of a stored tree, the root's
@@ -1279,7 +1309,7 @@ mod tests {
         let mut escaping = manifest.clone();
         escaping.entries[0].path = "../outside".into();
         fs::set_permissions(&kept, fs::Permissions::from_mode(0o644)).unwrap();
-        fs::write(&kept, serde_json::to_vec(&escaping).unwrap()).unwrap();
+        fs::write(&kept, escaping.encode().unwrap()).unwrap();
         assert_eq!(
             cas.get_manifest(&digest).unwrap(),
             manifest,

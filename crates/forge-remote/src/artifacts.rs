@@ -272,6 +272,7 @@ pub fn pull_artifact(
     let missing = MissingFiles::of(cas, files.chain(std::iter::once(log)));
     bytes += missing.download(remote, cas)?;
     blobs += missing.wanted.len();
+    cas.keep_decoded(&record.manifest, &manifest);
     cas.put_artifact(project, element, &record)
         .map_err(|e| io_err(remote, format!("cannot record {urn}: {e}")))?;
     Ok(PullOutcome::Pulled {
