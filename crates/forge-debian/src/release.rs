@@ -21,17 +21,29 @@ pub struct IndexEntry {
 /// text the signature covers. gpgv is GnuPG's verify-only tool: no trust
 /// database, no network, only the keys given.
 pub fn verify(inrelease: &[u8], keyring: &Path) -> Result<String, String> {
-    run_gpgv(&[("InRelease", inrelease)], keyring, true)
+    run_gpgv(&[("InRelease", inrelease)], keyring, true, "Release")
 }
 
 /// Checks a `Release` file against its detached `Release.gpg` signature
 /// and returns the Release text.
 pub fn verify_detached(release: &[u8], signature: &[u8], keyring: &Path) -> Result<String, String> {
-    run_gpgv(&[("Release.gpg", signature), ("Release", release)], keyring, false)?;
+    run_gpgv(
+        &[("Release.gpg", signature), ("Release", release)],
+        keyring,
+        false,
+        "Release",
+    )?;
     String::from_utf8(release.to_vec()).map_err(|_| "the Release file is not UTF-8".to_string())
 }
 
-fn run_gpgv(files: &[(&str, &[u8])], keyring: &Path, clear_signed: bool) -> Result<String, String> {
+/// Checks `data` against one detached `signature` (binary or armored),
+/// made by a key of `keyring`; `what` names the data in the error (an
+/// OSTree commit, say).
+pub fn verify_signature(data: &[u8], signature: &[u8], keyring: &Path, what: &str) -> Result<(), String> {
+    run_gpgv(&[("data.sig", signature), ("data", data)], keyring, false, what).map(drop)
+}
+
+fn run_gpgv(files: &[(&str, &[u8])], keyring: &Path, clear_signed: bool, what: &str) -> Result<String, String> {
     if !keyring.is_file() {
         return Err(format!("the keyring {} does not exist", keyring.display()));
     }
@@ -57,7 +69,7 @@ fn run_gpgv(files: &[(&str, &[u8])], keyring: &Path, clear_signed: bool) -> Resu
                 .collect::<Vec<_>>()
                 .join("; ");
             Err(format!(
-                "the Release signature does not verify against {}: {why}",
+                "the {what} signature does not verify against {}: {why}",
                 keyring.display()
             ))
         }

@@ -256,6 +256,31 @@ impl Downloader {
         })
     }
 
+    /// Reads the first of `urls` that answers with `consume`, given the
+    /// URL and its body (a `file://` URL is read from disk). When reading
+    /// fails on the way, `consume` is called again from the start, as
+    /// [`Downloader::fetch`] retries; it rejects a body it finds wrong with
+    /// an `InvalidData` error, and the next URL is tried.
+    pub fn read_with<T>(
+        &self,
+        urls: &[String],
+        consume: impl Fn(&str, &mut dyn Read) -> io::Result<T>,
+    ) -> Result<T, DownloadFailure> {
+        self.first_that_answers(urls, |url| {
+            let mut body: Box<dyn Read> = match url.strip_prefix("file://") {
+                Some(path) => Box::new(
+                    std::fs::File::open(path)
+                        .map_err(|e| Failure::Final(format!("cannot read {path}: {}", io_reason(&e))))?,
+                ),
+                None => Box::new(self.send(url, None, None)?),
+            };
+            consume(url, &mut body).map_err(|e| match e.kind() {
+                io::ErrorKind::InvalidData => Failure::Final(e.to_string()),
+                _ => Failure::Transient(format!("download interrupted: {}", io_reason(&e))),
+            })
+        })
+    }
+
     /// [`Downloader::fetch`] of a registry blob, through the token flow of
     /// [`Downloader::get_from_registry`].
     pub fn fetch_from_registry(

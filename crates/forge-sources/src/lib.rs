@@ -12,9 +12,9 @@
 //! declaration of buildstream-plugins' plugins of those names gets),
 //! buildstream-plugins' `docker`, forge's implementations of the community
 //! plugins (`git_repo`, `git_module`, `patch_queue`, `zip`, `cargo2`,
-//! `go_module`, `cpan`, `pypi`) and of those it can load but not fetch yet
-//! (`ostree`, `ostree_mirror`), and `workspace`, which stands for the
-//! sources of an element with an open workspace.
+//! `go_module`, `cpan`, `pypi`, `ostree`) and of the one it can load but
+//! not fetch yet (freedesktop-sdk's `ostree_mirror`), and `workspace`,
+//! which stands for the sources of an element with an open workspace.
 
 use std::sync::Arc;
 
@@ -34,7 +34,9 @@ mod git_module;
 pub mod git_repo;
 mod go_module;
 mod guess;
+mod gvariant;
 pub mod local;
+mod ostree;
 mod patch;
 mod patch_queue;
 pub mod pypi;
@@ -88,7 +90,7 @@ pub fn register(registry: &mut KindRegistry) {
         Arc::new(go_module::GoModule),
         Arc::new(cpan::Cpan),
         Arc::new(pypi_community::CommunityPypi),
-        Arc::new(unsupported::Ostree),
+        Arc::new(ostree::Ostree),
         Arc::new(unsupported::OstreeMirror),
     ];
     for kind in community {

@@ -433,7 +433,7 @@ pub fn runtime(kind: &str) -> Option<&'static dyn SourceRuntime> {
         "cpan" => &crate::cpan::Cpan,
         "bst:pypi" => &crate::pypi_community::CommunityPypi,
         "docker" => &crate::docker::Docker,
-        "ostree" => &crate::unsupported::Ostree,
+        "ostree" => &crate::ostree::Ostree,
         "ostree_mirror" => &crate::unsupported::OstreeMirror,
         "local" => &crate::local::Local,
         "workspace" => &crate::workspace::Workspace,

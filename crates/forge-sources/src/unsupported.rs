@@ -1,16 +1,16 @@
-//! Source kinds forge loads, checks and keys as BuildStream does, but
-//! cannot fetch yet: the community `ostree` (a commit of an OSTree
-//! repository) and freedesktop-sdk's local `ostree_mirror`. A project that
-//! declares them loads and shows; `forge fetch`, `track` and `build` of an
-//! element that uses one fail with an error saying so
-//! (docs/format.md lists them).
+//! A source kind forge loads, checks and keys as BuildStream does, but
+//! cannot fetch yet: freedesktop-sdk's local `ostree_mirror` (whole
+//! OSTree repositories mirrored into the staging directory). A project
+//! that declares it loads and shows; `forge fetch`, `track` and `build` of
+//! an element that uses one fail with an error saying so (docs/format.md
+//! lists it).
 
 use std::path::Path;
 
 use forge_project::{KeyContext, LoadError, Project, Source, SourceKind};
 use serde_json::{Value, json};
 
-use crate::checks::{check_project_path, optional_str, required_str, span_of};
+use crate::checks::{check_project_path, optional_str, span_of};
 use crate::runtime::{SourceContext, SourceError, SourceRuntime, Tracked};
 
 fn not_yet(source: &Source, what: &str) -> SourceError {
@@ -41,37 +41,6 @@ macro_rules! no_runtime {
         }
     };
 }
-
-/// The community `ostree`.
-pub struct Ostree;
-
-impl SourceKind for Ostree {
-    fn name(&self) -> &'static str {
-        "ostree"
-    }
-    fn config_keys(&self) -> &'static [&'static str] {
-        &["url", "ref", "track", "gpg-key"]
-    }
-    fn validate(&self, source: &Source, project: &Project) -> Result<(), LoadError> {
-        let url = required_str(source, "url")?;
-        project.check_url_alias(url, span_of(source, "url"))?;
-        if optional_str(source, "ref")?.is_none() && optional_str(source, "track")?.is_none() {
-            return Err(LoadError::at(&source.span, "OSTree sources require a ref and/or track"));
-        }
-        if source.get("gpg-key").is_some() {
-            check_project_path(source, project, "gpg-key")?;
-        }
-        Ok(())
-    }
-    fn unique_key(&self, source: &Source, _ctx: &KeyContext<'_>) -> Result<Option<Value>, LoadError> {
-        let Some(reference) = optional_str(source, "ref")? else {
-            return Ok(None);
-        };
-        Ok(Some(json!([required_str(source, "url")?, reference])))
-    }
-}
-
-no_runtime!(Ostree);
 
 /// freedesktop-sdk's local `ostree_mirror`.
 pub struct OstreeMirror;
