@@ -10,6 +10,7 @@ use std::path::Path;
 use std::process::Command;
 
 use support::casd::Casd;
+use support::debian::gpg;
 use support::http::Server;
 use support::{listing, project};
 
@@ -96,15 +97,53 @@ fn conf(server: &Server) -> String {
 
 const ELEMENT: &str = "kind: import\nsources:\n- kind: ostree\n  url: flat:repo\n  track: main\n";
 
-#[test]
-fn a_commit_is_tracked_fetched_and_built_file_for_file() {
+/// A repository with [`write_tree`] committed on `main`, served, and a
+/// project whose `t.bst` imports it (`extra` added to its source). A test
+/// binds `_work` and `server` to keep them for its length.
+struct Fixture {
+    _work: tempfile::TempDir,
+    tree: std::path::PathBuf,
+    repo: std::path::PathBuf,
+    commit: String,
+    server: Server,
+    p: support::TestProject,
+}
+
+fn fixture(extra: impl Fn(&str) -> String) -> Fixture {
     let work = tempfile::tempdir().unwrap();
     let (tree, repo) = (work.path().join("tree"), work.path().join("repo"));
     write_tree(&tree);
-    let first = make_repo(&repo, &tree);
+    let commit = make_repo(&repo, &tree);
     let server = Server::start();
     serve(&server, &repo);
-    let p = project(&conf(&server)).file("elements/t.bst", ELEMENT).build();
+    let p = project(&conf(&server))
+        .file("elements/t.bst", &format!("{ELEMENT}{}", extra(&commit)))
+        .build();
+    Fixture {
+        _work: work,
+        tree,
+        repo,
+        commit,
+        server,
+        p,
+    }
+}
+
+fn pinned(commit: &str) -> String {
+    format!("  ref: {commit}\n")
+}
+
+#[test]
+fn a_commit_is_tracked_fetched_and_built_file_for_file() {
+    let Fixture {
+        tree,
+        repo,
+        commit: first,
+        server,
+        p,
+        _work,
+        ..
+    } = fixture(|_| String::new());
 
     p.forge(&["track", "t.bst"]).ok();
     let element = fs::read_to_string(p.root.join("elements/t.bst")).unwrap();
@@ -137,15 +176,9 @@ fn a_commit_is_tracked_fetched_and_built_file_for_file() {
 
 #[test]
 fn objects_that_do_not_match_their_checksums_are_refused_and_nothing_is_kept() {
-    let work = tempfile::tempdir().unwrap();
-    let (tree, repo) = (work.path().join("tree"), work.path().join("repo"));
-    write_tree(&tree);
-    let commit = make_repo(&repo, &tree);
-    let server = Server::start();
-    serve(&server, &repo);
-    let p = project(&conf(&server))
-        .file("elements/t.bst", &format!("{ELEMENT}  ref: {commit}\n"))
-        .build();
+    let Fixture {
+        repo, server, p, _work, ..
+    } = fixture(pinned);
 
     // The server answers for the tool with the object of another file.
     let object = |path: &str| {
@@ -194,22 +227,6 @@ fn left_in_cache(p: &support::TestProject) -> Vec<String> {
     found
 }
 
-fn gpg(home: &Path, args: &[&str]) -> Vec<u8> {
-    let output = Command::new("gpg")
-        .arg("--homedir")
-        .arg(home)
-        .args(["--batch", "--yes", "--passphrase", ""])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "gpg {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output.stdout
-}
-
 /// A new signing key in `home`: its fingerprint.
 fn new_key(home: &Path, name: &str) -> String {
     fs::create_dir_all(home).unwrap();
@@ -217,6 +234,8 @@ fn new_key(home: &Path, name: &str) -> String {
     gpg(
         home,
         &[
+            "--passphrase",
+            "",
             "--quick-gen-key",
             &format!("{name} <{name}@example.com>"),
             "ed25519",
@@ -233,21 +252,18 @@ fn new_key(home: &Path, name: &str) -> String {
 
 #[test]
 fn with_gpg_key_only_a_commit_signed_by_that_key_is_fetched() {
-    let work = tempfile::tempdir().unwrap();
-    let (tree, repo) = (work.path().join("tree"), work.path().join("repo"));
-    write_tree(&tree);
-    let commit = make_repo(&repo, &tree);
-    let (signer, other) = (work.path().join("signer"), work.path().join("other"));
+    let Fixture {
+        repo,
+        commit,
+        server,
+        p,
+        _work,
+        ..
+    } = fixture(|commit| format!("{}  gpg-key: keys/ostree.gpg\n", pinned(commit)));
+    let keys = tempfile::tempdir().unwrap();
+    let (signer, other) = (keys.path().join("signer"), keys.path().join("other"));
     let key = new_key(&signer, "signer");
     new_key(&other, "other");
-    let server = Server::start();
-    serve(&server, &repo);
-    let p = project(&conf(&server))
-        .file(
-            "elements/t.bst",
-            &format!("{ELEMENT}  ref: {commit}\n  gpg-key: keys/ostree.gpg\n"),
-        )
-        .build();
     fs::create_dir_all(p.root.join("keys")).unwrap();
     fs::write(p.root.join("keys/ostree.gpg"), gpg(&signer, &["--export"])).unwrap();
 
@@ -277,15 +293,9 @@ fn with_gpg_key_only_a_commit_signed_by_that_key_is_fetched() {
 
 #[test]
 fn the_source_cache_serves_a_commit_when_the_repository_is_gone() {
-    let work = tempfile::tempdir().unwrap();
-    let (tree, repo) = (work.path().join("tree"), work.path().join("repo"));
-    write_tree(&tree);
-    let commit = make_repo(&repo, &tree);
-    let server = Server::start();
-    serve(&server, &repo);
-    let p = project(&conf(&server))
-        .file("elements/t.bst", &format!("{ELEMENT}  ref: {commit}\n"))
-        .build();
+    let Fixture {
+        tree, server, p, _work, ..
+    } = fixture(pinned);
     let casd = Casd::start(&p.outside().join("casd"));
     let config = p.outside().join("forge.conf");
     fs::write(

@@ -481,20 +481,16 @@ pub fn tree_urn(source: &Source) -> Option<String> {
     ))
 }
 
-/// Where the cache records which tarball holds a source's tree, when it
-/// came from a source cache server instead of upstream.
-fn tree_record(cache: &crate::SourceCache, urn: &str) -> PathBuf {
-    cache
-        .root()
-        .join("git-trees")
-        .join(urn.rsplit(':').next().unwrap_or(urn))
+/// The cached tarball of the source's tree, recorded by its URN's hash,
+/// when it came from a source cache server instead of upstream or was
+/// made to be pushed to one.
+fn kept_tree<'c>(cache: &'c crate::SourceCache, urn: &str) -> crate::tree_tar::Kept<'c> {
+    crate::tree_tar::Kept::new(cache, "git-trees", urn.rsplit(':').next().unwrap_or(urn))
 }
 
 /// The sha256 of the cached tarball of the source's tree, if any.
 fn cached_tree(cache: &crate::SourceCache, source: &Source) -> Option<String> {
-    let sha = fs::read_to_string(tree_record(cache, &tree_urn(source)?)).ok()?;
-    let sha = sha.trim().to_string();
-    cache.has_file(&sha).then_some(sha)
+    kept_tree(cache, &tree_urn(source)?).sha256()
 }
 
 /// Brings the source's tree from a source cache server, when one has it.
@@ -505,15 +501,7 @@ fn pull_tree(source: &Source, ctx: &SourceContext<'_>) -> bool {
     let Some(sha) = servers.pull_named(ctx.cache, &urn, ctx.progress) else {
         return false;
     };
-    record_tree(ctx.cache, &urn, &sha).is_ok()
-}
-
-fn record_tree(cache: &crate::SourceCache, urn: &str, sha: &str) -> std::io::Result<()> {
-    let record = tree_record(cache, urn);
-    fs::create_dir_all(record.parent().expect("records have parents"))?;
-    let temporary = record.with_extension(format!("tmp-{}", std::process::id()));
-    fs::write(&temporary, format!("{sha}\n"))?;
-    fs::rename(&temporary, &record)
+    kept_tree(ctx.cache, &urn).record(&sha).is_ok()
 }
 
 /// Offers the source's tree to the source cache servers that take pushes,
@@ -534,14 +522,9 @@ fn push_tree(source: &Source, ctx: &SourceContext<'_>, url: &str, commit: Oid) -
     fs::create_dir_all(&staging).map_err(|e| err(format!("cannot stage {url}: {e}")))?;
     let result = (|| {
         checkout(ctx, source, url, commit, &staging)?;
-        let mut partial = ctx.cache.partial().map_err(|e| err(e.to_string()))?;
-        crate::tree_tar::write(&staging, &mut partial, 0).map_err(|e| err(format!("cannot archive {url}: {e}")))?;
-        let sha = ctx
-            .cache
-            .commit(partial, None)
-            .map_err(|e| err(e.to_string()))?
-            .map_err(|m| err(format!("the archive of {url} changed while written ({})", m.actual)))?;
-        record_tree(ctx.cache, &urn, &sha).map_err(|e| err(e.to_string()))?;
+        let sha = kept_tree(ctx.cache, &urn)
+            .keep(&staging)
+            .map_err(|e| err(format!("cannot archive {url}: {e}")))?;
         servers.push_named(ctx.cache, &urn, &sha, ctx.progress);
         Ok(())
     })();

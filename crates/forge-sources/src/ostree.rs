@@ -147,23 +147,13 @@ fn tree_urn(commit: &str) -> String {
     format!("urn:fdc:forge.build:2026:source:ostree-commit:{commit}")
 }
 
-/// Where the cache records which tarball holds the tree of `commit`.
-fn tree_record(cache: &crate::SourceCache, commit: &str) -> PathBuf {
-    cache.root().join("ostree-commits").join(commit)
+/// The cached tarball of the tree of `commit`.
+fn kept_tree<'c>(cache: &'c crate::SourceCache, commit: &str) -> crate::tree_tar::Kept<'c> {
+    crate::tree_tar::Kept::new(cache, "ostree-commits", commit)
 }
 
 fn cached_tree(cache: &crate::SourceCache, commit: &str) -> Option<String> {
-    let sha = fs::read_to_string(tree_record(cache, commit)).ok()?;
-    let sha = sha.trim().to_string();
-    cache.has_file(&sha).then_some(sha)
-}
-
-fn record_tree(cache: &crate::SourceCache, commit: &str, sha: &str) -> io::Result<()> {
-    let record = tree_record(cache, commit);
-    fs::create_dir_all(record.parent().expect("records have parents"))?;
-    let temporary = record.with_extension(format!("tmp-{}", std::process::id()));
-    fs::write(&temporary, format!("{sha}\n"))?;
-    fs::rename(&temporary, &record)
+    kept_tree(cache, commit).sha256()
 }
 
 /// One repository, as the project reaches it (mirrors first).
@@ -479,7 +469,9 @@ impl SourceRuntime for Ostree {
         if let Some(servers) = ctx.servers
             && let Some(sha) = servers.pull_named(ctx.cache, &urn, ctx.progress)
         {
-            return record_tree(ctx.cache, commit, &sha).map_err(|e| err(e.to_string()));
+            return kept_tree(ctx.cache, commit)
+                .record(&sha)
+                .map_err(|e| err(e.to_string()));
         }
         let keyring = keyring(source, ctx)?;
         let staging = ctx
@@ -492,14 +484,9 @@ impl SourceRuntime for Ostree {
         let result = (|| {
             let repo = Repo { ctx, url };
             let count = pull_tree(&repo, commit, keyring.as_deref(), &staging)?;
-            let mut partial = ctx.cache.partial().map_err(|e| err(e.to_string()))?;
-            crate::tree_tar::write(&staging, &mut partial, 0).map_err(|e| err(format!("cannot archive {url}: {e}")))?;
-            let sha = ctx
-                .cache
-                .commit(partial, None)
-                .map_err(|e| err(e.to_string()))?
-                .map_err(|m| err(format!("the archive of {url} changed while written ({})", m.actual)))?;
-            record_tree(ctx.cache, commit, &sha).map_err(|e| err(e.to_string()))?;
+            let sha = kept_tree(ctx.cache, commit)
+                .keep(&staging)
+                .map_err(|e| err(format!("cannot archive {url}: {e}")))?;
             ctx.progress.detail(&forge_project::error::printable_line(&format!(
                 "{url}: commit {commit}, {count} files"
             )));

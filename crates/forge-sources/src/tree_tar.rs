@@ -60,6 +60,53 @@ pub fn write(dir: &Path, out: impl Write, mtime: u64) -> io::Result<()> {
     builder.into_inner()?.flush()
 }
 
+/// Trees kept in the source cache as tarballs of [`write`] (a git
+/// commit's, an OSTree commit's), each found by a record naming its
+/// sha256: `<source cache>/<kind>/<name>`. Source cache servers hold the
+/// same tarballs.
+pub struct Kept<'a> {
+    cache: &'a crate::SourceCache,
+    record: PathBuf,
+}
+
+impl<'a> Kept<'a> {
+    /// The tree recorded as `name` among the trees of `kind`.
+    pub fn new(cache: &'a crate::SourceCache, kind: &str, name: &str) -> Kept<'a> {
+        Kept {
+            cache,
+            record: cache.root().join(kind).join(name),
+        }
+    }
+
+    /// The sha256 of its tarball, if the cache holds it.
+    pub fn sha256(&self) -> Option<String> {
+        let sha = fs::read_to_string(&self.record).ok()?;
+        let sha = sha.trim().to_string();
+        self.cache.has_file(&sha).then_some(sha)
+    }
+
+    /// Records the tarball `sha` (in the cache) as this tree.
+    pub fn record(&self, sha: &str) -> io::Result<()> {
+        fs::create_dir_all(self.record.parent().expect("records have parents"))?;
+        let temporary = self.record.with_extension(format!("tmp-{}", std::process::id()));
+        fs::write(&temporary, format!("{sha}\n"))?;
+        fs::rename(&temporary, &self.record)
+    }
+
+    /// Archives the tree at `dir` into the cache and records it: the
+    /// tarball's sha256.
+    pub fn keep(&self, dir: &Path) -> io::Result<String> {
+        let mut partial = self.cache.partial()?;
+        write(dir, &mut partial, 0)?;
+        let sha = self
+            .cache
+            .commit(partial, None)?
+            .map_err(|m| io::Error::other(format!("the archive changed while written ({})", m.actual)))?;
+        self.record(&sha)?;
+        Ok(sha)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -12,6 +12,23 @@ use super::archive::tar_gz;
 use super::http::Server;
 use super::pypi::sha256;
 
+/// Runs `gpg --homedir HOME --batch --yes ARGS`; its output.
+pub fn gpg(home: &std::path::Path, args: &[&str]) -> Vec<u8> {
+    let output = Command::new("gpg")
+        .arg("--homedir")
+        .arg(home)
+        .args(["--batch", "--yes"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "gpg {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output.stdout
+}
+
 pub struct Archive {
     pub server: Server,
     gnupg: tempfile::TempDir,
@@ -23,19 +40,7 @@ pub struct Archive {
 
 impl Archive {
     pub fn gpg(&self, args: &[&str]) -> Vec<u8> {
-        let output = Command::new("gpg")
-            .arg("--homedir")
-            .arg(self.gnupg.path())
-            .args(["--batch", "--yes"])
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "gpg {args:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        output.stdout
+        gpg(self.gnupg.path(), args)
     }
 
     pub fn new() -> Archive {
