@@ -156,6 +156,44 @@ mod tests {
     }
 
     #[test]
+    fn random_bytes_are_refused_or_read_never_panic() {
+        // Hostile repositories: whatever the bytes, an answer, in bounds.
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let shapes: [&[Member]; 3] = [
+            &[
+                Member::Variable(8),
+                Member::Variable(1),
+                Member::Fixed(8, 8),
+                Member::Variable(1),
+            ],
+            &[Member::Fixed(4, 4), Member::Variable(1)],
+            &[Member::Variable(1); 3],
+        ];
+        for _ in 0..20_000 {
+            let length = (next() % 300) as usize;
+            let bytes: Vec<u8> = (0..length).map(|_| next() as u8).collect();
+            for shape in shapes {
+                if let Some(parts) = tuple(&bytes, shape) {
+                    assert_eq!(parts.len(), shape.len());
+                    assert!(parts.iter().map(|p| p.len()).sum::<usize>() <= bytes.len());
+                }
+            }
+            for alignment in [1, 8] {
+                if let Some(elements) = array(&bytes, alignment) {
+                    assert!(elements.len() <= bytes.len());
+                }
+            }
+            let _ = (string(&bytes), variant(&bytes));
+        }
+    }
+
+    #[test]
     fn refuses_offsets_that_point_outside() {
         let mut element = b"bin\0".to_vec();
         element.extend([1, 2, 200, 4]);

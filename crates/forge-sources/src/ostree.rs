@@ -585,6 +585,35 @@ mod tests {
     }
 
     #[test]
+    fn damaged_file_objects_are_refused_never_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("file");
+        let good = unhex(HELLO);
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        for round in 0..5_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let mut bytes = good.clone();
+            // Flip a byte, or cut the object short, somewhere (bytes 4 to
+            // 8 pad the header: nothing reads them, as in OSTree).
+            let at = (state % bytes.len() as u64) as usize;
+            if round % 2 == 0 {
+                if (4..8).contains(&at) {
+                    continue;
+                }
+                bytes[at] ^= (state >> 32) as u8 | 1;
+            } else {
+                bytes.truncate(at);
+            }
+            assert!(
+                write_file_object(&mut &bytes[..], HELLO_SUM, &path).is_err(),
+                "{bytes:02x?}"
+            );
+        }
+    }
+
+    #[test]
     fn names_must_be_one_component_and_refs_checksums() {
         assert!(checked_name(b"ok.txt\0").is_ok());
         for bad in [&b"..\0"[..], b"a/b\0", b"\0", b"x"] {
