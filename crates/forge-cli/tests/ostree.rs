@@ -330,3 +330,97 @@ fn refs_and_names_that_are_not_ostree_s_are_errors_with_their_line() {
     let err = p.forge(&["track", "t.bst"]).fails(4);
     assert!(err.contains("cannot read branch main"), "{err}");
 }
+
+/// freedesktop-sdk's local plugin, declared as its project.conf does
+/// (forge runs its own implementation, never the file).
+fn mirror_conf(server: &Server) -> String {
+    format!(
+        "name: ostree-test\nmin-version: 2.0\nelement-path: elements\n\
+         aliases:\n  flat: {}/\n\
+         plugins:\n- origin: local\n  path: plugins/sources\n  sources:\n  - ostree_mirror\n",
+        server.base
+    )
+}
+
+#[test]
+fn ostree_mirror_stages_a_repository_of_the_signed_commits_it_tracked() {
+    let work = tempfile::tempdir().unwrap();
+    let (tree, repo) = (work.path().join("tree"), work.path().join("repo"));
+    write_tree(&tree);
+    ostree(&repo, &["init", "--mode=archive-z2"]);
+    let signer = work.path().join("signer");
+    let key = new_key(&signer, "signer");
+    let mut commits = Vec::new();
+    for branch in [
+        "app/org.example.App/x86_64/stable",
+        "runtime/org.example.Platform/x86_64/1",
+        "other/x",
+    ] {
+        fs::write(tree.join("hello.txt"), format!("hello from {branch}\n")).unwrap();
+        let commit = ostree(
+            &repo,
+            &[
+                "commit",
+                &format!("--branch={branch}"),
+                "--no-xattrs",
+                &format!("--gpg-sign={key}"),
+                &format!("--gpg-homedir={}", signer.display()),
+                &tree.display().to_string(),
+            ],
+        );
+        commits.push((branch, commit));
+    }
+    ostree(&repo, &["summary", "-u"]);
+    let server = Server::start();
+    serve(&server, &repo);
+    let p = project(&mirror_conf(&server))
+        .file("plugins/sources/ostree_mirror.py", "# bst's plugin; forge has its own\n")
+        .file(
+            "elements/mirror.bst",
+            "kind: import\nsources:\n- kind: ostree_mirror\n  url: flat:repo\n  gpg: keys/flat.gpg\n  match: '*/x86_64/*'\n",
+        )
+        .build();
+    fs::create_dir_all(p.root.join("keys")).unwrap();
+    fs::write(p.root.join("keys/flat.gpg"), gpg(&signer, &["--export"])).unwrap();
+
+    p.forge(&["track", "mirror.bst"]).ok();
+    let element = fs::read_to_string(p.root.join("elements/mirror.bst")).unwrap();
+    for (branch, commit) in &commits[..2] {
+        assert!(element.contains(&format!("ref: {branch}")), "{element}");
+        assert!(element.contains(&format!("checksum: {commit}")), "{element}");
+    }
+    assert!(!element.contains("other/x"), "not matched: {element}");
+    p.forge(&["build", "mirror.bst"]).ok();
+    let out = p.outside().join("out");
+    p.forge(&["checkout", "mirror.bst", out.to_str().unwrap()]).ok();
+    // A repository OSTree itself reads: every object sound, the refs there.
+    ostree(&out, &["fsck"]);
+    let refs = ostree(&out, &["refs"]);
+    let mut refs: Vec<&str> = refs.lines().collect();
+    refs.sort();
+    assert_eq!(refs, vec![commits[0].0, commits[1].0]);
+    let checked_out = work.path().join("checked-out");
+    ostree(
+        &out,
+        &[
+            "checkout",
+            "--user-mode",
+            commits[1].0,
+            &checked_out.display().to_string(),
+        ],
+    );
+    assert_eq!(
+        fs::read_to_string(checked_out.join("hello.txt")).unwrap(),
+        format!("hello from {}\n", commits[1].0)
+    );
+
+    // Signed by another key: refused.
+    let other = work.path().join("other");
+    new_key(&other, "other");
+    fs::write(p.root.join("keys/flat.gpg"), gpg(&other, &["--export"])).unwrap();
+    let fresh = p.outside().join("fresh-cache");
+    let err = p
+        .forge(&["--cache-dir", fresh.to_str().unwrap(), "fetch", "mirror.bst"])
+        .fails(4);
+    assert!(err.contains("no signature by gpg-key"), "{err}");
+}

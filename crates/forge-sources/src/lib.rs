@@ -12,9 +12,9 @@
 //! declaration of buildstream-plugins' plugins of those names gets),
 //! buildstream-plugins' `docker`, forge's implementations of the community
 //! plugins (`git_repo`, `git_module`, `patch_queue`, `zip`, `cargo2`,
-//! `go_module`, `cpan`, `pypi`, `ostree`) and of the one it can load but
-//! not fetch yet (freedesktop-sdk's `ostree_mirror`), and `workspace`,
-//! which stands for the sources of an element with an open workspace.
+//! `go_module`, `cpan`, `pypi`, `ostree`), freedesktop-sdk's local
+//! `ostree_mirror`, and `workspace`, which stands for the sources of an
+//! element with an open workspace.
 
 use std::sync::Arc;
 
@@ -37,6 +37,7 @@ mod guess;
 mod gvariant;
 pub mod local;
 mod ostree;
+mod ostree_mirror;
 mod patch;
 mod patch_queue;
 pub mod pypi;
@@ -46,7 +47,6 @@ mod remote;
 pub mod runtime;
 mod tar;
 pub mod tree_tar;
-mod unsupported;
 mod workspace;
 mod zip;
 
@@ -91,7 +91,7 @@ pub fn register(registry: &mut KindRegistry) {
         Arc::new(cpan::Cpan),
         Arc::new(pypi_community::CommunityPypi),
         Arc::new(ostree::Ostree),
-        Arc::new(unsupported::OstreeMirror),
+        Arc::new(ostree_mirror::OstreeMirror),
     ];
     for kind in community {
         registry.add_source(kind, Provider::Plugin("buildstream-plugins-community"));

@@ -129,7 +129,7 @@ impl SourceKind for Ostree {
     }
 }
 
-fn is_checksum(text: &str) -> bool {
+pub(crate) fn is_checksum(text: &str) -> bool {
     text.len() == 64 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
@@ -157,26 +157,26 @@ fn cached_tree(cache: &crate::SourceCache, commit: &str) -> Option<String> {
 }
 
 /// One repository, as the project reaches it (mirrors first).
-struct Repo<'a> {
-    ctx: &'a SourceContext<'a>,
-    url: &'a str,
+pub(crate) struct Repo<'a> {
+    pub ctx: &'a SourceContext<'a>,
+    pub url: &'a str,
 }
 
 impl Repo<'_> {
-    fn urls(&self, path: &str) -> Vec<String> {
+    pub fn urls(&self, path: &str) -> Vec<String> {
         let url = format!("{}/{path}", self.url.trim_end_matches('/'));
         self.ctx
             .project
             .source_urls(&url, UrlPurpose::Fetch, self.ctx.default_mirror())
     }
 
-    fn object_path(checksum: &str, extension: &str) -> String {
+    pub fn object_path(checksum: &str, extension: &str) -> String {
         format!("objects/{}/{}.{extension}", &checksum[..2], &checksum[2..])
     }
 
     /// A commit, directory tree or directory metadata object, checked:
     /// its checksum is the SHA-256 of its bytes.
-    fn metadata(&self, checksum: &str, extension: &str) -> Result<Vec<u8>, SourceError> {
+    pub fn metadata(&self, checksum: &str, extension: &str) -> Result<Vec<u8>, SourceError> {
         self.ctx
             .downloader
             .read_with(&self.urls(&Self::object_path(checksum, extension)), |_, body| {
@@ -196,21 +196,52 @@ impl Repo<'_> {
 
     /// The file object `checksum`, inflated and checked, written to
     /// `path` (a regular file or a symlink).
-    fn file(&self, checksum: &str, path: &Path) -> Result<(), SourceError> {
+    pub fn file(&self, checksum: &str, path: &Path) -> Result<(), SourceError> {
         self.ctx
             .downloader
             .read_with(&self.urls(&Self::object_path(checksum, "filez")), |_, body| {
-                write_file_object(body, checksum, path)
+                write_file_object(body, checksum, Some(path))
+            })
+            .map_err(|failure| failure.into_error(format!("cannot get file object {checksum} of {}", self.url)))
+    }
+
+    /// The file object `checksum` as the repository stores it, checked
+    /// as [`Repo::file`] checks it, written to `path` byte for byte.
+    pub fn raw_file(&self, checksum: &str, path: &Path) -> Result<(), SourceError> {
+        self.ctx
+            .downloader
+            .read_with(&self.urls(&Self::object_path(checksum, "filez")), |_, body| {
+                let mut tee = Tee {
+                    body,
+                    copy: fs::File::create(path)?,
+                };
+                write_file_object(&mut tee, checksum, None)?;
+                io::copy(&mut tee, &mut io::sink())?;
+                Ok(())
             })
             .map_err(|failure| failure.into_error(format!("cannot get file object {checksum} of {}", self.url)))
     }
 }
 
-/// Reads an archived file object from `body` into `path` and checks it
-/// against `checksum`: OSTree hashes the file's header (owner, mode,
-/// symlink target, extended attributes; framed as GVariant) and then its
-/// content, inflated.
-fn write_file_object(body: &mut dyn Read, checksum: &str, path: &Path) -> io::Result<()> {
+/// A body that copies what is read of it.
+struct Tee<'b> {
+    body: &'b mut dyn Read,
+    copy: fs::File,
+}
+
+impl Read for Tee<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.body.read(buf)?;
+        self.copy.write_all(&buf[..n])?;
+        Ok(n)
+    }
+}
+
+/// Reads an archived file object from `body` into `path` (or nowhere)
+/// and checks it against `checksum`: OSTree hashes the file's header
+/// (owner, mode, symlink target, extended attributes; framed as GVariant)
+/// and then its content, inflated.
+fn write_file_object(body: &mut dyn Read, checksum: &str, path: Option<&Path>) -> io::Result<()> {
     let mut prefix = [0u8; 8];
     body.read_exact(&mut prefix)?;
     let header_size = u32::from_be_bytes(prefix[..4].try_into().expect("four bytes")) as usize;
@@ -228,17 +259,25 @@ fn write_file_object(body: &mut dyn Read, checksum: &str, path: &Path) -> io::Re
     hasher.update((canonical.len() as u32).to_be_bytes());
     hasher.update([0u8; 4]);
     hasher.update(&canonical);
-    let _ = fs::remove_file(path);
+    if let Some(path) = path {
+        let _ = fs::remove_file(path);
+    }
     match mode & S_IFMT {
         S_IFLNK => {
             check(hasher, checksum)?;
             if target.is_empty() {
                 return Err(invalid("a symlink to nothing"));
             }
-            std::os::unix::fs::symlink(target, path)
+            match path {
+                Some(path) => std::os::unix::fs::symlink(target, path),
+                None => Ok(()),
+            }
         }
         S_IFREG => {
-            let mut out = fs::File::create(path)?;
+            let mut out: Box<dyn Write> = match path {
+                Some(path) => Box::new(fs::File::create(path)?),
+                None => Box::new(io::sink()),
+            };
             // Deflate cannot grow data by more than a little: a body that
             // goes on is cut off, and what it inflates to must be `size`.
             let limit = size.saturating_add(size / 8).saturating_add(1 << 16);
@@ -262,7 +301,10 @@ fn write_file_object(body: &mut dyn Read, checksum: &str, path: &Path) -> io::Re
             check(hasher, checksum)?;
             use std::os::unix::fs::PermissionsExt;
             // Readable by the owner whatever the mode: it is archived next.
-            out.set_permissions(fs::Permissions::from_mode((mode & 0o777) | 0o400))
+            match path {
+                Some(path) => fs::set_permissions(path, fs::Permissions::from_mode((mode & 0o777) | 0o400)),
+                None => Ok(()),
+            }
         }
         _ => Err(invalid(format!(
             "a special file (mode {mode:o}), which a source cannot hold"
@@ -316,22 +358,42 @@ fn checksum_of(bytes: &[u8]) -> Result<String, SourceError> {
     Ok(crate::checks::hex(bytes))
 }
 
-/// Pulls the tree of `commit` from `repo` into `staging` (empty).
-fn pull_tree(repo: &Repo<'_>, commit: &str, keyring: Option<&Path>, staging: &Path) -> Result<usize, SourceError> {
+/// What a commit names, read and checked, with the objects read on the
+/// way (kept by a mirror).
+pub(crate) struct Walked {
+    /// The commit object.
+    pub commit: Vec<u8>,
+    /// Its detached metadata (signatures), when they were checked.
+    pub commitmeta: Option<Vec<u8>>,
+    /// Directory objects: checksum, extension (`dirtree`, `dirmeta`),
+    /// bytes.
+    pub metadata: Vec<(String, &'static str, Vec<u8>)>,
+    /// Directories below the root (relative paths, parents first), and
+    /// their modes; the root's is first, with an empty path.
+    pub directories: Vec<(PathBuf, u32)>,
+    /// Files: object checksum, relative path.
+    pub files: Vec<(String, PathBuf)>,
+}
+
+/// Reads the commit `commit` of `repo` and every directory object under
+/// it, each checked (and, with `keyring`, the commit's signature).
+pub(crate) fn walk(repo: &Repo<'_>, commit: &str, keyring: Option<&Path>) -> Result<Walked, SourceError> {
     let bytes = repo.metadata(commit, "commit")?;
-    if let Some(keyring) = keyring {
-        check_signature(repo, commit, &bytes, keyring)?;
-    }
+    let commitmeta = match keyring {
+        Some(keyring) => Some(check_signature(repo, commit, &bytes, keyring)?),
+        None => None,
+    };
     let parts = gvariant::tuple(&bytes, COMMIT).ok_or_else(|| err(format!("commit {commit} is malformed")))?;
     let root = (checksum_of(parts[6])?, checksum_of(parts[7])?);
-
-    // Directories first (small objects, one after another), then the
-    // files, several at once; modes of directories last, once they are
-    // filled.
+    let mut walked = Walked {
+        commit: bytes.clone(),
+        commitmeta,
+        metadata: Vec::new(),
+        directories: Vec::new(),
+        files: Vec::new(),
+    };
     let mut modes: HashMap<String, u32> = HashMap::new();
-    let mut directories: Vec<(PathBuf, u32)> = Vec::new();
-    let mut files: Vec<(String, PathBuf)> = Vec::new();
-    let mut pending = vec![(root, staging.to_path_buf())];
+    let mut pending = vec![(root, PathBuf::new())];
     let mut entries = 0usize;
     while let Some(((tree, meta), path)) = pending.pop() {
         let mode = match modes.get(&meta) {
@@ -343,13 +405,11 @@ fn pull_tree(repo: &Repo<'_>, commit: &str, keyring: Option<&Path>, staging: &Pa
                     .filter(|mode| mode & S_IFMT == S_IFDIR)
                     .ok_or_else(|| err(format!("directory metadata {meta} is malformed")))?;
                 modes.insert(meta.clone(), mode);
+                walked.metadata.push((meta.clone(), "dirmeta", bytes));
                 mode
             }
         };
-        if path != staging {
-            fs::create_dir(&path).map_err(|e| err(format!("cannot stage {}: {e}", path.display())))?;
-        }
-        directories.push((path.clone(), mode & 0o777));
+        walked.directories.push((path.clone(), mode & 0o777));
         let bytes = repo.metadata(&tree, "dirtree")?;
         let malformed = || err(format!("directory tree {tree} is malformed"));
         let parts = gvariant::tuple(&bytes, DIRTREE).ok_or_else(malformed)?;
@@ -361,49 +421,71 @@ fn pull_tree(repo: &Repo<'_>, commit: &str, keyring: Option<&Path>, staging: &Pa
         }
         for file in listed_files {
             let member = gvariant::tuple(file, DIRTREE_FILE).ok_or_else(malformed)?;
-            files.push((checksum_of(member[1])?, path.join(checked_name(member[0])?)));
+            walked
+                .files
+                .push((checksum_of(member[1])?, path.join(checked_name(member[0])?)));
         }
         for dir in listed_dirs {
             let member = gvariant::tuple(dir, DIRTREE_DIR).ok_or_else(malformed)?;
             let name = checked_name(member[0])?;
             pending.push(((checksum_of(member[1])?, checksum_of(member[2])?), path.join(name)));
         }
+        walked.metadata.push((tree.clone(), "dirtree", bytes));
     }
+    Ok(walked)
+}
 
-    // A file object named at several paths is fetched once and copied.
-    let mut seen: HashMap<&str, &Path> = HashMap::new();
-    let mut unique: Vec<&(String, PathBuf)> = Vec::new();
-    let mut copies: Vec<&(String, PathBuf)> = Vec::new();
-    for file in &files {
-        if seen.contains_key(file.0.as_str()) {
-            copies.push(file);
-        } else {
-            seen.insert(&file.0, &file.1);
-            unique.push(file);
-        }
+/// The files of `walked` once per object: a file object named at several
+/// paths is fetched once.
+pub(crate) fn unique_files(walked: &Walked) -> Vec<&(String, PathBuf)> {
+    let mut seen = std::collections::HashSet::new();
+    walked
+        .files
+        .iter()
+        .filter(|file| seen.insert(file.0.as_str()))
+        .collect()
+}
+
+/// Pulls the tree of `commit` from `repo` into `staging` (empty):
+/// directories first, then the files, several at once, modes of
+/// directories last, once they are filled. Returns the number of files.
+fn pull_tree(repo: &Repo<'_>, commit: &str, keyring: Option<&Path>, staging: &Path) -> Result<usize, SourceError> {
+    let walked = walk(repo, commit, keyring)?;
+    let staged = |e: io::Error, path: &Path| err(format!("cannot stage {}: {e}", path.display()));
+    for (path, _) in walked.directories.iter().skip(1) {
+        fs::create_dir(staging.join(path)).map_err(|e| staged(e, path))?;
     }
-    let results = forge_project::parallel::map_on(PARALLEL, &unique, |file| repo.file(&file.0, &file.1));
+    let unique = unique_files(&walked);
+    let results = forge_project::parallel::map_on(PARALLEL, &unique, |file| repo.file(&file.0, &staging.join(&file.1)));
     results.into_iter().collect::<Result<Vec<()>, SourceError>>()?;
-    for (checksum, path) in copies {
-        let from = seen[checksum.as_str()];
-        let copied = match fs::read_link(from) {
-            Ok(target) => std::os::unix::fs::symlink(target, path),
-            Err(_) => fs::copy(from, path).map(drop),
+    let first: HashMap<&str, &Path> = unique
+        .iter()
+        .map(|(sum, path)| (sum.as_str(), path.as_path()))
+        .collect();
+    for (checksum, path) in &walked.files {
+        let from = first[checksum.as_str()];
+        if from == path {
+            continue;
+        }
+        let (from, to) = (staging.join(from), staging.join(path));
+        let copied = match fs::read_link(&from) {
+            Ok(target) => std::os::unix::fs::symlink(target, &to),
+            Err(_) => fs::copy(&from, &to).map(drop),
         };
-        copied.map_err(|e| err(format!("cannot stage {}: {e}", path.display())))?;
+        copied.map_err(|e| staged(e, path))?;
     }
-    for (path, mode) in directories.iter().rev() {
+    for (path, mode) in walked.directories.iter().rev() {
         use std::os::unix::fs::PermissionsExt;
         // Kept writable: staging and the cache clean up after themselves.
-        fs::set_permissions(path, fs::Permissions::from_mode(mode | 0o700))
-            .map_err(|e| err(format!("cannot stage {}: {e}", path.display())))?;
+        fs::set_permissions(staging.join(path), fs::Permissions::from_mode(mode | 0o700))
+            .map_err(|e| staged(e, path))?;
     }
-    Ok(files.len())
+    Ok(walked.files.len())
 }
 
 /// Checks that the commit carries a signature by a key of `keyring` (in
 /// its detached metadata, `ostree.gpgsigs`, as `ostree gpg-sign` writes).
-fn check_signature(repo: &Repo<'_>, commit: &str, bytes: &[u8], keyring: &Path) -> Result<(), SourceError> {
+fn check_signature(repo: &Repo<'_>, commit: &str, bytes: &[u8], keyring: &Path) -> Result<Vec<u8>, SourceError> {
     let urls = repo.urls(&Repo::object_path(commit, "commitmeta"));
     let meta = repo
         .ctx
@@ -435,7 +517,7 @@ fn check_signature(repo: &Repo<'_>, commit: &str, bytes: &[u8], keyring: &Path) 
     let mut refusals = Vec::new();
     for signature in signatures {
         match forge_debian::release::verify_signature(bytes, signature, keyring, "OSTree commit") {
-            Ok(()) => return Ok(()),
+            Ok(()) => return Ok(meta),
             Err(why) => refusals.push(why),
         }
     }
@@ -555,10 +637,10 @@ mod tests {
     fn an_archived_file_is_inflated_and_checked_as_ostree_sums_it() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("hello.txt");
-        write_file_object(&mut &unhex(HELLO)[..], HELLO_SUM, &path).unwrap();
+        write_file_object(&mut &unhex(HELLO)[..], HELLO_SUM, Some(&path)).unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"hello\n");
         let wrong = "0".repeat(64);
-        let refused = write_file_object(&mut &unhex(HELLO)[..], &wrong, &path).unwrap_err();
+        let refused = write_file_object(&mut &unhex(HELLO)[..], &wrong, Some(&path)).unwrap_err();
         assert_eq!(refused.kind(), io::ErrorKind::InvalidData);
         assert!(
             refused.to_string().contains(&format!("it hashes to {HELLO_SUM}")),
@@ -566,7 +648,7 @@ mod tests {
         );
         // Cut short: the stream ends before the content does.
         let short = unhex(HELLO);
-        let cut = write_file_object(&mut &short[..short.len() - 4], HELLO_SUM, &path).unwrap_err();
+        let cut = write_file_object(&mut &short[..short.len() - 4], HELLO_SUM, Some(&path)).unwrap_err();
         assert!(
             cut.kind() != io::ErrorKind::InvalidData || cut.to_string().contains("inflates"),
             "{cut}"
@@ -580,7 +662,7 @@ mod tests {
         let sum = "f66efa496a72379413c44593de510dc344beb045294f1a543da87b2b6118db35";
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("link");
-        write_file_object(&mut &unhex(link)[..], sum, &path).unwrap();
+        write_file_object(&mut &unhex(link)[..], sum, Some(&path)).unwrap();
         assert_eq!(fs::read_link(&path).unwrap(), Path::new("hello.txt"));
     }
 
@@ -607,7 +689,7 @@ mod tests {
                 bytes.truncate(at);
             }
             assert!(
-                write_file_object(&mut &bytes[..], HELLO_SUM, &path).is_err(),
+                write_file_object(&mut &bytes[..], HELLO_SUM, Some(&path)).is_err(),
                 "{bytes:02x?}"
             );
         }

@@ -434,7 +434,7 @@ pub fn runtime(kind: &str) -> Option<&'static dyn SourceRuntime> {
         "bst:pypi" => &crate::pypi_community::CommunityPypi,
         "docker" => &crate::docker::Docker,
         "ostree" => &crate::ostree::Ostree,
-        "ostree_mirror" => &crate::unsupported::OstreeMirror,
+        "ostree_mirror" => &crate::ostree_mirror::OstreeMirror,
         "local" => &crate::local::Local,
         "workspace" => &crate::workspace::Workspace,
         "remote" => &crate::remote::Remote,
