@@ -599,6 +599,10 @@ pub enum SourceCommand {
     Checkout(SourceCheckoutArgs),
     /// `forge fetch`, as bst spells it.
     Fetch(FetchArgs),
+    /// Offer the cached sources of elements to the source cache servers
+    /// that take pushes (`source-caches:` with `push: true`), as `bst
+    /// source push` does; a fetch offers what it brings by itself.
+    Push(FetchArgs),
     /// `forge track`, as bst spells it.
     Track(TrackArgs),
 }
@@ -840,6 +844,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Track(args) => track::run(&session, &args),
         Command::Source(SourceCommand::Checkout(args)) => checkout::run(&session, &args),
         Command::Source(SourceCommand::Fetch(args)) => fetch::run(&session, &args),
+        Command::Source(SourceCommand::Push(args)) => fetch::push(&session, &args),
         Command::Source(SourceCommand::Track(args)) => track::run(&session, &args),
         Command::Build(args) => build::run(&session, &args),
         Command::Checkout(args) => artifacts::checkout(&session, &args),

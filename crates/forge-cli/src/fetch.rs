@@ -47,6 +47,100 @@ pub fn run(session: &Session, args: &FetchArgs) -> Result<(), Failure> {
     fetch_sources(session, &graph, &selected, true)
 }
 
+/// Runs `forge source push`: every pinned source of the targets that the
+/// cache holds is offered to the source cache servers that take pushes
+/// (each sends only what a server lacks).
+pub fn push(session: &Session, args: &FetchArgs) -> Result<(), Failure> {
+    let started = Instant::now();
+    let (graph, selected) = select(&session.project, &args.targets, args.deps)?;
+    let mut jobs: Vec<Job> = Vec::new();
+    let mut seen = HashSet::new();
+    let mut absent = Vec::new();
+    let mut not_kept = Vec::new();
+    for &index in &selected {
+        let element = &graph.elements[index];
+        let key_context = KeyContext {
+            project_dir: &element.project.dir,
+            file_hashes: &session.file_hashes,
+        };
+        for source in &element.sources {
+            let (Some(runtime), Some(kind)) = (
+                forge_sources::runtime(source.kind_id),
+                element.project.kinds.source(&source.kind),
+            ) else {
+                continue;
+            };
+            if !kind.needs_fetch() {
+                continue;
+            }
+            let Some(key) = kind.unique_key(source, &key_context)? else {
+                continue;
+            };
+            if !runtime.on_source_caches() {
+                not_kept.push(describe(&element.name, source));
+            } else if !runtime.is_cached(source, &session.sources) {
+                absent.push(describe(&element.name, source));
+            } else if seen.insert(format!("{}:{}", source.kind_id, canonical_json(&key))) {
+                jobs.push(Job { element, source });
+            }
+        }
+    }
+    let downloader = session.downloader()?;
+    let progress = BarProgress::new();
+    let mut ctx = session.source_context(&downloader, &progress);
+    if !ctx.servers.is_some_and(|servers| servers.pushes()) {
+        return Err(Failure::usage(
+            "no source cache server takes pushes: configure `source-caches: servers:` with `push: true` \
+             in the user configuration (see docs/remote-caches.md)",
+        ));
+    }
+    ctx.push_held = true;
+    let failures: Mutex<Vec<String>> = Mutex::default();
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..session.fetchers.min(jobs.len()) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(job) = jobs.get(i) else { break };
+                    let runtime = forge_sources::runtime(job.source.kind_id).expect("checked above");
+                    // Held already: the fetch only offers what it holds.
+                    if let Err(err) = runtime.fetch(job.source, &ctx.for_project(&job.element.project)) {
+                        let line = format!("{}: {err}", describe(&job.element.name, job.source));
+                        failures.lock().unwrap_or_else(|e| e.into_inner()).push(line);
+                    }
+                }
+            });
+        }
+    });
+    let failures = failures.into_inner().unwrap_or_else(|e| e.into_inner());
+    if !crate::output::quiet() {
+        for line in &absent {
+            eprintln!("warning: {line}: not in the source cache (`forge fetch` it first); not pushed");
+        }
+        for line in &not_kept {
+            eprintln!(
+                "warning: {line}: forge keeps this kind in its git mirrors only, not on source cache servers; not pushed"
+            );
+        }
+        eprintln!(
+            "source push: {} offered, {} not in the source cache, {} failed, in {:.1} s",
+            jobs.len() - failures.len(),
+            absent.len(),
+            failures.len(),
+            started.elapsed().as_secs_f64()
+        );
+    }
+    if failures.is_empty() {
+        return Ok(());
+    }
+    Err(Failure::fetch(format!(
+        "{} source(s) could not be pushed:\n  {}",
+        failures.len(),
+        failures.join("\n  ")
+    )))
+}
+
 /// Fetches every missing pinned source of `elements`, in parallel; prints
 /// a summary when something was to be done or `summary` asks for one.
 pub fn fetch_sources(

@@ -108,6 +108,7 @@ impl JunctionStager for CacheStager {
             file_hashes: &self.file_hashes,
             servers: None,
             run: &forge_sources::RunCache::default(),
+            push_held: false,
         };
         for source in &junction.sources {
             let Some(runtime) = forge_sources::runtime(source.kind_id) else {

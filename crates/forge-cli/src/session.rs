@@ -250,6 +250,7 @@ impl Session {
             file_hashes: &self.file_hashes,
             servers: self.source_servers().map(|s| s as &dyn forge_sources::SourceServers),
             run: &self.run,
+            push_held: false,
         }
     }
 

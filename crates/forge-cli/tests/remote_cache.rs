@@ -597,6 +597,69 @@ fn sources_come_from_the_source_cache_when_the_upstream_is_down() {
 }
 
 #[test]
+fn source_push_offers_what_was_fetched_before_a_cache_was_configured() {
+    use support::git::{commit, init};
+    let p = project(CONF).build();
+    let upstream = p.outside().join("upstream");
+    fs::create_dir_all(&upstream).unwrap();
+    let data: Vec<u8> = (0..1_500_000u32).map(|i| (i % 241) as u8).collect();
+    fs::write(upstream.join("data.bin"), &data).unwrap();
+    let repo = p.outside().join("repo");
+    init(&repo);
+    let head = commit(&repo, "src/main.c", "int main(void) { return 0; }\n");
+    p.write(
+        "elements/both.bst",
+        &format!(
+            "kind: import\nsources:\n- kind: remote\n  url: file://{}/data.bin\n  ref: {}\n\
+             - kind: git\n  url: file://{}\n  ref: {head}\n  directory: repo\n",
+            upstream.display(),
+            support::sha256_hex(&data),
+            repo.display()
+        ),
+    );
+    p.write("elements/unfetched.bst", "kind: import\nsources:\n- kind: remote\n  url: file:///nowhere/x\n  ref: 0000000000000000000000000000000000000000000000000000000000000000\n");
+    p.write(
+        "elements/top.bst",
+        "kind: stack\ndepends:\n- both.bst\n- unfetched.bst\n",
+    );
+    // Fetched with no source cache configured: nothing went anywhere.
+    p.forge(&["fetch", "both.bst"]).ok();
+    let err = p.forge(&["source", "push", "both.bst"]).fails(2);
+    assert!(err.contains("no source cache server takes pushes"), "{err}");
+
+    let server = Casd::start(&p.outside().join("casd"));
+    let config = source_cache_config(&p, &server);
+    let config = config.to_str().unwrap();
+    let run = p.forge(&["--config", config, "source", "push", "top.bst"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("source push: 2 offered, 1 not in the source cache, 0 failed"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("unfetched.bst: source 1 (remote file:///nowhere/x): not in the source cache"),
+        "{}",
+        run.stderr
+    );
+
+    // Upstreams gone: another machine fetches both from the cache.
+    fs::remove_dir_all(&upstream).unwrap();
+    fs::remove_dir_all(&repo).unwrap();
+    let other = p.outside().join("other");
+    let other = other.to_str().unwrap();
+    let run = p.forge(&["--config", config, "--cache-dir", other, "build", "both.bst"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let out = p.outside().join("out");
+    p.forge(&["--cache-dir", other, "checkout", "both.bst", out.to_str().unwrap()])
+        .ok();
+    assert_eq!(fs::read(out.join("data.bin")).unwrap(), data);
+    assert!(out.join("repo/src/main.c").is_file());
+}
+
+#[test]
 fn git_sources_come_from_the_source_cache_when_the_upstream_is_gone() {
     use support::git::{commit, git, init};
     let p = project(CONF).build();

@@ -394,6 +394,7 @@ impl SourceRuntime for Cargo2 {
                         .as_deref()
                         .ok_or_else(|| err(format!("crate {name} {version} has no sha: run `forge track`")))?;
                     if ctx.cache.has_file(sha) {
+                        ctx.offer_held(sha);
                         continue;
                     }
                     let url = crate_url(source, name, version);

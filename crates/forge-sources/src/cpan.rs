@@ -124,6 +124,7 @@ impl SourceRuntime for Cpan {
         let (suffix, sha) =
             pin(source).ok_or_else(|| err(format!("{name} has no suffix and sha256sum: run `forge track` first")))?;
         if ctx.cache.has_file(&sha) {
+            ctx.offer_held(&sha);
             return Ok(());
         }
         let url = format!("{}{suffix}", index(source));

@@ -236,6 +236,7 @@ impl SourceRuntime for Deb {
         let pin = file_pin(source)
             .ok_or_else(|| SourceError::new(format!("'{package}' has no ref: run `forge track` first")))?;
         if ctx.cache.has_file(&pin.sha256) {
+            ctx.offer_held(&pin.sha256);
             return Ok(());
         }
         let _lock = ctx

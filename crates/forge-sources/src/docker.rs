@@ -336,6 +336,7 @@ fn pinned(source: &Source) -> Result<String, SourceError> {
 /// else from the registry.
 fn fetch_blob(ctx: &SourceContext<'_>, image: &Image, sha256: &str, token: &BearerToken) -> Result<(), SourceError> {
     if ctx.cache.has_file(sha256) {
+        ctx.offer_held(sha256);
         return Ok(());
     }
     if let Some(servers) = ctx.servers
@@ -384,7 +385,10 @@ impl SourceRuntime for Docker {
             .map_err(|e| SourceError::new(format!("cannot lock the source cache: {e}")))?;
         let token = BearerToken::default();
         let manifest = match cached_manifest(ctx.cache, &reference) {
-            Some(json) => json,
+            Some(json) => {
+                ctx.offer_held(&reference);
+                json
+            }
             None => {
                 if let Some(servers) = ctx.servers {
                     servers.pull(ctx.cache, &reference, ctx.progress);

@@ -54,6 +54,7 @@ pub fn fetch(source: &Source, ctx: &SourceContext<'_>) -> Result<(), SourceError
     let url = required_str(source, "url").map_err(|e| SourceError::new(e.to_string()))?;
     let sha = pin(source).ok_or_else(|| SourceError::new(format!("{url} has no ref: run `forge track` first")))?;
     if ctx.cache.has_file(&sha) {
+        ctx.offer_held(&sha);
         return Ok(());
     }
     // One process downloads a given file at a time; the others find it done.

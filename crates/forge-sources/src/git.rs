@@ -543,9 +543,16 @@ impl SourceRuntime for Git {
     fn fetch(&self, source: &Source, ctx: &SourceContext<'_>) -> Result<(), SourceError> {
         let url = required_str(source, "url").map_err(|e| err(e.to_string()))?;
         let commit = pinned_commit(source).ok_or_else(|| err(format!("{url} has no ref: run `forge track` first")))?;
-        // A source cache doubles as a mirror: asked before upstream.
-        if !commit_cached(ctx.cache, source, url, commit, 0) && pull_tree(source, ctx) {
-            return Ok(());
+        if !commit_cached(ctx.cache, source, url, commit, 0) {
+            // Only the tree, from a source cache server: offered as it is.
+            if let (Some(sha), Some(urn)) = (cached_tree(ctx.cache, source), tree_urn(source)) {
+                ctx.offer_held_named(&urn, &sha);
+                return Ok(());
+            }
+            // A source cache doubles as a mirror: asked before upstream.
+            if pull_tree(source, ctx) {
+                return Ok(());
+            }
         }
         ensure_commit(ctx, source, url, commit, 0)?;
         if let Err(e) = push_tree(source, ctx, url, commit) {

@@ -114,6 +114,11 @@ impl SourceRuntime for GitModule {
         Repository::open_bare(cache.git_mirror(url)).is_ok_and(|repo| has_commit(&repo, commit))
     }
 
+    fn on_source_caches(&self) -> bool {
+        // Fetched into forge's git mirrors only, so far.
+        false
+    }
+
     fn fetch(&self, source: &Source, ctx: &SourceContext<'_>) -> Result<(), SourceError> {
         if optional_bool(source, "use-lfs").ok().flatten() == Some(true) {
             return Err(err("git LFS objects are not supported by forge yet (use-lfs: true)"));

@@ -187,6 +187,11 @@ impl SourceRuntime for GoModule {
         Repository::open_bare(cache.git_mirror(url)).is_ok_and(|repo| has_pin(&repo, tag.as_deref(), commit))
     }
 
+    fn on_source_caches(&self) -> bool {
+        // Fetched into forge's git mirrors only, so far.
+        false
+    }
+
     fn fetch(&self, source: &Source, ctx: &SourceContext<'_>) -> Result<(), SourceError> {
         let url = required_str(source, "url").map_err(|e| err(e.to_string()))?;
         let reference = go_ref(source)

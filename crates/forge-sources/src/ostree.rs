@@ -543,10 +543,11 @@ impl SourceRuntime for Ostree {
     fn fetch(&self, source: &Source, ctx: &SourceContext<'_>) -> Result<(), SourceError> {
         let url = required_str(source, "url").map_err(|e| err(e.to_string()))?;
         let commit = pinned(source)?;
-        if cached_tree(ctx.cache, commit).is_some() {
+        let urn = tree_urn(commit);
+        if let Some(sha) = cached_tree(ctx.cache, commit) {
+            ctx.offer_held_named(&urn, &sha);
             return Ok(());
         }
-        let urn = tree_urn(commit);
         // A source cache doubles as a mirror: asked before upstream.
         if let Some(servers) = ctx.servers
             && let Some(sha) = servers.pull_named(ctx.cache, &urn, ctx.progress)

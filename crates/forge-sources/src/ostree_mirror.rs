@@ -280,7 +280,8 @@ impl SourceRuntime for OstreeMirror {
     fn fetch(&self, source: &Source, ctx: &SourceContext<'_>) -> Result<(), SourceError> {
         let refs = pinned(source)?;
         let kept = kept(ctx.cache, &refs);
-        if kept.sha256().is_some() {
+        if let Some(sha) = kept.sha256() {
+            ctx.offer_held_named(&urn(&refs), &sha);
             return Ok(());
         }
         // A source cache doubles as a mirror: asked before upstream.

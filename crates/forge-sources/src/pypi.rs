@@ -460,6 +460,7 @@ impl SourceRuntime for Pypi {
         let name = required_str(source, "name").map_err(|e| err(e.to_string()))?;
         let pin = file_pin(source).ok_or_else(|| err(format!("'{name}' has no ref: run `forge track` first")))?;
         if ctx.cache.has_file(&pin.sha256) {
+            ctx.offer_held(&pin.sha256);
             return Ok(());
         }
         let _lock = ctx

@@ -193,6 +193,7 @@ impl SourceRuntime for CommunityPypi {
         let name = required_str(source, "name").map_err(load_err)?;
         let (suffix, sha) = pin(source).ok_or_else(|| err(format!("{name} has no ref: run `forge track` first")))?;
         if ctx.cache.has_file(&sha) {
+            ctx.offer_held(&sha);
             return Ok(());
         }
         let url = format!("{}{suffix}", base_url(source));

@@ -27,6 +27,9 @@ pub struct SourceContext<'a> {
     pub servers: Option<&'a dyn SourceServers>,
     /// What this run has read once for many sources.
     pub run: &'a RunCache,
+    /// `forge source push`: what the cache already holds is offered to
+    /// the servers that take pushes too (a fetch offers what it brings).
+    pub push_held: bool,
 }
 
 /// What one run reads once and shares between the sources that need it:
@@ -95,11 +98,31 @@ impl<'a> SourceContext<'a> {
             file_hashes: self.file_hashes,
             servers: self.servers,
             run: self.run,
+            push_held: self.push_held,
         }
     }
 }
 
 impl SourceContext<'_> {
+    /// Offers the file `sha256`, which the cache holds, to the source cache
+    /// servers when this run pushes what it holds.
+    pub fn offer_held(&self, sha256: &str) {
+        if self.push_held
+            && let Some(servers) = self.servers
+        {
+            servers.push(self.cache, sha256, self.progress);
+        }
+    }
+
+    /// [`SourceContext::offer_held`] of a tarball named `urn` on servers.
+    pub fn offer_held_named(&self, urn: &str, sha256: &str) {
+        if self.push_held
+            && let Some(servers) = self.servers
+        {
+            servers.push_named(self.cache, urn, sha256, self.progress);
+        }
+    }
+
     /// The mirror to try first: the command line's, else the user
     /// configuration's.
     pub fn default_mirror(&self) -> Option<&str> {
@@ -129,6 +152,7 @@ impl SourceContext<'_> {
         if let Some(sha) = expected
             && self.cache.has_file(sha)
         {
+            self.offer_held(sha);
             return Ok(held(sha, url));
         }
         if let (Some(servers), Some(sha), forge_project::UrlPurpose::Fetch) = (self.servers, expected, purpose)
@@ -302,6 +326,11 @@ pub trait SourceRuntime: Send + Sync {
     /// kinds without the notion, or when the pin stands.
     fn withdrawn(&self, _source: &Source, _ctx: &SourceContext<'_>) -> Result<Option<Withdrawn>, SourceError> {
         Ok(None)
+    }
+    /// Whether source cache servers hold this kind's sources (pulled
+    /// before upstream, pushed after a fetch and by `forge source push`).
+    fn on_source_caches(&self) -> bool {
+        true
     }
     /// Writes the pinned content into `dir` (which exists), offline.
     fn stage(&self, source: &Source, ctx: &SourceContext<'_>, dir: &Path) -> Result<(), SourceError>;
