@@ -98,6 +98,61 @@ fn git_repo_tracks_versions_by_glob_and_stages_a_describable_tree() {
 }
 
 #[test]
+fn git_repo_comes_from_the_source_cache_with_its_git_when_upstream_is_gone() {
+    let p = project(&conf(
+        "sources:\n  git_repo:\n    config:\n      ref-format: git-describe\n",
+    ))
+    .build();
+    let repo = p.outside().join("upstream");
+    let (_, head, _) = tagged_repo(&repo);
+    p.write(
+        "elements/branch.bst",
+        &format!(
+            "kind: import\nsources:\n- kind: git_repo\n  url: file://{}\n  track: main\n  ref: 1.1.0-1-g{head}\n",
+            repo.display()
+        ),
+    );
+    let server = support::casd::Casd::start(&p.outside().join("casd"));
+    let config = p.outside().join("forge.conf");
+    fs::write(
+        &config,
+        format!(
+            "source-caches:\n  servers:\n  - url: {}\n    push: true\n",
+            server.url()
+        ),
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    p.forge(&["--config", config, "fetch", "branch.bst"]).ok();
+    fs::remove_dir_all(&repo).unwrap();
+
+    // Another machine: no mirror, no upstream; the staged tree comes from
+    // the cache, `.git` and all.
+    let other = p.outside().join("other");
+    let other = other.to_str().unwrap();
+    let run = p.forge(&["--config", config, "--cache-dir", other, "fetch", "branch.bst"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("from the source cache http://127.0.0.1:"),
+        "{}",
+        run.stderr
+    );
+    let out = p.outside().join("out");
+    p.forge(&[
+        "--cache-dir",
+        other,
+        "source",
+        "checkout",
+        "branch.bst",
+        out.to_str().unwrap(),
+    ])
+    .ok();
+    assert_eq!(fs::read_to_string(out.join("README")).unwrap(), "two\n");
+    assert_eq!(git(&out, &["describe", "--tags"]), "1.1.0-1-g".to_string() + &head[..7]);
+    assert_eq!(git(&out, &["rev-parse", "HEAD"]), head);
+}
+
+#[test]
 fn git_repo_in_sha1_form_and_a_ref_upstream_lacks() {
     let p = project(&conf("")).build();
     let repo = p.outside().join("upstream");

@@ -5,6 +5,10 @@
 //! and a small `.git` (the commits from the tag to the ref, their trees,
 //! the tag) so that `git describe` works in the build, as the plugin does.
 //! Submodules are separate `git_module` sources.
+//!
+//! With source cache servers, what staging writes (files and `.git`) is
+//! kept as one tarball named by the source's key, pushed after a fetch and
+//! pulled, before upstream, by a machine whose mirror lacks the pin.
 
 use std::cmp::Ordering;
 use std::path::Path;
@@ -261,16 +265,77 @@ impl SourceKind for GitRepo {
         }
     }
     fn unique_key(&self, source: &Source, _ctx: &KeyContext<'_>) -> Result<Option<Value>, LoadError> {
-        let Some(reference) = optional_str(source, "ref")? else {
-            return Ok(None);
-        };
-        // The tag is part of what is staged (the `.git`), so the whole ref
-        // is the key; the URL is not (a mirror or a moved repository
-        // serves the same commit).
-        let mut key = json!({ "ref": reference });
-        crate::guess::augment_key(source, &mut key)?;
-        Ok(Some(key))
+        repo_key(source)
     }
+}
+
+fn repo_key(source: &Source) -> Result<Option<Value>, LoadError> {
+    let Some(reference) = optional_str(source, "ref")? else {
+        return Ok(None);
+    };
+    // The tag is part of what is staged (the `.git`), so the whole ref
+    // is the key; the URL is not (a mirror or a moved repository
+    // serves the same commit).
+    let mut key = json!({ "ref": reference });
+    crate::guess::augment_key(source, &mut key)?;
+    Ok(Some(key))
+}
+
+/// What staging the source writes, as a tarball on source cache servers:
+/// `urn:fdc:forge.build:2026:source:git-repo-tree:{sha256 of its key}`.
+fn tree_urn(source: &Source) -> Option<String> {
+    let key = repo_key(source).ok()??;
+    Some(format!(
+        "urn:fdc:forge.build:2026:source:git-repo-tree:{}",
+        forge_project::keys::hash_json(&key)
+    ))
+}
+
+fn kept_tree<'c>(cache: &'c crate::SourceCache, urn: &str) -> crate::tree_tar::Kept<'c> {
+    crate::tree_tar::Kept::new(cache, "git-repo-trees", urn.rsplit(':').next().unwrap_or(urn))
+}
+
+fn in_mirror(source: &Source, cache: &crate::SourceCache) -> bool {
+    let (Ok((tag, commit)), Ok(url)) = (pinned(source), required_str(source, "url")) else {
+        return false;
+    };
+    Repository::open_bare(cache.git_mirror(url)).is_ok_and(|repo| has_pin(&repo, tag.as_deref(), commit))
+}
+
+/// Stages the pinned source from the mirror.
+fn stage_from_mirror(source: &Source, ctx: &SourceContext<'_>, dir: &Path) -> Result<(), SourceError> {
+    let url = required_str(source, "url").map_err(load_err)?;
+    let (tag, commit) = pinned(source)?;
+    let mirror = open_cached(ctx, url)?;
+    write_tree(&mirror, commit, url, dir)?;
+    write_history(&mirror, commit, tag.as_deref(), dir).map_err(|e| err(format!("cannot stage {url}: {e}")))
+}
+
+/// Offers what staging writes to the source cache servers that take
+/// pushes, as a tarball kept in the source cache.
+fn push_tree(source: &Source, ctx: &SourceContext<'_>) -> Result<(), SourceError> {
+    let (Some(servers), Some(urn)) = (ctx.servers, tree_urn(source)) else {
+        return Ok(());
+    };
+    if !servers.pushes() {
+        return Ok(());
+    }
+    let staging = ctx.cache.root().join("tmp").join(format!(
+        "git-repo-tree-{}-{}",
+        std::process::id(),
+        urn.rsplit(':').next().unwrap_or("")
+    ));
+    let _ = std::fs::remove_dir_all(&staging);
+    std::fs::create_dir_all(&staging).map_err(|e| err(format!("cannot stage: {e}")))?;
+    let result = stage_from_mirror(source, ctx, &staging).and_then(|()| {
+        let sha = kept_tree(ctx.cache, &urn)
+            .keep(&staging)
+            .map_err(|e| err(format!("cannot archive the staged source: {e}")))?;
+        servers.push_named(ctx.cache, &urn, &sha, ctx.progress);
+        Ok(())
+    });
+    let _ = std::fs::remove_dir_all(&staging);
+    result
 }
 
 /// The tag and commit of a source's ref.
@@ -290,25 +355,40 @@ fn has_pin(repo: &Repository, tag: Option<&str>, commit: Oid) -> bool {
 
 impl SourceRuntime for GitRepo {
     fn is_cached(&self, source: &Source, cache: &crate::SourceCache) -> bool {
-        let (Ok((tag, commit)), Ok(url)) = (pinned(source), required_str(source, "url")) else {
-            return false;
-        };
-        Repository::open_bare(cache.git_mirror(url)).is_ok_and(|repo| has_pin(&repo, tag.as_deref(), commit))
-    }
-
-    fn on_source_caches(&self) -> bool {
-        // Fetched into forge's git mirrors only, so far.
-        false
+        in_mirror(source, cache) || tree_urn(source).is_some_and(|urn| kept_tree(cache, &urn).sha256().is_some())
     }
 
     fn fetch(&self, source: &Source, ctx: &SourceContext<'_>) -> Result<(), SourceError> {
         let url = required_str(source, "url").map_err(load_err)?;
         let (tag, commit) = pinned(source)?;
+        if !in_mirror(source, ctx.cache)
+            && let Some(urn) = tree_urn(source)
+        {
+            let kept = kept_tree(ctx.cache, &urn);
+            // Only the staged tree, from a source cache server: offered
+            // as it is.
+            if let Some(sha) = kept.sha256() {
+                ctx.offer_held_named(&urn, &sha);
+                return Ok(());
+            }
+            // A source cache doubles as a mirror: asked before upstream.
+            if let Some(servers) = ctx.servers
+                && let Some(sha) = servers.pull_named(ctx.cache, &urn, ctx.progress)
+                && kept.record(&sha).is_ok()
+            {
+                return Ok(());
+            }
+        }
         let wanted = match &tag {
             Some(tag) => format!("commit {commit} and tag {tag}"),
             None => format!("commit {commit}"),
         };
-        fetch_until(ctx, url, &wanted, |repo| has_pin(repo, tag.as_deref(), commit)).map(|_| ())
+        fetch_until(ctx, url, &wanted, |repo| has_pin(repo, tag.as_deref(), commit))?;
+        if let Err(e) = push_tree(source, ctx) {
+            ctx.progress
+                .warn(&format!("cannot offer {url} to the source cache: {}", e.message));
+        }
+        Ok(())
     }
 
     fn track(&self, source: &Source, ctx: &SourceContext<'_>) -> Result<Option<Tracked>, SourceError> {
@@ -338,11 +418,15 @@ impl SourceRuntime for GitRepo {
     }
 
     fn stage(&self, source: &Source, ctx: &SourceContext<'_>, dir: &Path) -> Result<(), SourceError> {
-        let url = required_str(source, "url").map_err(load_err)?;
-        let (tag, commit) = pinned(source)?;
-        let mirror = open_cached(ctx, url)?;
-        write_tree(&mirror, commit, url, dir)?;
-        write_history(&mirror, commit, tag.as_deref(), dir).map_err(|e| err(format!("cannot stage {url}: {e}")))
+        if !in_mirror(source, ctx.cache)
+            && let Some(sha) = tree_urn(source).and_then(|urn| kept_tree(ctx.cache, &urn).sha256())
+        {
+            // From a source cache server: the tarball of what staging writes.
+            let reader = std::fs::File::open(ctx.cache.file_path(&sha)).map_err(|e| err(e.to_string()))?;
+            crate::extract::extract_tar(reader, dir).map_err(|e| err(format!("cannot stage: {e}")))?;
+            return Ok(());
+        }
+        stage_from_mirror(source, ctx, dir)
     }
 }
 
