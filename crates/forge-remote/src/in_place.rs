@@ -127,6 +127,8 @@ pub struct Call {
     chunks: Chunks,
     /// Bytes of the current message not yet read.
     left: usize,
+    /// The answer's headers said OK already (a "trailers-only" answer).
+    ok_in_headers: bool,
 }
 
 impl Call {
@@ -160,11 +162,12 @@ impl Call {
             .await
             .map_err(|e| Status::from_error(e.into()))?;
         let response = channel.call(request).await.map_err(|e| Status::from_error(e.into()))?;
-        // An error with no message comes in the headers alone.
-        if let Some(status) = Status::from_header_map(response.headers())
+        // An answer with no message may come in the headers alone.
+        let in_headers = Status::from_header_map(response.headers());
+        if let Some(status) = &in_headers
             && status.code() != Code::Ok
         {
-            return Err(status);
+            return Err(status.clone());
         }
         if response.status() != http::StatusCode::OK {
             return Err(http_status(response.status()));
@@ -173,6 +176,7 @@ impl Call {
             body: response.into_body(),
             chunks: Chunks::default(),
             left: 0,
+            ok_in_headers: in_headers.is_some(),
         })
     }
 
@@ -202,6 +206,7 @@ impl Call {
         match status {
             Some(status) if status.code() == Code::Ok => Ok(false),
             Some(status) => Err(status),
+            None if self.ok_in_headers => Ok(false),
             None => Err(Status::internal("the answer ended without a status")),
         }
     }
