@@ -113,16 +113,8 @@ fn git_repo_comes_from_the_source_cache_with_its_git_when_upstream_is_gone() {
         ),
     );
     let server = support::casd::Casd::start(&p.outside().join("casd"));
-    let config = p.outside().join("forge.conf");
-    fs::write(
-        &config,
-        format!(
-            "source-caches:\n  servers:\n  - url: {}\n    push: true\n",
-            server.url()
-        ),
-    )
-    .unwrap();
-    let config = config.to_str().unwrap();
+    let config = support::casd::source_cache_config(p.outside(), &server);
+    let config = config.as_str();
     p.forge(&["--config", config, "fetch", "branch.bst"]).ok();
     fs::remove_dir_all(&repo).unwrap();
 
@@ -219,6 +211,43 @@ fn git_module_tracks_the_commit_its_superproject_records() {
     let out = checkout(&p, "app.bst");
     assert_eq!(fs::read_to_string(out.join("README")).unwrap(), "super\n");
     assert_eq!(fs::read_to_string(out.join("third_party/sub/lib.c")).unwrap(), "one\n");
+
+    // Pushed to a source cache afterwards, both come from it on another
+    // machine once both upstreams are gone: the submodule at its path.
+    let server = support::casd::Casd::start(&p.outside().join("casd"));
+    let config = support::casd::source_cache_config(p.outside(), &server);
+    let config = config.as_str();
+    let run = p.forge(&["--config", config, "source", "push", "app.bst"]);
+    assert!(
+        run.stderr
+            .contains("source push: 2 offered, 0 not in the source cache, 0 failed"),
+        "{}",
+        run.stderr
+    );
+    let (moved_sub, moved_super) = (p.outside().join("sub.gone"), p.outside().join("super.gone"));
+    fs::rename(&sub, &moved_sub).unwrap();
+    fs::rename(&superproject, &moved_super).unwrap();
+    let other = p.outside().join("other");
+    let other = other.to_str().unwrap();
+    p.forge(&["--config", config, "--cache-dir", other, "fetch", "app.bst"])
+        .ok();
+    let again = p.outside().join("again");
+    p.forge(&[
+        "--cache-dir",
+        other,
+        "source",
+        "checkout",
+        "app.bst",
+        again.to_str().unwrap(),
+    ])
+    .ok();
+    assert_eq!(fs::read_to_string(again.join("README")).unwrap(), "super\n");
+    assert_eq!(
+        fs::read_to_string(again.join("third_party/sub/lib.c")).unwrap(),
+        "one\n"
+    );
+    fs::rename(&moved_sub, &sub).unwrap();
+    fs::rename(&moved_super, &superproject).unwrap();
 
     p.write(
         "elements/bad.bst",

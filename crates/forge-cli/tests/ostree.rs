@@ -297,13 +297,8 @@ fn the_source_cache_serves_a_commit_when_the_repository_is_gone() {
         tree, server, p, _work, ..
     } = fixture(pinned);
     let casd = Casd::start(&p.outside().join("casd"));
-    let config = p.outside().join("forge.conf");
-    fs::write(
-        &config,
-        format!("source-caches:\n  servers:\n  - url: {}\n    push: true\n", casd.url()),
-    )
-    .unwrap();
-    let config = config.to_str().unwrap();
+    let config = support::casd::source_cache_config(p.outside(), &casd);
+    let config = config.as_str();
     p.forge(&["--config", config, "fetch", "t.bst"]).ok();
 
     drop(server);

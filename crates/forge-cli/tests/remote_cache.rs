@@ -536,21 +536,6 @@ fn pushing_needs_push_true_and_config_errors_say_where() {
     );
 }
 
-/// A user configuration with `server` as the one source cache, push
-/// allowed.
-fn source_cache_config(p: &support::TestProject, server: &Casd) -> std::path::PathBuf {
-    let config = p.outside().join("forge.conf");
-    fs::write(
-        &config,
-        format!(
-            "source-caches:\n  servers:\n  - url: {}\n    push: true\n",
-            server.url()
-        ),
-    )
-    .unwrap();
-    config
-}
-
 #[test]
 fn sources_come_from_the_source_cache_when_the_upstream_is_down() {
     let p = project(CONF).build();
@@ -567,8 +552,8 @@ fn sources_come_from_the_source_cache_when_the_upstream_is_down() {
         ),
     );
     let server = Casd::start(&p.outside().join("casd"));
-    let config = source_cache_config(&p, &server);
-    let config = config.to_str().unwrap();
+    let config = support::casd::source_cache_config(p.outside(), &server);
+    let config = config.as_str();
 
     // The first machine fetches from upstream and pushes to the cache.
     p.forge(&["--config", config, "fetch", "data.bst"]).ok();
@@ -628,8 +613,8 @@ fn source_push_offers_what_was_fetched_before_a_cache_was_configured() {
     assert!(err.contains("no source cache server takes pushes"), "{err}");
 
     let server = Casd::start(&p.outside().join("casd"));
-    let config = source_cache_config(&p, &server);
-    let config = config.to_str().unwrap();
+    let config = support::casd::source_cache_config(p.outside(), &server);
+    let config = config.as_str();
     let run = p.forge(&["--config", config, "source", "push", "top.bst"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
@@ -678,8 +663,8 @@ fn git_sources_come_from_the_source_cache_when_the_upstream_is_gone() {
         ),
     );
     let server = Casd::start(&p.outside().join("casd"));
-    let config = source_cache_config(&p, &server);
-    let config = config.to_str().unwrap();
+    let config = support::casd::source_cache_config(p.outside(), &server);
+    let config = config.as_str();
 
     // The first machine fetches from upstream, pushes the checked-out tree.
     p.forge(&["--config", config, "fetch", "repo.bst"]).ok();

@@ -90,33 +90,54 @@ impl SourceKind for GitModule {
         }
     }
     fn unique_key(&self, source: &Source, _ctx: &KeyContext<'_>) -> Result<Option<Value>, LoadError> {
-        let Some(reference) = optional_str(source, "ref")? else {
-            return Ok(None);
-        };
-        let mut key = json!({
-            "url": required_str(source, "url")?,
-            "ref": reference,
-            "path": module_path(source)?,
-        });
-        if optional_bool(source, "use-lfs")? == Some(true) {
-            key["use-lfs"] = json!(true);
-        }
-        crate::guess::augment_key(source, &mut key)?;
-        Ok(Some(key))
+        module_key(source)
     }
+}
+
+fn module_key(source: &Source) -> Result<Option<Value>, LoadError> {
+    let Some(reference) = optional_str(source, "ref")? else {
+        return Ok(None);
+    };
+    let mut key = json!({
+        "url": required_str(source, "url")?,
+        "ref": reference,
+        "path": module_path(source)?,
+    });
+    if optional_bool(source, "use-lfs")? == Some(true) {
+        key["use-lfs"] = json!(true);
+    }
+    crate::guess::augment_key(source, &mut key)?;
+    Ok(Some(key))
+}
+
+/// What staging the source writes (the submodule at its path), on source
+/// cache servers.
+fn staged_tree(source: &Source) -> Option<crate::staged_tree::StagedTree> {
+    crate::staged_tree::StagedTree::of("git-module", module_key(source).ok()?)
+}
+
+fn in_mirror(source: &Source, cache: &crate::SourceCache) -> bool {
+    let (Ok(commit), Ok(url)) = (pinned(source), required_str(source, "url")) else {
+        return false;
+    };
+    Repository::open_bare(cache.git_mirror(url)).is_ok_and(|repo| has_commit(&repo, commit))
+}
+
+/// Stages the pinned submodule from the mirror, at its path in `dir`.
+fn stage_from_mirror(source: &Source, ctx: &SourceContext<'_>, dir: &Path) -> Result<(), SourceError> {
+    let url = required_str(source, "url").map_err(|e| err(e.to_string()))?;
+    let path = module_path(source).map_err(|e| err(e.to_string()))?;
+    let commit = pinned(source)?;
+    let mirror = open_cached(ctx, url)?;
+    let target = dir.join(&path);
+    std::fs::create_dir_all(&target).map_err(|e| err(format!("cannot create {path}: {e}")))?;
+    write_tree(&mirror, commit, url, &target)?;
+    crate::git_repo::write_history(&mirror, commit, None, &target).map_err(|e| err(format!("cannot stage {url}: {e}")))
 }
 
 impl SourceRuntime for GitModule {
     fn is_cached(&self, source: &Source, cache: &crate::SourceCache) -> bool {
-        let (Ok(commit), Ok(url)) = (pinned(source), required_str(source, "url")) else {
-            return false;
-        };
-        Repository::open_bare(cache.git_mirror(url)).is_ok_and(|repo| has_commit(&repo, commit))
-    }
-
-    fn on_source_caches(&self) -> bool {
-        // Fetched into forge's git mirrors only, so far.
-        false
+        in_mirror(source, cache) || staged_tree(source).is_some_and(|tree| tree.is_kept(cache))
     }
 
     fn fetch(&self, source: &Source, ctx: &SourceContext<'_>) -> Result<(), SourceError> {
@@ -125,7 +146,15 @@ impl SourceRuntime for GitModule {
         }
         let url = required_str(source, "url").map_err(|e| err(e.to_string()))?;
         let commit = pinned(source)?;
-        fetch_until(ctx, url, &format!("commit {commit}"), |repo| has_commit(repo, commit)).map(|_| ())
+        let tree = staged_tree(source);
+        if !in_mirror(source, ctx.cache) && tree.as_ref().is_some_and(|tree| tree.fetch_before_upstream(ctx)) {
+            return Ok(());
+        }
+        fetch_until(ctx, url, &format!("commit {commit}"), |repo| has_commit(repo, commit))?;
+        if let Some(tree) = tree {
+            tree.offer(ctx, |staging| stage_from_mirror(source, ctx, staging));
+        }
+        Ok(())
     }
 
     fn track(&self, _source: &Source, _ctx: &SourceContext<'_>) -> Result<Option<Tracked>, SourceError> {
@@ -174,14 +203,12 @@ impl SourceRuntime for GitModule {
     }
 
     fn stage(&self, source: &Source, ctx: &SourceContext<'_>, dir: &Path) -> Result<(), SourceError> {
-        let url = required_str(source, "url").map_err(|e| err(e.to_string()))?;
-        let path = module_path(source).map_err(|e| err(e.to_string()))?;
-        let commit = pinned(source)?;
-        let mirror = open_cached(ctx, url)?;
-        let target = dir.join(&path);
-        std::fs::create_dir_all(&target).map_err(|e| err(format!("cannot create {path}: {e}")))?;
-        write_tree(&mirror, commit, url, &target)?;
-        crate::git_repo::write_history(&mirror, commit, None, &target)
-            .map_err(|e| err(format!("cannot stage {url}: {e}")))
+        if !in_mirror(source, ctx.cache)
+            && let Some(tree) = staged_tree(source)
+            && tree.stage(ctx, dir)?
+        {
+            return Ok(());
+        }
+        stage_from_mirror(source, ctx, dir)
     }
 }

@@ -281,18 +281,9 @@ fn repo_key(source: &Source) -> Result<Option<Value>, LoadError> {
     Ok(Some(key))
 }
 
-/// What staging the source writes, as a tarball on source cache servers:
-/// `urn:fdc:forge.build:2026:source:git-repo-tree:{sha256 of its key}`.
-fn tree_urn(source: &Source) -> Option<String> {
-    let key = repo_key(source).ok()??;
-    Some(format!(
-        "urn:fdc:forge.build:2026:source:git-repo-tree:{}",
-        forge_project::keys::hash_json(&key)
-    ))
-}
-
-fn kept_tree<'c>(cache: &'c crate::SourceCache, urn: &str) -> crate::tree_tar::Kept<'c> {
-    crate::tree_tar::Kept::new(cache, "git-repo-trees", urn.rsplit(':').next().unwrap_or(urn))
+/// What staging the source writes, on source cache servers.
+fn staged_tree(source: &Source) -> Option<crate::staged_tree::StagedTree> {
+    crate::staged_tree::StagedTree::of("git-repo", repo_key(source).ok()?)
 }
 
 fn in_mirror(source: &Source, cache: &crate::SourceCache) -> bool {
@@ -309,33 +300,6 @@ fn stage_from_mirror(source: &Source, ctx: &SourceContext<'_>, dir: &Path) -> Re
     let mirror = open_cached(ctx, url)?;
     write_tree(&mirror, commit, url, dir)?;
     write_history(&mirror, commit, tag.as_deref(), dir).map_err(|e| err(format!("cannot stage {url}: {e}")))
-}
-
-/// Offers what staging writes to the source cache servers that take
-/// pushes, as a tarball kept in the source cache.
-fn push_tree(source: &Source, ctx: &SourceContext<'_>) -> Result<(), SourceError> {
-    let (Some(servers), Some(urn)) = (ctx.servers, tree_urn(source)) else {
-        return Ok(());
-    };
-    if !servers.pushes() {
-        return Ok(());
-    }
-    let staging = ctx.cache.root().join("tmp").join(format!(
-        "git-repo-tree-{}-{}",
-        std::process::id(),
-        urn.rsplit(':').next().unwrap_or("")
-    ));
-    let _ = std::fs::remove_dir_all(&staging);
-    std::fs::create_dir_all(&staging).map_err(|e| err(format!("cannot stage: {e}")))?;
-    let result = stage_from_mirror(source, ctx, &staging).and_then(|()| {
-        let sha = kept_tree(ctx.cache, &urn)
-            .keep(&staging)
-            .map_err(|e| err(format!("cannot archive the staged source: {e}")))?;
-        servers.push_named(ctx.cache, &urn, &sha, ctx.progress);
-        Ok(())
-    });
-    let _ = std::fs::remove_dir_all(&staging);
-    result
 }
 
 /// The tag and commit of a source's ref.
@@ -355,38 +319,23 @@ fn has_pin(repo: &Repository, tag: Option<&str>, commit: Oid) -> bool {
 
 impl SourceRuntime for GitRepo {
     fn is_cached(&self, source: &Source, cache: &crate::SourceCache) -> bool {
-        in_mirror(source, cache) || tree_urn(source).is_some_and(|urn| kept_tree(cache, &urn).sha256().is_some())
+        in_mirror(source, cache) || staged_tree(source).is_some_and(|tree| tree.is_kept(cache))
     }
 
     fn fetch(&self, source: &Source, ctx: &SourceContext<'_>) -> Result<(), SourceError> {
         let url = required_str(source, "url").map_err(load_err)?;
         let (tag, commit) = pinned(source)?;
-        if !in_mirror(source, ctx.cache)
-            && let Some(urn) = tree_urn(source)
-        {
-            let kept = kept_tree(ctx.cache, &urn);
-            // Only the staged tree, from a source cache server: offered
-            // as it is.
-            if let Some(sha) = kept.sha256() {
-                ctx.offer_held_named(&urn, &sha);
-                return Ok(());
-            }
-            // A source cache doubles as a mirror: asked before upstream.
-            if let Some(servers) = ctx.servers
-                && let Some(sha) = servers.pull_named(ctx.cache, &urn, ctx.progress)
-                && kept.record(&sha).is_ok()
-            {
-                return Ok(());
-            }
+        let tree = staged_tree(source);
+        if !in_mirror(source, ctx.cache) && tree.as_ref().is_some_and(|tree| tree.fetch_before_upstream(ctx)) {
+            return Ok(());
         }
         let wanted = match &tag {
             Some(tag) => format!("commit {commit} and tag {tag}"),
             None => format!("commit {commit}"),
         };
         fetch_until(ctx, url, &wanted, |repo| has_pin(repo, tag.as_deref(), commit))?;
-        if let Err(e) = push_tree(source, ctx) {
-            ctx.progress
-                .warn(&format!("cannot offer {url} to the source cache: {}", e.message));
+        if let Some(tree) = tree {
+            tree.offer(ctx, |staging| stage_from_mirror(source, ctx, staging));
         }
         Ok(())
     }
@@ -419,11 +368,9 @@ impl SourceRuntime for GitRepo {
 
     fn stage(&self, source: &Source, ctx: &SourceContext<'_>, dir: &Path) -> Result<(), SourceError> {
         if !in_mirror(source, ctx.cache)
-            && let Some(sha) = tree_urn(source).and_then(|urn| kept_tree(ctx.cache, &urn).sha256())
+            && let Some(tree) = staged_tree(source)
+            && tree.stage(ctx, dir)?
         {
-            // From a source cache server: the tarball of what staging writes.
-            let reader = std::fs::File::open(ctx.cache.file_path(&sha)).map_err(|e| err(e.to_string()))?;
-            crate::extract::extract_tar(reader, dir).map_err(|e| err(format!("cannot stage: {e}")))?;
             return Ok(());
         }
         stage_from_mirror(source, ctx, dir)

@@ -188,7 +188,9 @@ impl SourceRuntime for GoModule {
     }
 
     fn on_source_caches(&self) -> bool {
-        // Fetched into forge's git mirrors only, so far.
+        // Fetched into forge's git mirrors only, so far: its staging adds
+        // a line to the `vendor/modules.txt` of the sources before it, so
+        // a tarball of what it writes alone would not stage it.
         false
     }
 

@@ -45,6 +45,7 @@ mod pypi_community;
 pub mod pypi_index;
 mod remote;
 pub mod runtime;
+mod staged_tree;
 mod tar;
 pub mod tree_tar;
 mod workspace;

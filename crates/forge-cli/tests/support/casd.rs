@@ -99,3 +99,18 @@ impl Casd {
         self.process.stop();
     }
 }
+
+/// A user configuration in `dir` (`forge.conf`) whose source cache is
+/// `server`, taking pushes: its path.
+pub fn source_cache_config(dir: &std::path::Path, server: &Casd) -> String {
+    let config = dir.join("forge.conf");
+    std::fs::write(
+        &config,
+        format!(
+            "source-caches:\n  servers:\n  - url: {}\n    push: true\n",
+            server.url()
+        ),
+    )
+    .unwrap();
+    config.display().to_string()
+}
