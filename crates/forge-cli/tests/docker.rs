@@ -224,3 +224,44 @@ fn hostile_images_are_refused_and_write_nothing_outside() {
         "{err}"
     );
 }
+
+#[test]
+fn an_image_pushed_to_a_source_cache_is_pulled_from_it_with_the_registry_gone() {
+    let registry = Registry::start();
+    let manifest = two_layer_image(&registry);
+    let p = image_project(&registry, &format!("  ref: {manifest}\n"));
+    p.forge(&["fetch", "image.bst"]).ok();
+    let first = p.outside().join("first");
+    p.forge(&["source", "checkout", "image.bst", first.to_str().unwrap()])
+        .ok();
+
+    // Fetched before a source cache was configured: pushed afterwards.
+    let server = support::casd::Casd::start(&p.outside().join("casd"));
+    let config = support::casd::source_cache_config(p.outside(), &server);
+    let run = p.forge(&["--config", &config, "source", "push", "image.bst"]);
+    assert!(
+        run.stderr
+            .contains("source push: 1 offered, 0 not in the source cache, 0 failed"),
+        "{}",
+        run.stderr
+    );
+    drop(registry);
+    let alone = p.outside().join("alone");
+    p.forge(&["--cache-dir", alone.to_str().unwrap(), "fetch", "image.bst"])
+        .fails(4);
+    let other = p.outside().join("other");
+    let other = other.to_str().unwrap();
+    p.forge(&["--config", &config, "--cache-dir", other, "fetch", "image.bst"])
+        .ok();
+    let second = p.outside().join("second");
+    p.forge(&[
+        "--cache-dir",
+        other,
+        "source",
+        "checkout",
+        "image.bst",
+        second.to_str().unwrap(),
+    ])
+    .ok();
+    assert_eq!(support::listing(&second), support::listing(&first));
+}
