@@ -1,7 +1,7 @@
 //! The community plugins' sources, tracked, fetched and staged for real
 //! against repositories and servers the tests make: git_repo, git_module,
-//! patch_queue, zip, cargo2, go_module, cpan and pypi; and the kinds forge
-//! loads but cannot fetch yet (docker sources: tests/docker.rs).
+//! patch_queue, zip, cargo2, go_module, cpan and pypi (docker sources:
+//! tests/docker.rs; ostree and ostree_mirror: tests/ostree.rs).
 
 mod support;
 
