@@ -419,3 +419,25 @@ fn ostree_mirror_stages_a_repository_of_the_signed_commits_it_tracked() {
         .fails(4);
     assert!(err.contains("no signature by gpg-key"), "{err}");
 }
+
+#[test]
+fn a_branch_only_the_summary_names_is_tracked_from_it() {
+    let work = tempfile::tempdir().unwrap();
+    let (tree, repo) = (work.path().join("tree"), work.path().join("repo"));
+    write_tree(&tree);
+    let commit = make_repo(&repo, &tree);
+    ostree(&repo, &["summary", "-u"]);
+    fs::remove_dir_all(repo.join("refs/heads")).unwrap();
+    let server = Server::start();
+    serve(&server, &repo);
+    let p = project(&conf(&server)).file("elements/t.bst", ELEMENT).build();
+    p.forge(&["track", "t.bst"]).ok();
+    let element = fs::read_to_string(p.root.join("elements/t.bst")).unwrap();
+    assert!(element.contains(&format!("ref: {commit}")), "{element}");
+    p.write("elements/t.bst", &ELEMENT.replace("track: main", "track: gone"));
+    let err = p.forge(&["track", "t.bst"]).fails(4);
+    assert!(
+        err.contains("has no branch gone (not in refs/heads, nor in its summary)"),
+        "{err}"
+    );
+}

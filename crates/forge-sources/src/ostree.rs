@@ -37,6 +37,8 @@ const HEADER_LIMIT: usize = 1 << 20;
 const MAX_ENTRIES: usize = 4_000_000;
 /// File objects downloaded at once.
 const PARALLEL: usize = 8;
+/// The most a `summary` may hold.
+const SUMMARY_LIMIT: u64 = 64 << 20;
 
 /// `(a{sv}aya(say)sstayay)`: metadata, parent, related, subject, body,
 /// timestamp, root tree, root metadata.
@@ -483,6 +485,49 @@ fn pull_tree(repo: &Repo<'_>, commit: &str, keyring: Option<&Path>, staging: &Pa
     Ok(walked.files.len())
 }
 
+/// The refs of a repository's `summary`, `(a(s(taya{sv}))a{sv})`: each
+/// ref's name and commit.
+pub(crate) fn summary_refs(bytes: &[u8]) -> Option<Vec<(String, String)>> {
+    let parts = gvariant::tuple(bytes, &[Member::Variable(8), Member::Variable(8)])?;
+    let mut refs = Vec::new();
+    for entry in gvariant::array(parts[0], 8)? {
+        let entry = gvariant::tuple(entry, &[Member::Variable(1), Member::Variable(8)])?;
+        let name = gvariant::string(entry[0])?;
+        let value = gvariant::tuple(
+            entry[1],
+            &[Member::Fixed(8, 8), Member::Variable(1), Member::Variable(8)],
+        )?;
+        if value[1].len() != 32 {
+            return None;
+        }
+        refs.push((name.to_string(), crate::checks::hex(value[1])));
+    }
+    Some(refs)
+}
+
+/// The refs `repo` lists in its `summary` (`ostree summary -u` writes
+/// it): name and commit.
+pub(crate) fn read_summary(repo: &Repo<'_>) -> Result<Vec<(String, String)>, SourceError> {
+    let url = repo.url;
+    let summary = repo
+        .ctx
+        .downloader
+        .read_with(&repo.urls("summary"), |_, body| {
+            let mut bytes = Vec::new();
+            body.take(SUMMARY_LIMIT + 1).read_to_end(&mut bytes)?;
+            if bytes.len() as u64 > SUMMARY_LIMIT {
+                return Err(invalid("the summary is too large"));
+            }
+            Ok(bytes)
+        })
+        .map_err(|failure| {
+            failure.into_error(format!(
+                "cannot read the summary of {url} (`ostree summary -u` writes it)"
+            ))
+        })?;
+    summary_refs(&summary).ok_or_else(|| err(format!("the summary of {url} is malformed")))
+}
+
 /// Checks that the commit carries a signature by a key of `keyring` (in
 /// its detached metadata, `ostree.gpgsigs`, as `ostree gpg-sign` writes).
 fn check_signature(repo: &Repo<'_>, commit: &str, bytes: &[u8], keyring: &Path) -> Result<Vec<u8>, SourceError> {
@@ -588,11 +633,31 @@ impl SourceRuntime for Ostree {
             return Ok(None);
         };
         let repo = Repo { ctx, url };
-        let (_, body, _) = ctx
+        // The branch's file, else the repository's summary (a repository
+        // may publish only the summary).
+        let commit = match ctx
             .downloader
             .get_text(&repo.urls(&format!("refs/heads/{branch}")), "*/*")
-            .map_err(|failure| failure.into_error(format!("cannot read branch {branch} of {url}")))?;
-        let commit = body.trim();
+        {
+            Ok((_, body, _)) => body.trim().to_string(),
+            Err(failure) => {
+                let listed = read_summary(&repo).map_err(|summary| {
+                    let mut error = failure.into_error(format!("cannot read branch {branch} of {url}"));
+                    error.details.push(format!("and {}", summary.message));
+                    error
+                })?;
+                listed
+                    .into_iter()
+                    .find(|(name, _)| name == branch)
+                    .map(|(_, commit)| commit)
+                    .ok_or_else(|| {
+                        err(format!(
+                            "{url} has no branch {branch} (not in refs/heads, nor in its summary)"
+                        ))
+                    })?
+            }
+        };
+        let commit = commit.as_str();
         if !is_checksum(commit) {
             return Err(err(format!(
                 "branch {branch} of {url} names '{}', which is not a commit checksum",

@@ -21,14 +21,11 @@ use forge_yaml::edit::NewValue;
 use serde_json::{Value, json};
 
 use crate::checks::{check_project_path, optional_str, required_str, span_of};
-use crate::gvariant::{self, Member};
-use crate::ostree::{Repo, is_checksum, unique_files, walk};
+use crate::ostree::{Repo, is_checksum, read_summary, unique_files, walk};
 use crate::runtime::{SourceContext, SourceError, SourceRuntime, Tracked};
 
 /// File objects downloaded at once.
 const PARALLEL: usize = 8;
-/// The most a `summary` may hold.
-const SUMMARY_LIMIT: usize = 64 << 20;
 
 fn err(message: impl Into<String>) -> SourceError {
     SourceError::new(message)
@@ -252,26 +249,6 @@ fn pull_objects(
     Ok(files)
 }
 
-/// The refs of a repository's `summary`, `(a(s(taya{sv}))a{sv})`: each
-/// ref's name and commit.
-fn summary_refs(bytes: &[u8]) -> Option<Vec<(String, String)>> {
-    let parts = gvariant::tuple(bytes, &[Member::Variable(8), Member::Variable(8)])?;
-    let mut refs = Vec::new();
-    for entry in gvariant::array(parts[0], 8)? {
-        let entry = gvariant::tuple(entry, &[Member::Variable(1), Member::Variable(8)])?;
-        let name = gvariant::string(entry[0])?;
-        let value = gvariant::tuple(
-            entry[1],
-            &[Member::Fixed(8, 8), Member::Variable(1), Member::Variable(8)],
-        )?;
-        if value[1].len() != 32 {
-            return None;
-        }
-        refs.push((name.to_string(), crate::checks::hex(value[1])));
-    }
-    Some(refs)
-}
-
 impl SourceRuntime for OstreeMirror {
     fn is_cached(&self, source: &Source, cache: &crate::SourceCache) -> bool {
         pinned(source).is_ok_and(|refs| kept(cache, &refs).sha256().is_some())
@@ -325,22 +302,7 @@ impl SourceRuntime for OstreeMirror {
         let url = repository_url(source, ctx)?;
         let pattern = optional_str(source, "match").map_err(|e| err(e.to_string()))?;
         let repo = Repo { ctx, url: &url };
-        let summary = ctx
-            .downloader
-            .read_with(&repo.urls("summary"), |_, body| {
-                let mut bytes = Vec::new();
-                io::Read::read_to_end(&mut io::Read::take(body, SUMMARY_LIMIT as u64 + 1), &mut bytes)?;
-                if bytes.len() > SUMMARY_LIMIT {
-                    return Err(io::Error::new(io::ErrorKind::InvalidData, "the summary is too large"));
-                }
-                Ok(bytes)
-            })
-            .map_err(|failure| {
-                failure.into_error(format!(
-                    "cannot read the summary of {url} (`ostree summary -u` writes it)"
-                ))
-            })?;
-        let mut listed = summary_refs(&summary).ok_or_else(|| err(format!("the summary of {url} is malformed")))?;
+        let mut listed = read_summary(&repo)?;
         listed.retain(|(name, _)| pattern.is_none_or(|p| fnmatch(p, name)));
         listed.retain(|(name, checksum)| is_ref_name(name) && is_checksum(checksum));
         listed.sort();
