@@ -9,7 +9,7 @@
 //!
 //! The pulled tree is kept in the source cache as a deterministic
 //! tarball recorded under the commit, and offered to source cache servers
-//! as such. `track` reads `refs/heads/<track>`. Staging writes the tree
+//! as such. `track` reads `refs/heads/<track>`, else the `summary`. Staging writes the tree
 //! without owners, extended attributes or setuid bits (as `ostree
 //! checkout --user-mode` leaves them out), files 0644 or 0755 by their
 //! executable bit, as forge's trees of git commits are.
