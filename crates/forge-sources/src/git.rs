@@ -469,67 +469,11 @@ pub(crate) fn describe(repo: &Repository, commit: Oid) -> Option<String> {
         .ok()
 }
 
-/// The name of a git source's staged tree on source cache servers:
-/// `urn:fdc:forge.build:2026:source:git-tree:{sha256 of its cache key}`
-/// (URL as written, commit, submodule settings). The tree is a
-/// deterministic tarball (see `tree_tar`).
-pub fn tree_urn(source: &Source) -> Option<String> {
-    let key = git_key(source).ok()??;
-    Some(format!(
-        "urn:fdc:forge.build:2026:source:git-tree:{}",
-        forge_project::keys::hash_json(&key)
-    ))
-}
-
-/// The cached tarball of the source's tree, recorded by its URN's hash,
-/// when it came from a source cache server instead of upstream or was
-/// made to be pushed to one.
-fn kept_tree<'c>(cache: &'c crate::SourceCache, urn: &str) -> crate::tree_tar::Kept<'c> {
-    crate::tree_tar::Kept::new(cache, "git-trees", urn.rsplit(':').next().unwrap_or(urn))
-}
-
-/// The sha256 of the cached tarball of the source's tree, if any.
-fn cached_tree(cache: &crate::SourceCache, source: &Source) -> Option<String> {
-    kept_tree(cache, &tree_urn(source)?).sha256()
-}
-
-/// Brings the source's tree from a source cache server, when one has it.
-fn pull_tree(source: &Source, ctx: &SourceContext<'_>) -> bool {
-    let (Some(servers), Some(urn)) = (ctx.servers, tree_urn(source)) else {
-        return false;
-    };
-    let Some(sha) = servers.pull_named(ctx.cache, &urn, ctx.progress) else {
-        return false;
-    };
-    kept_tree(ctx.cache, &urn).record(&sha).is_ok()
-}
-
-/// Offers the source's tree to the source cache servers that take pushes,
-/// as a deterministic tarball kept in the source cache.
-fn push_tree(source: &Source, ctx: &SourceContext<'_>, url: &str, commit: Oid) -> Result<(), SourceError> {
-    let (Some(servers), Some(urn)) = (ctx.servers, tree_urn(source)) else {
-        return Ok(());
-    };
-    if !servers.pushes() {
-        return Ok(());
-    }
-    let staging = ctx
-        .cache
-        .root()
-        .join("tmp")
-        .join(format!("git-tree-{}-{}", std::process::id(), commit));
-    let _ = fs::remove_dir_all(&staging);
-    fs::create_dir_all(&staging).map_err(|e| err(format!("cannot stage {url}: {e}")))?;
-    let result = (|| {
-        checkout(ctx, source, url, commit, &staging)?;
-        let sha = kept_tree(ctx.cache, &urn)
-            .keep(&staging)
-            .map_err(|e| err(format!("cannot archive {url}: {e}")))?;
-        servers.push_named(ctx.cache, &urn, &sha, ctx.progress);
-        Ok(())
-    })();
-    let _ = fs::remove_dir_all(&staging);
-    result
+/// A git source's checked-out tree (with the submodules it checks out) on
+/// source cache servers, named by its cache key: URL as written, commit,
+/// submodule settings (see `staged_tree`).
+fn staged_tree(source: &Source) -> Option<crate::staged_tree::StagedTree> {
+    crate::staged_tree::StagedTree::of("git", git_key(source).ok()?)
 }
 
 impl SourceRuntime for Git {
@@ -537,27 +481,21 @@ impl SourceRuntime for Git {
         let (Some(commit), Ok(url)) = (pinned_commit(source), required_str(source, "url")) else {
             return false;
         };
-        commit_cached(cache, source, url, commit, 0) || cached_tree(cache, source).is_some()
+        commit_cached(cache, source, url, commit, 0) || staged_tree(source).is_some_and(|tree| tree.is_kept(cache))
     }
 
     fn fetch(&self, source: &Source, ctx: &SourceContext<'_>) -> Result<(), SourceError> {
         let url = required_str(source, "url").map_err(|e| err(e.to_string()))?;
         let commit = pinned_commit(source).ok_or_else(|| err(format!("{url} has no ref: run `forge track` first")))?;
-        if !commit_cached(ctx.cache, source, url, commit, 0) {
-            // Only the tree, from a source cache server: offered as it is.
-            if let (Some(sha), Some(urn)) = (cached_tree(ctx.cache, source), tree_urn(source)) {
-                ctx.offer_held_named(&urn, &sha);
-                return Ok(());
-            }
-            // A source cache doubles as a mirror: asked before upstream.
-            if pull_tree(source, ctx) {
-                return Ok(());
-            }
+        let tree = staged_tree(source);
+        if !commit_cached(ctx.cache, source, url, commit, 0)
+            && tree.as_ref().is_some_and(|tree| tree.fetch_before_upstream(ctx))
+        {
+            return Ok(());
         }
         ensure_commit(ctx, source, url, commit, 0)?;
-        if let Err(e) = push_tree(source, ctx, url, commit) {
-            ctx.progress
-                .warn(&format!("{url}: not pushed to the source cache: {e}"));
+        if let Some(tree) = tree {
+            tree.offer(ctx, url, |staging| checkout(ctx, source, url, commit, staging));
         }
         // BuildStream's ref-not-in-track: the pin should be on the branch
         // or tag that track follows.
@@ -643,11 +581,10 @@ impl SourceRuntime for Git {
         let url = required_str(source, "url").map_err(|e| err(e.to_string()))?;
         let commit = pinned_commit(source).ok_or_else(|| err(format!("{url} has no ref")))?;
         if !commit_cached(ctx.cache, source, url, commit, 0)
-            && let Some(sha) = cached_tree(ctx.cache, source)
+            && let Some(tree) = staged_tree(source)
+            && tree.stage(ctx, dir)?
         {
             // From a source cache server: the tarball of the same tree.
-            let reader = fs::File::open(ctx.cache.file_path(&sha)).map_err(|e| err(e.to_string()))?;
-            crate::extract::extract_tar(reader, dir).map_err(|e| err(format!("cannot stage {url}: {e}")))?;
             return Ok(());
         }
         checkout(ctx, source, url, commit, dir)

@@ -152,7 +152,7 @@ impl SourceRuntime for GitModule {
         }
         fetch_until(ctx, url, &format!("commit {commit}"), |repo| has_commit(repo, commit))?;
         if let Some(tree) = tree {
-            tree.offer(ctx, |staging| stage_from_mirror(source, ctx, staging));
+            tree.offer(ctx, url, |staging| stage_from_mirror(source, ctx, staging));
         }
         Ok(())
     }

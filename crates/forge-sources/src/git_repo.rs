@@ -335,7 +335,7 @@ impl SourceRuntime for GitRepo {
         };
         fetch_until(ctx, url, &wanted, |repo| has_pin(repo, tag.as_deref(), commit))?;
         if let Some(tree) = tree {
-            tree.offer(ctx, |staging| stage_from_mirror(source, ctx, staging));
+            tree.offer(ctx, url, |staging| stage_from_mirror(source, ctx, staging));
         }
         Ok(())
     }

@@ -72,7 +72,7 @@ pub trait SourceServers: Sync {
     /// Offers the cached file with `sha256` to the servers that take pushes.
     fn push(&self, cache: &crate::SourceCache, sha256: &str, progress: &dyn crate::Progress);
     /// Brings the file a server names `urn` (a source that is not one
-    /// file, such as a git checkout: see `git::tree_urn`) into `cache`,
+    /// file, such as a git checkout: see `staged_tree`) into `cache`,
     /// checked against the digest the server names; its sha256, or `None`.
     fn pull_named(&self, cache: &crate::SourceCache, urn: &str, progress: &dyn crate::Progress) -> Option<String>;
     /// Whether any server takes pushes.

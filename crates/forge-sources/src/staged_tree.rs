@@ -1,6 +1,6 @@
-//! Sources fetched into forge's git mirrors (`git_repo`, `git_module`) on
-//! source cache servers: what staging one writes into an empty
-//! directory, as one deterministic tarball (`tree_tar`) named by
+//! Sources fetched into forge's git mirrors (`git`, `git_repo`,
+//! `git_module`) on source cache servers: what staging one writes into an
+//! empty directory, as one deterministic tarball (`tree_tar`) named by
 //! the source's key, `urn:fdc:forge.build:2026:source:{kind}-tree:{sha256
 //! of the key}`. It is pushed after a fetch from upstream, pulled before
 //! upstream by a machine whose mirror lacks the pin, and staged from when
@@ -62,8 +62,9 @@ impl StagedTree {
 
     /// After a fetch from upstream: stages the source with `stage` into a
     /// scratch directory, keeps that as the tree and pushes it, when a
-    /// server takes pushes. A failure is a warning: the fetch succeeded.
-    pub fn offer(&self, ctx: &SourceContext<'_>, stage: impl FnOnce(&Path) -> Result<(), SourceError>) {
+    /// server takes pushes. A failure is a warning naming `url`: the fetch
+    /// succeeded.
+    pub fn offer(&self, ctx: &SourceContext<'_>, url: &str, stage: impl FnOnce(&Path) -> Result<(), SourceError>) {
         let Some(servers) = ctx.servers.filter(|servers| servers.pushes()) else {
             return;
         };
@@ -84,10 +85,9 @@ impl StagedTree {
         let _ = std::fs::remove_dir_all(&staging);
         match result {
             Ok(sha) => servers.push_named(ctx.cache, &self.urn(), &sha, ctx.progress),
-            Err(e) => ctx.progress.warn(&format!(
-                "cannot offer a {} source to the source cache: {}",
-                self.kind, e.message
-            )),
+            Err(e) => ctx
+                .progress
+                .warn(&format!("{url}: not pushed to the source cache: {}", e.message)),
         }
     }
 
