@@ -57,32 +57,14 @@ pub fn push(session: &Session, args: &FetchArgs) -> Result<(), Failure> {
     let mut seen = HashSet::new();
     let mut absent = Vec::new();
     let mut not_kept = Vec::new();
-    for &index in &selected {
-        let element = &graph.elements[index];
-        let key_context = KeyContext {
-            project_dir: &element.project.dir,
-            file_hashes: &session.file_hashes,
-        };
-        for source in &element.sources {
-            let (Some(runtime), Some(kind)) = (
-                forge_sources::runtime(source.kind_id),
-                element.project.kinds.source(&source.kind),
-            ) else {
-                continue;
-            };
-            if !kind.needs_fetch() {
-                continue;
-            }
-            let Some(key) = kind.unique_key(source, &key_context)? else {
-                continue;
-            };
-            if !runtime.on_source_caches() {
-                not_kept.push(describe(&element.name, source));
-            } else if !runtime.is_cached(source, &session.sources) {
-                absent.push(describe(&element.name, source));
-            } else if seen.insert(format!("{}:{}", source.kind_id, canonical_json(&key))) {
-                jobs.push(Job { element, source });
-            }
+    for pinned in pinned_sources(session, &graph, &selected, &mut Vec::new())? {
+        let job = pinned.job;
+        if !pinned.runtime.on_source_caches() {
+            not_kept.push(describe(&job.element.name, job.source));
+        } else if !pinned.runtime.is_cached(job.source, &session.sources) {
+            absent.push(describe(&job.element.name, job.source));
+        } else if seen.insert(pinned.id) {
+            jobs.push(job);
         }
     }
     let downloader = session.downloader()?;
@@ -95,25 +77,8 @@ pub fn push(session: &Session, args: &FetchArgs) -> Result<(), Failure> {
         ));
     }
     ctx.push_held = true;
-    let failures: Mutex<Vec<String>> = Mutex::default();
-    let next = AtomicUsize::new(0);
-    std::thread::scope(|scope| {
-        for _ in 0..session.fetchers.min(jobs.len()) {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(job) = jobs.get(i) else { break };
-                    let runtime = forge_sources::runtime(job.source.kind_id).expect("checked above");
-                    // Held already: the fetch only offers what it holds.
-                    if let Err(err) = runtime.fetch(job.source, &ctx.for_project(&job.element.project)) {
-                        let line = format!("{}: {err}", describe(&job.element.name, job.source));
-                        failures.lock().unwrap_or_else(|e| e.into_inner()).push(line);
-                    }
-                }
-            });
-        }
-    });
-    let failures = failures.into_inner().unwrap_or_else(|e| e.into_inner());
+    // Held already: the fetch only offers what it holds.
+    let failures = fetch_each(session, &jobs, &ctx, |_| {});
     if !crate::output::quiet() {
         for line in &absent {
             eprintln!("warning: {line}: not in the source cache (`forge fetch` it first); not pushed");
@@ -141,21 +106,23 @@ pub fn push(session: &Session, args: &FetchArgs) -> Result<(), Failure> {
     )))
 }
 
-/// Fetches every missing pinned source of `elements`, in parallel; prints
-/// a summary when something was to be done or `summary` asks for one.
-pub fn fetch_sources(
-    session: &Session,
-    graph: &forge_project::Graph,
-    elements: &[usize],
-    summary: bool,
-) -> Result<(), Failure> {
-    let started = Instant::now();
-    session.sources.discard_stale_partials();
+/// A pinned source whose kind fetches: its job, its runtime and what
+/// identifies its pin (the same pin named by several elements is one).
+struct Pinned<'a> {
+    job: Job<'a>,
+    runtime: &'static dyn forge_sources::SourceRuntime,
+    id: String,
+}
 
-    let mut unpinned = Vec::new();
-    let mut jobs: Vec<Job> = Vec::new();
-    let mut seen = HashSet::new();
-    let mut cached = 0;
+/// The pinned sources of `elements` whose kinds fetch; those without a
+/// pin are described in `unpinned`.
+fn pinned_sources<'g>(
+    session: &Session,
+    graph: &'g forge_project::Graph,
+    elements: &[usize],
+    unpinned: &mut Vec<String>,
+) -> Result<Vec<Pinned<'g>>, Failure> {
+    let mut out = Vec::new();
     for &index in elements {
         let element = &graph.elements[index];
         let key_context = KeyContext {
@@ -178,37 +145,35 @@ pub fn fetch_sources(
                 unpinned.push(describe(&element.name, source));
                 continue;
             };
-            if runtime.is_cached(source, &session.sources) {
-                cached += 1;
-                continue;
-            }
-            // The same pin named by several elements is fetched once.
-            if seen.insert(format!("{}:{}", source.kind_id, canonical_json(&key))) {
-                jobs.push(Job { element, source });
-            }
+            out.push(Pinned {
+                job: Job { element, source },
+                runtime,
+                id: format!("{}:{}", source.kind_id, canonical_json(&key)),
+            });
         }
     }
-    if jobs.is_empty() && unpinned.is_empty() && !summary {
-        return Ok(());
-    }
-    let downloader = session.downloader()?;
-    let progress = BarProgress::new();
-    let ctx = session.source_context(&downloader, &progress);
+    Ok(out)
+}
+
+/// Runs each job's fetch, `session.fetchers` at a time, calling `done`
+/// for each that succeeds; the failures, one line each, sorted.
+fn fetch_each(
+    session: &Session,
+    jobs: &[Job<'_>],
+    ctx: &forge_sources::SourceContext<'_>,
+    done: impl Fn(&Job<'_>) + Sync,
+) -> Vec<String> {
     let next = AtomicUsize::new(0);
     let failures: Mutex<Vec<String>> = Mutex::default();
-    let fetched = AtomicUsize::new(0);
     std::thread::scope(|scope| {
         for _ in 0..session.fetchers.min(jobs.len()) {
             scope.spawn(|| {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(job) = jobs.get(i) else { break };
-                    let runtime = forge_sources::runtime(job.source.kind_id).expect("checked above");
+                    let runtime = forge_sources::runtime(job.source.kind_id).expect("jobs have runtimes");
                     match runtime.fetch(job.source, &ctx.for_project(&job.element.project)) {
-                        Ok(()) => {
-                            fetched.fetch_add(1, Ordering::Relaxed);
-                            progress.println(&format!("fetched {}", describe(&job.element.name, job.source)));
-                        }
+                        Ok(()) => done(job),
                         Err(err) => {
                             let line = format!("{}: {err}", describe(&job.element.name, job.source));
                             failures.lock().unwrap_or_else(|e| e.into_inner()).push(line);
@@ -220,7 +185,42 @@ pub fn fetch_sources(
     });
     let mut failures = failures.into_inner().unwrap_or_else(|e| e.into_inner());
     failures.sort();
-    let fetched = fetched.into_inner();
+    failures
+}
+
+/// Fetches every missing pinned source of `elements`, in parallel; prints
+/// a summary when something was to be done or `summary` asks for one.
+pub fn fetch_sources(
+    session: &Session,
+    graph: &forge_project::Graph,
+    elements: &[usize],
+    summary: bool,
+) -> Result<(), Failure> {
+    let started = Instant::now();
+    session.sources.discard_stale_partials();
+
+    let mut unpinned = Vec::new();
+    let mut jobs: Vec<Job> = Vec::new();
+    let mut seen = HashSet::new();
+    let mut cached = 0;
+    for pinned in pinned_sources(session, graph, elements, &mut unpinned)? {
+        if pinned.runtime.is_cached(pinned.job.source, &session.sources) {
+            cached += 1;
+        } else if seen.insert(pinned.id) {
+            // The same pin named by several elements is fetched once.
+            jobs.push(pinned.job);
+        }
+    }
+    if jobs.is_empty() && unpinned.is_empty() && !summary {
+        return Ok(());
+    }
+    let downloader = session.downloader()?;
+    let progress = BarProgress::new();
+    let ctx = session.source_context(&downloader, &progress);
+    let failures = fetch_each(session, &jobs, &ctx, |job| {
+        progress.println(&format!("fetched {}", describe(&job.element.name, job.source)));
+    });
+    let fetched = jobs.len() - failures.len();
     if !crate::output::quiet() {
         eprintln!(
             "fetch: {fetched} fetched, {cached} already cached, {} failed, {} without a pin, in {:.1} s",
