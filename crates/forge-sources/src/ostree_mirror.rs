@@ -21,6 +21,7 @@ use forge_yaml::edit::NewValue;
 use serde_json::{Value, json};
 
 use crate::checks::{check_project_path, optional_str, required_str, span_of};
+use crate::git_repo::fnmatch;
 use crate::ostree::{Repo, is_checksum, read_summary, unique_files, walk};
 use crate::runtime::{SourceContext, SourceError, SourceRuntime, Tracked};
 
@@ -115,67 +116,6 @@ fn is_ref_name(name: &str) -> bool {
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
         })
-}
-
-/// Python's `fnmatch.fnmatchcase`: `*` (anything, `/` too), `?`, `[set]`
-/// and `[!set]`.
-fn fnmatch(pattern: &str, text: &str) -> bool {
-    let (pattern, text): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
-    // One token of the pattern: its length, and whether it takes `c`.
-    let token = |at: usize, c: char| -> (usize, bool) {
-        match pattern[at] {
-            '?' => (1, true),
-            '[' => {
-                let negated = pattern.get(at + 1) == Some(&'!');
-                let start = at + 1 + usize::from(negated);
-                // A `]` first in the set is one of its characters.
-                let Some(end) = (start + 1..pattern.len()).find(|&i| pattern[i] == ']') else {
-                    return (1, c == '[');
-                };
-                let set = &pattern[start..end];
-                let mut found = false;
-                let mut i = 0;
-                while i < set.len() {
-                    if i + 2 < set.len() && set[i + 1] == '-' {
-                        found |= (set[i]..=set[i + 2]).contains(&c);
-                        i += 3;
-                    } else {
-                        found |= set[i] == c;
-                        i += 1;
-                    }
-                }
-                (end + 1 - at, found != negated)
-            }
-            literal => (1, literal == c),
-        }
-    };
-    // Backtracking on the last `*` only: linear enough for ref names.
-    let (mut p, mut t) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while t < text.len() {
-        if p < pattern.len() && pattern[p] == '*' {
-            star = Some((p, t));
-            p += 1;
-            continue;
-        }
-        if p < pattern.len() {
-            let (length, takes) = token(p, text[t]);
-            if takes {
-                p += length;
-                t += 1;
-                continue;
-            }
-        }
-        match star {
-            Some((star_p, star_t)) => {
-                p = star_p + 1;
-                t = star_t + 1;
-                star = Some((star_p, star_t + 1));
-            }
-            None => return false,
-        }
-    }
-    pattern[p..].iter().all(|&c| c == '*')
 }
 
 /// The repository's URL: `url`, else `file://` and the project's `path`.
