@@ -143,19 +143,10 @@ fn pinned(source: &Source) -> Result<&str, SourceError> {
         .ok_or_else(|| err(format!("{url} has no ref: run `forge track` first")))
 }
 
-/// The name under which the tree of `commit` is kept on source cache
+/// The pulled tree of `commit`, in the source cache and on source cache
 /// servers.
-fn tree_urn(commit: &str) -> String {
-    format!("urn:fdc:forge.build:2026:source:ostree-commit:{commit}")
-}
-
-/// The cached tarball of the tree of `commit`.
-fn kept_tree<'c>(cache: &'c crate::SourceCache, commit: &str) -> crate::tree_tar::Kept<'c> {
-    crate::tree_tar::Kept::new(cache, "ostree-commits", commit)
-}
-
-fn cached_tree(cache: &crate::SourceCache, commit: &str) -> Option<String> {
-    kept_tree(cache, commit).sha256()
+fn staged_tree(commit: &str) -> crate::staged_tree::StagedTree {
+    crate::staged_tree::StagedTree::named("ostree-commit", commit)
 }
 
 /// One repository, as the project reaches it (mirrors first).
@@ -582,49 +573,25 @@ fn keyring(source: &Source, ctx: &SourceContext<'_>) -> Result<Option<PathBuf>, 
 
 impl SourceRuntime for Ostree {
     fn is_cached(&self, source: &Source, cache: &crate::SourceCache) -> bool {
-        pinned(source).is_ok_and(|commit| cached_tree(cache, commit).is_some())
+        pinned(source).is_ok_and(|commit| staged_tree(commit).is_kept(cache))
     }
 
     fn fetch(&self, source: &Source, ctx: &SourceContext<'_>) -> Result<(), SourceError> {
         let url = required_str(source, "url").map_err(|e| err(e.to_string()))?;
         let commit = pinned(source)?;
-        let urn = tree_urn(commit);
-        if let Some(sha) = cached_tree(ctx.cache, commit) {
-            ctx.offer_held_named(&urn, &sha);
+        let tree = staged_tree(commit);
+        if tree.fetch_before_upstream(ctx) {
             return Ok(());
         }
-        // A source cache doubles as a mirror: asked before upstream.
-        if let Some(servers) = ctx.servers
-            && let Some(sha) = servers.pull_named(ctx.cache, &urn, ctx.progress)
-        {
-            return kept_tree(ctx.cache, commit)
-                .record(&sha)
-                .map_err(|e| err(e.to_string()));
-        }
         let keyring = keyring(source, ctx)?;
-        let staging = ctx
-            .cache
-            .root()
-            .join("tmp")
-            .join(format!("ostree-{}-{commit}", std::process::id()));
-        let _ = fs::remove_dir_all(&staging);
-        fs::create_dir_all(&staging).map_err(|e| err(format!("cannot stage {url}: {e}")))?;
-        let result = (|| {
-            let repo = Repo { ctx, url };
-            let count = pull_tree(&repo, commit, keyring.as_deref(), &staging)?;
-            let sha = kept_tree(ctx.cache, commit)
-                .keep(&staging)
-                .map_err(|e| err(format!("cannot archive {url}: {e}")))?;
-            ctx.progress.detail(&forge_project::error::printable_line(&format!(
-                "{url}: commit {commit}, {count} files"
-            )));
-            if let Some(servers) = ctx.servers {
-                servers.push_named(ctx.cache, &urn, &sha, ctx.progress);
-            }
-            Ok(())
-        })();
-        let _ = fs::remove_dir_all(&staging);
-        result
+        let repo = Repo { ctx, url };
+        let count = tree.keep(ctx, url, |staging| {
+            pull_tree(&repo, commit, keyring.as_deref(), staging)
+        })?;
+        ctx.progress.detail(&forge_project::error::printable_line(&format!(
+            "{url}: commit {commit}, {count} files"
+        )));
+        Ok(())
     }
 
     fn track(&self, source: &Source, ctx: &SourceContext<'_>) -> Result<Option<Tracked>, SourceError> {
@@ -676,10 +643,11 @@ impl SourceRuntime for Ostree {
 
     fn stage(&self, source: &Source, ctx: &SourceContext<'_>, dir: &Path) -> Result<(), SourceError> {
         let commit = pinned(source)?;
-        let sha = cached_tree(ctx.cache, commit)
-            .ok_or_else(|| err(format!("commit {commit} is not in the source cache; run `forge fetch`")))?;
-        let reader = fs::File::open(ctx.cache.file_path(&sha)).map_err(|e| err(e.to_string()))?;
-        crate::extract::extract_tar(reader, dir).map_err(|e| err(format!("cannot stage commit {commit}: {e}")))?;
+        if !staged_tree(commit).stage(ctx, dir)? {
+            return Err(err(format!(
+                "commit {commit} is not in the source cache; run `forge fetch`"
+            )));
+        }
         Ok(())
     }
 }

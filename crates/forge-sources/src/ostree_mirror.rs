@@ -135,18 +135,10 @@ fn pinned(source: &Source) -> Result<Vec<(String, String)>, SourceError> {
         .ok_or_else(|| err("no refs: run `forge track` first"))
 }
 
-/// The name of the pinned commits' objects, in the cache and on source
-/// cache servers: the hash of the pinned refs.
-fn kept_name(refs: &[(String, String)]) -> String {
-    forge_project::keys::hash_json(&json!(refs))
-}
-
-fn kept<'c>(cache: &'c crate::SourceCache, refs: &[(String, String)]) -> crate::tree_tar::Kept<'c> {
-    crate::tree_tar::Kept::new(cache, "ostree-mirrors", &kept_name(refs))
-}
-
-fn urn(refs: &[(String, String)]) -> String {
-    format!("urn:fdc:forge.build:2026:source:ostree-mirror:{}", kept_name(refs))
+/// The objects of the pinned commits, in the source cache and on source
+/// cache servers, named by the hash of the pinned refs.
+fn staged_tree(refs: &[(String, String)]) -> crate::staged_tree::StagedTree {
+    crate::staged_tree::StagedTree::named("ostree-mirror", &forge_project::keys::hash_json(&json!(refs)))
 }
 
 /// Pulls the objects of every commit of `refs`, as the repository stores
@@ -191,51 +183,27 @@ fn pull_objects(
 
 impl SourceRuntime for OstreeMirror {
     fn is_cached(&self, source: &Source, cache: &crate::SourceCache) -> bool {
-        pinned(source).is_ok_and(|refs| kept(cache, &refs).sha256().is_some())
+        pinned(source).is_ok_and(|refs| staged_tree(&refs).is_kept(cache))
     }
 
     fn fetch(&self, source: &Source, ctx: &SourceContext<'_>) -> Result<(), SourceError> {
         let refs = pinned(source)?;
-        let kept = kept(ctx.cache, &refs);
-        if let Some(sha) = kept.sha256() {
-            ctx.offer_held_named(&urn(&refs), &sha);
+        let tree = staged_tree(&refs);
+        if tree.fetch_before_upstream(ctx) {
             return Ok(());
-        }
-        // A source cache doubles as a mirror: asked before upstream.
-        if let Some(servers) = ctx.servers
-            && let Some(sha) = servers.pull_named(ctx.cache, &urn(&refs), ctx.progress)
-        {
-            return kept.record(&sha).map_err(|e| err(e.to_string()));
         }
         let url = repository_url(source, ctx)?;
         let keyring = ctx
             .project
             .dir
             .join(required_str(source, "gpg").map_err(|e| err(e.to_string()))?);
-        let staging =
-            ctx.cache
-                .root()
-                .join("tmp")
-                .join(format!("ostree-mirror-{}-{}", std::process::id(), kept_name(&refs)));
-        let _ = fs::remove_dir_all(&staging);
-        fs::create_dir_all(&staging).map_err(|e| err(format!("cannot stage {url}: {e}")))?;
-        let result = (|| {
-            let repo = Repo { ctx, url: &url };
-            let files = pull_objects(&repo, &refs, &keyring, &staging)?;
-            let sha = kept
-                .keep(&staging)
-                .map_err(|e| err(format!("cannot archive {url}: {e}")))?;
-            ctx.progress.detail(&forge_project::error::printable_line(&format!(
-                "{url}: {} commits, {files} files",
-                refs.len()
-            )));
-            if let Some(servers) = ctx.servers {
-                servers.push_named(ctx.cache, &urn(&refs), &sha, ctx.progress);
-            }
-            Ok(())
-        })();
-        let _ = fs::remove_dir_all(&staging);
-        result
+        let repo = Repo { ctx, url: &url };
+        let files = tree.keep(ctx, &url, |staging| pull_objects(&repo, &refs, &keyring, staging))?;
+        ctx.progress.detail(&forge_project::error::printable_line(&format!(
+            "{url}: {} commits, {files} files",
+            refs.len()
+        )));
+        Ok(())
     }
 
     fn track(&self, source: &Source, ctx: &SourceContext<'_>) -> Result<Option<Tracked>, SourceError> {
@@ -275,12 +243,10 @@ impl SourceRuntime for OstreeMirror {
 
     fn stage(&self, source: &Source, ctx: &SourceContext<'_>, dir: &Path) -> Result<(), SourceError> {
         let refs = pinned(source)?;
-        let sha = kept(ctx.cache, &refs)
-            .sha256()
-            .ok_or_else(|| err("the pinned commits are not in the source cache; run `forge fetch`"))?;
         let failed = |e: io::Error| err(format!("cannot stage the repository: {e}"));
-        let reader = fs::File::open(ctx.cache.file_path(&sha)).map_err(failed)?;
-        crate::extract::extract_tar(reader, dir).map_err(failed)?;
+        if !staged_tree(&refs).stage(ctx, dir)? {
+            return Err(err("the pinned commits are not in the source cache; run `forge fetch`"));
+        }
         // The rest of what `ostree init --mode=archive` makes, and the refs.
         fs::write(dir.join("config"), "[core]\nrepo_version=1\nmode=archive-z2\n").map_err(failed)?;
         for empty in [
