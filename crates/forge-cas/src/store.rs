@@ -275,39 +275,39 @@ pub(crate) fn umask_narrows(mode: u32) -> bool {
     umask & mode != 0
 }
 
-/// Writes `bytes` to `path` through a temporary file and a rename.
+/// Writes `bytes` to `path` through a temporary file and a rename,
+/// waiting for the disk before the rename.
 fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
-    let dir = path.parent().expect("paths in the cache have parents");
-    fs::create_dir_all(dir)?;
-    let temporary = temp_name(dir);
-    let mut file = fs::File::create(&temporary)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    drop(file);
-    fs::set_permissions(&temporary, fs::Permissions::from_mode(mode))?;
-    fs::rename(&temporary, path)
+    write_through_temporary(path, bytes, mode, true)
 }
 
 /// [`write_atomically`] without waiting for the disk, for what can be
 /// told apart from a file torn by a crash and made again.
 fn write_replacing(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
+    write_through_temporary(path, bytes, mode, false)
+}
+
+/// Writes `bytes` with `mode` to a temporary file beside `path` (synced
+/// when `durable`), then renames it over `path`; a failure leaves no
+/// temporary behind.
+fn write_through_temporary(path: &Path, bytes: &[u8], mode: u32, durable: bool) -> io::Result<()> {
     let dir = path.parent().expect("paths in the cache have parents");
     fs::create_dir_all(dir)?;
     let temporary = temp_name(dir);
-    let written = fs::File::options()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .open(&temporary)
-        .and_then(|mut file| file.write_all(bytes));
-    match written.and_then(|()| fs::rename(&temporary, path)) {
-        Ok(()) => Ok(()),
-        Err(err) => {
-            let _ = fs::remove_file(&temporary);
-            Err(err)
+    let written = (|| {
+        let mut file = fs::File::create(&temporary)?;
+        file.write_all(bytes)?;
+        if durable {
+            file.sync_all()?;
         }
+        drop(file);
+        fs::set_permissions(&temporary, fs::Permissions::from_mode(mode))?;
+        fs::rename(&temporary, path)
+    })();
+    if written.is_err() {
+        let _ = fs::remove_file(&temporary);
     }
+    written
 }
 
 /// Sets an existing object's mtime to now, as if just stored: `gc` spares
