@@ -116,6 +116,15 @@ pub struct Auth {
     token: Option<MetadataValue<tonic::metadata::Ascii>>,
 }
 
+impl Auth {
+    /// The token as an `authorization` header, for calls made without
+    /// tonic's client (see `in_place`).
+    fn header(&self) -> Option<tonic::codegen::http::HeaderValue> {
+        let token = self.token.as_ref()?;
+        tonic::codegen::http::HeaderValue::from_bytes(token.as_encoded_bytes()).ok()
+    }
+}
+
 impl Interceptor for Auth {
     fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
         if let Some(token) = &self.token {
@@ -143,9 +152,6 @@ pub struct Remote {
     runtime: Arc<tokio::runtime::Runtime>,
     channel: Channel,
     auth: Auth,
-    /// The bearer token as a header, for calls made without tonic's
-    /// client (see `in_place`).
-    authorization: Option<tonic::codegen::http::HeaderValue>,
     batch_total: usize,
     /// Permits for blob requests (see [`PARALLEL`]).
     transfers: Arc<tokio::sync::Semaphore>,
@@ -232,16 +238,12 @@ impl Remote {
         let channel = runtime
             .block_on(endpoint.connect())
             .map_err(|e| fail(format!("cannot connect: {}", describe_transport(&e))))?;
-        let authorization = token
-            .as_ref()
-            .and_then(|token| tonic::codegen::http::HeaderValue::from_bytes(token.as_encoded_bytes()).ok());
         let auth = Auth { token };
         let mut remote = Remote {
             spec: spec.clone(),
             runtime: Arc::new(runtime),
             channel,
             auth,
-            authorization,
             batch_total: BATCH_TOTAL_LIMIT,
             transfers: Arc::new(tokio::sync::Semaphore::new(PARALLEL)),
             index: IndexKind::RemoteAsset,
@@ -584,7 +586,7 @@ impl Remote {
             ..Default::default()
         };
         let failed = |s: Status| status_error(url, format!("BatchReadBlobs: {}", describe_status(&s)), &s);
-        let mut call = Call::start(&self.channel, self.authorization.as_ref(), BATCH_READ_PATH, &request)
+        let mut call = Call::start(&self.channel, self.auth.header().as_ref(), BATCH_READ_PATH, &request)
             .await
             .map_err(failed)?;
         let mut received = 0;
@@ -643,7 +645,7 @@ impl Remote {
             read_offset: 0,
             read_limit: 0,
         };
-        let mut call = Call::start(&self.channel, self.authorization.as_ref(), READ_PATH, &request)
+        let mut call = Call::start(&self.channel, self.auth.header().as_ref(), READ_PATH, &request)
             .await
             .map_err(what)?;
         let mut part = sink.open(&digest).map_err(|e| store_failed(url, &digest, &e))?;
