@@ -28,8 +28,9 @@ use crate::checks::{check_project_path, optional_str, required_str, span_of};
 use crate::gvariant::{self, Member};
 use crate::runtime::{SourceContext, SourceError, SourceRuntime, Tracked};
 
-/// The most a commit, directory tree or directory metadata object may
-/// hold (directories of 100,000 entries are some 10 MB).
+/// The most a commit, its signatures, a directory tree or directory
+/// metadata object, or a `summary` may hold (directories of 100,000
+/// entries are some 10 MB).
 const METADATA_LIMIT: u64 = 64 << 20;
 /// The most a file object's header may hold (its extended attributes).
 const HEADER_LIMIT: usize = 1 << 20;
@@ -37,8 +38,6 @@ const HEADER_LIMIT: usize = 1 << 20;
 const MAX_ENTRIES: usize = 4_000_000;
 /// File objects downloaded at once.
 const PARALLEL: usize = 8;
-/// The most a `summary` may hold.
-const SUMMARY_LIMIT: u64 = 64 << 20;
 
 /// `(a{sv}aya(say)sstayay)`: metadata, parent, related, subject, body,
 /// timestamp, root tree, root metadata.
@@ -173,11 +172,7 @@ impl Repo<'_> {
         self.ctx
             .downloader
             .read_with(&self.urls(&Self::object_path(checksum, extension)), |_, body| {
-                let mut bytes = Vec::new();
-                body.take(METADATA_LIMIT + 1).read_to_end(&mut bytes)?;
-                if bytes.len() as u64 > METADATA_LIMIT {
-                    return Err(invalid(format!("larger than {METADATA_LIMIT} bytes")));
-                }
+                let bytes = read_metadata(body)?;
                 let actual = crate::checks::hex(&Sha256::digest(&bytes));
                 if actual != checksum {
                     return Err(invalid(format!("its bytes hash to {actual}")));
@@ -214,6 +209,17 @@ impl Repo<'_> {
             })
             .map_err(|failure| failure.into_error(format!("cannot get file object {checksum} of {}", self.url)))
     }
+}
+
+/// All of `body`, a metadata object: more than [`METADATA_LIMIT`] is
+/// refused.
+fn read_metadata(body: &mut dyn Read) -> io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    body.take(METADATA_LIMIT + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > METADATA_LIMIT {
+        return Err(invalid(format!("larger than {METADATA_LIMIT} bytes")));
+    }
+    Ok(bytes)
 }
 
 /// A body that copies what is read of it.
@@ -503,14 +509,7 @@ pub(crate) fn read_summary(repo: &Repo<'_>) -> Result<Vec<(String, String)>, Sou
     let summary = repo
         .ctx
         .downloader
-        .read_with(&repo.urls("summary"), |_, body| {
-            let mut bytes = Vec::new();
-            body.take(SUMMARY_LIMIT + 1).read_to_end(&mut bytes)?;
-            if bytes.len() as u64 > SUMMARY_LIMIT {
-                return Err(invalid("the summary is too large"));
-            }
-            Ok(bytes)
-        })
+        .read_with(&repo.urls("summary"), |_, body| read_metadata(body))
         .map_err(|failure| {
             failure.into_error(format!(
                 "cannot read the summary of {url} (`ostree summary -u` writes it)"
@@ -526,11 +525,7 @@ fn check_signature(repo: &Repo<'_>, commit: &str, bytes: &[u8], keyring: &Path) 
     let meta = repo
         .ctx
         .downloader
-        .read_with(&urls, |_, body| {
-            let mut meta = Vec::new();
-            body.take(METADATA_LIMIT).read_to_end(&mut meta)?;
-            Ok(meta)
-        })
+        .read_with(&urls, |_, body| read_metadata(body))
         .map_err(|failure| {
             failure.into_error(format!(
                 "commit {commit} of {} has no signature to check against gpg-key",
